@@ -1,0 +1,65 @@
+// The whole configuration file of CONFIG.md, loaded and validated.
+//
+// load_config_text parses TOML with toml++ and validates everything at once: every error is
+// reported with its line (and column), not only the first, so an operator fixes a file in
+// one pass. A Config is returned only when there are no errors. The same loader validates
+// the embedded default journey (default_config_text), so the default can never drift from
+// the language.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "state/journey_model.hpp"
+#include "state/pressure_policy.hpp"
+
+namespace journeyd {
+
+struct NodeSettings {
+    std::string name = "node-a";
+    std::string data_dir = "./journeyd-data";
+    std::string ingest = "127.0.0.1:7400";
+    std::string admin = "127.0.0.1:7401";
+};
+
+struct AdminSettings {
+    std::string token;  // empty: no auth
+};
+
+struct DeliverySettings {
+    std::string sink = "file:deliveries.ndjson";
+};
+
+struct Config {
+    NodeSettings node;
+    AdminSettings admin;
+    DeliverySettings delivery;
+    JourneyModel journey;
+    PressurePolicy pressure;
+};
+
+struct ConfigError {
+    std::string source;  // file name, or "<default>" for the embedded journey
+    int line = 0;        // 1-based; 0 when the error is about the file as a whole
+    int column = 0;
+    std::string message;
+
+    // "source:line:column: message", the format compilers use, so editors can jump to it.
+    std::string to_string() const;
+};
+
+struct ConfigResult {
+    std::optional<Config> config;  // set only when errors is empty
+    std::vector<ConfigError> errors;
+};
+
+ConfigResult load_config_text(std::string_view toml_text, const std::string& source_name);
+ConfigResult load_config_file(const std::string& path);
+
+// The classifieds marketplace journey of CONFIG.md, as TOML text compiled into the binary.
+std::string_view default_config_text();
+ConfigResult load_default_config();
+
+}  // namespace journeyd

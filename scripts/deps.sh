@@ -1,0 +1,26 @@
+# Sourced by scripts/run and scripts/test: installs the Debian packages journeyd builds
+# against, and only those that are missing, so a second run costs nothing.
+journeyd_packages=(
+    cmake g++ make pkg-config tzdata
+    libcaf-dev libmsgpack-cxx-dev libboost-dev liblmdb-dev libspdlog-dev libfmt-dev
+    catch2 libtomlplusplus-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
+    libhowardhinnant-date-dev
+)
+
+install_missing_packages() {
+    local missing=()
+    for p in "${journeyd_packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build_release() {
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build build -j "$(nproc)"
+}

@@ -1,0 +1,21 @@
+// Durations and instants in journeyd are plain int64 milliseconds: the wire format (event
+// `ts`, admin `due`/`at`) is ms since the Unix epoch, and one unit everywhere avoids
+// conversions on the hot path.
+//
+// parse_duration accepts exactly what CONFIG.md specifies: a non-negative integer followed by
+// one unit of ms, s, m, h, d ("250ms", "30s", "15m", "2h", "7d"). Anything else is rejected
+// with nullopt so the caller can name the offending line.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace journeyd {
+
+using TimeMs = int64_t;      // instant: ms since the Unix epoch
+using DurationMs = int64_t;  // span in ms
+
+std::optional<DurationMs> parse_duration(std::string_view text);
+
+}  // namespace journeyd

@@ -1,0 +1,23 @@
+#include "state/profile.hpp"
+
+namespace journeyd {
+
+void Profile::merge(const nlohmann::json& attrs) {
+    if (!attrs.is_object()) return;
+    attrs_.merge_patch(attrs);
+}
+
+std::string Profile::time_zone() const {
+    auto it = attrs_.find("tz");
+    if (it == attrs_.end() || !it->is_string()) return "UTC";
+    return it->get<std::string>();
+}
+
+bool Profile::consents_to(std::string_view channel) const {
+    auto consent = attrs_.find("consent");
+    if (consent == attrs_.end() || !consent->is_object()) return true;
+    auto given = consent->find(std::string(channel));
+    return given == consent->end() || !given->is_boolean() || given->get<bool>();
+}
+
+}  // namespace journeyd

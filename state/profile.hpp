@@ -1,0 +1,32 @@
+// A customer's profile: the attribute map that `profile` events build up.
+//
+// merge() applies an event's attrs as a JSON merge patch (RFC 7386): a key replaces the
+// stored value, a null deletes it, and nested maps merge key by key. That is what an
+// integrator expects of the reserved `consent` map: `{"consent": {"sms": false}}` revokes
+// SMS without forgetting the e-mail consent given earlier.
+//
+// Reserved attributes: `tz` (IANA zone name; UTC when absent) and `consent` (channel →
+// bool; a channel not in the map is consented).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+namespace journeyd {
+
+class Profile {
+public:
+    void merge(const nlohmann::json& attrs);
+
+    const nlohmann::json& attrs() const { return attrs_; }
+    std::string time_zone() const;
+    bool consents_to(std::string_view channel) const;
+
+    bool operator==(const Profile& other) const { return attrs_ == other.attrs_; }
+
+private:
+    nlohmann::json attrs_ = nlohmann::json::object();
+};
+
+}  // namespace journeyd
