@@ -95,10 +95,8 @@ CustomerState read_customer(const msgpack::object& root, const JourneyModel& mod
     const auto& ring = as_array(f[11], "recent_ids");
     std::vector<uint64_t> fingerprints;
     for (uint32_t i = 0; i < ring.size; ++i)
-        fingerprints.push_back(static_cast<uint64_t>(expect(ring.ptr[i],
-                                                            msgpack::type::POSITIVE_INTEGER,
-                                                            "recent id")
-                                                         .via.u64));
+        fingerprints.push_back(static_cast<uint64_t>(
+            expect(ring.ptr[i], msgpack::type::POSITIVE_INTEGER, "recent id").via.u64));
     j.recent_ids.restore(std::move(fingerprints),
                          static_cast<uint32_t>(as_int(f[12], "recent_ids slot")));
     return c;

@@ -26,11 +26,10 @@ struct PendingTimer {
     TimerKind kind = TimerKind::inactivity;
     uint16_t rule = 0;
     TimeMs due = 0;
-    std::string cause;         // program_delay: what triggered the program (for decision ids)
+    std::string cause;  // program_delay: what triggered the program (for decision ids)
 
     bool operator==(const PendingTimer& o) const {
-        return seq == o.seq && kind == o.kind && rule == o.rule && due == o.due &&
-               cause == o.cause;
+        return seq == o.seq && kind == o.kind && rule == o.rule && due == o.due && cause == o.cause;
     }
 };
 
@@ -46,7 +45,7 @@ struct WindowHit {
 // already applied?" for retries, which arrive soon after the original; the durable store
 // keeps the longer history.
 class RecentEventIds {
-public:
+  public:
     static constexpr size_t kCapacity = 64;
 
     bool contains(uint64_t fingerprint) const;
@@ -57,7 +56,7 @@ public:
 
     bool operator==(const RecentEventIds& o) const { return ring_ == o.ring_ && next_ == o.next_; }
 
-private:
+  private:
     std::vector<uint64_t> ring_;
     uint32_t next_ = 0;
 };
@@ -76,10 +75,10 @@ struct JourneyState {
 
     bool operator==(const JourneyState& o) const {
         return created == o.created && stage == o.stage && stage_since == o.stage_since &&
-               events_seen == o.events_seen &&
-               last_event_ts == o.last_event_ts && last_event_at == o.last_event_at &&
-               window_hits == o.window_hits && timers == o.timers &&
-               next_timer_seq == o.next_timer_seq && recent_ids == o.recent_ids;
+               events_seen == o.events_seen && last_event_ts == o.last_event_ts &&
+               last_event_at == o.last_event_at && window_hits == o.window_hits &&
+               timers == o.timers && next_timer_seq == o.next_timer_seq &&
+               recent_ids == o.recent_ids;
     }
 };
 

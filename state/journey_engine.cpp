@@ -11,7 +11,9 @@ bool contains(const std::vector<StageId>& stages, StageId stage) {
     return std::find(stages.begin(), stages.end(), stage) != stages.end();
 }
 
-std::string event_cause(const Event& event) { return "event:" + event.id; }
+std::string event_cause(const Event& event) {
+    return "event:" + event.id;
+}
 
 std::string timer_cause(const std::string& timer_name, TimeMs due) {
     return "timer:" + timer_name + "@" + std::to_string(due);
@@ -24,8 +26,8 @@ bool by_rule_then_ts(const WindowHit& a, const WindowHit& b) {
 // The hits of one rule: a contiguous run, since window_hits is sorted by (rule, ts).
 template <class Hits>
 auto hits_of(Hits& hits, uint16_t rule) {
-    auto first = std::lower_bound(hits.begin(), hits.end(), WindowHit{rule, INT64_MIN},
-                                  by_rule_then_ts);
+    auto first =
+        std::lower_bound(hits.begin(), hits.end(), WindowHit{rule, INT64_MIN}, by_rule_then_ts);
     auto last = std::find_if(first, hits.end(), [&](const WindowHit& h) { return h.rule != rule; });
     return std::make_pair(first, last);
 }
@@ -38,12 +40,11 @@ void Effects::clear() {
     timer_changes.clear();
     requests.clear();
     drops.clear();
+    timers_fired = 0;
 }
 
 JourneyEngine::JourneyEngine(JourneyModel model)
-    : model_(std::move(model)),
-      on_enter_(model_.stages.size()),
-      timers_in_(model_.stages.size()) {
+    : model_(std::move(model)), on_enter_(model_.stages.size()), timers_in_(model_.stages.size()) {
     for (size_t r = 0; r < model_.transitions.size(); ++r)
         for (const std::string& type : model_.transitions[r].on)
             by_event_type_[type].transitions.push_back(static_cast<uint16_t>(r));
@@ -111,6 +112,7 @@ void JourneyEngine::fire_due(CustomerState& customer, TimeMs now, Effects& out) 
         if (due == journey.timers.end() || due->due > now) return;
         PendingTimer timer = std::move(*due);
         journey.timers.erase(due);
+        ++out.timers_fired;
         if (timer.kind == TimerKind::program_delay) {
             out.requests.push_back({timer.rule, std::move(timer.cause), now});
             continue;
@@ -198,11 +200,10 @@ void JourneyEngine::arm_inactivity(JourneyState& journey, TimeMs now, bool resta
                                    Effects& out) const {
     for (uint16_t t : timers_in_[journey.stage]) {
         const TimeMs due = now + model_.timers[t].after;
-        auto running = std::find_if(journey.timers.begin(), journey.timers.end(),
-                                    [&](const PendingTimer& timer) {
-                                        return timer.kind == TimerKind::inactivity &&
-                                               timer.rule == t;
-                                    });
+        auto running = std::find_if(
+            journey.timers.begin(), journey.timers.end(), [&](const PendingTimer& timer) {
+                return timer.kind == TimerKind::inactivity && timer.rule == t;
+            });
         if (running == journey.timers.end()) {
             arm(journey, TimerKind::inactivity, t, due, {}, out);
         } else if (restart_running) {

@@ -14,8 +14,8 @@
 // - count/within uses event time: an event completes the window when it and count-1 other
 //   matching events fall inside one span shorter than `within`; a late event is counted
 //   where it belongs. Events older than one window behind the newest event seen are
-//   forgotten and count for nothing. Inactivity uses processing time (`now`): a backfill of old events
-//   must not make customers lapse at once.
+//   forgotten and count for nothing. Inactivity uses processing time (`now`): a backfill of old
+//   events must not make customers lapse at once.
 // - Transitions move to another stage: a rule whose `to` is the current stage does not match.
 //
 // The engine holds no per-customer data; one instance serves every customer of a process.
@@ -71,7 +71,9 @@ struct Effects {
     std::vector<TimerChange> timer_changes;
     std::vector<ProgramRequest> requests;
     std::vector<ProgramDrop> drops;
+    uint32_t timers_fired = 0;
 
+    // After apply: whether the event was applied (not a duplicate).
     bool changed_state() const { return outcome == ApplyOutcome::applied; }
     void clear();
 };
@@ -79,7 +81,7 @@ struct Effects {
 inline constexpr std::string_view kReasonLeftStage = "left_stage";
 
 class JourneyEngine {
-public:
+  public:
     explicit JourneyEngine(JourneyModel model);
 
     // `out` is cleared first; reusing one Effects across calls saves its allocations.
@@ -94,7 +96,7 @@ public:
 
     const JourneyModel& model() const { return model_; }
 
-private:
+  private:
     struct EventTypeRules {
         std::vector<uint16_t> transitions;  // rules whose `on` lists this type, in file order
         std::vector<ProgramId> on_event;
@@ -105,8 +107,8 @@ private:
     void enter_stage(CustomerState& customer, StageId to, TimeMs at, const std::string& cause,
                      TimeMs now, Effects& out) const;
     void leave_stage(CustomerState& customer, StageId to, TimeMs now, Effects& out) const;
-    void arm(JourneyState& journey, TimerKind kind, uint16_t rule, TimeMs due,
-             std::string cause, Effects& out) const;
+    void arm(JourneyState& journey, TimerKind kind, uint16_t rule, TimeMs due, std::string cause,
+             Effects& out) const;
     void request_program(CustomerState& customer, ProgramId program, const std::string& cause,
                          TimeMs now, Effects& out) const;
     // Arms the inactivity timers of the current stage that are not running; an event also

@@ -16,7 +16,7 @@
 namespace journeyd {
 
 class Profile {
-public:
+  public:
     void merge(const nlohmann::json& attrs);
 
     const nlohmann::json& attrs() const { return attrs_; }
@@ -25,7 +25,7 @@ public:
 
     bool operator==(const Profile& other) const { return attrs_ == other.attrs_; }
 
-private:
+  private:
     nlohmann::json attrs_ = nlohmann::json::object();
 };
 

@@ -20,8 +20,10 @@ CustomerState busy_customer(const JourneyEngine& engine) {
         engine.apply(c, Event{"id" + std::to_string(++n), c.id, type, ts, std::move(attrs)}, ts,
                      fx);
     };
-    send("profile", kStart, {{"tz", "America/New_York"}, {"consent", {{"sms", false}}},
-                             {"scores", {1, 2.5, "x", nullptr, true}}});
+    send("profile", kStart,
+         {{"tz", "America/New_York"},
+          {"consent", {{"sms", false}}},
+          {"scores", {1, 2.5, "x", nullptr, true}}});
     send("search", kStart + 1);
     send("ad_placed", kStart + 2'000'000'000);  // leaves exploring: nudge dropped
     send("sale", kStart + 2'000'000'001);
@@ -55,8 +57,8 @@ TEST_CASE("a record reads back by name under a configuration with more stages") 
     const Config reordered = test::config_from(edited);
 
     std::string error;
-    auto decoded = decode_customer(encode_customer(original, config.journey), reordered.journey,
-                                   error);
+    auto decoded =
+        decode_customer(encode_customer(original, config.journey), reordered.journey, error);
     REQUIRE(decoded.has_value());
     CHECK(reordered.journey.stages[decoded->journey.stage] == "active");
 }

@@ -185,7 +185,7 @@ TEST_CASE("inactivity timers re-arm on every event and fire after the quiet peri
 
 TEST_CASE("inactivity is measured in processing time, not event time") {
     Harness h;
-    h.send("search", kStart, kStart - 365 * kDay);  // a backfilled event from last year
+    h.send("search", kStart, kStart - 365 * kDay);          // a backfilled event from last year
     CHECK(h.engine.next_due(h.customer) == kStart + kDay);  // the nudge, then the lapse
     h.fire(kStart + kDay);
     CHECK(h.stage() == "exploring");
@@ -274,7 +274,8 @@ TEST_CASE("the default journey takes a scripted customer through all five stages
     Effects fx;
     Names entered, requested;
     auto record = [&] {
-        for (const StageChange& s : fx.stage_changes) entered.push_back(engine.model().stages[s.to]);
+        for (const StageChange& s : fx.stage_changes)
+            entered.push_back(engine.model().stages[s.to]);
         for (const ProgramRequest& r : fx.requests)
             requested.push_back(engine.model().programs[r.program].name);
     };

@@ -13,7 +13,8 @@ TEST_CASE("an empty profile is in UTC and consents to every channel") {
 
 TEST_CASE("profile merge replaces values, merges nested maps and deletes on null") {
     Profile p;
-    p.merge({{"name", "Ann"}, {"consent", {{"email", true}, {"push", false}}}, {"tz", "Asia/Tokyo"}});
+    p.merge(
+        {{"name", "Ann"}, {"consent", {{"email", true}, {"push", false}}}, {"tz", "Asia/Tokyo"}});
     p.merge({{"name", "Anna"}, {"consent", {{"email", false}}}, {"tz", nullptr}});
     CHECK(p.attrs()["name"] == "Anna");
     CHECK_FALSE(p.consents_to("email"));

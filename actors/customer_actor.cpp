@@ -1,0 +1,106 @@
+#include "actors/customer_actor.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "actors/messages.hpp"
+#include "state/customer_codec.hpp"
+
+namespace journeyd {
+namespace {
+
+// Per-actor scratch kept outside CustomerState so the state stays what the store keeps.
+struct Routing {
+    std::shared_ptr<const CustomerContext> context;
+    Effects effects;
+    std::optional<TimeMs> wakeup_at;  // the earliest wake-up in flight
+};
+
+void send_contacts(caf::stateful_actor<CustomerState>* self, const Routing& r) {
+    const JourneyModel& model = r.context->engine->model();
+    const std::string& customer = self->state.id;
+    for (const ProgramRequest& request : r.effects.requests) {
+        const std::string& program = model.programs[request.program].name;
+        self->send(r.context->coordinator, contact_atom::value,
+                   ContactRequest{make_decision_id(customer, program, request.cause),
+                                  customer,
+                                  request.program,
+                                  request.cause,
+                                  request.at,
+                                  {}});
+    }
+    for (const ProgramDrop& drop : r.effects.drops) {
+        const std::string& program = model.programs[drop.program].name;
+        self->send(r.context->coordinator, contact_atom::value,
+                   ContactRequest{make_decision_id(customer, program, drop.cause), customer,
+                                  drop.program, drop.cause, drop.at, std::string(drop.reason)});
+    }
+}
+
+void log_stage_changes(const CustomerState& c, const Effects& fx, const JourneyModel& model) {
+    for (const StageChange& change : fx.stage_changes)
+        spdlog::debug("stage customer={} from={} to={}", c.id,
+                      change.had_stage ? model.stages[change.from] : "-", model.stages[change.to]);
+}
+
+void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r) {
+    auto due = r.context->engine->next_due(self->state);
+    if (!due) return;
+    if (r.wakeup_at && *r.wakeup_at <= *due) return;  // an earlier one will come and re-check
+    r.wakeup_at = *due;
+    const TimeMs wait = std::max<TimeMs>(0, *due - r.context->now());
+    self->delayed_send(self, std::chrono::milliseconds(wait), wakeup_atom::value, *due);
+}
+
+}  // namespace
+
+TimeMs system_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
+                             std::shared_ptr<const CustomerContext> context,
+                             std::string customer_id) {
+    self->state.id = std::move(customer_id);
+    auto routing = std::make_shared<Routing>();
+    routing->context = std::move(context);
+    return {
+        [self, routing](event_atom, const Event& event) -> caf::delegated<caf::message> {
+            Routing& r = *routing;
+            r.context->engine->apply(self->state, event, r.context->now(), r.effects);
+            const JourneyModel& model = r.context->engine->model();
+            if (!r.effects.changed_state()) {
+                spdlog::debug("duplicate customer={} event={}", self->state.id, event.id);
+                return self->delegate(r.context->store_writer, commit_atom::value,
+                                      StoreRecord{self->state.id, {}}, EventOutcome::duplicate);
+            }
+            log_stage_changes(self->state, r.effects, model);
+            send_contacts(self, r);
+            schedule_wakeup(self, r);
+            return self->delegate(r.context->store_writer, commit_atom::value,
+                                  StoreRecord{self->state.id, encode_customer(self->state, model)},
+                                  EventOutcome::accepted);
+        },
+        [self, routing](wakeup_atom, TimeMs scheduled_for) {
+            Routing& r = *routing;
+            if (r.wakeup_at == scheduled_for) r.wakeup_at.reset();
+            const TimeMs now = r.context->now();
+            r.context->engine->fire_due(self->state, now, r.effects);
+            if (r.effects.timers_fired > 0) {
+                const JourneyModel& model = r.context->engine->model();
+                log_stage_changes(self->state, r.effects, model);
+                send_contacts(self, r);
+                self->send(r.context->store_writer, commit_atom::value,
+                           StoreRecord{self->state.id, encode_customer(self->state, model)},
+                           EventOutcome::accepted);
+            }
+            schedule_wakeup(self, r);
+        },
+        [self](lookup_atom) {
+            return CustomerLookup{true, self->state};
+        },
+    };
+}
+
+}  // namespace journeyd

@@ -1,0 +1,39 @@
+// One actor per customer: the only place that customer's state is changed.
+//
+// It delivers events and its own timer wake-ups to the JourneyEngine and routes the
+// effects: the new state, as a store record, to the store writer (which acknowledges the
+// event once committed); program requests and left_stage drops to the coordinator. It
+// keeps at most one wake-up in flight, for its earliest pending timer, so that re-arming
+// an inactivity timer on every event does not pile up delayed messages.
+//
+// Messages:
+//   (event_atom, Event)  -> EventOutcome, answered by the store writer after commit
+//   (wakeup_atom, TimeMs) from itself: fire the timers due by now
+//   (lookup_atom)        -> CustomerLookup with the live state
+#pragma once
+
+#include <caf/all.hpp>
+#include <functional>
+#include <memory>
+
+#include "state/customer_state.hpp"
+#include "state/journey_engine.hpp"
+
+namespace journeyd {
+
+// What every customer actor of a process shares.
+struct CustomerContext {
+    std::shared_ptr<const JourneyEngine> engine;
+    caf::actor store_writer;
+    caf::actor coordinator;
+    std::function<TimeMs()> now;  // wall clock in ms; tests may substitute their own
+};
+
+caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
+                             std::shared_ptr<const CustomerContext> context,
+                             std::string customer_id);
+
+// The wall clock in ms since the Unix epoch.
+TimeMs system_now_ms();
+
+}  // namespace journeyd

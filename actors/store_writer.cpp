@@ -1,0 +1,53 @@
+#include "actors/store_writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "actors/messages.hpp"
+
+namespace journeyd {
+namespace {
+
+struct PendingBatch {
+    std::vector<StoreRecord> records;
+    std::vector<std::pair<caf::response_promise, EventOutcome>> answers;
+    bool flush_scheduled = false;
+};
+
+}  // namespace
+
+caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordStore> store,
+                           GroupCommit limits) {
+    auto batch = std::make_shared<PendingBatch>();
+    auto flush = [self, store, batch] {
+        batch->flush_scheduled = false;
+        if (batch->records.empty()) return;
+        const auto started = std::chrono::steady_clock::now();
+        store->commit(batch->records);
+        spdlog::debug("store commit records={} us={}", batch->records.size(),
+                      std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count());
+        for (auto& [promise, outcome] : batch->answers) promise.deliver(outcome);
+        batch->records.clear();
+        batch->answers.clear();
+    };
+    self->attach_functor([flush] { flush(); });  // what was gathered still gets committed
+    return {
+        [self, batch, flush, limits](commit_atom, StoreRecord& record, EventOutcome outcome) {
+            batch->records.push_back(std::move(record));
+            // Only requests get an answer: "answering" a plain send would reach the sender
+            // as an unexpected response, which it reflects back as an error.
+            auto promise = self->make_response_promise();
+            if (!promise.async()) batch->answers.emplace_back(std::move(promise), outcome);
+            if (batch->records.size() >= limits.max_batch) {
+                flush();
+            } else if (!batch->flush_scheduled) {
+                batch->flush_scheduled = true;
+                self->delayed_send(self, limits.max_delay, flush_atom::value);
+            }
+        },
+        [flush](flush_atom) { flush(); },
+    };
+}
+
+}  // namespace journeyd

@@ -1,0 +1,28 @@
+// The store writer: the one actor that writes to the RecordStore.
+//
+// Customer actors delegate (commit_atom, StoreRecord, EventOutcome) to it; it gathers
+// records from many customers into one batch (group commit: up to `max_batch` records or
+// `max_delay` after the first, whichever comes first), commits the batch, and only then
+// answers each request with its EventOutcome. The answer goes to whoever asked the
+// customer (the delegation keeps the original requester), so "acknowledged" means
+// "committed". A record with an empty body writes nothing but is answered in the same
+// order, behind the batch it joined. When the writer ends, it commits what it gathered.
+#pragma once
+
+#include <caf/all.hpp>
+#include <chrono>
+#include <memory>
+
+#include "state/record_store.hpp"
+
+namespace journeyd {
+
+struct GroupCommit {
+    size_t max_batch = 1024;
+    std::chrono::milliseconds max_delay{2};
+};
+
+caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordStore> store,
+                           GroupCommit limits);
+
+}  // namespace journeyd

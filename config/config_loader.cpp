@@ -1,0 +1,711 @@
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <memory>
+#include <tuple>
+#include <utility>
+
+#include <toml++/toml.h>
+
+#include "config/config.hpp"
+
+namespace journeyd {
+
+std::string ConfigError::to_string() const {
+    return source + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+namespace {
+
+constexpr std::string_view kDurationForms =
+    R"(a whole number and one unit, e.g. "250ms", "30s", "15m", "2h", "7d")";
+
+std::string quote(std::string_view text) {
+    return "\"" + std::string(text) + "\"";
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string joined;
+    for (const std::string& item : items) {
+        if (!joined.empty()) joined += ", ";
+        joined += item;
+    }
+    return joined;
+}
+
+// For "must be a string, not an integer".
+std::string_view with_article(toml::node_type type) {
+    switch (type) {
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a floating-point number";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::date:
+            return "a date";
+        case toml::node_type::time:
+            return "a time";
+        case toml::node_type::date_time:
+            return "a date-time";
+        case toml::node_type::none:
+            break;
+    }
+    return "nothing";
+}
+
+// A value read from the file together with where it was written, so that checks made after
+// reading (unknown stage, duplicate name, ...) still point at the right line and column.
+template <typename T>
+struct Located {
+    T value;
+    toml::source_position where;
+};
+
+// A TOML table and the name errors call it by, e.g. "[[program]]".
+struct Section {
+    const toml::table& table;
+    std::string label;
+
+    int line() const { return static_cast<int>(table.source().begin.line); }
+};
+
+// "HH:MM" from 00:00 to 23:59, as minutes after midnight.
+std::optional<int> parse_clock_minutes(std::string_view text) {
+    const auto digit = [&](size_t i) { return text[i] >= '0' && text[i] <= '9'; };
+    if (text.size() != 5 || text[2] != ':' || !digit(0) || !digit(1) || !digit(3) || !digit(4))
+        return std::nullopt;
+    const int hours = (text[0] - '0') * 10 + (text[1] - '0');
+    const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
+    if (hours > 23 || minutes > 59) return std::nullopt;
+    return hours * 60 + minutes;
+}
+
+// "HOST:PORT" with a port of 0..65535 (0 lets the OS pick, which tests rely on); an IPv6 host
+// must be bracketed so its colons are not mistaken for the port separator.
+bool is_host_port(std::string_view text) {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return false;
+    const std::string_view host = text.substr(0, colon);
+    const std::string_view port = text.substr(colon + 1);
+    const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+    if (!bracketed && host.find_first_of(":[] \t") != std::string_view::npos) return false;
+    if (port.empty() || port.size() > 5) return false;
+    if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return false;
+    return std::stoi(std::string(port)) <= 65535;
+}
+
+bool is_delivery_sink(std::string_view sink) {
+    constexpr std::string_view kFile = "file:";
+    constexpr std::string_view kHttp = "http://";
+    if (sink.substr(0, kFile.size()) == kFile) return sink.size() > kFile.size();
+    if (sink.substr(0, kHttp.size()) == kHttp) return sink.size() > kHttp.size();
+    return false;
+}
+
+// Reads a parsed document into a Config, collecting every error instead of stopping at the
+// first. Checks that depend on another section (stage names, priority classes) are skipped
+// when that section is itself broken, so one mistake does not cascade into dozens.
+class ConfigReader {
+  public:
+    explicit ConfigReader(std::string source) : source_(std::move(source)) {}
+
+    ConfigResult read(const toml::table& root) {
+        const Section top{root, "the top-level table"};
+        check_known_keys(top, {"node", "admin", "delivery", "journey", "program", "pressure"});
+        read_node(top);
+        read_admin(top);
+        read_delivery(top);
+        read_journey(top);
+        read_pressure(top);
+        read_programs(top);
+        return finish();
+    }
+
+    ConfigResult syntax_error(const toml::parse_error& error) {
+        const toml::source_position where = error.source().begin;
+        add_error(where, std::string(error.description()));
+        return finish();
+    }
+
+  private:
+    enum class Presence { optional, required };
+    enum class AllowEmpty { no, yes };
+
+    ConfigResult finish() {
+        std::stable_sort(errors_.begin(), errors_.end(),
+                         [](const ConfigError& a, const ConfigError& b) {
+                             return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                         });
+        ConfigResult result;
+        if (errors_.empty()) result.config = std::move(config_);
+        result.errors = std::move(errors_);
+        return result;
+    }
+
+    // --- sections ----------------------------------------------------------------------------
+
+    void read_node(const Section& top) {
+        const std::optional<Section> node = optional_table(top, "node", "[node]");
+        if (!node) return;
+        check_known_keys(*node, {"name", "data_dir", "ingest", "admin"});
+        NodeSettings& settings = config_.node;
+        if (auto name = optional_string(*node, "name")) settings.name = name->value;
+        if (auto data_dir = optional_string(*node, "data_dir")) settings.data_dir = data_dir->value;
+        for (auto [key, address] :
+             {std::pair{"ingest", &settings.ingest}, std::pair{"admin", &settings.admin}}) {
+            const auto value = optional_string(*node, key);
+            if (!value) continue;
+            if (!is_host_port(value->value)) {
+                add_error(value->where, std::string(key) + " " + quote(value->value) +
+                                            " in [node] must be HOST:PORT with a port from 0 "
+                                            "to 65535, e.g. \"127.0.0.1:7400\"");
+            }
+            *address = value->value;
+        }
+    }
+
+    void read_admin(const Section& top) {
+        const std::optional<Section> admin = optional_table(top, "admin", "[admin]");
+        if (!admin) return;
+        check_known_keys(*admin, {"token"});
+        if (auto token = optional_string(*admin, "token", AllowEmpty::yes))
+            config_.admin.token = token->value;
+    }
+
+    void read_delivery(const Section& top) {
+        const std::optional<Section> delivery = optional_table(top, "delivery", "[delivery]");
+        if (!delivery) return;
+        check_known_keys(*delivery, {"sink"});
+        const auto sink = optional_string(*delivery, "sink");
+        if (!sink) return;
+        if (!is_delivery_sink(sink->value)) {
+            add_error(sink->where, "sink " + quote(sink->value) +
+                                       " in [delivery] must be \"file:PATH\" or "
+                                       "\"http://HOST:PORT/PATH\"");
+        }
+        config_.delivery.sink = sink->value;
+    }
+
+    void read_journey(const Section& top) {
+        const std::optional<Section> journey = optional_table(top, "journey", "[journey]");
+        if (!journey) {
+            if (!top.table.contains("journey"))
+                add_error({0, 0}, "missing required table [journey]");
+            return;
+        }
+        check_known_keys(*journey, {"stages", "initial_stage", "transition", "timer"});
+        read_stages(*journey);
+        if (auto initial = required_string(*journey, "initial_stage")) {
+            if (auto id = resolve_stage(*initial)) config_.journey.initial_stage = *id;
+        }
+        for (const Section& rule :
+             array_of_tables(*journey, "transition", "[[journey.transition]]"))
+            read_transition(rule);
+        std::map<std::string, int> timer_lines;
+        for (const Section& timer : array_of_tables(*journey, "timer", "[[journey.timer]]"))
+            read_timer(timer, timer_lines);
+    }
+
+    void read_stages(const Section& journey) {
+        const auto stages = string_list(journey, "stages", Presence::required);
+        if (!stages) return;
+        if (stages->empty()) {
+            add_error(journey.table.get("stages")->source().begin,
+                      subject("stages", journey) + " must not be empty");
+            return;
+        }
+        if (stages->size() > std::numeric_limits<StageId>::max()) {
+            add_error(journey.table.get("stages")->source().begin,
+                      "too many stages in [journey] (at most 65535)");
+            return;
+        }
+        std::map<std::string, int> first_lines;
+        for (const Located<std::string>& stage : *stages) {
+            if (note_unique(first_lines, stage, "stage"))
+                config_.journey.stages.push_back(stage.value);
+        }
+        stages_known_ = true;
+    }
+
+    void read_transition(const Section& rule) {
+        check_known_keys(rule, {"from", "on", "count", "within", "to"});
+        TransitionRule transition;
+        transition.line = rule.line();
+        if (auto from = string_list(rule, "from", Presence::optional)) {
+            if (from->empty()) {
+                add_error(rule.table.get("from")->source().begin,
+                          "from = [] matches no stage; omit \"from\" to match any stage");
+            }
+            transition.from = resolve_stages(*from);
+        }
+        if (auto on = event_types(rule, "on")) transition.on = *on;
+        // A count and its window only make sense together; when either one is unreadable, its
+        // own error is enough.
+        const auto count = integer_value(rule, "count");
+        const auto within = duration_value(rule, "within");
+        bool count_valid = !rule.table.contains("count");
+        if (count) {
+            if (count->value < 1 || count->value > std::numeric_limits<uint32_t>::max()) {
+                add_error(count->where, subject("count", rule) + " must be at least 1");
+            } else {
+                transition.count = static_cast<uint32_t>(count->value);
+                count_valid = true;
+            }
+        }
+        if (within) transition.within = within->value;
+        if (transition.counts() && !rule.table.contains("within")) {
+            const std::string events = std::to_string(transition.count);
+            add_error(count->where, "count = " + events +
+                                        " needs \"within\": the rolling window the " + events +
+                                        " events must fall in");
+        }
+        if (within && count_valid && !transition.counts()) {
+            add_error(within->where,
+                      "\"within\" only applies with count of 2 or more; add a count or remove "
+                      "\"within\"");
+        }
+        if (within && transition.counts() && within->value <= 0)
+            add_error(within->where, subject("within", rule) + " must be more than 0");
+        if (auto to = required_string(rule, "to")) {
+            if (auto id = resolve_stage(*to)) transition.to = *id;
+        }
+        config_.journey.transitions.push_back(std::move(transition));
+    }
+
+    void read_timer(const Section& section, std::map<std::string, int>& timer_lines) {
+        check_known_keys(section, {"name", "in", "after", "to"});
+        TimerRule timer;
+        if (auto name = required_string(section, "name")) {
+            note_unique(timer_lines, *name, "timer name");
+            timer.name = name->value;
+        }
+        if (auto in = string_list(section, "in", Presence::required)) {
+            if (in->empty()) {
+                add_error(section.table.get("in")->source().begin,
+                          subject("in", section) + " must list at least one stage");
+            }
+            timer.in = resolve_stages(*in);
+        }
+        if (auto after = duration_value(section, "after", Presence::required)) {
+            if (after->value <= 0)
+                add_error(after->where, subject("after", section) + " must be more than 0");
+            timer.after = after->value;
+        }
+        if (auto to = required_string(section, "to")) {
+            if (auto id = resolve_stage(*to)) timer.to = *id;
+        }
+        config_.journey.timers.push_back(std::move(timer));
+    }
+
+    void read_pressure(const Section& top) {
+        const std::optional<Section> pressure = optional_table(top, "pressure", "[pressure]");
+        if (!pressure) {
+            // Without [pressure] the hierarchy is empty, so every program priority is an error:
+            // a journey cannot send without saying how its sends rank.
+            hierarchy_known_ = !top.table.contains("pressure");
+            return;
+        }
+        check_known_keys(
+            *pressure, {"hierarchy", "exempt", "arbitration_window", "quiet_hours", "cap", "rate"});
+        PressurePolicy& policy = config_.pressure;
+        read_hierarchy(*pressure);
+        policy.exempt.assign(policy.hierarchy.size(), false);
+        if (auto exempt = string_list(*pressure, "exempt", Presence::optional)) {
+            for (const Located<std::string>& name : *exempt) {
+                if (auto index = resolve_class(name, "exempt class")) policy.exempt[*index] = true;
+            }
+        }
+        if (auto window = duration_value(*pressure, "arbitration_window"))
+            policy.arbitration_window = window->value;
+        read_quiet_hours(*pressure);
+        for (const Section& cap : array_of_tables(*pressure, "cap", "[[pressure.cap]]"))
+            read_cap(cap);
+        read_rates(*pressure);
+    }
+
+    void read_hierarchy(const Section& pressure) {
+        const auto classes = string_list(pressure, "hierarchy", Presence::optional);
+        if (!classes) {
+            hierarchy_known_ = !pressure.table.contains("hierarchy");
+            return;
+        }
+        if (classes->size() > std::numeric_limits<PriorityClass>::max()) {
+            add_error(pressure.table.get("hierarchy")->source().begin,
+                      "too many classes in [pressure].hierarchy (at most 255)");
+            return;
+        }
+        std::map<std::string, int> first_lines;
+        for (const Located<std::string>& name : *classes) {
+            if (note_unique(first_lines, name, "class"))
+                config_.pressure.hierarchy.push_back(name.value);
+        }
+        hierarchy_known_ = true;
+    }
+
+    void read_quiet_hours(const Section& pressure) {
+        const auto quiet = optional_table(pressure, "quiet_hours", "[pressure].quiet_hours");
+        if (!quiet) return;
+        check_known_keys(*quiet, {"start", "end"});
+        std::optional<int> bounds[2];
+        const char* const keys[2] = {"start", "end"};
+        for (int i = 0; i < 2; ++i) {
+            const auto text = required_string(*quiet, keys[i]);
+            if (!text) continue;
+            bounds[i] = parse_clock_minutes(text->value);
+            if (!bounds[i]) {
+                add_error(text->where, std::string("quiet_hours ") + keys[i] + " " +
+                                           quote(text->value) +
+                                           " must be a time HH:MM from 00:00 to 23:59");
+            }
+        }
+        if (!bounds[0] || !bounds[1]) return;
+        if (*bounds[0] == *bounds[1]) {
+            add_error(quiet->table.source().begin,
+                      "quiet_hours start and end are equal: the window would be empty");
+            return;
+        }
+        config_.pressure.quiet_hours = QuietHours{*bounds[0], *bounds[1]};
+    }
+
+    void read_cap(const Section& section) {
+        check_known_keys(section, {"channel", "max", "per"});
+        CapRule cap;
+        if (auto channel = required_string(section, "channel")) cap.channel = channel->value;
+        if (auto max = integer_value(section, "max", Presence::required)) {
+            if (max->value < 1 || max->value > std::numeric_limits<uint32_t>::max())
+                add_error(max->where, subject("max", section) + " must be at least 1");
+            else
+                cap.max = static_cast<uint32_t>(max->value);
+        }
+        if (auto per = duration_value(section, "per", Presence::required)) {
+            if (per->value <= 0)
+                add_error(per->where, subject("per", section) + " must be more than 0");
+            cap.per = per->value;
+        }
+        config_.pressure.caps.push_back(std::move(cap));
+    }
+
+    // [pressure.rate] keys are channel names, so there is no list of known keys to check.
+    void read_rates(const Section& pressure) {
+        const auto rates = optional_table(pressure, "rate", "[pressure.rate]");
+        if (!rates) return;
+        for (auto&& [channel, node] : rates->table) {
+            const std::string name(channel.str());
+            if (name.empty()) {
+                add_error(channel.source().begin, "empty channel name in [pressure.rate]");
+                continue;
+            }
+            std::optional<double> rate;
+            if (auto integer = node.as_integer()) rate = static_cast<double>(integer->get());
+            if (auto floating = node.as_floating_point()) rate = floating->get();
+            if (!rate || !std::isfinite(*rate) || *rate <= 0) {
+                add_error(node.source().begin, "rate for " + quote(name) +
+                                                   " in [pressure.rate] must be a positive "
+                                                   "number of sends per second");
+                continue;
+            }
+            config_.pressure.rate[name] = *rate;
+        }
+    }
+
+    void read_programs(const Section& top) {
+        std::map<std::string, int> first_lines;
+        for (const Section& section : array_of_tables(top, "program", "[[program]]"))
+            read_program(section, first_lines);
+    }
+
+    void read_program(const Section& section, std::map<std::string, int>& first_lines) {
+        check_known_keys(
+            section, {"name", "on_enter", "on_event", "delay", "channel", "priority", "template"});
+        Program program;
+        if (auto name = required_string(section, "name")) {
+            note_unique(first_lines, *name, "program name");
+            program.name = name->value;
+        }
+        const auto on_enter = optional_string(section, "on_enter");
+        const auto on_event = optional_string(section, "on_event");
+        const toml::node* enter_node = section.table.get("on_enter");
+        const toml::node* event_node = section.table.get("on_event");
+        if (enter_node && event_node) {
+            add_error(event_node->source().begin,
+                      "[[program]] needs exactly one of on_enter / on_event, found both");
+        } else if (!enter_node && !event_node) {
+            add_error(section.table.source().begin,
+                      "[[program]] needs exactly one of on_enter / on_event, found neither");
+        }
+        if (on_enter) program.on_enter = resolve_stage(*on_enter);
+        if (on_event) program.on_event = on_event->value;
+        if (auto delay = duration_value(section, "delay")) program.delay = delay->value;
+        if (auto channel = required_string(section, "channel")) program.channel = channel->value;
+        if (auto priority = required_string(section, "priority")) {
+            if (auto index = resolve_class(*priority, "priority")) program.priority = *index;
+        }
+        if (auto name = required_string(section, "template")) program.template_name = name->value;
+        config_.journey.programs.push_back(std::move(program));
+    }
+
+    // --- references --------------------------------------------------------------------------
+
+    std::optional<StageId> resolve_stage(const Located<std::string>& name) {
+        if (!stages_known_) return std::nullopt;
+        if (auto id = config_.journey.stage_id(name.value)) return id;
+        add_error(name.where, "unknown stage " + quote(name.value) +
+                                  " (stages: " + join(config_.journey.stages) + ")");
+        return std::nullopt;
+    }
+
+    std::vector<StageId> resolve_stages(const std::vector<Located<std::string>>& names) {
+        std::vector<StageId> ids;
+        for (const Located<std::string>& name : names) {
+            if (auto id = resolve_stage(name)) ids.push_back(*id);
+        }
+        return ids;
+    }
+
+    // `what` names the reference in the message: "priority", "exempt class".
+    std::optional<PriorityClass> resolve_class(const Located<std::string>& name,
+                                               std::string_view what) {
+        if (!hierarchy_known_) return std::nullopt;
+        if (auto index = config_.pressure.priority_class(name.value)) return index;
+        const std::vector<std::string>& classes = config_.pressure.hierarchy;
+        add_error(
+            name.where,
+            std::string(what) + " " + quote(name.value) + " is not in [pressure].hierarchy (" +
+                (classes.empty() ? "which is empty or missing" : "classes: " + join(classes)) +
+                ")");
+        return std::nullopt;
+    }
+
+    // Records a name that must be unique among `first_lines`; false (and an error) if seen.
+    bool note_unique(std::map<std::string, int>& first_lines, const Located<std::string>& name,
+                     std::string_view what) {
+        const auto [it, inserted] =
+            first_lines.emplace(name.value, static_cast<int>(name.where.line));
+        if (!inserted) {
+            add_error(name.where, "duplicate " + std::string(what) + " " + quote(name.value) +
+                                      " (first on line " + std::to_string(it->second) + ")");
+        }
+        return inserted;
+    }
+
+    // --- errors and typed access -------------------------------------------------------------
+
+    void add_error(toml::source_position where, std::string message) {
+        errors_.push_back(ConfigError{source_, static_cast<int>(where.line),
+                                      static_cast<int>(where.column), std::move(message)});
+    }
+
+    void check_known_keys(const Section& section, std::initializer_list<std::string_view> known) {
+        for (auto&& [key, node] : section.table) {
+            if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
+            std::vector<std::string> names(known.begin(), known.end());
+            add_error(key.source().begin, "unknown key " + quote(key.str()) + " in " +
+                                              section.label + " (known keys: " + join(names) + ")");
+        }
+    }
+
+    const toml::node* field(const Section& section, std::string_view key, Presence presence) {
+        const toml::node* node = section.table.get(key);
+        if (!node && presence == Presence::required) {
+            add_error(section.table.source().begin,
+                      "missing required key " + quote(key) + " in " + section.label);
+        }
+        return node;
+    }
+
+    // `subject` is how messages refer to the value: `"count" in [[journey.transition]]`.
+    static std::string subject(std::string_view key, const Section& section) {
+        return quote(key) + " in " + section.label;
+    }
+
+    bool expect_type(const toml::node& node, toml::node_type expected, const std::string& what) {
+        if (node.type() == expected) return true;
+        add_error(node.source().begin, what + " must be " + std::string(with_article(expected)) +
+                                           ", not " + std::string(with_article(node.type())));
+        return false;
+    }
+
+    std::optional<Located<std::string>> string_value(const toml::node& node,
+                                                     const std::string& what, AllowEmpty empty) {
+        if (!expect_type(node, toml::node_type::string, what)) return std::nullopt;
+        const std::string& text = node.as_string()->get();
+        if (text.empty() && empty == AllowEmpty::no) {
+            add_error(node.source().begin, what + " must not be empty");
+            return std::nullopt;
+        }
+        return Located<std::string>{text, node.source().begin};
+    }
+
+    std::optional<Located<std::string>> optional_string(const Section& section,
+                                                        std::string_view key,
+                                                        AllowEmpty empty = AllowEmpty::no) {
+        const toml::node* node = field(section, key, Presence::optional);
+        if (!node) return std::nullopt;
+        return string_value(*node, subject(key, section), empty);
+    }
+
+    std::optional<Located<std::string>> required_string(const Section& section,
+                                                        std::string_view key) {
+        const toml::node* node = field(section, key, Presence::required);
+        if (!node) return std::nullopt;
+        return string_value(*node, subject(key, section), AllowEmpty::no);
+    }
+
+    // nullopt when absent or wrong; an error then names every bad element, not just the first.
+    std::optional<std::vector<Located<std::string>>> string_list(const Section& section,
+                                                                 std::string_view key,
+                                                                 Presence presence) {
+        const toml::node* node = field(section, key, presence);
+        if (!node || !expect_type(*node, toml::node_type::array, subject(key, section)))
+            return std::nullopt;
+        std::vector<Located<std::string>> items;
+        bool all_valid = true;
+        for (const toml::node& element : *node->as_array()) {
+            auto item =
+                string_value(element, "each element of " + subject(key, section), AllowEmpty::no);
+            if (item)
+                items.push_back(std::move(*item));
+            else
+                all_valid = false;
+        }
+        if (!all_valid) return std::nullopt;
+        return items;
+    }
+
+    // `on` takes one event type or, as an extension of CONFIG.md, a list of them.
+    std::optional<std::vector<std::string>> event_types(const Section& section,
+                                                        std::string_view key) {
+        const toml::node* node = field(section, key, Presence::required);
+        if (!node) return std::nullopt;
+        if (node->is_string()) {
+            auto single = string_value(*node, subject(key, section), AllowEmpty::no);
+            if (!single) return std::nullopt;
+            return std::vector<std::string>{single->value};
+        }
+        if (!node->is_array()) {
+            add_error(node->source().begin, subject(key, section) +
+                                                " must be a string or an array of strings, not " +
+                                                std::string(with_article(node->type())));
+            return std::nullopt;
+        }
+        auto list = string_list(section, key, Presence::required);
+        if (!list) return std::nullopt;
+        if (list->empty()) {
+            add_error(node->source().begin,
+                      subject(key, section) + " must list at least one event type");
+        }
+        std::vector<std::string> types;
+        for (Located<std::string>& type : *list) types.push_back(std::move(type.value));
+        return types;
+    }
+
+    std::optional<Located<int64_t>> integer_value(const Section& section, std::string_view key,
+                                                  Presence presence = Presence::optional) {
+        const toml::node* node = field(section, key, presence);
+        if (!node || !expect_type(*node, toml::node_type::integer, subject(key, section)))
+            return std::nullopt;
+        return Located<int64_t>{node->as_integer()->get(), node->source().begin};
+    }
+
+    std::optional<Located<DurationMs>> duration_value(const Section& section, std::string_view key,
+                                                      Presence presence = Presence::optional) {
+        const toml::node* node = field(section, key, presence);
+        if (!node || !expect_type(*node, toml::node_type::string, subject(key, section)))
+            return std::nullopt;
+        const std::string& text = node->as_string()->get();
+        const std::optional<DurationMs> duration = parse_duration(text);
+        if (!duration) {
+            add_error(node->source().begin, "invalid duration " + quote(text) + " for " +
+                                                subject(key, section) + ": expected " +
+                                                std::string(kDurationForms));
+            return std::nullopt;
+        }
+        return Located<DurationMs>{*duration, node->source().begin};
+    }
+
+    std::optional<Section> optional_table(const Section& parent, std::string_view key,
+                                          std::string label) {
+        const toml::node* node = parent.table.get(key);
+        if (!node) return std::nullopt;
+        if (!node->is_table()) {
+            add_error(node->source().begin,
+                      label + " must be a table, not " + std::string(with_article(node->type())));
+            return std::nullopt;
+        }
+        return Section{*node->as_table(), std::move(label)};
+    }
+
+    std::vector<Section> array_of_tables(const Section& parent, std::string_view key,
+                                         const std::string& label) {
+        std::vector<Section> sections;
+        const toml::node* node = parent.table.get(key);
+        if (!node) return sections;
+        const toml::array* array = node->as_array();
+        if (!array) {
+            add_error(node->source().begin,
+                      subject(key, parent) + " must be an array of tables: write each as " + label);
+            return sections;
+        }
+        for (const toml::node& element : *array) {
+            if (const toml::table* table = element.as_table())
+                sections.push_back(Section{*table, label});
+            else
+                add_error(element.source().begin, "each " + label + " must be a table, not " +
+                                                      std::string(with_article(element.type())));
+        }
+        return sections;
+    }
+
+    std::string source_;
+    std::vector<ConfigError> errors_;
+    Config config_;
+    bool stages_known_ = false;
+    bool hierarchy_known_ = false;
+};
+
+}  // namespace
+
+ConfigResult load_config_text(std::string_view toml_text, const std::string& source_name) {
+    ConfigReader reader(source_name);
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, std::string_view(source_name));
+    } catch (const toml::parse_error& error) {
+        return reader.syntax_error(error);
+    }
+    return reader.read(root);
+}
+
+ConfigResult load_config_file(const std::string& path) {
+    const auto unreadable = [&path](int error_number) {
+        ConfigResult result;
+        result.errors.push_back(ConfigError{
+            path, 0, 0, "cannot read file: " + std::string(std::strerror(error_number))});
+        return result;
+    };
+    // stdio rather than ifstream: it reports why a read failed (e.g. EISDIR for a directory).
+    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                               &std::fclose);
+    if (!file) return unreadable(errno);
+    std::string text;
+    char buffer[64 * 1024];
+    size_t read_bytes = 0;
+    while ((read_bytes = std::fread(buffer, 1, sizeof buffer, file.get())) > 0)
+        text.append(buffer, read_bytes);
+    if (std::ferror(file.get())) return unreadable(errno);
+    return load_config_text(text, path);
+}
+
+}  // namespace journeyd

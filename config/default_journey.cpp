@@ -1,0 +1,150 @@
+#include "config/config.hpp"
+
+namespace journeyd {
+
+namespace {
+
+// TOML rather than structs built in code, so the default is validated like any user file.
+constexpr std::string_view kDefaultConfig =
+    R"toml(# journeyd embedded default: a classifieds marketplace (see CONFIG.md)
+
+[node]
+name     = "node-a"
+data_dir = "./journeyd-data"
+ingest   = "127.0.0.1:7400"
+admin    = "127.0.0.1:7401"
+
+[admin]
+token = ""                      # empty: no auth (bind to loopback then)
+
+[delivery]
+sink = "file:deliveries.ndjson"
+
+[journey]
+stages        = ["new", "exploring", "active", "loyal", "dormant"]
+initial_stage = "new"           # registered: the first event of any type
+
+# Checked in file order; the first that matches wins.
+[[journey.transition]]          # browsing listings
+from = ["new"]
+on   = ["search", "view", "favorite"]
+to   = "exploring"
+
+[[journey.transition]]          # a dormant user browsing again
+from = ["dormant"]
+on   = ["search", "view"]
+to   = "exploring"
+
+[[journey.transition]]          # placed an ad or messaged a seller
+from = ["new", "exploring"]
+on   = ["ad_placed", "message_sent"]
+to   = "active"
+
+[[journey.transition]]
+from = ["dormant"]
+on   = ["ad_placed"]
+to   = "active"
+
+[[journey.transition]]          # a regular seller or buyer
+from   = ["active"]
+on     = ["ad_placed", "sale"]
+count  = 3
+within = "30d"
+to     = "loyal"
+
+[[journey.timer]]               # no event for 30 days
+name  = "lapse"
+in    = ["exploring", "active", "loyal"]
+after = "30d"
+to    = "dormant"
+
+# Listed in arbitration order: on a tie of class, the program listed first wins.
+[[program]]
+name     = "welcome"
+on_enter = "new"
+channel  = "email"
+priority = "lifecycle"
+template = "welcome-1"
+
+[[program]]
+name     = "first_listing_nudge"
+on_enter = "exploring"
+delay    = "1d"                 # dropped if they left exploring meanwhile
+channel  = "push"
+priority = "promotional"
+template = "first-listing-1"
+
+[[program]]
+name     = "seller_tips"
+on_enter = "active"
+channel  = "email"
+priority = "lifecycle"
+template = "seller-tips-1"
+
+[[program]]
+name     = "loyalty_thanks"
+on_enter = "loyal"
+channel  = "in_app"
+priority = "lifecycle"
+template = "loyalty-thanks-1"
+
+[[program]]
+name     = "winback"
+on_enter = "dormant"
+channel  = "email"
+priority = "promotional"
+template = "winback-1"
+
+[[program]]
+name     = "password_reset"
+on_event = "password_reset"
+channel  = "email"
+priority = "service"
+template = "password-reset-1"
+
+[[program]]
+name     = "message_received"
+on_event = "message_received"
+channel  = "push"
+priority = "transactional"
+template = "message-received-1"
+
+[pressure]
+hierarchy          = ["service", "transactional", "lifecycle", "promotional"]  # highest first
+exempt             = ["service"]  # bypass caps and quiet hours (never consent)
+arbitration_window = "2s"
+quiet_hours        = { start = "22:00", end = "08:00" }  # customer's local time
+
+[[pressure.cap]]
+channel = "email"
+max     = 2
+per     = "7d"
+
+[[pressure.cap]]
+channel = "push"
+max     = 1
+per     = "1d"
+
+[[pressure.cap]]
+channel = "*"                   # all channels together
+max     = 4
+per     = "7d"
+
+[pressure.rate]                 # global sends per second per channel
+email  = 1000
+push   = 500
+sms    = 100
+in_app = 5000
+)toml";
+
+}  // namespace
+
+std::string_view default_config_text() {
+    return kDefaultConfig;
+}
+
+ConfigResult load_default_config() {
+    return load_config_text(default_config_text(), "<default>");
+}
+
+}  // namespace journeyd

@@ -1,0 +1,984 @@
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "config/config.hpp"
+
+using namespace journeyd;
+using Catch::Matchers::Contains;
+
+namespace {
+
+ConfigResult load(std::string_view text) {
+    return load_config_text(text, "test.toml");
+}
+
+std::string describe(const std::vector<ConfigError>& errors) {
+    std::string text;
+    for (const ConfigError& error : errors) text += error.to_string() + "\n";
+    return text.empty() ? "(no errors)" : text;
+}
+
+// Six lines of valid configuration, ending inside [pressure]: the snippets appended to it in
+// the tests below start on line 7.
+constexpr std::string_view kBase = R"([journey]
+stages        = ["new", "active"]
+initial_stage = "new"
+[pressure]
+hierarchy = ["service", "lifecycle"]
+exempt    = ["service"]
+)";
+
+ConfigResult load_with_base(std::string_view snippet) {
+    return load(std::string(kBase) + std::string(snippet));
+}
+
+ConfigError single_error(const ConfigResult& result) {
+    INFO(describe(result.errors));
+    REQUIRE(result.errors.size() == 1);
+    CHECK_FALSE(result.config.has_value());
+    return result.errors.front();
+}
+
+std::string temp_path(const std::string& name) {
+    return (std::filesystem::temp_directory_path() / ("journeyd_config_test_" + name)).string();
+}
+
+void require_valid(const ConfigResult& result) {
+    INFO(describe(result.errors));
+    REQUIRE(result.errors.empty());
+    REQUIRE(result.config.has_value());
+}
+
+}  // namespace
+
+// --- valid files ---------------------------------------------------------------------------
+
+TEST_CASE("the embedded default journey loads without errors", "[config][default]") {
+    const ConfigResult result = load_default_config();
+    require_valid(result);
+    const Config& config = *result.config;
+    const JourneyModel& journey = config.journey;
+
+    CHECK(config.node.name == "node-a");
+    CHECK(config.node.ingest == "127.0.0.1:7400");
+    CHECK(config.node.admin == "127.0.0.1:7401");
+    CHECK(config.admin.token.empty());
+    CHECK(config.delivery.sink == "file:deliveries.ndjson");
+
+    CHECK(journey.stages ==
+          std::vector<std::string>{"new", "exploring", "active", "loyal", "dormant"});
+    const StageId new_ = 0, exploring = 1, active = 2, loyal = 3, dormant = 4;
+    CHECK(journey.initial_stage == new_);
+
+    REQUIRE(journey.transitions.size() == 5);
+    const std::vector<TransitionRule>& rules = journey.transitions;
+    CHECK(rules[0].from == std::vector<StageId>{new_});
+    CHECK(rules[0].on == std::vector<std::string>{"search", "view", "favorite"});
+    CHECK(rules[0].to == exploring);
+    CHECK_FALSE(rules[0].counts());
+    CHECK(rules[1].from == std::vector<StageId>{dormant});
+    CHECK(rules[1].on == std::vector<std::string>{"search", "view"});
+    CHECK(rules[1].to == exploring);
+    CHECK(rules[2].from == std::vector<StageId>{new_, exploring});
+    CHECK(rules[2].on == std::vector<std::string>{"ad_placed", "message_sent"});
+    CHECK(rules[2].to == active);
+    CHECK(rules[3].from == std::vector<StageId>{dormant});
+    CHECK(rules[3].on == std::vector<std::string>{"ad_placed"});
+    CHECK(rules[3].to == active);
+    CHECK(rules[4].from == std::vector<StageId>{active});
+    CHECK(rules[4].on == std::vector<std::string>{"ad_placed", "sale"});
+    CHECK(rules[4].count == 3);
+    CHECK(rules[4].within == 30 * 86'400'000LL);
+    CHECK(rules[4].to == loyal);
+    CHECK(rules[4].counts());
+    for (size_t i = 1; i < rules.size(); ++i) CHECK(rules[i].line > rules[i - 1].line);
+
+    REQUIRE(journey.timers.size() == 1);
+    CHECK(journey.timers[0].name == "lapse");
+    CHECK(journey.timers[0].in == std::vector<StageId>{exploring, active, loyal});
+    CHECK(journey.timers[0].after == 30 * 86'400'000LL);
+    CHECK(journey.timers[0].to == dormant);
+
+    const PressurePolicy& pressure = config.pressure;
+    CHECK(pressure.hierarchy ==
+          std::vector<std::string>{"service", "transactional", "lifecycle", "promotional"});
+    CHECK(pressure.exempt == std::vector<bool>{true, false, false, false});
+    CHECK(pressure.arbitration_window == 2'000);
+    REQUIRE(pressure.quiet_hours.has_value());
+    CHECK(pressure.quiet_hours->start_minute == 1320);
+    CHECK(pressure.quiet_hours->end_minute == 480);
+
+    REQUIRE(journey.programs.size() == 7);
+    struct Expected {
+        const char* name;
+        std::optional<StageId> on_enter;
+        const char* on_event;
+        DurationMs delay;
+        const char* channel;
+        PriorityClass priority;
+        const char* template_name;
+    };
+    const PriorityClass service = 0, transactional = 1, lifecycle = 2, promotional = 3;
+    const Expected expected[] = {
+        {"welcome", new_, "", 0, "email", lifecycle, "welcome-1"},
+        {"first_listing_nudge", exploring, "", 86'400'000, "push", promotional, "first-listing-1"},
+        {"seller_tips", active, "", 0, "email", lifecycle, "seller-tips-1"},
+        {"loyalty_thanks", loyal, "", 0, "in_app", lifecycle, "loyalty-thanks-1"},
+        {"winback", dormant, "", 0, "email", promotional, "winback-1"},
+        {"password_reset", std::nullopt, "password_reset", 0, "email", service, "password-reset-1"},
+        {"message_received", std::nullopt, "message_received", 0, "push", transactional,
+         "message-received-1"},
+    };
+    for (size_t i = 0; i < journey.programs.size(); ++i) {
+        const Program& program = journey.programs[i];
+        INFO("program " << program.name);
+        CHECK(program.name == expected[i].name);
+        CHECK(program.on_enter == expected[i].on_enter);
+        CHECK(program.on_event == expected[i].on_event);
+        CHECK(program.delay == expected[i].delay);
+        CHECK(program.channel == expected[i].channel);
+        CHECK(program.priority == expected[i].priority);
+        CHECK(program.template_name == expected[i].template_name);
+    }
+
+    REQUIRE(pressure.caps.size() == 3);
+    CHECK(pressure.caps[0].channel == "email");
+    CHECK(pressure.caps[0].max == 2);
+    CHECK(pressure.caps[0].per == 7 * 86'400'000LL);
+    CHECK(pressure.caps[1].channel == "push");
+    CHECK(pressure.caps[1].max == 1);
+    CHECK(pressure.caps[1].per == 86'400'000);
+    CHECK(pressure.caps[2].channel == "*");
+    CHECK(pressure.caps[2].max == 4);
+    CHECK(pressure.caps[2].per == 7 * 86'400'000LL);
+
+    CHECK(pressure.rate == std::map<std::string, double>{
+                               {"email", 1000}, {"push", 500}, {"sms", 100}, {"in_app", 5000}});
+}
+
+TEST_CASE("the example of CONFIG.md loads and resolves", "[config]") {
+    const ConfigResult result = load(R"([node]
+name     = "node-b"
+data_dir = "/var/lib/journeyd"
+ingest   = "0.0.0.0:0"
+admin    = "[::1]:7401"
+
+[admin]
+token = "s3cret"
+
+[delivery]
+sink = "http://127.0.0.1:9000/send"
+
+[journey]
+stages        = ["new", "exploring", "active", "loyal", "dormant"]
+initial_stage = "exploring"
+
+[[journey.transition]]
+from = ["new", "dormant"]
+on   = "search"
+to   = "exploring"
+
+[[journey.transition]]
+from   = ["active"]
+on     = "ad_placed"
+count  = 3
+within = "30d"
+to     = "loyal"
+
+[[journey.transition]]
+on    = ["sale"]
+count = 1
+to    = "active"
+
+[[journey.timer]]
+name  = "lapse"
+in    = ["exploring", "active", "loyal"]
+after = "30d"
+to    = "dormant"
+
+[[program]]
+name     = "welcome"
+on_enter = "new"
+delay    = "250ms"
+channel  = "email"
+priority = "lifecycle"
+template = "welcome-1"
+
+[[program]]
+name     = "receipt"
+on_event = "sale"
+channel  = "sms"
+priority = "transactional"
+template = "receipt-1"
+
+[pressure]
+hierarchy          = ["service", "transactional", "lifecycle", "promotional"]
+exempt             = ["service", "transactional"]
+arbitration_window = "2s"
+quiet_hours = { start = "08:30", end = "17:45" }
+
+[[pressure.cap]]
+channel = "email"
+max     = 2
+per     = "7d"
+
+[pressure.rate]
+email = 1000
+push  = 2.5
+)");
+    require_valid(result);
+    const Config& config = *result.config;
+    CHECK(config.node.name == "node-b");
+    CHECK(config.node.data_dir == "/var/lib/journeyd");
+    CHECK(config.node.ingest == "0.0.0.0:0");
+    CHECK(config.node.admin == "[::1]:7401");
+    CHECK(config.admin.token == "s3cret");
+    CHECK(config.delivery.sink == "http://127.0.0.1:9000/send");
+
+    const JourneyModel& journey = config.journey;
+    CHECK(journey.initial_stage == 1);
+    REQUIRE(journey.transitions.size() == 3);
+    CHECK(journey.transitions[0].from == std::vector<StageId>{0, 4});
+    CHECK(journey.transitions[0].on == std::vector<std::string>{"search"});
+    CHECK(journey.transitions[0].line == 17);
+    CHECK(journey.transitions[1].line == 22);
+    CHECK(journey.transitions[1].count == 3);
+    CHECK(journey.transitions[1].within == 30 * 86'400'000LL);
+    CHECK(journey.transitions[2].from.empty());
+    CHECK(journey.transitions[2].count == 1);
+    CHECK(journey.transitions[2].within == 0);
+    CHECK(journey.transitions[2].line == 29);
+
+    REQUIRE(journey.programs.size() == 2);
+    CHECK(journey.programs[0].on_enter == StageId{0});
+    CHECK(journey.programs[0].delay == 250);
+    CHECK(journey.programs[0].priority == 2);
+    CHECK_FALSE(journey.programs[1].on_enter.has_value());
+    CHECK(journey.programs[1].on_event == "sale");
+    CHECK(journey.programs[1].priority == 1);
+
+    const PressurePolicy& pressure = config.pressure;
+    CHECK(pressure.exempt == std::vector<bool>{true, true, false, false});
+    REQUIRE(pressure.quiet_hours.has_value());
+    CHECK(pressure.quiet_hours->start_minute == 8 * 60 + 30);
+    CHECK(pressure.quiet_hours->end_minute == 17 * 60 + 45);
+    CHECK(pressure.rate == std::map<std::string, double>{{"email", 1000}, {"push", 2.5}});
+}
+
+TEST_CASE("omitted sections take the defaults of config.hpp", "[config]") {
+    const ConfigResult result = load(R"([journey]
+stages        = ["only"]
+initial_stage = "only"
+)");
+    require_valid(result);
+    const Config& config = *result.config;
+    const NodeSettings node_defaults;
+    CHECK(config.node.name == node_defaults.name);
+    CHECK(config.node.data_dir == node_defaults.data_dir);
+    CHECK(config.node.ingest == node_defaults.ingest);
+    CHECK(config.node.admin == node_defaults.admin);
+    CHECK(config.admin.token.empty());
+    CHECK(config.delivery.sink == DeliverySettings{}.sink);
+    CHECK(config.journey.transitions.empty());
+    CHECK(config.journey.timers.empty());
+    CHECK(config.journey.programs.empty());
+    CHECK(config.pressure.hierarchy.empty());
+    CHECK(config.pressure.exempt.empty());
+    CHECK(config.pressure.arbitration_window == 0);
+    CHECK_FALSE(config.pressure.quiet_hours.has_value());
+    CHECK(config.pressure.caps.empty());
+    CHECK(config.pressure.rate.empty());
+}
+
+TEST_CASE("the base of the error tests is itself valid", "[config]") {
+    require_valid(load_with_base(""));
+}
+
+// --- one test per class of error ---------------------------------------------------------
+
+TEST_CASE("a TOML syntax error is reported with its position", "[config][errors]") {
+    const ConfigError error =
+        single_error(load("[journey]\nstages = [\"new\"]\ninitial_stage = \n"));
+    CHECK(error.source == "test.toml");
+    CHECK(error.line == 3);
+    CHECK_FALSE(error.message.empty());
+}
+
+TEST_CASE("unknown keys are reported with their table", "[config][errors]") {
+    SECTION("a typo in [journey]") {
+        const ConfigResult result = load(R"([journey]
+stagse        = ["new"]
+initial_stage = "new"
+)");
+        REQUIRE(result.errors.size() == 2);
+        CHECK(result.errors[0].line == 1);
+        CHECK_THAT(result.errors[0].message, Contains(R"(missing required key "stages")"));
+        CHECK(result.errors[1].line == 2);
+        CHECK(result.errors[1].column == 1);
+        CHECK_THAT(result.errors[1].message, Contains(R"(unknown key "stagse" in [journey])"));
+    }
+    SECTION("a typo in [[program]]") {
+        const ConfigError error = single_error(load_with_base(R"([[program]]
+name      = "p"
+on_event  = "e"
+channel   = "email"
+priority  = "service"
+prioritty = "lifecycle"
+template  = "t"
+)"));
+        CHECK(error.line == 12);
+        CHECK_THAT(error.message, Contains(R"(unknown key "prioritty" in [[program]])"));
+        CHECK_THAT(error.message, Contains("priority"));
+    }
+    SECTION("an unknown top-level table") {
+        const ConfigError error = single_error(load_with_base("[nodes]\nname = \"x\"\n"));
+        CHECK(error.line == 7);
+        CHECK_THAT(error.message, Contains(R"(unknown key "nodes")"));
+    }
+    SECTION("in [node], [admin], [delivery], transitions, timers, caps and quiet hours") {
+        const ConfigResult result =
+            load_with_base(R"(quiet_hours = { start = "22:00", end = "08:00", tz = "UTC" }
+[[journey.transition]]
+on = "x"
+to = "new"
+form = ["new"]
+[[journey.timer]]
+name = "t"
+in = ["new"]
+after = "1d"
+to = "active"
+when = "1d"
+[[pressure.cap]]
+channel = "*"
+max = 1
+per = "1d"
+maximum = 2
+[node]
+nmae = "a"
+[admin]
+tokn = "b"
+[delivery]
+snk = "c"
+)");
+        INFO(describe(result.errors));
+        REQUIRE(result.errors.size() == 7);
+        const std::pair<int, const char*> expected[] = {
+            {7, R"(unknown key "tz" in [pressure].quiet_hours)"},
+            {11, R"(unknown key "form" in [[journey.transition]])"},
+            {17, R"(unknown key "when" in [[journey.timer]])"},
+            {22, R"(unknown key "maximum" in [[pressure.cap]])"},
+            {24, R"(unknown key "nmae" in [node])"},
+            {26, R"(unknown key "tokn" in [admin])"},
+            {28, R"(unknown key "snk" in [delivery])"},
+        };
+        for (size_t i = 0; i < result.errors.size(); ++i) {
+            CHECK(result.errors[i].line == expected[i].first);
+            CHECK_THAT(result.errors[i].message, Contains(expected[i].second));
+        }
+    }
+}
+
+TEST_CASE("values of the wrong type are reported", "[config][errors]") {
+    SECTION("count as a string") {
+        const ConfigError error = single_error(load_with_base(R"([[journey.transition]]
+on     = "x"
+count  = "3"
+within = "1d"
+to     = "active"
+)"));
+        CHECK(error.line == 9);
+        CHECK(error.column == 10);
+        CHECK_THAT(
+            error.message,
+            Contains(R"("count" in [[journey.transition]] must be an integer, not a string)"));
+    }
+    SECTION("stages as a string") {
+        const ConfigError error = single_error(load(R"([journey]
+stages        = "new"
+initial_stage = "new"
+)"));
+        CHECK(error.line == 2);
+        CHECK_THAT(error.message, Contains("must be an array, not a string"));
+    }
+    SECTION("an element of a list") {
+        const ConfigError error = single_error(load(R"([journey]
+stages        = ["new", 2]
+initial_stage = "new"
+)"));
+        CHECK(error.line == 2);
+        CHECK(error.column == 25);
+        CHECK_THAT(error.message,
+                   Contains(R"(each element of "stages" in [journey] must be a string)"));
+    }
+    SECTION("max as a float, on as a number") {
+        const ConfigResult result = load_with_base(R"([[pressure.cap]]
+channel = "push"
+max     = 2.5
+per     = "1d"
+[[journey.transition]]
+on = 5
+to = "new"
+)");
+        REQUIRE(result.errors.size() == 2);
+        CHECK(result.errors[0].line == 9);
+        CHECK_THAT(result.errors[0].message, Contains("must be an integer, not a floating-point"));
+        CHECK(result.errors[1].line == 12);
+        CHECK_THAT(result.errors[1].message, Contains("must be a string or an array of strings"));
+    }
+    SECTION("[program] written as a single table") {
+        const ConfigError error = single_error(load_with_base("[program]\nname = \"p\"\n"));
+        CHECK(error.line == 7);
+        CHECK_THAT(error.message, Contains("[[program]]"));
+    }
+    SECTION("a section written as a value") {
+        const ConfigError error = single_error(load(R"(node = "node-a"
+[journey]
+stages        = ["new"]
+initial_stage = "new"
+)"));
+        CHECK(error.line == 1);
+        CHECK(error.column == 8);
+        CHECK_THAT(error.message, Contains("[node] must be a table, not a string"));
+    }
+}
+
+TEST_CASE("missing required keys are reported at their table", "[config][errors]") {
+    SECTION("initial_stage") {
+        const ConfigError error = single_error(load("[journey]\nstages = [\"new\"]\n"));
+        CHECK(error.line == 1);
+        CHECK_THAT(error.message, Contains(R"(missing required key "initial_stage" in [journey])"));
+    }
+    SECTION("the [journey] table itself") {
+        const ConfigError error = single_error(load("[node]\nname = \"a\"\n"));
+        CHECK(error.line == 0);
+        CHECK_THAT(error.message, Contains("missing required table [journey]"));
+    }
+    SECTION("template and priority of a program, to of a transition") {
+        const ConfigResult result = load_with_base(R"([[program]]
+name     = "p"
+on_event = "e"
+channel  = "email"
+
+[[journey.transition]]
+on = "x"
+)");
+        INFO(describe(result.errors));
+        REQUIRE(result.errors.size() == 3);
+        CHECK(result.errors[0].line == 7);
+        CHECK(result.errors[1].line == 7);
+        CHECK(result.errors[2].line == 12);
+        CHECK_THAT(result.errors[0].message + result.errors[1].message,
+                   Contains(R"(missing required key "template" in [[program]])"));
+        CHECK_THAT(result.errors[0].message + result.errors[1].message,
+                   Contains(R"(missing required key "priority" in [[program]])"));
+        CHECK_THAT(result.errors[2].message,
+                   Contains(R"(missing required key "to" in [[journey.transition]])"));
+    }
+}
+
+TEST_CASE("unknown stages are reported wherever they are referenced", "[config][errors]") {
+    const ConfigResult result = load(R"([journey]
+stages        = ["new", "active"]
+initial_stage = "nwe"
+[[journey.transition]]
+from = ["new", "actve"]
+on   = "x"
+to   = "gone"
+[[journey.timer]]
+name  = "t"
+in    = ["idle"]
+after = "1d"
+to    = "archived"
+[[program]]
+name     = "p"
+on_enter = "welcome"
+channel  = "email"
+priority = "service"
+template = "t"
+[pressure]
+hierarchy = ["service"]
+)");
+    INFO(describe(result.errors));
+    REQUIRE(result.errors.size() == 6);
+    const std::pair<int, const char*> expected[] = {
+        {3, "nwe"}, {5, "actve"}, {7, "gone"}, {10, "idle"}, {12, "archived"}, {15, "welcome"},
+    };
+    for (size_t i = 0; i < result.errors.size(); ++i) {
+        CHECK(result.errors[i].line == expected[i].first);
+        CHECK_THAT(result.errors[i].message,
+                   Contains("unknown stage \"" + std::string(expected[i].second) +
+                            "\" (stages: new, active)"));
+    }
+    CHECK(result.errors[1].column == 16);
+}
+
+TEST_CASE("a priority must be a class of the hierarchy", "[config][errors]") {
+    SECTION("a class that is not listed") {
+        const ConfigError error = single_error(load_with_base(R"([[program]]
+name     = "p"
+on_event = "e"
+channel  = "email"
+priority = "urgent"
+template = "t"
+)"));
+        CHECK(error.line == 11);
+        CHECK_THAT(error.message, Contains(R"(priority "urgent" is not in [pressure].hierarchy)"));
+        CHECK_THAT(error.message, Contains("service, lifecycle"));
+    }
+    SECTION("without [pressure] there is no hierarchy, so any priority is an error") {
+        const ConfigError error = single_error(load(R"([journey]
+stages        = ["new"]
+initial_stage = "new"
+[[program]]
+name     = "p"
+on_event = "e"
+channel  = "email"
+priority = "lifecycle"
+template = "t"
+)"));
+        CHECK(error.line == 8);
+        CHECK_THAT(error.message,
+                   Contains(R"(priority "lifecycle" is not in [pressure].hierarchy)"));
+    }
+}
+
+TEST_CASE("an exempt class must be in the hierarchy", "[config][errors]") {
+    const ConfigError error = single_error(load(R"([journey]
+stages        = ["new"]
+initial_stage = "new"
+[pressure]
+hierarchy = ["service", "lifecycle"]
+exempt    = ["servce"]
+)"));
+    CHECK(error.line == 6);
+    CHECK(error.column == 14);
+    CHECK_THAT(error.message, Contains(R"(exempt class "servce" is not in [pressure].hierarchy)"));
+}
+
+TEST_CASE("a program needs exactly one of on_enter and on_event", "[config][errors]") {
+    SECTION("both") {
+        const ConfigError error = single_error(load_with_base(R"([[program]]
+name     = "p"
+on_enter = "new"
+on_event = "e"
+channel  = "email"
+priority = "service"
+template = "t"
+)"));
+        CHECK(error.line == 10);
+        CHECK_THAT(error.message, Contains("exactly one of on_enter / on_event, found both"));
+    }
+    SECTION("neither") {
+        const ConfigError error = single_error(load_with_base(R"([[program]]
+name     = "p"
+channel  = "email"
+priority = "service"
+template = "t"
+)"));
+        CHECK(error.line == 7);
+        CHECK_THAT(error.message, Contains("exactly one of on_enter / on_event, found neither"));
+    }
+}
+
+TEST_CASE("a bad duration quotes the text and the valid forms", "[config][errors]") {
+    const ConfigResult result = load_with_base(R"(arbitration_window = "2 s"
+[[program]]
+name     = "p"
+on_event = "e"
+delay    = "1.5h"
+channel  = "email"
+priority = "service"
+template = "t"
+)");
+    INFO(describe(result.errors));
+    REQUIRE(result.errors.size() == 2);
+    CHECK(result.errors[0].line == 7);
+    CHECK(result.errors[0].column == 22);
+    CHECK_THAT(result.errors[0].message,
+               Contains(R"(invalid duration "2 s" for "arbitration_window" in [pressure])"));
+    CHECK(result.errors[1].line == 11);
+    CHECK_THAT(result.errors[1].message, Contains(R"(invalid duration "1.5h")"));
+    for (const ConfigError& error : result.errors) {
+        CHECK_THAT(error.message, Contains(R"("250ms", "30s", "15m", "2h", "7d")"));
+    }
+}
+
+TEST_CASE("duplicate names are reported at the repetition", "[config][errors]") {
+    SECTION("stages") {
+        const ConfigError error = single_error(load(R"([journey]
+stages        = ["new", "active",
+                 "new"]
+initial_stage = "new"
+)"));
+        CHECK(error.line == 3);
+        CHECK_THAT(error.message, Contains(R"(duplicate stage "new" (first on line 2))"));
+    }
+    SECTION("programs and timers") {
+        const ConfigResult result = load_with_base(R"([[program]]
+name     = "p"
+on_event = "e"
+channel  = "email"
+priority = "service"
+template = "t"
+[[program]]
+name     = "p"
+on_event = "f"
+channel  = "email"
+priority = "service"
+template = "t"
+[[journey.timer]]
+name  = "lapse"
+in    = ["new"]
+after = "1d"
+to    = "active"
+[[journey.timer]]
+name  = "lapse"
+in    = ["active"]
+after = "1d"
+to    = "new"
+)");
+        INFO(describe(result.errors));
+        REQUIRE(result.errors.size() == 2);
+        CHECK(result.errors[0].line == 14);
+        CHECK_THAT(result.errors[0].message, Contains(R"(duplicate program name "p")"));
+        CHECK(result.errors[1].line == 25);
+        CHECK_THAT(result.errors[1].message, Contains(R"(duplicate timer name "lapse")"));
+    }
+    SECTION("hierarchy classes") {
+        const ConfigError error = single_error(load(R"([journey]
+stages        = ["new"]
+initial_stage = "new"
+[pressure]
+hierarchy = ["service", "lifecycle", "service"]
+)"));
+        CHECK(error.line == 5);
+        CHECK(error.column == 38);
+        CHECK_THAT(error.message, Contains(R"(duplicate class "service")"));
+    }
+}
+
+TEST_CASE("the stages list must not be empty", "[config][errors]") {
+    const ConfigError error =
+        single_error(load("[journey]\nstages = []\ninitial_stage = \"new\"\n"));
+    CHECK(error.line == 2);
+    CHECK_THAT(error.message, Contains(R"("stages" in [journey] must not be empty)"));
+}
+
+TEST_CASE("count and within go together", "[config][errors]") {
+    SECTION("count without within") {
+        const ConfigError error = single_error(load_with_base(R"([[journey.transition]]
+on    = "x"
+count = 3
+to    = "active"
+)"));
+        CHECK(error.line == 9);
+        CHECK_THAT(error.message, Contains(R"(count = 3 needs "within")"));
+    }
+    SECTION("within without count") {
+        const ConfigError error = single_error(load_with_base(R"([[journey.transition]]
+on     = "x"
+within = "1d"
+to     = "active"
+)"));
+        CHECK(error.line == 9);
+        CHECK_THAT(error.message, Contains(R"("within" only applies with count of 2 or more)"));
+    }
+    SECTION("within with count 1") {
+        const ConfigError error = single_error(load_with_base(R"([[journey.transition]]
+on     = "x"
+count  = 1
+within = "1d"
+to     = "active"
+)"));
+        CHECK(error.line == 10);
+        CHECK_THAT(error.message, Contains(R"("within" only applies with count of 2 or more)"));
+    }
+    SECTION("an unreadable count or window is reported once, not twice") {
+        const ConfigResult result = load_with_base(R"([[journey.transition]]
+on     = "x"
+count  = "3"
+within = "1d"
+to     = "active"
+[[journey.transition]]
+on     = "x"
+count  = 3
+within = "a month"
+to     = "active"
+)");
+        INFO(describe(result.errors));
+        REQUIRE(result.errors.size() == 2);
+        CHECK(result.errors[0].line == 9);
+        CHECK_THAT(result.errors[0].message, Contains("must be an integer"));
+        CHECK(result.errors[1].line == 15);
+        CHECK_THAT(result.errors[1].message, Contains(R"(invalid duration "a month")"));
+    }
+    SECTION("count below 1 and a zero window") {
+        const ConfigResult result = load_with_base(R"([[journey.transition]]
+on     = "x"
+count  = 0
+to     = "active"
+[[journey.transition]]
+on     = "x"
+count  = 2
+within = "0s"
+to     = "active"
+)");
+        INFO(describe(result.errors));
+        REQUIRE(result.errors.size() == 2);
+        CHECK(result.errors[0].line == 9);
+        CHECK_THAT(result.errors[0].message,
+                   Contains(R"("count" in [[journey.transition]] must be at least 1)"));
+        CHECK(result.errors[1].line == 14);
+        CHECK_THAT(result.errors[1].message,
+                   Contains(R"("within" in [[journey.transition]] must be more than 0)"));
+    }
+}
+
+TEST_CASE("quiet hours must be two different HH:MM times", "[config][errors]") {
+    SECTION("out of range and malformed") {
+        const ConfigResult result =
+            load_with_base("quiet_hours = { start = \"24:00\", end = \"8:00\" }\n");
+        INFO(describe(result.errors));
+        REQUIRE(result.errors.size() == 2);
+        CHECK(result.errors[0].line == 7);
+        CHECK(result.errors[0].column == 25);
+        CHECK_THAT(
+            result.errors[0].message,
+            Contains(R"(quiet_hours start "24:00" must be a time HH:MM from 00:00 to 23:59)"));
+        CHECK(result.errors[1].column == 40);
+        CHECK_THAT(result.errors[1].message, Contains(R"(quiet_hours end "8:00")"));
+    }
+    SECTION("start equal to end") {
+        const ConfigError error =
+            single_error(load_with_base("quiet_hours = { start = \"22:00\", end = \"22:00\" }\n"));
+        CHECK(error.line == 7);
+        CHECK_THAT(error.message, Contains("quiet_hours start and end are equal"));
+    }
+    SECTION("the last minute of the day is valid") {
+        const ConfigResult result =
+            load_with_base("quiet_hours = { start = \"23:59\", end = \"00:00\" }\n");
+        require_valid(result);
+        CHECK(result.config->pressure.quiet_hours->start_minute == 1439);
+        CHECK(result.config->pressure.quiet_hours->end_minute == 0);
+    }
+}
+
+TEST_CASE("a cap needs max of at least 1 and a positive window", "[config][errors]") {
+    const ConfigResult result = load_with_base(R"([[pressure.cap]]
+channel = "email"
+max     = 0
+per     = "0s"
+)");
+    INFO(describe(result.errors));
+    REQUIRE(result.errors.size() == 2);
+    CHECK(result.errors[0].line == 9);
+    CHECK_THAT(result.errors[0].message,
+               Contains(R"("max" in [[pressure.cap]] must be at least 1)"));
+    CHECK(result.errors[1].line == 10);
+    CHECK_THAT(result.errors[1].message,
+               Contains(R"("per" in [[pressure.cap]] must be more than 0)"));
+}
+
+TEST_CASE("a rate must be a positive number", "[config][errors]") {
+    const ConfigResult result = load_with_base(R"([pressure.rate]
+email = 0
+push  = -2.5
+sms   = "100"
+in_app = 0.5
+)");
+    INFO(describe(result.errors));
+    REQUIRE(result.errors.size() == 3);
+    CHECK(result.errors[0].line == 8);
+    CHECK_THAT(result.errors[0].message, Contains(R"(rate for "email" in [pressure.rate])"));
+    CHECK(result.errors[1].line == 9);
+    CHECK_THAT(result.errors[1].message, Contains(R"(rate for "push")"));
+    CHECK(result.errors[2].line == 10);
+    CHECK_THAT(result.errors[2].message, Contains(R"(rate for "sms")"));
+    CHECK_THAT(result.errors[2].message, Contains("positive number"));
+}
+
+TEST_CASE("a timer needs a positive delay and a known target", "[config][errors]") {
+    const ConfigError error = single_error(load_with_base(R"([[journey.timer]]
+name  = "t"
+in    = ["new"]
+after = "0ms"
+to    = "active"
+)"));
+    CHECK(error.line == 10);
+    CHECK_THAT(error.message, Contains(R"("after" in [[journey.timer]] must be more than 0)"));
+}
+
+TEST_CASE("names, channels, templates and event types must not be empty", "[config][errors]") {
+    const ConfigResult result = load_with_base(R"([[program]]
+name     = ""
+on_event = ""
+channel  = ""
+priority = "service"
+template = ""
+[[journey.transition]]
+on = ["x", ""]
+to = "new"
+[[pressure.cap]]
+channel = ""
+max     = 1
+per     = "1d"
+)");
+    INFO(describe(result.errors));
+    REQUIRE(result.errors.size() == 6);
+    const std::pair<int, const char*> expected[] = {
+        {8, R"("name" in [[program]] must not be empty)"},
+        {9, R"("on_event" in [[program]] must not be empty)"},
+        {10, R"("channel" in [[program]] must not be empty)"},
+        {12, R"("template" in [[program]] must not be empty)"},
+        {14, R"(each element of "on" in [[journey.transition]] must not be empty)"},
+        {17, R"("channel" in [[pressure.cap]] must not be empty)"},
+    };
+    for (size_t i = 0; i < result.errors.size(); ++i) {
+        CHECK(result.errors[i].line == expected[i].first);
+        CHECK_THAT(result.errors[i].message, Contains(expected[i].second));
+    }
+}
+
+TEST_CASE("empty lists of stages and event types are errors", "[config][errors]") {
+    const ConfigResult result = load_with_base(R"([[journey.transition]]
+from = []
+on   = []
+to   = "new"
+[[journey.timer]]
+name  = "t"
+in    = []
+after = "1d"
+to    = "new"
+)");
+    INFO(describe(result.errors));
+    REQUIRE(result.errors.size() == 3);
+    CHECK(result.errors[0].line == 8);
+    CHECK_THAT(result.errors[0].message, Contains("from = [] matches no stage"));
+    CHECK(result.errors[1].line == 9);
+    CHECK_THAT(result.errors[1].message, Contains("must list at least one event type"));
+    CHECK(result.errors[2].line == 13);
+    CHECK_THAT(result.errors[2].message,
+               Contains(R"("in" in [[journey.timer]] must list at least one stage)"));
+}
+
+TEST_CASE("node addresses must be HOST:PORT", "[config][errors]") {
+    SECTION("port 0 and bracketed IPv6 are accepted") {
+        require_valid(
+            load_with_base("[node]\ningest = \"127.0.0.1:0\"\nadmin = \"[::1]:65535\"\n"));
+    }
+    SECTION("missing port, port out of range, bare IPv6") {
+        const ConfigResult result = load_with_base(R"([node]
+ingest = "localhost"
+admin  = "127.0.0.1:65536"
+[admin]
+[delivery]
+)");
+        INFO(describe(result.errors));
+        REQUIRE(result.errors.size() == 2);
+        CHECK(result.errors[0].line == 8);
+        CHECK_THAT(result.errors[0].message,
+                   Contains(R"(ingest "localhost" in [node] must be HOST:PORT)"));
+        CHECK(result.errors[1].line == 9);
+        CHECK_THAT(result.errors[1].message, Contains(R"(admin "127.0.0.1:65536")"));
+    }
+    SECTION("other malformed addresses") {
+        for (const char* address :
+             {":7400", "host:", "host:port", "::1:7400", "h:-1", "h:123456"}) {
+            INFO(address);
+            const ConfigError error =
+                single_error(load_with_base("[node]\ningest = \"" + std::string(address) + "\"\n"));
+            CHECK(error.line == 8);
+        }
+    }
+}
+
+TEST_CASE("the delivery sink must be a file or an http URL", "[config][errors]") {
+    require_valid(load_with_base("[delivery]\nsink = \"file:out.ndjson\"\n"));
+    require_valid(load_with_base("[delivery]\nsink = \"http://127.0.0.1:9000/send\"\n"));
+    const ConfigError error = single_error(load_with_base("[delivery]\nsink = \"file:\"\n"));
+    CHECK(error.line == 8);
+    CHECK_THAT(error.message, Contains(R"(must be "file:PATH" or "http://HOST:PORT/PATH")"));
+}
+
+// --- reporting -----------------------------------------------------------------------------
+
+TEST_CASE("every error of a file is reported, sorted by line", "[config][errors]") {
+    // The pressure section comes first in the file but is read after the journey: the result
+    // must still be in file order.
+    const ConfigResult result = load(R"([pressure]
+hierarchy = ["service"]
+exempt    = ["urgent"]
+[journey]
+stages        = ["new", "active"]
+initial_stage = "new"
+[[journey.transition]]
+on     = "x"
+count  = "3"
+to     = "actve"
+[[program]]
+name     = "p"
+on_enter = "new"
+delay    = "soon"
+channel  = "email"
+prioritty = "service"
+template = "t"
+)");
+    INFO(describe(result.errors));
+    CHECK_FALSE(result.config.has_value());
+    REQUIRE(result.errors.size() == 6);
+    const std::pair<int, const char*> expected[] = {
+        {3, R"(exempt class "urgent")"},
+        {9, R"("count" in [[journey.transition]] must be an integer)"},
+        {10, R"(unknown stage "actve")"},
+        {11, R"(missing required key "priority")"},
+        {14, R"(invalid duration "soon")"},
+        {16, R"(unknown key "prioritty")"},
+    };
+    for (size_t i = 0; i < result.errors.size(); ++i) {
+        CHECK(result.errors[i].source == "test.toml");
+        CHECK(result.errors[i].line == expected[i].first);
+        CHECK_THAT(result.errors[i].message, Contains(expected[i].second));
+    }
+}
+
+TEST_CASE("load_config_file reads a file and reports an unreadable one", "[config][file]") {
+    SECTION("a missing file is one error about the whole file") {
+        const ConfigResult result = load_config_file("/nonexistent/journeyd.toml");
+        CHECK_FALSE(result.config.has_value());
+        REQUIRE(result.errors.size() == 1);
+        CHECK(result.errors[0].source == "/nonexistent/journeyd.toml");
+        CHECK(result.errors[0].line == 0);
+        CHECK_THAT(result.errors[0].message, Contains("cannot read file"));
+    }
+    SECTION("a directory is unreadable too") {
+        const ConfigResult result = load_config_file("/");
+        REQUIRE(result.errors.size() == 1);
+        CHECK(result.errors[0].line == 0);
+    }
+    SECTION("errors of a file carry its path") {
+        const std::string path = temp_path("errors.toml");
+        std::ofstream(path) << "[journey]\nstages = [\"new\"]\ninitial_stage = \"old\"\n";
+        const ConfigResult result = load_config_file(path);
+        std::remove(path.c_str());
+        REQUIRE(result.errors.size() == 1);
+        CHECK(result.errors[0].to_string().rfind(path + ":3:17: unknown stage \"old\"", 0) == 0);
+    }
+    SECTION("the default text round-trips through a file") {
+        const std::string path = temp_path("default.toml");
+        std::ofstream(path) << default_config_text();
+        const ConfigResult result = load_config_file(path);
+        std::remove(path.c_str());
+        require_valid(result);
+        CHECK(result.config->journey.programs.size() == 7);
+    }
+}
+
+TEST_CASE("ConfigError::to_string uses the compiler format", "[config]") {
+    const ConfigError error{"journeyd.toml", 12, 5, R"(unknown stage "actve")"};
+    CHECK(error.to_string() == R"(journeyd.toml:12:5: unknown stage "actve")");
+    const ConfigError whole_file{"missing.toml", 0, 0, "cannot read file: No such file"};
+    CHECK(whole_file.to_string() == "missing.toml:0:0: cannot read file: No such file");
+}
