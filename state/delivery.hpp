@@ -1,0 +1,28 @@
+// A send decision as it is handed to the delivery sink (PROTOCOL.md "Delivery"): the JSON
+// object a file sink appends as one line and an HTTP sink POSTs.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "state/duration.hpp"
+
+namespace journeyd {
+
+struct Delivery {
+    std::string decision_id;  // stable across crash and replay: receivers dedupe on it
+    std::string customer;
+    std::string program;
+    std::string channel;
+    std::string template_name;
+    std::string priority;
+    TimeMs decided_at = 0;
+};
+
+inline nlohmann::json to_json(const Delivery& d) {
+    return {{"decision_id", d.decision_id}, {"customer", d.customer}, {"program", d.program},
+            {"channel", d.channel},         {"template", d.template_name},
+            {"priority", d.priority},       {"decided_at", d.decided_at}};
+}
+
+}  // namespace journeyd
