@@ -15,6 +15,13 @@ struct Routing {
     std::optional<TimeMs> wakeup_at;  // the earliest wake-up in flight
 };
 
+// Preferences first: the coordinator must judge this event's requests by the updated profile.
+void send_preferences(caf::stateful_actor<CustomerState>* self, const Routing& r) {
+    const Profile& profile = self->state.profile;
+    self->send(r.context->coordinator, preferences_atom::value, self->state.id,
+               ContactPreferences{profile.time_zone(), profile.refused_channels()});
+}
+
 void send_contacts(caf::stateful_actor<CustomerState>* self, const Routing& r) {
     const JourneyModel& model = r.context->engine->model();
     const std::string& customer = self->state.id;
@@ -36,10 +43,15 @@ void send_contacts(caf::stateful_actor<CustomerState>* self, const Routing& r) {
     }
 }
 
-void log_stage_changes(const CustomerState& c, const Effects& fx, const JourneyModel& model) {
-    for (const StageChange& change : fx.stage_changes)
+void record_stage_changes(const CustomerState& c, const Routing& r) {
+    const JourneyModel& model = r.context->engine->model();
+    Metrics& metrics = *r.context->metrics;
+    for (const StageChange& change : r.effects.stage_changes) {
+        if (change.had_stage) --metrics.customers_in_stage[change.from];
+        ++metrics.customers_in_stage[change.to];
         spdlog::debug("stage customer={} from={} to={}", c.id,
                       change.had_stage ? model.stages[change.from] : "-", model.stages[change.to]);
+    }
 }
 
 void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r) {
@@ -71,11 +83,14 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             r.context->engine->apply(self->state, event, r.context->now(), r.effects);
             const JourneyModel& model = r.context->engine->model();
             if (!r.effects.changed_state()) {
+                ++r.context->metrics->events_duplicate;
                 spdlog::debug("duplicate customer={} event={}", self->state.id, event.id);
                 return self->delegate(r.context->store_writer, commit_atom::value,
                                       StoreRecord{self->state.id, {}}, EventOutcome::duplicate);
             }
-            log_stage_changes(self->state, r.effects, model);
+            ++r.context->metrics->events_accepted;
+            record_stage_changes(self->state, r);
+            if (event.type == kProfileEventType) send_preferences(self, r);
             send_contacts(self, r);
             schedule_wakeup(self, r);
             return self->delegate(r.context->store_writer, commit_atom::value,
@@ -89,7 +104,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             r.context->engine->fire_due(self->state, now, r.effects);
             if (r.effects.timers_fired > 0) {
                 const JourneyModel& model = r.context->engine->model();
-                log_stage_changes(self->state, r.effects, model);
+                record_stage_changes(self->state, r);
                 send_contacts(self, r);
                 self->send(r.context->store_writer, commit_atom::value,
                            StoreRecord{self->state.id, encode_customer(self->state, model)},

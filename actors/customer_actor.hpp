@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 
+#include "actors/metrics.hpp"
 #include "state/customer_state.hpp"
 #include "state/journey_engine.hpp"
 
@@ -27,6 +28,7 @@ struct CustomerContext {
     caf::actor store_writer;
     caf::actor coordinator;
     std::function<TimeMs()> now;  // wall clock in ms; tests may substitute their own
+    std::shared_ptr<Metrics> metrics;
 };
 
 caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,

@@ -13,9 +13,10 @@ caf::behavior customer_shard(caf::event_based_actor* self,
     using Registry = std::unordered_map<std::string, caf::actor>;
     auto customers = std::make_shared<Registry>();
     auto by_address = std::make_shared<std::unordered_map<caf::actor_addr, std::string>>();
-    self->set_down_handler([customers, by_address](caf::down_msg& down) {
+    self->set_down_handler([customers, by_address, context](caf::down_msg& down) {
         auto it = by_address->find(down.source);
         if (it == by_address->end()) return;
+        --context->metrics->customers_live;
         spdlog::warn("customer actor ended customer={} reason={}", it->second,
                      caf::to_string(down.reason));
         customers->erase(it->second);
@@ -33,6 +34,7 @@ caf::behavior customer_shard(caf::event_based_actor* self,
             if (it == customers->end()) {
                 auto actor = self->spawn<caf::lazy_init>(customer_actor, context, event.customer);
                 self->monitor(actor);
+                ++context->metrics->customers_live;
                 by_address->emplace(actor.address(), event.customer);
                 it = customers->emplace(event.customer, std::move(actor)).first;
             }

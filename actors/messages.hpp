@@ -3,7 +3,8 @@
 // Event path:  ingest --(event_atom, Event)--> shard --delegate--> customer
 //              --delegate (commit_atom, StoreRecord, EventOutcome)--> store writer,
 //              which answers the ingest's request only once the record is committed.
-// Contact path: customer --(contact_atom, ContactRequest)--> coordinator.
+// Contact path: customer --(preferences_atom, ...) on profile changes, then
+//              (contact_atom, ContactRequest)--> coordinator --offer--> delivery sink.
 //
 // These types stay inside the process (CAF_ALLOW_UNSAFE_MESSAGE_TYPE); whatever crosses
 // the middleman in a cluster travels as msgpack bytes.
@@ -16,6 +17,7 @@
 #include "state/contact_request.hpp"
 #include "state/customer_state.hpp"
 #include "state/event.hpp"
+#include "state/pressure_ledger.hpp"
 #include "state/record_store.hpp"
 
 namespace journeyd {
@@ -26,7 +28,13 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using wakeup_atom = caf::atom_constant<caf::atom("wakeup")>;
 using contact_atom = caf::atom_constant<caf::atom("contact")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
-using requests_atom = caf::atom_constant<caf::atom("requests")>;
+using preferences_atom = caf::atom_constant<caf::atom("prefs")>;
+using decisions_atom = caf::atom_constant<caf::atom("decisions")>;
+using contacts_atom = caf::atom_constant<caf::atom("contacts")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using open_atom = caf::atom_constant<caf::atom("open")>;
+// Shutdown, sent as an ordinary message so it is handled after everything before it.
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 enum class EventOutcome : uint8_t { accepted, duplicate };
 
@@ -43,4 +51,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::EventOutcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::StoreRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::CustomerLookup)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::ContactRequest)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::ContactRequest>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::ContactPreferences)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::Decision>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::Contact>)

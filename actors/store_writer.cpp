@@ -47,6 +47,7 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
             }
         },
         [flush](flush_atom) { flush(); },
+        [self](drain_atom) { self->quit(); },
     };
 }
 

@@ -6,7 +6,8 @@
 // answers each request with its EventOutcome. The answer goes to whoever asked the
 // customer (the delegation keeps the original requester), so "acknowledged" means
 // "committed". A record with an empty body writes nothing but is answered in the same
-// order, behind the batch it joined. When the writer ends, it commits what it gathered.
+// order, behind the batch it joined. When the writer ends, it commits what it gathered;
+// (drain_atom) ends it after everything sent to it before.
 #pragma once
 
 #include <caf/all.hpp>

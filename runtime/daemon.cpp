@@ -1,37 +1,126 @@
 #include "runtime/daemon.hpp"
 
 #include <spdlog/spdlog.h>
+#include <caf/io/all.hpp>
 #include <csignal>
+#include <cstring>
 #include <thread>
 
-#include "actors/coordinator_stub.hpp"
+#include "actors/coordinator.hpp"
+#include "actors/ingest_session.hpp"
+#include "actors/messages.hpp"
 #include "actors/store_writer.hpp"
 
 namespace journeyd {
+namespace {
+
+constexpr auto kDrainTimeout = std::chrono::seconds(30);
+
+// "HOST:PORT" (validated by the config loader); brackets of an IPv6 host are dropped.
+std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
+    const size_t colon = address.rfind(':');
+    std::string host = address.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    return {host, static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))};
+}
+
+}  // namespace
 
 Daemon::Daemon(Config config) : config_(std::move(config)) {
+    try {
+        start();
+    } catch (...) {
+        stop();  // actors already spawned would otherwise keep the actor system from ending
+        throw;
+    }
+}
+
+void Daemon::start() {
+    caf_config_.load<caf::io::middleman>();
     caf_config_.set("logger.verbosity", caf::atom("quiet"));
+    // The stealing scheduler polls while idle (CAF issue #1251); an idle daemon must idle.
+    caf_config_.set("scheduler.policy", caf::atom("sharing"));
     system_ = std::make_unique<caf::actor_system>(caf_config_);
+    metrics_ = std::make_shared<Metrics>(config_.journey.stages.size());
     store_ = std::make_shared<MemoryRecordStore>();
+    std::string sink_error;
+    sink_ = make_sink(config_.delivery.sink, SinkOptions{}, sink_error);
+    if (!sink_) throw std::runtime_error("delivery sink: " + sink_error);
+
     store_writer_ = system_->spawn(store_writer, store_, GroupCommit{});
-    coordinator_ = system_->spawn(coordinator_stub);
+    coordinator_ = system_->spawn(
+        coordinator,
+        CoordinatorSetup{config_.pressure, config_.journey,
+                         [sink = sink_](Delivery d) { return sink->offer(std::move(d)); },
+                         system_now_ms, metrics_});
     auto context = std::make_shared<CustomerContext>();
     context->engine = std::make_shared<JourneyEngine>(config_.journey);
     context->store_writer = store_writer_;
     context->coordinator = coordinator_;
     context->now = system_now_ms;
+    context->metrics = metrics_;
     const size_t shards = std::max(2u, std::thread::hardware_concurrency()) * 2;
     router_ = ShardRouter(*system_, context, shards);
-    spdlog::info("journeyd started node={} stages={} programs={} shards={}", config_.node.name,
-                 config_.journey.stages.size(), config_.journey.programs.size(), shards);
+
+    auto ingest_context = std::make_shared<IngestContext>();
+    ingest_context->router = router_;
+    ingest_context->metrics = metrics_;
+    ingest_context->now = system_now_ms;
+    ingest_ = system_->middleman().spawn_broker(ingest_acceptor, ingest_context);
+    const auto [ingest_host, ingest_port] = split_host_port(config_.node.ingest);
+    caf::scoped_actor self{*system_};
+    self->request(ingest_, std::chrono::seconds(10), open_atom::value, ingest_host, ingest_port)
+        .receive([&](uint16_t bound) { ingest_port_ = bound; },
+                 [&](caf::error& e) {
+                     throw std::runtime_error("ingest: cannot listen on " + config_.node.ingest +
+                                              ": " + caf::to_string(e));
+                 });
+
+    admin_ = std::make_unique<AdminServer>(
+        AdminContext{config_.node.name, config_.admin.token, system_.get(), router_, coordinator_,
+                     metrics_, store_, sink_, context->engine, config_.pressure, system_now_ms});
+    const auto [admin_host, admin_port] = split_host_port(config_.node.admin);
+    admin_port_ = admin_->start(admin_host, admin_port);
+    spdlog::info(
+        "journeyd started node={} ingest={}:{} admin={}:{} sink={} stages={} programs={} shards={}",
+        config_.node.name, ingest_host, ingest_port_, admin_host, admin_port_,
+        config_.delivery.sink, config_.journey.stages.size(), config_.journey.programs.size(),
+        shards);
 }
 
 Daemon::~Daemon() {
-    for (const caf::actor& shard : router_.shards())
-        caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(store_writer_, caf::exit_reason::user_shutdown);
+    stop();
+}
+
+void Daemon::stop() {
+    if (!system_) return;
+    {
+        caf::scoped_actor self{*system_};
+        if (ingest_) {
+            self->request(ingest_, kDrainTimeout, drain_atom::value)
+                .receive([] {},
+                         [](caf::error& e) {
+                             spdlog::warn("ingest did not drain in time: {}", caf::to_string(e));
+                         });
+            caf::anon_send_exit(ingest_, caf::exit_reason::user_shutdown);
+        }
+        if (admin_) admin_->stop();
+        for (const caf::actor& shard : router_.shards())
+            caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+        for (const caf::actor& last : {coordinator_, store_writer_}) {
+            if (!last) continue;
+            self->send(last, drain_atom::value);
+            self->wait_for(last);
+        }
+    }
+    router_ = ShardRouter();
+    ingest_ = coordinator_ = store_writer_ = nullptr;
     system_.reset();
+    if (!sink_) return;
+    sink_->close();
+    const SinkStats delivered = sink_->stats();
+    spdlog::info("journeyd stopped events={} delivered={} undelivered={}",
+                 metrics_->events_accepted.load(), delivered.delivered, delivered.queued);
 }
 
 void Daemon::block_shutdown_signals() {
@@ -50,6 +139,7 @@ int Daemon::run() {
     int received = 0;
     sigwait(&signals, &received);
     spdlog::info("journeyd stopping signal={}", strsignal(received));
+    stop();
     return 0;
 }
 

@@ -41,7 +41,7 @@ struct SinkStats {
 };
 
 class DeliverySink {
-public:
+  public:
     virtual ~DeliverySink() = default;
     virtual bool offer(Delivery delivery) = 0;
     virtual SinkStats stats() const = 0;

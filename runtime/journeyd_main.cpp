@@ -36,6 +36,11 @@ int main(int argc, char** argv) {
     spdlog::info("configuration source={}", config_path.empty() ? "<default>" : config_path);
 
     Daemon::block_shutdown_signals();
-    Daemon daemon(std::move(config));
-    return daemon.run();
+    try {
+        Daemon daemon(std::move(config));
+        return daemon.run();
+    } catch (const std::exception& e) {
+        spdlog::error("journeyd not started: {}", e.what());
+        return 1;
+    }
 }

@@ -20,9 +20,9 @@ struct Delivery {
 };
 
 inline nlohmann::json to_json(const Delivery& d) {
-    return {{"decision_id", d.decision_id}, {"customer", d.customer}, {"program", d.program},
-            {"channel", d.channel},         {"template", d.template_name},
-            {"priority", d.priority},       {"decided_at", d.decided_at}};
+    return {{"decision_id", d.decision_id}, {"customer", d.customer},      {"program", d.program},
+            {"channel", d.channel},         {"template", d.template_name}, {"priority", d.priority},
+            {"decided_at", d.decided_at}};
 }
 
 }  // namespace journeyd

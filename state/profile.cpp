@@ -21,3 +21,16 @@ bool Profile::consents_to(std::string_view channel) const {
 }
 
 }  // namespace journeyd
+
+namespace journeyd {
+
+std::vector<std::string> Profile::refused_channels() const {
+    std::vector<std::string> refused;
+    auto consent = attrs_.find("consent");
+    if (consent == attrs_.end() || !consent->is_object()) return refused;
+    for (auto it = consent->begin(); it != consent->end(); ++it)
+        if (it->is_boolean() && !it->get<bool>()) refused.push_back(it.key());
+    return refused;
+}
+
+}  // namespace journeyd

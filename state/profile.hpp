@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace journeyd {
 
@@ -22,6 +23,7 @@ class Profile {
     const nlohmann::json& attrs() const { return attrs_; }
     std::string time_zone() const;
     bool consents_to(std::string_view channel) const;
+    std::vector<std::string> refused_channels() const;  // consent[channel] == false
 
     bool operator==(const Profile& other) const { return attrs_ == other.attrs_; }
 

@@ -6,7 +6,7 @@
 #include <regex>
 #include <thread>
 
-#include "actors/coordinator_stub.hpp"
+#include "actors/coordinator.hpp"
 #include "actors/customer_shard.hpp"
 #include "actors/messages.hpp"
 #include "actors/store_writer.hpp"
@@ -30,6 +30,35 @@ std::string with_short_durations(const std::string& toml, const std::string& del
                               after, "after$1=$2\"" + after_to + "\"");
 }
 
+// Real elapsed time, shifted so that the test starts at 12:00 UTC: timers behave as in
+// production while quiet hours never depend on when the test happens to run.
+TimeMs midday_clock() {
+    static const TimeMs start = system_now_ms();
+    static const TimeMs shift = (start / 86'400'000) * 86'400'000 + 43'200'000 - start;
+    return system_now_ms() + shift;
+}
+
+// Deliveries the coordinator handed over, as a sink would receive them. It can play a
+// full sink: the first `refusals` offers are refused, as a sink with a full queue does.
+struct RecordingSink {
+    bool offer(Delivery d) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (refusals > 0) {
+            --refusals;
+            return false;
+        }
+        received.push_back(std::move(d));
+        return true;
+    }
+    std::vector<Delivery> all() {
+        std::lock_guard<std::mutex> lock(mutex);
+        return received;
+    }
+    std::mutex mutex;
+    std::vector<Delivery> received;
+    int refusals = 0;
+};
+
 struct ActorFixture {
     explicit ActorFixture(const std::string& toml) : config(test::config_from(toml)) {
         cfg.set("scheduler.max-threads", 2);
@@ -39,8 +68,12 @@ struct ActorFixture {
         context->engine = std::make_shared<JourneyEngine>(config.journey);
         writer = system->spawn(store_writer, store, GroupCommit{});
         context->store_writer = writer;
-        context->coordinator = system->spawn(coordinator_stub);
-        context->now = system_now_ms;
+        CoordinatorSetup setup{config.pressure, config.journey,
+                               [sink = sink](Delivery d) { return sink->offer(std::move(d)); },
+                               midday_clock, metrics};
+        context->coordinator = system->spawn(journeyd::coordinator, std::move(setup));
+        context->now = midday_clock;
+        context->metrics = metrics;
         coordinator = context->coordinator;
         router = ShardRouter(*system, context, 3);
         self = std::make_unique<caf::scoped_actor>(*system);
@@ -82,20 +115,29 @@ struct ActorFixture {
         return l.found ? config.journey.stages[l.state.journey.stage] : "<none>";
     }
 
-    std::vector<ContactRequest> contacts() {
-        std::vector<ContactRequest> out;
+    std::vector<Decision> decisions(const std::string& customer) {
+        std::vector<Decision> out;
         (*self)
-            ->request(coordinator, kDeadline, requests_atom::value)
-            .receive([&](std::vector<ContactRequest>& r) { out = std::move(r); },
+            ->request(coordinator, kDeadline, decisions_atom::value, customer)
+            .receive([&](std::vector<Decision>& d) { out = std::move(d); },
                      [&](caf::error& err) { FAIL("coordinator: " << caf::to_string(err)); });
+        std::reverse(out.begin(), out.end());
         return out;
     }
 
-    std::vector<std::string> contact_programs(const std::string& customer) {
+    // "program outcome:reason" of every decision for the customer, oldest first.
+    std::vector<std::string> decision_trail(const std::string& customer) {
+        std::vector<std::string> trail;
+        for (const Decision& d : decisions(customer))
+            trail.push_back(config.journey.programs[d.program].name + " " +
+                            std::string(to_string(d.outcome)) + ":" + d.reason);
+        return trail;
+    }
+
+    std::vector<std::string> sent_programs(const std::string& customer) {
         std::vector<std::string> names;
-        for (const ContactRequest& r : contacts())
-            if (r.customer == customer && r.dropped_reason.empty())
-                names.push_back(config.journey.programs[r.program].name);
+        for (const Delivery& d : sink->all())
+            if (d.customer == customer) names.push_back(d.program);
         return names;
     }
 
@@ -114,6 +156,8 @@ struct ActorFixture {
     caf::actor_system_config cfg;
     std::unique_ptr<caf::actor_system> system;
     std::shared_ptr<MemoryRecordStore> store = std::make_shared<MemoryRecordStore>();
+    std::shared_ptr<RecordingSink> sink = std::make_shared<RecordingSink>();
+    std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>(config.journey.stages.size());
     caf::actor coordinator;
     caf::actor writer;
     ShardRouter router;
@@ -149,13 +193,24 @@ TEST_CASE("a repeated event id is answered as a duplicate and applied once") {
 TEST_CASE("program requests reach the coordinator with decision ids derived from their cause") {
     ActorFixture f(test::kTestJourney);
     f.send("cy", "password_reset", "reset-1");
-    REQUIRE(f.eventually([&] { return f.contacts().size() == 2; }));
-    auto requests = f.contacts();
-    CHECK(f.config.journey.programs[requests[0].program].name == "welcome");
-    CHECK(f.config.journey.programs[requests[1].program].name == "reset");
-    CHECK(requests[1].cause == "event:reset-1");
-    CHECK(requests[1].decision_id == make_decision_id("cy", "reset", "event:reset-1"));
-    CHECK(requests[0].decision_id != requests[1].decision_id);
+    REQUIRE(f.eventually([&] { return f.sink->all().size() == 2; }));
+    auto sent = f.sink->all();
+    CHECK(sent[0].program == "welcome");
+    CHECK(sent[1].program == "reset");
+    CHECK(sent[1].decision_id == make_decision_id("cy", "reset", "event:reset-1"));
+    CHECK(sent[1].channel == "email");
+    CHECK(sent[1].template_name == "reset-1");
+    CHECK(sent[1].priority == "service");
+    CHECK(sent[0].decision_id != sent[1].decision_id);
+    CHECK(f.decision_trail("cy") == Names{"welcome send:ok", "reset send:ok"});
+}
+
+TEST_CASE("the coordinator judges requests by the profile the same event updated") {
+    ActorFixture f(test::kTestJourney);
+    f.send("dan", "profile", "", {{"consent", {{"email", false}}}});
+    REQUIRE(f.eventually([&] { return f.decisions("dan").size() == 1; }));
+    CHECK(f.decision_trail("dan") == Names{"welcome suppress:consent"});
+    CHECK(f.sink->all().empty());
 }
 
 TEST_CASE("timers fire in the actor: delayed programs, then inactivity") {
@@ -163,7 +218,7 @@ TEST_CASE("timers fire in the actor: delayed programs, then inactivity") {
     f.send("dee", "search");
     CHECK(f.eventually([&] { return f.stage("dee") == "dormant"; }));
     CHECK(f.eventually([&] {
-        return f.contact_programs("dee") == Names{"welcome", "nudge", "winback"};
+        return f.sent_programs("dee") == Names{"welcome", "nudge", "winback"};
     }));
     // The timer's effects are durable too, without any event.
     CHECK(f.eventually([&] {
@@ -179,8 +234,8 @@ TEST_CASE("a delayed program of a stage the customer left is dropped with left_s
     f.send("eve", "ad_placed");
     REQUIRE(f.stage("eve") == "active");
     REQUIRE(f.eventually([&] {
-        for (const ContactRequest& r : f.contacts())
-            if (r.customer == "eve" && r.dropped_reason == "left_stage") return true;
+        for (const Decision& d : f.decisions("eve"))
+            if (d.reason == "left_stage") return d.outcome == Outcome::suppress;
         return false;
     }));
     auto timers = f.lookup("eve").state.journey.timers;
@@ -214,13 +269,19 @@ TEST_CASE("many customers across shards are all applied and stored") {
     CHECK(f.store->commits() < 3 * kCustomers);  // group commit batched them
 }
 
-TEST_CASE("the default journey drives a customer through all five stages in actors") {
-    ActorFixture f(with_short_durations(std::string(default_config_text()), "150ms", "1500ms"));
+TEST_CASE(
+    "the default journey drives a customer through all five stages, through the coordinator") {
+    // Arbitration off: with delays shortened to milliseconds, programs that a day apart in
+    // production would compete here. Caps and quiet hours stay as in the default.
+    std::string toml = with_short_durations(std::string(default_config_text()), "150ms", "1500ms");
+    toml = std::regex_replace(toml, std::regex(R"re(arbitration_window\s*=\s*"2s")re"),
+                              "arbitration_window = \"0s\"");
+    ActorFixture f(toml);
     f.send("zoe", "signup");
     CHECK(f.stage("zoe") == "new");
     f.send("zoe", "search");
     CHECK(f.stage("zoe") == "exploring");
-    REQUIRE(f.eventually([&] { return f.contact_programs("zoe").size() == 2; }));
+    REQUIRE(f.eventually([&] { return f.decisions("zoe").size() == 2; }));
     f.send("zoe", "ad_placed");
     CHECK(f.stage("zoe") == "active");
     f.send("zoe", "sale");
@@ -229,9 +290,36 @@ TEST_CASE("the default journey drives a customer through all five stages in acto
     CHECK(f.eventually([&] { return f.stage("zoe") == "dormant"; }));
     f.send("zoe", "view");
     CHECK(f.stage("zoe") == "exploring");
-    CHECK(f.eventually([&] {
-        return f.contact_programs("zoe") == Names{"welcome",     "first_listing_nudge",
-                                                  "seller_tips", "loyalty_thanks",
-                                                  "winback",     "first_listing_nudge"};
-    }));
+    // Every request has its explained decision: the third e-mail of the week and the
+    // second push of the day are capped.
+    const Names expected{"welcome send:ok",      "first_listing_nudge send:ok",
+                         "seller_tips send:ok",  "loyalty_thanks send:ok",
+                         "winback suppress:cap", "first_listing_nudge suppress:cap"};
+    CHECK(f.eventually([&] { return f.decision_trail("zoe") == expected; }));
+    CHECK(f.sent_programs("zoe") ==
+          Names{"welcome", "first_listing_nudge", "seller_tips", "loyalty_thanks"});
+    for (const Decision& d : f.decisions("zoe"))
+        if (d.reason == "cap") CHECK_FALSE(d.detail.empty());
+}
+
+TEST_CASE("arbitration in the coordinator: the higher class wins within the window") {
+    ActorFixture f{std::string(default_config_text())};  // arbitration_window = "2s"
+    f.send("amy", "signup");                             // welcome: lifecycle
+    f.send("amy", "message_received");                   // transactional
+    CHECK(f.eventually([&] { return f.decisions("amy").size() == 2; }));
+    CHECK(f.decision_trail("amy") ==
+          Names{"welcome suppress:arbitration", "message_received send:ok"});
+}
+
+TEST_CASE("sends the sink refuses wait in the coordinator's outbox and leave in order") {
+    ActorFixture f(test::kTestJourney);
+    f.sink->refusals = 5;
+    for (int i = 0; i < 4; ++i) f.send("fay", "password_reset");
+    CHECK(f.eventually([&] { return f.sink->all().size() == 5; }));
+    CHECK(f.sent_programs("fay") == Names{"welcome", "reset", "reset", "reset", "reset"});
+    std::vector<std::string> ids;
+    for (const Delivery& d : f.sink->all()) ids.push_back(d.decision_id);
+    std::vector<std::string> decided;
+    for (const Decision& d : f.decisions("fay")) decided.push_back(d.decision_id);
+    CHECK(ids == decided);
 }

@@ -1,0 +1,217 @@
+#include "actors/ingest_session.hpp"
+
+#include <spdlog/spdlog.h>
+#include <deque>
+#include <unordered_set>
+
+#include "actors/messages.hpp"
+#include "state/event_codec.hpp"
+
+namespace journeyd {
+namespace {
+
+using caf::io::connection_handle;
+using caf::io::receive_policy;
+
+struct PendingFrame {
+    FrameAnswer answer;
+    uint32_t outstanding = 0;  // events sent to customers, not yet acknowledged
+    std::string frame_error;   // set: answered with {"ok": false, "error"}
+    bool close_after = false;  // the stream is no longer framed: close once answered
+};
+
+struct Session {
+    connection_handle handle;
+    std::shared_ptr<const IngestContext> context;
+    std::deque<PendingFrame> frames;  // unanswered, oldest first
+    uint64_t first_seq = 0;           // sequence number of frames.front()
+    uint32_t body_length = 0;         // 0: waiting for a header
+    uint64_t unsent_bytes = 0;
+    bool paused = false;
+    bool draining = false;
+    bool closing = false;
+};
+
+void finish(caf::io::broker* self, Session& s) {
+    s.closing = true;
+    self->flush(s.handle);
+    self->close(s.handle);
+    --s.context->metrics->connections_open;
+    self->quit();
+}
+
+void apply_flow_control(caf::io::broker* self, Session& s) {
+    const IngestLimits& limits = s.context->limits;
+    if (s.draining || s.closing) return;
+    const bool over =
+        s.frames.size() >= limits.max_pending_frames || s.unsent_bytes >= limits.max_unsent_bytes;
+    const bool well_under = s.frames.size() <= limits.max_pending_frames / 2 &&
+                            s.unsent_bytes <= limits.max_unsent_bytes / 2;
+    if (!s.paused && over) {
+        s.paused = true;
+        ++s.context->metrics->backpressure_pauses;
+        self->halt(s.handle);
+    } else if (s.paused && well_under) {
+        s.paused = false;
+        self->trigger(s.handle);
+    }
+}
+
+// Writes the answers of every completed frame at the front, in order.
+void answer_ready_frames(caf::io::broker* self, Session& s) {
+    bool wrote = false;
+    while (!s.frames.empty() && s.frames.front().outstanding == 0) {
+        PendingFrame& frame = s.frames.front();
+        const std::string body = frame.frame_error.empty() ? encode_answer(std::move(frame.answer))
+                                                           : encode_frame_error(frame.frame_error);
+        const std::string header = frame_header(static_cast<uint32_t>(body.size()));
+        self->write(s.handle, header.size(), header.data());
+        self->write(s.handle, body.size(), body.data());
+        s.unsent_bytes += header.size() + body.size();
+        wrote = true;
+        const bool close_after = frame.close_after;
+        s.frames.pop_front();
+        ++s.first_seq;
+        if (close_after) return finish(self, s);
+    }
+    if (wrote) self->flush(s.handle);
+    if (s.draining && s.frames.empty()) return finish(self, s);
+    apply_flow_control(self, s);
+}
+
+void reject_frame(caf::io::broker* self, Session& s, std::string error, bool close_after) {
+    ++s.context->metrics->frame_errors;
+    PendingFrame frame;
+    frame.frame_error = std::move(error);
+    frame.close_after = close_after;
+    s.frames.push_back(std::move(frame));
+    if (close_after) self->halt(s.handle);
+    answer_ready_frames(self, s);
+}
+
+void accept_body(caf::io::broker* self, std::shared_ptr<Session> session, std::string_view body) {
+    Session& s = *session;
+    const IngestContext& context = *s.context;
+    ++context.metrics->frames;
+    DecodedRequest request = decode_request_body(body, context.now());
+    if (!request.frame_error.empty()) return reject_frame(self, s, request.frame_error, false);
+    context.metrics->events_rejected += request.errors.size();
+    PendingFrame frame;
+    frame.answer.errors = std::move(request.errors);
+    frame.outstanding = static_cast<uint32_t>(request.events.size());
+    s.frames.push_back(std::move(frame));
+    const uint64_t seq = s.first_seq + s.frames.size() - 1;
+    for (size_t i = 0; i < request.events.size(); ++i) {
+        Event& event = request.events[i];
+        const uint32_t index = request.index[i];
+        const caf::actor& shard = context.router.shard_for(event.customer);
+        auto done = [self, session, seq](auto&& record) {
+            Session& s = *session;
+            if (s.closing || seq < s.first_seq) return;
+            PendingFrame& frame = s.frames[seq - s.first_seq];
+            record(frame.answer);
+            --frame.outstanding;
+            answer_ready_frames(self, s);
+        };
+        self->request(shard, context.limits.event_timeout, event_atom::value, std::move(event))
+            .then(
+                [done](EventOutcome outcome) {
+                    done([outcome](FrameAnswer& a) {
+                        ++(outcome == EventOutcome::accepted ? a.accepted : a.duplicates);
+                    });
+                },
+                [done, index, metrics = context.metrics](caf::error& error) {
+                    ++metrics->events_rejected;
+                    done([&](FrameAnswer& a) {
+                        a.errors.push_back({index, "not applied: " + caf::to_string(error)});
+                    });
+                });
+    }
+    answer_ready_frames(self, s);
+}
+
+caf::behavior ingest_session(caf::io::broker* self, connection_handle handle,
+                             std::shared_ptr<const IngestContext> context) {
+    auto session = std::make_shared<Session>();
+    session->handle = handle;
+    session->context = std::move(context);
+    ++session->context->metrics->connections_open;
+    self->configure_read(handle, receive_policy::exactly(4));
+    self->ack_writes(handle, true);
+    return {
+        [self, session](const caf::io::new_data_msg& msg) {
+            Session& s = *session;
+            if (s.closing) return;
+            if (s.body_length == 0) {
+                const uint32_t length = read_frame_header(msg.buf.data());
+                const uint32_t max = s.context->limits.max_frame;
+                if (length == 0 || length > max)
+                    return reject_frame(self, s,
+                                        "frame length " + std::to_string(length) +
+                                            " is outside 1.." + std::to_string(max) +
+                                            "; closing the connection",
+                                        true);
+                s.body_length = length;
+                self->configure_read(s.handle, receive_policy::exactly(length));
+                return;
+            }
+            s.body_length = 0;
+            self->configure_read(s.handle, receive_policy::exactly(4));
+            accept_body(self, session, std::string_view(msg.buf.data(), msg.buf.size()));
+        },
+        [self, session](const caf::io::data_transferred_msg& msg) {
+            session->unsent_bytes = msg.remaining;
+            apply_flow_control(self, *session);
+        },
+        [self, session](const caf::io::connection_closed_msg&) {
+            if (!session->closing) --session->context->metrics->connections_open;
+            session->closing = true;
+            self->quit();
+        },
+        [self, session](drain_atom) {
+            Session& s = *session;
+            s.draining = true;
+            self->halt(s.handle);
+            if (s.frames.empty()) finish(self, s);
+        },
+    };
+}
+
+}  // namespace
+
+caf::behavior ingest_acceptor(caf::io::broker* self, std::shared_ptr<const IngestContext> context) {
+    auto sessions = std::make_shared<std::unordered_set<caf::actor_addr>>();
+    auto drained = std::make_shared<std::vector<caf::response_promise>>();
+    auto listening = std::make_shared<std::vector<caf::io::accept_handle>>();
+    self->set_down_handler([sessions, drained](caf::down_msg& down) {
+        sessions->erase(down.source);
+        if (!sessions->empty()) return;
+        for (auto& promise : *drained) promise.deliver(caf::unit);
+        drained->clear();
+    });
+    return {
+        [self, listening](open_atom, const std::string& host,
+                          uint16_t port) -> caf::result<uint16_t> {
+            auto bound = self->add_tcp_doorman(port, host.c_str(), true);
+            if (!bound) return bound.error();
+            listening->push_back(bound->first);
+            return bound->second;
+        },
+        [self, context, sessions](const caf::io::new_connection_msg& msg) {
+            auto session = self->fork(ingest_session, msg.handle, context);
+            self->monitor(session);
+            sessions->insert(session.address());
+        },
+        [self, sessions, drained, listening](drain_atom) -> caf::result<caf::unit_t> {
+            for (const caf::io::accept_handle& handle : *listening) self->close(handle);
+            listening->clear();
+            if (sessions->empty()) return caf::unit;
+            for (const caf::actor_addr& session : *sessions)
+                caf::anon_send(caf::actor_cast<caf::actor>(session), drain_atom::value);
+            drained->push_back(self->make_response_promise());
+            return caf::delegated<caf::unit_t>{};
+        },
+    };
+}
+
+}  // namespace journeyd

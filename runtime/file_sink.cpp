@@ -1,0 +1,197 @@
+#include "runtime/file_sink.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+namespace journeyd {
+namespace {
+
+std::string describe_errno(int error) {
+    return std::generic_category().message(error);
+}
+
+// A file that was just created only survives a crash once its directory entry is on disk.
+void sync_parent_directory(const std::string& path) {
+    std::string directory = std::filesystem::path(path).parent_path().string();
+    if (directory.empty()) directory = ".";
+    const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+        spdlog::warn("delivery sink directory not synced path={} error=\"{}\"", directory,
+                     describe_errno(errno));
+    }
+    if (fd >= 0) ::close(fd);
+}
+
+// A crash (or a close() that gave up) in the middle of a write leaves a last line without
+// its newline; appending to it would glue the next object onto the torn one.
+bool ends_with_torn_line(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat status {};
+    char last = '\n';
+    const bool torn = ::fstat(fd, &status) == 0 && status.st_size > 0 &&
+                      ::pread(fd, &last, 1, status.st_size - 1) == 1 && last != '\n';
+    ::close(fd);
+    return torn;
+}
+
+class FileSink final : public DeliverySink {
+  public:
+    FileSink(int fd, std::string path, const SinkOptions& options)
+        : fd_(fd), path_(std::move(path)), options_(options), writer_([this] { write_loop(); }) {}
+
+    ~FileSink() override {
+        close();
+        ::close(fd_);
+    }
+
+    bool offer(Delivery delivery) override {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (closing_) return false;
+            // The batch being written still counts: it is in memory until it is on disk.
+            if (queued_ >= options_.queue_capacity) {
+                ++queue_full_;
+                return false;
+            }
+            queue_.push_back(std::move(delivery));
+            ++queued_;
+        }
+        wake_.notify_one();
+        return true;
+    }
+
+    SinkStats stats() const override {
+        return {delivered_.load(), retries_.load(), queue_full_.load(), queued_.load()};
+    }
+
+    void close() override {
+        std::call_once(closed_, [this] { shut_down(); });
+    }
+
+  private:
+    void shut_down() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        closing_ = true;
+        wake_.notify_all();
+        if (!drained_.wait_for(lock, options_.close_timeout, [this] { return queued_ == 0; })) {
+            abandoned_ = true;
+            wake_.notify_all();
+            spdlog::warn("delivery sink gave up sink=file path={} undelivered={}", path_,
+                         queued_.load());
+        }
+        lock.unlock();
+        writer_.join();
+    }
+
+    void write_loop() {
+        std::deque<Delivery> batch;
+        std::string lines;
+        for (;;) {
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, [this] { return !queue_.empty() || closing_; });
+                if (queue_.empty() || abandoned_) return;
+                batch.swap(queue_);
+            }
+            lines.clear();
+            for (const Delivery& delivery : batch) {
+                lines += to_json(delivery).dump();
+                lines += '\n';
+            }
+            if (!append_durably(lines)) return;
+            delivered_ += batch.size();
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                queued_ -= batch.size();
+            }
+            drained_.notify_all();
+            batch.clear();
+        }
+    }
+
+    // False only when close() gave up while the file system kept failing.
+    bool append_durably(const std::string& lines) {
+        auto backoff = options_.retry_initial;
+        size_t written = 0;
+        for (uint64_t attempt = 1;; ++attempt) {
+            const char* failed_call = "write";
+            int error = EIO;  // a write of nothing sets no errno
+            const ssize_t count = ::write(fd_, lines.data() + written, lines.size() - written);
+            if (count > 0) {
+                // Continuing after a short write, never restarting, keeps every line whole.
+                written += static_cast<size_t>(count);
+                if (written < lines.size()) continue;
+                if (::fsync(fd_) == 0) return true;
+                // After a failed fsync the kernel may have dropped the pages it could not
+                // write back, so the whole batch is written again: receivers dedupe the
+                // lines that did make it on decision_id.
+                failed_call = "fsync";
+                error = errno;
+                written = 0;
+            } else if (count < 0) {
+                if (errno == EINTR) continue;
+                error = errno;
+            }
+            ++retries_;
+            spdlog::warn(
+                "delivery retry sink=file path={} call={} error=\"{}\" attempt={} backoff_ms={}",
+                path_, failed_call, describe_errno(error), attempt, backoff.count());
+            std::unique_lock<std::mutex> lock(mutex_);
+            if (wake_.wait_for(lock, backoff, [this] { return abandoned_; })) return false;
+            backoff = std::min(backoff * 2, options_.retry_max);
+        }
+    }
+
+    const int fd_;
+    const std::string path_;
+    const SinkOptions options_;
+
+    std::mutex mutex_;
+    std::condition_variable wake_;     // the writer: deliveries queued, closing, abandoned
+    std::condition_variable drained_;  // close(): a batch is on disk
+    std::deque<Delivery> queue_;
+    bool closing_ = false;
+    bool abandoned_ = false;
+    std::once_flag closed_;
+
+    std::atomic<uint64_t> delivered_{0};
+    std::atomic<uint64_t> retries_{0};
+    std::atomic<uint64_t> queue_full_{0};
+    std::atomic<uint64_t> queued_{0};  // changed under mutex_, read anywhere
+
+    std::thread writer_;  // last: it starts in the constructor and uses everything above
+};
+
+}  // namespace
+
+std::unique_ptr<DeliverySink> open_file_sink(const std::string& path, const SinkOptions& options,
+                                             std::string& error) {
+    struct stat status {};
+    const bool existed = ::stat(path.c_str(), &status) == 0;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        error = "delivery sink file " + path + ": " + describe_errno(errno);
+        return nullptr;
+    }
+    if (!existed) sync_parent_directory(path);
+    if (existed && ends_with_torn_line(path) && ::write(fd, "\n", 1) != 1) {
+        error = "delivery sink file " + path + ": " + describe_errno(errno);
+        ::close(fd);
+        return nullptr;
+    }
+    return std::make_unique<FileSink>(fd, path, options);
+}
+
+}  // namespace journeyd

@@ -1,0 +1,54 @@
+// Request and response frames of the ingest port (PROTOCOL.md "Ingest port"), as pure
+// functions over bytes so that the broker, the admin API and the fuzzers share one
+// validation path.
+//
+// decode_request_body takes the N bytes of one frame body. A body that is not exactly one
+// msgpack value, or whose value is neither an event map nor a batch array, is a frame
+// error (the whole frame is answered {"ok": false, "error"}). Otherwise each event is
+// checked on its own: valid ones come back as Events (ts defaulting to `receive_time`),
+// invalid ones as {index, message}, so the valid events of a batch are still applied.
+// Decoding is bounded by the body size: msgpack headers that claim more elements than the
+// body could hold, or nesting deeper than kMaxDepth, are rejected before allocation.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "state/event.hpp"
+
+namespace journeyd {
+
+inline constexpr size_t kMaxIdBytes = 128;
+inline constexpr size_t kMaxTypeBytes = 64;
+inline constexpr size_t kMaxDepth = 32;
+
+struct EventError {
+    uint32_t index = 0;
+    std::string error;
+};
+
+struct DecodedRequest {
+    std::string frame_error;      // set: nothing else is meaningful
+    std::vector<Event> events;    // valid events, in frame order
+    std::vector<uint32_t> index;  // index[i]: position of events[i] in the frame
+    std::vector<EventError> errors;
+    uint32_t size = 0;  // events in the frame, valid or not
+};
+
+DecodedRequest decode_request_body(std::string_view body, TimeMs receive_time);
+
+struct FrameAnswer {
+    uint32_t accepted = 0;
+    uint32_t duplicates = 0;
+    std::vector<EventError> errors;  // sorted by index when encoded
+};
+
+std::string encode_answer(FrameAnswer answer);
+std::string encode_frame_error(std::string_view message);
+
+// The 4-byte big-endian length that precedes every frame, both directions.
+std::string frame_header(uint32_t length);
+uint32_t read_frame_header(const char* four_bytes);
+
+}  // namespace journeyd

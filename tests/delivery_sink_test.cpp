@@ -1,0 +1,425 @@
+// Delivery sink tests on real files and a real local HTTP server: every wait is a poll with a
+// deadline, never a sleep that hopes the work is done.
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "runtime/delivery_sink.hpp"
+
+using namespace journeyd;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kDeadline = 10s;
+constexpr TimeMs kFirstDecision = 1'700'000'000'000;
+const std::string kPath = "/deliveries";
+
+// Retries are the point of several tests; their warnings would bury Catch's own output.
+const bool kQuietLogs = [] {
+    spdlog::set_level(spdlog::level::err);
+    return true;
+}();
+
+template <typename Condition>
+bool eventually(Condition condition) {
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
+}
+
+// The sequence number travels in decided_at, so a receiver can check each customer's order.
+Delivery make_delivery(const std::string& customer, int sequence) {
+    return {"decision-" + customer + "-" + std::to_string(sequence),
+            customer,
+            "onboarding",
+            "email",
+            "welcome-" + std::to_string(sequence),
+            "high",
+            kFirstDecision + sequence};
+}
+
+std::vector<Delivery> interleaved_deliveries(int customers, int per_customer) {
+    std::vector<Delivery> deliveries;
+    for (int sequence = 0; sequence < per_customer; ++sequence)
+        for (int c = 0; c < customers; ++c)
+            deliveries.push_back(make_delivery("customer-" + std::to_string(c), sequence));
+    return deliveries;
+}
+
+SinkOptions fast_retries() {
+    SinkOptions options;
+    options.retry_initial = 10ms;
+    options.retry_max = 100ms;
+    options.http_timeout = 2s;
+    return options;
+}
+
+std::map<std::string, std::vector<TimeMs>> sequences_by_customer(
+    const std::vector<nlohmann::json>& objects) {
+    std::map<std::string, std::vector<TimeMs>> sequences;
+    for (const nlohmann::json& object : objects)
+        sequences[object.at("customer").get<std::string>()].push_back(
+            object.at("decided_at").get<TimeMs>() - kFirstDecision);
+    return sequences;
+}
+
+void require_each_customer_in_order(const std::vector<nlohmann::json>& objects, int customers,
+                                    int per_customer) {
+    const auto sequences = sequences_by_customer(objects);
+    REQUIRE(sequences.size() == static_cast<size_t>(customers));
+    std::vector<TimeMs> expected(per_customer);
+    for (int i = 0; i < per_customer; ++i) expected[i] = i;
+    for (const auto& [customer, sequence] : sequences) {
+        INFO("customer " << customer);
+        REQUIRE(sequence == expected);
+    }
+}
+
+void require_same_object(const nlohmann::json& object, const Delivery& delivery) {
+    REQUIRE(object.size() == 7);
+    CHECK(object.at("decision_id") == delivery.decision_id);
+    CHECK(object.at("customer") == delivery.customer);
+    CHECK(object.at("program") == delivery.program);
+    CHECK(object.at("channel") == delivery.channel);
+    CHECK(object.at("template") == delivery.template_name);
+    CHECK(object.at("priority") == delivery.priority);
+    CHECK(object.at("decided_at") == delivery.decided_at);
+}
+
+// Offers until accepted: the back-pressure loop the coordinator runs.
+void offer_all(DeliverySink& sink, const std::vector<Delivery>& deliveries) {
+    for (const Delivery& delivery : deliveries)
+        REQUIRE(eventually([&] { return sink.offer(delivery); }));
+}
+
+class TempDir {
+  public:
+    TempDir() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "journeyd-sink-XXXXXX");
+        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+        path_ = pattern;
+    }
+    ~TempDir() { std::filesystem::remove_all(path_); }
+    std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+  private:
+    std::filesystem::path path_;
+};
+
+std::vector<std::string> read_lines(const std::string& path) {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+// What an endpoint received, filled from the server's threads.
+struct Receiver {
+    std::mutex mutex;
+    std::vector<nlohmann::json> accepted;  // answered 2xx, in arrival order
+    std::vector<std::string> arrived_ids;  // every request, whatever the answer
+    std::vector<std::string> content_types;
+
+    size_t accepted_count() {
+        std::lock_guard<std::mutex> lock(mutex);
+        return accepted.size();
+    }
+};
+
+class TestServer {
+  public:
+    // port 0: any free port.
+    explicit TestServer(httplib::Server::Handler handler, int port = 0) {
+        server_.Post(kPath, std::move(handler));
+        port_ = port == 0 ? server_.bind_to_any_port("127.0.0.1")
+                          : (server_.bind_to_port("127.0.0.1", port) ? port : -1);
+        REQUIRE(port_ > 0);
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+        if (!eventually([this] { return server_.is_running(); })) {
+            thread_.join();
+            FAIL("test HTTP server did not start");
+        }
+    }
+    ~TestServer() {
+        server_.stop();
+        thread_.join();
+    }
+    int port() const { return port_; }
+    std::string sink_spec() const { return "http://127.0.0.1:" + std::to_string(port_) + kPath; }
+
+  private:
+    httplib::Server server_;
+    int port_ = -1;
+    std::thread thread_;
+};
+
+// A port that refuses connections: a server had it a moment ago and is gone.
+int closed_port() {
+    TestServer server([](const httplib::Request&, httplib::Response&) {});
+    return server.port();
+}
+
+std::string spec_for_port(int port) {
+    return "http://127.0.0.1:" + std::to_string(port) + kPath;
+}
+
+// Records the body, then answers with whatever `status_for` says for it.
+httplib::Server::Handler recording_handler(
+    std::shared_ptr<Receiver> receiver,
+    std::function<int(const nlohmann::json&, Receiver&)> status_for) {
+    return [receiver, status_for](const httplib::Request& request, httplib::Response& response) {
+        const nlohmann::json object = nlohmann::json::parse(request.body);
+        std::lock_guard<std::mutex> lock(receiver->mutex);
+        receiver->arrived_ids.push_back(object.at("decision_id").get<std::string>());
+        receiver->content_types.push_back(request.get_header_value("Content-Type"));
+        response.status = status_for(object, *receiver);
+        if (response.status == 200) receiver->accepted.push_back(object);
+    };
+}
+
+std::unique_ptr<DeliverySink> require_sink(const std::string& spec, const SinkOptions& options) {
+    std::string error;
+    auto sink = make_sink(spec, options, error);
+    INFO(error);
+    REQUIRE(sink != nullptr);
+    return sink;
+}
+
+}  // namespace
+
+TEST_CASE("file sink appends one JSON object a line, in offer order, all of it by close()") {
+    TempDir dir;
+    const std::string path = dir.file("deliveries.ndjson");
+    SinkOptions options = fast_retries();
+    options.queue_capacity = 16;  // far fewer than offered: back-pressure on the way
+    auto sink = require_sink("file:" + path, options);
+    const auto deliveries = interleaved_deliveries(10, 30);
+    offer_all(*sink, deliveries);
+    sink->close();
+
+    const auto lines = read_lines(path);
+    REQUIRE(lines.size() == deliveries.size());
+    for (size_t i = 0; i < lines.size(); ++i) {
+        INFO("line " << i + 1);
+        require_same_object(nlohmann::json::parse(lines[i]), deliveries[i]);
+    }
+    const SinkStats stats = sink->stats();
+    CHECK(stats.delivered == deliveries.size());
+    CHECK(stats.queued == 0);
+    CHECK(stats.retries == 0);
+    CHECK_FALSE(sink->offer(make_delivery("late", 0)));
+}
+
+TEST_CASE("file sink appends after existing lines and ends a torn last line first") {
+    TempDir dir;
+    const std::string path = dir.file("deliveries.ndjson");
+    std::ofstream(path) << "{\"decision_id\":\"complete\"}\n{\"decision_id\":\"tor";
+    auto sink = require_sink("file:" + path, fast_retries());
+    REQUIRE(sink->offer(make_delivery("customer-1", 0)));
+    sink->close();
+
+    const auto lines = read_lines(path);
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[0] == "{\"decision_id\":\"complete\"}");
+    CHECK(lines[1] == "{\"decision_id\":\"tor");
+    require_same_object(nlohmann::json::parse(lines[2]), make_delivery("customer-1", 0));
+}
+
+TEST_CASE("make_sink refuses a spec that is neither file:PATH nor http://HOST:PORT/PATH") {
+    for (const char* spec :
+         {"", "deliveries.ndjson", "file:", "ftp://127.0.0.1:21/x", "https://127.0.0.1:443/x",
+          "http://127.0.0.1/deliveries", "http://127.0.0.1:80", "http://:80/deliveries",
+          "http://127.0.0.1:port/deliveries", "http://127.0.0.1:0/deliveries",
+          "http://127.0.0.1:65536/deliveries"}) {
+        INFO("spec \"" << spec << "\"");
+        std::string error;
+        CHECK(make_sink(spec, SinkOptions{}, error) == nullptr);
+        CHECK_THAT(error, Catch::Contains("file:PATH or http://HOST:PORT/PATH"));
+    }
+}
+
+TEST_CASE("make_sink refuses a file it cannot open for appending") {
+    TempDir dir;
+    for (const std::string& path :
+         {dir.file("missing-directory/deliveries.ndjson"), dir.file("")}) {
+        INFO("path " << path);
+        std::string error;
+        CHECK(make_sink("file:" + path, SinkOptions{}, error) == nullptr);
+        CHECK_THAT(error, Catch::Contains(path));
+    }
+}
+
+TEST_CASE("http sink posts every delivery as a JSON object and drains on close()") {
+    auto receiver = std::make_shared<Receiver>();
+    TestServer server(recording_handler(receiver, [](auto&, auto&) { return 200; }));
+    auto sink = require_sink(server.sink_spec(), fast_retries());
+    const auto deliveries = interleaved_deliveries(20, 5);
+    offer_all(*sink, deliveries);
+    sink->close();  // no waiting before it: close() itself delivers what is queued
+
+    std::lock_guard<std::mutex> lock(receiver->mutex);
+    REQUIRE(receiver->accepted.size() == deliveries.size());
+    std::map<std::string, nlohmann::json> by_id;
+    for (const nlohmann::json& object : receiver->accepted)
+        by_id[object.at("decision_id")] = object;
+    for (const Delivery& delivery : deliveries) {
+        INFO("decision " << delivery.decision_id);
+        REQUIRE(by_id.count(delivery.decision_id) == 1);
+        require_same_object(by_id[delivery.decision_id], delivery);
+    }
+    for (const std::string& content_type : receiver->content_types)
+        CHECK(content_type == "application/json");
+    require_each_customer_in_order(receiver->accepted, 20, 5);
+    const SinkStats stats = sink->stats();
+    CHECK(stats.delivered == deliveries.size());
+    CHECK(stats.queued == 0);
+    CHECK(stats.retries == 0);
+    CHECK_FALSE(sink->offer(make_delivery("late", 0)));
+}
+
+TEST_CASE("http sink retries 500 answers and keeps each customer's order") {
+    constexpr size_t kFailedAnswers = 25;
+    auto receiver = std::make_shared<Receiver>();
+    TestServer server(recording_handler(receiver, [](auto&, Receiver& r) {
+        return r.arrived_ids.size() <= kFailedAnswers ? 500 : 200;
+    }));
+    auto sink = require_sink(server.sink_spec(), fast_retries());
+    const auto deliveries = interleaved_deliveries(20, 5);
+    offer_all(*sink, deliveries);
+
+    REQUIRE(eventually([&] { return receiver->accepted_count() == deliveries.size(); }));
+    sink->close();
+    std::lock_guard<std::mutex> lock(receiver->mutex);
+    require_each_customer_in_order(receiver->accepted, 20, 5);
+    const SinkStats stats = sink->stats();
+    CHECK(stats.delivered == deliveries.size());
+    CHECK(stats.retries >= kFailedAnswers);
+    CHECK(stats.queued == 0);
+}
+
+TEST_CASE("http sink retries a refused connection until the endpoint comes up") {
+    auto receiver = std::make_shared<Receiver>();
+    const int port = closed_port();
+    auto sink = require_sink(spec_for_port(port), fast_retries());
+    const auto deliveries = interleaved_deliveries(20, 5);
+    offer_all(*sink, deliveries);
+    REQUIRE(eventually([&] { return sink->stats().retries >= 3; }));
+    CHECK(sink->stats().delivered == 0);
+
+    TestServer server(recording_handler(receiver, [](auto&, auto&) { return 200; }), port);
+    REQUIRE(eventually([&] { return receiver->accepted_count() == deliveries.size(); }));
+    sink->close();
+    std::lock_guard<std::mutex> lock(receiver->mutex);
+    require_each_customer_in_order(receiver->accepted, 20, 5);
+    CHECK(sink->stats().delivered == deliveries.size());
+}
+
+TEST_CASE("http sink resends after a failed answer and receivers dedupe on decision_id") {
+    // The request arrives and is recorded, but the answer says it failed: the sink cannot
+    // tell this from a lost request, so the receiver gets the same decision again.
+    auto receiver = std::make_shared<Receiver>();
+    TestServer server(recording_handler(receiver, [](const nlohmann::json& object, Receiver& r) {
+        const bool every_third = (object.at("decided_at").get<TimeMs>() - kFirstDecision) % 3 == 0;
+        const auto id = object.at("decision_id").get<std::string>();
+        const bool first_arrival = std::count(r.arrived_ids.begin(), r.arrived_ids.end(), id) == 1;
+        return every_third && first_arrival ? 500 : 200;
+    }));
+    auto sink = require_sink(server.sink_spec(), fast_retries());
+    const auto deliveries = interleaved_deliveries(10, 6);
+    offer_all(*sink, deliveries);
+    REQUIRE(eventually([&] { return receiver->accepted_count() == deliveries.size(); }));
+    sink->close();
+
+    std::lock_guard<std::mutex> lock(receiver->mutex);
+    const std::set<std::string> unique_ids(receiver->arrived_ids.begin(),
+                                           receiver->arrived_ids.end());
+    CHECK(unique_ids.size() == deliveries.size());
+    const size_t duplicates = receiver->arrived_ids.size() - unique_ids.size();
+    CHECK(duplicates >= deliveries.size() / 3);
+    for (const Delivery& delivery : deliveries) CHECK(unique_ids.count(delivery.decision_id) == 1);
+    require_each_customer_in_order(receiver->accepted, 10, 6);
+    CHECK(sink->stats().retries >= duplicates);
+    CHECK(sink->stats().retries > 0);
+}
+
+TEST_CASE("http sink with a dead endpoint refuses offers once full and close() gives up") {
+    SinkOptions options = fast_retries();
+    options.queue_capacity = 8;
+    options.http_lanes = 2;
+    options.close_timeout = 200ms;
+    auto sink = require_sink(spec_for_port(closed_port()), options);
+
+    uint64_t accepted = 0;
+    uint64_t refused = 0;
+    for (const Delivery& delivery : interleaved_deliveries(50, 20)) {
+        if (sink->offer(delivery)) {
+            ++accepted;
+        } else {
+            ++refused;
+        }
+    }
+    CHECK(accepted == options.queue_capacity);  // 1000 deliveries fill both lanes
+    CHECK(refused == 1000 - accepted);
+    SinkStats stats = sink->stats();
+    CHECK(stats.queue_full == refused);
+    CHECK(stats.queued == accepted);
+    REQUIRE(eventually([&] { return sink->stats().retries > 0; }));
+
+    auto closing = std::async(std::launch::async, [&] { sink->close(); });
+    REQUIRE(eventually([&] { return closing.wait_for(0s) == std::future_status::ready; }));
+    stats = sink->stats();
+    CHECK(stats.delivered == 0);
+    CHECK(stats.queued == accepted);  // given up on, still visible as undelivered
+    CHECK_FALSE(sink->offer(make_delivery("late", 0)));
+}
+
+TEST_CASE("http sink close() cuts short a request the endpoint never answers") {
+    struct Gate {
+        std::mutex mutex;
+        std::condition_variable opened;
+        bool open = false;
+        int arrived = 0;
+    };
+    auto gate = std::make_shared<Gate>();
+    TestServer server([gate](const httplib::Request&, httplib::Response& response) {
+        std::unique_lock<std::mutex> lock(gate->mutex);
+        ++gate->arrived;
+        gate->opened.wait_for(lock, kDeadline, [&] { return gate->open; });
+        response.status = 200;
+    });
+    SinkOptions options = fast_retries();
+    options.http_timeout = 60s;  // beyond the poll's deadline: only close() can end the wait
+    options.close_timeout = 200ms;
+    auto sink = require_sink(server.sink_spec(), options);
+    REQUIRE(sink->offer(make_delivery("customer-1", 0)));
+    REQUIRE(eventually([&] {
+        std::lock_guard<std::mutex> lock(gate->mutex);
+        return gate->arrived == 1;
+    }));
+
+    auto closing = std::async(std::launch::async, [&] { sink->close(); });
+    REQUIRE(eventually([&] { return closing.wait_for(0s) == std::future_status::ready; }));
+    CHECK(sink->stats().delivered == 0);
+    CHECK(sink->stats().queued == 1);
+    {
+        std::lock_guard<std::mutex> lock(gate->mutex);
+        gate->open = true;
+    }
+    gate->opened.notify_all();
+}

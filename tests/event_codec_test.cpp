@@ -1,0 +1,136 @@
+#include "state/event_codec.hpp"
+
+#include <catch2/catch.hpp>
+#include <msgpack.hpp>
+
+#include "state/msgpack_json.hpp"
+
+using namespace journeyd;
+using nlohmann::json;
+
+namespace {
+
+constexpr TimeMs kNow = 1'780'000'000'000;
+
+std::string packed(const json& value) {
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    pack_json(pk, value);
+    return std::string(buffer.data(), buffer.size());
+}
+
+json unpacked(const std::string& bytes) {
+    auto handle = msgpack::unpack(bytes.data(), bytes.size());
+    std::string error;
+    return *msgpack_to_json(handle.get(), error);
+}
+
+json event(const std::string& id) {
+    return {{"id", id}, {"customer", "c1"}, {"type", "view"}};
+}
+
+std::string first_error_of_raw(const std::string& body) {
+    DecodedRequest d = decode_request_body(body, kNow);
+    REQUIRE(d.frame_error.empty());
+    REQUIRE(d.errors.size() == 1);
+    return d.errors[0].error;
+}
+
+std::string first_error(const json& value) {
+    return first_error_of_raw(packed(value));
+}
+
+}  // namespace
+
+TEST_CASE("codec: a single event decodes, ts defaults to the receive time") {
+    DecodedRequest d = decode_request_body(packed(event("e1")), kNow);
+    REQUIRE(d.events.size() == 1);
+    CHECK(d.size == 1);
+    CHECK(d.events[0].id == "e1");
+    CHECK(d.events[0].customer == "c1");
+    CHECK(d.events[0].ts == kNow);
+    CHECK(d.events[0].attrs.is_null());
+    json with_ts = event("e2");
+    with_ts["ts"] = 1234;
+    with_ts["attrs"] = {{"tz", "Europe/Amsterdam"}, {"n", {1, 2}}};
+    with_ts["type"] = "profile";
+    d = decode_request_body(packed(with_ts), kNow);
+    REQUIRE(d.events.size() == 1);
+    CHECK(d.events[0].ts == 1234);
+    CHECK(d.events[0].attrs["n"] == json::array({1, 2}));
+}
+
+TEST_CASE("codec: a batch applies its valid events and names the invalid ones by index") {
+    json batch = json::array({event("a"), {{"id", "b"}, {"customer", "c1"}}, event("c")});
+    DecodedRequest d = decode_request_body(packed(batch), kNow);
+    CHECK(d.size == 3);
+    REQUIRE(d.events.size() == 2);
+    CHECK(d.index == std::vector<uint32_t>{0, 2});
+    REQUIRE(d.errors.size() == 1);
+    CHECK(d.errors[0].index == 1);
+    CHECK(d.errors[0].error == "missing \"type\"");
+}
+
+TEST_CASE("codec: every field is checked with a clear message") {
+    json e = event("x");
+    e["id"] = "";
+    CHECK(first_error(e) == "\"id\" must be 1..128 bytes");
+    e["id"] = std::string(129, 'i');
+    CHECK(first_error(e) == "\"id\" must be 1..128 bytes");
+    e = event("x");
+    e["customer"] = 7;
+    CHECK(first_error(e) == "\"customer\" must be a string");
+    e = event("x");
+    e["type"] = std::string(65, 't');
+    CHECK(first_error(e) == "\"type\" must be 1..64 bytes");
+    e = event("x");
+    e["ts"] = -5;
+    CHECK(first_error(e) == "\"ts\" must be a non-negative integer (ms since the Unix epoch)");
+    e["ts"] = "yesterday";
+    CHECK(first_error(e) == "\"ts\" must be a non-negative integer (ms since the Unix epoch)");
+    e = event("x");
+    e["attrs"] = json::array();
+    CHECK(first_error(e) == "\"attrs\" must be a map");
+    e = event("x");
+    e["type"] = "profile";
+    e["attrs"] = {{"tz", "Mars/Base"}};
+    CHECK(first_error(e) == "attrs.tz: unknown time zone \"Mars/Base\"");
+    e["attrs"] = {{"consent", {{"email", "yes"}}}};
+    CHECK(first_error(e) == "attrs.consent.email must be a bool");
+    CHECK(first_error(json::array({42})) == "an event must be a map");
+}
+
+TEST_CASE("codec: malformed bodies are frame errors, never crashes or huge allocations") {
+    CHECK_FALSE(decode_request_body("\xc1", kNow).frame_error.empty());  // never-used byte
+    CHECK_FALSE(decode_request_body(packed(event("a")) + "\x01", kNow).frame_error.empty());
+    CHECK(decode_request_body(packed(42), kNow).frame_error ==
+          "a frame must hold an event map or a batch array");
+    // An array header claiming 4 billion elements in a 5-byte body.
+    CHECK_FALSE(
+        decode_request_body(std::string("\xdd\xff\xff\xff\xff", 5), kNow).frame_error.empty());
+    CHECK_FALSE(
+        decode_request_body(std::string("\xdf\xff\xff\xff\xff", 5), kNow).frame_error.empty());
+    // Nesting deeper than the limit.
+    CHECK_FALSE(decode_request_body(std::string(100, '\x91') + '\x01', kNow).frame_error.empty());
+    std::string truncated = packed(event("a"));
+    for (size_t cut = 0; cut < truncated.size(); ++cut)
+        CHECK_FALSE(decode_request_body(truncated.substr(0, cut), kNow).frame_error.empty());
+    // A map key that is not a string inside attrs.
+    std::string odd_key = packed(json{{"id", "a"}, {"customer", "c"}, {"type", "t"}});
+    odd_key[0] = static_cast<char>(0x84);  // four entries, the fourth appended below
+    odd_key += packed("attrs") + std::string("\x81\x01\x02", 3);
+    CHECK(first_error_of_raw(odd_key) == "attrs: map keys must be strings");
+}
+
+TEST_CASE("codec: answers and frame errors encode as PROTOCOL.md says") {
+    json answer = unpacked(encode_answer({2, 1, {{4, "late"}, {1, "bad"}}}));
+    CHECK(answer ==
+          json{{"ok", false},
+               {"accepted", 2},
+               {"duplicates", 1},
+               {"errors", {{{"index", 1}, {"error", "bad"}}, {{"index", 4}, {"error", "late"}}}}});
+    CHECK(unpacked(encode_answer({3, 0, {}}))["ok"] == true);
+    CHECK(unpacked(encode_frame_error("nope")) == json{{"ok", false}, {"error", "nope"}});
+    CHECK(read_frame_header(frame_header(0x01020304).data()) == 0x01020304u);
+    CHECK(frame_header(5) == std::string("\0\0\0\x05", 4));
+}

@@ -1,0 +1,340 @@
+#include "state/pressure_ledger.hpp"
+
+#include <date/tz.h>
+#include <catch2/catch.hpp>
+#include <map>
+#include <random>
+#include <set>
+
+#include "test_models.hpp"
+
+using namespace journeyd;
+
+namespace {
+
+constexpr TimeMs kMinute = 60'000;
+constexpr TimeMs kHour = 60 * kMinute;
+constexpr TimeMs kDay = 24 * kHour;
+// Monday 1 June 2026, 12:00 UTC: midday, outside quiet hours in UTC.
+constexpr TimeMs kNoon = 1'780'315'200'000;
+
+std::string pressure_toml(const std::string& pressure) {
+    return R"(
+[journey]
+stages = ["new"]
+initial_stage = "new"
+
+[[program]]
+name = "welcome"
+on_enter = "new"
+channel = "email"
+priority = "lifecycle"
+template = "w"
+
+[[program]]
+name = "promo"
+on_event = "browse"
+channel = "email"
+priority = "promotional"
+template = "p"
+
+[[program]]
+name = "reset"
+on_event = "password_reset"
+channel = "email"
+priority = "service"
+template = "r"
+
+[[program]]
+name = "ping"
+on_event = "message"
+channel = "push"
+priority = "transactional"
+template = "m"
+
+[[program]]
+name = "promo2"
+on_event = "browse"
+channel = "push"
+priority = "promotional"
+template = "p2"
+)" + pressure;
+}
+
+const char* kDefaultPressure = R"(
+[pressure]
+hierarchy = ["service", "transactional", "lifecycle", "promotional"]
+exempt = ["service"]
+arbitration_window = "0s"
+quiet_hours = { start = "22:00", end = "08:00" }
+
+[[pressure.cap]]
+channel = "email"
+max = 2
+per = "7d"
+
+[[pressure.cap]]
+channel = "*"
+max = 3
+per = "7d"
+)";
+
+enum TestProgram : ProgramId { kWelcome, kPromo, kReset, kPing, kPromo2 };
+
+struct LedgerHarness {
+    explicit LedgerHarness(const std::string& pressure = kDefaultPressure)
+        : config(test::config_from(pressure_toml(pressure))),
+          ledger(config.pressure, config.journey) {}
+
+    // Submits and returns the decisions made at once.
+    std::vector<Decision> request(ProgramId program, TimeMs now,
+                                  const std::string& customer = "c") {
+        std::vector<Decision> out;
+        ledger.submit(ContactRequest{"d" + std::to_string(++next),
+                                     customer,
+                                     program,
+                                     "event:" + std::to_string(next),
+                                     now,
+                                     {}},
+                      now, out);
+        return out;
+    }
+
+    std::vector<Decision> advance(TimeMs now) {
+        std::vector<Decision> out;
+        ledger.advance(now, out);
+        return out;
+    }
+
+    Config config;
+    PressureLedger ledger;
+    int next = 0;
+};
+
+std::string outcome_of(const std::vector<Decision>& decisions) {
+    REQUIRE(decisions.size() == 1);
+    return std::string(to_string(decisions[0].outcome)) + ":" + decisions[0].reason;
+}
+
+}  // namespace
+
+TEST_CASE("ledger: rolling caps per channel and for all channels are exact") {
+    LedgerHarness h;
+    CHECK(outcome_of(h.request(kWelcome, kNoon)) == "send:ok");
+    CHECK(outcome_of(h.request(kPromo, kNoon + kDay)) == "send:ok");
+    const auto capped = h.request(kPromo, kNoon + 2 * kDay);
+    CHECK(outcome_of(capped) == "suppress:cap");
+    CHECK(capped[0].detail == "email 2 per 604800s reached");
+    CHECK(outcome_of(h.request(kPing, kNoon + 2 * kDay)) == "send:ok");         // "*" has room: 3rd
+    CHECK(outcome_of(h.request(kPromo2, kNoon + 3 * kDay)) == "suppress:cap");  // "*" is full
+    // The window rolls: exactly 7 days after the first send, it no longer counts.
+    CHECK(outcome_of(h.request(kPromo, kNoon + 7 * kDay - 1)) == "suppress:cap");
+    CHECK(outcome_of(h.request(kPromo, kNoon + 7 * kDay)) == "send:ok");
+}
+
+TEST_CASE("ledger: exempt classes bypass caps and quiet hours but never consent") {
+    LedgerHarness h;
+    h.request(kWelcome, kNoon);
+    h.request(kPromo, kNoon + 1);
+    CHECK(outcome_of(h.request(kReset, kNoon + 2)) == "send:ok");
+    CHECK(outcome_of(h.request(kReset, kNoon + 12 * kHour)) == "send:ok");  // midnight UTC
+    CHECK(h.ledger.contacts("c").size() == 4);
+    // Exempt sends do not use up the budget of the others.
+    CHECK(outcome_of(h.request(kPing, kNoon + 3)) == "send:ok");
+    h.ledger.set_preferences("c", {"", {"email"}});
+    const auto refused = h.request(kReset, kNoon + 4);
+    CHECK(outcome_of(refused) == "suppress:consent");
+    CHECK(refused[0].detail == "no consent for email");
+}
+
+TEST_CASE("ledger: quiet hours defer to their end in the customer's zone, then re-evaluate") {
+    LedgerHarness h;
+    h.ledger.set_preferences("c", {"America/New_York", {}});
+    // 12:00 UTC is 08:00 in New York (EDT): just outside.
+    CHECK(outcome_of(h.request(kWelcome, kNoon)) == "send:ok");
+    // 02:00 UTC is 22:00 EDT: deferred to 08:00 EDT = 12:00 UTC.
+    const auto deferred = h.request(kPromo, kNoon + 14 * kHour);
+    CHECK(outcome_of(deferred) == "defer:quiet_hours");
+    CHECK(deferred[0].until == kNoon + kDay);
+    CHECK(deferred[0].detail == "22:00-08:00 America/New_York");
+    CHECK(h.ledger.next_wakeup() == kNoon + kDay);
+    CHECK(h.advance(kNoon + kDay - 1).empty());
+    const auto released = h.advance(kNoon + kDay);
+    CHECK(outcome_of(released) == "send:ok");
+    CHECK(released[0].decision_id == deferred[0].decision_id);
+    CHECK(h.ledger.held() == 0);
+}
+
+TEST_CASE("ledger: a deferred request can still be capped when it comes back") {
+    LedgerHarness h;
+    h.request(kWelcome, kNoon);
+    const TimeMs night = kNoon + 11 * kHour;  // 23:00 UTC
+    CHECK(outcome_of(h.request(kPromo, night)) == "defer:quiet_hours");
+    CHECK(outcome_of(h.request(kPromo, night + kHour)) == "defer:quiet_hours");
+    const auto morning = h.advance(kNoon + kDay);
+    REQUIRE(morning.size() == 2);
+    CHECK(std::string(to_string(morning[0].outcome)) == "send");
+    CHECK(morning[1].reason == "cap");  // the second email of the week was the first deferred
+}
+
+TEST_CASE("ledger: consent revoked while deferred suppresses the request when it comes back") {
+    LedgerHarness h;
+    CHECK(outcome_of(h.request(kPromo, kNoon + 11 * kHour)) == "defer:quiet_hours");
+    h.ledger.set_preferences("c", {"", {"email"}});
+    CHECK(outcome_of(h.advance(kNoon + kDay)) == "suppress:consent");
+}
+
+TEST_CASE("ledger: arbitration: the highest class wins, ties go to the program listed first") {
+    std::string pressure = kDefaultPressure;
+    pressure.replace(pressure.find("\"0s\""), 4, "\"2s\"");
+    LedgerHarness h(pressure);
+    CHECK(h.request(kPromo, kNoon).empty());  // held until the window closes
+    CHECK(h.request(kPromo2, kNoon + 500).empty());
+    CHECK(h.request(kWelcome, kNoon + 1999).empty());
+    CHECK(h.request(kPromo, kNoon + 100, "other").empty());
+    CHECK(h.ledger.next_wakeup() == kNoon + 2000);
+    const auto decided = h.advance(kNoon + 2000);
+    REQUIRE(decided.size() == 3);
+    std::map<std::string, std::string> by_program;
+    for (const Decision& d : decided)
+        by_program[h.config.journey.programs[d.program].name] =
+            std::string(to_string(d.outcome)) + ":" + d.reason;
+    CHECK(by_program["welcome"] == "send:ok");
+    CHECK(by_program["promo"] == "suppress:arbitration");
+    CHECK(by_program["promo2"] == "suppress:arbitration");
+    for (const Decision& d : decided)
+        if (d.reason == "arbitration") CHECK(d.detail == "lost to welcome (lifecycle)");
+    // The other customer's window closes on its own schedule.
+    CHECK(outcome_of(h.advance(kNoon + 2100)) == "send:ok");
+    // Two promotional programs tie: the one listed first (promo) wins.
+    CHECK(h.request(kPromo2, kNoon + kDay, "tie").empty());
+    CHECK(h.request(kPromo, kNoon + kDay + 1, "tie").empty());
+    const auto tie = h.advance(kNoon + kDay + 2000);
+    REQUIRE(tie.size() == 2);
+    for (const Decision& d : tie)
+        CHECK((d.program == kPromo ? d.outcome == Outcome::send : d.reason == "arbitration"));
+    // At shutdown open windows are decided at once.
+    CHECK(h.request(kPromo2, kNoon + 2 * kDay, "late").empty());
+    std::vector<Decision> closed;
+    h.ledger.close_arbitration(kNoon + 2 * kDay + 1, closed);
+    CHECK(outcome_of(closed) == "send:ok");
+    // A request after the window is a new competition.
+    CHECK(h.request(kPromo2, kNoon + kDay + 2001, "tie").empty());
+    CHECK(h.advance(kNoon + kDay + 4001).size() == 1);
+}
+
+TEST_CASE("ledger: rate budgets defer the excess in order, one reserved slot each") {
+    LedgerHarness h(std::string(kDefaultPressure) + "\n[pressure.rate]\npush = 2\n");
+    std::vector<std::string> immediate;
+    std::vector<TimeMs> until;
+    for (int i = 0; i < 6; ++i) {
+        auto d = h.request(kPing, kNoon, "r" + std::to_string(i));
+        REQUIRE(d.size() == 1);
+        immediate.push_back(d[0].reason);
+        if (d[0].outcome == Outcome::defer) until.push_back(d[0].until);
+    }
+    // One second of burst at 2/s: three leave now (slots 0, 500, 1000 ms), the rest wait.
+    CHECK(immediate == std::vector<std::string>{"ok", "ok", "ok", "rate", "rate", "rate"});
+    CHECK(until == std::vector<TimeMs>{kNoon + 500, kNoon + 1000, kNoon + 1500});
+    CHECK(outcome_of(h.advance(kNoon + 500)) == "send:ok");
+    CHECK(outcome_of(h.advance(kNoon + 1000)) == "send:ok");
+    CHECK(outcome_of(h.advance(kNoon + 1500)) == "send:ok");
+    CHECK(h.ledger.held() == 0);
+    // Email has no rate: never deferred for it.
+    for (int i = 0; i < 5; ++i)
+        CHECK(outcome_of(h.request(kWelcome, kNoon, "e" + std::to_string(i))) == "send:ok");
+}
+
+TEST_CASE("ledger: requests the journey dropped are recorded as suppress with its reason") {
+    LedgerHarness h;
+    std::vector<Decision> out;
+    h.ledger.submit(ContactRequest{"x", "c", kPromo, "event:1", kNoon, "left_stage"}, kNoon, out);
+    CHECK(outcome_of(out) == "suppress:left_stage");
+    CHECK(h.ledger.contacts("c").empty());
+}
+
+TEST_CASE("ledger property: caps, quiet hours and consent hold; one final outcome each") {
+    const std::vector<std::string> zones = {"",
+                                            "Europe/Amsterdam",
+                                            "America/New_York",
+                                            "Asia/Kolkata",
+                                            "Australia/Lord_Howe",
+                                            "Pacific/Chatham"};
+    TimeZones tz;
+    for (uint32_t seed = 1; seed <= 2000; ++seed) {
+        std::mt19937 random(seed);
+        std::string pressure = kDefaultPressure;
+        if (seed % 2) pressure.replace(pressure.find("\"0s\""), 4, "\"2s\"");
+        pressure += "\n[pressure.rate]\nemail = 3\n";
+        LedgerHarness h(pressure);
+        const int customers = 1 + random() % 4;
+        std::map<std::string, ContactPreferences> preferences;
+        for (int c = 0; c < customers; ++c) {
+            ContactPreferences p{zones[random() % zones.size()], {}};
+            if (random() % 5 == 0) p.refused_channels.push_back(random() % 2 ? "email" : "push");
+            preferences["c" + std::to_string(c)] = p;
+            h.ledger.set_preferences("c" + std::to_string(c), p);
+        }
+        // Requests at random times over three weeks, some in bursts of the same second.
+        std::vector<std::pair<TimeMs, ContactRequest>> stream;
+        TimeMs t = kNoon + static_cast<TimeMs>(random() % kDay);
+        for (int i = 0, n = 5 + random() % 40; i < n; ++i) {
+            t += random() % 3 == 0 ? static_cast<TimeMs>(random() % 1500)
+                                   : static_cast<TimeMs>(random() % (kDay / 2));
+            const std::string customer = "c" + std::to_string(random() % customers);
+            stream.push_back({t, ContactRequest{"s" + std::to_string(i),
+                                                customer,
+                                                static_cast<ProgramId>(random() % 5),
+                                                "x",
+                                                t,
+                                                {}}});
+        }
+        // As the coordinator does: every wake-up at its own time, before the next request.
+        std::vector<Decision> decisions;
+        auto run_until = [&](TimeMs until) {
+            for (auto next = h.ledger.next_wakeup(); next && *next <= until;
+                 next = h.ledger.next_wakeup())
+                h.ledger.advance(*next, decisions);
+        };
+        for (auto& [at, request] : stream) {
+            run_until(at);
+            h.ledger.submit(request, at, decisions);
+        }
+        run_until(t + 30 * kDay);
+        INFO("seed " << seed);
+        REQUIRE(h.ledger.held() == 0);
+
+        std::map<std::string, int> finals;
+        std::map<std::string, std::vector<std::pair<TimeMs, ProgramId>>> sends;
+        for (const Decision& d : decisions) {
+            if (d.outcome == Outcome::defer) {
+                REQUIRE(finals[d.decision_id] == 0);  // no defer after a final outcome
+                continue;
+            }
+            ++finals[d.decision_id];
+            if (d.outcome != Outcome::send) continue;
+            const Program& program = h.config.journey.programs[d.program];
+            const ContactPreferences& p = preferences[d.customer];
+            REQUIRE(std::count(p.refused_channels.begin(), p.refused_channels.end(),
+                               program.channel) == 0);
+            if (!h.config.pressure.exempt[program.priority]) {
+                REQUIRE_FALSE(
+                    quiet_until(*h.config.pressure.quiet_hours, tz.find_or_utc(p.time_zone), d.at));
+                sends[d.customer].push_back({d.at, d.program});
+            }
+        }
+        REQUIRE(finals.size() == stream.size());
+        for (const auto& [id, count] : finals) REQUIRE(count == 1);
+        for (const auto& [customer, sent] : sends)
+            for (const auto& [at, program] : sent)
+                for (const CapRule& cap : h.config.pressure.caps) {
+                    uint32_t in_window = 0;
+                    for (const auto& [other_at, other] : sent)
+                        if (other_at > at - cap.per && other_at <= at &&
+                            (cap.channel == "*" ||
+                             h.config.journey.programs[other].channel == cap.channel))
+                            ++in_window;
+                    REQUIRE(in_window <= cap.max);
+                }
+    }
+}
