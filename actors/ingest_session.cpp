@@ -81,6 +81,7 @@ void answer_ready_frames(caf::io::broker* self, Session& s) {
 
 void reject_frame(caf::io::broker* self, Session& s, std::string error, bool close_after) {
     ++s.context->metrics->frame_errors;
+    if (close_after) ++s.context->metrics->frames;  // bodies were counted when read
     PendingFrame frame;
     frame.frame_error = std::move(error);
     frame.close_after = close_after;

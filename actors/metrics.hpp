@@ -39,8 +39,8 @@ struct Metrics {
     std::atomic<uint64_t> events_accepted{0};
     std::atomic<uint64_t> events_duplicate{0};
     std::atomic<uint64_t> events_rejected{0};
-    std::atomic<uint64_t> frames{0};
-    std::atomic<uint64_t> frame_errors{0};
+    std::atomic<uint64_t> frames{0};        // every frame received (each gets one answer)
+    std::atomic<uint64_t> frame_errors{0};  // of those, answered {"ok": false, "error"}
     std::atomic<int64_t> connections_open{0};
     std::atomic<uint64_t> backpressure_pauses{0};
     std::atomic<int64_t> customers_live{0};

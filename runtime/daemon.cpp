@@ -119,8 +119,9 @@ void Daemon::stop() {
     if (!sink_) return;
     sink_->close();
     const SinkStats delivered = sink_->stats();
-    spdlog::info("journeyd stopped events={} delivered={} undelivered={}",
-                 metrics_->events_accepted.load(), delivered.delivered, delivered.queued);
+    spdlog::info("journeyd stopped frames={} events={} delivered={} undelivered={}",
+                 metrics_->frames.load(), metrics_->events_accepted.load(), delivered.delivered,
+                 delivered.queued);
 }
 
 void Daemon::block_shutdown_signals() {

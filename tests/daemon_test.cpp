@@ -1,0 +1,311 @@
+// Integration tests: the real journeyd on loopback ports, driven over msgpack and HTTP.
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "daemon_process.hpp"
+#include "runtime/ingest_client.hpp"
+#include "state/msgpack_json.hpp"
+
+using namespace journeyd;
+using namespace std::chrono_literals;
+using nlohmann::json;
+using test::DaemonProcess;
+using test::eventually;
+
+namespace {
+
+// The marketplace journey with durations a test can wait for, arbitration off and no
+// quiet hours (so results never depend on the time of day the test runs).
+std::string test_config(const std::string& extra = "") {
+    return R"(
+[node]
+name = "itest"
+
+[delivery]
+sink = "file:deliveries.ndjson"
+
+[journey]
+stages = ["new", "exploring", "active", "loyal", "dormant"]
+initial_stage = "new"
+
+[[journey.transition]]
+from = ["new", "dormant"]
+on = ["search", "view"]
+to = "exploring"
+
+[[journey.transition]]
+from = ["new", "exploring", "dormant"]
+on = ["ad_placed", "message_sent"]
+to = "active"
+
+[[journey.transition]]
+from = ["active"]
+on = ["ad_placed", "sale"]
+count = 3
+within = "30d"
+to = "loyal"
+
+[[journey.timer]]
+name = "lapse"
+in = ["exploring", "active", "loyal"]
+after = "2s"
+to = "dormant"
+
+[[program]]
+name = "welcome"
+on_enter = "new"
+channel = "email"
+priority = "lifecycle"
+template = "welcome-1"
+
+[[program]]
+name = "winback"
+on_enter = "dormant"
+channel = "push"
+priority = "promotional"
+template = "winback-1"
+
+[pressure]
+hierarchy = ["service", "lifecycle", "promotional"]
+arbitration_window = "0s"
+)" + extra;
+}
+
+json event(const std::string& id, const std::string& customer, const std::string& type) {
+    return {{"id", id}, {"customer", customer}, {"type", type}};
+}
+
+json send_one(IngestClient& client, const json& e) {
+    client.send_frame(encode_event(e));
+    return client.read_response();
+}
+
+json get_json(const DaemonProcess& daemon, const std::string& path, int expected_status = 200) {
+    auto answer = daemon.admin().Get(path.c_str());
+    REQUIRE(answer);
+    INFO(path << " -> " << answer->body);
+    REQUIRE(answer->status == expected_status);
+    return json::parse(answer->body);
+}
+
+// A raw TCP connection for what a well-behaved client never sends.
+struct RawConnection {
+    explicit RawConnection(const std::string& ingest) {
+        const uint16_t port = static_cast<uint16_t>(std::stoi(ingest.substr(ingest.find(':') + 1)));
+        fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port);
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+        timeval timeout{10, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    }
+    ~RawConnection() { ::close(fd); }
+
+    void write(const std::string& bytes) {
+        REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+                static_cast<ssize_t>(bytes.size()));
+    }
+
+    // Everything the daemon sends until it closes the connection (or 10 s pass).
+    std::string read_until_closed() {
+        std::string all;
+        char buffer[4096];
+        for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) all.append(buffer, n);
+        return all;
+    }
+
+    int fd;
+};
+
+json decode_frame(const std::string& bytes) {
+    REQUIRE(bytes.size() >= 4);
+    const uint32_t length = (uint32_t(uint8_t(bytes[0])) << 24) |
+                            (uint32_t(uint8_t(bytes[1])) << 16) |
+                            (uint32_t(uint8_t(bytes[2])) << 8) | uint32_t(uint8_t(bytes[3]));
+    REQUIRE(bytes.size() == 4 + length);
+    auto handle = msgpack::unpack(bytes.data() + 4, length);
+    std::string error;
+    return *msgpack_to_json(handle.get(), error);
+}
+
+}  // namespace
+
+TEST_CASE("daemon: a customer moves through the stages over the ingest port") {
+    DaemonProcess daemon(test_config());
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    auto stage = [&] { return get_json(daemon, "/customers/kim")["stage"]; };
+
+    CHECK(send_one(client, event("k1", "kim", "signup")) ==
+          json{{"ok", true}, {"accepted", 1}, {"duplicates", 0}, {"errors", json::array()}});
+    CHECK(stage() == "new");
+    send_one(client, event("k2", "kim", "search"));
+    CHECK(stage() == "exploring");
+    json placed = json::array({event("k3", "kim", "ad_placed"), event("k4", "kim", "sale"),
+                               event("k5", "kim", "ad_placed")});
+    client.send_frame(encode_batch({placed.begin(), placed.end()}));
+    CHECK(client.read_response()["accepted"] == 3);
+    json kim = get_json(daemon, "/customers/kim");
+    CHECK(kim["stage"] == "loyal");
+    CHECK(kim["events_seen"] == 5);
+    CHECK(kim["timers"][0]["name"] == "lapse");
+    // Two seconds without events: the inactivity timer moves her to dormant.
+    CHECK(eventually([&] { return stage() == "dormant"; }));
+    json decisions = get_json(daemon, "/customers/kim/decisions");
+    REQUIRE(decisions.size() == 2);
+    CHECK(decisions[0]["program"] == "winback");  // newest first
+    CHECK(decisions[1]["program"] == "welcome");
+    CHECK(decisions[1]["outcome"] == "send");
+    json stats = get_json(daemon, "/stats");
+    CHECK(stats["events_total"] == 5);
+    CHECK(stats["stages"]["dormant"] == 1);
+    CHECK(stats["decisions"]["send"] == 2);
+    get_json(daemon, "/customers/nobody", 404);
+}
+
+TEST_CASE("daemon: duplicates, invalid events in a batch, and pipelining") {
+    DaemonProcess daemon(test_config());
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    CHECK(send_one(client, event("d1", "dup", "view"))["accepted"] == 1);
+    json again = send_one(client, event("d1", "dup", "view"));
+    CHECK(again["accepted"] == 0);
+    CHECK(again["duplicates"] == 1);
+    CHECK(again["ok"] == true);
+
+    json bad = event("b2", "mix", "view");
+    bad.erase("type");
+    std::vector<json> batch{event("b1", "mix", "view"), bad, event("b3", "mix", "search")};
+    client.send_frame(encode_batch(batch));
+    json answer = client.read_response();
+    CHECK(answer["ok"] == false);
+    CHECK(answer["accepted"] == 2);
+    CHECK(answer["errors"] == json::array({{{"index", 1}, {"error", "missing \"type\""}}}));
+    CHECK(get_json(daemon, "/customers/mix")["events_seen"] == 2);
+
+    // 200 frames in flight on one connection: answered in order.
+    for (int i = 0; i < 200; ++i)
+        client.send_frame(
+            encode_event(event("p" + std::to_string(i), "pipe" + std::to_string(i % 7),
+                               i % 10 == 9 ? "view" : "search")));
+    for (int i = 0; i < 200; ++i) REQUIRE(client.read_response()["accepted"] == 1);
+    CHECK(get_json(daemon, "/stats")["events_total"] == 203);
+}
+
+TEST_CASE("daemon: garbage is answered and the connection kept; bad lengths close it") {
+    DaemonProcess daemon(test_config());
+    {
+        IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+        client.send_frame(std::string("\xc1\xc1\xc1 not msgpack", 15));
+        json answer = client.read_response();
+        CHECK(answer["ok"] == false);
+        CHECK(answer["error"].get<std::string>().rfind("body is not valid msgpack", 0) == 0);
+        CHECK(send_one(client, event("after", "g", "view"))["accepted"] == 1);
+    }
+    for (const std::string& header : {std::string("\0\0\0\0", 4), std::string("\x7f\0\0\0", 4)}) {
+        RawConnection raw(daemon.ingest());
+        raw.write(header + "whatever follows is not read");
+        json answer = decode_frame(raw.read_until_closed());  // one answer, then closed
+        CHECK(answer["ok"] == false);
+        CHECK(answer["error"].get<std::string>().find("is outside 1..1048576") !=
+              std::string::npos);
+    }
+    // Other connections never noticed.
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    CHECK(send_one(client, event("still", "g", "view"))["accepted"] == 1);
+    json metrics_text = nullptr;
+    auto metrics = daemon.admin().Get("/metrics");
+    REQUIRE(metrics);
+    CHECK(metrics->body.find("journeyd_frame_errors_total 3") != std::string::npos);
+}
+
+TEST_CASE("daemon: the admin API: token, methods, bad input, encoded ids, POST events") {
+    DaemonProcess daemon(test_config("\n[admin]\ntoken = \"s3cret\"\n"));
+    httplib::Client admin = daemon.admin();
+    CHECK(admin.Get("/health")->status == 200);
+    CHECK(admin.Get("/stats")->status == 401);
+    CHECK(admin.Get("/stats", {{"Authorization", "Bearer wrong"}})->status == 401);
+    const httplib::Headers auth{{"Authorization", "Bearer s3cret"}};
+    CHECK(admin.Get("/stats", auth)->status == 200);
+    CHECK(admin.Delete("/stats", auth)->status == 405);
+    CHECK(admin.Get("/nowhere", auth)->status == 404);
+
+    auto posted = admin.Post("/customers/a%2Fb/events", auth, R"({"id": "w1", "type": "search"})",
+                             "application/json");
+    REQUIRE(posted);
+    CHECK(posted->status == 202);
+    auto customer = admin.Get("/customers/a%2Fb", auth);
+    REQUIRE(customer->status == 200);
+    CHECK(json::parse(customer->body)["stage"] == "exploring");
+    CHECK(json::parse(customer->body)["id"] == "a/b");
+    auto again = admin.Post("/customers/a%2Fb/events", auth, R"({"id": "w1", "type": "search"})",
+                            "application/json");
+    CHECK(json::parse(again->body)["duplicate"] == true);
+    CHECK(admin.Post("/customers/x/events", auth, "{not json", "application/json")->status == 400);
+    auto invalid =
+        admin.Post("/customers/x/events", auth, R"({"id": "", "type": "t"})", "application/json");
+    CHECK(invalid->status == 400);
+    CHECK(json::parse(invalid->body)["error"] == "\"id\" must be 1..128 bytes");
+    auto metrics = admin.Get("/metrics", auth);
+    REQUIRE(metrics->status == 200);
+    for (const char* series :
+         {"journeyd_events_total 1", "journeyd_decisions_total{outcome=\"send\"} 1",
+          "journeyd_customers_live 1", "journeyd_customers_in_stage{stage=\"exploring\"} 1",
+          "journeyd_event_to_decision_seconds_count 1"})
+        CHECK(metrics->body.find(series) != std::string::npos);
+}
+
+TEST_CASE("daemon: SIGTERM under load answers every frame it received, then exits 0") {
+    DaemonProcess daemon(test_config());
+    constexpr int kConnections = 4;
+    std::atomic<bool> stop_sending{false};
+    std::vector<int> answered(kConnections, 0), accepted(kConnections, 0);
+    std::vector<std::thread> sources;
+    for (int c = 0; c < kConnections; ++c)
+        sources.emplace_back([&, c] {
+            IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+            int sent = 0;
+            try {
+                for (; !stop_sending && sent < 100'000; ++sent) {
+                    client.send_frame(
+                        encode_event(event("s" + std::to_string(c) + "-" + std::to_string(sent),
+                                           "load" + std::to_string(sent % 50), "view")));
+                    if (sent - answered[c] > 64) {  // keep a window of frames in flight
+                        json answer = client.read_response();
+                        ++answered[c];
+                        accepted[c] += answer.value("accepted", 0);
+                    }
+                }
+            } catch (const IngestError&) {  // the daemon stopped reading and closed
+            }
+            try {
+                for (;;) {
+                    json answer = client.read_response();
+                    ++answered[c];
+                    accepted[c] += answer.value("accepted", 0);
+                }
+            } catch (const IngestError&) {  // closed after the last answer
+            }
+        });
+    REQUIRE(eventually([&] { return get_json(daemon, "/stats")["events_total"] > 2000; }));
+    CHECK(daemon.stop() == 0);
+    stop_sending = true;
+    for (std::thread& t : sources) t.join();
+    int total_answered = 0, total_accepted = 0;
+    for (int c = 0; c < kConnections; ++c)
+        total_answered += answered[c], total_accepted += accepted[c];
+    // The daemon's own count of frames received, from its last log line.
+    const std::string log = daemon.log();
+    INFO(log);
+    const auto at = log.find("journeyd stopped");
+    REQUIRE(at != std::string::npos);
+    const auto frames_at = log.find("frames=", at);
+    REQUIRE(frames_at != std::string::npos);
+    CHECK(std::stoi(log.substr(frames_at + 7)) == total_answered);
+    CHECK(std::stoi(log.substr(log.find("events=", at) + 7)) == total_accepted);
+    CHECK(total_answered > 2000);
+}
