@@ -5,12 +5,13 @@
 
 #include "config/config.hpp"
 #include "runtime/daemon.hpp"
+#include "runtime/json_log_format.hpp"
 
 using namespace journeyd;
 
 int main(int argc, char** argv) {
     CLI::App app{"journeyd: real-time customer-journey orchestration daemon"};
-    std::string config_path, data_dir, ingest, admin, log_level = "info";
+    std::string config_path, data_dir, ingest, admin, log_level = "info", log_format = "text";
     app.add_option("--config", config_path, "TOML configuration file (default: embedded journey)")
         ->check(CLI::ExistingFile);
     app.add_option("--data-dir", data_dir, "data directory (overrides [node] data_dir)");
@@ -18,10 +19,13 @@ int main(int argc, char** argv) {
     app.add_option("--admin", admin, "admin HOST:PORT (overrides [node] admin)");
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+    app.add_option("--log-format", log_format, "text, or json for one JSON object a line")
+        ->check(CLI::IsMember({"text", "json"}));
     app.set_version_flag("--version", std::string("journeyd ") + JOURNEYD_VERSION);
     CLI11_PARSE(app, argc, argv);
 
     spdlog::set_level(spdlog::level::from_str(log_level));
+    if (log_format == "json") use_json_log_format();
     ConfigResult loaded =
         config_path.empty() ? load_default_config() : load_config_file(config_path);
     if (!loaded.config) {
