@@ -229,7 +229,7 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
                 return reply(response, 200,
                              {{"node", context_.node_name},
                               {"customers_live", metrics.customers_live.load()},
-                              {"customers_stored", context_.store->customer_count()},
+                              {"customers_stored", context_.store->stats().customers},
                               {"events_total", metrics.events_accepted.load()},
                               {"events_duplicate", metrics.events_duplicate.load()},
                               {"events_rejected", metrics.events_rejected.load()},
@@ -254,7 +254,7 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
             counter("journeyd_ingest_backpressure_pauses_total", "counter",
                     metrics.backpressure_pauses.load());
             counter("journeyd_customers_live", "gauge", metrics.customers_live.load());
-            counter("journeyd_customers_stored", "gauge", context_.store->customer_count());
+            counter("journeyd_customers_stored", "gauge", context_.store->stats().customers);
             out << "# TYPE journeyd_decisions_total counter\n"
                 << "journeyd_decisions_total{outcome=\"send\"} " << decided.send << "\n"
                 << "journeyd_decisions_total{outcome=\"defer\"} " << decided.defer << "\n"

@@ -2,38 +2,73 @@
 // hands over a batch from many customers and acknowledges their events only after
 // commit() returns, so commit() must not return before the batch is durable.
 //
-// MemoryRecordStore keeps records in memory: "durable" for the life of the process. It
-// backs tests and runs until the LMDB store lands behind the same interface.
+// Besides the records, a store keeps the timer index: for every customer with a pending
+// timer, when the earliest one is due. It lets timers fire for customers that have no
+// live actor (after a restart, or once idle customers are passivated) without loading
+// every customer: timers_due() names the customers to wake.
+//
+// Implementations: LmdbStore (state/lmdb_store.hpp), the daemon's; MemoryRecordStore here,
+// for tests of the layers above.
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
+
+#include "state/duration.hpp"
 
 namespace journeyd {
 
 struct StoreRecord {
     std::string customer;
-    std::string record;  // empty: nothing to write, see StoreWriter
+    std::string record;              // empty: nothing to write, see StoreWriter
+    std::optional<TimeMs> next_due;  // with a record: the customer's earliest pending timer
+};
+
+struct DueTimer {
+    TimeMs due = 0;
+    std::string customer;
+};
+
+struct StoreStats {
+    uint64_t customers = 0;
+    uint64_t pending_timers = 0;  // customers in the timer index
+    uint64_t bytes = 0;           // space the store uses
 };
 
 class RecordStore {
-  public:
+public:
     virtual ~RecordStore() = default;
-    // All of the batch or nothing; a later record for the same customer wins.
+    // All of the batch or nothing; a later record for the same customer wins, and its
+    // next_due replaces the customer's entry in the timer index (none: removed).
     virtual void commit(const std::vector<StoreRecord>& batch) = 0;
     virtual std::optional<std::string> read(const std::string& customer) const = 0;
-    virtual size_t customer_count() const = 0;
+    // Customers whose earliest timer is due at or before `until`, earliest first.
+    virtual std::vector<DueTimer> timers_due(TimeMs until, size_t limit) const = 0;
+    virtual StoreStats stats() const = 0;
 };
 
 class MemoryRecordStore final : public RecordStore {
-  public:
+public:
     void commit(const std::vector<StoreRecord>& batch) override {
         std::lock_guard<std::mutex> lock(mutex_);
-        for (const StoreRecord& r : batch)
-            if (!r.record.empty()) records_[r.customer] = r.record;
+        for (const StoreRecord& r : batch) {
+            if (r.record.empty()) continue;
+            records_[r.customer] = r.record;
+            if (auto old = due_of_.find(r.customer); old != due_of_.end()) {
+                index_.erase({old->second, r.customer});
+                due_of_.erase(old);
+            }
+            if (r.next_due) {
+                index_.insert({*r.next_due, r.customer});
+                due_of_[r.customer] = *r.next_due;
+            }
+        }
         ++commits_;
     }
 
@@ -44,9 +79,21 @@ class MemoryRecordStore final : public RecordStore {
         return it->second;
     }
 
-    size_t customer_count() const override {
+    std::vector<DueTimer> timers_due(TimeMs until, size_t limit) const override {
         std::lock_guard<std::mutex> lock(mutex_);
-        return records_.size();
+        std::vector<DueTimer> due;
+        for (auto it = index_.begin(); it != index_.end() && it->first <= until; ++it) {
+            if (due.size() == limit) break;
+            due.push_back({it->first, it->second});
+        }
+        return due;
+    }
+
+    StoreStats stats() const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        uint64_t bytes = 0;
+        for (const auto& [customer, record] : records_) bytes += customer.size() + record.size();
+        return {records_.size(), index_.size(), bytes};
     }
 
     size_t commits() const {
@@ -54,9 +101,11 @@ class MemoryRecordStore final : public RecordStore {
         return commits_;
     }
 
-  private:
+private:
     mutable std::mutex mutex_;
     std::unordered_map<std::string, std::string> records_;
+    std::set<std::pair<TimeMs, std::string>> index_;
+    std::unordered_map<std::string, TimeMs> due_of_;
     size_t commits_ = 0;
 };
 

@@ -264,7 +264,7 @@ TEST_CASE("many customers across shards are all applied and stored") {
     });
     CHECK(f.eventually([&] { return *acknowledged + *failed == 3 * kCustomers; }));
     CHECK(*acknowledged == 3 * kCustomers);
-    CHECK(f.store->customer_count() == kCustomers);
+    CHECK(f.store->stats().customers == kCustomers);
     CHECK(f.lookup("c17").state.journey.events_seen == 3);
     CHECK(f.store->commits() < 3 * kCustomers);  // group commit batched them
 }
