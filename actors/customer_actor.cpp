@@ -54,6 +54,11 @@ void record_stage_changes(const CustomerState& c, const Routing& r) {
     }
 }
 
+StoreRecord record_of(const CustomerState& customer, const Routing& r) {
+    const JourneyEngine& engine = *r.context->engine;
+    return {customer.id, encode_customer(customer, engine.model()), engine.next_due(customer)};
+}
+
 void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r) {
     auto due = r.context->engine->next_due(self->state);
     if (!due) return;
@@ -86,7 +91,8 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                 ++r.context->metrics->events_duplicate;
                 spdlog::debug("duplicate customer={} event={}", self->state.id, event.id);
                 return self->delegate(r.context->store_writer, commit_atom::value,
-                                      StoreRecord{self->state.id, {}}, EventOutcome::duplicate);
+                                      StoreRecord{self->state.id, {}, std::nullopt},
+                                      EventOutcome::duplicate);
             }
             ++r.context->metrics->events_accepted;
             record_stage_changes(self->state, r);
@@ -94,8 +100,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             send_contacts(self, r);
             schedule_wakeup(self, r);
             return self->delegate(r.context->store_writer, commit_atom::value,
-                                  StoreRecord{self->state.id, encode_customer(self->state, model)},
-                                  EventOutcome::accepted);
+                                  record_of(self->state, r), EventOutcome::accepted);
         },
         [self, routing](wakeup_atom, TimeMs scheduled_for) {
             Routing& r = *routing;
@@ -106,8 +111,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                 const JourneyModel& model = r.context->engine->model();
                 record_stage_changes(self->state, r);
                 send_contacts(self, r);
-                self->send(r.context->store_writer, commit_atom::value,
-                           StoreRecord{self->state.id, encode_customer(self->state, model)},
+                self->send(r.context->store_writer, commit_atom::value, record_of(self->state, r),
                            EventOutcome::accepted);
             }
             schedule_wakeup(self, r);
