@@ -86,7 +86,6 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
         [self, routing](event_atom, const Event& event) -> caf::delegated<caf::message> {
             Routing& r = *routing;
             r.context->engine->apply(self->state, event, r.context->now(), r.effects);
-            const JourneyModel& model = r.context->engine->model();
             if (!r.effects.changed_state()) {
                 ++r.context->metrics->events_duplicate;
                 spdlog::debug("duplicate customer={} event={}", self->state.id, event.id);
@@ -108,7 +107,6 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             const TimeMs now = r.context->now();
             r.context->engine->fire_due(self->state, now, r.effects);
             if (r.effects.timers_fired > 0) {
-                const JourneyModel& model = r.context->engine->model();
                 record_stage_changes(self->state, r);
                 send_contacts(self, r);
                 self->send(r.context->store_writer, commit_atom::value, record_of(self->state, r),
