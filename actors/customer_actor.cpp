@@ -78,10 +78,11 @@ TimeMs system_now_ms() {
 
 caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                              std::shared_ptr<const CustomerContext> context,
-                             std::string customer_id) {
-    self->state.id = std::move(customer_id);
+                             CustomerState initial) {
+    self->state = std::move(initial);
     auto routing = std::make_shared<Routing>();
     routing->context = std::move(context);
+    schedule_wakeup(self, *routing);
     return {
         [self, routing](event_atom, const Event& event) -> caf::delegated<caf::message> {
             Routing& r = *routing;
@@ -116,6 +117,11 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
         },
         [self](lookup_atom) {
             return CustomerLookup{true, self->state};
+        },
+        [self, routing](passivate_atom) {
+            self->request(routing->context->store_writer, caf::infinite, commit_atom::value,
+                          StoreRecord{self->state.id, {}, std::nullopt}, EventOutcome::accepted)
+                .then([self](EventOutcome) { self->quit(); });
         },
     };
 }

@@ -10,6 +10,8 @@
 //   (event_atom, Event)  -> EventOutcome, answered by the store writer after commit
 //   (wakeup_atom, TimeMs) from itself: fire the timers due by now
 //   (lookup_atom)        -> CustomerLookup with the live state
+//   (passivate_atom)     from its shard: ends the actor once everything it sent to the
+//                        store writer is committed (its state is then fully in the store)
 #pragma once
 
 #include <caf/all.hpp>
@@ -19,6 +21,7 @@
 #include "actors/metrics.hpp"
 #include "state/customer_state.hpp"
 #include "state/journey_engine.hpp"
+#include "state/record_store.hpp"
 
 namespace journeyd {
 
@@ -29,11 +32,14 @@ struct CustomerContext {
     caf::actor coordinator;
     std::function<TimeMs()> now;  // wall clock in ms; tests may substitute their own
     std::shared_ptr<Metrics> metrics;
+    std::shared_ptr<RecordStore> store;  // read when a stored customer is activated
+    DurationMs idle_after = 0;           // passivate customers idle this long; 0: never
 };
 
+// `initial`: a new customer (only the id set) or one restored from its store record; the
+// actor arms a wake-up for the earliest timer it holds.
 caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
-                             std::shared_ptr<const CustomerContext> context,
-                             std::string customer_id);
+                             std::shared_ptr<const CustomerContext> context, CustomerState initial);
 
 // The wall clock in ms since the Unix epoch.
 TimeMs system_now_ms();

@@ -4,48 +4,178 @@
 #include <unordered_map>
 
 #include "actors/messages.hpp"
+#include "state/customer_codec.hpp"
 #include "state/stable_hash.hpp"
 
 namespace journeyd {
 
+namespace {
+
+struct Entry {
+    caf::actor actor;
+    TimeMs last_used = 0;
+    bool passivating = false;
+    // Requests that arrived while the actor was passivating, replayed in order to its
+    // successor once the old actor is gone (so two actors never hold one customer).
+    std::vector<std::pair<caf::response_promise, caf::message>> waiting;
+};
+
+struct Registry {
+    std::unordered_map<std::string, Entry> by_id;
+    std::unordered_map<caf::actor_addr, std::string> id_of;
+};
+
+enum class IfUnknown { create, skip };
+
+// The customer's state to start an actor with: restored from its stored record, or a new
+// customer's (IfUnknown::create). nullopt for an unknown id with IfUnknown::skip; an error
+// when the stored record cannot be read back.
+caf::expected<std::optional<CustomerState>> initial_state(const CustomerContext& context,
+                                                          const std::string& id,
+                                                          IfUnknown if_unknown) {
+    if (auto record = context.store->read(id)) {
+        std::string error;
+        auto restored = decode_customer(*record, context.engine->model(), error);
+        if (!restored) {
+            spdlog::error("stored customer unreadable customer={} error={}", id, error);
+            return caf::make_error(caf::sec::runtime_error,
+                                   "stored state of customer " + id + " is unreadable: " + error);
+        }
+        return std::optional<CustomerState>(std::move(*restored));
+    }
+    if (if_unknown == IfUnknown::skip) return std::optional<CustomerState>();
+    CustomerState fresh;
+    fresh.id = id;
+    return std::optional<CustomerState>(std::move(fresh));
+}
+
+class Shard {
+  public:
+    Shard(caf::event_based_actor* self, std::shared_ptr<const CustomerContext> context)
+        : self_(self), context_(std::move(context)) {}
+
+    // Routes a request for `id` to its actor, activating one if needed; the answer comes
+    // from the actor (delegation) or, while the customer is passivating, later.
+    caf::result<caf::message> route(const std::string& id, caf::message request,
+                                    IfUnknown if_unknown) {
+        auto it = registry_.by_id.find(id);
+        if (it != registry_.by_id.end() && it->second.passivating) {
+            auto promise = self_->make_response_promise();
+            it->second.waiting.emplace_back(promise, std::move(request));
+            return promise;
+        }
+        if (it == registry_.by_id.end()) {
+            auto initial = initial_state(*context_, id, if_unknown);
+            if (!initial) return initial.error();
+            if (!*initial) return caf::make_message(CustomerLookup{});
+            it = activate(std::move(**initial));
+        }
+        it->second.last_used = context_->now();
+        return self_->delegate(it->second.actor, std::move(request));
+    }
+
+    // From the timer sweeper: activating a stored customer is all it takes.
+    void wake(const std::string& id) {
+        if (registry_.by_id.count(id)) return;
+        auto initial = initial_state(*context_, id, IfUnknown::skip);
+        if (!initial)
+            spdlog::warn("timer of customer {} cannot fire: {}", id,
+                         caf::to_string(initial.error()));
+        else if (*initial)
+            activate(std::move(**initial));
+    }
+
+    // Asks every customer idle since before `idle_since` to passivate.
+    void passivate_idle(TimeMs idle_since) {
+        size_t asked = 0;
+        for (auto& [id, entry] : registry_.by_id) {
+            if (entry.passivating || entry.last_used >= idle_since) continue;
+            entry.passivating = true;
+            self_->send(entry.actor, passivate_atom::value);
+            ++asked;
+        }
+        if (asked > 0) spdlog::debug("passivating customers={}", asked);
+    }
+
+    void on_down(const caf::down_msg& down) {
+        auto id = registry_.id_of.find(down.source);
+        if (id == registry_.id_of.end()) return;
+        --context_->metrics->customers_live;
+        auto entry = registry_.by_id.find(id->second);
+        const bool passivated = entry->second.passivating;
+        if (passivated) ++context_->metrics->passivations;
+        if (!passivated)
+            spdlog::warn("customer actor ended customer={} reason={}", id->second,
+                         caf::to_string(down.reason));
+        auto waiting = std::move(entry->second.waiting);
+        const std::string customer = std::move(id->second);
+        registry_.by_id.erase(entry);
+        registry_.id_of.erase(id);
+        if (waiting.empty()) return;
+        auto initial = initial_state(*context_, customer, IfUnknown::create);
+        if (!initial) {
+            for (auto& [promise, request] : waiting) promise.deliver(initial.error());
+            return;
+        }
+        auto revived = activate(std::move(**initial));
+        revived->second.last_used = context_->now();
+        for (auto& [promise, request] : waiting) promise.delegate(revived->second.actor, request);
+    }
+
+    size_t live() const { return registry_.by_id.size(); }
+
+    void end_all() {
+        for (auto& [id, entry] : registry_.by_id)
+            caf::anon_send_exit(entry.actor, caf::exit_reason::user_shutdown);
+    }
+
+  private:
+    std::unordered_map<std::string, Entry>::iterator activate(CustomerState initial) {
+        std::string id = initial.id;
+        auto actor = self_->spawn(customer_actor, context_, std::move(initial));
+        self_->monitor(actor);
+        ++context_->metrics->customers_live;
+        registry_.id_of.emplace(actor.address(), id);
+        return registry_.by_id
+            .emplace(std::move(id), Entry{std::move(actor), context_->now(), false, {}})
+            .first;
+    }
+
+    caf::event_based_actor* self_;
+    std::shared_ptr<const CustomerContext> context_;
+    Registry registry_;
+};
+
+}  // namespace
+
 caf::behavior customer_shard(caf::event_based_actor* self,
                              std::shared_ptr<const CustomerContext> context) {
-    using Registry = std::unordered_map<std::string, caf::actor>;
-    auto customers = std::make_shared<Registry>();
-    auto by_address = std::make_shared<std::unordered_map<caf::actor_addr, std::string>>();
-    self->set_down_handler([customers, by_address, context](caf::down_msg& down) {
-        auto it = by_address->find(down.source);
-        if (it == by_address->end()) return;
-        --context->metrics->customers_live;
-        spdlog::warn("customer actor ended customer={} reason={}", it->second,
-                     caf::to_string(down.reason));
-        customers->erase(it->second);
-        by_address->erase(it);
-    });
+    auto shard = std::make_shared<Shard>(self, context);
+    self->set_down_handler([shard](caf::down_msg& down) { shard->on_down(down); });
     // Customers are not linked to their shard (one failing customer must not take its shard
     // down), so the shard ends them itself when it ends.
-    self->attach_functor([customers] {
-        for (auto& [id, actor] : *customers)
-            caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
-    });
+    self->attach_functor([shard] { shard->end_all(); });
+    const DurationMs idle_after = context->idle_after;
+    if (idle_after > 0)
+        self->delayed_send(self,
+                           std::chrono::milliseconds(std::max<DurationMs>(idle_after / 4, 50)),
+                           passivate_atom::value);
     return {
-        [self, customers, by_address, context](event_atom atom, Event& event) {
-            auto it = customers->find(event.customer);
-            if (it == customers->end()) {
-                auto actor = self->spawn<caf::lazy_init>(customer_actor, context, event.customer);
-                self->monitor(actor);
-                ++context->metrics->customers_live;
-                by_address->emplace(actor.address(), event.customer);
-                it = customers->emplace(event.customer, std::move(actor)).first;
-            }
-            return self->delegate(it->second, atom, std::move(event));
+        [shard](event_atom atom, Event& event) {
+            const std::string id = event.customer;
+            return shard->route(id, caf::make_message(atom, std::move(event)), IfUnknown::create);
         },
-        [self, customers](lookup_atom atom, const std::string& id) -> caf::result<caf::message> {
-            auto it = customers->find(id);
-            if (it == customers->end()) return caf::make_message(CustomerLookup{});
-            return self->delegate(it->second, atom);
+        [shard](lookup_atom atom, const std::string& id) {
+            return shard->route(id, caf::make_message(atom), IfUnknown::skip);
         },
-        [customers](lookup_atom) { return customers->size(); },
+        [shard](wakeup_atom, const std::string& id) { shard->wake(id); },
+        [self, shard, context, idle_after](passivate_atom) {
+            shard->passivate_idle(context->now() - idle_after);
+            self->delayed_send(self,
+                               std::chrono::milliseconds(std::max<DurationMs>(idle_after / 4, 50)),
+                               passivate_atom::value);
+        },
+        [shard](lookup_atom) { return shard->live(); },
     };
 }
 

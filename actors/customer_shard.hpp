@@ -1,14 +1,17 @@
 // Customer shards: the registry that finds (or creates) the actor of a customer.
 //
-// Each shard owns the customers whose id hashes to it (ShardRouter::shard_for). It spawns
-// a customer's actor on the first event for that id and delegates every message for that
-// id to it, so the answer comes straight from the customer (or, for events, from the
-// store writer after commit). Several shards keep one registry from being the bottleneck
-// of every event in the process.
+// Each shard owns the customers whose id hashes to it (ShardRouter::shard_for). It finds a
+// customer's actor, or activates one: from the customer's stored record when the store has
+// one (after a restart), else, for an event, as a new customer. Every message for that id
+// is delegated to the actor, so the answer comes straight from the customer (or, for
+// events, from the store writer after commit). A stored record that cannot be read back
+// under the current configuration is an error answer, never a silently fresh customer.
+// Several shards keep one registry from being the bottleneck of every event.
 //
 // Messages:
 //   (event_atom, Event)             -> EventOutcome (delegated to the customer)
 //   (lookup_atom, std::string id)   -> CustomerLookup; found = false for an unknown id
+//   (wakeup_atom, std::string id)      activates a stored customer whose timer is due
 //   (lookup_atom)                   -> size_t, customers live in this shard
 #pragma once
 

@@ -44,6 +44,7 @@ struct Metrics {
     std::atomic<int64_t> connections_open{0};
     std::atomic<uint64_t> backpressure_pauses{0};
     std::atomic<int64_t> customers_live{0};
+    std::atomic<uint64_t> passivations{0};
     const size_t stages;
     std::unique_ptr<std::atomic<int64_t>[]> customers_in_stage;
     LatencyHistogram event_to_decision;

@@ -22,12 +22,20 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
         batch->flush_scheduled = false;
         if (batch->records.empty()) return;
         const auto started = std::chrono::steady_clock::now();
-        store->commit(batch->records);
+        try {
+            store->commit(batch->records);
+            for (auto& [promise, outcome] : batch->answers) promise.deliver(outcome);
+        } catch (const std::exception& e) {
+            // Nothing of the batch is durable: its events must not be acknowledged.
+            spdlog::error("store commit failed records={} error={}", batch->records.size(),
+                          e.what());
+            for (auto& [promise, outcome] : batch->answers)
+                promise.deliver(caf::make_error(caf::sec::runtime_error, e.what()));
+        }
         spdlog::debug("store commit records={} us={}", batch->records.size(),
                       std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count());
-        for (auto& [promise, outcome] : batch->answers) promise.deliver(outcome);
         batch->records.clear();
         batch->answers.clear();
     };

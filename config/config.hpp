@@ -32,10 +32,20 @@ struct DeliverySettings {
     std::string sink = "file:deliveries.ndjson";
 };
 
+struct StoreSettings {
+    bool sync = true;  // false: commits are not fsync'd; a crash can lose acknowledged events
+};
+
+struct RuntimeSettings {
+    DurationMs idle_after = 10 * 60'000;  // passivate customers idle this long; 0: never
+};
+
 struct Config {
     NodeSettings node;
+    RuntimeSettings runtime;
     AdminSettings admin;
     DeliverySettings delivery;
+    StoreSettings store;
     JourneyModel journey;
     PressurePolicy pressure;
 };

@@ -123,10 +123,13 @@ class ConfigReader {
 
     ConfigResult read(const toml::table& root) {
         const Section top{root, "the top-level table"};
-        check_known_keys(top, {"node", "admin", "delivery", "journey", "program", "pressure"});
+        check_known_keys(top, {"node", "admin", "delivery", "store", "runtime", "journey",
+                               "program", "pressure"});
         read_node(top);
         read_admin(top);
         read_delivery(top);
+        read_store(top);
+        read_runtime(top);
         read_journey(top);
         read_pressure(top);
         read_programs(top);
@@ -182,6 +185,25 @@ class ConfigReader {
         check_known_keys(*admin, {"token"});
         if (auto token = optional_string(*admin, "token", AllowEmpty::yes))
             config_.admin.token = token->value;
+    }
+
+    // Extension: [store] sync = false trades durability of the last commits for speed.
+    void read_store(const Section& top) {
+        const std::optional<Section> store = optional_table(top, "store", "[store]");
+        if (!store) return;
+        check_known_keys(*store, {"sync"});
+        const toml::node* sync = field(*store, "sync", Presence::optional);
+        if (sync && expect_type(*sync, toml::node_type::boolean, subject("sync", *store)))
+            config_.store.sync = sync->as_boolean()->get();
+    }
+
+    // Extension: [runtime] idle_after = "10m" passivates customers idle that long ("0s": never).
+    void read_runtime(const Section& top) {
+        const std::optional<Section> runtime = optional_table(top, "runtime", "[runtime]");
+        if (!runtime) return;
+        check_known_keys(*runtime, {"idle_after"});
+        if (auto idle = duration_value(*runtime, "idle_after"))
+            config_.runtime.idle_after = idle->value;
     }
 
     void read_delivery(const Section& top) {

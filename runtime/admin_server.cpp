@@ -217,6 +217,7 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
             only("GET");
             const auto decided =
                 ask<CoordinatorStats>(system, context_.coordinator, stats_atom::value);
+            const StoreStats stored = context_.store->stats();
             if (path[0] == "stats") {
                 json stages = json::object();
                 for (size_t i = 0; i < model.stages.size(); ++i)
@@ -229,7 +230,11 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
                 return reply(response, 200,
                              {{"node", context_.node_name},
                               {"customers_live", metrics.customers_live.load()},
-                              {"customers_stored", context_.store->stats().customers},
+                              {"customers_stored", stored.customers},
+                              {"store",
+                               {{"customers", stored.customers},
+                                {"pending_timers", stored.pending_timers},
+                                {"bytes", stored.bytes}}},
                               {"events_total", metrics.events_accepted.load()},
                               {"events_duplicate", metrics.events_duplicate.load()},
                               {"events_rejected", metrics.events_rejected.load()},
@@ -254,7 +259,10 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
             counter("journeyd_ingest_backpressure_pauses_total", "counter",
                     metrics.backpressure_pauses.load());
             counter("journeyd_customers_live", "gauge", metrics.customers_live.load());
-            counter("journeyd_customers_stored", "gauge", context_.store->stats().customers);
+            counter("journeyd_customers_passivated_total", "counter", metrics.passivations.load());
+            counter("journeyd_customers_stored", "gauge", stored.customers);
+            counter("journeyd_store_pending_timers", "gauge", stored.pending_timers);
+            counter("journeyd_store_bytes", "gauge", stored.bytes);
             out << "# TYPE journeyd_decisions_total counter\n"
                 << "journeyd_decisions_total{outcome=\"send\"} " << decided.send << "\n"
                 << "journeyd_decisions_total{outcome=\"defer\"} " << decided.defer << "\n"

@@ -10,6 +10,8 @@
 #include "actors/ingest_session.hpp"
 #include "actors/messages.hpp"
 #include "actors/store_writer.hpp"
+#include "actors/timer_sweeper.hpp"
+#include "state/lmdb_store.hpp"
 
 namespace journeyd {
 namespace {
@@ -42,7 +44,13 @@ void Daemon::start() {
     caf_config_.set("scheduler.policy", caf::atom("sharing"));
     system_ = std::make_unique<caf::actor_system>(caf_config_);
     metrics_ = std::make_shared<Metrics>(config_.journey.stages.size());
-    store_ = std::make_shared<MemoryRecordStore>();
+    std::string store_error;
+    store_ = LmdbStore::open(config_.node.data_dir, LmdbOptions{config_.store.sync}, store_error);
+    if (!store_) throw std::runtime_error(store_error);
+    if (!config_.store.sync)
+        spdlog::warn(
+            "[store] sync = false: commits are not fsync'd; a crash of the machine can "
+            "lose events that were acknowledged");
     std::string sink_error;
     sink_ = make_sink(config_.delivery.sink, SinkOptions{}, sink_error);
     if (!sink_) throw std::runtime_error("delivery sink: " + sink_error);
@@ -59,8 +67,11 @@ void Daemon::start() {
     context->coordinator = coordinator_;
     context->now = system_now_ms;
     context->metrics = metrics_;
+    context->store = store_;
+    context->idle_after = config_.runtime.idle_after;
     const size_t shards = std::max(2u, std::thread::hardware_concurrency()) * 2;
     router_ = ShardRouter(*system_, context, shards);
+    sweeper_ = system_->spawn(timer_sweeper, SweeperSetup{store_, router_, system_now_ms});
 
     auto ingest_context = std::make_shared<IngestContext>();
     ingest_context->router = router_;
@@ -82,10 +93,11 @@ void Daemon::start() {
     const auto [admin_host, admin_port] = split_host_port(config_.node.admin);
     admin_port_ = admin_->start(admin_host, admin_port);
     spdlog::info(
-        "journeyd started node={} ingest={}:{} admin={}:{} sink={} stages={} programs={} shards={}",
+        "journeyd started node={} ingest={}:{} admin={}:{} data_dir={} stored_customers={} "
+        "sink={} stages={} programs={} shards={}",
         config_.node.name, ingest_host, ingest_port_, admin_host, admin_port_,
-        config_.delivery.sink, config_.journey.stages.size(), config_.journey.programs.size(),
-        shards);
+        config_.node.data_dir, store_->stats().customers, config_.delivery.sink,
+        config_.journey.stages.size(), config_.journey.programs.size(), shards);
 }
 
 Daemon::~Daemon() {
@@ -105,6 +117,7 @@ void Daemon::stop() {
             caf::anon_send_exit(ingest_, caf::exit_reason::user_shutdown);
         }
         if (admin_) admin_->stop();
+        if (sweeper_) caf::anon_send_exit(sweeper_, caf::exit_reason::user_shutdown);
         for (const caf::actor& shard : router_.shards())
             caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
         for (const caf::actor& last : {coordinator_, store_writer_}) {
@@ -114,7 +127,7 @@ void Daemon::stop() {
         }
     }
     router_ = ShardRouter();
-    ingest_ = coordinator_ = store_writer_ = nullptr;
+    ingest_ = coordinator_ = store_writer_ = sweeper_ = nullptr;
     system_.reset();
     if (!sink_) return;
     sink_->close();

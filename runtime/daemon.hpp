@@ -48,6 +48,7 @@ class Daemon {
     caf::actor store_writer_;
     caf::actor coordinator_;
     caf::actor ingest_;
+    caf::actor sweeper_;
     ShardRouter router_;
     std::unique_ptr<AdminServer> admin_;
     uint16_t ingest_port_ = 0;

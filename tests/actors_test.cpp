@@ -3,6 +3,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <random>
 #include <regex>
 #include <thread>
 
@@ -10,6 +11,7 @@
 #include "actors/customer_shard.hpp"
 #include "actors/messages.hpp"
 #include "actors/store_writer.hpp"
+#include "actors/timer_sweeper.hpp"
 #include "state/customer_codec.hpp"
 #include "test_models.hpp"
 
@@ -60,7 +62,10 @@ struct RecordingSink {
 };
 
 struct ActorFixture {
-    explicit ActorFixture(const std::string& toml) : config(test::config_from(toml)) {
+    explicit ActorFixture(const std::string& toml,
+                          std::shared_ptr<MemoryRecordStore> kept = nullptr)
+        : config(test::config_from(toml)) {
+        if (kept) store = std::move(kept);
         cfg.set("scheduler.max-threads", 2);
         cfg.set("logger.verbosity", caf::atom("quiet"));
         system = std::make_unique<caf::actor_system>(cfg);
@@ -74,8 +79,12 @@ struct ActorFixture {
         context->coordinator = system->spawn(journeyd::coordinator, std::move(setup));
         context->now = midday_clock;
         context->metrics = metrics;
+        context->store = store;
+        context->idle_after = config.runtime.idle_after;
         coordinator = context->coordinator;
         router = ShardRouter(*system, context, 3);
+        sweeper =
+            system->spawn(timer_sweeper, SweeperSetup{store, router, midday_clock, 50ms, 10'000});
         self = std::make_unique<caf::scoped_actor>(*system);
     }
 
@@ -85,6 +94,7 @@ struct ActorFixture {
             caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
         caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
         caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(sweeper, caf::exit_reason::user_shutdown);
     }
 
     EventOutcome send(const std::string& customer, const std::string& type,
@@ -160,6 +170,7 @@ struct ActorFixture {
     std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>(config.journey.stages.size());
     caf::actor coordinator;
     caf::actor writer;
+    caf::actor sweeper;
     ShardRouter router;
     std::unique_ptr<caf::scoped_actor> self;
     int next_id = 0;
@@ -322,4 +333,58 @@ TEST_CASE("sends the sink refuses wait in the coordinator's outbox and leave in 
     std::vector<std::string> decided;
     for (const Decision& d : f.decisions("fay")) decided.push_back(d.decision_id);
     CHECK(ids == decided);
+}
+
+TEST_CASE("after a restart customers come back from the store, and their timers still fire") {
+    auto store = std::make_shared<MemoryRecordStore>();
+    const std::string toml = with_short_durations(test::kTestJourney, "5s", "1500ms");
+    {
+        ActorFixture first(toml, store);
+        first.send("gus", "search", "g1");
+        first.send("gus", "ad_placed", "g2");
+        REQUIRE(first.stage("gus") == "active");
+        REQUIRE(store->timers_due(INT64_MAX, 10).size() == 1);
+    }
+    ActorFixture second(toml, store);
+    // No event after the restart: the sweeper finds the lapse in the timer index.
+    CHECK(second.eventually([&] {
+        std::string error;
+        auto stored =
+            decode_customer(store->read("gus").value_or(""), second.config.journey, error);
+        return stored && second.config.journey.stages[stored->journey.stage] == "dormant";
+    }));
+    CHECK(second.sent_programs("gus") == Names{"winback"});
+    CHECK(store->timers_due(INT64_MAX, 10).empty());
+    // The restored customer remembers what it applied.
+    CHECK(second.send("gus", "ad_placed", "g2") == EventOutcome::duplicate);
+    CHECK(second.lookup("gus").state.journey.events_seen == 2);
+}
+
+TEST_CASE("an admin read of a stored customer activates it; an unknown one stays unknown") {
+    auto store = std::make_shared<MemoryRecordStore>();
+    {
+        ActorFixture first(test::kTestJourney, store);
+        first.send("hal", "view");
+    }
+    ActorFixture second(test::kTestJourney, store);
+    CHECK(second.stage("hal") == "exploring");
+    CHECK(second.stage("nobody") == "<none>");
+}
+
+TEST_CASE("idle customers are passivated and come back on their next event, losing nothing") {
+    ActorFixture f(std::string(test::kTestJourney) + "\n[runtime]\nidle_after = \"100ms\"\n");
+    std::mt19937 random(7);
+    // Events at random gaps around the idle time, so some arrive while the customer is being
+    // passivated: they wait in the shard and go to its successor.
+    for (int i = 0; i < 25; ++i) {
+        REQUIRE(f.send("pia", "view", "v" + std::to_string(i)) == EventOutcome::accepted);
+        std::this_thread::sleep_for(std::chrono::milliseconds(random() % 200));
+    }
+    CHECK(f.eventually([&] { return f.metrics->customers_live == 0; }));
+    CHECK(f.metrics->passivations > 1);
+    const CustomerLookup back = f.lookup("pia");  // an admin read activates it again
+    REQUIRE(back.found);
+    CHECK(back.state.journey.events_seen == 25);
+    CHECK(f.metrics->customers_live == 1);
+    CHECK(f.send("pia", "view", "v3") == EventOutcome::duplicate);
 }

@@ -982,3 +982,24 @@ TEST_CASE("ConfigError::to_string uses the compiler format", "[config]") {
     const ConfigError whole_file{"missing.toml", 0, 0, "cannot read file: No such file"};
     CHECK(whole_file.to_string() == "missing.toml:0:0: cannot read file: No such file");
 }
+
+TEST_CASE("config: [store] sync is an optional boolean, true by default") {
+    const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
+    CHECK(journeyd::load_config_text(journey, "t").config->store.sync);
+    CHECK_FALSE(
+        journeyd::load_config_text(journey + "[store]\nsync = false\n", "t").config->store.sync);
+    auto wrong = journeyd::load_config_text(journey + "[store]\nsync = \"no\"\nsink = 1\n", "t");
+    REQUIRE(wrong.errors.size() == 2);
+    CHECK(wrong.errors[0].line == 5);
+    CHECK(wrong.errors[1].message.find("unknown key \"sink\" in [store]") == 0);
+}
+
+TEST_CASE("config: [runtime] idle_after is a duration, 10 minutes by default") {
+    const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
+    CHECK(journeyd::load_config_text(journey, "t").config->runtime.idle_after == 600'000);
+    CHECK(journeyd::load_config_text(journey + "[runtime]\nidle_after = \"0s\"\n", "t")
+              .config->runtime.idle_after == 0);
+    auto wrong = journeyd::load_config_text(journey + "[runtime]\nidle_after = \"soon\"\n", "t");
+    REQUIRE(wrong.errors.size() == 1);
+    CHECK(wrong.errors[0].line == 5);
+}

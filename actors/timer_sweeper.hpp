@@ -1,0 +1,31 @@
+// The timer sweeper: fires timers of customers that have no live actor. Every `interval`
+// it asks the store's timer index which customers have a timer due and sends each one's
+// shard (wakeup_atom, id); the shard activates the customer from its record, and the
+// activated actor fires what is due and commits, which moves its index entry on. Live
+// customers keep their own wake-ups; for them the nudge is ignored.
+//
+// This is what makes a restart cheap: nothing is loaded at start, customers come back
+// when an event, an admin read or one of their timers needs them.
+#pragma once
+
+#include <caf/all.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "actors/customer_shard.hpp"
+#include "state/record_store.hpp"
+
+namespace journeyd {
+
+struct SweeperSetup {
+    std::shared_ptr<RecordStore> store;
+    ShardRouter router;
+    std::function<TimeMs()> now;
+    std::chrono::milliseconds interval{500};
+    size_t batch = 10'000;  // customers woken per sweep at most; the rest wait a sweep
+};
+
+caf::behavior timer_sweeper(caf::event_based_actor* self, SweeperSetup setup);
+
+}  // namespace journeyd

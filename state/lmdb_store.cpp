@@ -1,0 +1,244 @@
+#include "state/lmdb_store.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+namespace journeyd {
+
+namespace {
+
+constexpr std::string_view kFormatKey = "format";
+constexpr std::string_view kFormatVersion = "1";
+constexpr size_t kDueKeySize = 8;
+
+void check(int rc, const char* operation) {
+    if (rc == MDB_SUCCESS) return;
+    std::string message = std::string("LMDB ") + operation + ": " + mdb_strerror(rc);
+    if (rc == MDB_MAP_FULL) {
+        message +=
+            " (the store outgrew LmdbOptions::map_size; growing the map at run time is "
+            "not implemented yet, reopen with a larger map_size)";
+    }
+    throw std::runtime_error(message);
+}
+
+// A missing key is an answer, not an error: true when found.
+bool check_found(int rc, const char* operation) {
+    if (rc == MDB_NOTFOUND) return false;
+    check(rc, operation);
+    return true;
+}
+
+// LMDB never writes through the pointer of a key or value it is given.
+MDB_val as_val(std::string_view bytes) {
+    return {bytes.size(), const_cast<char*>(bytes.data())};
+}
+
+std::string_view as_view(const MDB_val& val) {
+    return {static_cast<const char*>(val.mv_data), val.mv_size};
+}
+
+// Flipping the sign bit maps int64 order onto the unsigned order of the big-endian bytes.
+std::string encode_due(TimeMs due) {
+    uint64_t bits = static_cast<uint64_t>(due) ^ (uint64_t(1) << 63);
+    std::string key(kDueKeySize, '\0');
+    for (size_t i = kDueKeySize; i-- > 0; bits >>= 8) key[i] = static_cast<char>(bits & 0xff);
+    return key;
+}
+
+// Index entries sort by due first; the customer id makes equal dues distinct keys.
+std::string timer_entry(std::string_view due_key, std::string_view customer) {
+    return std::string(due_key).append(customer);
+}
+
+TimeMs decode_due(std::string_view key) {
+    uint64_t bits = 0;
+    for (size_t i = 0; i < kDueKeySize; ++i) bits = (bits << 8) | static_cast<uint8_t>(key[i]);
+    return static_cast<TimeMs>(bits ^ (uint64_t(1) << 63));
+}
+
+class Transaction {
+  public:
+    Transaction(MDB_env* env, unsigned flags) {
+        check(mdb_txn_begin(env, nullptr, flags, &txn_), "mdb_txn_begin");
+    }
+    ~Transaction() {
+        if (txn_ != nullptr) mdb_txn_abort(txn_);
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+    MDB_txn* get() const { return txn_; }
+
+    // mdb_txn_commit frees the transaction even when it fails: never abort it afterwards.
+    void commit() { check(mdb_txn_commit(std::exchange(txn_, nullptr)), "mdb_txn_commit"); }
+
+  private:
+    MDB_txn* txn_ = nullptr;
+};
+
+// Cursors of read transactions are not freed with the transaction; declare after it.
+class Cursor {
+  public:
+    Cursor(MDB_txn* txn, MDB_dbi dbi) {
+        check(mdb_cursor_open(txn, dbi, &cursor_), "mdb_cursor_open");
+    }
+    ~Cursor() { mdb_cursor_close(cursor_); }
+    Cursor(const Cursor&) = delete;
+    Cursor& operator=(const Cursor&) = delete;
+
+    bool next(MDB_val& key, MDB_val& value) {
+        return check_found(mdb_cursor_get(cursor_, &key, &value, MDB_NEXT), "mdb_cursor_get");
+    }
+
+  private:
+    MDB_cursor* cursor_ = nullptr;
+};
+
+// Errors in the environment's own directory are clearer from mkdir than from mdb_env_open.
+void make_directory(const std::string& directory) {
+    if (mkdir(directory.c_str(), 0700) == 0) return;
+    if (errno != EEXIST) throw std::runtime_error(std::string("mkdir: ") + std::strerror(errno));
+    struct stat info {};
+    if (stat(directory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+        throw std::runtime_error("exists and is not a directory");
+    }
+}
+
+MDB_dbi open_database(MDB_txn* txn, const char* name) {
+    MDB_dbi dbi = 0;
+    const std::string operation = std::string("mdb_dbi_open ") + name;
+    check(mdb_dbi_open(txn, name, MDB_CREATE, &dbi), operation.c_str());
+    return dbi;
+}
+
+void check_format(MDB_txn* txn, MDB_dbi meta) {
+    MDB_val key = as_val(kFormatKey);
+    MDB_val value;
+    if (!check_found(mdb_get(txn, meta, &key, &value), "mdb_get meta")) {
+        MDB_val version = as_val(kFormatVersion);
+        check(mdb_put(txn, meta, &key, &version, 0), "mdb_put meta");
+        return;
+    }
+    if (as_view(value) != kFormatVersion) {
+        throw std::runtime_error("format version " + std::string(as_view(value)) +
+                                 " on disk, but this journeyd reads format version " +
+                                 std::string(kFormatVersion));
+    }
+}
+
+}  // namespace
+
+std::unique_ptr<LmdbStore> LmdbStore::open(const std::string& directory, const LmdbOptions& options,
+                                           std::string& error) {
+    std::unique_ptr<LmdbStore> store(new LmdbStore());
+    try {
+        make_directory(directory);
+        store->open_environment(directory, options);
+    } catch (const std::runtime_error& e) {
+        error = "store " + directory + ": " + e.what();
+        return nullptr;
+    }
+    return store;
+}
+
+void LmdbStore::open_environment(const std::string& directory, const LmdbOptions& options) {
+    check(mdb_env_create(&env_), "mdb_env_create");
+    check(mdb_env_set_maxdbs(env_, 8), "mdb_env_set_maxdbs");
+    check(mdb_env_set_mapsize(env_, options.map_size), "mdb_env_set_mapsize");
+    const unsigned flags = MDB_NOTLS | (options.sync ? 0 : MDB_NOSYNC);
+    check(mdb_env_open(env_, directory.c_str(), flags, 0600), "mdb_env_open");
+
+    Transaction txn(env_, 0);
+    customers_ = open_database(txn.get(), "customers");
+    timer_index_ = open_database(txn.get(), "timer_index");
+    timer_of_ = open_database(txn.get(), "timer_of");
+    meta_ = open_database(txn.get(), "meta");
+    check_format(txn.get(), meta_);
+    txn.commit();
+}
+
+// Closing the environment closes its database handles.
+LmdbStore::~LmdbStore() {
+    if (env_ != nullptr) mdb_env_close(env_);
+}
+
+void LmdbStore::commit(const std::vector<StoreRecord>& batch) {
+    std::lock_guard<std::mutex> lock(commit_mutex_);
+    Transaction txn(env_, 0);
+    for (const StoreRecord& record : batch) {
+        if (!record.record.empty()) write_record(txn.get(), record);
+    }
+    txn.commit();
+}
+
+void LmdbStore::write_record(MDB_txn* txn, const StoreRecord& record) {
+    MDB_val customer = as_val(record.customer);
+    MDB_val bytes = as_val(record.record);
+    check(mdb_put(txn, customers_, &customer, &bytes, 0), "mdb_put customers");
+
+    MDB_val old_due;
+    if (check_found(mdb_get(txn, timer_of_, &customer, &old_due), "mdb_get timer_of")) {
+        const std::string old_entry = timer_entry(as_view(old_due), record.customer);
+        MDB_val old_entry_key = as_val(old_entry);
+        check(mdb_del(txn, timer_index_, &old_entry_key, nullptr), "mdb_del timer_index");
+    }
+    if (!record.next_due) {
+        check_found(mdb_del(txn, timer_of_, &customer, nullptr), "mdb_del timer_of");
+        return;
+    }
+    const std::string due = encode_due(*record.next_due);
+    const std::string entry = timer_entry(due, record.customer);
+    MDB_val entry_key = as_val(entry);
+    MDB_val empty = as_val({});
+    check(mdb_put(txn, timer_index_, &entry_key, &empty, 0), "mdb_put timer_index");
+    MDB_val due_value = as_val(due);
+    check(mdb_put(txn, timer_of_, &customer, &due_value, 0), "mdb_put timer_of");
+}
+
+std::optional<std::string> LmdbStore::read(const std::string& customer) const {
+    Transaction txn(env_, MDB_RDONLY);
+    MDB_val key = as_val(customer);
+    MDB_val value;
+    if (!check_found(mdb_get(txn.get(), customers_, &key, &value), "mdb_get customers")) {
+        return std::nullopt;
+    }
+    return std::string(as_view(value));
+}
+
+std::vector<DueTimer> LmdbStore::timers_due(TimeMs until, size_t limit) const {
+    std::vector<DueTimer> due;
+    Transaction txn(env_, MDB_RDONLY);
+    Cursor cursor(txn.get(), timer_index_);
+    MDB_val key;
+    MDB_val value;
+    while (due.size() < limit && cursor.next(key, value)) {
+        const std::string_view entry = as_view(key);
+        const TimeMs at = decode_due(entry);
+        if (at > until) break;
+        due.push_back({at, std::string(entry.substr(kDueKeySize))});
+    }
+    return due;
+}
+
+StoreStats LmdbStore::stats() const {
+    Transaction txn(env_, MDB_RDONLY);
+    MDB_stat customers;
+    check(mdb_stat(txn.get(), customers_, &customers), "mdb_stat customers");
+    MDB_stat timers;
+    check(mdb_stat(txn.get(), timer_of_, &timers), "mdb_stat timer_of");
+    MDB_envinfo info;
+    check(mdb_env_info(env_, &info), "mdb_env_info");
+    MDB_stat environment;
+    check(mdb_env_stat(env_, &environment), "mdb_env_stat");
+    return {customers.ms_entries, timers.ms_entries,
+            (uint64_t(info.me_last_pgno) + 1) * environment.ms_psize};
+}
+
+}  // namespace journeyd

@@ -1,0 +1,324 @@
+#include "state/lmdb_store.hpp"
+
+#include <lmdb.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <thread>
+#include <utility>
+
+using namespace journeyd;
+
+namespace {
+
+class TempDir {
+  public:
+    TempDir() {
+        char pattern[] = "/tmp/journeyd-lmdb-XXXXXX";
+        REQUIRE(mkdtemp(pattern) != nullptr);
+        path_ = pattern;
+    }
+    ~TempDir() { std::filesystem::remove_all(path_); }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
+
+std::unique_ptr<LmdbStore> open_store(const std::string& directory) {
+    std::string error;
+    auto store = LmdbStore::open(directory, LmdbOptions{}, error);
+    INFO(error);
+    REQUIRE(store != nullptr);
+    return store;
+}
+
+StoreRecord record(std::string customer, std::string bytes,
+                   std::optional<TimeMs> next_due = std::nullopt) {
+    return {std::move(customer), std::move(bytes), next_due};
+}
+
+using Due = std::vector<std::pair<TimeMs, std::string>>;
+
+Due due_timers(const RecordStore& store, TimeMs until, size_t limit = 100) {
+    Due due;
+    for (const DueTimer& timer : store.timers_due(until, limit)) {
+        due.emplace_back(timer.due, timer.customer);
+    }
+    return due;
+}
+
+// One scenario for every RecordStore, so LmdbStore is held to MemoryRecordStore's semantics.
+void check_timer_index(RecordStore& store) {
+    constexpr TimeMs kMin = std::numeric_limits<TimeMs>::min();
+    constexpr TimeMs kMax = std::numeric_limits<TimeMs>::max();
+
+    store.commit({record("a", "r", 100), record("b", "r", 200)});
+    CHECK(due_timers(store, 1000) == Due{{100, "a"}, {200, "b"}});
+
+    store.commit({record("a", "r", 300)});  // later
+    CHECK(due_timers(store, 1000) == Due{{200, "b"}, {300, "a"}});
+    store.commit({record("b", "r", 50)});  // earlier
+    CHECK(due_timers(store, 1000) == Due{{50, "b"}, {300, "a"}});
+
+    store.commit({record("a", "r")});  // no timer left: out of the index, record kept
+    CHECK(due_timers(store, 1000) == Due{{50, "b"}});
+    CHECK(store.read("a") == "r");
+
+    store.commit({record("b", "", 7)});  // nothing to write: the index is untouched too
+    CHECK(due_timers(store, 1000) == Due{{50, "b"}});
+
+    store.commit({record("e", "r", 400), record("c", "r", 400), record("d", "r", 400)});
+    store.commit({record("neg", "r", -1000), record("max", "r", kMax), record("min", "r", kMin)});
+    const Due all{{kMin, "min"}, {-1000, "neg"}, {50, "b"},    {400, "c"},
+                  {400, "d"},    {400, "e"},     {kMax, "max"}};
+    CHECK(due_timers(store, kMax) == all);
+
+    CHECK(due_timers(store, kMax, 2) == Due(all.begin(), all.begin() + 2));
+    CHECK(due_timers(store, kMax, 0).empty());
+    CHECK(due_timers(store, 400, 4) == Due(all.begin(), all.begin() + 4));
+
+    CHECK(due_timers(store, kMin) == Due{{kMin, "min"}});
+    CHECK(due_timers(store, -1001) == Due{{kMin, "min"}});
+    CHECK(due_timers(store, -1000) == Due(all.begin(), all.begin() + 2));
+    CHECK(due_timers(store, 399) == Due(all.begin(), all.begin() + 3));
+    CHECK(due_timers(store, 400) == Due(all.begin(), all.begin() + 6));
+    CHECK(due_timers(store, kMax - 1) == Due(all.begin(), all.begin() + 6));
+
+    store.commit({record("x", "r", 10), record("x", "r", 20), record("c", "r")});
+    CHECK(due_timers(store, 400) ==
+          Due{{kMin, "min"}, {-1000, "neg"}, {20, "x"}, {50, "b"}, {400, "d"}, {400, "e"}});
+
+    const StoreStats stats = store.stats();
+    CHECK(stats.customers == 9);  // a b c d e neg max min x
+    CHECK(stats.pending_timers == 7);
+}
+
+void overwrite_format_version(const std::string& directory, const std::string& version) {
+    MDB_env* env = nullptr;
+    REQUIRE(mdb_env_create(&env) == 0);
+    REQUIRE(mdb_env_set_maxdbs(env, 8) == 0);
+    REQUIRE(mdb_env_open(env, directory.c_str(), 0, 0600) == 0);
+    MDB_txn* txn = nullptr;
+    REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+    MDB_dbi meta = 0;
+    REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    std::string key = "format";
+    MDB_val key_val{key.size(), key.data()};
+    std::string value = version;
+    MDB_val value_val{value.size(), value.data()};
+    REQUIRE(mdb_put(txn, meta, &key_val, &value_val, 0) == 0);
+    REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+}
+
+constexpr int kCustomersPerBatch = 10;
+
+std::string batch_customer(uint64_t batch, int index) {
+    return "b" + std::to_string(batch) + "-c" + std::to_string(index);
+}
+
+// Runs in the forked child until killed; reports each batch number once commit() returned.
+[[noreturn]] void commit_batches_forever(const std::string& directory, int report_fd) {
+    std::string error;
+    auto store = LmdbStore::open(directory, LmdbOptions{}, error);
+    if (!store) _exit(1);
+    try {
+        for (uint64_t batch = 1;; ++batch) {
+            std::vector<StoreRecord> records;
+            for (int i = 0; i < kCustomersPerBatch; ++i) {
+                records.push_back(record(batch_customer(batch, i), "batch " + std::to_string(batch),
+                                         static_cast<TimeMs>(batch)));
+            }
+            store->commit(records);
+            if (write(report_fd, &batch, sizeof batch) != sizeof batch) _exit(2);
+        }
+    } catch (const std::exception&) {
+        _exit(3);  // the parent sees too few batch numbers; Catch must not run in the child
+    }
+}
+
+bool read_batch_number(int fd, uint64_t& batch) {
+    size_t received = 0;
+    auto* bytes = reinterpret_cast<char*>(&batch);
+    while (received < sizeof batch) {
+        const ssize_t n = read(fd, bytes + received, sizeof batch - received);
+        if (n <= 0) return false;
+        received += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("lmdb store: a committed record reads back, an unknown customer reads nothing") {
+    TempDir dir;
+    auto store = open_store(dir.path());
+    const std::string binary("\x00\xff\x01 record", 10);
+    store->commit({record("kund\xc3\xa9-1", binary), record("c2", "two", 5)});
+    CHECK(store->read("kund\xc3\xa9-1") == binary);
+    CHECK(store->read("c2") == "two");
+    CHECK_FALSE(store->read("nobody").has_value());
+}
+
+TEST_CASE("lmdb store: a later record for the same customer in a batch wins") {
+    TempDir dir;
+    auto store = open_store(dir.path());
+    store->commit({record("c", "first", 10), record("c", "second", 20)});
+    CHECK(store->read("c") == "second");
+    CHECK(due_timers(*store, 100) == Due{{20, "c"}});
+}
+
+TEST_CASE("lmdb store: empty records are skipped") {
+    TempDir dir;
+    auto store = open_store(dir.path());
+    store->commit({record("kept", "v1", 10)});
+    store->commit({record("kept", ""), record("never", "", 5)});
+    CHECK(store->read("kept") == "v1");
+    CHECK_FALSE(store->read("never").has_value());
+    CHECK(due_timers(*store, 100) == Due{{10, "kept"}});
+    CHECK(store->stats().customers == 1);
+}
+
+TEST_CASE("lmdb store: reopening the directory keeps records and the timer index") {
+    TempDir dir;
+    open_store(dir.path())
+        ->commit({record("a", "ra", 30), record("b", "rb"), record("c", "rc", 10)});
+    auto store = open_store(dir.path());
+    CHECK(store->read("a") == "ra");
+    CHECK(store->read("b") == "rb");
+    CHECK(due_timers(*store, 100) == Due{{10, "c"}, {30, "a"}});
+    store->commit({record("c", "rc2")});  // the index entry found through timer_of after reopen
+    CHECK(due_timers(*store, 100) == Due{{30, "a"}});
+}
+
+TEST_CASE("timer index semantics: MemoryRecordStore") {
+    MemoryRecordStore store;
+    check_timer_index(store);
+}
+
+TEST_CASE("timer index semantics: LmdbStore, the same as MemoryRecordStore") {
+    TempDir dir;
+    check_timer_index(*open_store(dir.path()));
+}
+
+TEST_CASE("lmdb store: stats count customers and timers, bytes grow with data") {
+    TempDir dir;
+    auto store = open_store(dir.path());
+    const StoreStats empty = store->stats();
+    CHECK(empty.customers == 0);
+    CHECK(empty.pending_timers == 0);
+    CHECK(empty.bytes > 0);
+    std::vector<StoreRecord> batch;
+    for (int i = 0; i < 1000; ++i) {
+        batch.push_back(record("c" + std::to_string(i), std::string(200, 'x'),
+                               i % 2 == 0 ? std::optional<TimeMs>(i) : std::nullopt));
+    }
+    store->commit(batch);
+    const StoreStats full = store->stats();
+    CHECK(full.customers == 1000);
+    CHECK(full.pending_timers == 500);
+    CHECK(full.bytes > empty.bytes + 1000 * 200);
+}
+
+TEST_CASE("lmdb store: another format version on disk is refused, naming both versions") {
+    TempDir dir;
+    open_store(dir.path());
+    overwrite_format_version(dir.path(), "99");
+    std::string error;
+    CHECK(LmdbStore::open(dir.path(), LmdbOptions{}, error) == nullptr);
+    CHECK_THAT(error, Catch::Contains("version 99") && Catch::Contains("version 1") &&
+                          Catch::Contains(dir.path()));
+}
+
+TEST_CASE("lmdb store: a path it cannot use as its directory is an error, not a crash") {
+    TempDir dir;
+    std::string error;
+    SECTION("a regular file") {
+        const std::string file = dir.path() + "/store";
+        std::ofstream(file) << "not a store";
+        CHECK(LmdbStore::open(file, LmdbOptions{}, error) == nullptr);
+        CHECK_THAT(error, Catch::Contains(file) && Catch::Contains("not a directory"));
+    }
+    SECTION("a missing parent") {
+        const std::string nested = dir.path() + "/missing/store";
+        CHECK(LmdbStore::open(nested, LmdbOptions{}, error) == nullptr);
+        CHECK_THAT(error, Catch::Contains(nested) && Catch::Contains("mkdir"));
+    }
+}
+
+TEST_CASE("lmdb store: reads from other threads while commits run see whole batches") {
+    TempDir dir;
+    auto store = open_store(dir.path());
+    store->commit({record("counter", "0")});
+    constexpr int kCommits = 300;
+    std::atomic<bool> done{false};
+    std::atomic<int> violations{0};
+    std::vector<std::thread> readers;
+    for (int r = 0; r < 4; ++r) {
+        readers.emplace_back([&] {
+            int last = 0;
+            while (!done) {
+                const int seen = std::stoi(store->read("counter").value_or("-1"));
+                const auto timers = store->timers_due(kCommits, 10);
+                if (seen < last || timers.size() > 1) ++violations;
+                last = seen;
+            }
+        });
+    }
+    for (int i = 1; i <= kCommits; ++i) store->commit({record("counter", std::to_string(i), i)});
+    done = true;
+    for (std::thread& reader : readers) reader.join();
+    CHECK(violations == 0);
+    CHECK(store->read("counter") == std::to_string(kCommits));
+}
+
+TEST_CASE("lmdb store: a killed writer keeps every returned commit and no partial batch") {
+    TempDir dir;
+    int report[2];
+    REQUIRE(pipe(report) == 0);
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        close(report[0]);
+        commit_batches_forever(dir.path(), report[1]);
+    }
+    close(report[1]);
+
+    uint64_t last_returned = 0;
+    for (uint64_t batch = 0; last_returned < 20 && read_batch_number(report[0], batch);) {
+        last_returned = batch;
+    }
+    REQUIRE(kill(child, SIGKILL) == 0);
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    for (uint64_t batch = 0; read_batch_number(report[0], batch);) last_returned = batch;
+    close(report[0]);
+    REQUIRE(WIFSIGNALED(status));
+    REQUIRE(last_returned >= 20);
+
+    auto store = open_store(dir.path());
+    const StoreStats stats = store->stats();
+    INFO("last returned commit " << last_returned << ", customers " << stats.customers);
+    REQUIRE(stats.customers % kCustomersPerBatch == 0);
+    const uint64_t batches = stats.customers / kCustomersPerBatch;
+    REQUIRE(batches >= last_returned);
+    REQUIRE(batches <= last_returned + 1);  // the commit in flight at the kill, at most
+    CHECK(stats.pending_timers == stats.customers);
+    for (uint64_t batch = 1; batch <= batches; ++batch) {
+        for (int i = 0; i < kCustomersPerBatch; ++i) {
+            REQUIRE(store->read(batch_customer(batch, i)) == "batch " + std::to_string(batch));
+        }
+    }
+}
