@@ -4,6 +4,7 @@
 
 #include "actors/messages.hpp"
 #include "state/customer_codec.hpp"
+#include "state/stable_hash.hpp"
 
 namespace journeyd {
 namespace {
@@ -54,9 +55,26 @@ void record_stage_changes(const CustomerState& c, const Routing& r) {
     }
 }
 
-StoreRecord record_of(const CustomerState& customer, const Routing& r) {
+// The customer's new state; `applied` names the event that produced it, if one did.
+StoreRecord record_of(const CustomerState& customer, const Routing& r,
+                      const Event* applied = nullptr) {
     const JourneyEngine& engine = *r.context->engine;
-    return {customer.id, encode_customer(customer, engine.model()), engine.next_due(customer)};
+    StoreRecord record{customer.id, encode_customer(customer, engine.model()),
+                       engine.next_due(customer), std::nullopt, 0};
+    if (applied) {
+        record.applied_event = stable_hash(applied->id);
+        record.applied_at = r.context->now();
+    }
+    return record;
+}
+
+// An id the record's own window forgot may still be in the store's longer history. A
+// customer that never applied anything has nothing there to look up.
+bool applied_before(const CustomerState& customer, const Event& event, const Routing& r) {
+    if (!customer.journey.created) return false;
+    const uint64_t fingerprint = stable_hash(event.id);
+    return !customer.journey.recent_ids.contains(fingerprint) &&
+           r.context->store->was_applied(customer.id, fingerprint);
 }
 
 void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r) {
@@ -86,13 +104,15 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
     return {
         [self, routing](event_atom, const Event& event) -> caf::delegated<caf::message> {
             Routing& r = *routing;
-            r.context->engine->apply(self->state, event, r.context->now(), r.effects);
+            if (applied_before(self->state, event, r))
+                r.effects.outcome = ApplyOutcome::duplicate;
+            else
+                r.context->engine->apply(self->state, event, r.context->now(), r.effects);
             if (!r.effects.changed_state()) {
                 ++r.context->metrics->events_duplicate;
                 spdlog::debug("duplicate customer={} event={}", self->state.id, event.id);
                 return self->delegate(r.context->store_writer, commit_atom::value,
-                                      StoreRecord{self->state.id, {}, std::nullopt},
-                                      EventOutcome::duplicate);
+                                      store_barrier(self->state.id), EventOutcome::duplicate);
             }
             ++r.context->metrics->events_accepted;
             record_stage_changes(self->state, r);
@@ -100,7 +120,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             send_contacts(self, r);
             schedule_wakeup(self, r);
             return self->delegate(r.context->store_writer, commit_atom::value,
-                                  record_of(self->state, r), EventOutcome::accepted);
+                                  record_of(self->state, r, &event), EventOutcome::accepted);
         },
         [self, routing](wakeup_atom, TimeMs scheduled_for) {
             Routing& r = *routing;
@@ -120,7 +140,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
         },
         [self, routing](passivate_atom) {
             self->request(routing->context->store_writer, caf::infinite, commit_atom::value,
-                          StoreRecord{self->state.id, {}, std::nullopt}, EventOutcome::accepted)
+                          store_barrier(self->state.id), EventOutcome::accepted)
                 .then([self](EventOutcome) { self->quit(); });
         },
     };

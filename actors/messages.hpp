@@ -34,6 +34,7 @@ using contacts_atom = caf::atom_constant<caf::atom("contacts")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using open_atom = caf::atom_constant<caf::atom("open")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using purge_atom = caf::atom_constant<caf::atom("purge")>;
 // Shutdown, sent as an ordinary message so it is handled after everything before it.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 

@@ -16,7 +16,7 @@ struct PendingBatch {
 }  // namespace
 
 caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordStore> store,
-                           GroupCommit limits) {
+                           GroupCommit limits, AppliedIdRetention retention) {
     auto batch = std::make_shared<PendingBatch>();
     auto flush = [self, store, batch] {
         batch->flush_scheduled = false;
@@ -39,7 +39,8 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
         batch->records.clear();
         batch->answers.clear();
     };
-    self->attach_functor([flush] { flush(); });  // what was gathered still gets committed
+    self->attach_functor([flush] { flush(); });
+    self->send(self, purge_atom::value);  // what was gathered still gets committed
     return {
         [self, batch, flush, limits](commit_atom, StoreRecord& record, EventOutcome outcome) {
             batch->records.push_back(std::move(record));
@@ -56,6 +57,21 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
         },
         [flush](flush_atom) { flush(); },
         [self](drain_atom) { self->quit(); },
+        [self, store, retention](purge_atom) {
+            try {
+                const size_t forgotten = store->forget_applied_before(
+                    retention.now() - retention.keep, retention.purge_slice);
+                if (forgotten > 0) spdlog::info("applied event ids forgotten count={}", forgotten);
+                // A full slice means more are due: the next slice after the batches queued now.
+                if (forgotten == retention.purge_slice) {
+                    self->send(self, purge_atom::value);
+                    return;
+                }
+            } catch (const std::exception& e) {
+                spdlog::error("purging applied event ids failed error={}", e.what());
+            }
+            self->delayed_send(self, retention.purge_every, purge_atom::value);
+        },
     };
 }
 

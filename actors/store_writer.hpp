@@ -12,6 +12,7 @@
 
 #include <caf/all.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 
 #include "state/record_store.hpp"
@@ -23,7 +24,16 @@ struct GroupCommit {
     std::chrono::milliseconds max_delay{2};
 };
 
+// The history of applied event ids is kept this long (then purged a slice at a time,
+// between batches, so purging never holds up a commit for long).
+struct AppliedIdRetention {
+    DurationMs keep = 7 * 86'400'000;
+    std::function<TimeMs()> now;
+    std::chrono::milliseconds purge_every{60'000};
+    size_t purge_slice = 10'000;
+};
+
 caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordStore> store,
-                           GroupCommit limits);
+                           GroupCommit limits, AppliedIdRetention retention);
 
 }  // namespace journeyd

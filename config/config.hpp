@@ -34,6 +34,7 @@ struct DeliverySettings {
 
 struct StoreSettings {
     bool sync = true;  // false: commits are not fsync'd; a crash can lose acknowledged events
+    DurationMs applied_ids_retention = 7 * 86'400'000;  // how long event ids stay known
 };
 
 struct RuntimeSettings {

@@ -187,11 +187,14 @@ class ConfigReader {
             config_.admin.token = token->value;
     }
 
-    // Extension: [store] sync = false trades durability of the last commits for speed.
+    // Extension: [store] sync = false trades durability of the last commits for speed;
+    // applied_ids_retention (default 7d) is how long applied event ids stay known.
     void read_store(const Section& top) {
         const std::optional<Section> store = optional_table(top, "store", "[store]");
         if (!store) return;
-        check_known_keys(*store, {"sync"});
+        check_known_keys(*store, {"sync", "applied_ids_retention"});
+        if (auto keep = duration_value(*store, "applied_ids_retention"))
+            config_.store.applied_ids_retention = keep->value;
         const toml::node* sync = field(*store, "sync", Presence::optional);
         if (sync && expect_type(*sync, toml::node_type::boolean, subject("sync", *store)))
             config_.store.sync = sync->as_boolean()->get();

@@ -52,6 +52,12 @@ std::string encode_due(TimeMs due) {
     return key;
 }
 
+std::string fingerprint_key(uint64_t fingerprint) {
+    std::string key(8, '\0');
+    for (size_t i = 8; i-- > 0; fingerprint >>= 8) key[i] = static_cast<char>(fingerprint & 0xff);
+    return key;
+}
+
 // Index entries sort by due first; the customer id makes equal dues distinct keys.
 std::string timer_entry(std::string_view due_key, std::string_view customer) {
     return std::string(due_key).append(customer);
@@ -160,6 +166,8 @@ void LmdbStore::open_environment(const std::string& directory, const LmdbOptions
     timer_index_ = open_database(txn.get(), "timer_index");
     timer_of_ = open_database(txn.get(), "timer_of");
     meta_ = open_database(txn.get(), "meta");
+    applied_ = open_database(txn.get(), "applied");
+    applied_by_time_ = open_database(txn.get(), "applied_by_time");
     check_format(txn.get(), meta_);
     txn.commit();
 }
@@ -188,6 +196,15 @@ void LmdbStore::write_record(MDB_txn* txn, const StoreRecord& record) {
         const std::string old_entry = timer_entry(as_view(old_due), record.customer);
         MDB_val old_entry_key = as_val(old_entry);
         check(mdb_del(txn, timer_index_, &old_entry_key, nullptr), "mdb_del timer_index");
+    }
+    if (record.applied_event) {
+        const std::string applied = fingerprint_key(*record.applied_event) + record.customer;
+        const std::string at = encode_due(record.applied_at);
+        const std::string by_time = at + applied;
+        MDB_val applied_key = as_val(applied), at_value = as_val(at), by_time_key = as_val(by_time);
+        MDB_val empty = as_val({});
+        check(mdb_put(txn, applied_, &applied_key, &at_value, 0), "mdb_put applied");
+        check(mdb_put(txn, applied_by_time_, &by_time_key, &empty, 0), "mdb_put applied_by_time");
     }
     if (!record.next_due) {
         check_found(mdb_del(txn, timer_of_, &customer, nullptr), "mdb_del timer_of");
@@ -227,17 +244,54 @@ std::vector<DueTimer> LmdbStore::timers_due(TimeMs until, size_t limit) const {
     return due;
 }
 
+bool LmdbStore::was_applied(const std::string& customer, uint64_t event_fingerprint) const {
+    Transaction txn(env_, MDB_RDONLY);
+    const std::string applied = fingerprint_key(event_fingerprint) + customer;
+    MDB_val key = as_val(applied);
+    MDB_val value;
+    return check_found(mdb_get(txn.get(), applied_, &key, &value), "mdb_get applied");
+}
+
+size_t LmdbStore::forget_applied_before(TimeMs cutoff, size_t limit) {
+    std::lock_guard<std::mutex> lock(commit_mutex_);
+    Transaction txn(env_, 0);
+    const std::string cutoff_key = encode_due(cutoff);
+    std::vector<std::string> forgotten;
+    {
+        Cursor cursor(txn.get(), applied_by_time_);
+        MDB_val key, value;
+        while (forgotten.size() < limit && cursor.next(key, value) &&
+               as_view(key).substr(0, kDueKeySize) < cutoff_key)
+            forgotten.emplace_back(as_view(key));
+    }
+    for (const std::string& by_time : forgotten) {
+        MDB_val by_time_key = as_val(by_time);
+        MDB_val applied_key = as_val(std::string_view(by_time).substr(kDueKeySize));
+        check(mdb_del(txn.get(), applied_by_time_, &by_time_key, nullptr),
+              "mdb_del applied_by_time");
+        // A later application of the same id (after an earlier purge) may have replaced it.
+        MDB_val at;
+        if (check_found(mdb_get(txn.get(), applied_, &applied_key, &at), "mdb_get applied") &&
+            as_view(at) == std::string_view(by_time).substr(0, kDueKeySize))
+            check(mdb_del(txn.get(), applied_, &applied_key, nullptr), "mdb_del applied");
+    }
+    txn.commit();
+    return forgotten.size();
+}
+
 StoreStats LmdbStore::stats() const {
     Transaction txn(env_, MDB_RDONLY);
     MDB_stat customers;
     check(mdb_stat(txn.get(), customers_, &customers), "mdb_stat customers");
     MDB_stat timers;
     check(mdb_stat(txn.get(), timer_of_, &timers), "mdb_stat timer_of");
+    MDB_stat applied;
+    check(mdb_stat(txn.get(), applied_, &applied), "mdb_stat applied");
     MDB_envinfo info;
     check(mdb_env_info(env_, &info), "mdb_env_info");
     MDB_stat environment;
     check(mdb_env_stat(env_, &environment), "mdb_env_stat");
-    return {customers.ms_entries, timers.ms_entries,
+    return {customers.ms_entries, timers.ms_entries, applied.ms_entries,
             (uint64_t(info.me_last_pgno) + 1) * environment.ms_psize};
 }
 

@@ -9,11 +9,14 @@
 // LMDB call. A full map (MDB_MAP_FULL, LmdbOptions::map_size reached) is such a failure: the
 // map is not grown yet.
 //
-// Layout, four named databases:
-//   "customers"    customer id -> the record bytes, exactly as committed
-//   "timer_index"  due key (below) + customer id -> empty; a cursor walks it earliest first
-//   "timer_of"     customer id -> due key, to find the index entry an update replaces
-//   "meta"         "format" -> "1"
+// Layout, six named databases:
+//   "customers"        customer id -> the record bytes, exactly as committed
+//   "timer_index"      due key (below) + customer id -> empty; a cursor walks it earliest first
+//   "timer_of"         customer id -> due key, to find the index entry an update replaces
+//   "applied"          event fingerprint (8 bytes) + customer id -> due key of applied_at
+//   "applied_by_time"  due key of applied_at + fingerprint + customer id -> empty, so that
+//                      forget_applied_before walks the oldest first
+//   "meta"             "format" -> "1"
 // A due key is the TimeMs as 8 big-endian bytes with the sign bit flipped, so that LMDB's
 // bytewise key order is the signed order (negative instants first). LMDB limits keys to 511
 // bytes, so customer ids must be at most 503 bytes (8 go to the due key); longer ones make
@@ -22,8 +25,8 @@
 // Format version: open() writes "1" into a new store and refuses, with an error naming both
 // versions, a store that holds any other version; there is no migration.
 //
-// Threads: read(), timers_due() and stats() each run in a read transaction of their own
-// (MDB_NOTLS: not tied to a thread), so any number of threads may call them, also while
+// Threads: read(), timers_due(), was_applied() and stats() each run in a read transaction of their
+// own (MDB_NOTLS: not tied to a thread), so any number of threads may call them, also while
 // commit() runs; they see the last committed batch. commit() is meant for a single writer
 // (the store writer) and serialises concurrent callers.
 #pragma once
@@ -59,6 +62,8 @@ class LmdbStore final : public RecordStore {
     void commit(const std::vector<StoreRecord>& batch) override;
     std::optional<std::string> read(const std::string& customer) const override;
     std::vector<DueTimer> timers_due(TimeMs until, size_t limit) const override;
+    bool was_applied(const std::string& customer, uint64_t event_fingerprint) const override;
+    size_t forget_applied_before(TimeMs cutoff, size_t limit) override;
     StoreStats stats() const override;
 
   private:
@@ -71,7 +76,9 @@ class LmdbStore final : public RecordStore {
     MDB_dbi timer_index_ = 0;
     MDB_dbi timer_of_ = 0;
     MDB_dbi meta_ = 0;
-    std::mutex commit_mutex_;  // one write transaction at a time, per LMDB's model
+    MDB_dbi applied_ = 0;          // fingerprint (8 bytes) + customer -> applied_at
+    MDB_dbi applied_by_time_ = 0;  // applied_at (8) + fingerprint (8) + customer -> empty
+    std::mutex commit_mutex_;      // one write transaction at a time, per LMDB's model
 };
 
 }  // namespace journeyd

@@ -28,7 +28,16 @@ struct StoreRecord {
     std::string customer;
     std::string record;              // empty: nothing to write, see StoreWriter
     std::optional<TimeMs> next_due;  // with a record: the customer's earliest pending timer
+    // With a record: the fingerprint of the event it applies, remembered until purged by
+    // forget_applied_before, so a retry is recognised long after the record's own window.
+    std::optional<uint64_t> applied_event;
+    TimeMs applied_at = 0;
 };
+
+// A record that writes nothing: answered in order behind the commits before it.
+inline StoreRecord store_barrier(std::string customer) {
+    return {std::move(customer), {}, std::nullopt, std::nullopt, 0};
+}
 
 struct DueTimer {
     TimeMs due = 0;
@@ -38,11 +47,12 @@ struct DueTimer {
 struct StoreStats {
     uint64_t customers = 0;
     uint64_t pending_timers = 0;  // customers in the timer index
+    uint64_t applied_events = 0;  // event ids remembered for idempotency
     uint64_t bytes = 0;           // space the store uses
 };
 
 class RecordStore {
-public:
+  public:
     virtual ~RecordStore() = default;
     // All of the batch or nothing; a later record for the same customer wins, and its
     // next_due replaces the customer's entry in the timer index (none: removed).
@@ -50,11 +60,15 @@ public:
     virtual std::optional<std::string> read(const std::string& customer) const = 0;
     // Customers whose earliest timer is due at or before `until`, earliest first.
     virtual std::vector<DueTimer> timers_due(TimeMs until, size_t limit) const = 0;
+    virtual bool was_applied(const std::string& customer, uint64_t event_fingerprint) const = 0;
+    // Forgets up to `limit` applied event ids recorded before `cutoff`, oldest first, in one
+    // transaction; returns how many. A write: only the store writer calls it.
+    virtual size_t forget_applied_before(TimeMs cutoff, size_t limit) = 0;
     virtual StoreStats stats() const = 0;
 };
 
 class MemoryRecordStore final : public RecordStore {
-public:
+  public:
     void commit(const std::vector<StoreRecord>& batch) override {
         std::lock_guard<std::mutex> lock(mutex_);
         for (const StoreRecord& r : batch) {
@@ -67,6 +81,10 @@ public:
             if (r.next_due) {
                 index_.insert({*r.next_due, r.customer});
                 due_of_[r.customer] = *r.next_due;
+            }
+            if (r.applied_event) {
+                applied_[{r.customer, *r.applied_event}] = r.applied_at;
+                applied_by_time_.insert({r.applied_at, {r.customer, *r.applied_event}});
             }
         }
         ++commits_;
@@ -89,11 +107,28 @@ public:
         return due;
     }
 
+    bool was_applied(const std::string& customer, uint64_t event_fingerprint) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return applied_.count({customer, event_fingerprint}) > 0;
+    }
+
+    size_t forget_applied_before(TimeMs cutoff, size_t limit) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        size_t forgotten = 0;
+        for (auto it = applied_by_time_.begin();
+             it != applied_by_time_.end() && it->first < cutoff && forgotten < limit;
+             it = applied_by_time_.erase(it), ++forgotten) {
+            auto applied = applied_.find(it->second);  // unless applied again since
+            if (applied != applied_.end() && applied->second == it->first) applied_.erase(applied);
+        }
+        return forgotten;
+    }
+
     StoreStats stats() const override {
         std::lock_guard<std::mutex> lock(mutex_);
         uint64_t bytes = 0;
         for (const auto& [customer, record] : records_) bytes += customer.size() + record.size();
-        return {records_.size(), index_.size(), bytes};
+        return {records_.size(), index_.size(), applied_.size(), bytes};
     }
 
     size_t commits() const {
@@ -101,11 +136,14 @@ public:
         return commits_;
     }
 
-private:
+  private:
     mutable std::mutex mutex_;
     std::unordered_map<std::string, std::string> records_;
     std::set<std::pair<TimeMs, std::string>> index_;
     std::unordered_map<std::string, TimeMs> due_of_;
+    using AppliedKey = std::pair<std::string, uint64_t>;
+    std::map<AppliedKey, TimeMs> applied_;
+    std::multimap<TimeMs, AppliedKey> applied_by_time_;
     size_t commits_ = 0;
 };
 

@@ -71,7 +71,9 @@ struct ActorFixture {
         system = std::make_unique<caf::actor_system>(cfg);
         auto context = std::make_shared<CustomerContext>();
         context->engine = std::make_shared<JourneyEngine>(config.journey);
-        writer = system->spawn(store_writer, store, GroupCommit{});
+        writer =
+            system->spawn(store_writer, store, GroupCommit{},
+                          AppliedIdRetention{config.store.applied_ids_retention, midday_clock});
         context->store_writer = writer;
         CoordinatorSetup setup{config.pressure, config.journey,
                                [sink = sink](Delivery d) { return sink->offer(std::move(d)); },
@@ -387,4 +389,13 @@ TEST_CASE("idle customers are passivated and come back on their next event, losi
     CHECK(back.state.journey.events_seen == 25);
     CHECK(f.metrics->customers_live == 1);
     CHECK(f.send("pia", "view", "v3") == EventOutcome::duplicate);
+}
+
+TEST_CASE("an event id older than the record's window is still known from the store") {
+    ActorFixture f(test::kTestJourney);
+    for (size_t i = 0; i < RecentEventIds::kCapacity + 10; ++i)
+        REQUIRE(f.send("ida", "view", "i" + std::to_string(i)) == EventOutcome::accepted);
+    CHECK(f.send("ida", "view", "i0") == EventOutcome::duplicate);
+    CHECK(f.lookup("ida").state.journey.events_seen == RecentEventIds::kCapacity + 10);
+    CHECK(f.store->stats().applied_events == RecentEventIds::kCapacity + 10);
 }

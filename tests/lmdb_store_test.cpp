@@ -46,7 +46,7 @@ std::unique_ptr<LmdbStore> open_store(const std::string& directory) {
 
 StoreRecord record(std::string customer, std::string bytes,
                    std::optional<TimeMs> next_due = std::nullopt) {
-    return {std::move(customer), std::move(bytes), next_due};
+    return {std::move(customer), std::move(bytes), next_due, std::nullopt, 0};
 }
 
 using Due = std::vector<std::pair<TimeMs, std::string>>;
@@ -201,6 +201,40 @@ TEST_CASE("lmdb store: reopening the directory keeps records and the timer index
     CHECK(due_timers(*store, 100) == Due{{10, "c"}, {30, "a"}});
     store->commit({record("c", "rc2")});  // the index entry found through timer_of after reopen
     CHECK(due_timers(*store, 100) == Due{{30, "a"}});
+}
+
+// Applied event ids: remembered with their record, forgotten oldest first by cutoff.
+void check_applied_ids(RecordStore& store) {
+    auto applied = [](std::string customer, uint64_t fingerprint, TimeMs at) {
+        StoreRecord r{std::move(customer), "r", std::nullopt, fingerprint, at};
+        return r;
+    };
+    store.commit({applied("a", 1, 100), applied("a", 2, 200), applied("b", 1, 150),
+                  StoreRecord{"c", "", std::nullopt, 9, 50}});  // empty: nothing written
+    CHECK(store.was_applied("a", 1));
+    CHECK(store.was_applied("b", 1));
+    CHECK_FALSE(store.was_applied("b", 2));
+    CHECK_FALSE(store.was_applied("c", 9));
+    CHECK(store.stats().applied_events == 3);
+    CHECK(store.forget_applied_before(150, 10) == 1);  // cutoff is exclusive
+    CHECK_FALSE(store.was_applied("a", 1));
+    CHECK(store.was_applied("b", 1));
+    store.commit({applied("b", 1, 500)});             // the same id applied again, later
+    CHECK(store.forget_applied_before(300, 1) == 1);  // limit
+    CHECK(store.forget_applied_before(300, 10) == 1);
+    CHECK_FALSE(store.was_applied("a", 2));
+    CHECK(store.was_applied("b", 1));  // its newer application is kept
+    CHECK(store.stats().applied_events == 1);
+}
+
+TEST_CASE("applied event ids: MemoryRecordStore") {
+    MemoryRecordStore store;
+    check_applied_ids(store);
+}
+
+TEST_CASE("applied event ids: LmdbStore, the same as MemoryRecordStore") {
+    TempDir dir;
+    check_applied_ids(*open_store(dir.path()));
 }
 
 TEST_CASE("timer index semantics: MemoryRecordStore") {
