@@ -6,6 +6,7 @@
 
 #include "actors/coordinator.hpp"
 #include "actors/messages.hpp"
+#include "state/customer_codec.hpp"
 #include "state/event_codec.hpp"
 #include "state/msgpack_json.hpp"
 
@@ -288,6 +289,10 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
                 only("POST");
                 return post_event(request, response, id);
             }
+            if (path.size() == 3 && path[2] == "record") {
+                only("GET");
+                return reply(response, 200, stored_customer_json(id));
+            }
             if (path.size() == 3 && path[2] != "decisions")
                 throw HttpError{404, "no such endpoint"};
             only("GET");
@@ -309,6 +314,22 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
     } catch (const HttpError& e) {
         reply(response, e.status, {{"error", e.message}});
     }
+}
+
+// What the store holds for the customer, decoded, without activating it: what a restart
+// would bring back.
+json AdminServer::stored_customer_json(const std::string& id) const {
+    const auto record = context_.store->read(id);
+    if (!record) throw HttpError{404, "customer \"" + id + "\" has no stored record"};
+    std::string error;
+    const auto stored = decode_customer(*record, context_.engine->model(), error);
+    if (!stored) throw HttpError{500, "stored record of " + id + " is unreadable: " + error};
+    json out = customer_json(*stored, {}, context_.engine->model(), *context_.engine);
+    out.erase("contacts");  // the coordinator's, not part of the customer's record
+    out["record_bytes"] = record->size();
+    out["record_format"] = static_cast<int>(static_cast<uint8_t>((*record)[0]));
+    out["recent_event_ids"] = stored->journey.recent_ids.ring().size();
+    return out;
 }
 
 void AdminServer::post_event(const httplib::Request& request, httplib::Response& response,

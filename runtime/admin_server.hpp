@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -60,6 +61,7 @@ class AdminServer {
     void dispatch(const httplib::Request& request, httplib::Response& response);
     void post_event(const httplib::Request& request, httplib::Response& response,
                     const std::string& customer);
+    nlohmann::json stored_customer_json(const std::string& id) const;
     void sample_event_rate();
 
     AdminContext context_;

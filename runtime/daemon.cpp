@@ -55,9 +55,9 @@ void Daemon::start() {
     sink_ = make_sink(config_.delivery.sink, SinkOptions{}, sink_error);
     if (!sink_) throw std::runtime_error("delivery sink: " + sink_error);
 
-    store_writer_ = system_->spawn(store_writer, store_, GroupCommit{},
-                                   AppliedIdRetention{config_.store.applied_ids_retention,
-                                                      system_now_ms});
+    store_writer_ =
+        system_->spawn(store_writer, store_, GroupCommit{},
+                       AppliedIdRetention{config_.store.applied_ids_retention, system_now_ms});
     coordinator_ = system_->spawn(
         coordinator,
         CoordinatorSetup{config_.pressure, config_.journey,

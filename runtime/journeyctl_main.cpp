@@ -164,9 +164,11 @@ std::string customer_not_found(const std::string& customer) {
     return "customer " + customer + " not found";
 }
 
-int run_show(const GlobalOptions& global, const std::string& customer) {
-    std::cout << admin_get(global, customer_path(customer), customer_not_found(customer)).dump(2)
-              << "\n";
+// `suffix`: "" for the live state, "/record" for what the store holds.
+int run_show(const GlobalOptions& global, const std::string& customer, const std::string& suffix) {
+    std::cout
+        << admin_get(global, customer_path(customer) + suffix, customer_not_found(customer)).dump(2)
+        << "\n";
     return kSuccess;
 }
 
@@ -276,6 +278,9 @@ int run(int argc, char** argv) {
     CLI::App* show = app.add_subcommand("show", "print a customer's live state");
     show->add_option("CUSTOMER", customer, "customer id")->required();
 
+    CLI::App* record = app.add_subcommand("record", "print a customer's record as stored on disk");
+    record->add_option("CUSTOMER", customer, "customer id")->required();
+
     CLI::App* decisions = app.add_subcommand("decisions", "list a customer's decisions");
     bool decisions_as_json = false;
     decisions->add_option("CUSTOMER", customer, "customer id")->required();
@@ -295,7 +300,8 @@ int run(int argc, char** argv) {
 
     try {
         if (*send) return run_send(global, send_path, send_options);
-        if (*show) return run_show(global, customer);
+        if (*show) return run_show(global, customer, "");
+        if (*record) return run_show(global, customer, "/record");
         if (*decisions) return run_decisions(global, customer, decisions_as_json);
         if (*stats) return run_stats(global);
         return run_check_config(config_path);

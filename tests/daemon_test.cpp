@@ -166,6 +166,13 @@ TEST_CASE("daemon: a customer moves through the stages over the ingest port") {
     CHECK(stats["stages"]["dormant"] == 1);
     CHECK(stats["decisions"]["send"] == 2);
     get_json(daemon, "/customers/nobody", 404);
+    // What the store holds, read without the actor: what a restart would bring back.
+    json stored = get_json(daemon, "/customers/kim/record");
+    CHECK(stored["stage"] == "dormant");
+    CHECK(stored["events_seen"] == 5);
+    CHECK(stored["record_format"] == 1);
+    CHECK(stats["store"]["customers"] == 1);
+    CHECK(stats["store"]["bytes"] > 0);
 }
 
 TEST_CASE("daemon: duplicates, invalid events in a batch, and pipelining") {
