@@ -15,9 +15,11 @@
 // make_sink("http://HOST:PORT/PATH") POSTs each object as JSON with cpp-httplib.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "state/delivery.hpp"
@@ -46,6 +48,28 @@ class DeliverySink {
     virtual bool offer(Delivery delivery) = 0;
     virtual SinkStats stats() const = 0;
     virtual void close() = 0;
+};
+
+// What every sink shares: the counters of SinkStats, and a close() that shuts down once.
+class CountingSink : public DeliverySink {
+  public:
+    SinkStats stats() const final {
+        return {delivered_.load(), retries_.load(), queue_full_.load(), queued_.load()};
+    }
+    void close() final {
+        std::call_once(closed_, [this] { shut_down(); });
+    }
+
+  protected:
+    virtual void shut_down() = 0;
+
+    std::atomic<uint64_t> delivered_{0};
+    std::atomic<uint64_t> retries_{0};
+    std::atomic<uint64_t> queue_full_{0};
+    std::atomic<uint64_t> queued_{0};
+
+  private:
+    std::once_flag closed_;
 };
 
 // nullptr and `error` set for a spec that is neither file:PATH nor http://HOST:PORT/PATH,

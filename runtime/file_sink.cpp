@@ -46,7 +46,7 @@ bool ends_with_torn_line(const std::string& path) {
     return torn;
 }
 
-class FileSink final : public DeliverySink {
+class FileSink final : public CountingSink {
   public:
     FileSink(int fd, std::string path, const SinkOptions& options)
         : fd_(fd), path_(std::move(path)), options_(options), writer_([this] { write_loop(); }) {}
@@ -72,16 +72,8 @@ class FileSink final : public DeliverySink {
         return true;
     }
 
-    SinkStats stats() const override {
-        return {delivered_.load(), retries_.load(), queue_full_.load(), queued_.load()};
-    }
-
-    void close() override {
-        std::call_once(closed_, [this] { shut_down(); });
-    }
-
   private:
-    void shut_down() {
+    void shut_down() override {
         std::unique_lock<std::mutex> lock(mutex_);
         closing_ = true;
         wake_.notify_all();
@@ -164,12 +156,6 @@ class FileSink final : public DeliverySink {
     std::deque<Delivery> queue_;
     bool closing_ = false;
     bool abandoned_ = false;
-    std::once_flag closed_;
-
-    std::atomic<uint64_t> delivered_{0};
-    std::atomic<uint64_t> retries_{0};
-    std::atomic<uint64_t> queue_full_{0};
-    std::atomic<uint64_t> queued_{0};  // changed under mutex_, read anywhere
 
     std::thread writer_;  // last: it starts in the constructor and uses everything above
 };

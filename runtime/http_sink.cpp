@@ -33,7 +33,7 @@ struct Lane {
     std::thread worker;
 };
 
-class HttpSink final : public DeliverySink {
+class HttpSink final : public CountingSink {
   public:
     HttpSink(const std::string& host, int port, std::string path, const SinkOptions& options)
         : path_(std::move(path)),
@@ -73,16 +73,8 @@ class HttpSink final : public DeliverySink {
         return true;
     }
 
-    SinkStats stats() const override {
-        return {delivered_.load(), retries_.load(), queue_full_.load(), queued_.load()};
-    }
-
-    void close() override {
-        std::call_once(closed_, [this] { shut_down(); });
-    }
-
   private:
-    void shut_down() {
+    void shut_down() override {
         for (Lane& lane : lanes_) {
             std::lock_guard<std::mutex> lock(lane.mutex);
             lane.closing = true;
@@ -156,12 +148,6 @@ class HttpSink final : public DeliverySink {
     const SinkOptions options_;
     const size_t lane_capacity_;
     std::vector<Lane> lanes_;  // never resized: workers hold references to their lane
-    std::once_flag closed_;
-
-    std::atomic<uint64_t> delivered_{0};
-    std::atomic<uint64_t> retries_{0};
-    std::atomic<uint64_t> queue_full_{0};
-    std::atomic<uint64_t> queued_{0};
 };
 
 }  // namespace
