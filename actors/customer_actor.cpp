@@ -44,23 +44,29 @@ void send_contacts(caf::stateful_actor<CustomerState>* self, const Routing& r) {
     }
 }
 
-void record_stage_changes(const CustomerState& c, const Routing& r) {
+void log_stage_changes(const CustomerState& c, const Routing& r) {
     const JourneyModel& model = r.context->engine->model();
-    Metrics& metrics = *r.context->metrics;
-    for (const StageChange& change : r.effects.stage_changes) {
-        if (change.had_stage) --metrics.customers_in_stage[change.from];
-        ++metrics.customers_in_stage[change.to];
+    for (const StageChange& change : r.effects.stage_changes)
         spdlog::debug("stage customer={} from={} to={}", c.id,
                       change.had_stage ? model.stages[change.from] : "-", model.stages[change.to]);
-    }
 }
 
-// The customer's new state; `applied` names the event that produced it, if one did.
+// The customer's new state; `applied` names the event that produced it, if one did. The
+// net stage move of the effects goes along, for the store's count of customers per stage.
 StoreRecord record_of(const CustomerState& customer, const Routing& r,
                       const Event* applied = nullptr) {
     const JourneyEngine& engine = *r.context->engine;
-    StoreRecord record{customer.id, encode_customer(customer, engine.model()),
-                       engine.next_due(customer), std::nullopt, 0};
+    const JourneyModel& model = engine.model();
+    StoreRecord record;
+    record.customer = customer.id;
+    record.record = encode_customer(customer, model);
+    record.next_due = engine.next_due(customer);
+    const auto& changes = r.effects.stage_changes;
+    if (!changes.empty() &&
+        (!changes.front().had_stage || changes.front().from != customer.journey.stage))
+        record.stage_move = std::make_pair(
+            changes.front().had_stage ? model.stages[changes.front().from] : std::string(),
+            model.stages[customer.journey.stage]);
     if (applied) {
         record.applied_event = stable_hash(applied->id);
         record.applied_at = r.context->now();
@@ -115,7 +121,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                                       store_barrier(self->state.id), EventOutcome::duplicate);
             }
             ++r.context->metrics->events_accepted;
-            record_stage_changes(self->state, r);
+            log_stage_changes(self->state, r);
             if (event.type == kProfileEventType) send_preferences(self, r);
             send_contacts(self, r);
             schedule_wakeup(self, r);
@@ -128,7 +134,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             const TimeMs now = r.context->now();
             r.context->engine->fire_due(self->state, now, r.effects);
             if (r.effects.timers_fired > 0) {
-                record_stage_changes(self->state, r);
+                log_stage_changes(self->state, r);
                 send_contacts(self, r);
                 self->send(r.context->store_writer, commit_atom::value, record_of(self->state, r),
                            EventOutcome::accepted);

@@ -1,4 +1,5 @@
 // Process-wide counters the actors bump and the admin port reads (/stats, /metrics).
+// Customers per stage are not here: the store counts them, for all stored customers.
 // Lock-free atomics: writers are actors on many threads, readers are HTTP threads, and no
 // reader needs a consistent snapshot across counters.
 #pragma once
@@ -31,11 +32,6 @@ class LatencyHistogram {
 };
 
 struct Metrics {
-    explicit Metrics(size_t stage_count)
-        : stages(stage_count), customers_in_stage(new std::atomic<int64_t>[stage_count]) {
-        for (size_t i = 0; i < stage_count; ++i) customers_in_stage[i] = 0;
-    }
-
     std::atomic<uint64_t> events_accepted{0};
     std::atomic<uint64_t> events_duplicate{0};
     std::atomic<uint64_t> events_rejected{0};
@@ -45,8 +41,6 @@ struct Metrics {
     std::atomic<uint64_t> backpressure_pauses{0};
     std::atomic<int64_t> customers_live{0};
     std::atomic<uint64_t> passivations{0};
-    const size_t stages;
-    std::unique_ptr<std::atomic<int64_t>[]> customers_in_stage;
     LatencyHistogram event_to_decision;
 };
 

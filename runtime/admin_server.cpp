@@ -80,6 +80,11 @@ std::vector<std::string> path_segments(const httplib::Request& request) {
     return segments;
 }
 
+int64_t in_stage(const StoreStats& stored, const std::string& stage) {
+    auto it = stored.customers_in_stage.find(stage);
+    return it == stored.customers_in_stage.end() ? 0 : it->second;
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
     unsigned char difference = a.size() == b.size() ? 0 : 1;
     for (size_t i = 0; i < a.size(); ++i)
@@ -222,7 +227,7 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
             if (path[0] == "stats") {
                 json stages = json::object();
                 for (size_t i = 0; i < model.stages.size(); ++i)
-                    stages[model.stages[i]] = metrics.customers_in_stage[i].load();
+                    stages[model.stages[i]] = in_stage(stored, model.stages[i]);
                 double rate;
                 {
                     std::lock_guard<std::mutex> lock(mutex_);
@@ -271,7 +276,7 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
             out << "# TYPE journeyd_customers_in_stage gauge\n";
             for (size_t i = 0; i < model.stages.size(); ++i)
                 out << "journeyd_customers_in_stage{stage=\"" << model.stages[i] << "\"} "
-                    << metrics.customers_in_stage[i].load() << "\n";
+                    << in_stage(stored, model.stages[i]) << "\n";
             const SinkStats sink = context_.sink->stats();
             counter("journeyd_delivery_outbox", "gauge", decided.outbox);
             counter("journeyd_delivery_delivered_total", "counter", sink.delivered);

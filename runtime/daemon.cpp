@@ -43,7 +43,7 @@ void Daemon::start() {
     // The stealing scheduler polls while idle (CAF issue #1251); an idle daemon must idle.
     caf_config_.set("scheduler.policy", caf::atom("sharing"));
     system_ = std::make_unique<caf::actor_system>(caf_config_);
-    metrics_ = std::make_shared<Metrics>(config_.journey.stages.size());
+    metrics_ = std::make_shared<Metrics>();
     std::string store_error;
     store_ = LmdbStore::open(config_.node.data_dir, LmdbOptions{config_.store.sync}, store_error);
     if (!store_) throw std::runtime_error(store_error);

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -44,18 +45,23 @@ std::string_view as_view(const MDB_val& val) {
     return {static_cast<const char*>(val.mv_data), val.mv_size};
 }
 
-// Flipping the sign bit maps int64 order onto the unsigned order of the big-endian bytes.
-std::string encode_due(TimeMs due) {
-    uint64_t bits = static_cast<uint64_t>(due) ^ (uint64_t(1) << 63);
-    std::string key(kDueKeySize, '\0');
-    for (size_t i = kDueKeySize; i-- > 0; bits >>= 8) key[i] = static_cast<char>(bits & 0xff);
-    return key;
-}
-
-std::string fingerprint_key(uint64_t fingerprint) {
+// 8 big-endian bytes: due keys, event fingerprints, counters (two's complement).
+std::string be64_bytes(uint64_t fingerprint) {
     std::string key(8, '\0');
     for (size_t i = 8; i-- > 0; fingerprint >>= 8) key[i] = static_cast<char>(fingerprint & 0xff);
     return key;
+}
+
+uint64_t be64_value(std::string_view bytes) {
+    uint64_t value = 0;
+    for (size_t i = 0; i < 8 && i < bytes.size(); ++i)
+        value = (value << 8) | static_cast<uint8_t>(bytes[i]);
+    return value;
+}
+
+// Flipping the sign bit maps int64 order onto the unsigned order of the big-endian bytes.
+std::string encode_due(TimeMs due) {
+    return be64_bytes(static_cast<uint64_t>(due) ^ (uint64_t(1) << 63));
 }
 
 // Index entries sort by due first; the customer id makes equal dues distinct keys.
@@ -64,9 +70,7 @@ std::string timer_entry(std::string_view due_key, std::string_view customer) {
 }
 
 TimeMs decode_due(std::string_view key) {
-    uint64_t bits = 0;
-    for (size_t i = 0; i < kDueKeySize; ++i) bits = (bits << 8) | static_cast<uint8_t>(key[i]);
-    return static_cast<TimeMs>(bits ^ (uint64_t(1) << 63));
+    return static_cast<TimeMs>(be64_value(key) ^ (uint64_t(1) << 63));
 }
 
 class Transaction {
@@ -168,6 +172,7 @@ void LmdbStore::open_environment(const std::string& directory, const LmdbOptions
     meta_ = open_database(txn.get(), "meta");
     applied_ = open_database(txn.get(), "applied");
     applied_by_time_ = open_database(txn.get(), "applied_by_time");
+    stage_counts_ = open_database(txn.get(), "stage_counts");
     check_format(txn.get(), meta_);
     txn.commit();
 }
@@ -180,9 +185,15 @@ LmdbStore::~LmdbStore() {
 void LmdbStore::commit(const std::vector<StoreRecord>& batch) {
     std::lock_guard<std::mutex> lock(commit_mutex_);
     Transaction txn(env_, 0);
+    std::map<std::string, int64_t> stage_deltas;
     for (const StoreRecord& record : batch) {
-        if (!record.record.empty()) write_record(txn.get(), record);
+        if (record.record.empty()) continue;
+        write_record(txn.get(), record);
+        if (!record.stage_move) continue;
+        if (!record.stage_move->first.empty()) --stage_deltas[record.stage_move->first];
+        ++stage_deltas[record.stage_move->second];
     }
+    add_to_stage_counts(txn.get(), stage_deltas);
     txn.commit();
 }
 
@@ -198,7 +209,7 @@ void LmdbStore::write_record(MDB_txn* txn, const StoreRecord& record) {
         check(mdb_del(txn, timer_index_, &old_entry_key, nullptr), "mdb_del timer_index");
     }
     if (record.applied_event) {
-        const std::string applied = fingerprint_key(*record.applied_event) + record.customer;
+        const std::string applied = be64_bytes(*record.applied_event) + record.customer;
         const std::string at = encode_due(record.applied_at);
         const std::string by_time = at + applied;
         MDB_val applied_key = as_val(applied), at_value = as_val(at), by_time_key = as_val(by_time);
@@ -217,6 +228,20 @@ void LmdbStore::write_record(MDB_txn* txn, const StoreRecord& record) {
     check(mdb_put(txn, timer_index_, &entry_key, &empty, 0), "mdb_put timer_index");
     MDB_val due_value = as_val(due);
     check(mdb_put(txn, timer_of_, &customer, &due_value, 0), "mdb_put timer_of");
+}
+
+void LmdbStore::add_to_stage_counts(MDB_txn* txn, const std::map<std::string, int64_t>& deltas) {
+    for (const auto& [stage, delta] : deltas) {
+        if (delta == 0) continue;
+        MDB_val key = as_val(stage);
+        MDB_val stored;
+        int64_t count = 0;
+        if (check_found(mdb_get(txn, stage_counts_, &key, &stored), "mdb_get stage_counts"))
+            count = static_cast<int64_t>(be64_value(as_view(stored)));
+        const std::string updated = be64_bytes(static_cast<uint64_t>(count + delta));
+        MDB_val value = as_val(updated);
+        check(mdb_put(txn, stage_counts_, &key, &value, 0), "mdb_put stage_counts");
+    }
 }
 
 std::optional<std::string> LmdbStore::read(const std::string& customer) const {
@@ -246,7 +271,7 @@ std::vector<DueTimer> LmdbStore::timers_due(TimeMs until, size_t limit) const {
 
 bool LmdbStore::was_applied(const std::string& customer, uint64_t event_fingerprint) const {
     Transaction txn(env_, MDB_RDONLY);
-    const std::string applied = fingerprint_key(event_fingerprint) + customer;
+    const std::string applied = be64_bytes(event_fingerprint) + customer;
     MDB_val key = as_val(applied);
     MDB_val value;
     return check_found(mdb_get(txn.get(), applied_, &key, &value), "mdb_get applied");
@@ -291,8 +316,15 @@ StoreStats LmdbStore::stats() const {
     check(mdb_env_info(env_, &info), "mdb_env_info");
     MDB_stat environment;
     check(mdb_env_stat(env_, &environment), "mdb_env_stat");
+    std::map<std::string, int64_t> in_stage;
+    {
+        Cursor cursor(txn.get(), stage_counts_);
+        MDB_val key, value;
+        while (cursor.next(key, value))
+            in_stage[std::string(as_view(key))] = static_cast<int64_t>(be64_value(as_view(value)));
+    }
     return {customers.ms_entries, timers.ms_entries, applied.ms_entries,
-            (uint64_t(info.me_last_pgno) + 1) * environment.ms_psize};
+            (uint64_t(info.me_last_pgno) + 1) * environment.ms_psize, std::move(in_stage)};
 }
 
 }  // namespace journeyd

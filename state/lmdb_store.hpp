@@ -9,13 +9,14 @@
 // LMDB call. A full map (MDB_MAP_FULL, LmdbOptions::map_size reached) is such a failure: the
 // map is not grown yet.
 //
-// Layout, six named databases:
+// Layout, seven named databases:
 //   "customers"        customer id -> the record bytes, exactly as committed
 //   "timer_index"      due key (below) + customer id -> empty; a cursor walks it earliest first
 //   "timer_of"         customer id -> due key, to find the index entry an update replaces
 //   "applied"          event fingerprint (8 bytes) + customer id -> due key of applied_at
 //   "applied_by_time"  due key of applied_at + fingerprint + customer id -> empty, so that
 //                      forget_applied_before walks the oldest first
+//   "stage_counts"     stage name -> customers in it (8-byte big-endian two's complement)
 //   "meta"             "format" -> "1"
 // A due key is the TimeMs as 8 big-endian bytes with the sign bit flipped, so that LMDB's
 // bytewise key order is the signed order (negative instants first). LMDB limits keys to 511
@@ -70,6 +71,7 @@ class LmdbStore final : public RecordStore {
     LmdbStore() = default;
     void open_environment(const std::string& directory, const LmdbOptions& options);
     void write_record(MDB_txn* txn, const StoreRecord& record);
+    void add_to_stage_counts(MDB_txn* txn, const std::map<std::string, int64_t>& deltas);
 
     MDB_env* env_ = nullptr;
     MDB_dbi customers_ = 0;
@@ -78,7 +80,8 @@ class LmdbStore final : public RecordStore {
     MDB_dbi meta_ = 0;
     MDB_dbi applied_ = 0;          // fingerprint (8 bytes) + customer -> applied_at
     MDB_dbi applied_by_time_ = 0;  // applied_at (8) + fingerprint (8) + customer -> empty
-    std::mutex commit_mutex_;      // one write transaction at a time, per LMDB's model
+    MDB_dbi stage_counts_ = 0;
+    std::mutex commit_mutex_;  // one write transaction at a time, per LMDB's model
 };
 
 }  // namespace journeyd

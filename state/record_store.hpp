@@ -32,11 +32,14 @@ struct StoreRecord {
     // forget_applied_before, so a retry is recognised long after the record's own window.
     std::optional<uint64_t> applied_event;
     TimeMs applied_at = 0;
+    // With a record: the stage the customer left ("" when the record creates it) and the one
+    // it is in now, when they differ. The store counts customers per stage from these.
+    std::optional<std::pair<std::string, std::string>> stage_move;
 };
 
 // A record that writes nothing: answered in order behind the commits before it.
 inline StoreRecord store_barrier(std::string customer) {
-    return {std::move(customer), {}, std::nullopt, std::nullopt, 0};
+    return {std::move(customer), {}, std::nullopt, std::nullopt, 0, std::nullopt};
 }
 
 struct DueTimer {
@@ -49,6 +52,7 @@ struct StoreStats {
     uint64_t pending_timers = 0;  // customers in the timer index
     uint64_t applied_events = 0;  // event ids remembered for idempotency
     uint64_t bytes = 0;           // space the store uses
+    std::map<std::string, int64_t> customers_in_stage;
 };
 
 class RecordStore {
@@ -85,6 +89,10 @@ class MemoryRecordStore final : public RecordStore {
             if (r.applied_event) {
                 applied_[{r.customer, *r.applied_event}] = r.applied_at;
                 applied_by_time_.insert({r.applied_at, {r.customer, *r.applied_event}});
+            }
+            if (r.stage_move) {
+                if (!r.stage_move->first.empty()) --in_stage_[r.stage_move->first];
+                ++in_stage_[r.stage_move->second];
             }
         }
         ++commits_;
@@ -128,7 +136,7 @@ class MemoryRecordStore final : public RecordStore {
         std::lock_guard<std::mutex> lock(mutex_);
         uint64_t bytes = 0;
         for (const auto& [customer, record] : records_) bytes += customer.size() + record.size();
-        return {records_.size(), index_.size(), applied_.size(), bytes};
+        return {records_.size(), index_.size(), applied_.size(), bytes, in_stage_};
     }
 
     size_t commits() const {
@@ -144,6 +152,7 @@ class MemoryRecordStore final : public RecordStore {
     using AppliedKey = std::pair<std::string, uint64_t>;
     std::map<AppliedKey, TimeMs> applied_;
     std::multimap<TimeMs, AppliedKey> applied_by_time_;
+    std::map<std::string, int64_t> in_stage_;
     size_t commits_ = 0;
 };
 

@@ -169,7 +169,7 @@ struct ActorFixture {
     std::unique_ptr<caf::actor_system> system;
     std::shared_ptr<MemoryRecordStore> store = std::make_shared<MemoryRecordStore>();
     std::shared_ptr<RecordingSink> sink = std::make_shared<RecordingSink>();
-    std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>(config.journey.stages.size());
+    std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
     caf::actor coordinator;
     caf::actor writer;
     caf::actor sweeper;
@@ -356,6 +356,9 @@ TEST_CASE("after a restart customers come back from the store, and their timers 
         return stored && second.config.journey.stages[stored->journey.stage] == "dormant";
     }));
     CHECK(second.sent_programs("gus") == Names{"winback"});
+    using Counts = std::map<std::string, int64_t>;
+    CHECK(store->stats().customers_in_stage ==
+          Counts{{"exploring", 0}, {"active", 0}, {"dormant", 1}});  // "new" was passed through
     CHECK(store->timers_due(INT64_MAX, 10).empty());
     // The restored customer remembers what it applied.
     CHECK(second.send("gus", "ad_placed", "g2") == EventOutcome::duplicate);

@@ -46,7 +46,11 @@ std::unique_ptr<LmdbStore> open_store(const std::string& directory) {
 
 StoreRecord record(std::string customer, std::string bytes,
                    std::optional<TimeMs> next_due = std::nullopt) {
-    return {std::move(customer), std::move(bytes), next_due, std::nullopt, 0};
+    StoreRecord r;
+    r.customer = std::move(customer);
+    r.record = std::move(bytes);
+    r.next_due = next_due;
+    return r;
 }
 
 using Due = std::vector<std::pair<TimeMs, std::string>>;
@@ -205,12 +209,15 @@ TEST_CASE("lmdb store: reopening the directory keeps records and the timer index
 
 // Applied event ids: remembered with their record, forgotten oldest first by cutoff.
 void check_applied_ids(RecordStore& store) {
-    auto applied = [](std::string customer, uint64_t fingerprint, TimeMs at) {
-        StoreRecord r{std::move(customer), "r", std::nullopt, fingerprint, at};
+    auto applied = [](std::string customer, uint64_t fingerprint, TimeMs at,
+                      std::string bytes = "r") {
+        StoreRecord r = record(std::move(customer), std::move(bytes));
+        r.applied_event = fingerprint;
+        r.applied_at = at;
         return r;
     };
     store.commit({applied("a", 1, 100), applied("a", 2, 200), applied("b", 1, 150),
-                  StoreRecord{"c", "", std::nullopt, 9, 50}});  // empty: nothing written
+                  applied("c", 9, 50, "")});  // empty: nothing written
     CHECK(store.was_applied("a", 1));
     CHECK(store.was_applied("b", 1));
     CHECK_FALSE(store.was_applied("b", 2));
@@ -225,6 +232,30 @@ void check_applied_ids(RecordStore& store) {
     CHECK_FALSE(store.was_applied("a", 2));
     CHECK(store.was_applied("b", 1));  // its newer application is kept
     CHECK(store.stats().applied_events == 1);
+}
+
+// Customers per stage, from the stage moves records carry, deltas applied in batch order.
+void check_stage_counts(RecordStore& store) {
+    auto moved = [](std::string customer, std::string from, std::string to) {
+        StoreRecord r = record(std::move(customer), "r");
+        r.stage_move = std::make_pair(std::move(from), std::move(to));
+        return r;
+    };
+    store.commit({moved("a", "", "new"), moved("b", "", "new"), moved("a", "new", "active")});
+    store.commit({moved("a", "active", "loyal"), record("b", "r"), moved("c", "", "new")});
+    using Counts = std::map<std::string, int64_t>;
+    CHECK(store.stats().customers_in_stage == Counts{{"new", 2}, {"active", 0}, {"loyal", 1}});
+}
+
+TEST_CASE("stage counts: MemoryRecordStore") {
+    MemoryRecordStore store;
+    check_stage_counts(store);
+}
+
+TEST_CASE("stage counts: LmdbStore, the same as MemoryRecordStore, and kept on reopening") {
+    TempDir dir;
+    check_stage_counts(*open_store(dir.path()));
+    CHECK(open_store(dir.path())->stats().customers_in_stage.at("loyal") == 1);
 }
 
 TEST_CASE("applied event ids: MemoryRecordStore") {
