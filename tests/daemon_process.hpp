@@ -1,6 +1,7 @@
 // Runs the real journeyd binary for integration tests: on free loopback ports, with its own
 // data directory and configuration, logging to a file the test can read. Waits for
 // /health with a deadline; stops with SIGTERM (SIGKILL only if it hangs past a deadline).
+// Crash tests kill it with SIGKILL and restart it on the same data directory and ports.
 #pragma once
 
 #include <arpa/inet.h>
@@ -50,10 +51,10 @@ class DaemonProcess {
         directory_ = ::mkdtemp(dir_template);
         ingest_port_ = free_port();
         admin_port_ = free_port();
-        const std::string config_path = directory_ + "/journeyd.toml";
-        std::ofstream(config_path) << config_toml;
+        config_path_ = directory_ + "/journeyd.toml";
+        std::ofstream(config_path_) << config_toml;
         log_path_ = directory_ + "/journeyd.log";
-        start(config_path);
+        start("w");
     }
 
     ~DaemonProcess() {
@@ -76,6 +77,23 @@ class DaemonProcess {
         return exit_status_;
     }
 
+    // No drain and no flush: only what the daemon had committed survives, as after a crash.
+    void kill_hard() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        exit_status_ = 128 + SIGKILL;
+        pid_ = -1;
+    }
+
+    // After stop() or kill_hard(): the same configuration, data directory and ports, so that
+    // clients and the test see the same daemon come back. The log keeps the earlier runs.
+    void restart() {
+        REQUIRE(pid_ <= 0);
+        exit_status_ = -1;
+        start("a");
+    }
+
     std::string ingest() const { return "127.0.0.1:" + std::to_string(ingest_port_); }
     httplib::Client admin() const { return httplib::Client("127.0.0.1", admin_port_); }
     const std::string& directory() const { return directory_; }
@@ -88,20 +106,20 @@ class DaemonProcess {
     }
 
   private:
-    void start(const std::string& config_path) {
+    void start(const char* log_mode) {
         pid_ = ::fork();
         REQUIRE(pid_ >= 0);
         if (pid_ == 0) {
             const std::string ingest = this->ingest();
             const std::string admin = "127.0.0.1:" + std::to_string(admin_port_);
             const std::string data = directory_ + "/data";
-            FILE* log = std::fopen(log_path_.c_str(), "w");
+            FILE* log = std::fopen(log_path_.c_str(), log_mode);
             ::dup2(fileno(log), STDOUT_FILENO);
             ::dup2(fileno(log), STDERR_FILENO);
             ::chdir(directory_.c_str());
-            ::execl(JOURNEYD_BINARY, JOURNEYD_BINARY, "--config", config_path.c_str(), "--data-dir",
-                    data.c_str(), "--ingest", ingest.c_str(), "--admin", admin.c_str(),
-                    "--log-level", "info", static_cast<char*>(nullptr));
+            ::execl(JOURNEYD_BINARY, JOURNEYD_BINARY, "--config", config_path_.c_str(),
+                    "--data-dir", data.c_str(), "--ingest", ingest.c_str(), "--admin",
+                    admin.c_str(), "--log-level", "info", static_cast<char*>(nullptr));
             std::_Exit(127);
         }
         const bool healthy = eventually([&] {
@@ -122,6 +140,7 @@ class DaemonProcess {
     }
 
     std::string directory_;
+    std::string config_path_;
     std::string log_path_;
     uint16_t ingest_port_ = 0;
     uint16_t admin_port_ = 0;
