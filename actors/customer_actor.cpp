@@ -16,32 +16,36 @@ struct Routing {
     std::optional<TimeMs> wakeup_at;  // the earliest wake-up in flight
 };
 
-// Preferences first: the coordinator must judge this event's requests by the updated profile.
+ContactPreferences preferences_of(const Profile& profile) {
+    return {profile.time_zone(), profile.refused_channels()};
+}
+
+// A profile event may change what the coordinator holds for requests it is still deferring.
 void send_preferences(caf::stateful_actor<CustomerState>* self, const Routing& r) {
-    const Profile& profile = self->state.profile;
     self->send(r.context->coordinator, preferences_atom::value, self->state.id,
-               ContactPreferences{profile.time_zone(), profile.refused_channels()});
+               preferences_of(self->state.profile));
+}
+
+ContactRequest contact_request(const CustomerState& customer, const Routing& r, ProgramId program,
+                               const std::string& cause, TimeMs at, std::string dropped_reason) {
+    const std::string& name = r.context->engine->model().programs[program].name;
+    return {make_decision_id(customer.id, name, cause),
+            customer.id,
+            program,
+            cause,
+            at,
+            std::move(dropped_reason),
+            preferences_of(customer.profile)};
 }
 
 void send_contacts(caf::stateful_actor<CustomerState>* self, const Routing& r) {
-    const JourneyModel& model = r.context->engine->model();
-    const std::string& customer = self->state.id;
-    for (const ProgramRequest& request : r.effects.requests) {
-        const std::string& program = model.programs[request.program].name;
+    for (const ProgramRequest& request : r.effects.requests)
         self->send(r.context->coordinator, contact_atom::value,
-                   ContactRequest{make_decision_id(customer, program, request.cause),
-                                  customer,
-                                  request.program,
-                                  request.cause,
-                                  request.at,
-                                  {}});
-    }
-    for (const ProgramDrop& drop : r.effects.drops) {
-        const std::string& program = model.programs[drop.program].name;
+                   contact_request(self->state, r, request.program, request.cause, request.at, {}));
+    for (const ProgramDrop& drop : r.effects.drops)
         self->send(r.context->coordinator, contact_atom::value,
-                   ContactRequest{make_decision_id(customer, program, drop.cause), customer,
-                                  drop.program, drop.cause, drop.at, std::string(drop.reason)});
-    }
+                   contact_request(self->state, r, drop.program, drop.cause, drop.at,
+                                   std::string(drop.reason)));
 }
 
 void log_stage_changes(const CustomerState& c, const Routing& r) {

@@ -9,12 +9,19 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "state/duration.hpp"
 #include "state/journey_model.hpp"
 #include "state/stable_hash.hpp"
 
 namespace journeyd {
+
+// What the coordinator needs to know of a customer's profile.
+struct ContactPreferences {
+    std::string time_zone;                      // IANA name; empty: UTC
+    std::vector<std::string> refused_channels;  // consent[channel] == false
+};
 
 struct ContactRequest {
     std::string decision_id;
@@ -25,6 +32,10 @@ struct ContactRequest {
     // Set when the journey already decided against the contact (e.g. "left_stage"): the
     // coordinator records it as a suppress decision with this reason, no rules applied.
     std::string dropped_reason;
+    // The customer's preferences when the request was made. They travel with every request
+    // because the customer's record is durable and the coordinator's memory is not: after a
+    // restart, a refused consent must still be known to the first request's decision.
+    ContactPreferences preferences;
 };
 
 inline std::string make_decision_id(const std::string& customer, const std::string& program,

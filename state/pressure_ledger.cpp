@@ -48,6 +48,7 @@ void PressureLedger::submit(ContactRequest request, TimeMs now, std::vector<Deci
                              "dropped by the journey before it was due", now));
         return;
     }
+    customers_[request.customer].preferences = request.preferences;
     if (policy_.arbitration_window <= 0) {
         evaluate(Held{std::move(request), false}, now, out);
         return;

@@ -60,16 +60,12 @@ struct Contact {
     bool counts_against_caps = true;
 };
 
-// What the ledger needs to know of a customer's profile.
-struct ContactPreferences {
-    std::string time_zone;                      // IANA name; empty: UTC
-    std::vector<std::string> refused_channels;  // consent[channel] == false
-};
-
 class PressureLedger {
   public:
     PressureLedger(PressurePolicy policy, JourneyModel model);
 
+    // Profile changes between requests (consent revoked while a request is deferred); each
+    // request also brings the customer's preferences as they were when it was made.
     void set_preferences(const std::string& customer, ContactPreferences preferences);
 
     // Decisions made now are appended to `out`; requests held for arbitration are decided

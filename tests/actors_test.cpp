@@ -402,3 +402,15 @@ TEST_CASE("an event id older than the record's window is still known from the st
     CHECK(f.lookup("ida").state.journey.events_seen == RecentEventIds::kCapacity + 10);
     CHECK(f.store->stats().applied_events == RecentEventIds::kCapacity + 10);
 }
+
+TEST_CASE("a consent refused before a restart still holds for the first request after it") {
+    auto store = std::make_shared<MemoryRecordStore>();
+    {
+        ActorFixture first(test::kTestJourney, store);
+        first.send("jo", "profile", "", {{"consent", {{"email", false}}}});
+    }
+    ActorFixture second(test::kTestJourney, store);  // a coordinator that never heard of jo
+    second.send("jo", "password_reset");
+    REQUIRE(second.eventually([&] { return second.decisions("jo").size() == 1; }));
+    CHECK(second.decision_trail("jo") == Names{"reset suppress:consent"});
+}

@@ -95,9 +95,16 @@ struct LedgerHarness {
                                      program,
                                      "event:" + std::to_string(next),
                                      now,
-                                     {}},
+                                     {},
+                                     preferences[customer]},
                       now, out);
         return out;
+    }
+
+    // As a profile event does: for the requests to come and those held.
+    void set_preferences(const std::string& customer, ContactPreferences p) {
+        preferences[customer] = p;
+        ledger.set_preferences(customer, std::move(p));
     }
 
     std::vector<Decision> advance(TimeMs now) {
@@ -108,6 +115,7 @@ struct LedgerHarness {
 
     Config config;
     PressureLedger ledger;
+    std::map<std::string, ContactPreferences> preferences;
     int next = 0;
 };
 
@@ -141,7 +149,7 @@ TEST_CASE("ledger: exempt classes bypass caps and quiet hours but never consent"
     CHECK(h.ledger.contacts("c").size() == 4);
     // Exempt sends do not use up the budget of the others.
     CHECK(outcome_of(h.request(kPing, kNoon + 3)) == "send:ok");
-    h.ledger.set_preferences("c", {"", {"email"}});
+    h.set_preferences("c", {"", {"email"}});
     const auto refused = h.request(kReset, kNoon + 4);
     CHECK(outcome_of(refused) == "suppress:consent");
     CHECK(refused[0].detail == "no consent for email");
@@ -149,7 +157,7 @@ TEST_CASE("ledger: exempt classes bypass caps and quiet hours but never consent"
 
 TEST_CASE("ledger: quiet hours defer to their end in the customer's zone, then re-evaluate") {
     LedgerHarness h;
-    h.ledger.set_preferences("c", {"America/New_York", {}});
+    h.set_preferences("c", {"America/New_York", {}});
     // 12:00 UTC is 08:00 in New York (EDT): just outside.
     CHECK(outcome_of(h.request(kWelcome, kNoon)) == "send:ok");
     // 02:00 UTC is 22:00 EDT: deferred to 08:00 EDT = 12:00 UTC.
@@ -180,7 +188,7 @@ TEST_CASE("ledger: a deferred request can still be capped when it comes back") {
 TEST_CASE("ledger: consent revoked while deferred suppresses the request when it comes back") {
     LedgerHarness h;
     CHECK(outcome_of(h.request(kPromo, kNoon + 11 * kHour)) == "defer:quiet_hours");
-    h.ledger.set_preferences("c", {"", {"email"}});
+    h.set_preferences("c", {"", {"email"}});
     CHECK(outcome_of(h.advance(kNoon + kDay)) == "suppress:consent");
 }
 
@@ -245,10 +253,19 @@ TEST_CASE("ledger: rate budgets defer the excess in order, one reserved slot eac
         CHECK(outcome_of(h.request(kWelcome, kNoon, "e" + std::to_string(i))) == "send:ok");
 }
 
+TEST_CASE("ledger: a request brings the customer's preferences, known after a restart too") {
+    LedgerHarness h;  // a fresh ledger, as after a restart: it knows nothing of "c"
+    std::vector<Decision> out;
+    h.ledger.submit(ContactRequest{"x", "c", kPromo, "event:1", kNoon, {}, {"", {"email"}}}, kNoon,
+                    out);
+    CHECK(outcome_of(out) == "suppress:consent");
+}
+
 TEST_CASE("ledger: requests the journey dropped are recorded as suppress with its reason") {
     LedgerHarness h;
     std::vector<Decision> out;
-    h.ledger.submit(ContactRequest{"x", "c", kPromo, "event:1", kNoon, "left_stage"}, kNoon, out);
+    h.ledger.submit(ContactRequest{"x", "c", kPromo, "event:1", kNoon, "left_stage", {}}, kNoon,
+                    out);
     CHECK(outcome_of(out) == "suppress:left_stage");
     CHECK(h.ledger.contacts("c").empty());
 }
@@ -287,7 +304,8 @@ TEST_CASE("ledger property: caps, quiet hours and consent hold; one final outcom
                                                 static_cast<ProgramId>(random() % 5),
                                                 "x",
                                                 t,
-                                                {}}});
+                                                {},
+                                                preferences[customer]}});
         }
         // As the coordinator does: every wake-up at its own time, before the next request.
         std::vector<Decision> decisions;
