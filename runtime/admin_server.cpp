@@ -150,6 +150,8 @@ AdminServer::AdminServer(AdminContext context)
     server_->Patch(".*", handler);
     server_->Options(".*", handler);
     server_->set_payload_max_length(1u << 20);
+    // Small JSON answers on kept-alive connections otherwise wait out Nagle and delayed ACKs.
+    server_->set_tcp_nodelay(true);
 }
 
 AdminServer::~AdminServer() {

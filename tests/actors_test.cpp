@@ -407,10 +407,10 @@ TEST_CASE("a consent refused before a restart still holds for the first request 
     auto store = std::make_shared<MemoryRecordStore>();
     {
         ActorFixture first(test::kTestJourney, store);
-        first.send("jo", "profile", "", {{"consent", {{"email", false}}}});
+        first.send("jo", "profile", "jo-1", {{"consent", {{"email", false}}}});
     }
     ActorFixture second(test::kTestJourney, store);  // a coordinator that never heard of jo
-    second.send("jo", "password_reset");
+    REQUIRE(second.send("jo", "password_reset", "jo-2") == EventOutcome::accepted);
     REQUIRE(second.eventually([&] { return second.decisions("jo").size() == 1; }));
     CHECK(second.decision_trail("jo") == Names{"reset suppress:consent"});
 }

@@ -156,6 +156,11 @@ TEST_CASE("daemon: a customer moves through the stages over the ingest port") {
     CHECK(kim["timers"][0]["name"] == "lapse");
     // Two seconds without events: the inactivity timer moves her to dormant.
     CHECK(eventually([&] { return stage() == "dormant"; }));
+    // The move is committed, and winback decided, a moment after the actor made it.
+    CHECK(eventually([&] {
+        return get_json(daemon, "/customers/kim/record")["stage"] == "dormant" &&
+               get_json(daemon, "/customers/kim/decisions").size() == 2;
+    }));
     json decisions = get_json(daemon, "/customers/kim/decisions");
     REQUIRE(decisions.size() == 2);
     CHECK(decisions[0]["program"] == "winback");  // newest first
@@ -257,13 +262,21 @@ TEST_CASE("daemon: the admin API: token, methods, bad input, encoded ids, POST e
         admin.Post("/customers/x/events", auth, R"({"id": "", "type": "t"})", "application/json");
     CHECK(invalid->status == 400);
     CHECK(json::parse(invalid->body)["error"] == "\"id\" must be 1..128 bytes");
-    auto metrics = admin.Get("/metrics", auth);
-    REQUIRE(metrics->status == 200);
-    for (const char* series :
-         {"journeyd_events_total 1", "journeyd_decisions_total{outcome=\"send\"} 1",
-          "journeyd_customers_live 1", "journeyd_customers_in_stage{stage=\"exploring\"} 1",
-          "journeyd_event_to_decision_seconds_count 1"})
-        CHECK(metrics->body.find(series) != std::string::npos);
+    // The welcome decision follows the acknowledgement by a moment: poll for it.
+    const std::vector<std::string> series = {
+        "journeyd_events_total 1", "journeyd_decisions_total{outcome=\"send\"} 1",
+        "journeyd_customers_live 1", "journeyd_customers_in_stage{stage=\"exploring\"} 1",
+        "journeyd_event_to_decision_seconds_count 1"};
+    std::string exposition;
+    const bool complete = eventually([&] {
+        auto metrics = admin.Get("/metrics", auth);
+        exposition = metrics && metrics->status == 200 ? metrics->body : "";
+        for (const std::string& line : series)
+            if (exposition.find(line) == std::string::npos) return false;
+        return true;
+    });
+    INFO(exposition);
+    CHECK(complete);
 }
 
 TEST_CASE("daemon: SIGTERM under load answers every frame it received, then exits 0") {
