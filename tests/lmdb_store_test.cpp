@@ -323,29 +323,34 @@ TEST_CASE("lmdb store: a path it cannot use as its directory is an error, not a 
     }
 }
 
-TEST_CASE("lmdb store: reads from other threads while commits run see whole batches") {
+// What journeyd relies on: a read that starts after commit() returned (the shard reads a
+// passivated customer's record after the actor that committed it has ended) sees that commit.
+// Reads racing a commit without such an order may see either snapshot, and LMDB does not
+// promise them to be monotonic across transactions; that is not asserted here.
+TEST_CASE("lmdb store: a read ordered after a returned commit sees it, from any thread") {
     TempDir dir;
     auto store = open_store(dir.path());
     store->commit({record("counter", "0")});
     constexpr int kCommits = 300;
-    std::atomic<bool> done{false};
-    std::atomic<int> violations{0};
+    std::atomic<int> committed{0};
+    std::atomic<int> stale_reads{0}, torn_timers{0};
     std::vector<std::thread> readers;
     for (int r = 0; r < 4; ++r) {
         readers.emplace_back([&] {
-            int last = 0;
-            while (!done) {
-                const int seen = std::stoi(store->read("counter").value_or("-1"));
-                const auto timers = store->timers_due(kCommits, 10);
-                if (seen < last || timers.size() > 1) ++violations;
-                last = seen;
+            for (int known = 0; known < kCommits;) {
+                known = committed.load(std::memory_order_acquire);
+                if (std::stoi(store->read("counter").value_or("-1")) < known) ++stale_reads;
+                if (store->timers_due(kCommits, 10).size() > 1) ++torn_timers;
             }
         });
     }
-    for (int i = 1; i <= kCommits; ++i) store->commit({record("counter", std::to_string(i), i)});
-    done = true;
+    for (int i = 1; i <= kCommits; ++i) {
+        store->commit({record("counter", std::to_string(i), i)});
+        committed.store(i, std::memory_order_release);
+    }
     for (std::thread& reader : readers) reader.join();
-    CHECK(violations == 0);
+    CHECK(stale_reads == 0);
+    CHECK(torn_timers == 0);  // a batch is never half visible
     CHECK(store->read("counter") == std::to_string(kCommits));
 }
 
