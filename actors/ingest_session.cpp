@@ -25,7 +25,9 @@ struct Session {
     std::shared_ptr<const IngestContext> context;
     std::deque<PendingFrame> frames;  // unanswered, oldest first
     uint64_t first_seq = 0;           // sequence number of frames.front()
-    uint32_t body_length = 0;         // 0: waiting for a header
+    // Bytes read but not yet framed: at most one read and one incomplete frame, since
+    // framing stops while the session is paused and the socket is not read then either.
+    std::string received;
     uint64_t unsent_bytes = 0;
     bool paused = false;
     bool draining = false;
@@ -54,6 +56,7 @@ void apply_flow_control(caf::io::broker* self, Session& s) {
     } else if (s.paused && well_under) {
         s.paused = false;
         self->trigger(s.handle);
+        self->send(self, flush_atom::value);  // frames already received wait in `received`
     }
 }
 
@@ -131,35 +134,45 @@ void accept_body(caf::io::broker* self, std::shared_ptr<Session> session, std::s
     answer_ready_frames(self, s);
 }
 
+// Takes the complete frames at the front of `received`, until the session pauses (a
+// draining session takes them all: they were received, so they are answered).
+void take_frames(caf::io::broker* self, const std::shared_ptr<Session>& session) {
+    Session& s = *session;
+    size_t at = 0;
+    while (!s.closing && (!s.paused || s.draining) && s.received.size() - at >= 4) {
+        const uint32_t length = read_frame_header(s.received.data() + at);
+        const uint32_t max = s.context->limits.max_frame;
+        if (length == 0 || length > max) {
+            s.received.clear();
+            return reject_frame(self, s,
+                                "frame length " + std::to_string(length) + " is outside 1.." +
+                                    std::to_string(max) + "; closing the connection",
+                                true);
+        }
+        if (s.received.size() - at - 4 < length) break;
+        accept_body(self, session, std::string_view(s.received).substr(at + 4, length));
+        at += 4 + length;
+    }
+    s.received.erase(0, at);
+}
+
 caf::behavior ingest_session(caf::io::broker* self, connection_handle handle,
                              std::shared_ptr<const IngestContext> context) {
     auto session = std::make_shared<Session>();
     session->handle = handle;
     session->context = std::move(context);
     ++session->context->metrics->connections_open;
-    self->configure_read(handle, receive_policy::exactly(4));
+    // Framing is ours, on whatever the socket gives: switching CAF's receive policy between
+    // header and body per frame misframes the stream when reading is halted and resumed.
+    self->configure_read(handle, receive_policy::at_most(64 * 1024));
     self->ack_writes(handle, true);
     return {
         [self, session](const caf::io::new_data_msg& msg) {
-            Session& s = *session;
-            if (s.closing) return;
-            if (s.body_length == 0) {
-                const uint32_t length = read_frame_header(msg.buf.data());
-                const uint32_t max = s.context->limits.max_frame;
-                if (length == 0 || length > max)
-                    return reject_frame(self, s,
-                                        "frame length " + std::to_string(length) +
-                                            " is outside 1.." + std::to_string(max) +
-                                            "; closing the connection",
-                                        true);
-                s.body_length = length;
-                self->configure_read(s.handle, receive_policy::exactly(length));
-                return;
-            }
-            s.body_length = 0;
-            self->configure_read(s.handle, receive_policy::exactly(4));
-            accept_body(self, session, std::string_view(msg.buf.data(), msg.buf.size()));
+            if (session->closing) return;
+            session->received.append(msg.buf.data(), msg.buf.size());
+            take_frames(self, session);
         },
+        [self, session](flush_atom) { take_frames(self, session); },
         [self, session](const caf::io::data_transferred_msg& msg) {
             session->unsent_bytes = msg.remaining;
             apply_flow_control(self, *session);
@@ -173,7 +186,8 @@ caf::behavior ingest_session(caf::io::broker* self, connection_handle handle,
             Session& s = *session;
             s.draining = true;
             self->halt(s.handle);
-            if (s.frames.empty()) finish(self, s);
+            take_frames(self, session);
+            if (s.frames.empty() && !s.closing) finish(self, s);
         },
     };
 }

@@ -37,12 +37,20 @@ struct StoreSettings {
     DurationMs applied_ids_retention = 7 * 86'400'000;  // how long event ids stay known
 };
 
+// Per-connection limits of the ingest port.
+struct IngestSettings {
+    uint64_t max_frame = 1u << 20;         // bytes in one frame body
+    uint64_t max_pending_frames = 256;     // unanswered frames before reading pauses
+    uint64_t max_unsent_bytes = 4u << 20;  // answers the client has not read before pausing
+};
+
 struct RuntimeSettings {
     DurationMs idle_after = 10 * 60'000;  // passivate customers idle this long; 0: never
 };
 
 struct Config {
     NodeSettings node;
+    IngestSettings ingest;
     RuntimeSettings runtime;
     AdminSettings admin;
     DeliverySettings delivery;

@@ -123,11 +123,12 @@ class ConfigReader {
 
     ConfigResult read(const toml::table& root) {
         const Section top{root, "the top-level table"};
-        check_known_keys(top, {"node", "admin", "delivery", "store", "runtime", "journey",
+        check_known_keys(top, {"node", "admin", "ingest", "delivery", "store", "runtime", "journey",
                                "program", "pressure"});
         read_node(top);
         read_admin(top);
         read_delivery(top);
+        read_ingest(top);
         read_store(top);
         read_runtime(top);
         read_journey(top);
@@ -198,6 +199,25 @@ class ConfigReader {
         const toml::node* sync = field(*store, "sync", Presence::optional);
         if (sync && expect_type(*sync, toml::node_type::boolean, subject("sync", *store)))
             config_.store.sync = sync->as_boolean()->get();
+    }
+
+    // Extension: [ingest] limits of one connection, each a positive integer.
+    void read_ingest(const Section& top) {
+        const std::optional<Section> ingest = optional_table(top, "ingest", "[ingest]");
+        if (!ingest) return;
+        check_known_keys(*ingest, {"max_frame", "max_pending_frames", "max_unsent_bytes"});
+        IngestSettings& settings = config_.ingest;
+        for (auto [key, target] : {std::pair{"max_frame", &settings.max_frame},
+                                   std::pair{"max_pending_frames", &settings.max_pending_frames},
+                                   std::pair{"max_unsent_bytes", &settings.max_unsent_bytes}}) {
+            const auto value = integer_value(*ingest, key);
+            if (!value) continue;
+            if (value->value < 1 || value->value > (int64_t{1} << 32) - 1) {
+                add_error(value->where, std::string(key) + " in [ingest] must be from 1 to 2^32-1");
+                continue;
+            }
+            *target = static_cast<uint64_t>(value->value);
+        }
     }
 
     // Extension: [runtime] idle_after = "10m" passivates customers idle that long ("0s": never).

@@ -79,6 +79,9 @@ void Daemon::start() {
     ingest_context->router = router_;
     ingest_context->metrics = metrics_;
     ingest_context->now = system_now_ms;
+    ingest_context->limits.max_frame = static_cast<uint32_t>(config_.ingest.max_frame);
+    ingest_context->limits.max_pending_frames = config_.ingest.max_pending_frames;
+    ingest_context->limits.max_unsent_bytes = config_.ingest.max_unsent_bytes;
     ingest_ = system_->middleman().spawn_broker(ingest_acceptor, ingest_context);
     const auto [ingest_host, ingest_port] = split_host_port(config_.node.ingest);
     caf::scoped_actor self{*system_};

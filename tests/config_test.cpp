@@ -1003,3 +1003,18 @@ TEST_CASE("config: [runtime] idle_after is a duration, 10 minutes by default") {
     REQUIRE(wrong.errors.size() == 1);
     CHECK(wrong.errors[0].line == 5);
 }
+
+TEST_CASE("config: [ingest] limits are positive integers with the documented defaults") {
+    const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
+    const auto defaults = journeyd::load_config_text(journey, "t").config->ingest;
+    CHECK(defaults.max_frame == 1u << 20);
+    CHECK(defaults.max_pending_frames == 256);
+    CHECK(defaults.max_unsent_bytes == 4u << 20);
+    auto set = journeyd::load_config_text(journey + "[ingest]\nmax_pending_frames = 8\n", "t");
+    CHECK(set.config->ingest.max_pending_frames == 8);
+    auto wrong =
+        journeyd::load_config_text(journey + "[ingest]\nmax_frame = 0\nmax_frames = 1\n", "t");
+    REQUIRE(wrong.errors.size() == 2);
+    CHECK(wrong.errors[0].message == "max_frame in [ingest] must be from 1 to 2^32-1");
+    CHECK(wrong.errors[1].line == 6);
+}
