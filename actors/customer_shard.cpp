@@ -122,8 +122,6 @@ class Shard {
         for (auto& [promise, request] : waiting) promise.delegate(revived->second.actor, request);
     }
 
-    size_t live() const { return registry_.by_id.size(); }
-
     void end_all() {
         for (auto& [id, entry] : registry_.by_id)
             caf::anon_send_exit(entry.actor, caf::exit_reason::user_shutdown);
@@ -175,7 +173,6 @@ caf::behavior customer_shard(caf::event_based_actor* self,
                                std::chrono::milliseconds(std::max<DurationMs>(idle_after / 4, 50)),
                                passivate_atom::value);
         },
-        [shard](lookup_atom) { return shard->live(); },
     };
 }
 

@@ -12,7 +12,6 @@
 //   (event_atom, Event)             -> EventOutcome (delegated to the customer)
 //   (lookup_atom, std::string id)   -> CustomerLookup; found = false for an unknown id
 //   (wakeup_atom, std::string id)      activates a stored customer whose timer is due
-//   (lookup_atom)                   -> size_t, customers live in this shard
 #pragma once
 
 #include <caf/all.hpp>
