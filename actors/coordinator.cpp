@@ -1,10 +1,13 @@
 #include "actors/coordinator.hpp"
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <deque>
+#include <set>
 
 #include "actors/messages.hpp"
 #include "state/decision_log.hpp"
+#include "state/pressure_codec.hpp"
 
 namespace journeyd {
 namespace {
@@ -25,6 +28,9 @@ struct CoordinatorState {
     bool outbox_retry_scheduled = false;
 };
 
+using Self = caf::event_based_actor*;
+using StatePtr = std::shared_ptr<CoordinatorState>;
+
 Delivery delivery_of(const Decision& d, const CoordinatorSetup& setup) {
     const Program& program = setup.model.programs[d.program];
     return {d.decision_id,
@@ -36,8 +42,27 @@ Delivery delivery_of(const Decision& d, const CoordinatorSetup& setup) {
             d.at};
 }
 
+PressureHistory stored_history(const CoordinatorState& s, const std::string& customer) {
+    auto bytes = s.setup.store->read(Table::pressure, customer);
+    if (!bytes) return {};
+    std::string error;
+    auto history = decode_history(*bytes, customer, s.setup.model, error);
+    if (history) return std::move(*history);
+    spdlog::error("contact history unreadable customer={} error={}", customer, error);
+    return {};
+}
+
+// Before the ledger sees anything of a customer, it learns their durable sends: caps count
+// what was sent before a restart.
+void remember(CoordinatorState& s, const std::string& customer) {
+    if (s.ledger.knows(customer)) return;
+    PressureHistory history = stored_history(s, customer);
+    s.ledger.restore(customer, std::move(history.sends));
+    s.log.restore(customer, history.decisions);
+}
+
 // Offers the outbox in order; stops at the first refusal so order per customer holds.
-void drain_outbox(caf::event_based_actor* self, CoordinatorState& s) {
+void drain_outbox(Self self, CoordinatorState& s) {
     while (!s.outbox.empty() && s.setup.offer(s.outbox.front())) s.outbox.pop_front();
     s.stats.outbox = s.outbox.size();
     if (!s.outbox.empty() && !s.outbox_retry_scheduled) {
@@ -46,13 +71,39 @@ void drain_outbox(caf::event_based_actor* self, CoordinatorState& s) {
     }
 }
 
-void publish(caf::event_based_actor* self, CoordinatorState& s) {
+// The store writer answers in commit order, so sends reach the outbox in decision order.
+void commit_then_offer(Self self, const StatePtr& s, std::vector<TableWrite> writes,
+                       std::vector<Delivery> sends) {
+    auto offer = [self, s, sends] {
+        s->outbox.insert(s->outbox.end(), sends.begin(), sends.end());
+        drain_outbox(self, *s);
+    };
+    self->request(s->setup.store_writer, caf::infinite, commit_atom::value,
+                  table_writes(std::move(writes)), EventOutcome::accepted)
+        .then([offer](EventOutcome) { offer(); },
+              [offer, count = sends.size()](caf::error& e) {
+                  // Holding the sends back would lose them until a restart re-decides them;
+                  // receivers dedupe on decision_id if that happens after all.
+                  spdlog::error("decisions not durable sends={} error={}; offering them anyway",
+                                count, caf::to_string(e));
+                  offer();
+              });
+}
+
+void publish(Self self, const StatePtr& sp) {
+    CoordinatorState& s = *sp;
+    if (s.decided.empty()) return;
+    std::vector<TableWrite> writes;
+    std::vector<Delivery> sends;
+    std::set<std::string> touched;
     for (const Decision& d : s.decided) {
         s.log.record(d);
+        touched.insert(d.customer);
         switch (d.outcome) {
             case Outcome::send:
                 ++s.stats.send;
-                s.outbox.push_back(delivery_of(d, s.setup));
+                sends.push_back(delivery_of(d, s.setup));
+                writes.push_back({Table::outbox, d.decision_id, encode_delivery(sends.back())});
                 break;
             case Outcome::defer:
                 ++s.stats.defer;
@@ -61,17 +112,24 @@ void publish(caf::event_based_actor* self, CoordinatorState& s) {
                 ++s.stats.suppress;
                 break;
         }
-        if (d.outcome != Outcome::defer)
+        if (d.outcome != Outcome::defer) {
+            writes.push_back({Table::requests, d.decision_id, std::nullopt});
             s.setup.metrics->event_to_decision.observe(d.at - d.requested_at);
+        }
         spdlog::debug("decision id={} customer={} program={} outcome={} reason={} detail={}",
                       d.decision_id, d.customer, s.setup.model.programs[d.program].name,
                       to_string(d.outcome), d.reason, d.detail);
     }
     s.decided.clear();
-    drain_outbox(self, s);
+    for (const std::string& customer : touched)
+        writes.push_back(
+            {Table::pressure, customer,
+             encode_history({s.ledger.contacts(customer), s.log.newest_first(customer)},
+                            s.setup.model)});
+    commit_then_offer(self, sp, std::move(writes), std::move(sends));
 }
 
-void schedule_wakeup(caf::event_based_actor* self, CoordinatorState& s) {
+void schedule_wakeup(Self self, CoordinatorState& s) {
     auto next = s.ledger.next_wakeup();
     if (!next || (s.wakeup_at && *s.wakeup_at <= *next)) return;
     s.wakeup_at = *next;
@@ -79,39 +137,97 @@ void schedule_wakeup(caf::event_based_actor* self, CoordinatorState& s) {
     self->delayed_send(self, std::chrono::milliseconds(wait), wakeup_atom::value, *next);
 }
 
+void submit(CoordinatorState& s, ContactRequest request) {
+    remember(s, request.customer);
+    s.ledger.submit(std::move(request), s.setup.now(), s.decided);
+}
+
+// What a crash interrupted: sends the sink never confirmed, and requests never finally
+// decided. Both tables hold only unfinished work, so reading them whole stays small.
+void recover(Self self, const StatePtr& s) {
+    const RecordStore& store = *s->setup.store;
+    std::string error;
+    size_t unreadable = 0;
+    for (const auto& [id, bytes] : store.read_all(Table::outbox)) {
+        if (auto delivery = decode_delivery(bytes, error)) {
+            s->outbox.push_back(std::move(*delivery));
+            continue;
+        }
+        ++unreadable;
+        spdlog::error("outbox entry unreadable id={} error={}", id, error);
+    }
+    std::vector<ContactRequest> requests;
+    for (const auto& [id, bytes] : store.read_all(Table::requests)) {
+        if (auto request = decode_request(bytes, s->setup.model, error)) {
+            requests.push_back(std::move(*request));
+            continue;
+        }
+        ++unreadable;
+        spdlog::error("contact request unreadable id={} error={}", id, error);
+    }
+    std::stable_sort(requests.begin(), requests.end(),
+                     [](const ContactRequest& a, const ContactRequest& b) { return a.at < b.at; });
+    spdlog::info("coordinator recovered outbox={} requests={} unreadable={}", s->outbox.size(),
+                 requests.size(), unreadable);
+    for (ContactRequest& request : requests) submit(*s, std::move(request));
+    drain_outbox(self, *s);
+    publish(self, s);
+    schedule_wakeup(self, *s);
+}
+
 }  // namespace
 
 caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) {
     auto s = std::make_shared<CoordinatorState>(std::move(setup));
+    self->send(self, open_atom::value);
     return {
+        [self, s](open_atom) { recover(self, s); },
         [self, s](contact_atom, ContactRequest& request) {
-            s->ledger.submit(std::move(request), s->setup.now(), s->decided);
-            publish(self, *s);
+            submit(*s, std::move(request));
+            publish(self, s);
             schedule_wakeup(self, *s);
         },
         [s](preferences_atom, const std::string& customer, ContactPreferences& preferences) {
+            remember(*s, customer);
             s->ledger.set_preferences(customer, std::move(preferences));
         },
         [self, s](wakeup_atom, TimeMs scheduled_for) {
             if (s->wakeup_at == scheduled_for) s->wakeup_at.reset();
             s->ledger.advance(s->setup.now(), s->decided);
-            publish(self, *s);
+            publish(self, s);
             schedule_wakeup(self, *s);
         },
         [self, s](flush_atom) {
             s->outbox_retry_scheduled = false;
             drain_outbox(self, *s);
         },
-        [s](decisions_atom, const std::string& customer) { return s->log.newest_first(customer); },
-        [s](contacts_atom, const std::string& customer) { return s->ledger.contacts(customer); },
+        // Reads do not make the coordinator remember a customer: an operator browsing many
+        // customers should not fill its memory.
+        [s](decisions_atom, const std::string& customer) {
+            if (s->ledger.knows(customer)) return s->log.newest_first(customer);
+            return stored_history(*s, customer).decisions;
+        },
+        [s](contacts_atom, const std::string& customer) {
+            if (s->ledger.knows(customer)) return s->ledger.contacts(customer);
+            return stored_history(*s, customer).sends;
+        },
         [s](stats_atom) { return s->stats; },
         [self, s](drain_atom) {
             s->ledger.close_arbitration(s->setup.now(), s->decided);
-            publish(self, *s);
-            if (!s->outbox.empty())
-                spdlog::warn("coordinator stopping with undelivered sends count={}",
-                             s->outbox.size());
-            self->quit();
+            publish(self, s);
+            // Answered after every commit requested before it, and so after their offers.
+            auto finish = [self, s] {
+                drain_outbox(self, *s);
+                if (!s->outbox.empty())
+                    spdlog::warn(
+                        "coordinator stopping with sends the sink did not accept count={}; "
+                        "they stay in the store's outbox for the next start",
+                        s->outbox.size());
+                self->quit();
+            };
+            self->request(s->setup.store_writer, caf::infinite, commit_atom::value,
+                          store_barrier({}), EventOutcome::accepted)
+                .then([finish](EventOutcome) { finish(); }, [finish](caf::error&) { finish(); });
         },
     };
 }

@@ -5,13 +5,29 @@
 // waits in the coordinator's outbox and is offered again every `retry_every`, in order,
 // so deciding never blocks on a slow endpoint and no send is lost.
 //
+// Durability (the store's Tables, state/record_store.hpp):
+// - A customer's requests reach the store in the customer's own commit, before they reach
+//   the coordinator (actors/customer_actor.cpp), so an acknowledged event's requests are
+//   never lost.
+// - Each batch of decisions is committed through the store writer before any of its sends
+//   is offered: a final decision erases its request, a send enters the outbox in the same
+//   transaction, and each customer's contact history and decision log are rewritten. A crash
+//   therefore forgets no send, and caps count every send made before it.
+// - The sink confirms what it delivered; the daemon erases those outbox entries.
+// - On (open_atom), its first message, the coordinator offers the stored outbox again and
+//   submits the stored requests again, oldest first: deferrals and open arbitration windows
+//   start over, decision ids stay the same.
+// - A customer's history is read from the store when the coordinator first meets them.
+//
 // Messages:
+//   (open_atom)                                          recovery, sent to itself at spawn
 //   (contact_atom, ContactRequest)                       decided now or when held ends
 //   (preferences_atom, std::string customer, ContactPreferences)  tz and consent
 //   (decisions_atom, std::string customer)  -> std::vector<Decision>, newest first
 //   (contacts_atom, std::string customer)   -> std::vector<Contact>
 //   (stats_atom)                            -> CoordinatorStats
-//   (drain_atom)                            ends it after the requests sent before
+//   (drain_atom)  decides open arbitration, commits, offers, then ends; what the sink
+//                 refuses stays in the store's outbox for the next start
 #pragma once
 
 #include <caf/all.hpp>
@@ -23,6 +39,7 @@
 #include "state/journey_model.hpp"
 #include "state/pressure_ledger.hpp"
 #include "state/pressure_policy.hpp"
+#include "state/record_store.hpp"
 
 namespace journeyd {
 
@@ -38,7 +55,9 @@ struct CoordinatorSetup {
     JourneyModel model;
     std::function<bool(Delivery)> offer;
     std::function<TimeMs()> now;
-    std::shared_ptr<Metrics> metrics;  // event_to_decision: request to final outcome
+    std::shared_ptr<Metrics> metrics;          // event_to_decision: request to final outcome
+    std::shared_ptr<const RecordStore> store;  // read: histories, and at start
+    caf::actor store_writer;                   // every write goes through it
     size_t decisions_per_customer = 32;
     std::chrono::milliseconds retry_every{100};
 };

@@ -4,6 +4,7 @@
 
 #include "actors/messages.hpp"
 #include "state/customer_codec.hpp"
+#include "state/pressure_codec.hpp"
 #include "state/stable_hash.hpp"
 
 namespace journeyd {
@@ -38,14 +39,25 @@ ContactRequest contact_request(const CustomerState& customer, const Routing& r, 
             preferences_of(customer.profile)};
 }
 
-void send_contacts(caf::stateful_actor<CustomerState>* self, const Routing& r) {
+// What the effects ask of the coordinator: requests, and drops it records as suppressed.
+std::vector<ContactRequest> contact_requests(const CustomerState& customer, const Routing& r) {
+    std::vector<ContactRequest> requests;
     for (const ProgramRequest& request : r.effects.requests)
-        self->send(r.context->coordinator, contact_atom::value,
-                   contact_request(self->state, r, request.program, request.cause, request.at, {}));
+        requests.push_back(
+            contact_request(customer, r, request.program, request.cause, request.at, {}));
     for (const ProgramDrop& drop : r.effects.drops)
-        self->send(r.context->coordinator, contact_atom::value,
-                   contact_request(self->state, r, drop.program, drop.cause, drop.at,
-                                   std::string(drop.reason)));
+        requests.push_back(contact_request(customer, r, drop.program, drop.cause, drop.at,
+                                           std::string(drop.reason)));
+    return requests;
+}
+
+// Called only once the record holding the requests was sent to the store writer: the
+// coordinator's commit of their decisions then joins the same batch or a later one, never
+// an earlier one that would erase a request before it is written.
+void send_contacts(caf::stateful_actor<CustomerState>* self, const Routing& r,
+                   std::vector<ContactRequest>& requests) {
+    for (ContactRequest& request : requests)
+        self->send(r.context->coordinator, contact_atom::value, std::move(request));
 }
 
 void log_stage_changes(const CustomerState& c, const Routing& r) {
@@ -56,9 +68,10 @@ void log_stage_changes(const CustomerState& c, const Routing& r) {
 }
 
 // The customer's new state; `applied` names the event that produced it, if one did. The
-// net stage move of the effects goes along, for the store's count of customers per stage.
+// net stage move of the effects goes along, for the store's count of customers per stage,
+// and the contact requests the change made, so they are durable with it.
 StoreRecord record_of(const CustomerState& customer, const Routing& r,
-                      const Event* applied = nullptr) {
+                      const std::vector<ContactRequest>& requests, const Event* applied = nullptr) {
     const JourneyEngine& engine = *r.context->engine;
     const JourneyModel& model = engine.model();
     StoreRecord record;
@@ -75,6 +88,9 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
         record.applied_event = stable_hash(applied->id);
         record.applied_at = r.context->now();
     }
+    for (const ContactRequest& request : requests)
+        record.writes.push_back(
+            {Table::requests, request.decision_id, encode_request(request, model)});
     return record;
 }
 
@@ -127,10 +143,13 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             ++r.context->metrics->events_accepted;
             log_stage_changes(self->state, r);
             if (event.type == kProfileEventType) send_preferences(self, r);
-            send_contacts(self, r);
+            std::vector<ContactRequest> requests = contact_requests(self->state, r);
+            auto committed =
+                self->delegate(r.context->store_writer, commit_atom::value,
+                               record_of(self->state, r, requests, &event), EventOutcome::accepted);
+            send_contacts(self, r, requests);
             schedule_wakeup(self, r);
-            return self->delegate(r.context->store_writer, commit_atom::value,
-                                  record_of(self->state, r, &event), EventOutcome::accepted);
+            return committed;
         },
         [self, routing](wakeup_atom, TimeMs scheduled_for) {
             Routing& r = *routing;
@@ -139,9 +158,10 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             r.context->engine->fire_due(self->state, now, r.effects);
             if (r.effects.timers_fired > 0) {
                 log_stage_changes(self->state, r);
-                send_contacts(self, r);
-                self->send(r.context->store_writer, commit_atom::value, record_of(self->state, r),
-                           EventOutcome::accepted);
+                std::vector<ContactRequest> requests = contact_requests(self->state, r);
+                self->send(r.context->store_writer, commit_atom::value,
+                           record_of(self->state, r, requests), EventOutcome::accepted);
+                send_contacts(self, r, requests);
             }
             schedule_wakeup(self, r);
         },

@@ -75,4 +75,14 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
     };
 }
 
+std::function<void(std::vector<std::string>)> forget_delivered(caf::actor store_writer) {
+    return [store_writer](std::vector<std::string> decision_ids) {
+        std::vector<TableWrite> erase;
+        for (std::string& id : decision_ids)
+            erase.push_back({Table::outbox, std::move(id), std::nullopt});
+        caf::anon_send(store_writer, commit_atom::value, table_writes(std::move(erase)),
+                       EventOutcome::accepted);
+    };
+}
+
 }  // namespace journeyd

@@ -14,6 +14,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "state/record_store.hpp"
 
@@ -35,5 +37,9 @@ struct AppliedIdRetention {
 
 caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordStore> store,
                            GroupCommit limits, AppliedIdRetention retention);
+
+// What a delivery sink calls with the decision ids it delivered (SinkOptions::on_delivered):
+// their outbox entries are erased in the writer's next batch. Callable from any thread.
+std::function<void(std::vector<std::string>)> forget_delivered(caf::actor store_writer);
 
 }  // namespace journeyd

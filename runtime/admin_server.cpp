@@ -242,6 +242,8 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
                               {"store",
                                {{"customers", stored.customers},
                                 {"pending_timers", stored.pending_timers},
+                                {"pending_requests", stored.pending_requests},
+                                {"outbox", stored.outbox},
                                 {"bytes", stored.bytes}}},
                               {"events_total", metrics.events_accepted.load()},
                               {"events_duplicate", metrics.events_duplicate.load()},
@@ -271,6 +273,8 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
             counter("journeyd_customers_stored", "gauge", stored.customers);
             counter("journeyd_store_pending_timers", "gauge", stored.pending_timers);
             counter("journeyd_store_bytes", "gauge", stored.bytes);
+            counter("journeyd_store_pending_requests", "gauge", stored.pending_requests);
+            counter("journeyd_store_outbox", "gauge", stored.outbox);
             out << "# TYPE journeyd_decisions_total counter\n"
                 << "journeyd_decisions_total{outcome=\"send\"} " << decided.send << "\n"
                 << "journeyd_decisions_total{outcome=\"defer\"} " << decided.defer << "\n"
@@ -285,6 +289,7 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
             counter("journeyd_delivery_retries_total", "counter", sink.retries);
             counter("journeyd_delivery_queue_full_total", "counter", sink.queue_full);
             counter("journeyd_delivery_queued", "gauge", sink.queued);
+            counter("journeyd_delivery_already_delivered_total", "counter", sink.already_delivered);
             out << metrics.event_to_decision.render("journeyd_event_to_decision_seconds");
             response.set_content(out.str(), "text/plain; version=0.0.4");
             return;

@@ -18,7 +18,12 @@ namespace {
 
 constexpr auto kDrainTimeout = std::chrono::seconds(30);
 
-// "HOST:PORT" (validated by the config loader); brackets of an IPv6 host are dropped.
+void drain_and_wait(caf::scoped_actor& self, const caf::actor& actor) {
+    if (!actor) return;
+    self->send(actor, drain_atom::value);
+    self->wait_for(actor);
+}
+
 std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
     const size_t colon = address.rfind(':');
     std::string host = address.substr(0, colon);
@@ -51,18 +56,24 @@ void Daemon::start() {
         spdlog::warn(
             "[store] sync = false: commits are not fsync'd; a crash of the machine can "
             "lose events that were acknowledged");
-    std::string sink_error;
-    sink_ = make_sink(config_.delivery.sink, SinkOptions{}, sink_error);
-    if (!sink_) throw std::runtime_error("delivery sink: " + sink_error);
-
     store_writer_ =
         system_->spawn(store_writer, store_, GroupCommit{},
                        AppliedIdRetention{config_.store.applied_ids_retention, system_now_ms});
-    coordinator_ = system_->spawn(
-        coordinator,
-        CoordinatorSetup{config_.pressure, config_.journey,
-                         [sink = sink_](Delivery d) { return sink->offer(std::move(d)); },
-                         system_now_ms, metrics_});
+    SinkOptions sink_options;
+    sink_options.on_delivered = forget_delivered(store_writer_);
+    std::string sink_error;
+    sink_ = make_sink(config_.delivery.sink, sink_options, sink_error);
+    if (!sink_) throw std::runtime_error("delivery sink: " + sink_error);
+
+    CoordinatorSetup coordination;
+    coordination.policy = config_.pressure;
+    coordination.model = config_.journey;
+    coordination.offer = [sink = sink_](Delivery d) { return sink->offer(std::move(d)); };
+    coordination.now = system_now_ms;
+    coordination.metrics = metrics_;
+    coordination.store = store_;
+    coordination.store_writer = store_writer_;
+    coordinator_ = system_->spawn(coordinator, std::move(coordination));
     auto context = std::make_shared<CustomerContext>();
     context->engine = std::make_shared<JourneyEngine>(config_.journey);
     context->store_writer = store_writer_;
@@ -125,21 +136,28 @@ void Daemon::stop() {
         if (sweeper_) caf::anon_send_exit(sweeper_, caf::exit_reason::user_shutdown);
         for (const caf::actor& shard : router_.shards())
             caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
-        for (const caf::actor& last : {coordinator_, store_writer_}) {
-            if (!last) continue;
-            self->send(last, drain_atom::value);
-            self->wait_for(last);
-        }
+        // The coordinator commits and offers its last decisions; the sink delivers them and
+        // confirms to the store writer, which is drained last so the confirmations are kept.
+        drain_and_wait(self, coordinator_);
+        if (sink_) sink_->close();
+        drain_and_wait(self, store_writer_);
     }
+    // Everything holding actor handles goes before the actor system: the admin server, the
+    // router, and the sink, whose confirmations hold the store writer.
+    admin_.reset();
     router_ = ShardRouter();
     ingest_ = coordinator_ = store_writer_ = sweeper_ = nullptr;
+    std::optional<SinkStats> delivered;
+    if (sink_) {
+        sink_->close();
+        delivered = sink_->stats();
+        sink_.reset();
+    }
     system_.reset();
-    if (!sink_) return;
-    sink_->close();
-    const SinkStats delivered = sink_->stats();
-    spdlog::info("journeyd stopped frames={} events={} delivered={} undelivered={}",
-                 metrics_->frames.load(), metrics_->events_accepted.load(), delivered.delivered,
-                 delivered.queued);
+    if (!delivered) return;
+    spdlog::info("journeyd stopped frames={} events={} delivered={} undelivered={} resent={}",
+                 metrics_->frames.load(), metrics_->events_accepted.load(), delivered->delivered,
+                 delivered->queued, delivered->already_delivered);
 }
 
 void Daemon::block_shutdown_signals() {

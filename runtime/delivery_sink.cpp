@@ -20,6 +20,7 @@ SinkOptions workable(SinkOptions options) {
     options.http_lanes = std::clamp<size_t>(options.http_lanes, 1, options.queue_capacity);
     options.retry_initial = std::max(options.retry_initial, std::chrono::milliseconds{1});
     options.retry_max = std::max(options.retry_max, options.retry_initial);
+    if (options.tail_lines == 0) options.tail_lines = options.queue_capacity * 4;
     return options;
 }
 

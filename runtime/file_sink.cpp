@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -13,6 +14,8 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <unordered_set>
+#include <vector>
 
 namespace journeyd {
 namespace {
@@ -46,10 +49,46 @@ bool ends_with_torn_line(const std::string& path) {
     return torn;
 }
 
+// The decision ids of the last `lines` lines of the file. Read backwards in blocks, so the
+// cost is the tail's size, not the file's.
+std::unordered_set<std::string> decision_ids_in_tail(int fd, size_t lines) {
+    std::unordered_set<std::string> ids;
+    struct stat status {};
+    if (::fstat(fd, &status) != 0) return ids;
+    constexpr off_t kBlock = 1 << 20;
+    std::string tail;
+    off_t start = status.st_size;
+    while (start > 0 && size_t(std::count(tail.begin(), tail.end(), '\n')) <= lines) {
+        const off_t size = std::min(kBlock, start);
+        start -= size;
+        std::string block(static_cast<size_t>(size), '\0');
+        if (::pread(fd, block.data(), block.size(), start) != size) return ids;
+        tail.insert(0, block);
+    }
+    size_t end = tail.size();
+    for (size_t n = 0; n <= lines && end > 0; ++n) {
+        const size_t begin = tail.rfind('\n', end - 1);
+        const size_t first = begin == std::string::npos ? 0 : begin + 1;
+        // A line that is not one of ours, or torn by a crash, names nothing.
+        auto line = nlohmann::json::parse(tail.begin() + first, tail.begin() + end, nullptr, false);
+        if (line.is_object() && line.contains("decision_id") && line["decision_id"].is_string())
+            ids.insert(line["decision_id"].get<std::string>());
+        if (begin == std::string::npos) break;
+        end = begin;
+    }
+    return ids;
+}
+
 class FileSink final : public CountingSink {
   public:
-    FileSink(int fd, std::string path, const SinkOptions& options)
-        : fd_(fd), path_(std::move(path)), options_(options), writer_([this] { write_loop(); }) {}
+    FileSink(int fd, std::string path, const SinkOptions& options,
+             std::unordered_set<std::string> already_written)
+        : CountingSink(options.on_delivered),
+          fd_(fd),
+          path_(std::move(path)),
+          options_(options),
+          already_written_(std::move(already_written)),
+          writer_([this] { write_loop(); }) {}
 
     ~FileSink() override {
         close();
@@ -57,6 +96,11 @@ class FileSink final : public CountingSink {
     }
 
     bool offer(Delivery delivery) override {
+        if (already_written_.count(delivery.decision_id) > 0) {
+            ++already_delivered_;
+            confirm({delivery.decision_id});
+            return true;
+        }
         {
             std::lock_guard<std::mutex> lock(mutex_);
             if (closing_) return false;
@@ -104,6 +148,9 @@ class FileSink final : public CountingSink {
             }
             if (!append_durably(lines)) return;
             delivered_ += batch.size();
+            std::vector<std::string> written;
+            for (Delivery& delivery : batch) written.push_back(std::move(delivery.decision_id));
+            confirm(std::move(written));
             {
                 std::lock_guard<std::mutex> lock(mutex_);
                 queued_ -= batch.size();
@@ -149,6 +196,7 @@ class FileSink final : public CountingSink {
     const int fd_;
     const std::string path_;
     const SinkOptions options_;
+    const std::unordered_set<std::string> already_written_;  // read at open, never changed
 
     std::mutex mutex_;
     std::condition_variable wake_;     // the writer: deliveries queued, closing, abandoned
@@ -177,7 +225,14 @@ std::unique_ptr<DeliverySink> open_file_sink(const std::string& path, const Sink
         ::close(fd);
         return nullptr;
     }
-    return std::make_unique<FileSink>(fd, path, options);
+    // The sink's own descriptor is write-only.
+    const int reader = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    std::unordered_set<std::string> already_written;
+    if (reader >= 0) {
+        already_written = decision_ids_in_tail(reader, options.tail_lines);
+        ::close(reader);
+    }
+    return std::make_unique<FileSink>(fd, path, options, std::move(already_written));
 }
 
 }  // namespace journeyd

@@ -36,7 +36,8 @@ struct Lane {
 class HttpSink final : public CountingSink {
   public:
     HttpSink(const std::string& host, int port, std::string path, const SinkOptions& options)
-        : path_(std::move(path)),
+        : CountingSink(options.on_delivered),
+          path_(std::move(path)),
           options_(options),
           lane_capacity_(options.queue_capacity / options.http_lanes),
           lanes_(options.http_lanes) {
@@ -106,15 +107,18 @@ class HttpSink final : public CountingSink {
     void send_loop(Lane& lane) {
         for (;;) {
             std::string body;
+            std::string decision_id;
             {
                 std::unique_lock<std::mutex> lock(lane.mutex);
                 lane.wake.wait(lock, [&] { return !lane.queue.empty() || lane.closing; });
                 if (lane.queue.empty() || lane.abandoned) return;
                 body = to_json(lane.queue.front()).dump();
+                decision_id = lane.queue.front().decision_id;
             }
             if (!send_until_accepted(lane, body)) return;
             ++delivered_;
             --queued_;
+            confirm({std::move(decision_id)});
             {
                 std::lock_guard<std::mutex> lock(lane.mutex);
                 lane.queue.pop_front();

@@ -1,39 +1,12 @@
 #include "state/customer_codec.hpp"
 
-#include <stdexcept>
-
 #include "state/msgpack_json.hpp"
+#include "state/msgpack_read.hpp"
 
 namespace journeyd {
 namespace {
 
 constexpr uint32_t kFields = 13;
-
-// Reading a record throws DecodeError on any mismatch; decode_customer turns it into a message.
-struct DecodeError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-const msgpack::object& expect(const msgpack::object& o, msgpack::type::object_type type,
-                              const char* what) {
-    if (o.type != type) throw DecodeError(std::string("bad field ") + what);
-    return o;
-}
-
-int64_t as_int(const msgpack::object& o, const char* what) {
-    if (o.type != msgpack::type::POSITIVE_INTEGER && o.type != msgpack::type::NEGATIVE_INTEGER)
-        throw DecodeError(std::string("bad field ") + what);
-    return o.as<int64_t>();
-}
-
-std::string as_string(const msgpack::object& o, const char* what) {
-    expect(o, msgpack::type::STR, what);
-    return std::string(o.via.str.ptr, o.via.str.size);
-}
-
-const msgpack::object_array& as_array(const msgpack::object& o, const char* what) {
-    return expect(o, msgpack::type::ARRAY, what).via.array;
-}
 
 uint16_t index_of_timer(const JourneyModel& model, TimerKind kind, const std::string& name) {
     if (kind == TimerKind::inactivity) {
@@ -52,9 +25,7 @@ const std::string& timer_rule_name(const JourneyModel& model, const PendingTimer
 }
 
 CustomerState read_customer(const msgpack::object& root, const JourneyModel& model) {
-    const auto& fields = as_array(root, "record");
-    if (fields.size != kFields) throw DecodeError("record has the wrong number of fields");
-    const msgpack::object* f = fields.ptr;
+    const msgpack::object* f = fields_of(root, kFields, "record");
     CustomerState c;
     c.id = as_string(f[0], "id");
     std::string error;
@@ -141,17 +112,9 @@ std::string encode_customer(const CustomerState& c, const JourneyModel& model) {
 
 std::optional<CustomerState> decode_customer(std::string_view record, const JourneyModel& model,
                                              std::string& error) {
-    if (record.empty() || static_cast<uint8_t>(record[0]) != kCustomerRecordVersion) {
-        error = "unknown customer record version";
-        return std::nullopt;
-    }
-    try {
-        msgpack::object_handle handle = msgpack::unpack(record.data() + 1, record.size() - 1);
-        return read_customer(handle.get(), model);
-    } catch (const std::exception& e) {  // DecodeError, or msgpack's own parse errors
-        error = e.what();
-        return std::nullopt;
-    }
+    return decode_versioned(
+        record, kCustomerRecordVersion, "customer record",
+        [&model](const msgpack::object& root) { return read_customer(root, model); }, error);
 }
 
 }  // namespace journeyd

@@ -21,6 +21,12 @@ class DecisionLog {
         if (entries.size() > per_customer_) entries.pop_back();
     }
 
+    void restore(const std::string& customer, const std::vector<Decision>& newest_first) {
+        auto& entries = by_customer_[customer];
+        entries.assign(newest_first.begin(), newest_first.end());
+        if (entries.size() > per_customer_) entries.resize(per_customer_);
+    }
+
     std::vector<Decision> newest_first(const std::string& customer) const {
         auto it = by_customer_.find(customer);
         if (it == by_customer_.end()) return {};

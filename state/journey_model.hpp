@@ -60,6 +60,12 @@ struct JourneyModel {
             if (stages[i] == name) return static_cast<StageId>(i);
         return std::nullopt;
     }
+
+    std::optional<ProgramId> program_id(std::string_view name) const {
+        for (size_t i = 0; i < programs.size(); ++i)
+            if (programs[i].name == name) return static_cast<ProgramId>(i);
+        return std::nullopt;
+    }
 };
 
 }  // namespace journeyd

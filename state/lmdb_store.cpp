@@ -121,6 +121,12 @@ void make_directory(const std::string& directory) {
     }
 }
 
+uint64_t entries_in(MDB_txn* txn, MDB_dbi dbi) {
+    MDB_stat stat;
+    check(mdb_stat(txn, dbi, &stat), "mdb_stat");
+    return stat.ms_entries;
+}
+
 MDB_dbi open_database(MDB_txn* txn, const char* name) {
     MDB_dbi dbi = 0;
     const std::string operation = std::string("mdb_dbi_open ") + name;
@@ -160,7 +166,7 @@ std::unique_ptr<LmdbStore> LmdbStore::open(const std::string& directory, const L
 
 void LmdbStore::open_environment(const std::string& directory, const LmdbOptions& options) {
     check(mdb_env_create(&env_), "mdb_env_create");
-    check(mdb_env_set_maxdbs(env_, 8), "mdb_env_set_maxdbs");
+    check(mdb_env_set_maxdbs(env_, 16), "mdb_env_set_maxdbs");
     check(mdb_env_set_mapsize(env_, options.map_size), "mdb_env_set_mapsize");
     const unsigned flags = MDB_NOTLS | (options.sync ? 0 : MDB_NOSYNC);
     check(mdb_env_open(env_, directory.c_str(), flags, 0600), "mdb_env_open");
@@ -173,6 +179,10 @@ void LmdbStore::open_environment(const std::string& directory, const LmdbOptions
     applied_ = open_database(txn.get(), "applied");
     applied_by_time_ = open_database(txn.get(), "applied_by_time");
     stage_counts_ = open_database(txn.get(), "stage_counts");
+    // Added after format "1" was first written: opening creates them in an older store.
+    tables_[static_cast<size_t>(Table::requests)] = open_database(txn.get(), "requests");
+    tables_[static_cast<size_t>(Table::pressure)] = open_database(txn.get(), "pressure");
+    tables_[static_cast<size_t>(Table::outbox)] = open_database(txn.get(), "outbox");
     check_format(txn.get(), meta_);
     txn.commit();
 }
@@ -194,7 +204,20 @@ void LmdbStore::commit(const std::vector<StoreRecord>& batch) {
         ++stage_deltas[record.stage_move->second];
     }
     add_to_stage_counts(txn.get(), stage_deltas);
+    for (const StoreRecord& record : batch)
+        for (const TableWrite& write : record.writes) apply(txn.get(), write);
     txn.commit();
+}
+
+void LmdbStore::apply(MDB_txn* txn, const TableWrite& write) {
+    const MDB_dbi dbi = tables_[static_cast<size_t>(write.table)];
+    MDB_val key = as_val(write.key);
+    if (!write.value) {
+        check_found(mdb_del(txn, dbi, &key, nullptr), "mdb_del table");
+        return;
+    }
+    MDB_val value = as_val(*write.value);
+    check(mdb_put(txn, dbi, &key, &value, 0), "mdb_put table");
 }
 
 void LmdbStore::write_record(MDB_txn* txn, const StoreRecord& record) {
@@ -254,6 +277,25 @@ std::optional<std::string> LmdbStore::read(const std::string& customer) const {
     return std::string(as_view(value));
 }
 
+std::optional<std::string> LmdbStore::read(Table table, const std::string& key) const {
+    Transaction txn(env_, MDB_RDONLY);
+    MDB_val k = as_val(key);
+    MDB_val value;
+    if (!check_found(mdb_get(txn.get(), tables_[static_cast<size_t>(table)], &k, &value),
+                     "mdb_get table"))
+        return std::nullopt;
+    return std::string(as_view(value));
+}
+
+std::vector<std::pair<std::string, std::string>> LmdbStore::read_all(Table table) const {
+    std::vector<std::pair<std::string, std::string>> entries;
+    Transaction txn(env_, MDB_RDONLY);
+    Cursor cursor(txn.get(), tables_[static_cast<size_t>(table)]);
+    MDB_val key, value;
+    while (cursor.next(key, value)) entries.emplace_back(as_view(key), as_view(value));
+    return entries;
+}
+
 std::vector<DueTimer> LmdbStore::timers_due(TimeMs until, size_t limit) const {
     std::vector<DueTimer> due;
     Transaction txn(env_, MDB_RDONLY);
@@ -306,12 +348,6 @@ size_t LmdbStore::forget_applied_before(TimeMs cutoff, size_t limit) {
 
 StoreStats LmdbStore::stats() const {
     Transaction txn(env_, MDB_RDONLY);
-    MDB_stat customers;
-    check(mdb_stat(txn.get(), customers_, &customers), "mdb_stat customers");
-    MDB_stat timers;
-    check(mdb_stat(txn.get(), timer_of_, &timers), "mdb_stat timer_of");
-    MDB_stat applied;
-    check(mdb_stat(txn.get(), applied_, &applied), "mdb_stat applied");
     MDB_envinfo info;
     check(mdb_env_info(env_, &info), "mdb_env_info");
     MDB_stat environment;
@@ -323,8 +359,15 @@ StoreStats LmdbStore::stats() const {
         while (cursor.next(key, value))
             in_stage[std::string(as_view(key))] = static_cast<int64_t>(be64_value(as_view(value)));
     }
-    return {customers.ms_entries, timers.ms_entries, applied.ms_entries,
-            (uint64_t(info.me_last_pgno) + 1) * environment.ms_psize, std::move(in_stage)};
+    StoreStats stats;
+    stats.customers = entries_in(txn.get(), customers_);
+    stats.pending_timers = entries_in(txn.get(), timer_of_);
+    stats.applied_events = entries_in(txn.get(), applied_);
+    stats.bytes = (uint64_t(info.me_last_pgno) + 1) * environment.ms_psize;
+    stats.pending_requests = entries_in(txn.get(), tables_[static_cast<size_t>(Table::requests)]);
+    stats.outbox = entries_in(txn.get(), tables_[static_cast<size_t>(Table::outbox)]);
+    stats.customers_in_stage = std::move(in_stage);
+    return stats;
 }
 
 }  // namespace journeyd

@@ -9,7 +9,7 @@
 // LMDB call. A full map (MDB_MAP_FULL, LmdbOptions::map_size reached) is such a failure: the
 // map is not grown yet.
 //
-// Layout, seven named databases:
+// Layout, ten named databases:
 //   "customers"        customer id -> the record bytes, exactly as committed
 //   "timer_index"      due key (below) + customer id -> empty; a cursor walks it earliest first
 //   "timer_of"         customer id -> due key, to find the index entry an update replaces
@@ -17,6 +17,7 @@
 //   "applied_by_time"  due key of applied_at + fingerprint + customer id -> empty, so that
 //                      forget_applied_before walks the oldest first
 //   "stage_counts"     stage name -> customers in it (8-byte big-endian two's complement)
+//   "requests", "pressure", "outbox"   the coordinator's Tables, key -> value as written
 //   "meta"             "format" -> "1"
 // A due key is the TimeMs as 8 big-endian bytes with the sign bit flipped, so that LMDB's
 // bytewise key order is the signed order (negative instants first). LMDB limits keys to 511
@@ -62,6 +63,8 @@ class LmdbStore final : public RecordStore {
 
     void commit(const std::vector<StoreRecord>& batch) override;
     std::optional<std::string> read(const std::string& customer) const override;
+    std::optional<std::string> read(Table table, const std::string& key) const override;
+    std::vector<std::pair<std::string, std::string>> read_all(Table table) const override;
     std::vector<DueTimer> timers_due(TimeMs until, size_t limit) const override;
     bool was_applied(const std::string& customer, uint64_t event_fingerprint) const override;
     size_t forget_applied_before(TimeMs cutoff, size_t limit) override;
@@ -71,6 +74,7 @@ class LmdbStore final : public RecordStore {
     LmdbStore() = default;
     void open_environment(const std::string& directory, const LmdbOptions& options);
     void write_record(MDB_txn* txn, const StoreRecord& record);
+    void apply(MDB_txn* txn, const TableWrite& write);
     void add_to_stage_counts(MDB_txn* txn, const std::map<std::string, int64_t>& deltas);
 
     MDB_env* env_ = nullptr;
@@ -81,6 +85,7 @@ class LmdbStore final : public RecordStore {
     MDB_dbi applied_ = 0;          // fingerprint (8 bytes) + customer -> applied_at
     MDB_dbi applied_by_time_ = 0;  // applied_at (8) + fingerprint (8) + customer -> empty
     MDB_dbi stage_counts_ = 0;
+    MDB_dbi tables_[kTables] = {};
     std::mutex commit_mutex_;  // one write transaction at a time, per LMDB's model
 };
 

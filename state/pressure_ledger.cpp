@@ -96,6 +96,10 @@ std::optional<TimeMs> PressureLedger::next_wakeup() const {
     return next;
 }
 
+void PressureLedger::restore(const std::string& customer, std::vector<Contact> sends) {
+    customers_[customer].sends = std::move(sends);
+}
+
 std::vector<Contact> PressureLedger::contacts(const std::string& customer) const {
     auto it = customers_.find(customer);
     if (it == customers_.end()) return {};

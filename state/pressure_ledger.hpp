@@ -85,6 +85,11 @@ class PressureLedger {
     // The customer's sends still inside the longest cap window (older ones are forgotten).
     std::vector<Contact> contacts(const std::string& customer) const;
 
+    // Whether the ledger holds anything of the customer. The caller restores a customer's
+    // durable sends before the first request or preferences of it, or caps start from zero.
+    bool knows(const std::string& customer) const { return customers_.count(customer) > 0; }
+    void restore(const std::string& customer, std::vector<Contact> sends);
+
     size_t held() const { return deferred_.size() + arbitration_closes_.size(); }
 
   private:

@@ -7,6 +7,11 @@
 // live actor (after a restart, or once idle customers are passivated) without loading
 // every customer: timers_due() names the customers to wake.
 //
+// Beside the records, three tables keep the contact-pressure coordinator's state (see
+// actors/coordinator.hpp): a record's own TableWrites are committed with it, in the same
+// transaction, so a customer's program requests are durable exactly when the event that made
+// them is.
+//
 // Implementations: LmdbStore (state/lmdb_store.hpp), the daemon's; MemoryRecordStore here,
 // for tests of the layers above.
 #pragma once
@@ -24,6 +29,20 @@
 
 namespace journeyd {
 
+// Keys and values are opaque bytes to the store.
+enum class Table : uint8_t {
+    requests,  // decision id -> a contact request not yet finally decided
+    pressure,  // customer id -> the customer's contact history and decision log
+    outbox,    // decision id -> a send the delivery sink has not yet confirmed
+};
+constexpr size_t kTables = 3;
+
+struct TableWrite {
+    Table table = Table::requests;
+    std::string key;
+    std::optional<std::string> value;  // none: the key is erased
+};
+
 struct StoreRecord {
     std::string customer;
     std::string record;              // empty: nothing to write, see StoreWriter
@@ -35,11 +54,23 @@ struct StoreRecord {
     // With a record: the stage the customer left ("" when the record creates it) and the one
     // it is in now, when they differ. The store counts customers per stage from these.
     std::optional<std::pair<std::string, std::string>> stage_move;
+    // Applied after the record (if any), in order; a batch applies its records' writes in the
+    // order the records came.
+    std::vector<TableWrite> writes;
 };
 
 // A record that writes nothing: answered in order behind the commits before it.
 inline StoreRecord store_barrier(std::string customer) {
-    return {std::move(customer), {}, std::nullopt, std::nullopt, 0, std::nullopt};
+    StoreRecord barrier;
+    barrier.customer = std::move(customer);
+    return barrier;
+}
+
+// Table writes alone, committed in order with the batch they join.
+inline StoreRecord table_writes(std::vector<TableWrite> writes) {
+    StoreRecord record;
+    record.writes = std::move(writes);
+    return record;
 }
 
 struct DueTimer {
@@ -49,9 +80,11 @@ struct DueTimer {
 
 struct StoreStats {
     uint64_t customers = 0;
-    uint64_t pending_timers = 0;  // customers in the timer index
-    uint64_t applied_events = 0;  // event ids remembered for idempotency
-    uint64_t bytes = 0;           // space the store uses
+    uint64_t pending_timers = 0;    // customers in the timer index
+    uint64_t applied_events = 0;    // event ids remembered for idempotency
+    uint64_t bytes = 0;             // space the store uses
+    uint64_t pending_requests = 0;  // contact requests not finally decided
+    uint64_t outbox = 0;            // sends not yet confirmed by the delivery sink
     std::map<std::string, int64_t> customers_in_stage;
 };
 
@@ -62,6 +95,10 @@ class RecordStore {
     // next_due replaces the customer's entry in the timer index (none: removed).
     virtual void commit(const std::vector<StoreRecord>& batch) = 0;
     virtual std::optional<std::string> read(const std::string& customer) const = 0;
+    virtual std::optional<std::string> read(Table table, const std::string& key) const = 0;
+    // The whole table in key order: for the tables that hold only unfinished work (requests,
+    // outbox), read once at start.
+    virtual std::vector<std::pair<std::string, std::string>> read_all(Table table) const = 0;
     // Customers whose earliest timer is due at or before `until`, earliest first.
     virtual std::vector<DueTimer> timers_due(TimeMs until, size_t limit) const = 0;
     virtual bool was_applied(const std::string& customer, uint64_t event_fingerprint) const = 0;
@@ -95,6 +132,14 @@ class MemoryRecordStore final : public RecordStore {
                 ++in_stage_[r.stage_move->second];
             }
         }
+        for (const StoreRecord& r : batch)
+            for (const TableWrite& w : r.writes) {
+                auto& table = tables_[static_cast<size_t>(w.table)];
+                if (w.value)
+                    table[w.key] = *w.value;
+                else
+                    table.erase(w.key);
+            }
         ++commits_;
     }
 
@@ -103,6 +148,20 @@ class MemoryRecordStore final : public RecordStore {
         auto it = records_.find(customer);
         if (it == records_.end()) return std::nullopt;
         return it->second;
+    }
+
+    std::optional<std::string> read(Table table, const std::string& key) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto& entries = tables_[static_cast<size_t>(table)];
+        auto it = entries.find(key);
+        if (it == entries.end()) return std::nullopt;
+        return it->second;
+    }
+
+    std::vector<std::pair<std::string, std::string>> read_all(Table table) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto& entries = tables_[static_cast<size_t>(table)];
+        return {entries.begin(), entries.end()};
     }
 
     std::vector<DueTimer> timers_due(TimeMs until, size_t limit) const override {
@@ -136,7 +195,15 @@ class MemoryRecordStore final : public RecordStore {
         std::lock_guard<std::mutex> lock(mutex_);
         uint64_t bytes = 0;
         for (const auto& [customer, record] : records_) bytes += customer.size() + record.size();
-        return {records_.size(), index_.size(), applied_.size(), bytes, in_stage_};
+        StoreStats stats;
+        stats.customers = records_.size();
+        stats.pending_timers = index_.size();
+        stats.applied_events = applied_.size();
+        stats.bytes = bytes;
+        stats.pending_requests = tables_[static_cast<size_t>(Table::requests)].size();
+        stats.outbox = tables_[static_cast<size_t>(Table::outbox)].size();
+        stats.customers_in_stage = in_stage_;
+        return stats;
     }
 
     size_t commits() const {
@@ -153,6 +220,7 @@ class MemoryRecordStore final : public RecordStore {
     std::map<AppliedKey, TimeMs> applied_;
     std::multimap<TimeMs, AppliedKey> applied_by_time_;
     std::map<std::string, int64_t> in_stage_;
+    std::map<std::string, std::string> tables_[kTables];
     size_t commits_ = 0;
 };
 

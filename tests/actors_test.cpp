@@ -13,6 +13,7 @@
 #include "actors/store_writer.hpp"
 #include "actors/timer_sweeper.hpp"
 #include "state/customer_codec.hpp"
+#include "state/pressure_codec.hpp"
 #include "test_models.hpp"
 
 using namespace journeyd;
@@ -75,9 +76,20 @@ struct ActorFixture {
             system->spawn(store_writer, store, GroupCommit{},
                           AppliedIdRetention{config.store.applied_ids_retention, midday_clock});
         context->store_writer = writer;
-        CoordinatorSetup setup{config.pressure, config.journey,
-                               [sink = sink](Delivery d) { return sink->offer(std::move(d)); },
-                               midday_clock, metrics};
+        CoordinatorSetup setup;
+        setup.policy = config.pressure;
+        setup.model = config.journey;
+        // A sink that delivers at once, and confirms as the daemon's sinks do.
+        setup.offer = [sink = sink, confirm = forget_delivered(writer)](Delivery d) {
+            const std::string id = d.decision_id;
+            if (!sink->offer(std::move(d))) return false;
+            confirm({id});
+            return true;
+        };
+        setup.now = midday_clock;
+        setup.metrics = metrics;
+        setup.store = store;
+        setup.store_writer = writer;
         context->coordinator = system->spawn(journeyd::coordinator, std::move(setup));
         context->now = midday_clock;
         context->metrics = metrics;
@@ -90,13 +102,16 @@ struct ActorFixture {
         self = std::make_unique<caf::scoped_actor>(*system);
     }
 
+    // In the daemon's order, so that a fixture on the same store after it is a restart.
     ~ActorFixture() {
-        self.reset();
+        caf::anon_send_exit(sweeper, caf::exit_reason::user_shutdown);
         for (const caf::actor& shard : router.shards())
             caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
-        caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
-        caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
-        caf::anon_send_exit(sweeper, caf::exit_reason::user_shutdown);
+        for (const caf::actor& last : {coordinator, writer}) {
+            (*self)->send(last, drain_atom::value);
+            (*self)->wait_for(last);
+        }
+        self.reset();
     }
 
     EventOutcome send(const std::string& customer, const std::string& type,
@@ -411,6 +426,85 @@ TEST_CASE("a consent refused before a restart still holds for the first request 
     }
     ActorFixture second(test::kTestJourney, store);  // a coordinator that never heard of jo
     REQUIRE(second.send("jo", "password_reset", "jo-2") == EventOutcome::accepted);
-    REQUIRE(second.eventually([&] { return second.decisions("jo").size() == 1; }));
-    CHECK(second.decision_trail("jo") == Names{"reset suppress:consent"});
+    REQUIRE(second.eventually([&] { return second.decisions("jo").size() == 2; }));
+    CHECK(second.decision_trail("jo") ==
+          Names{"welcome suppress:consent", "reset suppress:consent"});
+}
+
+TEST_CASE("caps count the sends made before a restart, and the decision log survives it") {
+    auto store = std::make_shared<MemoryRecordStore>();
+    const std::string capped = std::string(test::kTestJourney) + R"(
+[[pressure.cap]]
+channel = "email"
+max = 1
+per = "7d"
+
+[[program]]
+name = "offer"
+on_event = "sale"
+channel = "email"
+priority = "promotional"
+template = "offer-1"
+)";
+    {
+        ActorFixture first(capped, store);
+        first.send("kim", "signup", "k1");
+        REQUIRE(first.eventually([&] { return first.sent_programs("kim").size() == 1; }));
+    }
+    ActorFixture second(capped, store);
+    CHECK(second.decision_trail("kim") == Names{"welcome send:ok"});  // read from the store
+    second.send("kim", "sale", "k2");
+    REQUIRE(second.eventually([&] { return second.decisions("kim").size() == 2; }));
+    CHECK(second.decision_trail("kim") == Names{"welcome send:ok", "offer suppress:cap"});
+    CHECK(second.sent_programs("kim").empty());
+}
+
+TEST_CASE("requests and sends a crash interrupted are decided and offered at the next start") {
+    auto store = std::make_shared<MemoryRecordStore>();
+    const Config config = test::config_from(test::kTestJourney);
+    ContactRequest undecided;
+    undecided.customer = "lea";
+    undecided.program = *config.journey.program_id("welcome");
+    undecided.cause = "l1";
+    undecided.decision_id = make_decision_id("lea", "welcome", "l1");
+    undecided.at = midday_clock();
+    Delivery unconfirmed;
+    unconfirmed.decision_id = "feedfacefeedface";
+    unconfirmed.customer = "max";
+    unconfirmed.program = "reset";
+    // As a crash leaves them: a customer's commit wrote the request, a decision's commit the
+    // outbox entry, and nothing came after.
+    store->commit({table_writes(
+        {{Table::requests, undecided.decision_id, encode_request(undecided, config.journey)},
+         {Table::outbox, unconfirmed.decision_id, encode_delivery(unconfirmed)}})});
+
+    ActorFixture f(test::kTestJourney, store);
+    REQUIRE(f.eventually([&] { return f.sink->all().size() == 2; }));
+    CHECK(f.sink->all()[0].decision_id == unconfirmed.decision_id);  // the outbox first
+    CHECK(f.sink->all()[1].decision_id == undecided.decision_id);
+    CHECK(f.decision_trail("lea") == Names{"welcome send:ok"});
+    // Decided for good, the request leaves the store; confirmed by the sink, both sends leave
+    // the outbox.
+    CHECK(f.eventually([&] { return store->stats().pending_requests == 0; }));
+    CHECK(f.eventually([&] { return store->stats().outbox == 0; }));
+}
+
+TEST_CASE("a deferred request stays in the store and is deferred again after a restart") {
+    auto store = std::make_shared<MemoryRecordStore>();
+    // midday_clock: the test runs at noon, inside these quiet hours.
+    const std::string quiet =
+        std::string(test::kTestJourney) + "quiet_hours = { start = \"11:00\", end = \"13:00\" }\n";
+    {
+        ActorFixture first(quiet, store);
+        first.send("ned", "signup", "n1");
+        REQUIRE(first.eventually([&] { return first.decisions("ned").size() == 1; }));
+        CHECK(first.decision_trail("ned") == Names{"welcome defer:quiet_hours"});
+    }
+    CHECK(store->stats().pending_requests == 1);
+    ActorFixture second(quiet, store);
+    REQUIRE(second.eventually([&] { return second.decisions("ned").size() == 2; }));
+    CHECK(second.decision_trail("ned") ==
+          Names{"welcome defer:quiet_hours", "welcome defer:quiet_hours"});
+    CHECK(store->stats().pending_requests == 1);
+    CHECK(second.sink->all().empty());
 }

@@ -1,0 +1,65 @@
+// Reading the store's versioned msgpack records (customer_codec, pressure_codec): typed field
+// accessors that throw DecodeError naming the field, and the envelope every record shares, a
+// version byte and then one msgpack value. decode_versioned turns every failure, ours or
+// msgpack's, into nullopt and a message.
+#pragma once
+
+#include <msgpack.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace journeyd {
+
+struct DecodeError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+inline const msgpack::object& expect(const msgpack::object& o, msgpack::type::object_type type,
+                                     const char* what) {
+    if (o.type != type) throw DecodeError(std::string("bad field ") + what);
+    return o;
+}
+
+inline int64_t as_int(const msgpack::object& o, const char* what) {
+    if (o.type != msgpack::type::POSITIVE_INTEGER && o.type != msgpack::type::NEGATIVE_INTEGER)
+        throw DecodeError(std::string("bad field ") + what);
+    return o.as<int64_t>();
+}
+
+inline std::string as_string(const msgpack::object& o, const char* what) {
+    expect(o, msgpack::type::STR, what);
+    return std::string(o.via.str.ptr, o.via.str.size);
+}
+
+inline const msgpack::object_array& as_array(const msgpack::object& o, const char* what) {
+    return expect(o, msgpack::type::ARRAY, what).via.array;
+}
+
+// An array of exactly `size` fields.
+inline const msgpack::object* fields_of(const msgpack::object& o, uint32_t size, const char* what) {
+    const auto& array = as_array(o, what);
+    if (array.size != size)
+        throw DecodeError(std::string(what) + " has the wrong number of fields");
+    return array.ptr;
+}
+
+// `read(const msgpack::object&)` builds the value from the record's msgpack body.
+template <class Read>
+auto decode_versioned(std::string_view record, uint8_t version, const char* what, Read read,
+                      std::string& error) -> std::optional<decltype(read(msgpack::object()))> {
+    if (record.empty() || static_cast<uint8_t>(record[0]) != version) {
+        error = std::string("unknown ") + what + " version";
+        return std::nullopt;
+    }
+    try {
+        msgpack::object_handle handle = msgpack::unpack(record.data() + 1, record.size() - 1);
+        return read(handle.get());
+    } catch (const std::exception& e) {  // DecodeError, or msgpack's own parse errors
+        error = e.what();
+        return std::nullopt;
+    }
+}
+
+}  // namespace journeyd
