@@ -142,40 +142,38 @@ void submit(CoordinatorState& s, ContactRequest request) {
     s.ledger.submit(std::move(request), s.setup.now(), s.decided);
 }
 
-// What a crash interrupted: sends the sink never confirmed, and requests never finally
-// decided. Both tables hold only unfinished work, so reading them whole stays small.
 void recover(Self self, const StatePtr& s) {
-    const RecordStore& store = *s->setup.store;
-    std::string error;
-    size_t unreadable = 0;
-    for (const auto& [id, bytes] : store.read_all(Table::outbox)) {
-        if (auto delivery = decode_delivery(bytes, error)) {
-            s->outbox.push_back(std::move(*delivery));
-            continue;
-        }
-        ++unreadable;
-        spdlog::error("outbox entry unreadable id={} error={}", id, error);
-    }
-    std::vector<ContactRequest> requests;
-    for (const auto& [id, bytes] : store.read_all(Table::requests)) {
-        if (auto request = decode_request(bytes, s->setup.model, error)) {
-            requests.push_back(std::move(*request));
-            continue;
-        }
-        ++unreadable;
-        spdlog::error("contact request unreadable id={} error={}", id, error);
-    }
-    std::stable_sort(requests.begin(), requests.end(),
-                     [](const ContactRequest& a, const ContactRequest& b) { return a.at < b.at; });
-    spdlog::info("coordinator recovered outbox={} requests={} unreadable={}", s->outbox.size(),
-                 requests.size(), unreadable);
-    for (ContactRequest& request : requests) submit(*s, std::move(request));
+    Unfinished unfinished = std::move(s->setup.unfinished);
+    spdlog::info("coordinator recovered outbox={} requests={}", unfinished.outbox.size(),
+                 unfinished.requests.size());
+    s->outbox.insert(s->outbox.end(), unfinished.outbox.begin(), unfinished.outbox.end());
+    for (ContactRequest& request : unfinished.requests) submit(*s, std::move(request));
     drain_outbox(self, *s);
     publish(self, s);
     schedule_wakeup(self, *s);
 }
 
 }  // namespace
+
+Unfinished read_unfinished(const RecordStore& store, const JourneyModel& model) {
+    Unfinished unfinished;
+    std::string error;
+    for (const auto& [id, bytes] : store.read_all(Table::outbox)) {
+        if (auto delivery = decode_delivery(bytes, error))
+            unfinished.outbox.push_back(std::move(*delivery));
+        else
+            spdlog::error("outbox entry unreadable id={} error={}", id, error);
+    }
+    for (const auto& [id, bytes] : store.read_all(Table::requests)) {
+        if (auto request = decode_request(bytes, model, error))
+            unfinished.requests.push_back(std::move(*request));
+        else
+            spdlog::error("contact request unreadable id={} error={}", id, error);
+    }
+    std::stable_sort(unfinished.requests.begin(), unfinished.requests.end(),
+                     [](const ContactRequest& a, const ContactRequest& b) { return a.at < b.at; });
+    return unfinished;
+}
 
 caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) {
     auto s = std::make_shared<CoordinatorState>(std::move(setup));

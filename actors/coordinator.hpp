@@ -14,13 +14,15 @@
 //   transaction, and each customer's contact history and decision log are rewritten. A crash
 //   therefore forgets no send, and caps count every send made before it.
 // - The sink confirms what it delivered; the daemon erases those outbox entries.
-// - On (open_atom), its first message, the coordinator offers the stored outbox again and
-//   submits the stored requests again, oldest first: deferrals and open arbitration windows
-//   start over, decision ids stay the same.
+// - At start it offers the stored outbox again and submits the stored requests again, oldest
+//   first: deferrals and open arbitration windows start over, decision ids stay the same.
+//   Both are read by read_unfinished before anything of this process can write (the
+//   coordinator's own start may come after the first customers' commits, whose requests must
+//   not be taken for unfinished ones).
 // - A customer's history is read from the store when the coordinator first meets them.
 //
 // Messages:
-//   (open_atom)                                          recovery, sent to itself at spawn
+//   (open_atom)                         sent to itself at start: offers and submits `unfinished`
 //   (contact_atom, ContactRequest)                       decided now or when held ends
 //   (preferences_atom, std::string customer, ContactPreferences)  tz and consent
 //   (decisions_atom, std::string customer)  -> std::vector<Decision>, newest first
@@ -35,6 +37,7 @@
 #include <functional>
 
 #include "actors/metrics.hpp"
+#include "state/contact_request.hpp"
 #include "state/delivery.hpp"
 #include "state/journey_model.hpp"
 #include "state/pressure_ledger.hpp"
@@ -50,6 +53,14 @@ struct CoordinatorStats {
     uint64_t outbox = 0;  // sends waiting for the sink to accept them
 };
 
+// What a crash (or a stop with the sink refusing) left: sends the sink never confirmed, and
+// requests never finally decided, oldest first. Undecodable entries are logged and skipped.
+struct Unfinished {
+    std::vector<Delivery> outbox;
+    std::vector<ContactRequest> requests;
+};
+Unfinished read_unfinished(const RecordStore& store, const JourneyModel& model);
+
 struct CoordinatorSetup {
     PressurePolicy policy;
     JourneyModel model;
@@ -58,6 +69,7 @@ struct CoordinatorSetup {
     std::shared_ptr<Metrics> metrics;          // event_to_decision: request to final outcome
     std::shared_ptr<const RecordStore> store;  // read: histories, and at start
     caf::actor store_writer;                   // every write goes through it
+    Unfinished unfinished;
     size_t decisions_per_customer = 32;
     std::chrono::milliseconds retry_every{100};
 };

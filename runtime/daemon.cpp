@@ -73,6 +73,7 @@ void Daemon::start() {
     coordination.metrics = metrics_;
     coordination.store = store_;
     coordination.store_writer = store_writer_;
+    coordination.unfinished = read_unfinished(*store_, config_.journey);
     coordinator_ = system_->spawn(coordinator, std::move(coordination));
     auto context = std::make_shared<CustomerContext>();
     context->engine = std::make_shared<JourneyEngine>(config_.journey);

@@ -90,6 +90,7 @@ struct ActorFixture {
         setup.metrics = metrics;
         setup.store = store;
         setup.store_writer = writer;
+        setup.unfinished = read_unfinished(*store, config.journey);
         context->coordinator = system->spawn(journeyd::coordinator, std::move(setup));
         context->now = midday_clock;
         context->metrics = metrics;

@@ -241,6 +241,76 @@ TEST_CASE("file sink appends after existing lines and ends a torn last line firs
     require_same_object(nlohmann::json::parse(lines[2]), make_delivery("customer-1", 0));
 }
 
+// What on_delivered was called with, from the sink's threads.
+struct Confirmations {
+    std::mutex mutex;
+    std::vector<std::string> ids;
+
+    std::function<void(std::vector<std::string>)> callback() {
+        return [this](std::vector<std::string> delivered) {
+            std::lock_guard<std::mutex> lock(mutex);
+            ids.insert(ids.end(), delivered.begin(), delivered.end());
+        };
+    }
+    std::vector<std::string> all() {
+        std::lock_guard<std::mutex> lock(mutex);
+        return ids;
+    }
+};
+
+std::vector<std::string> ids_of(const std::vector<Delivery>& deliveries) {
+    std::vector<std::string> ids;
+    for (const Delivery& d : deliveries) ids.push_back(d.decision_id);
+    return ids;
+}
+
+TEST_CASE("file sink confirms each delivery once it is on disk, in order") {
+    TempDir dir;
+    Confirmations confirmed;
+    SinkOptions options = fast_retries();
+    options.queue_capacity = 8;
+    options.on_delivered = confirmed.callback();
+    auto sink = require_sink("file:" + dir.file("deliveries.ndjson"), options);
+    const auto deliveries = interleaved_deliveries(5, 10);
+    offer_all(*sink, deliveries);
+    REQUIRE(eventually([&] { return confirmed.all().size() == deliveries.size(); }));
+    CHECK(confirmed.all() == ids_of(deliveries));
+    CHECK(read_lines(dir.file("deliveries.ndjson")).size() == deliveries.size());
+}
+
+TEST_CASE("file sink drops ids already among its file's newest lines, confirming them") {
+    TempDir dir;
+    const std::string path = dir.file("deliveries.ndjson");
+    const auto earlier = interleaved_deliveries(3, 10);  // 30 lines
+    {
+        auto sink = require_sink("file:" + path, fast_retries());
+        offer_all(*sink, earlier);
+        sink->close();
+    }
+    // A torn line at the end, as a kill leaves it, names nothing and stops nothing.
+    std::ofstream(path, std::ios::app) << "{\"decision_id\":\"torn";
+    Confirmations confirmed;
+    SinkOptions options = fast_retries();
+    options.tail_lines = 20;  // the torn line and the newest 19 whole ones
+    options.on_delivered = confirmed.callback();
+    auto sink = require_sink("file:" + path, options);
+    const Delivery old_one = earlier[5];      // line 6: before the tail
+    const Delivery recent_one = earlier[25];  // line 26: in it
+    const Delivery torn_one{"torn", "customer-9", "p", "email", "t", "high", kFirstDecision};
+    for (const Delivery& d : {recent_one, old_one, torn_one}) REQUIRE(sink->offer(d));
+    sink->close();
+
+    CHECK(sink->stats().already_delivered == 1);
+    CHECK(sink->stats().delivered == 2);
+    const auto lines = read_lines(path);
+    REQUIRE(lines.size() == earlier.size() + 1 + 2);
+    require_same_object(nlohmann::json::parse(lines[lines.size() - 2]), old_one);
+    require_same_object(nlohmann::json::parse(lines.back()), torn_one);
+    // Confirmed all the same: its outbox entry must go too.
+    CHECK(confirmed.all() ==
+          std::vector<std::string>{recent_one.decision_id, old_one.decision_id, "torn"});
+}
+
 TEST_CASE("make_sink refuses a spec that is neither file:PATH nor http://HOST:PORT/PATH") {
     for (const char* spec :
          {"", "deliveries.ndjson", "file:", "ftp://127.0.0.1:21/x", "https://127.0.0.1:443/x",
@@ -291,6 +361,22 @@ TEST_CASE("http sink posts every delivery as a JSON object and drains on close()
     CHECK(stats.queued == 0);
     CHECK(stats.retries == 0);
     CHECK_FALSE(sink->offer(make_delivery("late", 0)));
+}
+
+TEST_CASE("http sink confirms each delivery once it is answered 2xx, not before") {
+    auto receiver = std::make_shared<Receiver>();
+    TestServer server(recording_handler(
+        receiver, [](auto&, Receiver& r) { return r.arrived_ids.size() <= 3 ? 503 : 200; }));
+    Confirmations confirmed;
+    SinkOptions options = fast_retries();
+    options.http_lanes = 1;
+    options.on_delivered = confirmed.callback();
+    auto sink = require_sink(server.sink_spec(), options);
+    const auto deliveries = interleaved_deliveries(2, 3);
+    offer_all(*sink, deliveries);
+    sink->close();
+    CHECK(sink->stats().retries == 3);
+    CHECK(confirmed.all() == ids_of(deliveries));
 }
 
 TEST_CASE("http sink retries 500 answers and keeps each customer's order") {

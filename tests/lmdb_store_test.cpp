@@ -247,6 +247,46 @@ void check_stage_counts(RecordStore& store) {
     CHECK(store.stats().customers_in_stage == Counts{{"new", 2}, {"active", 0}, {"loyal", 1}});
 }
 
+// The coordinator's tables: writes apply in batch order (a put then an erase of the same key in
+// one batch leaves nothing), records' writes commit with them, read_all gives key order.
+void check_tables(RecordStore& store) {
+    auto put = [](Table table, std::string key, std::string value) {
+        return TableWrite{table, std::move(key), std::move(value)};
+    };
+    auto erase = [](Table table, std::string key) {
+        return TableWrite{table, std::move(key), std::nullopt};
+    };
+    StoreRecord customer = record("a", "r");
+    customer.writes = {put(Table::requests, "r2", "second"), put(Table::requests, "r1", "first")};
+    store.commit({customer, table_writes({put(Table::outbox, "d1", "send"),
+                                          put(Table::requests, "r3", "third"),
+                                          erase(Table::requests, "r3")})});
+    using Entries = std::vector<std::pair<std::string, std::string>>;
+    CHECK(store.read_all(Table::requests) == Entries{{"r1", "first"}, {"r2", "second"}});
+    CHECK(store.read(Table::outbox, "d1") == std::optional<std::string>("send"));
+    CHECK(store.read(Table::requests, "d1") == std::nullopt);  // tables are apart
+    CHECK(store.read_all(Table::pressure).empty());
+    store.commit({table_writes({erase(Table::requests, "r1"), erase(Table::outbox, "missing"),
+                                put(Table::pressure, "a", "history")})});
+    CHECK(store.read_all(Table::requests) == Entries{{"r2", "second"}});
+    CHECK(store.read(Table::pressure, "a") == std::optional<std::string>("history"));
+    const StoreStats stats = store.stats();
+    CHECK(stats.pending_requests == 1);
+    CHECK(stats.outbox == 1);
+    CHECK(stats.customers == 1);
+}
+
+TEST_CASE("coordinator tables: MemoryRecordStore") {
+    MemoryRecordStore store;
+    check_tables(store);
+}
+
+TEST_CASE("coordinator tables: LmdbStore, the same as MemoryRecordStore, and kept on reopening") {
+    TempDir dir;
+    check_tables(*open_store(dir.path()));
+    CHECK(open_store(dir.path())->read(Table::outbox, "d1") == std::optional<std::string>("send"));
+}
+
 TEST_CASE("stage counts: MemoryRecordStore") {
     MemoryRecordStore store;
     check_stage_counts(store);

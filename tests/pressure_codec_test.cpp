@@ -1,0 +1,145 @@
+#include "state/pressure_codec.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "test_models.hpp"
+
+using namespace journeyd;
+
+namespace {
+
+constexpr TimeMs kStart = 1'700'000'000'000;
+
+ContactRequest deferred_request(const JourneyModel& model) {
+    ContactRequest r;
+    r.customer = "kund\xc3\xa9-7";
+    r.program = *model.program_id("nudge");
+    r.cause = "timer:3";
+    r.decision_id = make_decision_id(r.customer, "nudge", r.cause);
+    r.at = kStart;
+    r.preferences = {"Europe/Amsterdam", {"sms", "push"}};
+    return r;
+}
+
+Decision decision(const JourneyModel& model, const char* program, Outcome outcome,
+                  const char* reason, TimeMs at) {
+    Decision d;
+    d.decision_id = std::string("d-") + program + std::to_string(at);
+    d.customer = "ann";
+    d.program = *model.program_id(program);
+    d.outcome = outcome;
+    d.reason = reason;
+    d.detail = outcome == Outcome::suppress ? "email 2 per 7d" : "";
+    d.until = outcome == Outcome::defer ? at + 3'600'000 : 0;
+    d.at = at;
+    d.requested_at = at - 5;
+    return d;
+}
+
+// The configuration after an edit: programs reordered, "winback" gone.
+const JourneyModel& edited_model() {
+    static const Config config = test::config_from(R"(
+[journey]
+stages = ["new", "exploring", "active", "loyal", "dormant"]
+initial_stage = "new"
+
+[[program]]
+name = "reset"
+on_event = "password_reset"
+channel = "email"
+priority = "service"
+template = "reset-1"
+
+[[program]]
+name = "welcome"
+on_enter = "new"
+channel = "email"
+priority = "lifecycle"
+template = "welcome-2"
+
+[pressure]
+hierarchy = ["service", "lifecycle", "promotional"]
+)");
+    return config.journey;
+}
+
+}  // namespace
+
+TEST_CASE("a contact request round-trips through the codec, preferences included") {
+    const Config config = test::config_from(test::kTestJourney);
+    const ContactRequest original = deferred_request(config.journey);
+    std::string error;
+    auto back = decode_request(encode_request(original, config.journey), config.journey, error);
+    INFO(error);
+    REQUIRE(back.has_value());
+    CHECK(back->decision_id == original.decision_id);
+    CHECK(back->customer == original.customer);
+    CHECK(back->program == original.program);
+    CHECK(back->cause == original.cause);
+    CHECK(back->at == original.at);
+    CHECK(back->dropped_reason.empty());
+    CHECK(back->preferences.time_zone == "Europe/Amsterdam");
+    CHECK(back->preferences.refused_channels == std::vector<std::string>{"sms", "push"});
+}
+
+TEST_CASE("a history reads back by program name; programs the configuration lost are skipped") {
+    const Config config = test::config_from(test::kTestJourney);
+    const JourneyModel& model = config.journey;
+    PressureHistory history;
+    history.sends = {{*model.program_id("welcome"), kStart, true},
+                     {*model.program_id("winback"), kStart + 10, true},
+                     {*model.program_id("reset"), kStart + 20, false}};
+    history.decisions = {decision(model, "reset", Outcome::send, "ok", kStart + 20),
+                         decision(model, "winback", Outcome::suppress, "cap", kStart + 15),
+                         decision(model, "welcome", Outcome::defer, "quiet_hours", kStart)};
+    const std::string bytes = encode_history(history, model);
+
+    std::string error;
+    auto same = decode_history(bytes, "ann", model, error);
+    REQUIRE(same.has_value());
+    REQUIRE(same->sends.size() == 3);
+    CHECK(same->sends[2].program == *model.program_id("reset"));
+    CHECK_FALSE(same->sends[2].counts_against_caps);
+    REQUIRE(same->decisions.size() == 3);
+    const Decision& deferred = same->decisions[2];
+    CHECK(deferred.customer == "ann");
+    CHECK(deferred.outcome == Outcome::defer);
+    CHECK(deferred.reason == "quiet_hours");
+    CHECK(deferred.until == kStart + 3'600'000);
+    CHECK(deferred.requested_at == kStart - 5);
+    CHECK(same->decisions[1].detail == "email 2 per 7d");
+
+    const JourneyModel& edited = edited_model();
+    auto moved = decode_history(bytes, "ann", edited, error);
+    REQUIRE(moved.has_value());
+    REQUIRE(moved->sends.size() == 2);
+    CHECK(edited.programs[moved->sends[0].program].name == "welcome");
+    CHECK(edited.programs[moved->sends[1].program].name == "reset");
+    REQUIRE(moved->decisions.size() == 2);
+    CHECK(edited.programs[moved->decisions[0].program].name == "reset");
+}
+
+TEST_CASE("a request for a program the configuration lost, or damaged bytes, fail to decode") {
+    const Config config = test::config_from(test::kTestJourney);
+    std::string error;
+    ContactRequest lost = deferred_request(config.journey);
+    lost.program = *config.journey.program_id("winback");
+    CHECK_FALSE(decode_request(encode_request(lost, config.journey), edited_model(), error));
+    CHECK(error == "the configuration has no program \"winback\"");
+
+    const std::string good = encode_request(deferred_request(config.journey), config.journey);
+    CHECK_FALSE(decode_request(good.substr(0, good.size() / 2), config.journey, error));
+    CHECK_FALSE(decode_request("\x02" + good.substr(1), config.journey, error));
+    CHECK(error == "unknown contact request record version");
+    CHECK_FALSE(decode_delivery("", error));
+    CHECK_FALSE(decode_history(good, "ann", config.journey, error));  // a request, not a history
+}
+
+TEST_CASE("an outbox delivery round-trips through the codec") {
+    const Delivery original{"00ff00ff00ff00ff", "ann",       "welcome", "email",
+                            "welcome-1",        "lifecycle", kStart};
+    std::string error;
+    auto back = decode_delivery(encode_delivery(original), error);
+    REQUIRE(back.has_value());
+    CHECK(to_json(*back) == to_json(original));
+}
