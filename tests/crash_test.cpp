@@ -465,9 +465,9 @@ void crash_round(DaemonProcess& daemon, std::vector<uint64_t>& applied, int roun
 }
 
 // Once the daemon has drained, in the file sink: one browse per view applied, one welcome and
-// one nudge per customer, and no decision_id twice. A request or an unconfirmed send that a
-// crash lost shows as too few; a send offered again, or a cap forgotten, as too many. Lines a
-// kill tore in half are skipped: their sends were not confirmed and came again whole.
+// one nudge per customer that saw any, and no decision_id twice. A request or an unconfirmed send
+// that a crash lost shows as too few; a send offered again, or a cap forgotten, as too many. Lines
+// a kill tore in half are skipped: their sends were not confirmed and came again whole.
 void check_deliveries(DaemonProcess& daemon) {
     const std::vector<uint64_t> views = events_seen(daemon);
     REQUIRE(daemon.stop() == 0);
@@ -490,8 +490,9 @@ void check_deliveries(DaemonProcess& daemon) {
     }
     for (int c = 0; c < kCustomers; ++c) {
         const std::string customer = "c" + std::to_string(c);
+        const uint64_t once = views[c] > 0 ? 1 : 0;  // a short round reaches few customers
         const std::map<std::string, uint64_t> expected = {
-            {"welcome", 1}, {"nudge", 1}, {"browse", views[c]}};
+            {"welcome", once}, {"nudge", once}, {"browse", views[c]}};
         for (const auto& [program, count] : expected)
             if (sends[customer][program] != count)
                 found.found.push_back(customer + " got " +
