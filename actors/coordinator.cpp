@@ -26,6 +26,7 @@ struct CoordinatorState {
     std::vector<Decision> decided;  // scratch, reused
     std::optional<TimeMs> wakeup_at;
     bool outbox_retry_scheduled = false;
+    bool publish_scheduled = false;
 };
 
 using Self = caf::event_based_actor*;
@@ -129,6 +130,15 @@ void publish(Self self, const StatePtr& sp) {
     commit_then_offer(self, sp, std::move(writes), std::move(sends));
 }
 
+// A burst of requests is committed as one: the first decision schedules the publish behind
+// whatever is already in the mailbox, so each customer's history is encoded once per burst
+// and the store writer gets one write instead of one per request.
+void publish_soon(Self self, CoordinatorState& s) {
+    if (s.decided.empty() || s.publish_scheduled) return;
+    s.publish_scheduled = true;
+    self->send(self, publish_atom::value);
+}
+
 void schedule_wakeup(Self self, CoordinatorState& s) {
     auto next = s.ledger.next_wakeup();
     if (!next || (s.wakeup_at && *s.wakeup_at <= *next)) return;
@@ -182,8 +192,12 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
         [self, s](open_atom) { recover(self, s); },
         [self, s](contact_atom, ContactRequest& request) {
             submit(*s, std::move(request));
-            publish(self, s);
+            publish_soon(self, *s);
             schedule_wakeup(self, *s);
+        },
+        [self, s](publish_atom) {
+            s->publish_scheduled = false;
+            publish(self, s);
         },
         [s](preferences_atom, const std::string& customer, ContactPreferences& preferences) {
             remember(*s, customer);

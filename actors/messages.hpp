@@ -35,6 +35,7 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using open_atom = caf::atom_constant<caf::atom("open")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
 // Shutdown, sent as an ordinary message so it is handled after everything before it.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
