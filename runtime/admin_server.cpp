@@ -286,6 +286,7 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
             counter("journeyd_delivery_queue_full_total", "counter", sink.queue_full);
             counter("journeyd_delivery_queued", "gauge", sink.queued);
             out << metrics.event_to_decision.render("journeyd_event_to_decision_seconds");
+            out << metrics.timer_lateness.render("journeyd_timer_lateness_seconds");
             response.set_content(out.str(), "text/plain; version=0.0.4");
             return;
         }
