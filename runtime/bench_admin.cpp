@@ -103,8 +103,18 @@ std::string AdminClient::get(const std::string& path) const {
     return answer->body;
 }
 
+nlohmann::json AdminClient::stats() const {
+    return nlohmann::json::parse(get("/stats"));
+}
+
 MetricsScrape AdminClient::metrics() const {
     return MetricsScrape(get("/metrics"));
+}
+
+double AdminClient::metric(const std::string& series) const {
+    const auto v = metrics().value(series);
+    if (!v) throw std::runtime_error("journeyd's /metrics has no series " + series);
+    return *v;
 }
 
 }  // namespace journeyd::bench

@@ -1,5 +1,5 @@
-// journeyd's admin port as the benchmark reads it: GET /metrics (Prometheus text
-// exposition), parsed into series.
+// journeyd's admin port as the benchmark reads it: GET /stats (JSON) and GET /metrics
+// (Prometheus text exposition), parsed into series.
 //
 // Histograms are compared between two scrapes: since() subtracts an earlier scrape's
 // buckets, so a run's figures cover only what happened during the run, and quantile()
@@ -45,7 +45,10 @@ class AdminClient {
   public:
     explicit AdminClient(const std::string& host_port);
 
+    nlohmann::json stats() const;
     MetricsScrape metrics() const;
+    // A gauge or counter of /metrics; throws when journeyd does not expose it.
+    double metric(const std::string& series) const;
 
   private:
     std::string get(const std::string& path) const;

@@ -9,6 +9,10 @@
 namespace journeyd::bench {
 namespace {
 
+std::string duration_text(DurationMs ms) {
+    return std::to_string(ms) + "ms";
+}
+
 // The generated text must be a configuration journeyd accepts: better said here than in a
 // daemon log.
 std::string validated(std::string toml_text, const std::string& what) {
@@ -34,6 +38,30 @@ std::string marketplace_config(const std::string& arbitration_window) {
     std::ostringstream text;
     text << config << "\n";
     return validated(text.str(), "marketplace configuration");
+}
+
+std::string wait_event_type(size_t k) {
+    return "wait" + std::to_string(k);
+}
+
+std::string timer_journey_config(const std::vector<DurationMs>& timer_afters,
+                                 DurationMs idle_after) {
+    std::ostringstream toml;
+    toml << "[node]\nname = \"bench\"\n\n"
+         << "[delivery]\nsink = \"file:deliveries.ndjson\"\n\n"
+         << "[store]\nsync = true\n\n"
+         << "[runtime]\nidle_after = \"" << duration_text(idle_after) << "\"\n\n"
+         << "[journey]\nstages = [\"new\"";
+    for (size_t k = 0; k < timer_afters.size(); ++k) toml << ", \"" << wait_event_type(k) << "\"";
+    toml << ", \"done\"]\ninitial_stage = \"new\"\n";
+    for (size_t k = 0; k < timer_afters.size(); ++k) {
+        const std::string stage = wait_event_type(k);
+        toml << "\n[[journey.transition]]\nfrom = [\"new\"]\non = \"" << stage << "\"\nto = \""
+             << stage << "\"\n"
+             << "\n[[journey.timer]]\nname = \"due" << k << "\"\nin = [\"" << stage
+             << "\"]\nafter = \"" << duration_text(timer_afters[k]) << "\"\nto = \"done\"\n";
+    }
+    return validated(toml.str(), "timer journey");
 }
 
 }  // namespace journeyd::bench

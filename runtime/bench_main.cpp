@@ -58,12 +58,15 @@ int main(int argc, char** argv) {
             ->capture_default_str();
         mode->add_option("--seed", o.seed, "random seed")->capture_default_str();
     };
+    const auto n_option = [&](CLI::App* mode, const std::string& what) {
+        mode->add_option("--n", o.n, what)->capture_default_str()->check(CLI::PositiveNumber);
+    };
 
     std::map<CLI::App*, std::function<Report(const BenchOptions&)>> modes;
 
     CLI::App* limit = app.add_subcommand(
         "limit", "the ceiling: decode and apply events on one thread, no actors, sockets or disk");
-    limit->add_option("--n", o.n, "events")->capture_default_str()->check(CLI::PositiveNumber);
+    n_option(limit, "events");
     batch_flag(limit);
     mix_flags(limit);
     output_flags(limit);
@@ -84,6 +87,41 @@ int main(int argc, char** argv) {
     daemon_flags(ingest);
     output_flags(ingest);
     modes[ingest] = run_ingest;
+
+    CLI::App* actors = app.add_subcommand(
+        "actors", "memory per live customer actor, and per customer once passivated");
+    n_option(actors, "customers");
+    actors->add_option("--idle-after", o.idle_after, "idle_after of the passivation run")
+        ->capture_default_str();
+    load_flags(actors);
+    batch_flag(actors);
+    daemon_flags(actors);
+    output_flags(actors);
+    modes[actors] = run_actors;
+
+    CLI::App* timers = app.add_subcommand(
+        "timers", "memory per pending timer (live, passivated) and firing lateness");
+    n_option(timers, "pending timers (one per customer)");
+    timers->add_option("--after", o.timer_after,
+                       "earliest timer after activation (default: 10 s + 60 ms per 1000 timers)");
+    timers->add_option("--spread", o.timer_spread, "timers are due over this span after --after")
+        ->capture_default_str();
+    timers->add_option("--idle-after", o.idle_after, "idle_after of the passivated run")
+        ->capture_default_str();
+    load_flags(timers);
+    batch_flag(timers);
+    daemon_flags(timers);
+    output_flags(timers);
+    modes[timers] = run_timers;
+
+    CLI::App* restart = app.add_subcommand(
+        "restart", "exec to serving, empty and with N stored customers holding timers");
+    n_option(restart, "stored customers");
+    load_flags(restart);
+    batch_flag(restart);
+    daemon_flags(restart);
+    output_flags(restart);
+    modes[restart] = run_restart;
 
     CLI11_PARSE(app, argc, argv);
 

@@ -1,4 +1,4 @@
-// The measurements of journey-bench. Each returns a Report (bench_report.hpp) with its
+// The five measurements of journey-bench. Each returns a Report (bench_report.hpp) with its
 // figures and the sanity checks --check applies, and throws std::runtime_error when it
 // cannot measure at all (journeyd does not start, a connection fails, a deadline passes).
 // Modes that start journeyd stop it on every path, and remove their scratch directories
@@ -10,6 +10,10 @@
 // ingest   a real journeyd on the default journey, durable store on, driven over loopback:
 //          acknowledged events/s, ack latency per frame, event->decision from journeyd's
 //          histogram, daemon CPU and memory; then the same at half the measured peak.
+// actors   memory per live customer actor, and what remains per customer once passivated.
+// timers   memory per pending timer (customers live; then passivated, so that only the
+//          store's timer index holds them) and how late timers fire.
+// restart  time from exec to serving for a store of N customers with pending timers.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +31,7 @@ struct BenchOptions {
     size_t connections = 4;
     size_t pipeline = 32;  // frames in flight per connection
     size_t batch = 100;    // events per frame
-    uint64_t n = 1'000'000;  // limit: events
+    uint64_t n = 1'000'000;  // limit: events; actors, timers, restart: customers
     double seconds = 20;     // ingest: length of each run
     size_t customers = 1'000'000;  // limit, ingest: the Zipf population
     double zipf = 1.0;
@@ -36,10 +40,16 @@ struct BenchOptions {
     std::string connect;  // ingest: a running journeyd's ingest HOST:PORT instead of starting one
     std::string admin;    // with connect: its admin HOST:PORT
     int pid = 0;          // with connect: its process id, for CPU and memory (0: not reported)
+    std::string idle_after = "1s";  // actors, timers: passivation in the passivated runs
+    std::string timer_after;        // timers: the earliest timer; empty: from n
+    std::string timer_spread = "30s";
     uint64_t seed = 1;
 };
 
 Report run_limit(const BenchOptions& options);
 Report run_ingest(const BenchOptions& options);
+Report run_actors(const BenchOptions& options);
+Report run_timers(const BenchOptions& options);
+Report run_restart(const BenchOptions& options);
 
 }  // namespace journeyd::bench

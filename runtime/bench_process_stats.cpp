@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace journeyd::bench {
 namespace {
@@ -47,6 +49,21 @@ ProcessSample sample_process(pid_t pid) {
     }
     sample.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
     return sample;
+}
+
+ProcessSample sample_when_settled(pid_t pid, std::chrono::milliseconds deadline) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    ProcessSample previous = sample_process(pid);
+    for (;;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        ProcessSample current = sample_process(pid);
+        const uint64_t low = std::min(previous.rss_anon_bytes, current.rss_anon_bytes);
+        const uint64_t high = std::max(previous.rss_anon_bytes, current.rss_anon_bytes);
+        if (high - low < std::max<uint64_t>(low / 100, 256 * 1024) ||
+            current.at >= until)
+            return current;
+        previous = current;
+    }
 }
 
 double cpu_percent(const ProcessSample& from, const ProcessSample& to) {

@@ -22,6 +22,11 @@ struct ProcessSample {
 // Throws std::runtime_error when the process is gone or /proc cannot be read.
 ProcessSample sample_process(pid_t pid);
 
+// A sample once memory has stopped moving: taken every 250 ms until RssAnon changed by
+// less than 1% (or 256 KiB) since the previous one, or `deadline` passed. Memory measured
+// right after a burst of work still holds messages in flight and freshly freed buffers.
+ProcessSample sample_when_settled(pid_t pid, std::chrono::milliseconds deadline);
+
 // CPU used between two samples of one process, in % of one core (200% = both of two).
 double cpu_percent(const ProcessSample& from, const ProcessSample& to);
 

@@ -6,8 +6,13 @@
 // rest browsing, selling and messaging (search, view, favorite, ad_placed, message_sent,
 // sale, message_received, password_reset). Every event carries `ts` (now) and an id made of
 // the source's prefix and a counter, so sources with distinct prefixes never repeat an id.
+//
+// EachCustomerOnce activates a population for `actors`, `timers` and `restart`: customers
+// first, first + stride, ... below `count` get one event each, of the type `type_of(i)`
+// names, in batches; a connection c of C takes first = c, stride = C.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -43,6 +48,21 @@ class MarketplaceMix final : public FrameSource {
     std::string id_prefix_;
     size_t batch_;
     uint64_t next_id_ = 0;
+};
+
+class EachCustomerOnce final : public FrameSource {
+  public:
+    EachCustomerOnce(size_t first, size_t stride, size_t count, size_t batch,
+                     std::function<std::string(size_t)> type_of, std::string id_prefix);
+    bool next(Frame& frame) override;
+
+  private:
+    size_t next_;
+    size_t stride_;
+    size_t count_;
+    size_t batch_;
+    std::function<std::string(size_t)> type_of_;
+    std::string id_prefix_;
 };
 
 }  // namespace journeyd::bench
