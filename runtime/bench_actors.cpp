@@ -19,8 +19,6 @@
 namespace journeyd::bench {
 namespace {
 
-constexpr DurationMs kNever = 86'400'000;  // a day: no passivation within a benchmark
-
 std::string touch(size_t) {
     return kTouchEventType;
 }
@@ -42,7 +40,7 @@ Report run_actors(const BenchOptions& o) {
     DaemonChild daemon(o.journeyd, o.data_dir, o.keep);
     const std::string prefix = unique_run_prefix();
 
-    daemon.start(timer_journey_config({}, kNever));
+    daemon.start(timer_journey_config({}, kNoPassivation));
     {
         const AdminClient admin(daemon.admin());
         const ProcessSample before = settled_memory(daemon.pid());

@@ -38,6 +38,24 @@ double Histogram::beyond_last_bound() const {
     return bounds.empty() ? count : count - cumulative.back();
 }
 
+void report_percentiles(Report& report, const std::string& column, const std::string& key,
+                        const std::string& label, const Histogram& histogram) {
+    std::vector<std::string> keys;
+    for (const auto& [q, name] : {std::pair{0.50, "p50"}, {0.99, "p99"}, {0.999, "p999"}}) {
+        const auto seconds = histogram.quantile(q);
+        keys.push_back(key + "_" + name + "_ms");
+        report.set(column, keys.back(), label + " " + name + " (ms)",
+                   seconds ? std::optional<double>(*seconds * 1000) : std::nullopt, 2);
+    }
+    report.require_ordered(column, keys);
+    if (histogram.beyond_last_bound() > 0)
+        report.note(column + ": " + std::to_string(static_cast<uint64_t>(histogram.beyond_last_bound())) +
+                    " of " + std::to_string(static_cast<uint64_t>(histogram.count)) + " " + label +
+                    " observations lie beyond the histogram's last bound (" +
+                    std::to_string(static_cast<int>(histogram.bounds.back())) +
+                    " s); percentiles among them read as that bound");
+}
+
 MetricsScrape::MetricsScrape(const std::string& exposition) {
     std::istringstream lines(exposition);
     std::string line;

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/bench_report.hpp"
+
 namespace journeyd::bench {
 
 struct Histogram {
@@ -27,6 +29,11 @@ struct Histogram {
     std::optional<double> quantile(double q) const;  // nullopt without observations
     double beyond_last_bound() const;
 };
+
+// Rows `<key>_p50_ms`, `_p99_ms` and `_p999_ms` ("<label> p50 (ms)" ...) of `histogram`,
+// a note when observations lie beyond its last bound, and the --check that they are ordered.
+void report_percentiles(Report& report, const std::string& column, const std::string& key,
+                        const std::string& label, const Histogram& histogram);
 
 class MetricsScrape {
   public:

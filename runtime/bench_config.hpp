@@ -20,6 +20,9 @@
 
 namespace journeyd::bench {
 
+// An idle_after no benchmark outlasts (a day): customers stay live.
+inline constexpr DurationMs kNoPassivation = 86'400'000;
+
 // The event type that creates a customer and does nothing else in the timer journey.
 inline constexpr const char* kTouchEventType = "touch";
 

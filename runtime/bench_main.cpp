@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
         "timers", "memory per pending timer (live, passivated) and firing lateness");
     n_option(timers, "pending timers (one per customer)");
     timers->add_option("--after", o.timer_after,
-                       "earliest timer after activation (default: 10 s + 60 ms per 1000 timers)");
+                       "earliest timer after activation (default: 10 s + 100 ms per 1000 timers)");
     timers->add_option("--spread", o.timer_spread, "timers are due over this span after --after")
         ->capture_default_str();
     timers->add_option("--idle-after", o.idle_after, "idle_after of the passivated run")

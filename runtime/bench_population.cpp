@@ -41,7 +41,6 @@ std::chrono::milliseconds deadline_for(uint64_t n) {
 
 void report_memory(Report& report, const std::string& column, const ProcessSample& before,
                    const ProcessSample& after, uint64_t n, const std::string& unit) {
-    constexpr double kMiB = 1024.0 * 1024.0;
     const auto per = [&](uint64_t from, uint64_t to) {
         return n > 0 ? (static_cast<double>(to) - static_cast<double>(from)) / n : 0.0;
     };

@@ -21,6 +21,8 @@
 
 namespace journeyd::bench {
 
+inline constexpr double kMiB = 1024.0 * 1024.0;  // the tables show memory in MiB
+
 class Report {
   public:
     explicit Report(std::string mode) : mode_(std::move(mode)) {}
@@ -37,7 +39,6 @@ class Report {
     // are skipped: a histogram without observations has no percentiles to order.
     void require_ordered(const std::string& column, const std::vector<std::string>& keys);
 
-    std::optional<double> value(const std::string& column, const std::string& key) const;
     const std::vector<std::string>& failures() const { return failures_; }
 
     nlohmann::json to_json() const;
@@ -55,6 +56,7 @@ class Report {
         std::optional<double> value;
     };
     const Cell* find(const std::string& column, const std::string& key) const;
+    std::optional<double> value(const std::string& column, const std::string& key) const;
 
     std::string mode_;
     nlohmann::json settings_ = nlohmann::json::object();

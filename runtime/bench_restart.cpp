@@ -18,7 +18,6 @@ namespace {
 // Far beyond the benchmark: the timers stay pending throughout.
 constexpr DurationMs kTimerAfter = 86'400'000;
 constexpr DurationMs kIdleAfter = 600'000;
-constexpr double kMiB = 1024.0 * 1024.0;
 
 std::string wait_stage(size_t) {
     return wait_event_type(0);
