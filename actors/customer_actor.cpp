@@ -157,6 +157,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             const TimeMs now = r.context->now();
             r.context->engine->fire_due(self->state, now, r.effects);
             if (r.effects.timers_fired > 0) {
+                r.context->metrics->timer_lateness.observe(now - scheduled_for);
                 log_stage_changes(self->state, r);
                 std::vector<ContactRequest> requests = contact_requests(self->state, r);
                 self->send(r.context->store_writer, commit_atom::value,

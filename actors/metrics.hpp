@@ -42,6 +42,9 @@ struct Metrics {
     std::atomic<int64_t> customers_live{0};
     std::atomic<uint64_t> passivations{0};
     LatencyHistogram event_to_decision;
+    // A wake-up that fired timers: how long after the due time it was scheduled for it ran
+    // (for a passivated customer this includes waiting for the timer sweeper).
+    LatencyHistogram timer_lateness;
 };
 
 }  // namespace journeyd

@@ -291,6 +291,7 @@ void AdminServer::dispatch(const httplib::Request& request, httplib::Response& r
             counter("journeyd_delivery_queued", "gauge", sink.queued);
             counter("journeyd_delivery_already_delivered_total", "counter", sink.already_delivered);
             out << metrics.event_to_decision.render("journeyd_event_to_decision_seconds");
+            out << metrics.timer_lateness.render("journeyd_timer_lateness_seconds");
             response.set_content(out.str(), "text/plain; version=0.0.4");
             return;
         }

@@ -310,6 +310,18 @@ size_t IngestClient::receive_some() {
     }
 }
 
+bool IngestClient::response_arrives_within(std::chrono::milliseconds wait) {
+    if (!received_.empty()) return true;
+    pollfd watch{socket_fd_, POLLIN, 0};
+    for (;;) {
+        const int ready = ::poll(&watch, 1, static_cast<int>(std::max<int64_t>(0, wait.count())));
+        if (ready >= 0) return ready > 0;
+        if (errno != EINTR) {
+            throw IngestError("lost connection to " + address_ + ": " + errno_text(errno));
+        }
+    }
+}
+
 nlohmann::json IngestClient::read_response() {
     auto receive_until = [this](size_t wanted) {
         while (received_.size() < wanted) {

@@ -59,6 +59,10 @@ class IngestClient {
 
     void send_frame(std::string_view msgpack_body);
     nlohmann::json read_response();
+    // Waits at most `wait` for the start of a response; true when one has begun to arrive, so
+    // a sender pacing itself can collect answers while it waits for its next send instead of
+    // blocking in read_response. read_response may still block for the rest of the frame.
+    bool response_arrives_within(std::chrono::milliseconds wait);
 
     const std::string& address() const { return address_; }
 

@@ -249,6 +249,8 @@ TEST_CASE("timers fire in the actor: delayed programs, then inactivity") {
     CHECK(f.eventually([&] {
         return f.sent_programs("dee") == Names{"welcome", "nudge", "winback"};
     }));
+    // The nudge's and the lapse's wake-ups, each measured against the due time it was for.
+    CHECK(f.metrics->timer_lateness.count() >= 2);
     // The timer's effects are durable too, without any event.
     CHECK(f.eventually([&] {
         std::string error;

@@ -266,7 +266,7 @@ TEST_CASE("daemon: the admin API: token, methods, bad input, encoded ids, POST e
     const std::vector<std::string> series = {
         "journeyd_events_total 1", "journeyd_decisions_total{outcome=\"send\"} 1",
         "journeyd_customers_live 1", "journeyd_customers_in_stage{stage=\"exploring\"} 1",
-        "journeyd_event_to_decision_seconds_count 1"};
+        "journeyd_event_to_decision_seconds_count 1", "journeyd_timer_lateness_seconds_count 0"};
     std::string exposition;
     const bool complete = eventually([&] {
         auto metrics = admin.Get("/metrics", auth);

@@ -246,6 +246,21 @@ TEST_CASE("pipelined frames are answered in request order", "[client]") {
     }
 }
 
+TEST_CASE("response_arrives_within waits for an answer without reading it", "[client]") {
+    FakeIngestServer server([](int fd) {
+        read_frame(fd);
+        std::this_thread::sleep_for(200ms);
+        write_frame(fd, ok_response(1, 0));
+        read_frame(fd);  // until the client closes
+    });
+    IngestClient client = IngestClient::connect(server.address(), 2s);
+    client.send_frame(encode_event({{"id", "e-1"}, {"customer", "c"}, {"type", "view"}}));
+    REQUIRE_FALSE(client.response_arrives_within(10ms));
+    REQUIRE(client.response_arrives_within(2s));
+    REQUIRE(client.response_arrives_within(0ms));  // still there: nothing was read
+    REQUIRE(client.read_response()["accepted"] == 1);
+}
+
 TEST_CASE("connecting to a closed port fails naming the address", "[client]") {
     uint16_t port = 0;
     ::close(listen_on_loopback(port));  // a port nothing listens on any more

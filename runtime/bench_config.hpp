@@ -1,0 +1,35 @@
+// The configurations journey-bench runs, as TOML text for journeyd --config (addresses and
+// the data directory come from journeyd's flags).
+//
+// marketplace_config: the embedded default journey of CONFIG.md, unchanged but for the
+// arbitration window, with the durable store fsyncing every commit ([store] sync = true):
+// what `limit` and `ingest` measure.
+//
+// timer_journey_config: a journey built for counting memory and timers. Any event creates
+// its customer in "new", which has no timers and no programs; an event of type
+// wait_event_type(k) moves a new customer to stage "wait<k>", whose one inactivity timer
+// fires after `timer_afters[k]` and moves it to "done". So every customer holds exactly
+// one pending timer from its wait event until it fires, and nothing else happens: no
+// contact requests, no coordinator state. With no timer_afters there are no wait stages.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "state/duration.hpp"
+
+namespace journeyd::bench {
+
+// An idle_after no benchmark outlasts (a day): customers stay live.
+inline constexpr DurationMs kNoPassivation = 86'400'000;
+
+// The event type that creates a customer and does nothing else in the timer journey.
+inline constexpr const char* kTouchEventType = "touch";
+
+std::string marketplace_config(const std::string& arbitration_window);
+
+std::string timer_journey_config(const std::vector<DurationMs>& timer_afters,
+                                 DurationMs idle_after);
+std::string wait_event_type(size_t k);
+
+}  // namespace journeyd::bench

@@ -1,0 +1,110 @@
+// The parts of journey-bench whose arithmetic the figures rest on: histogram quantiles from
+// journeyd's own exposition, the report's sanity checks, the Zipf draw, and the generated
+// configurations. The modes themselves run against journeyd in journey_bench_smoke.
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "actors/metrics.hpp"
+#include "runtime/bench_admin.hpp"
+#include "runtime/bench_config.hpp"
+#include "runtime/bench_report.hpp"
+#include "runtime/bench_workload.hpp"
+#include "state/journey_engine.hpp"
+#include "test_models.hpp"
+
+using namespace journeyd;
+using namespace journeyd::bench;
+
+TEST_CASE("bench: quantiles interpolate inside the bucket holding the rank") {
+    Histogram h;
+    h.bounds = {0.001, 0.01, 0.1};
+    h.cumulative = {10, 50, 100};
+    h.count = 120;  // 20 beyond the last bound
+    CHECK(h.quantile(0.05) == Approx(0.0006));  // rank 6 of the first 10, from 0
+    CHECK(h.quantile(50.0 / 120) == Approx(0.01));
+    CHECK(h.quantile(0.99) == Approx(0.1));  // beyond: the last bound
+    CHECK(h.beyond_last_bound() == 20);
+
+    Histogram earlier = h;
+    earlier.cumulative = {10, 10, 10};
+    earlier.count = 10;
+    const Histogram run = h.since(earlier);
+    CHECK(run.count == 110);
+    CHECK(run.cumulative == std::vector<double>{0, 40, 90});
+    CHECK(run.quantile(0.5) > 0.01);
+    CHECK_FALSE(Histogram{h.bounds, {0, 0, 0}, 0, 0}.quantile(0.5));
+}
+
+TEST_CASE("bench: journeyd's histogram exposition reads back as observed") {
+    LatencyHistogram observed;
+    for (DurationMs ms : {0, 1, 3, 3, 40, 20'000}) observed.observe(ms);
+    const MetricsScrape scrape("journeyd_events_total 7\n" + observed.render("x_seconds"));
+    CHECK(scrape.value("journeyd_events_total") == 7);
+    const Histogram h = scrape.histogram("x_seconds");
+    REQUIRE(h.bounds.size() == LatencyHistogram::kBounds.size());
+    CHECK(h.bounds.front() == Approx(0.0005));
+    CHECK(h.count == 6);
+    CHECK(h.beyond_last_bound() == 1);  // 20 s is beyond 10 s
+    CHECK(*h.quantile(0.5) > 0.002);
+    CHECK(*h.quantile(0.5) <= 0.005);  // the 3 ms observations
+    CHECK_THROWS_WITH(scrape.histogram("missing_seconds"), Catch::Contains("missing_seconds"));
+}
+
+TEST_CASE("bench: --check failures name the figure; missing percentiles are not disorder") {
+    Report report("test");
+    report.set("run", "events_per_s", "events/s", 0);
+    report.set("run", "p50", "p50", 5.0);
+    report.set("run", "p99", "p99", 4.0);
+    report.set("run", "p999", "p999", std::nullopt);
+    report.set("run", "q50", "q50", std::nullopt);
+    report.set("run", "q99", "q99", std::nullopt);
+    report.require_positive("run", "events_per_s");
+    report.require_positive("run", "never_set");
+    report.require_ordered("run", {"p50", "p99", "p999"});
+    report.require_ordered("run", {"q50", "q99"});
+    REQUIRE(report.failures().size() == 3);
+    CHECK_THAT(report.failures()[0], Catch::Contains("events_per_s = 0"));
+    CHECK_THAT(report.failures()[1], Catch::Contains("never_set was not measured"));
+    CHECK_THAT(report.failures()[2], Catch::Contains("p50 = 5.000 exceeds p99 = 4.000"));
+    const nlohmann::json json = report.to_json();
+    CHECK(json["results"]["run"]["p999"].is_null());
+    CHECK(json["check"]["ok"] == false);
+    std::ostringstream table;
+    report.print_table(table);
+    CHECK_THAT(table.str(), Catch::Contains("CHECK FAILED"));
+}
+
+TEST_CASE("bench: Zipf draws favour low ranks as 1/k") {
+    const ZipfDistribution zipf(1000, 1.0);
+    std::mt19937_64 random(7);
+    std::vector<int> hits(1000);
+    constexpr int kDraws = 200'000;
+    for (int i = 0; i < kDraws; ++i) ++hits.at(zipf(random));
+    double harmonic = 0;
+    for (int k = 1; k <= 1000; ++k) harmonic += 1.0 / k;
+    CHECK(hits[0] / double(kDraws) == Approx(1 / harmonic).epsilon(0.05));
+    CHECK(hits[1] / double(kDraws) == Approx(0.5 / harmonic).epsilon(0.05));
+}
+
+TEST_CASE("bench: the generated configurations are what the modes assume") {
+    const Config marketplace = test::config_from(marketplace_config("0s"));
+    CHECK(marketplace.pressure.arbitration_window == 0);
+    CHECK(marketplace.store.sync);
+    CHECK(marketplace.journey.programs.size() == 7);  // the default journey, untouched
+    CHECK_THROWS_WITH(marketplace_config("soon"), Catch::Contains("not a duration"));
+
+    const Config timers = test::config_from(timer_journey_config({5'000, 9'000}, 1'000));
+    CHECK(timers.runtime.idle_after == 1'000);
+    CHECK(timers.journey.programs.empty());
+    const JourneyEngine engine(timers.journey);
+    Effects effects;
+    CustomerState touched, waiting;
+    engine.apply(touched, {"e1", "a", kTouchEventType, 0, nullptr}, 100, effects);
+    CHECK_FALSE(engine.next_due(touched));  // "new" holds no timer
+    engine.apply(waiting, {"e2", "b", wait_event_type(1), 0, nullptr}, 100, effects);
+    CHECK(engine.next_due(waiting) == 9'100);  // exactly one, after timer_afters[1]
+    CHECK(waiting.journey.timers.size() == 1);
+    engine.fire_due(waiting, 9'100, effects);
+    CHECK(timers.journey.stages[waiting.journey.stage] == "done");
+    CHECK_FALSE(engine.next_due(waiting));
+}

@@ -1,0 +1,20 @@
+# journey_bench_smoke: every journey-bench mode, tiny, with --check, so each must run to the
+# end and report sane figures (events counted, percentiles ordered, memory and restart time
+# positive). No timing thresholds: the machine may be busy.
+# Run by ctest as: cmake -DBENCH=<journey-bench> -DJOURNEYD=<journeyd> -P journey_bench_smoke.cmake
+
+function(bench)
+  execute_process(COMMAND ${BENCH} ${ARGN} --check
+    RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  list(JOIN ARGN " " command)
+  message("$ journey-bench ${command} --check\n${out}${err}")
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "journey-bench ${command} --check failed: ${status}")
+  endif()
+endfunction()
+
+bench(limit --n 20000)
+bench(ingest --journeyd ${JOURNEYD} --seconds 2 --no-half --json)
+bench(actors --journeyd ${JOURNEYD} --n 2000)
+bench(timers --journeyd ${JOURNEYD} --n 2000 --after 4s --spread 2s --json)
+bench(restart --journeyd ${JOURNEYD} --n 2000)
