@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <deque>
 #include <set>
+#include <unordered_set>
 
 #include "actors/messages.hpp"
 #include "state/decision_log.hpp"
@@ -27,6 +28,9 @@ struct CoordinatorState {
     std::optional<TimeMs> wakeup_at;
     bool outbox_retry_scheduled = false;
     bool publish_scheduled = false;
+    // Requests that have had a decision (deferred, or recovered at start): event_to_decision
+    // measures the way to a request's first decision only.
+    std::unordered_set<std::string> decided_before;
 };
 
 using Self = caf::event_based_actor*;
@@ -113,10 +117,12 @@ void publish(Self self, const StatePtr& sp) {
                 ++s.stats.suppress;
                 break;
         }
-        if (d.outcome != Outcome::defer) {
+        const bool first = d.outcome == Outcome::defer
+                               ? s.decided_before.insert(d.decision_id).second
+                               : s.decided_before.erase(d.decision_id) == 0;
+        if (first) s.setup.metrics->event_to_decision.observe(d.at - d.requested_at);
+        if (d.outcome != Outcome::defer)
             writes.push_back({Table::requests, d.decision_id, std::nullopt});
-            s.setup.metrics->event_to_decision.observe(d.at - d.requested_at);
-        }
         spdlog::debug("decision id={} customer={} program={} outcome={} reason={} detail={}",
                       d.decision_id, d.customer, s.setup.model.programs[d.program].name,
                       to_string(d.outcome), d.reason, d.detail);
@@ -157,7 +163,10 @@ void recover(Self self, const StatePtr& s) {
     spdlog::info("coordinator recovered outbox={} requests={}", unfinished.outbox.size(),
                  unfinished.requests.size());
     s->outbox.insert(s->outbox.end(), unfinished.outbox.begin(), unfinished.outbox.end());
-    for (ContactRequest& request : unfinished.requests) submit(*s, std::move(request));
+    for (ContactRequest& request : unfinished.requests) {
+        s->decided_before.insert(request.decision_id);
+        submit(*s, std::move(request));
+    }
     drain_outbox(self, *s);
     publish(self, s);
     schedule_wakeup(self, *s);

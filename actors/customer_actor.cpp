@@ -5,6 +5,7 @@
 #include "actors/messages.hpp"
 #include "state/customer_codec.hpp"
 #include "state/pressure_codec.hpp"
+#include "state/program_requests.hpp"
 #include "state/stable_hash.hpp"
 
 namespace journeyd {
@@ -17,38 +18,10 @@ struct Routing {
     std::optional<TimeMs> wakeup_at;  // the earliest wake-up in flight
 };
 
-ContactPreferences preferences_of(const Profile& profile) {
-    return {profile.time_zone(), profile.refused_channels()};
-}
-
 // A profile event may change what the coordinator holds for requests it is still deferring.
 void send_preferences(caf::stateful_actor<CustomerState>* self, const Routing& r) {
     self->send(r.context->coordinator, preferences_atom::value, self->state.id,
                preferences_of(self->state.profile));
-}
-
-ContactRequest contact_request(const CustomerState& customer, const Routing& r, ProgramId program,
-                               const std::string& cause, TimeMs at, std::string dropped_reason) {
-    const std::string& name = r.context->engine->model().programs[program].name;
-    return {make_decision_id(customer.id, name, cause),
-            customer.id,
-            program,
-            cause,
-            at,
-            std::move(dropped_reason),
-            preferences_of(customer.profile)};
-}
-
-// What the effects ask of the coordinator: requests, and drops it records as suppressed.
-std::vector<ContactRequest> contact_requests(const CustomerState& customer, const Routing& r) {
-    std::vector<ContactRequest> requests;
-    for (const ProgramRequest& request : r.effects.requests)
-        requests.push_back(
-            contact_request(customer, r, request.program, request.cause, request.at, {}));
-    for (const ProgramDrop& drop : r.effects.drops)
-        requests.push_back(contact_request(customer, r, drop.program, drop.cause, drop.at,
-                                           std::string(drop.reason)));
-    return requests;
 }
 
 // Called only once the record holding the requests was sent to the store writer: the
@@ -103,10 +76,15 @@ bool applied_before(const CustomerState& customer, const Event& event, const Rou
            r.context->store->was_applied(customer.id, fingerprint);
 }
 
+// Only wake-ups within the idle horizon are scheduled: CAF's clock holds the actor of a
+// delayed message alive until it is due, so a 30-day timer would keep a passivated customer
+// in memory for 30 days. Later timers fire through the sweeper and the store's timer index.
 void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r) {
     auto due = r.context->engine->next_due(self->state);
     if (!due) return;
     if (r.wakeup_at && *r.wakeup_at <= *due) return;  // an earlier one will come and re-check
+    const DurationMs horizon = r.context->idle_after;
+    if (horizon > 0 && *due > r.context->now() + horizon) return;
     r.wakeup_at = *due;
     const TimeMs wait = std::max<TimeMs>(0, *due - r.context->now());
     self->delayed_send(self, std::chrono::milliseconds(wait), wakeup_atom::value, *due);
@@ -143,7 +121,8 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             ++r.context->metrics->events_accepted;
             log_stage_changes(self->state, r);
             if (event.type == kProfileEventType) send_preferences(self, r);
-            std::vector<ContactRequest> requests = contact_requests(self->state, r);
+            std::vector<ContactRequest> requests =
+                contact_requests(self->state, r.context->engine->model(), r.effects);
             auto committed =
                 self->delegate(r.context->store_writer, commit_atom::value,
                                record_of(self->state, r, requests, &event), EventOutcome::accepted);
@@ -155,11 +134,13 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             Routing& r = *routing;
             if (r.wakeup_at == scheduled_for) r.wakeup_at.reset();
             const TimeMs now = r.context->now();
+            const std::optional<TimeMs> due = r.context->engine->next_due(self->state);
             r.context->engine->fire_due(self->state, now, r.effects);
             if (r.effects.timers_fired > 0) {
-                r.context->metrics->timer_lateness.observe(now - scheduled_for);
+                r.context->metrics->timer_lateness.observe(now - *due);
                 log_stage_changes(self->state, r);
-                std::vector<ContactRequest> requests = contact_requests(self->state, r);
+                std::vector<ContactRequest> requests =
+                    contact_requests(self->state, r.context->engine->model(), r.effects);
                 self->send(r.context->store_writer, commit_atom::value,
                            record_of(self->state, r, requests), EventOutcome::accepted);
                 send_contacts(self, r, requests);

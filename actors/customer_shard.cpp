@@ -74,9 +74,14 @@ class Shard {
         return self_->delegate(it->second.actor, std::move(request));
     }
 
-    // From the timer sweeper: activating a stored customer is all it takes.
+    // From the timer sweeper: activating a stored customer is all it takes; a live one may
+    // not have scheduled a timer beyond its idle horizon (customer_actor.cpp), so it is told.
     void wake(const std::string& id) {
-        if (registry_.by_id.count(id)) return;
+        if (auto live = registry_.by_id.find(id); live != registry_.by_id.end()) {
+            if (!live->second.passivating)
+                self_->send(live->second.actor, wakeup_atom::value, TimeMs{0});
+            return;
+        }
         auto initial = initial_state(*context_, id, IfUnknown::skip);
         if (!initial)
             spdlog::warn("timer of customer {} cannot fire: {}", id,

@@ -36,6 +36,7 @@ using open_atom = caf::atom_constant<caf::atom("open")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
 // Shutdown, sent as an ordinary message so it is handled after everything before it.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 

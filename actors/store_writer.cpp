@@ -2,60 +2,174 @@
 
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
 #include "actors/messages.hpp"
 
 namespace journeyd {
 namespace {
 
-struct PendingBatch {
-    std::vector<StoreRecord> records;
-    std::vector<std::pair<caf::response_promise, EventOutcome>> answers;
-    bool flush_scheduled = false;
+using Answers = std::vector<std::pair<caf::response_promise, EventOutcome>>;
+
+// Runs one batch's commit at a time on its own thread; `done` is called there with "" or the
+// error once it returned and the committer is idle again.
+class Committer {
+  public:
+    explicit Committer(std::shared_ptr<RecordStore> store)
+        : store_(std::move(store)), thread_([this] { run(); }) {}
+
+    ~Committer() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+
+    // Only while idle: after wait_idle(), or once the last batch's `done` was called.
+    void commit(std::vector<StoreRecord> batch, std::function<void(std::string)> done) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            batch_ = std::move(batch);
+            done_ = std::move(done);
+            busy_ = true;
+        }
+        wake_.notify_all();
+    }
+
+    // Blocks until the batch handed over, if any, is committed; "" or its error.
+    std::string wait_idle() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        idle_.wait(lock, [this] { return !busy_; });
+        return last_error_;
+    }
+
+  private:
+    void run() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            wake_.wait(lock, [this] { return busy_ || stopping_; });
+            if (!busy_) return;
+            lock.unlock();
+            std::string error;
+            const auto started = std::chrono::steady_clock::now();
+            try {
+                store_->commit(batch_);
+            } catch (const std::exception& e) {
+                error = e.what();
+                spdlog::error("store commit failed records={} error={}", batch_.size(), error);
+            }
+            spdlog::debug("store commit records={} us={}", batch_.size(),
+                          std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - started)
+                              .count());
+            batch_.clear();
+            auto done = std::move(done_);
+            lock.lock();
+            last_error_ = error;
+            busy_ = false;
+            idle_.notify_all();
+            lock.unlock();
+            done(std::move(error));
+            lock.lock();
+        }
+    }
+
+    std::shared_ptr<RecordStore> store_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable idle_;
+    std::vector<StoreRecord> batch_;
+    std::function<void(std::string)> done_;
+    std::string last_error_;
+    bool busy_ = false;
+    bool stopping_ = false;
+    std::thread thread_;  // last: it starts in the constructor and uses everything above
 };
+
+void answer(Answers& answers, const std::string& error) {
+    for (auto& [promise, outcome] : answers) {
+        // Nothing of a failed batch is durable: its events must not be acknowledged.
+        if (error.empty())
+            promise.deliver(outcome);
+        else
+            promise.deliver(caf::make_error(caf::sec::runtime_error, error));
+    }
+    answers.clear();
+}
+
+struct WriterState {
+    explicit WriterState(std::shared_ptr<RecordStore> store) : committer(std::move(store)) {}
+
+    std::vector<StoreRecord> gathering;
+    Answers gathering_answers;
+    Answers committing_answers;  // of the batch on the committer's thread
+    bool committing = false;
+    bool flush_scheduled = false;
+    Committer committer;
+};
+
+// Hands what was gathered to the committer, unless it is still busy with the last batch:
+// then it goes as soon as that one is done.
+void commit_gathered(caf::event_based_actor* self, WriterState& w) {
+    if (w.committing || w.gathering.empty()) return;
+    w.committing = true;
+    w.committing_answers = std::move(w.gathering_answers);
+    w.gathering_answers.clear();
+    std::vector<StoreRecord> batch;
+    batch.swap(w.gathering);
+    w.committer.commit(std::move(batch), [writer = self->address()](std::string error) {
+        if (auto alive = caf::actor_cast<caf::actor>(writer))
+            caf::anon_send(alive, committed_atom::value, std::move(error));
+    });
+}
 
 }  // namespace
 
 caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordStore> store,
                            GroupCommit limits, AppliedIdRetention retention) {
-    auto batch = std::make_shared<PendingBatch>();
-    auto flush = [self, store, batch] {
-        batch->flush_scheduled = false;
-        if (batch->records.empty()) return;
-        const auto started = std::chrono::steady_clock::now();
+    auto w = std::make_shared<WriterState>(store);
+    // At the end the batch in flight is awaited and what was gathered committed here.
+    self->attach_functor([w, store] {
+        answer(w->committing_answers, w->committer.wait_idle());
+        if (w->gathering.empty()) return;
+        std::string error;
         try {
-            store->commit(batch->records);
-            for (auto& [promise, outcome] : batch->answers) promise.deliver(outcome);
+            store->commit(w->gathering);
         } catch (const std::exception& e) {
-            // Nothing of the batch is durable: its events must not be acknowledged.
-            spdlog::error("store commit failed records={} error={}", batch->records.size(),
-                          e.what());
-            for (auto& [promise, outcome] : batch->answers)
-                promise.deliver(caf::make_error(caf::sec::runtime_error, e.what()));
+            error = e.what();
+            spdlog::error("store commit failed records={} error={}", w->gathering.size(), error);
         }
-        spdlog::debug("store commit records={} us={}", batch->records.size(),
-                      std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count());
-        batch->records.clear();
-        batch->answers.clear();
-    };
-    self->attach_functor([flush] { flush(); });
-    self->send(self, purge_atom::value);  // what was gathered still gets committed
+        answer(w->gathering_answers, error);
+    });
+    self->send(self, purge_atom::value);
     return {
-        [self, batch, flush, limits](commit_atom, StoreRecord& record, EventOutcome outcome) {
-            batch->records.push_back(std::move(record));
+        [self, w, limits](commit_atom, StoreRecord& record, EventOutcome outcome) {
+            w->gathering.push_back(std::move(record));
             // Only requests get an answer: "answering" a plain send would reach the sender
             // as an unexpected response, which it reflects back as an error.
             auto promise = self->make_response_promise();
-            if (!promise.async()) batch->answers.emplace_back(std::move(promise), outcome);
-            if (batch->records.size() >= limits.max_batch) {
-                flush();
-            } else if (!batch->flush_scheduled) {
-                batch->flush_scheduled = true;
+            if (!promise.async()) w->gathering_answers.emplace_back(std::move(promise), outcome);
+            if (w->gathering.size() >= limits.max_batch) {
+                commit_gathered(self, *w);
+            } else if (!w->flush_scheduled) {
+                w->flush_scheduled = true;
                 self->delayed_send(self, limits.max_delay, flush_atom::value);
             }
         },
-        [flush](flush_atom) { flush(); },
+        [self, w](flush_atom) {
+            w->flush_scheduled = false;
+            commit_gathered(self, *w);
+        },
+        [self, w](committed_atom, const std::string& error) {
+            w->committing = false;
+            answer(w->committing_answers, error);
+            commit_gathered(self, *w);
+        },
         [self](drain_atom) { self->quit(); },
         [self, store, retention](purge_atom) {
             try {

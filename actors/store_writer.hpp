@@ -8,6 +8,11 @@
 // "committed". A record with an empty body writes nothing but is answered in the same
 // order, behind the batch it joined. When the writer ends, it commits what it gathered;
 // (drain_atom) ends it after everything sent to it before.
+//
+// Commits run on a thread of the writer's own, one batch at a time: while one commits (and
+// fsyncs), the actor gathers the next, which is committed as soon as the first is done,
+// whatever its size. So a slow disk makes batches larger, not the scheduler's threads idle,
+// and answers still leave in commit order.
 #pragma once
 
 #include <caf/all.hpp>

@@ -1,8 +1,9 @@
 // The timer sweeper: fires timers of customers that have no live actor. Every `interval`
 // it asks the store's timer index which customers have a timer due and sends each one's
 // shard (wakeup_atom, id); the shard activates the customer from its record, and the
-// activated actor fires what is due and commits, which moves its index entry on. Live
-// customers keep their own wake-ups; for them the nudge is ignored.
+// activated actor fires what is due and commits, which moves its index entry on. A live
+// customer is told to fire what is due: it schedules its own wake-ups only within its idle
+// horizon.
 //
 // This is what makes a restart cheap: nothing is loaded at start, customers come back
 // when an event, an admin read or one of their timers needs them.

@@ -9,10 +9,10 @@
 #include "runtime/bench_config.hpp"
 #include "runtime/bench_modes.hpp"
 #include "runtime/bench_workload.hpp"
-#include "state/contact_request.hpp"
 #include "state/event_codec.hpp"
 #include "state/journey_engine.hpp"
 #include "state/pressure_ledger.hpp"
+#include "state/program_requests.hpp"
 
 namespace journeyd::bench {
 namespace {
@@ -21,21 +21,6 @@ TimeMs wall_clock_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-// What a customer actor sends the coordinator for a program request or a drop.
-ContactRequest contact_request(const CustomerState& customer, const JourneyModel& model,
-                               ProgramId program, const std::string& cause, TimeMs at,
-                               std::string dropped_reason) {
-    ContactRequest request;
-    request.decision_id = make_decision_id(customer.id, model.programs[program].name, cause);
-    request.customer = customer.id;
-    request.program = program;
-    request.cause = cause;
-    request.at = at;
-    request.dropped_reason = std::move(dropped_reason);
-    request.preferences = {customer.profile.time_zone(), customer.profile.refused_channels()};
-    return request;
 }
 
 struct Tally {
@@ -95,15 +80,9 @@ Report run_limit(const BenchOptions& o) {
                 continue;
             }
             if (event.type == kProfileEventType)
-                ledger.set_preferences(customer.id, {customer.profile.time_zone(),
-                                                     customer.profile.refused_channels()});
-            for (const ProgramRequest& r : effects.requests)
-                ledger.submit(contact_request(customer, model, r.program, r.cause, r.at, {}), now,
-                              decisions);
-            for (const ProgramDrop& d : effects.drops)
-                ledger.submit(contact_request(customer, model, d.program, d.cause, d.at,
-                                              std::string(d.reason)),
-                              now, decisions);
+                ledger.set_preferences(customer.id, preferences_of(customer.profile));
+            for (ContactRequest& r : contact_requests(customer, model, effects))
+                ledger.submit(std::move(r), now, decisions);
         }
         ledger.advance(now, decisions);
         tally.count(decisions);
@@ -125,8 +104,9 @@ Report run_limit(const BenchOptions& o) {
     report.set(c, "decisions_defer", "decisions: defer", static_cast<double>(tally.defer));
     report.set(c, "decisions_suppress", "decisions: suppress", static_cast<double>(tally.suppress));
     report.set(c, "held_at_end", "requests held at the end", static_cast<double>(ledger.held()));
-    report.note("decode + JourneyEngine + PressureLedger on one thread; no actors, sockets, "
-                "store records or disk, so journeyd can only be slower");
+    report.note(
+        "decode + JourneyEngine + PressureLedger on one thread; no actors, sockets, "
+        "store records or disk, so journeyd can only be slower");
     report.require_positive(c, "events_per_s");
     report.require_zero(c, "rejected");
     return report;

@@ -8,6 +8,7 @@
 #include <map>
 #include <stdexcept>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 namespace journeyd {
@@ -196,9 +197,16 @@ void LmdbStore::commit(const std::vector<StoreRecord>& batch) {
     std::lock_guard<std::mutex> lock(commit_mutex_);
     Transaction txn(env_, 0);
     std::map<std::string, int64_t> stage_deltas;
-    for (const StoreRecord& record : batch) {
+    // A busy customer can have several records in one batch; only its last is written, since
+    // it holds the whole state. Applied ids and stage moves count for each.
+    std::unordered_map<std::string_view, size_t> last_record;
+    for (size_t i = 0; i < batch.size(); ++i)
+        if (!batch[i].record.empty()) last_record[batch[i].customer] = i;
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const StoreRecord& record = batch[i];
         if (record.record.empty()) continue;
-        write_record(txn.get(), record);
+        if (last_record[record.customer] == i) write_record(txn.get(), record);
+        if (record.applied_event) remember_applied(txn.get(), record);
         if (!record.stage_move) continue;
         if (!record.stage_move->first.empty()) --stage_deltas[record.stage_move->first];
         ++stage_deltas[record.stage_move->second];
@@ -231,15 +239,6 @@ void LmdbStore::write_record(MDB_txn* txn, const StoreRecord& record) {
         MDB_val old_entry_key = as_val(old_entry);
         check(mdb_del(txn, timer_index_, &old_entry_key, nullptr), "mdb_del timer_index");
     }
-    if (record.applied_event) {
-        const std::string applied = be64_bytes(*record.applied_event) + record.customer;
-        const std::string at = encode_due(record.applied_at);
-        const std::string by_time = at + applied;
-        MDB_val applied_key = as_val(applied), at_value = as_val(at), by_time_key = as_val(by_time);
-        MDB_val empty = as_val({});
-        check(mdb_put(txn, applied_, &applied_key, &at_value, 0), "mdb_put applied");
-        check(mdb_put(txn, applied_by_time_, &by_time_key, &empty, 0), "mdb_put applied_by_time");
-    }
     if (!record.next_due) {
         check_found(mdb_del(txn, timer_of_, &customer, nullptr), "mdb_del timer_of");
         return;
@@ -251,6 +250,16 @@ void LmdbStore::write_record(MDB_txn* txn, const StoreRecord& record) {
     check(mdb_put(txn, timer_index_, &entry_key, &empty, 0), "mdb_put timer_index");
     MDB_val due_value = as_val(due);
     check(mdb_put(txn, timer_of_, &customer, &due_value, 0), "mdb_put timer_of");
+}
+
+void LmdbStore::remember_applied(MDB_txn* txn, const StoreRecord& record) {
+    const std::string applied = be64_bytes(*record.applied_event) + record.customer;
+    const std::string at = encode_due(record.applied_at);
+    const std::string by_time = at + applied;
+    MDB_val applied_key = as_val(applied), at_value = as_val(at), by_time_key = as_val(by_time);
+    MDB_val empty = as_val({});
+    check(mdb_put(txn, applied_, &applied_key, &at_value, 0), "mdb_put applied");
+    check(mdb_put(txn, applied_by_time_, &by_time_key, &empty, 0), "mdb_put applied_by_time");
 }
 
 void LmdbStore::add_to_stage_counts(MDB_txn* txn, const std::map<std::string, int64_t>& deltas) {

@@ -74,6 +74,7 @@ class LmdbStore final : public RecordStore {
     LmdbStore() = default;
     void open_environment(const std::string& directory, const LmdbOptions& options);
     void write_record(MDB_txn* txn, const StoreRecord& record);
+    void remember_applied(MDB_txn* txn, const StoreRecord& record);
     void apply(MDB_txn* txn, const TableWrite& write);
     void add_to_stage_counts(MDB_txn* txn, const std::map<std::string, int64_t>& deltas);
 
