@@ -74,20 +74,24 @@ class Shard {
         return self_->delegate(it->second.actor, std::move(request));
     }
 
-    // From the timer sweeper: activating a stored customer is all it takes; a live one may
-    // not have scheduled a timer beyond its idle horizon (customer_actor.cpp), so it is told.
+    // From the timer sweeper: the customer, activated from its record if need be, is told to
+    // fire what is due. It schedules wake-ups only within its idle horizon
+    // (customer_actor.cpp), and an index entry may be early (StoreRecord::index_lower_bound):
+    // its answer to the call puts the entry right.
     void wake(const std::string& id) {
-        if (auto live = registry_.by_id.find(id); live != registry_.by_id.end()) {
-            if (!live->second.passivating)
-                self_->send(live->second.actor, wakeup_atom::value, TimeMs{0});
-            return;
+        auto live = registry_.by_id.find(id);
+        if (live != registry_.by_id.end() && live->second.passivating) return;
+        if (live == registry_.by_id.end()) {
+            auto initial = initial_state(*context_, id, IfUnknown::skip);
+            if (!initial) {
+                spdlog::warn("timer of customer {} cannot fire: {}", id,
+                             caf::to_string(initial.error()));
+                return;
+            }
+            if (!*initial) return;
+            live = activate(std::move(**initial));
         }
-        auto initial = initial_state(*context_, id, IfUnknown::skip);
-        if (!initial)
-            spdlog::warn("timer of customer {} cannot fire: {}", id,
-                         caf::to_string(initial.error()));
-        else if (*initial)
-            activate(std::move(**initial));
+        self_->send(live->second.actor, wakeup_atom::value, kSweeperWakeup);
     }
 
     // Asks every customer idle since before `idle_since` to passivate.

@@ -40,6 +40,10 @@ using committed_atom = caf::atom_constant<caf::atom("committed")>;
 // Shutdown, sent as an ordinary message so it is handled after everything before it.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
+// (wakeup_atom, TimeMs scheduled_for) to a customer: from its own delayed message, the due
+// time it was scheduled for; from the timer sweeper through the shard, this.
+constexpr TimeMs kSweeperWakeup = 0;
+
 enum class EventOutcome : uint8_t { accepted, duplicate };
 
 // The answer to (lookup_atom, customer id): the live state, if the customer exists.

@@ -1,9 +1,9 @@
 // The timer sweeper: fires timers of customers that have no live actor. Every `interval`
 // it asks the store's timer index which customers have a timer due and sends each one's
-// shard (wakeup_atom, id); the shard activates the customer from its record, and the
-// activated actor fires what is due and commits, which moves its index entry on. A live
-// customer is told to fire what is due: it schedules its own wake-ups only within its idle
-// horizon.
+// shard (wakeup_atom, id); the shard activates the customer from its record if it is not
+// live, and tells it to fire what is due; its commit moves its index entry on. Live
+// customers are called too: they schedule their own wake-ups only within their idle
+// horizon, and an index entry may be earlier than their timer (index_lower_bound).
 //
 // This is what makes a restart cheap: nothing is loaded at start, customers come back
 // when an event, an admin read or one of their timers needs them.

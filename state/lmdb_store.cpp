@@ -234,7 +234,11 @@ void LmdbStore::write_record(MDB_txn* txn, const StoreRecord& record) {
     check(mdb_put(txn, customers_, &customer, &bytes, 0), "mdb_put customers");
 
     MDB_val old_due;
-    if (check_found(mdb_get(txn, timer_of_, &customer, &old_due), "mdb_get timer_of")) {
+    const bool indexed =
+        check_found(mdb_get(txn, timer_of_, &customer, &old_due), "mdb_get timer_of");
+    if (!reindex(indexed ? std::optional(decode_due(as_view(old_due))) : std::nullopt, record))
+        return;
+    if (indexed) {
         const std::string old_entry = timer_entry(as_view(old_due), record.customer);
         MDB_val old_entry_key = as_val(old_entry);
         check(mdb_del(txn, timer_index_, &old_entry_key, nullptr), "mdb_del timer_index");

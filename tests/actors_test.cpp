@@ -511,3 +511,21 @@ TEST_CASE("a deferred request stays in the store and is deferred again after a r
     CHECK(store->stats().pending_requests == 1);
     CHECK(second.sink->all().empty());
 }
+
+TEST_CASE("an index entry left early by events is put right by the sweeper's call") {
+    // Inactivity after 3 s: each event moves the timer later, the index keeps the first due.
+    auto store = std::make_shared<MemoryRecordStore>();
+    ActorFixture f(with_short_durations(test::kTestJourney, "1d", "3s"), store);
+    f.send("oli", "view");
+    const TimeMs first_due = store->timers_due(INT64_MAX, 10).at(0).due;
+    std::this_thread::sleep_for(1500ms);
+    f.send("oli", "view");
+    const TimeMs real_due = *JourneyEngine(f.config.journey).next_due(f.lookup("oli").state);
+    CHECK(real_due > first_due + 1000);
+    CHECK(store->timers_due(INT64_MAX, 10).at(0).due == first_due);
+    // Once the early entry is due, the sweeper calls; nothing fires, the entry moves on.
+    CHECK(f.eventually([&] {
+        auto due = store->timers_due(INT64_MAX, 10);
+        return due.size() == 1 && due[0].due == real_due;
+    }));
+}

@@ -19,7 +19,7 @@ TEST_CASE("bench: quantiles interpolate inside the bucket holding the rank") {
     Histogram h;
     h.bounds = {0.001, 0.01, 0.1};
     h.cumulative = {10, 50, 100};
-    h.count = 120;  // 20 beyond the last bound
+    h.count = 120;                              // 20 beyond the last bound
     CHECK(h.quantile(0.05) == Approx(0.0006));  // rank 6 of the first 10, from 0
     CHECK(h.quantile(50.0 / 120) == Approx(0.01));
     CHECK(h.quantile(0.99) == Approx(0.1));  // beyond: the last bound

@@ -263,10 +263,12 @@ TEST_CASE("daemon: the admin API: token, methods, bad input, encoded ids, POST e
     CHECK(invalid->status == 400);
     CHECK(json::parse(invalid->body)["error"] == "\"id\" must be 1..128 bytes");
     // The welcome decision follows the acknowledgement by a moment: poll for it.
-    const std::vector<std::string> series = {
-        "journeyd_events_total 1", "journeyd_decisions_total{outcome=\"send\"} 1",
-        "journeyd_customers_live 1", "journeyd_customers_in_stage{stage=\"exploring\"} 1",
-        "journeyd_event_to_decision_seconds_count 1", "journeyd_timer_lateness_seconds_count 0"};
+    const std::vector<std::string> series = {"journeyd_events_total 1",
+                                             "journeyd_decisions_total{outcome=\"send\"} 1",
+                                             "journeyd_customers_live 1",
+                                             "journeyd_customers_in_stage{stage=\"exploring\"} 1",
+                                             "journeyd_event_to_decision_seconds_count 1",
+                                             "journeyd_timer_lateness_seconds_count 0"};
     std::string exposition;
     const bool complete = eventually([&] {
         auto metrics = admin.Get("/metrics", auth);

@@ -308,6 +308,36 @@ TEST_CASE("applied event ids: LmdbStore, the same as MemoryRecordStore") {
     check_applied_ids(*open_store(dir.path()));
 }
 
+// Records of events only lower the index entry; an exact record puts it where the timer is.
+void check_lower_bound_index(RecordStore& store) {
+    auto bound = [](std::string customer, std::optional<TimeMs> due) {
+        StoreRecord r = record(std::move(customer), "r", due);
+        r.index_lower_bound = true;
+        return r;
+    };
+    store.commit({bound("a", 100)});  // no entry yet: created
+    store.commit({bound("a", 300)});  // later: stays early
+    CHECK(due_timers(store, 1000) == Due{{100, "a"}});
+    store.commit({bound("a", 50)});  // earlier: moved
+    CHECK(due_timers(store, 1000) == Due{{50, "a"}});
+    store.commit({bound("a", std::nullopt)});  // no timer: stays, a wake-up will tell
+    CHECK(due_timers(store, 1000) == Due{{50, "a"}});
+    store.commit({record("a", "r", 400)});
+    CHECK(due_timers(store, 1000) == Due{{400, "a"}});
+    store.commit({bound("b", std::nullopt)});
+    CHECK(store.stats().pending_timers == 1);
+}
+
+TEST_CASE("lower-bound timer index entries: MemoryRecordStore") {
+    MemoryRecordStore store;
+    check_lower_bound_index(store);
+}
+
+TEST_CASE("lower-bound timer index entries: LmdbStore, the same as MemoryRecordStore") {
+    TempDir dir;
+    check_lower_bound_index(*open_store(dir.path()));
+}
+
 TEST_CASE("timer index semantics: MemoryRecordStore") {
     MemoryRecordStore store;
     check_timer_index(store);
