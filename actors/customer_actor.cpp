@@ -11,10 +11,18 @@
 namespace journeyd {
 namespace {
 
-// Per-actor scratch kept outside CustomerState so the state stays what the store keeps.
+// What the engine made of the event or timer being handled. One per thread, not per actor:
+// a handler runs on one thread from start to end, and a million live customers should not
+// each keep the capacity of four vectors.
+Effects& scratch_effects() {
+    thread_local Effects effects;
+    return effects;
+}
+
+// What an actor needs besides its CustomerState, kept apart so the state stays what the store
+// keeps.
 struct Routing {
     std::shared_ptr<const CustomerContext> context;
-    Effects effects;
     std::optional<TimeMs> wakeup_at;  // the earliest wake-up in flight
 };
 
@@ -35,7 +43,7 @@ void send_contacts(caf::stateful_actor<CustomerState>* self, const Routing& r,
 
 void log_stage_changes(const CustomerState& c, const Routing& r) {
     const JourneyModel& model = r.context->engine->model();
-    for (const StageChange& change : r.effects.stage_changes)
+    for (const StageChange& change : scratch_effects().stage_changes)
         spdlog::debug("stage customer={} from={} to={}", c.id,
                       change.had_stage ? model.stages[change.from] : "-", model.stages[change.to]);
 }
@@ -51,7 +59,7 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
     record.customer = customer.id;
     record.record = encode_customer(customer, model);
     record.next_due = engine.next_due(customer);
-    const auto& changes = r.effects.stage_changes;
+    const auto& changes = scratch_effects().stage_changes;
     if (!changes.empty() &&
         (!changes.front().had_stage || changes.front().from != customer.journey.stage))
         record.stage_move = std::make_pair(
@@ -112,10 +120,10 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
         [self, routing](event_atom, const Event& event) -> caf::delegated<caf::message> {
             Routing& r = *routing;
             if (applied_before(self->state, event, r))
-                r.effects.outcome = ApplyOutcome::duplicate;
+                scratch_effects().outcome = ApplyOutcome::duplicate;
             else
-                r.context->engine->apply(self->state, event, r.context->now(), r.effects);
-            if (!r.effects.changed_state()) {
+                r.context->engine->apply(self->state, event, r.context->now(), scratch_effects());
+            if (!scratch_effects().changed_state()) {
                 ++r.context->metrics->events_duplicate;
                 spdlog::debug("duplicate customer={} event={}", self->state.id, event.id);
                 return self->delegate(r.context->store_writer, commit_atom::value,
@@ -125,7 +133,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             log_stage_changes(self->state, r);
             if (event.type == kProfileEventType) send_preferences(self, r);
             std::vector<ContactRequest> requests =
-                contact_requests(self->state, r.context->engine->model(), r.effects);
+                contact_requests(self->state, r.context->engine->model(), scratch_effects());
             auto committed =
                 self->delegate(r.context->store_writer, commit_atom::value,
                                record_of(self->state, r, requests, &event), EventOutcome::accepted);
@@ -138,16 +146,17 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             if (r.wakeup_at == scheduled_for) r.wakeup_at.reset();
             const TimeMs now = r.context->now();
             const std::optional<TimeMs> due = r.context->engine->next_due(self->state);
-            r.context->engine->fire_due(self->state, now, r.effects);
+            r.context->engine->fire_due(self->state, now, scratch_effects());
             // The sweeper calls when the index says a timer is due; if none is, the entry was
             // a lower bound and the record's commit puts it right.
-            const bool index_stale = r.effects.timers_fired == 0 && scheduled_for == kSweeperWakeup;
-            if (r.effects.timers_fired > 0 || index_stale) {
-                if (r.effects.timers_fired > 0)
+            const bool index_stale =
+                scratch_effects().timers_fired == 0 && scheduled_for == kSweeperWakeup;
+            if (scratch_effects().timers_fired > 0 || index_stale) {
+                if (scratch_effects().timers_fired > 0)
                     r.context->metrics->timer_lateness.observe(now - *due);
                 log_stage_changes(self->state, r);
                 std::vector<ContactRequest> requests =
-                    contact_requests(self->state, r.context->engine->model(), r.effects);
+                    contact_requests(self->state, r.context->engine->model(), scratch_effects());
                 self->send(r.context->store_writer, commit_atom::value,
                            record_of(self->state, r, requests), EventOutcome::accepted);
                 send_contacts(self, r, requests);

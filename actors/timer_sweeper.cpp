@@ -3,16 +3,31 @@
 #include "actors/messages.hpp"
 
 namespace journeyd {
+namespace {
+
+// Wakes the customers of one slice of due entries, starting after `after`. A full slice
+// means more are due: the next follows shortly, from where this one ended, rather than a
+// whole interval later from the start of the index, where the customers just woken still
+// stand until their commits move their entries on.
+void sweep(caf::event_based_actor* self, const SweeperSetup& s,
+           const std::optional<DueTimer>& after) {
+    const std::vector<DueTimer> due = s.store->timers_due(s.now(), s.batch, after);
+    for (const DueTimer& timer : due)
+        self->send(s.router.shard_for(timer.customer), wakeup_atom::value, timer.customer);
+    if (due.size() == s.batch)
+        self->delayed_send(self, s.next_slice_after, flush_atom::value, due.back());
+    else
+        self->delayed_send(self, s.interval, flush_atom::value);
+}
+
+}  // namespace
 
 caf::behavior timer_sweeper(caf::event_based_actor* self, SweeperSetup setup) {
     auto s = std::make_shared<SweeperSetup>(std::move(setup));
     self->send(self, flush_atom::value);
     return {
-        [self, s](flush_atom) {
-            for (const DueTimer& due : s->store->timers_due(s->now(), s->batch))
-                self->send(s->router.shard_for(due.customer), wakeup_atom::value, due.customer);
-            self->delayed_send(self, s->interval, flush_atom::value);
-        },
+        [self, s](flush_atom) { sweep(self, *s, std::nullopt); },
+        [self, s](flush_atom, const DueTimer& after) { sweep(self, *s, after); },
         [self](drain_atom) { self->quit(); },
     };
 }

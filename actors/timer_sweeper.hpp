@@ -24,9 +24,14 @@ struct SweeperSetup {
     ShardRouter router;
     std::function<TimeMs()> now;
     std::chrono::milliseconds interval{500};
-    size_t batch = 10'000;  // customers woken per sweep at most; the rest wait a sweep
+    size_t batch = 10'000;  // customers woken per slice at most
+    // A full slice is followed by the next this soon, so a backlog of due timers drains at
+    // up to batch / next_slice_after (200,000 a second) instead of batch per interval.
+    std::chrono::milliseconds next_slice_after{50};
 };
 
 caf::behavior timer_sweeper(caf::event_based_actor* self, SweeperSetup setup);
 
 }  // namespace journeyd
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::DueTimer)

@@ -50,8 +50,8 @@ double measure(Report& report, const std::string& column, const BenchOptions& o,
     std::optional<ProcessSample> process_after;
     if (target.pid) process_after = sample_process(*target.pid);
     const MetricsScrape scrape_after = target.admin->metrics();
-    const Histogram decided = scrape_after.histogram(kEventToDecision)
-                                  .since(scrape_before.histogram(kEventToDecision));
+    const Histogram decided =
+        scrape_after.histogram(kEventToDecision).since(scrape_before.histogram(kEventToDecision));
 
     const double rate = load.acknowledged_per_second();
     report.set(column, "target_events_per_s", "target events/s",
@@ -63,9 +63,10 @@ double measure(Report& report, const std::string& column, const BenchOptions& o,
     report.set(column, "ack_p50_ms", "ack latency p50 (ms)", load.latency_percentile(0.50), 2);
     report.set(column, "ack_p99_ms", "ack latency p99 (ms)", load.latency_percentile(0.99), 2);
     report.set(column, "ack_p999_ms", "ack latency p999 (ms)", load.latency_percentile(0.999), 2);
-    report.set(column, "decisions", "decisions (final)", decided.count);
-    report.set(column, "decisions_send", "  send", decisions_since(scrape_before, scrape_after, "send"));
-    report.set(column, "decisions_defer", "  defer (not final)",
+    report.set(column, "decisions", "requests decided (first decision)", decided.count);
+    report.set(column, "decisions_send", "  send",
+               decisions_since(scrape_before, scrape_after, "send"));
+    report.set(column, "decisions_defer", "  defer",
                decisions_since(scrape_before, scrape_after, "defer"));
     report.set(column, "decisions_suppress", "  suppress",
                decisions_since(scrape_before, scrape_after, "suppress"));
@@ -73,7 +74,8 @@ double measure(Report& report, const std::string& column, const BenchOptions& o,
     if (process_before && process_after) {
         report.set(column, "cpu_percent", "journeyd CPU (% of a core)",
                    cpu_percent(*process_before, *process_after), 0);
-        report.set(column, "rss_mib", "journeyd RSS at end (MiB)", process_after->rss_bytes / kMiB, 1);
+        report.set(column, "rss_mib", "journeyd RSS at end (MiB)", process_after->rss_bytes / kMiB,
+                   1);
         report.set(column, "rss_anon_mib", "journeyd RssAnon at end (MiB)",
                    process_after->rss_anon_bytes / kMiB, 1);
         report.set(column, "peak_rss_mib", "journeyd peak RSS so far (MiB)",
@@ -131,12 +133,12 @@ Report run_ingest(const BenchOptions& o) {
                 " events, from writing it to reading its answer, which journeyd sends once the "
                 "frame's events are committed (fsync'd)");
     report.note("event->decision: journeyd's " + std::string(kEventToDecision) +
-                " over the run, interpolated in its buckets; it runs from a program's request to "
-                "its final outcome, so it includes what the pressure rules hold on purpose: the "
-                "arbitration window (here " + o.arbitration_window +
-                "), quiet hours 22:00-08:00 in the customer's zone and the rate budgets "
-                "(email 1000/s, push 500/s) of the default journey; a deferred request counts "
-                "once it is final");
+                " over the run, interpolated in its buckets: from a program's request to its "
+                "first decision (send, defer or suppress); it includes the arbitration window "
+                "(here " +
+                o.arbitration_window +
+                "), which holds requests on purpose, but not the time a deferred request waits "
+                "for its quiet hours or rate slot");
     if (!target.pid) report.note("CPU and memory not reported: pass --pid with --connect");
     return report;
 }

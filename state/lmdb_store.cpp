@@ -108,6 +108,11 @@ class Cursor {
         return check_found(mdb_cursor_get(cursor_, &key, &value, MDB_NEXT), "mdb_cursor_get");
     }
 
+    // To the first key at or after `key`; its key and value are then in `key` and `value`.
+    bool seek(MDB_val& key, MDB_val& value) {
+        return check_found(mdb_cursor_get(cursor_, &key, &value, MDB_SET_RANGE), "mdb_cursor_get");
+    }
+
   private:
     MDB_cursor* cursor_ = nullptr;
 };
@@ -309,13 +314,24 @@ std::vector<std::pair<std::string, std::string>> LmdbStore::read_all(Table table
     return entries;
 }
 
-std::vector<DueTimer> LmdbStore::timers_due(TimeMs until, size_t limit) const {
+std::vector<DueTimer> LmdbStore::timers_due(TimeMs until, size_t limit,
+                                            const std::optional<DueTimer>& after) const {
     std::vector<DueTimer> due;
     Transaction txn(env_, MDB_RDONLY);
     Cursor cursor(txn.get(), timer_index_);
     MDB_val key;
     MDB_val value;
-    while (due.size() < limit && cursor.next(key, value)) {
+    std::string start;
+    bool found = false;
+    if (after) {
+        start = timer_entry(encode_due(after->due), after->customer);
+        key = as_val(start);
+        found = cursor.seek(key, value);
+        if (found && as_view(key) == start) found = cursor.next(key, value);
+    } else {
+        found = cursor.next(key, value);
+    }
+    for (; found && due.size() < limit; found = cursor.next(key, value)) {
         const std::string_view entry = as_view(key);
         const TimeMs at = decode_due(entry);
         if (at > until) break;

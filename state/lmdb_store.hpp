@@ -65,7 +65,8 @@ class LmdbStore final : public RecordStore {
     std::optional<std::string> read(const std::string& customer) const override;
     std::optional<std::string> read(Table table, const std::string& key) const override;
     std::vector<std::pair<std::string, std::string>> read_all(Table table) const override;
-    std::vector<DueTimer> timers_due(TimeMs until, size_t limit) const override;
+    std::vector<DueTimer> timers_due(TimeMs until, size_t limit,
+                                     const std::optional<DueTimer>& after = {}) const override;
     bool was_applied(const std::string& customer, uint64_t event_fingerprint) const override;
     size_t forget_applied_before(TimeMs cutoff, size_t limit) override;
     StoreStats stats() const override;

@@ -112,8 +112,10 @@ class RecordStore {
     // The whole table in key order: for the tables that hold only unfinished work (requests,
     // outbox), read once at start.
     virtual std::vector<std::pair<std::string, std::string>> read_all(Table table) const = 0;
-    // Customers whose earliest timer is due at or before `until`, earliest first.
-    virtual std::vector<DueTimer> timers_due(TimeMs until, size_t limit) const = 0;
+    // Customers whose earliest timer is due at or before `until`, earliest first; with
+    // `after`, only the entries that come after that one (to go on where a full slice ended).
+    virtual std::vector<DueTimer> timers_due(TimeMs until, size_t limit,
+                                             const std::optional<DueTimer>& after = {}) const = 0;
     virtual bool was_applied(const std::string& customer, uint64_t event_fingerprint) const = 0;
     // Forgets up to `limit` applied event ids recorded before `cutoff`, oldest first, in one
     // transaction; returns how many. A write: only the store writer calls it.
@@ -180,10 +182,12 @@ class MemoryRecordStore final : public RecordStore {
         return {entries.begin(), entries.end()};
     }
 
-    std::vector<DueTimer> timers_due(TimeMs until, size_t limit) const override {
+    std::vector<DueTimer> timers_due(TimeMs until, size_t limit,
+                                     const std::optional<DueTimer>& after = {}) const override {
         std::lock_guard<std::mutex> lock(mutex_);
         std::vector<DueTimer> due;
-        for (auto it = index_.begin(); it != index_.end() && it->first <= until; ++it) {
+        auto it = after ? index_.upper_bound({after->due, after->customer}) : index_.begin();
+        for (; it != index_.end() && it->first <= until; ++it) {
             if (due.size() == limit) break;
             due.push_back({it->first, it->second});
         }

@@ -104,6 +104,18 @@ void check_timer_index(RecordStore& store) {
     CHECK(due_timers(store, 400) ==
           Due{{kMin, "min"}, {-1000, "neg"}, {20, "x"}, {50, "b"}, {400, "d"}, {400, "e"}});
 
+    // Going on after an entry, present or not, as the sweeper does after a full slice.
+    auto after = [&](TimeMs due, const char* customer, size_t limit) {
+        Due found;
+        for (const DueTimer& t : store.timers_due(400, limit, DueTimer{due, customer}))
+            found.emplace_back(t.due, t.customer);
+        return found;
+    };
+    CHECK(after(-1000, "neg", 2) == Due{{20, "x"}, {50, "b"}});
+    CHECK(after(400, "d", 10) == Due{{400, "e"}});
+    CHECK(after(30, "zz", 10) == Due{{50, "b"}, {400, "d"}, {400, "e"}});
+    CHECK(after(400, "e", 10).empty());
+
     const StoreStats stats = store.stats();
     CHECK(stats.customers == 9);  // a b c d e neg max min x
     CHECK(stats.pending_timers == 7);
