@@ -172,6 +172,9 @@ AdminResponse AdminApi::stats() const {
     json stages = json::object();
     for (const std::string& stage : setup_.engine->model().stages)
         stages[stage] = in_stage(stored, stage);
+    json limit_hits = json::object();
+    for (size_t i = 0; i < kLimitNames.size(); ++i)
+        limit_hits[std::string(kLimitNames[i])] = m.limit_hits.count(static_cast<Limit>(i));
     return json_response(
         200, {{"node", setup_.node_name},
               {"customers_live", m.customers_live.load()},
@@ -184,9 +187,11 @@ AdminResponse AdminApi::stats() const {
               {"events_duplicate", m.events_duplicate.load()},
               {"events_rejected", m.events_rejected.load()},
               {"events_per_s", events_per_second_.load()},
+              {"ingest_connections", m.connections_open.load()},
               {"decisions",
                {{"send", decided.send}, {"defer", decided.defer}, {"suppress", decided.suppress}}},
               {"outbox", decided.outbox},
+              {"limit_hits", std::move(limit_hits)},
               {"stages", std::move(stages)}});
 }
 
@@ -206,6 +211,10 @@ AdminResponse AdminApi::metrics() const {
     counter("journeyd_frame_errors_total", "counter", m.frame_errors.load());
     counter("journeyd_ingest_connections", "gauge", m.connections_open.load());
     counter("journeyd_ingest_backpressure_pauses_total", "counter", m.backpressure_pauses.load());
+    out << "# TYPE journeyd_limit_hits_total counter\n";
+    for (size_t i = 0; i < kLimitNames.size(); ++i)
+        out << "journeyd_limit_hits_total{limit=\"" << kLimitNames[i] << "\"} "
+            << m.limit_hits.count(static_cast<Limit>(i)) << "\n";
     counter("journeyd_customers_live", "gauge", m.customers_live.load());
     counter("journeyd_customers_passivated_total", "counter", m.passivations.load());
     counter("journeyd_customers_stored", "gauge", stored.customers);

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "runtime/actor_admin_backend.hpp"
 
@@ -42,7 +43,21 @@ AdminServer::AdminServer(AdminContext context)
     server_->Delete(".*", handler);
     server_->Patch(".*", handler);
     server_->Options(".*", handler);
-    server_->set_payload_max_length(1u << 20);
+    // cpp-httplib refuses a longer body with 413 before reading it, so the limit also bounds
+    // the memory a request can take; the error handler counts the refusal and says why.
+    server_->set_payload_max_length(context.max_body);
+    server_->set_error_handler(httplib::Server::HandlerWithResponse(
+        [this, max_body = context.max_body](const httplib::Request& request,
+                                            httplib::Response& response) {
+            if (response.status != 413) return httplib::Server::HandlerResponse::Unhandled;
+            metrics_->limit_hits.hit(Limit::max_body);
+            spdlog::warn("admin: {} {} refused: body over [admin] max_body = {} bytes",
+                         request.method, request.path, max_body);
+            const nlohmann::json error = {
+                {"error", "request body over " + std::to_string(max_body) + " bytes"}};
+            response.set_content(error.dump(), "application/json");
+            return httplib::Server::HandlerResponse::Handled;
+        }));
     // Small JSON answers on kept-alive connections otherwise wait out Nagle and delayed ACKs.
     server_->set_tcp_nodelay(true);
 }

@@ -1,6 +1,7 @@
 // The admin port (PROTOCOL.md "Admin port"): cpp-httplib on its own threads in front of
 // AdminApi, which holds the HTTP semantics; this class only moves requests and answers
-// between the socket and the API, and measures the ingest rate /stats reports, once a second.
+// between the socket and the API, enforces [admin] max_body (413, counted as a limit hit)
+// and measures the ingest rate that /stats reports, once a second.
 #pragma once
 
 #include <caf/all.hpp>
@@ -37,6 +38,7 @@ struct AdminContext {
     std::shared_ptr<const JourneyEngine> engine;
     PressurePolicy policy;
     std::function<TimeMs()> now;
+    uint64_t max_body = 1u << 20;  // bytes in a request body; a longer one is answered 413
 };
 
 class AdminServer {
