@@ -14,13 +14,15 @@ namespace journeyd {
 namespace {
 
 using nlohmann::json;
+using nlohmann::ordered_json;
 
 struct HttpError {
     int status;
     std::string message;
 };
 
-AdminResponse json_response(int status, const json& body) {
+template <class Json = json>
+AdminResponse json_response(int status, const Json& body) {
     AdminResponse response;
     response.status = status;
     response.content_type = "application/json";
@@ -169,30 +171,33 @@ AdminResponse AdminApi::stats() const {
     const CoordinatorStats decided = backend_->decision_stats();
     const StoreStats stored = backend_->store_stats();
     const Metrics& m = *setup_.metrics;
-    json stages = json::object();
+    // Keys in the order of the journey and of the outcomes, not sorted: the console draws
+    // them in the order they come.
+    ordered_json stages = ordered_json::object();
     for (const std::string& stage : setup_.engine->model().stages)
         stages[stage] = in_stage(stored, stage);
-    json limit_hits = json::object();
+    ordered_json limit_hits = ordered_json::object();
     for (size_t i = 0; i < kLimitNames.size(); ++i)
         limit_hits[std::string(kLimitNames[i])] = m.limit_hits.count(static_cast<Limit>(i));
-    return json_response(
-        200, {{"node", setup_.node_name},
-              {"customers_live", m.customers_live.load()},
-              {"customers_stored", stored.customers},
-              {"store",
-               {{"customers", stored.customers},
-                {"pending_timers", stored.pending_timers},
-                {"bytes", stored.bytes}}},
-              {"events_total", m.events_accepted.load()},
-              {"events_duplicate", m.events_duplicate.load()},
-              {"events_rejected", m.events_rejected.load()},
-              {"events_per_s", events_per_second_.load()},
-              {"ingest_connections", m.connections_open.load()},
-              {"decisions",
-               {{"send", decided.send}, {"defer", decided.defer}, {"suppress", decided.suppress}}},
-              {"outbox", decided.outbox},
-              {"limit_hits", std::move(limit_hits)},
-              {"stages", std::move(stages)}});
+    const ordered_json body = {
+        {"node", setup_.node_name},
+        {"customers_live", m.customers_live.load()},
+        {"customers_stored", stored.customers},
+        {"store",
+         {{"customers", stored.customers},
+          {"pending_timers", stored.pending_timers},
+          {"bytes", stored.bytes}}},
+        {"events_total", m.events_accepted.load()},
+        {"events_duplicate", m.events_duplicate.load()},
+        {"events_rejected", m.events_rejected.load()},
+        {"events_per_s", events_per_second_.load()},
+        {"ingest_connections", m.connections_open.load()},
+        {"decisions",
+         {{"send", decided.send}, {"defer", decided.defer}, {"suppress", decided.suppress}}},
+        {"outbox", decided.outbox},
+        {"limit_hits", std::move(limit_hits)},
+        {"stages", std::move(stages)}};
+    return json_response(200, body);
 }
 
 AdminResponse AdminApi::metrics() const {

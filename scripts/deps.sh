@@ -1,15 +1,19 @@
 # Sourced by scripts/run and scripts/test: installs the Debian packages journeyd builds
-# against, and only those that are missing, so a second run costs nothing.
+# against (and, for the tests, runs them with), only those that are missing, so a second
+# run costs nothing.
 journeyd_packages=(
     cmake g++ make pkg-config tzdata
     libcaf-dev libmsgpack-cxx-dev libboost-dev liblmdb-dev libspdlog-dev libfmt-dev
     catch2 libtomlplusplus-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
     libhowardhinnant-date-dev
 )
+# Only the tests need these: headless Chromium drives the console page.
+journeyd_test_packages=(chromium)
 
+# install_missing_packages PACKAGE...
 install_missing_packages() {
     local missing=()
-    for p in "${journeyd_packages[@]}"; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
