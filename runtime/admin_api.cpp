@@ -26,7 +26,9 @@ AdminResponse json_response(int status, const Json& body) {
     AdminResponse response;
     response.status = status;
     response.content_type = "application/json";
-    response.body = body.dump();
+    // Ids and profile strings are whatever bytes an event source sent; dump() would throw on
+    // bytes that are not UTF-8, so they are shown as U+FFFD instead.
+    response.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
     return response;
 }
 
