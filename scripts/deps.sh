@@ -7,8 +7,9 @@ journeyd_packages=(
     catch2 libtomlplusplus-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
     libhowardhinnant-date-dev
 )
-# Only the tests need these: headless Chromium drives the console page.
-journeyd_test_packages=(chromium)
+# Only the tests need these: headless Chromium drives the console page; clang with
+# libFuzzer (libclang-rt) builds the fuzzers of tests/fuzz/.
+journeyd_test_packages=(chromium clang libclang-rt-14-dev)
 
 # install_missing_packages PACKAGE...
 install_missing_packages() {
