@@ -192,13 +192,12 @@ class ConfigReader {
     }
 
     // An admin port other machines can reach must ask for a token: it reads every customer
-    // and accepts events. Reported at [node] admin, or at the top when that is the default.
+    // and accepts events. Reported at [node] admin (the default address is loopback).
     void check_admin_exposure(const toml::table& root) {
         if (!is_host_port(config_.node.admin)) return;  // reported as malformed already
         const std::string refused = admin_exposure_error(config_.node.admin, config_.admin.token);
         if (refused.empty()) return;
-        const toml::node* admin = root.at_path("node.admin").node();
-        add_error(admin ? admin->source().begin : toml::source_position{0, 0}, refused);
+        add_error(root.at_path("node.admin").node()->source().begin, refused);
     }
 
     // Extension: [store] sync = false trades durability of the last commits for speed;
