@@ -52,6 +52,9 @@ void apply_flow_control(caf::io::broker* self, Session& s) {
     if (!s.paused && over) {
         s.paused = true;
         ++s.context->metrics->backpressure_pauses;
+        LimitHits& hits = s.context->metrics->limit_hits;
+        if (s.frames.size() >= limits.max_pending_frames) hits.hit(Limit::max_pending_frames);
+        if (s.unsent_bytes >= limits.max_unsent_bytes) hits.hit(Limit::max_unsent_bytes);
         self->halt(s.handle);
     } else if (s.paused && well_under) {
         s.paused = false;
@@ -143,6 +146,7 @@ void take_frames(caf::io::broker* self, const std::shared_ptr<Session>& session)
         const uint32_t length = read_frame_header(s.received.data() + at);
         const uint32_t max = s.context->limits.max_frame;
         if (length == 0 || length > max) {
+            if (length > max) s.context->metrics->limit_hits.hit(Limit::max_frame);
             s.received.clear();
             return reject_frame(self, s,
                                 "frame length " + std::to_string(length) + " is outside 1.." +
@@ -213,6 +217,13 @@ caf::behavior ingest_acceptor(caf::io::broker* self, std::shared_ptr<const Inges
             return bound->second;
         },
         [self, context, sessions](const caf::io::new_connection_msg& msg) {
+            if (sessions->size() >= context->limits.max_connections) {
+                context->metrics->limit_hits.hit(Limit::max_connections);
+                spdlog::warn("ingest: connection closed: {} open, [ingest] max_connections = {}",
+                             sessions->size(), context->limits.max_connections);
+                self->close(msg.handle);
+                return;
+            }
             auto session = self->fork(ingest_session, msg.handle, context);
             self->monitor(session);
             sessions->insert(session.address());

@@ -6,6 +6,9 @@
 // order, when all its events are acknowledged by the store writer, i.e. committed.
 // Pipelining is natural: frames keep arriving while earlier ones wait for their commits.
 //
+// Limits (IngestLimits), each hit counted in Metrics::limit_hits: a connection beyond
+// `max_connections` is closed right after accept, with a log line.
+//
 // Flow control, per connection: when `max_pending_frames` frames are unanswered, or the
 // client leaves more than `max_unsent_bytes` of answers unread, the session stops reading
 // from the socket (the kernel's buffers then push back on the client) and resumes at half.
@@ -31,6 +34,7 @@
 namespace journeyd {
 
 struct IngestLimits {
+    size_t max_connections = 1024;  // sessions open at once; more are closed after accept
     uint32_t max_frame = 1u << 20;
     size_t max_pending_frames = 256;
     size_t max_unsent_bytes = 4u << 20;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "state/duration.hpp"
 
@@ -31,6 +32,27 @@ class LatencyHistogram {
     std::atomic<uint64_t> sum_ms_{0};
 };
 
+// The configurable limits a client can run into; each hit is counted for
+// journeyd_limit_hits_total{limit="NAME"}, NAME being the configuration key.
+enum class Limit : uint8_t {
+    max_connections,     // [ingest]: a connection over it is closed right after accept
+    max_frame,           // [ingest]: a frame length over it closes the connection
+    max_pending_frames,  // [ingest]: the session stops reading until answers catch up
+    max_unsent_bytes,    // [ingest]: the session stops reading until the client reads
+    max_body,            // [admin]: the request is answered 413
+};
+inline constexpr std::array<std::string_view, 5> kLimitNames = {
+    "max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes", "max_body"};
+
+class LimitHits {
+  public:
+    void hit(Limit limit) { hits_[static_cast<size_t>(limit)].fetch_add(1); }
+    uint64_t count(Limit limit) const { return hits_[static_cast<size_t>(limit)].load(); }
+
+  private:
+    std::array<std::atomic<uint64_t>, kLimitNames.size()> hits_{};
+};
+
 struct Metrics {
     std::atomic<uint64_t> events_accepted{0};
     std::atomic<uint64_t> events_duplicate{0};
@@ -41,6 +63,7 @@ struct Metrics {
     std::atomic<uint64_t> backpressure_pauses{0};
     std::atomic<int64_t> customers_live{0};
     std::atomic<uint64_t> passivations{0};
+    LimitHits limit_hits;
     LatencyHistogram event_to_decision;
     // A wake-up that fired timers: how long after the due time it was scheduled for it ran
     // (for a passivated customer this includes waiting for the timer sweeper).

@@ -25,7 +25,8 @@ struct NodeSettings {
 };
 
 struct AdminSettings {
-    std::string token;  // empty: no auth
+    std::string token;             // empty: no auth, allowed only on a loopback address
+    uint64_t max_body = 1u << 20;  // bytes in a request body; a longer one is answered 413
 };
 
 struct DeliverySettings {
@@ -37,8 +38,9 @@ struct StoreSettings {
     DurationMs applied_ids_retention = 7 * 86'400'000;  // how long event ids stay known
 };
 
-// Per-connection limits of the ingest port.
+// Limits of the ingest port: connections, and per connection.
 struct IngestSettings {
+    uint64_t max_connections = 1024;       // more are closed right after accept
     uint64_t max_frame = 1u << 20;         // bytes in one frame body
     uint64_t max_pending_frames = 256;     // unanswered frames before reading pauses
     uint64_t max_unsent_bytes = 4u << 20;  // answers the client has not read before pausing
@@ -73,6 +75,16 @@ struct ConfigResult {
     std::optional<Config> config;  // set only when errors is empty
     std::vector<ConfigError> errors;
 };
+
+// Whether HOST of "HOST:PORT" can only be reached from this machine: 127.0.0.0/8, [::1]
+// (also as ::ffff:127.x.y.z) or "localhost".
+bool is_loopback_address(std::string_view host_port);
+
+// Why journeyd must not start with these admin settings, empty when it may: an admin port
+// reachable from other machines without a token would give anyone every customer's data
+// and a way to post events. The loader reports it for a file, journeyd again after its
+// command-line overrides.
+std::string admin_exposure_error(std::string_view admin_host_port, std::string_view token);
 
 ConfigResult load_config_text(std::string_view toml_text, const std::string& source_name);
 ConfigResult load_config_file(const std::string& path);

@@ -134,6 +134,7 @@ class ConfigReader {
         read_journey(top);
         read_pressure(top);
         read_programs(top);
+        check_admin_exposure(root);
         return finish();
     }
 
@@ -180,12 +181,23 @@ class ConfigReader {
         }
     }
 
+    // Extension: [admin] max_body, the longest request body the admin port reads.
     void read_admin(const Section& top) {
         const std::optional<Section> admin = optional_table(top, "admin", "[admin]");
         if (!admin) return;
-        check_known_keys(*admin, {"token"});
+        check_known_keys(*admin, {"token", "max_body"});
         if (auto token = optional_string(*admin, "token", AllowEmpty::yes))
             config_.admin.token = token->value;
+        read_limits(*admin, {{"max_body", &config_.admin.max_body}});
+    }
+
+    // An admin port other machines can reach must ask for a token: it reads every customer
+    // and accepts events. Reported at [node] admin (the default address is loopback).
+    void check_admin_exposure(const toml::table& root) {
+        if (!is_host_port(config_.node.admin)) return;  // reported as malformed already
+        const std::string refused = admin_exposure_error(config_.node.admin, config_.admin.token);
+        if (refused.empty()) return;
+        add_error(root.at_path("node.admin").node()->source().begin, refused);
     }
 
     // Extension: [store] sync = false trades durability of the last commits for speed;
@@ -201,19 +213,28 @@ class ConfigReader {
             config_.store.sync = sync->as_boolean()->get();
     }
 
-    // Extension: [ingest] limits of one connection, each a positive integer.
+    // Extension: [ingest] limits: connections, and per connection.
     void read_ingest(const Section& top) {
         const std::optional<Section> ingest = optional_table(top, "ingest", "[ingest]");
         if (!ingest) return;
-        check_known_keys(*ingest, {"max_frame", "max_pending_frames", "max_unsent_bytes"});
+        check_known_keys(
+            *ingest, {"max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes"});
         IngestSettings& settings = config_.ingest;
-        for (auto [key, target] : {std::pair{"max_frame", &settings.max_frame},
-                                   std::pair{"max_pending_frames", &settings.max_pending_frames},
-                                   std::pair{"max_unsent_bytes", &settings.max_unsent_bytes}}) {
-            const auto value = integer_value(*ingest, key);
+        read_limits(*ingest, {{"max_connections", &settings.max_connections},
+                              {"max_frame", &settings.max_frame},
+                              {"max_pending_frames", &settings.max_pending_frames},
+                              {"max_unsent_bytes", &settings.max_unsent_bytes}});
+    }
+
+    // Limits are integers from 1 to 2^32-1; each is kept where `target` points.
+    void read_limits(const Section& section,
+                     std::initializer_list<std::pair<const char*, uint64_t*>> limits) {
+        for (auto [key, target] : limits) {
+            const auto value = integer_value(section, key);
             if (!value) continue;
             if (value->value < 1 || value->value > (int64_t{1} << 32) - 1) {
-                add_error(value->where, std::string(key) + " in [ingest] must be from 1 to 2^32-1");
+                add_error(value->where,
+                          std::string(key) + " in " + section.label + " must be from 1 to 2^32-1");
                 continue;
             }
             *target = static_cast<uint64_t>(value->value);

@@ -1,25 +1,20 @@
-// The admin port (PROTOCOL.md "Admin port"): HTTP/1.1 with cpp-httplib on its own threads.
-//
-// Every answer is read live from the actors (customer state from the customer's actor,
-// decisions from the coordinator), asked with a bounded wait so a stuck actor yields a 503,
-// never a hung operator. When a token is configured every endpoint but /health requires
-// `Authorization: Bearer <token>`, compared in constant time. Errors are JSON
-// {"error": "..."} with 400 (bad JSON or event), 401, 404 (unknown path or customer),
-// 405 (known path, wrong method), 503 (actor did not answer). Customer ids are taken from
-// the raw request target and URL-decoded segment by segment, so ids holding "/" work
-// when encoded as %2F.
+// The admin port (PROTOCOL.md "Admin port"): cpp-httplib on its own threads in front of
+// AdminApi, which holds the HTTP semantics; this class only moves requests and answers
+// between the socket and the API, enforces [admin] max_body (413, counted as a limit hit)
+// and measures the ingest rate that /stats reports, once a second.
 #pragma once
 
 #include <caf/all.hpp>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
 #include "actors/customer_shard.hpp"
 #include "actors/metrics.hpp"
+#include "runtime/admin_api.hpp"
 #include "runtime/delivery_sink.hpp"
 #include "state/journey_engine.hpp"
 #include "state/pressure_policy.hpp"
@@ -27,8 +22,6 @@
 
 namespace httplib {
 class Server;
-struct Request;
-struct Response;
 }  // namespace httplib
 
 namespace journeyd {
@@ -45,6 +38,7 @@ struct AdminContext {
     std::shared_ptr<const JourneyEngine> engine;
     PressurePolicy policy;
     std::function<TimeMs()> now;
+    uint64_t max_body = 1u << 20;  // bytes in a request body; a longer one is answered 413
 };
 
 class AdminServer {
@@ -58,20 +52,16 @@ class AdminServer {
     void stop();
 
   private:
-    void dispatch(const httplib::Request& request, httplib::Response& response);
-    void post_event(const httplib::Request& request, httplib::Response& response,
-                    const std::string& customer);
-    nlohmann::json stored_customer_json(const std::string& id) const;
     void sample_event_rate();
 
-    AdminContext context_;
+    std::shared_ptr<Metrics> metrics_;
+    std::unique_ptr<AdminApi> api_;
     std::unique_ptr<httplib::Server> server_;
     std::thread serving_;
     std::thread sampling_;
     std::mutex mutex_;
     std::condition_variable stopping_;
     bool stopped_ = false;
-    double events_per_second_ = 0;
 };
 
 }  // namespace journeyd

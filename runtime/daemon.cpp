@@ -91,6 +91,7 @@ void Daemon::start() {
     ingest_context->router = router_;
     ingest_context->metrics = metrics_;
     ingest_context->now = system_now_ms;
+    ingest_context->limits.max_connections = config_.ingest.max_connections;
     ingest_context->limits.max_frame = static_cast<uint32_t>(config_.ingest.max_frame);
     ingest_context->limits.max_pending_frames = config_.ingest.max_pending_frames;
     ingest_context->limits.max_unsent_bytes = config_.ingest.max_unsent_bytes;
@@ -104,9 +105,9 @@ void Daemon::start() {
                                               ": " + caf::to_string(e));
                  });
 
-    admin_ = std::make_unique<AdminServer>(
-        AdminContext{config_.node.name, config_.admin.token, system_.get(), router_, coordinator_,
-                     metrics_, store_, sink_, context->engine, config_.pressure, system_now_ms});
+    admin_ = std::make_unique<AdminServer>(AdminContext{
+        config_.node.name, config_.admin.token, system_.get(), router_, coordinator_, metrics_,
+        store_, sink_, context->engine, config_.pressure, system_now_ms, config_.admin.max_body});
     const auto [admin_host, admin_port] = split_host_port(config_.node.admin);
     admin_port_ = admin_->start(admin_host, admin_port);
     spdlog::info(

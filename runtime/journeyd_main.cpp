@@ -37,6 +37,16 @@ int main(int argc, char** argv) {
     if (!data_dir.empty()) config.node.data_dir = data_dir;
     if (!ingest.empty()) config.node.ingest = ingest;
     if (!admin.empty()) config.node.admin = admin;
+    if (const std::string refused = admin_exposure_error(config.node.admin, config.admin.token);
+        !refused.empty()) {
+        spdlog::error("journeyd not started: {}", refused);
+        return 2;
+    }
+    if (!is_loopback_address(config.node.ingest))
+        spdlog::warn(
+            "ingest {} is reachable from other machines and has no authentication: let only "
+            "trusted event sources reach it",
+            config.node.ingest);
     spdlog::info("configuration source={}", config_path.empty() ? "<default>" : config_path);
 
     Daemon::block_shutdown_signals();

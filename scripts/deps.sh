@@ -1,15 +1,20 @@
 # Sourced by scripts/run and scripts/test: installs the Debian packages journeyd builds
-# against, and only those that are missing, so a second run costs nothing.
+# against (and, for the tests, runs them with), only those that are missing, so a second
+# run costs nothing.
 journeyd_packages=(
     cmake g++ make pkg-config tzdata
     libcaf-dev libmsgpack-cxx-dev libboost-dev liblmdb-dev libspdlog-dev libfmt-dev
     catch2 libtomlplusplus-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
     libhowardhinnant-date-dev
 )
+# Only the tests need these: headless Chromium drives the console page; clang with
+# libFuzzer (libclang-rt) builds the fuzzers of tests/fuzz/.
+journeyd_test_packages=(chromium clang libclang-rt-14-dev)
 
+# install_missing_packages PACKAGE...
 install_missing_packages() {
     local missing=()
-    for p in "${journeyd_packages[@]}"; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0

@@ -2,9 +2,11 @@
 
 #include <date/tz.h>
 #include <algorithm>
+#include <cmath>
 #include <msgpack.hpp>
 
 #include "state/msgpack_json.hpp"
+#include "state/utf8.hpp"
 
 namespace journeyd {
 namespace {
@@ -21,7 +23,7 @@ const msgpack::object* field(const msgpack::object& map, std::string_view key) {
     return nullptr;
 }
 
-// A required string field of 1..max bytes; empty message when valid.
+// A required UTF-8 string field of 1..max bytes; empty message when valid.
 std::string read_string(const msgpack::object& map, std::string_view key, size_t max,
                         std::string& out) {
     const msgpack::object* value = field(map, key);
@@ -29,6 +31,7 @@ std::string read_string(const msgpack::object& map, std::string_view key, size_t
     if (value->type != msgpack::type::STR) return "\"" + std::string(key) + "\" must be a string";
     if (value->via.str.size == 0 || value->via.str.size > max)
         return "\"" + std::string(key) + "\" must be 1.." + std::to_string(max) + " bytes";
+    if (!is_valid_utf8(as_view(*value))) return "\"" + std::string(key) + "\" must be UTF-8";
     out.assign(value->via.str.ptr, value->via.str.size);
     return {};
 }
@@ -52,6 +55,16 @@ std::string check_reserved_attrs(const nlohmann::json& attrs) {
     return {};
 }
 
+// msgpack floats can be NaN or infinite, JSON numbers cannot: such a value would show as
+// null in the admin API and never compare equal to itself in a profile.
+bool all_numbers_finite(const nlohmann::json& value) {
+    if (value.is_number_float()) return std::isfinite(value.get<double>());
+    if (!value.is_structured()) return true;
+    for (const nlohmann::json& element : value)
+        if (!all_numbers_finite(element)) return false;
+    return true;
+}
+
 std::string read_event(const msgpack::object& o, TimeMs receive_time, Event& event) {
     if (o.type != msgpack::type::MAP) return "an event must be a map";
     if (auto e = read_string(o, "id", kMaxIdBytes, event.id); !e.empty()) return e;
@@ -71,6 +84,8 @@ std::string read_event(const msgpack::object& o, TimeMs receive_time, Event& eve
         std::string error;
         auto json = msgpack_to_json(*attrs, error);
         if (!json) return "attrs: " + error;
+        if (!all_numbers_finite(*json))
+            return "attrs: numbers must be finite (no NaN, no infinity)";
         event.attrs = std::move(*json);
         if (event.type == kProfileEventType)
             if (auto e = check_reserved_attrs(event.attrs); !e.empty()) return e;

@@ -7,6 +7,8 @@
 // error (the whole frame is answered {"ok": false, "error"}). Otherwise each event is
 // checked on its own: valid ones come back as Events (ts defaulting to `receive_time`),
 // invalid ones as {index, message}, so the valid events of a batch are still applied.
+// `id`, `customer` and `type` must be UTF-8 (they end up in JSON: the admin API, every
+// delivery); numbers in `attrs` must be finite (JSON has no NaN).
 // Decoding is bounded by the body size: msgpack headers that claim more elements than the
 // body could hold, or nesting deeper than kMaxDepth, are rejected before allocation.
 #pragma once

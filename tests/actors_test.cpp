@@ -280,19 +280,24 @@ TEST_CASE("many customers across shards are all applied and stored") {
     auto acknowledged = std::make_shared<std::atomic<int>>(0);
     auto failed = std::make_shared<std::atomic<int>>(0);
     // All requests in flight at once, as pipelining ingest connections would have them.
-    f.system->spawn([&f, acknowledged, failed](caf::event_based_actor* driver) {
-        for (int round = 0; round < 3; ++round)
-            for (int c = 0; c < kCustomers; ++c) {
-                const std::string id = "c" + std::to_string(c);
-                driver
-                    ->request(
-                        f.router.shard_for(id), kDeadline, event_atom::value,
-                        Event{"r" + std::to_string(round), id, "view", system_now_ms(), nullptr})
-                    .then([acknowledged](
-                              EventOutcome o) { *acknowledged += o == EventOutcome::accepted; },
-                          [failed](caf::error&) { ++*failed; });
-            }
-    });
+    // The counters go in as spawn arguments: spawned without any, CAF 0.17 binds a reference
+    // through a null pointer to its empty argument tuple (UBSan reports it).
+    f.system->spawn(
+        [&f](caf::event_based_actor* driver, std::shared_ptr<std::atomic<int>> acknowledged,
+             std::shared_ptr<std::atomic<int>> failed) {
+            for (int round = 0; round < 3; ++round)
+                for (int c = 0; c < kCustomers; ++c) {
+                    const std::string id = "c" + std::to_string(c);
+                    driver
+                        ->request(f.router.shard_for(id), kDeadline, event_atom::value,
+                                  Event{"r" + std::to_string(round), id, "view", system_now_ms(),
+                                        nullptr})
+                        .then([acknowledged](
+                                  EventOutcome o) { *acknowledged += o == EventOutcome::accepted; },
+                              [failed](caf::error&) { ++*failed; });
+                }
+        },
+        acknowledged, failed);
     CHECK(f.eventually([&] { return *acknowledged + *failed == 3 * kCustomers; }));
     CHECK(*acknowledged == 3 * kCustomers);
     CHECK(f.store->stats().customers == kCustomers);

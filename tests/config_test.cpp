@@ -1010,11 +1010,46 @@ TEST_CASE("config: [ingest] limits are positive integers with the documented def
     CHECK(defaults.max_frame == 1u << 20);
     CHECK(defaults.max_pending_frames == 256);
     CHECK(defaults.max_unsent_bytes == 4u << 20);
-    auto set = journeyd::load_config_text(journey + "[ingest]\nmax_pending_frames = 8\n", "t");
+    CHECK(defaults.max_connections == 1024);
+    auto set = journeyd::load_config_text(
+        journey + "[ingest]\nmax_pending_frames = 8\nmax_connections = 3\n", "t");
     CHECK(set.config->ingest.max_pending_frames == 8);
+    CHECK(set.config->ingest.max_connections == 3);
     auto wrong =
         journeyd::load_config_text(journey + "[ingest]\nmax_frame = 0\nmax_frames = 1\n", "t");
     REQUIRE(wrong.errors.size() == 2);
     CHECK(wrong.errors[0].message == "max_frame in [ingest] must be from 1 to 2^32-1");
     CHECK(wrong.errors[1].line == 6);
+}
+
+TEST_CASE("config: [admin] max_body is a positive integer, 1 MiB by default") {
+    const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
+    CHECK(journeyd::load_config_text(journey, "t").config->admin.max_body == 1u << 20);
+    CHECK(journeyd::load_config_text(journey + "[admin]\nmax_body = 4096\n", "t")
+              .config->admin.max_body == 4096);
+    auto wrong = journeyd::load_config_text(journey + "[admin]\nmax_body = -1\n", "t");
+    REQUIRE(wrong.errors.size() == 1);
+    CHECK(wrong.errors[0].message == "max_body in [admin] must be from 1 to 2^32-1");
+}
+
+TEST_CASE("an admin port other machines can reach needs a token", "[config][errors]") {
+    for (const char* local : {"127.0.0.1:7401", "127.1.2.3:0", "localhost:7401", "[::1]:7401",
+                              "[::ffff:127.0.0.1]:7401"}) {
+        INFO(local);
+        CHECK(is_loopback_address(local));
+        require_valid(load_with_base("[node]\nadmin = \"" + std::string(local) + "\"\n"));
+    }
+    for (const char* open : {"0.0.0.0:7401", "[::]:7401", "10.0.0.7:7401", "example.org:7401"}) {
+        INFO(open);
+        CHECK_FALSE(is_loopback_address(open));
+        const ConfigError error =
+            single_error(load_with_base("[node]\nadmin = \"" + std::string(open) + "\"\n"));
+        CHECK(error.line == 8);
+        CHECK_THAT(error.message, Contains("[admin] token is empty"));
+        require_valid(load_with_base("[node]\nadmin = \"" + std::string(open) +
+                                     "\"\n[admin]\ntoken = \"s3cret\"\n"));
+    }
+    CHECK(admin_exposure_error("0.0.0.0:7401", "") != "");
+    CHECK(admin_exposure_error("0.0.0.0:7401", "t") == "");
+    CHECK(admin_exposure_error("127.0.0.1:7401", "") == "");
 }

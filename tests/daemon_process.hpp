@@ -95,6 +95,7 @@ class DaemonProcess {
     }
 
     std::string ingest() const { return "127.0.0.1:" + std::to_string(ingest_port_); }
+    std::string admin_address() const { return "127.0.0.1:" + std::to_string(admin_port_); }
     httplib::Client admin() const { return httplib::Client("127.0.0.1", admin_port_); }
     const std::string& directory() const { return directory_; }
 

@@ -331,3 +331,15 @@ TEST_CASE("daemon: SIGTERM under load answers every frame it received, then exit
     CHECK(std::stoi(log.substr(log.find("events=", at) + 7)) == total_accepted);
     CHECK(total_answered > 2000);
 }
+
+// Such a customer was acknowledged, and two seconds later the sink writing its welcome send
+// as JSON aborted journeyd.
+TEST_CASE("daemon: a customer id that is not UTF-8 is refused at the door") {
+    DaemonProcess daemon(test_config());
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    const json answer = send_one(client, event("u1", "\xff\xfe", "signup"));
+    CHECK(answer["accepted"] == 0);
+    CHECK(answer["errors"][0]["error"] == "\"customer\" must be UTF-8");
+    CHECK(send_one(client, event("u2", "fine", "signup"))["accepted"] == 1);
+    CHECK(get_json(daemon, "/stats")["events_rejected"] == 1);
+}

@@ -134,3 +134,39 @@ TEST_CASE("codec: answers and frame errors encode as PROTOCOL.md says") {
     CHECK(read_frame_header(frame_header(0x01020304).data()) == 0x01020304u);
     CHECK(frame_header(5) == std::string("\0\0\0\x05", 4));
 }
+
+// journeyd acknowledged an event for customer "\xff\xfe" and aborted two seconds later,
+// when the welcome send for that customer was written as JSON by the delivery sink.
+TEST_CASE("codec: id, customer and type must be UTF-8") {
+    json e = event("x");
+    e["customer"] = "\xff\xfe";
+    CHECK(first_error(e) == "\"customer\" must be UTF-8");
+    e = event("\xed\xa0\x80");  // a UTF-16 surrogate
+    CHECK(first_error(e) == "\"id\" must be UTF-8");
+    e = event("x");
+    e["type"] =
+        "vi\xc0\xaf"
+        "ew";  // an overlong "/"
+    CHECK(first_error(e) == "\"type\" must be UTF-8");
+    e = event("Zo\xc3\xab \xf0\x9f\x98\x80");  // "Zoë 😀"
+    CHECK(decode_request_body(packed(e), kNow).events.size() == 1);
+}
+
+// Found by fuzz_event_codec (minimized): a profile attribute holding a NaN float64. JSON
+// cannot hold it, so the admin API showed null and the customer's record never read back
+// equal to the customer.
+TEST_CASE("codec: numbers in attrs must be finite") {
+    const std::string crash(
+        "\x84\xa2id\xa2p1\xa8"
+        "customer\xa3"
+        "ann\xa4type\xa7profile\xa5"
+        "attrs\x84\xa2t\xc2\xcb\xff\xff"
+        "aP\x0cQ\x99\x00\xa4taa\x01\xc0\xa4taa\x01\xc0\xa4taa\x01\xc0",
+        70);
+    CHECK(first_error_of_raw(crash) == "attrs: numbers must be finite (no NaN, no infinity)");
+    json e = event("x");
+    e["attrs"] = {{"nested", {{"deep", {1.0, std::numeric_limits<double>::infinity()}}}}};
+    CHECK(first_error(e) == "attrs: numbers must be finite (no NaN, no infinity)");
+    e["attrs"] = {{"score", 2.5}};
+    CHECK(decode_request_body(packed(e), kNow).events.size() == 1);
+}

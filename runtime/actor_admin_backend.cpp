@@ -1,0 +1,54 @@
+#include "runtime/actor_admin_backend.hpp"
+
+#include "actors/messages.hpp"
+
+namespace journeyd {
+
+template <class Answer, class... Message>
+Answer ActorAdminBackend::ask(const caf::actor& whom, Message&&... message) {
+    caf::scoped_actor self{*setup_.system};
+    std::optional<Answer> answer;
+    std::string failure;
+    self->request(whom, setup_.timeout, std::forward<Message>(message)...)
+        .receive([&](Answer& a) { answer = std::move(a); },
+                 [&](caf::error& e) { failure = caf::to_string(e); });
+    if (!answer) throw BackendUnavailable(failure);
+    return std::move(*answer);
+}
+
+std::optional<CustomerState> ActorAdminBackend::customer(const std::string& id) {
+    auto found = ask<CustomerLookup>(setup_.router.shard_for(id), lookup_atom::value, id);
+    if (!found.found) return std::nullopt;
+    return std::move(found.state);
+}
+
+std::vector<Contact> ActorAdminBackend::contacts(const std::string& id) {
+    return ask<std::vector<Contact>>(setup_.coordinator, contacts_atom::value, id);
+}
+
+std::vector<Decision> ActorAdminBackend::decisions(const std::string& id) {
+    return ask<std::vector<Decision>>(setup_.coordinator, decisions_atom::value, id);
+}
+
+std::optional<std::string> ActorAdminBackend::stored_record(const std::string& id) {
+    return setup_.store->read(id);
+}
+
+EventOutcome ActorAdminBackend::apply(Event event) {
+    const caf::actor& shard = setup_.router.shard_for(event.customer);
+    return ask<EventOutcome>(shard, event_atom::value, std::move(event));
+}
+
+CoordinatorStats ActorAdminBackend::decision_stats() {
+    return ask<CoordinatorStats>(setup_.coordinator, stats_atom::value);
+}
+
+StoreStats ActorAdminBackend::store_stats() {
+    return setup_.store->stats();
+}
+
+SinkStats ActorAdminBackend::sink_stats() {
+    return setup_.sink->stats();
+}
+
+}  // namespace journeyd

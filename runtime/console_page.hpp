@@ -1,0 +1,12 @@
+// The operator console served at GET / on the admin port: one self-contained HTML page
+// (inline CSS and script, nothing fetched from elsewhere). It holds no data; its script
+// reads the admin API with the operator's token.
+#pragma once
+
+#include <string_view>
+
+namespace journeyd {
+
+std::string_view console_page();
+
+}  // namespace journeyd

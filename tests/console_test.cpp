@@ -1,0 +1,195 @@
+// The operator console in a real browser: headless Chromium loads GET / from the real
+// journeyd (with a token), and the page's own script looks a customer up. The test reads
+// the DOM Chromium dumps after the script ran, so it fails when the lookup script is broken,
+// and it saves a screenshot (console.png in the working directory) for a person to look at.
+//
+// Chromium is required: scripts/deps.sh installs Debian's package. JOURNEYD_CHROMIUM names
+// another binary.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "daemon_process.hpp"
+#include "runtime/ingest_client.hpp"
+
+using namespace journeyd;
+using namespace std::chrono_literals;
+using nlohmann::json;
+using test::DaemonProcess;
+using test::eventually;
+
+namespace {
+
+constexpr const char* kToken = "console-s3cret";
+
+// welcome, seller_tips and loyalty_thanks by e-mail, e-mail capped at one a week: a
+// customer who becomes loyal has a send and a cap suppression to show.
+const char* kConfig = R"(
+[admin]
+token = "console-s3cret"
+
+[journey]
+stages = ["new", "exploring", "active", "loyal", "dormant"]
+initial_stage = "new"
+
+[[journey.transition]]
+from = ["new", "dormant"]
+on = ["search", "view"]
+to = "exploring"
+
+[[journey.transition]]
+from = ["new", "exploring", "dormant"]
+on = "ad_placed"
+to = "active"
+
+[[journey.transition]]
+from = ["active"]
+on = ["ad_placed", "sale"]
+count = 3
+within = "30d"
+to = "loyal"
+
+[[journey.timer]]
+name = "lapse"
+in = ["exploring", "active", "loyal"]
+after = "30d"
+to = "dormant"
+
+[[program]]
+name = "welcome"
+on_enter = "new"
+channel = "email"
+priority = "lifecycle"
+template = "welcome-1"
+
+[[program]]
+name = "seller_tips"
+on_enter = "active"
+channel = "email"
+priority = "lifecycle"
+template = "tips-1"
+
+[[program]]
+name = "loyalty_thanks"
+on_enter = "loyal"
+channel = "in_app"
+priority = "lifecycle"
+template = "thanks-1"
+
+[pressure]
+hierarchy = ["service", "lifecycle"]
+arbitration_window = "0s"
+
+[[pressure.cap]]
+channel = "email"
+max = 1
+per = "7d"
+)";
+
+std::string find_chromium() {
+    if (const char* named = std::getenv("JOURNEYD_CHROMIUM")) return named;
+    for (const char* name : {"chromium", "chromium-browser"}) {
+        const std::string path = std::string("/usr/bin/") + name;
+        if (::access(path.c_str(), X_OK) == 0) return path;
+    }
+    return "";
+}
+
+struct Browser {
+    Browser() : binary(find_chromium()) {
+        char directory[] = "/tmp/journeyd-console-XXXXXX";
+        REQUIRE(::mkdtemp(directory));
+        profile = directory;
+    }
+    ~Browser() { std::system(("rm -rf '" + profile + "'").c_str()); }
+
+    // Loads `url`, lets its scripts run for a few seconds of virtual time, and returns
+    // what Chromium printed (the DOM with --dump-dom).
+    std::string run(const std::string& action, const std::string& url) {
+        const std::string command = "timeout 90 '" + binary +
+                                    "' --headless --no-sandbox --disable-gpu --no-first-run "
+                                    "--disable-background-networking --user-data-dir='" +
+                                    profile +
+                                    "' --window-size=1280,1250 --virtual-time-budget=6000 " +
+                                    action + " '" + url + "' 2>>'" + profile + "/stderr.log'";
+        FILE* pipe = ::popen(command.c_str(), "r");
+        REQUIRE(pipe);
+        std::string output;
+        char buffer[65536];
+        for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+            output.append(buffer, n);
+        const int status = ::pclose(pipe);
+        INFO(command);
+        INFO(std::ifstream(profile + "/stderr.log").rdbuf());
+        REQUIRE(WIFEXITED(status));
+        REQUIRE(WEXITSTATUS(status) == 0);
+        return output;
+    }
+
+    std::string binary;
+    std::string profile;
+};
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("console: the page looks a customer up with the token from the fragment") {
+    Browser browser;
+    INFO("chromium is missing: scripts/deps.sh installs Debian's chromium package");
+    REQUIRE_FALSE(browser.binary.empty());
+
+    DaemonProcess daemon(kConfig);
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    std::vector<json> events;
+    for (const char* type : {"signup", "search", "ad_placed", "sale", "ad_placed"})
+        events.push_back({{"id", std::string("ann-") + type + std::to_string(events.size())},
+                          {"customer", "ann"},
+                          {"type", type}});
+    events.push_back({{"id", "ann-profile"},
+                      {"customer", "ann"},
+                      {"type", "profile"},
+                      {"attrs", {{"tz", "Europe/Amsterdam"}, {"name", "<b>Ann</b>"}}}});
+    client.send_frame(encode_batch(events));
+    REQUIRE(client.read_response()["accepted"] == events.size());
+    const httplib::Headers auth{{"Authorization", std::string("Bearer ") + kToken}};
+    REQUIRE(eventually([&] {
+        auto decisions = daemon.admin().Get("/customers/ann/decisions", auth);
+        return decisions && decisions->status == 200 && json::parse(decisions->body).size() == 3;
+    }));
+
+    const std::string base = "http://" + daemon.admin_address() + "/";
+    const std::string dom = browser.run("--dump-dom", base + "#token=" + kToken + "&customer=ann");
+    INFO(dom);
+    // Filled by the lookup script, and shown.
+    CHECK(contains(dom, R"(id="customer-stage">loyal</span>)"));
+    CHECK(contains(dom, R"(id="customer-id">ann</strong>)"));
+    CHECK(contains(dom, R"(<div id="customer">)"));
+    CHECK(contains(dom, "<td>lapse</td>"));
+    CHECK(contains(dom, R"(<td class="outcome-suppress">suppress</td><td>cap</td>)"));
+    CHECK(contains(dom, "<td>loyalty_thanks</td><td>in_app</td>"));
+    CHECK(contains(dom, "&lt;b&gt;Ann&lt;/b&gt;"));  // profile text stays text
+    // Drawn from /stats.
+    CHECK(contains(dom, R"(data-label="loyal" data-value="1")"));
+    CHECK(contains(dom, R"(data-label="suppress" data-value="1")"));
+    CHECK(contains(dom, R"(<section id="token-form" hidden="">)"));
+
+    // The same page with a wrong token: the token form, and no customer.
+    const std::string refused = browser.run("--dump-dom", base + "#token=wrong&customer=ann");
+    INFO(refused);
+    CHECK(contains(refused, R"(<section id="token-form">)"));
+    CHECK(contains(refused, R"(id="customer-stage"></span>)"));
+
+    // A picture for a person (the README's docs/console.png is one of these).
+    const std::string picture = (std::filesystem::current_path() / "console.png").string();
+    std::filesystem::remove(picture);
+    browser.run("--screenshot=" + picture, base + "#token=" + kToken + "&customer=ann");
+    CHECK(std::filesystem::file_size(picture) > 10'000);
+}
