@@ -143,7 +143,7 @@ class FileSink final : public CountingSink {
             }
             lines.clear();
             for (const Delivery& delivery : batch) {
-                lines += to_json(delivery).dump();
+                lines += delivery_json_text(delivery);
                 lines += '\n';
             }
             if (!append_durably(lines)) return;

@@ -112,7 +112,7 @@ class HttpSink final : public CountingSink {
                 std::unique_lock<std::mutex> lock(lane.mutex);
                 lane.wake.wait(lock, [&] { return !lane.queue.empty() || lane.closing; });
                 if (lane.queue.empty() || lane.abandoned) return;
-                body = to_json(lane.queue.front()).dump();
+                body = delivery_json_text(lane.queue.front());
                 decision_id = lane.queue.front().decision_id;
             }
             if (!send_until_accepted(lane, body)) return;

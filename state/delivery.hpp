@@ -25,4 +25,10 @@ inline nlohmann::json to_json(const Delivery& d) {
             {"decided_at", d.decided_at}};
 }
 
+// The JSON text a sink hands on. Bytes that are not UTF-8 (ingest refuses them in ids, so
+// only a damaged store could bring them) become U+FFFD instead of throwing in a sink's thread.
+inline std::string delivery_json_text(const Delivery& d) {
+    return to_json(d).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace journeyd
