@@ -42,6 +42,9 @@ void finish(caf::io::broker* self, Session& s) {
     self->quit();
 }
 
+constexpr std::chrono::milliseconds kResumeAgainAfter[] = {std::chrono::milliseconds(5),
+                                                           std::chrono::milliseconds(100)};
+
 void apply_flow_control(caf::io::broker* self, Session& s) {
     const IngestLimits& limits = s.context->limits;
     if (s.draining || s.closing) return;
@@ -60,6 +63,10 @@ void apply_flow_control(caf::io::broker* self, Session& s) {
         s.paused = false;
         self->trigger(s.handle);
         self->send(self, flush_atom::value);  // frames already received wait in `received`
+        // CAF 0.17 drops a resume that comes before the multiplexer has applied the pause
+        // (the stream still holds its reader, then loses it): resuming again a little later
+        // is harmless when reading already goes on, and revives a session that would stall.
+        for (auto delay : kResumeAgainAfter) self->delayed_send(self, delay, open_atom::value);
     }
 }
 
@@ -177,6 +184,10 @@ caf::behavior ingest_session(caf::io::broker* self, connection_handle handle,
             take_frames(self, session);
         },
         [self, session](flush_atom) { take_frames(self, session); },
+        [self, session](open_atom) {
+            const Session& s = *session;
+            if (!s.paused && !s.draining && !s.closing) self->trigger(s.handle);
+        },
         [self, session](const caf::io::data_transferred_msg& msg) {
             session->unsent_bytes = msg.remaining;
             apply_flow_control(self, *session);

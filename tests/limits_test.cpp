@@ -56,9 +56,10 @@ bool accepted(IngestClient& client, const std::string& id) {
     return client.read_response()["accepted"] == 1;
 }
 
-// Writes `frames` (header and body each) in one write() and reads `count` answers.
-std::vector<json> exchange_in_one_write(const std::string& ingest, const std::string& frames,
-                                        size_t count) {
+// Writes `frames` (each a header and body) in one write(), or one write() a frame, and reads
+// `count` answers.
+std::vector<json> exchange(const std::string& ingest, const std::vector<std::string>& frames,
+                           bool one_write, size_t count) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -67,8 +68,18 @@ std::vector<json> exchange_in_one_write(const std::string& ingest, const std::st
     REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
     timeval timeout{10, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    REQUIRE(::send(fd, frames.data(), frames.size(), MSG_NOSIGNAL) ==
-            static_cast<ssize_t>(frames.size()));
+    std::string all;
+    for (const std::string& frame : frames) {
+        if (!one_write) {
+            REQUIRE(::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) ==
+                    static_cast<ssize_t>(frame.size()));
+            continue;
+        }
+        all += frame;
+    }
+    if (one_write)
+        REQUIRE(::send(fd, all.data(), all.size(), MSG_NOSIGNAL) ==
+                static_cast<ssize_t>(all.size()));
     std::vector<json> answers;
     std::string received;
     char buffer[4096];
@@ -156,24 +167,23 @@ TEST_CASE("limits: a frame over [ingest] max_frame is answered and the connectio
 }
 
 // Both pause the session until it is well under the limit again; every frame is still
-// answered. The frames go out in one write, so the session has them all from one read and
-// resumes from its own buffer: frames left in the kernel's buffer while it is paused may
-// never be read, the known bug of README "Architecture" (CAF 0.17 does not always resume
-// reading after halt and trigger; reproduced under the sanitizers by writing these frames
-// one by one).
+// answered, whether the session got them from one read and resumes from its own buffer, or
+// from many reads with frames waiting in the kernel's buffer while it is paused (CAF 0.17
+// may drop a resume that follows a pause too closely: the session then resumes again).
 TEST_CASE("limits: [ingest] max_pending_frames and max_unsent_bytes pause reading, lose nothing") {
     const std::string limit = GENERATE("max_pending_frames", "max_unsent_bytes");
+    const bool one_write = GENERATE(true, false);
     const std::string value = limit == "max_pending_frames" ? "4" : "1";
-    CAPTURE(limit);
+    CAPTURE(limit, one_write);
     DaemonProcess daemon(config_with("[ingest]\n" + limit + " = " + value + "\n"));
     constexpr int kFrames = 60;
-    std::string frames;
+    std::vector<std::string> frames;
     for (int i = 0; i < kFrames; ++i) {
         const std::string body =
             encode_event(event("p" + std::to_string(i), "c" + std::to_string(i)));
-        frames += frame_header(static_cast<uint32_t>(body.size())) + body;
+        frames.push_back(frame_header(static_cast<uint32_t>(body.size())) + body);
     }
-    const std::vector<json> answers = exchange_in_one_write(daemon.ingest(), frames, kFrames);
+    const std::vector<json> answers = exchange(daemon.ingest(), frames, one_write, kFrames);
     REQUIRE(answers.size() == kFrames);
     for (const json& answer : answers) CHECK(answer["accepted"] == 1);
     CHECK(limit_hits(daemon, limit) >= 1);
