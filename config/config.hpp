@@ -50,8 +50,24 @@ struct RuntimeSettings {
     DurationMs idle_after = 10 * 60'000;  // passivate customers idle this long; 0: never
 };
 
+// `[cluster]` (our extension of CONFIG.md): the static member list. Empty members: a single
+// node, no middleman port. This node is the member named [node] name.
+struct ClusterMember {
+    std::string name;
+    std::string host;
+    uint16_t port = 0;
+};
+
+struct ClusterSettings {
+    std::vector<ClusterMember> members;  // in file order
+    std::string listen;  // HOST:PORT the middleman binds; empty: this node's member address
+    DurationMs connect_timeout = 2'000;  // one attempt to reach a member, TCP and handshake
+    DurationMs forward_timeout = 10'000;  // a forwarded event or admin question
+};
+
 struct Config {
     NodeSettings node;
+    ClusterSettings cluster;
     IngestSettings ingest;
     RuntimeSettings runtime;
     AdminSettings admin;
