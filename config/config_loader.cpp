@@ -91,19 +91,39 @@ std::optional<int> parse_clock_minutes(std::string_view text) {
     return hours * 60 + minutes;
 }
 
+struct Address {
+    std::string host;  // an IPv6 host without its brackets
+    uint16_t port = 0;
+};
+
 // "HOST:PORT" with a port of 0..65535 (0 lets the OS pick, which tests rely on); an IPv6 host
 // must be bracketed so its colons are not mistaken for the port separator.
-bool is_host_port(std::string_view text) {
+std::optional<Address> parse_address(std::string_view text) {
     const size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) return false;
-    const std::string_view host = text.substr(0, colon);
+    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+    std::string_view host = text.substr(0, colon);
     const std::string_view port = text.substr(colon + 1);
     const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
-    if (!bracketed && host.find_first_of(":[] \t") != std::string_view::npos) return false;
-    if (port.empty() || port.size() > 5) return false;
+    if (!bracketed && host.find_first_of(":[] \t") != std::string_view::npos) return std::nullopt;
+    if (port.empty() || port.size() > 5) return std::nullopt;
     if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return false;
-    return std::stoi(std::string(port)) <= 65535;
+        return std::nullopt;
+    const int number = std::stoi(std::string(port));
+    if (number > 65535) return std::nullopt;
+    if (bracketed) host = host.substr(1, host.size() - 2);
+    return Address{std::string(host), static_cast<uint16_t>(number)};
+}
+
+bool is_host_port(std::string_view text) {
+    return parse_address(text).has_value();
+}
+
+// A cluster member's NAME: letters, digits, '-', '_' and '.'.
+bool is_member_name(std::string_view name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_' || c == '.';
+    });
 }
 
 bool is_delivery_sink(std::string_view sink) {
@@ -123,9 +143,10 @@ class ConfigReader {
 
     ConfigResult read(const toml::table& root) {
         const Section top{root, "the top-level table"};
-        check_known_keys(top, {"node", "admin", "ingest", "delivery", "store", "runtime", "journey",
-                               "program", "pressure"});
+        check_known_keys(top, {"node", "cluster", "admin", "ingest", "delivery", "store", "runtime",
+                               "journey", "program", "pressure"});
         read_node(top);
+        read_cluster(top);
         read_admin(top);
         read_delivery(top);
         read_ingest(top);
@@ -163,10 +184,15 @@ class ConfigReader {
 
     void read_node(const Section& top) {
         const std::optional<Section> node = optional_table(top, "node", "[node]");
-        if (!node) return;
+        if (!node) {
+            node_name_known_ = !top.table.contains("node");
+            return;
+        }
         check_known_keys(*node, {"name", "data_dir", "ingest", "admin"});
         NodeSettings& settings = config_.node;
-        if (auto name = optional_string(*node, "name")) settings.name = name->value;
+        const auto name = optional_string(*node, "name");
+        if (name) settings.name = name->value;
+        node_name_known_ = name || !node->table.contains("name");
         if (auto data_dir = optional_string(*node, "data_dir")) settings.data_dir = data_dir->value;
         for (auto [key, address] :
              {std::pair{"ingest", &settings.ingest}, std::pair{"admin", &settings.admin}}) {
@@ -179,6 +205,69 @@ class ConfigReader {
             }
             *address = value->value;
         }
+    }
+
+    // Extension: [cluster], the static member list; without it this node runs alone.
+    void read_cluster(const Section& top) {
+        const std::optional<Section> cluster = optional_table(top, "cluster", "[cluster]");
+        if (!cluster) return;
+        check_known_keys(*cluster, {"members", "listen", "connect_timeout", "forward_timeout"});
+        ClusterSettings& settings = config_.cluster;
+        read_members(*cluster);
+        if (auto listen = optional_string(*cluster, "listen")) {
+            const std::optional<Address> address = parse_address(listen->value);
+            if (!address || address->port == 0) {
+                add_error(listen->where, "listen " + quote(listen->value) +
+                                             " in [cluster] must be HOST:PORT with a port from 1 "
+                                             "to 65535, e.g. \"0.0.0.0:7410\"");
+            }
+            settings.listen = listen->value;
+        }
+        for (auto [key, target] : {std::pair{"connect_timeout", &settings.connect_timeout},
+                                   std::pair{"forward_timeout", &settings.forward_timeout}}) {
+            const auto timeout = duration_value(*cluster, key);
+            if (!timeout) continue;
+            if (timeout->value <= 0)
+                add_error(timeout->where, subject(key, *cluster) + " must be more than 0");
+            *target = timeout->value;
+        }
+    }
+
+    // members = ["NAME@HOST:PORT", ...] in file order: names and addresses unique, and this
+    // node ([node] name) one of them. Peers dial the port, so 0 is not allowed.
+    void read_members(const Section& cluster) {
+        const auto entries = string_list(cluster, "members", Presence::required);
+        if (!entries) return;
+        const toml::source_position list = cluster.table.get("members")->source().begin;
+        if (entries->empty()) {
+            add_error(list, subject("members", cluster) + " must list at least one member");
+            return;
+        }
+        std::map<std::string, int> name_lines;
+        std::map<std::string, int> address_lines;
+        std::vector<std::string> names;
+        for (const Located<std::string>& entry : *entries) {
+            const size_t at = entry.value.find('@');
+            const std::string name = entry.value.substr(0, at);
+            const std::string host_port = at == std::string::npos ? "" : entry.value.substr(at + 1);
+            const std::optional<Address> address = parse_address(host_port);
+            if (!is_member_name(name) || !address || address->port == 0) {
+                add_error(entry.where,
+                          "[cluster] members: " + quote(entry.value) +
+                              " is not NAME@HOST:PORT (NAME of letters, digits, '-', '_' and "
+                              "'.'; a port from 1 to 65535), e.g. \"node-a@127.0.0.1:7410\"");
+                continue;
+            }
+            note_unique(name_lines, {name, entry.where}, "[cluster] member name");
+            note_unique(address_lines, {host_port, entry.where}, "[cluster] member address");
+            config_.cluster.members.push_back(ClusterMember{name, address->host, address->port});
+            names.push_back(name);
+        }
+        // A malformed entry may be this node's: only a fully read list can say it is missing.
+        if (names.size() != entries->size() || !node_name_known_) return;
+        if (std::find(names.begin(), names.end(), config_.node.name) != names.end()) return;
+        add_error(list, "[node] name " + quote(config_.node.name) +
+                            " is not among [cluster] members (" + join(names) + ")");
     }
 
     // Extension: [admin] max_body, the longest request body the admin port reads.
@@ -737,6 +826,7 @@ class ConfigReader {
     std::string source_;
     std::vector<ConfigError> errors_;
     Config config_;
+    bool node_name_known_ = true;  // false when [node] name is there but unreadable
     bool stages_known_ = false;
     bool hierarchy_known_ = false;
 };

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
 
 #include "config/config.hpp"
 
@@ -1052,4 +1053,216 @@ TEST_CASE("an admin port other machines can reach needs a token", "[config][erro
     CHECK(admin_exposure_error("0.0.0.0:7401", "") != "");
     CHECK(admin_exposure_error("0.0.0.0:7401", "t") == "");
     CHECK(admin_exposure_error("127.0.0.1:7401", "") == "");
+}
+
+TEST_CASE("config: [cluster] members, listen and timeouts load in file order",
+          "[config][cluster]") {
+    SECTION("every key set") {
+        const ConfigResult result = load_with_base(R"([node]
+name = "node-b"
+[cluster]
+members = ["node-a@127.0.0.1:7410", "node-b@127.0.0.1:7420",
+           "node-c@10.0.0.7:7410"]
+listen          = "0.0.0.0:7420"
+connect_timeout = "500ms"
+forward_timeout = "1m"
+)");
+        require_valid(result);
+        const ClusterSettings& cluster = result.config->cluster;
+        REQUIRE(cluster.members.size() == 3);
+        const std::tuple<const char*, const char*, uint16_t> expected[] = {
+            {"node-a", "127.0.0.1", 7410},
+            {"node-b", "127.0.0.1", 7420},
+            {"node-c", "10.0.0.7", 7410},
+        };
+        for (size_t i = 0; i < cluster.members.size(); ++i) {
+            CHECK(cluster.members[i].name == std::get<0>(expected[i]));
+            CHECK(cluster.members[i].host == std::get<1>(expected[i]));
+            CHECK(cluster.members[i].port == std::get<2>(expected[i]));
+        }
+        CHECK(cluster.listen == "0.0.0.0:7420");
+        CHECK(cluster.connect_timeout == 500);
+        CHECK(cluster.forward_timeout == 60'000);
+    }
+    SECTION("only members: the defaults of config.hpp") {
+        const ConfigResult result =
+            load_with_base("[cluster]\nmembers = [\"node-a@127.0.0.1:7410\"]\n");
+        require_valid(result);
+        const ClusterSettings& cluster = result.config->cluster;
+        REQUIRE(cluster.members.size() == 1);
+        CHECK(cluster.members[0].name == "node-a");
+        CHECK(cluster.listen.empty());
+        CHECK(cluster.connect_timeout == 2'000);
+        CHECK(cluster.forward_timeout == 10'000);
+    }
+    SECTION("an IPv6 member is stored without its brackets") {
+        const ConfigResult result = load_with_base(R"([cluster]
+members = ["node-a@[::1]:7410", "node_b.2@[fe80::1]:65535"]
+listen  = "[::]:7410"
+)");
+        require_valid(result);
+        const ClusterSettings& cluster = result.config->cluster;
+        REQUIRE(cluster.members.size() == 2);
+        CHECK(cluster.members[0].host == "::1");
+        CHECK(cluster.members[0].port == 7410);
+        CHECK(cluster.members[1].name == "node_b.2");
+        CHECK(cluster.members[1].host == "fe80::1");
+        CHECK(cluster.members[1].port == 65535);
+        CHECK(cluster.listen == "[::]:7410");
+    }
+}
+
+TEST_CASE("config: [cluster] absent leaves a single node", "[config][cluster]") {
+    const ConfigResult result = load_with_base("[node]\nname = \"anything\"\n");
+    require_valid(result);
+    CHECK(result.config->cluster.members.empty());
+    CHECK(result.config->cluster.listen.empty());
+}
+
+TEST_CASE("config: [cluster] members are NAME@HOST:PORT with a port from 1", "[config][cluster]") {
+    for (const char* entry : {"node-a127.0.0.1:7410", "@127.0.0.1:7410", "node a@127.0.0.1:7410",
+                              "node/a@h:7410", "node-a@", "node-a@127.0.0.1", "node-a@127.0.0.1:0",
+                              "node-a@127.0.0.1:65536", "node-a@::1:7410", "node-a@h:port"}) {
+        INFO(entry);
+        const ConfigError error =
+            single_error(load_with_base("[cluster]\nmembers = [\"" + std::string(entry) + "\"]\n"));
+        CHECK(error.line == 8);
+        CHECK_THAT(error.message, Contains("[cluster] members: \"" + std::string(entry) +
+                                           "\" is not NAME@HOST:PORT"));
+    }
+    SECTION("every malformed entry is reported, at its own line") {
+        const ConfigResult result = load_with_base(R"([cluster]
+members = ["node-a@127.0.0.1:7410",
+           "node-b127.0.0.1:7420",
+           "node-c@127.0.0.1:0"]
+)");
+        INFO(describe(result.errors));
+        REQUIRE(result.errors.size() == 2);
+        CHECK(result.errors[0].line == 9);
+        CHECK_THAT(result.errors[0].message, Contains(R"("node-b127.0.0.1:7420")"));
+        CHECK(result.errors[1].line == 10);
+        CHECK_THAT(result.errors[1].message, Contains(R"("node-c@127.0.0.1:0")"));
+    }
+}
+
+TEST_CASE("config: [cluster] members is a required, non-empty array of strings",
+          "[config][cluster]") {
+    const std::tuple<const char*, int, const char*> cases[] = {
+        {"[cluster]\nlisten = \"0.0.0.0:7410\"\n", 7,
+         R"(missing required key "members" in [cluster])"},
+        {"[cluster]\nmembers = []\n", 8, R"("members" in [cluster] must list at least one member)"},
+        {"[cluster]\nmembers = \"node-a@h:1\"\n", 8, "must be an array, not a string"},
+        {"[cluster]\nmembers = [\"node-a@h:1\", 2]\n", 8,
+         R"(each element of "members" in [cluster] must be a string)"},
+    };
+    for (const auto& [snippet, line, message] : cases) {
+        INFO(snippet);
+        const ConfigError error = single_error(load_with_base(snippet));
+        CHECK(error.line == line);
+        CHECK_THAT(error.message, Contains(message));
+    }
+    // A top-level value must come before the first table, so before the base.
+    const ConfigError error =
+        single_error(load("cluster = [\"node-a@h:1\"]\n" + std::string(kBase)));
+    CHECK(error.line == 1);
+    CHECK_THAT(error.message, Contains("[cluster] must be a table, not an array"));
+}
+
+TEST_CASE("config: [cluster] member names and addresses are unique", "[config][cluster]") {
+    const ConfigResult result = load_with_base(R"([cluster]
+members = ["node-a@127.0.0.1:7410",
+           "node-b@127.0.0.1:7420",
+           "node-a@127.0.0.1:7430",
+           "node-c@127.0.0.1:7420"]
+)");
+    INFO(describe(result.errors));
+    REQUIRE(result.errors.size() == 2);
+    CHECK(result.errors[0].line == 10);
+    CHECK_THAT(result.errors[0].message,
+               Contains(R"(duplicate [cluster] member name "node-a" (first on line 8))"));
+    CHECK(result.errors[1].line == 11);
+    CHECK_THAT(
+        result.errors[1].message,
+        Contains(R"(duplicate [cluster] member address "127.0.0.1:7420" (first on line 9))"));
+}
+
+TEST_CASE("config: [cluster] [node] name must be one of the members", "[config][cluster]") {
+    SECTION("a name set in [node]") {
+        const ConfigError error = single_error(load_with_base(R"([node]
+name = "node-x"
+[cluster]
+members = ["node-a@127.0.0.1:7410", "node-b@127.0.0.1:7420"]
+)"));
+        CHECK(error.line == 10);
+        CHECK_THAT(error.message, Contains(R"([node] name "node-x" is not among [cluster] )"
+                                           R"(members (node-a, node-b))"));
+    }
+    SECTION("the default name") {
+        const ConfigError error =
+            single_error(load_with_base("[cluster]\nmembers = [\"node-b@127.0.0.1:7420\"]\n"));
+        CHECK(error.line == 8);
+        CHECK_THAT(error.message, Contains(R"([node] name "node-a" is not among)"));
+    }
+    SECTION("not reported when [node] name itself is wrong") {
+        const ConfigError error = single_error(load_with_base(R"([node]
+name = 7
+[cluster]
+members = ["node-b@127.0.0.1:7420"]
+)"));
+        CHECK(error.line == 8);
+        CHECK_THAT(error.message, Contains(R"("name" in [node] must be a string)"));
+    }
+}
+
+TEST_CASE("config: [cluster] listen is HOST:PORT with a port from 1", "[config][cluster]") {
+    for (const std::string listen : {"0.0.0.0:0", "0.0.0.0", "::1:7410", "h:65536"}) {
+        INFO(listen);
+        const std::string members = "[cluster]\nmembers = [\"node-a@127.0.0.1:7410\"]\n";
+        const ConfigError error =
+            single_error(load_with_base(members + "listen = \"" + listen + "\"\n"));
+        CHECK(error.line == 9);
+        CHECK_THAT(error.message, Contains("listen \"" + listen +
+                                           "\" in [cluster] must be HOST:PORT with a port from 1"));
+    }
+}
+
+TEST_CASE("config: [cluster] timeouts are positive durations", "[config][cluster]") {
+    const ConfigResult result = load_with_base(R"([cluster]
+members         = ["node-a@127.0.0.1:7410"]
+connect_timeout = "0s"
+forward_timeout = "10 s"
+)");
+    INFO(describe(result.errors));
+    REQUIRE(result.errors.size() == 2);
+    CHECK(result.errors[0].line == 9);
+    CHECK_THAT(result.errors[0].message,
+               Contains(R"("connect_timeout" in [cluster] must be more than 0)"));
+    CHECK(result.errors[1].line == 10);
+    CHECK_THAT(result.errors[1].message,
+               Contains(R"(invalid duration "10 s" for "forward_timeout" in [cluster])"));
+}
+
+TEST_CASE("config: [cluster] reports unknown keys and every error at once", "[config][cluster]") {
+    const ConfigResult result = load_with_base(R"([node]
+name = "node-z"
+[cluster]
+members = ["node-a@127.0.0.1:7410", "node-b@127.0.0.1:7410"]
+listen = "0.0.0.0"
+connect_timeout = "soon"
+peers = ["node-c@127.0.0.1:7420"]
+)");
+    INFO(describe(result.errors));
+    CHECK_FALSE(result.config.has_value());
+    REQUIRE(result.errors.size() == 5);
+    const std::pair<int, const char*> expected[] = {
+        {10, R"([node] name "node-z" is not among [cluster] members (node-a, node-b))"},
+        {10, R"(duplicate [cluster] member address "127.0.0.1:7410" (first on line 10))"},
+        {11, R"(listen "0.0.0.0" in [cluster] must be HOST:PORT)"},
+        {12, R"(invalid duration "soon" for "connect_timeout" in [cluster])"},
+        {13, R"(unknown key "peers" in [cluster])"},
+    };
+    for (size_t i = 0; i < result.errors.size(); ++i) {
+        CHECK(result.errors[i].line == expected[i].first);
+        CHECK_THAT(result.errors[i].message, Contains(expected[i].second));
+    }
 }
