@@ -118,7 +118,7 @@ void accept_body(caf::io::broker* self, std::shared_ptr<Session> session, std::s
     for (size_t i = 0; i < request.events.size(); ++i) {
         Event& event = request.events[i];
         const uint32_t index = request.index[i];
-        const caf::actor& shard = context.router.shard_for(event.customer);
+        const caf::actor& owner = context.router.customer(event.customer);
         auto done = [self, session, seq](auto&& record) {
             Session& s = *session;
             if (s.closing || seq < s.first_seq) return;
@@ -127,17 +127,17 @@ void accept_body(caf::io::broker* self, std::shared_ptr<Session> session, std::s
             --frame.outstanding;
             answer_ready_frames(self, s);
         };
-        self->request(shard, context.limits.event_timeout, event_atom::value, std::move(event))
+        self->request(owner, context.limits.event_timeout, event_atom::value, std::move(event))
             .then(
                 [done](EventOutcome outcome) {
                     done([outcome](FrameAnswer& a) {
                         ++(outcome == EventOutcome::accepted ? a.accepted : a.duplicates);
                     });
                 },
-                [done, index, metrics = context.metrics](caf::error& error) {
+                [self, done, index, metrics = context.metrics](caf::error& error) {
                     ++metrics->events_rejected;
                     done([&](FrameAnswer& a) {
-                        a.errors.push_back({index, "not applied: " + caf::to_string(error)});
+                        a.errors.push_back({index, "not applied: " + describe(self->system(), error)});
                     });
                 });
     }

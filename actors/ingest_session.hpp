@@ -2,7 +2,7 @@
 // one session broker per connection.
 //
 // A session reads length-prefixed frames, decodes them (state/event_codec), sends each
-// valid event to its customer's shard and answers every frame exactly once, in request
+// valid event to its customer's shard (or to the member that owns it) and answers every frame exactly once, in request
 // order, when all its events are acknowledged by the store writer, i.e. committed.
 // Pipelining is natural: frames keep arriving while earlier ones wait for their commits.
 //
@@ -27,7 +27,7 @@
 #include <functional>
 #include <memory>
 
-#include "actors/customer_shard.hpp"
+#include "actors/customer_router.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 
@@ -42,7 +42,7 @@ struct IngestLimits {
 };
 
 struct IngestContext {
-    ShardRouter router;
+    CustomerRouter router;
     std::shared_ptr<Metrics> metrics;
     std::function<TimeMs()> now;
     IngestLimits limits;

@@ -7,10 +7,12 @@
 //              (contact_atom, ContactRequest)--> coordinator --offer--> delivery sink.
 //
 // These types stay inside the process (CAF_ALLOW_UNSAFE_MESSAGE_TYPE); whatever crosses
-// the middleman in a cluster travels as msgpack bytes.
+// the middleman in a cluster travels as msgpack bytes in std::string, with atoms, integers
+// and caf::error, which CAF serializes without announcements.
 #pragma once
 
 #include <caf/all.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,12 @@ using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
+using record_atom = caf::atom_constant<caf::atom("record")>;
+// Between cluster members (actors/cluster_gateway.hpp, actors/cluster_peer.hpp).
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using connected_atom = caf::atom_constant<caf::atom("connected")>;
+using unreachable_atom = caf::atom_constant<caf::atom("unreach")>;
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
 // Shutdown, sent as an ordinary message so it is handled after everything before it.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
@@ -52,8 +60,23 @@ struct CustomerLookup {
     CustomerState state;
 };
 
+// The answer to (record_atom, customer id): the customer's stored record, if any.
+struct StoredRecord {
+    std::optional<std::string> bytes;
+};
+
+// An error as an operator should read it: our own errors carry their whole explanation as
+// their one string, which CAF's rendering would wrap in "system_error(runtime_error, (...))".
+inline std::string describe(const caf::actor_system& system, const caf::error& error) {
+    const caf::message& context = error.context();
+    if (error.category() == caf::atom("system") && context.match_elements<std::string>())
+        return context.get_as<std::string>(0);
+    return system.render(error);
+}
+
 }  // namespace journeyd
 
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::StoredRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::Event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::EventOutcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::StoreRecord)

@@ -7,9 +7,11 @@
 // the language.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "state/journey_model.hpp"
@@ -91,6 +93,9 @@ struct ConfigResult {
     std::optional<Config> config;  // set only when errors is empty
     std::vector<ConfigError> errors;
 };
+
+// HOST (without IPv6 brackets) and PORT of a "HOST:PORT" the loader accepted.
+std::pair<std::string, uint16_t> split_host_port(std::string_view host_port);
 
 // Whether HOST of "HOST:PORT" can only be reached from this machine: 127.0.0.0/8, [::1]
 // (also as ::ffff:127.x.y.z) or "localhost".

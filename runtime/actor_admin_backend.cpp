@@ -11,32 +11,33 @@ Answer ActorAdminBackend::ask(const caf::actor& whom, Message&&... message) {
     std::string failure;
     self->request(whom, setup_.timeout, std::forward<Message>(message)...)
         .receive([&](Answer& a) { answer = std::move(a); },
-                 [&](caf::error& e) { failure = caf::to_string(e); });
+                 [&](caf::error& e) { failure = describe(*setup_.system, e); });
     if (!answer) throw BackendUnavailable(failure);
     return std::move(*answer);
 }
 
 std::optional<CustomerState> ActorAdminBackend::customer(const std::string& id) {
-    auto found = ask<CustomerLookup>(setup_.router.shard_for(id), lookup_atom::value, id);
+    auto found = ask<CustomerLookup>(setup_.router.customer(id), lookup_atom::value, id);
     if (!found.found) return std::nullopt;
     return std::move(found.state);
 }
 
 std::vector<Contact> ActorAdminBackend::contacts(const std::string& id) {
-    return ask<std::vector<Contact>>(setup_.coordinator, contacts_atom::value, id);
+    return ask<std::vector<Contact>>(setup_.router.coordinator(id), contacts_atom::value, id);
 }
 
 std::vector<Decision> ActorAdminBackend::decisions(const std::string& id) {
-    return ask<std::vector<Decision>>(setup_.coordinator, decisions_atom::value, id);
+    return ask<std::vector<Decision>>(setup_.router.coordinator(id), decisions_atom::value, id);
 }
 
 std::optional<std::string> ActorAdminBackend::stored_record(const std::string& id) {
-    return setup_.store->read(id);
+    if (setup_.router.is_local(id)) return setup_.store->read(id);
+    return ask<StoredRecord>(setup_.router.customer(id), record_atom::value, id).bytes;
 }
 
 EventOutcome ActorAdminBackend::apply(Event event) {
-    const caf::actor& shard = setup_.router.shard_for(event.customer);
-    return ask<EventOutcome>(shard, event_atom::value, std::move(event));
+    const caf::actor& owner = setup_.router.customer(event.customer);
+    return ask<EventOutcome>(owner, event_atom::value, std::move(event));
 }
 
 CoordinatorStats ActorAdminBackend::decision_stats() {
@@ -49,6 +50,10 @@ StoreStats ActorAdminBackend::store_stats() {
 
 SinkStats ActorAdminBackend::sink_stats() {
     return setup_.sink->stats();
+}
+
+ClusterView ActorAdminBackend::cluster() {
+    return setup_.cluster();
 }
 
 }  // namespace journeyd

@@ -1,6 +1,7 @@
 // The admin API's backend in the daemon: asks the actors (customer state from the
-// customer's actor through its shard, decisions and contacts from the coordinator) and
-// reads the store and the sink's counters directly.
+// customer's actor through its shard, decisions and contacts from the coordinator; in a
+// cluster those of the customer's owner, through CustomerRouter) and reads the store and
+// the sink's counters directly.
 //
 // Every question to an actor waits at most `timeout`; then BackendUnavailable (a 503), so
 // a stuck actor never hangs an operator. Safe to call from many threads at once: each
@@ -11,7 +12,8 @@
 #include <chrono>
 #include <memory>
 
-#include "actors/customer_shard.hpp"
+#include "actors/customer_router.hpp"
+#include "actors/cluster_status.hpp"
 #include "runtime/admin_api.hpp"
 #include "runtime/delivery_sink.hpp"
 #include "state/record_store.hpp"
@@ -20,8 +22,9 @@ namespace journeyd {
 
 struct ActorAdminBackendSetup {
     caf::actor_system* system = nullptr;
-    ShardRouter router;
-    caf::actor coordinator;
+    CustomerRouter router;
+    caf::actor coordinator;  // this node's: decision counts
+    std::function<ClusterView()> cluster;
     std::shared_ptr<RecordStore> store;
     std::shared_ptr<DeliverySink> sink;
     std::chrono::milliseconds timeout{5000};
@@ -39,6 +42,7 @@ class ActorAdminBackend : public AdminBackend {
     CoordinatorStats decision_stats() override;
     StoreStats store_stats() override;
     SinkStats sink_stats() override;
+    ClusterView cluster() override;
 
   private:
     template <class Answer, class... Message>

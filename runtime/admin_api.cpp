@@ -1,5 +1,6 @@
 #include "runtime/admin_api.hpp"
 
+#include <cstdio>
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -164,6 +165,10 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
         require_method(request, "GET");
         return metrics();
     }
+    if (path.size() == 1 && path[0] == "cluster") {
+        require_method(request, "GET");
+        return cluster();
+    }
     if (path.size() >= 2 && path.size() <= 3 && path[0] == "customers")
         return customer(path, request);
     throw HttpError{404, "no such endpoint"};
@@ -251,6 +256,34 @@ AdminResponse AdminApi::metrics() const {
     response.content_type = "text/plain; version=0.0.4";
     response.body = out.str();
     return response;
+}
+
+AdminResponse AdminApi::cluster() const {
+    const ClusterView view = backend_->cluster();
+    ordered_json members = ordered_json::array();
+    size_t up = 0;
+    for (const MemberStatus& m : view.members) {
+        if (m.state == MemberState::up || m.state == MemberState::self) ++up;
+        ordered_json member = {{"name", m.name},
+                               {"address", m.address},
+                               {"state", std::string(to_string(m.state))},
+                               {"since", m.since}};
+        if (m.state != MemberState::self) {
+            member["reason"] = m.reason;
+            member["attempts"] = m.attempts;
+            member["forwarded"] = m.forwarded;
+            member["refused"] = m.refused;
+        }
+        members.push_back(std::move(member));
+    }
+    char fingerprint[17];
+    std::snprintf(fingerprint, sizeof fingerprint, "%016llx",
+                  static_cast<unsigned long long>(view.fingerprint));
+    return json_response(200, ordered_json{{"node", setup_.node_name},
+                                           {"clustered", view.clustered},
+                                           {"fingerprint", fingerprint},
+                                           {"members_up", up},
+                                           {"members", std::move(members)}});
 }
 
 // /customers/{id}, /customers/{id}/decisions, /customers/{id}/record, /customers/{id}/events

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/cluster_status.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
@@ -54,6 +55,13 @@ struct BackendUnavailable : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// What /cluster shows: this node's view of every member (actors/cluster_status.hpp).
+struct ClusterView {
+    bool clustered = false;  // false: a single node, `members` holds only this one
+    uint64_t fingerprint = 0;
+    std::vector<MemberStatus> members;
+};
+
 class AdminBackend {
   public:
     virtual ~AdminBackend() = default;
@@ -70,6 +78,7 @@ class AdminBackend {
     virtual CoordinatorStats decision_stats() = 0;
     virtual StoreStats store_stats() = 0;
     virtual SinkStats sink_stats() = 0;
+    virtual ClusterView cluster() = 0;
 };
 
 struct AdminApiSetup {
@@ -94,6 +103,7 @@ class AdminApi {
     AdminResponse route(const AdminRequest& request) const;
     AdminResponse stats() const;
     AdminResponse metrics() const;
+    AdminResponse cluster() const;
     AdminResponse customer(const std::vector<std::string>& path, const AdminRequest& request) const;
     AdminResponse stored_customer(const std::string& id) const;
     AdminResponse post_event(const AdminRequest& request, const std::string& customer) const;

@@ -14,6 +14,7 @@ AdminServer::AdminServer(AdminContext context)
     backend.system = context.system;
     backend.router = context.router;
     backend.coordinator = context.coordinator;
+    backend.cluster = context.cluster;
     backend.store = context.store;
     backend.sink = context.sink;
     AdminApiSetup api;

@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "actors/customer_shard.hpp"
+#include "actors/customer_router.hpp"
 #include "actors/metrics.hpp"
 #include "runtime/admin_api.hpp"
 #include "runtime/delivery_sink.hpp"
@@ -30,8 +30,9 @@ struct AdminContext {
     std::string node_name;
     std::string token;
     caf::actor_system* system = nullptr;
-    ShardRouter router;
+    CustomerRouter router;
     caf::actor coordinator;
+    std::function<ClusterView()> cluster;
     std::shared_ptr<Metrics> metrics;
     std::shared_ptr<RecordStore> store;
     std::shared_ptr<DeliverySink> sink;

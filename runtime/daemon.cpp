@@ -24,13 +24,6 @@ void drain_and_wait(caf::scoped_actor& self, const caf::actor& actor) {
     self->wait_for(actor);
 }
 
-std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
-    const size_t colon = address.rfind(':');
-    std::string host = address.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    return {host, static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))};
-}
-
 }  // namespace
 
 Daemon::Daemon(Config config) : config_(std::move(config)) {
@@ -66,7 +59,9 @@ void Daemon::start() {
     if (!sink_) throw std::runtime_error("delivery sink: " + sink_error);
 
     CoordinatorSetup coordination;
-    coordination.policy = config_.pressure;
+    // Each node decides for the customers it owns, so each takes an even share of the global
+    // rate budgets (README "Cluster").
+    coordination.policy = node_share(config_.pressure, config_.cluster.members.size());
     coordination.model = config_.journey;
     coordination.offer = [sink = sink_](Delivery d) { return sink->offer(std::move(d)); };
     coordination.now = system_now_ms;
@@ -86,9 +81,12 @@ void Daemon::start() {
     const size_t shards = std::max(2u, std::thread::hardware_concurrency()) * 2;
     router_ = ShardRouter(*system_, context, shards);
     sweeper_ = system_->spawn(timer_sweeper, SweeperSetup{store_, router_, system_now_ms});
+    cluster_ = std::make_unique<Cluster>(
+        *system_, config_,
+        ClusterLocal{router_, coordinator_, store_, context->engine, system_now_ms});
 
     auto ingest_context = std::make_shared<IngestContext>();
-    ingest_context->router = router_;
+    ingest_context->router = cluster_->router();
     ingest_context->metrics = metrics_;
     ingest_context->now = system_now_ms;
     ingest_context->limits.max_connections = config_.ingest.max_connections;
@@ -105,9 +103,13 @@ void Daemon::start() {
                                               ": " + caf::to_string(e));
                  });
 
+    auto cluster_view = [cluster = cluster_.get(), clustered = !config_.cluster.members.empty()] {
+        return ClusterView{clustered, cluster->fingerprint(), cluster->members()};
+    };
     admin_ = std::make_unique<AdminServer>(AdminContext{
-        config_.node.name, config_.admin.token, system_.get(), router_, coordinator_, metrics_,
-        store_, sink_, context->engine, config_.pressure, system_now_ms, config_.admin.max_body});
+        config_.node.name, config_.admin.token, system_.get(), cluster_->router(), coordinator_,
+        cluster_view, metrics_, store_, sink_, context->engine, config_.pressure, system_now_ms,
+        config_.admin.max_body});
     const auto [admin_host, admin_port] = split_host_port(config_.node.admin);
     admin_port_ = admin_->start(admin_host, admin_port);
     spdlog::info(
@@ -134,7 +136,9 @@ void Daemon::stop() {
                          });
             caf::anon_send_exit(ingest_, caf::exit_reason::user_shutdown);
         }
+        if (cluster_) cluster_->drain();
         if (admin_) admin_->stop();
+        if (cluster_) cluster_->stop();
         if (sweeper_) caf::anon_send_exit(sweeper_, caf::exit_reason::user_shutdown);
         for (const caf::actor& shard : router_.shards())
             caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
@@ -147,6 +151,7 @@ void Daemon::stop() {
     // Everything holding actor handles goes before the actor system: the admin server, the
     // router, and the sink, whose confirmations hold the store writer.
     admin_.reset();
+    cluster_.reset();
     router_ = ShardRouter();
     ingest_ = coordinator_ = store_writer_ = sweeper_ = nullptr;
     std::optional<SinkStats> delivered;

@@ -1,13 +1,15 @@
 // The journeyd process: one actor system holding the customer shards, the store writer,
 // the coordinator and the ingest brokers (actors/messages.hpp shows how they talk), the
-// delivery sink and the admin HTTP server.
+// delivery sink, the admin HTTP server and, with [cluster] members, this node's part in the
+// cluster (runtime/cluster.hpp).
 //
 // The constructor starts everything and binds both ports (port 0 picks a free one, see
 // ingest_port()/admin_port()); it throws std::runtime_error when a port or the sink cannot
 // be opened. run() waits for SIGTERM/SIGINT. Stopping goes front to back so that nothing
 // received is lost: the ingest stops accepting and answers every frame it has received
-// (each answer waits for its commit), the admin port closes, then the coordinator and the
-// store writer finish what was sent to them, and the sink delivers what it holds.
+// (each answer waits for its commit), the cluster gateway answers what other members
+// forwarded, the admin port closes, then the coordinator and the store writer finish what
+// was sent to them, and the sink delivers what it holds.
 #pragma once
 
 #include <caf/all.hpp>
@@ -17,6 +19,7 @@
 #include "actors/metrics.hpp"
 #include "config/config.hpp"
 #include "runtime/admin_server.hpp"
+#include "runtime/cluster.hpp"
 #include "runtime/delivery_sink.hpp"
 #include "state/record_store.hpp"
 
@@ -50,6 +53,7 @@ class Daemon {
     caf::actor ingest_;
     caf::actor sweeper_;
     ShardRouter router_;
+    std::unique_ptr<Cluster> cluster_;
     std::unique_ptr<AdminServer> admin_;
     uint16_t ingest_port_ = 0;
     uint16_t admin_port_ = 0;

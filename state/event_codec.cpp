@@ -172,6 +172,25 @@ std::string encode_frame_error(std::string_view message) {
     return std::string(buffer.data(), buffer.size());
 }
 
+std::string pack_event(const Event& event) {
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    pk.pack_map(event.attrs.is_null() ? 4 : 5);
+    pk.pack(std::string("id"));
+    pk.pack(event.id);
+    pk.pack(std::string("customer"));
+    pk.pack(event.customer);
+    pk.pack(std::string("type"));
+    pk.pack(event.type);
+    pk.pack(std::string("ts"));
+    pk.pack(static_cast<uint64_t>(event.ts));
+    if (!event.attrs.is_null()) {
+        pk.pack(std::string("attrs"));
+        pack_json(pk, event.attrs);
+    }
+    return std::string(buffer.data(), buffer.size());
+}
+
 std::string frame_header(uint32_t length) {
     const char bytes[4] = {static_cast<char>(length >> 24), static_cast<char>(length >> 16),
                            static_cast<char>(length >> 8), static_cast<char>(length)};

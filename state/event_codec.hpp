@@ -49,6 +49,10 @@ struct FrameAnswer {
 std::string encode_answer(FrameAnswer answer);
 std::string encode_frame_error(std::string_view message);
 
+// One valid event as a frame body that decode_request_body reads back to the same Event:
+// how a node forwards an event to the member that owns its customer.
+std::string pack_event(const Event& event);
+
 // The 4-byte big-endian length that precedes every frame, both directions.
 std::string frame_header(uint32_t length);
 uint32_t read_frame_header(const char* four_bytes);

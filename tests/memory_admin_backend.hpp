@@ -89,6 +89,15 @@ class MemoryAdminBackend : public AdminBackend {
         return SinkStats{};
     }
 
+    ClusterView cluster() override {
+        ClusterView view;
+        MemberStatus self;
+        self.name = "memory";
+        self.state = MemberState::self;
+        view.members.push_back(self);
+        return view;
+    }
+
   private:
     void answer() const {
         if (unavailable) throw BackendUnavailable("the memory backend is set to fail");

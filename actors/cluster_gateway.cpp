@@ -1,0 +1,148 @@
+#include "actors/cluster_gateway.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "actors/coordinator.hpp"
+#include "actors/messages.hpp"
+#include "state/customer_codec.hpp"
+#include "state/event_codec.hpp"
+#include "state/pressure_codec.hpp"
+
+namespace journeyd {
+namespace {
+
+class Gateway {
+  public:
+    Gateway(caf::event_based_actor* self, GatewaySetup setup)
+        : self_(self), setup_(std::move(setup)) {}
+
+    // The error for a request this node must not take, or none.
+    caf::error refusal(const std::string& customer) const {
+        const std::string& self_name = setup_.ownership.members()[setup_.ownership.self()];
+        if (draining_)
+            return caf::make_error(caf::sec::runtime_error, "node " + self_name + " is stopping");
+        if (!setup_.ownership.owns(customer))
+            return caf::make_error(
+                caf::sec::runtime_error,
+                "node " + self_name + " does not own customer " + customer + " (owner: " +
+                    setup_.ownership.members()[setup_.ownership.owner_of(customer)] + ")");
+        return {};
+    }
+
+    // Asks a local actor and answers the peer with `convert` (Answer&) -> caf::message;
+    // counts the request as in flight until then.
+    template <class Answer, class Convert, class... Message>
+    caf::result<caf::message> relay(const caf::actor& whom, Convert convert,
+                                    Message&&... message) {
+        auto promise = self_->make_response_promise();
+        ++in_flight_;
+        self_->request(whom, setup_.timeout, std::forward<Message>(message)...)
+            .then(
+                [this, promise, convert](Answer& answer) mutable {
+                    promise.deliver(convert(answer));
+                    answered();
+                },
+                [this, promise](caf::error& error) mutable {
+                    promise.deliver(std::move(error));
+                    answered();
+                });
+        return promise;
+    }
+
+    caf::result<caf::message> event(const std::string& packed) {
+        DecodedRequest decoded = decode_request_body(packed, setup_.now());
+        if (decoded.events.size() != 1)
+            return caf::make_error(caf::sec::runtime_error,
+                                   "forwarded event unreadable: " + decoded.frame_error +
+                                       (decoded.errors.empty() ? "" : decoded.errors[0].error));
+        Event& event = decoded.events[0];
+        if (auto refused = refusal(event.customer)) return refused;
+        return relay<EventOutcome>(
+            setup_.shards.shard_for(event.customer),
+            [](EventOutcome outcome) { return caf::make_message(static_cast<uint8_t>(outcome)); },
+            event_atom::value, std::move(event));
+    }
+
+    caf::result<caf::message> lookup(const std::string& id) {
+        if (auto refused = refusal(id)) return refused;
+        return relay<CustomerLookup>(
+            setup_.shards.shard_for(id),
+            [this](CustomerLookup& found) {
+                return caf::make_message(
+                    found.found, found.found ? encode_customer(found.state, model()) : std::string());
+            },
+            lookup_atom::value, id);
+    }
+
+    // Decisions or contacts (`atom`) of the customer, as a history holding only those.
+    template <class Atom>
+    caf::result<caf::message> history(Atom atom, const std::string& id) {
+        if (auto refused = refusal(id)) return refused;
+        using List = std::conditional_t<std::is_same_v<Atom, decisions_atom>,
+                                        std::vector<Decision>, std::vector<Contact>>;
+        return relay<List>(
+            setup_.coordinator,
+            [this](List& list) {
+                PressureHistory history;
+                if constexpr (std::is_same_v<Atom, decisions_atom>)
+                    history.decisions = std::move(list);
+                else
+                    history.sends = std::move(list);
+                return caf::make_message(encode_history(history, model()));
+            },
+            atom, id);
+    }
+
+    caf::result<caf::message> record(const std::string& id) {
+        if (auto refused = refusal(id)) return refused;
+        std::optional<std::string> stored = setup_.store->read(id);
+        return caf::make_message(stored.has_value(), stored.value_or(std::string()));
+    }
+
+    caf::result<caf::unit_t> drain() {
+        draining_ = true;
+        if (in_flight_ == 0) return caf::unit;
+        drained_.push_back(self_->make_response_promise<caf::unit_t>());
+        return drained_.back();
+    }
+
+  private:
+    const JourneyModel& model() const { return setup_.engine->model(); }
+
+    void answered() {
+        if (--in_flight_ > 0) return;
+        for (auto& promise : drained_) promise.deliver(caf::unit);
+        drained_.clear();
+    }
+
+    caf::event_based_actor* self_;
+    GatewaySetup setup_;
+    size_t in_flight_ = 0;
+    bool draining_ = false;
+    std::vector<caf::typed_response_promise<caf::unit_t>> drained_;
+};
+
+}  // namespace
+
+caf::behavior cluster_gateway(caf::event_based_actor* self, GatewaySetup setup) {
+    const std::string name = setup.ownership.members()[setup.ownership.self()];
+    const uint64_t fingerprint = setup.ownership.fingerprint();
+    auto gateway = std::make_shared<Gateway>(self, std::move(setup));
+    return {
+        [name, fingerprint](hello_atom, const std::string& from,
+                            uint64_t theirs) -> caf::result<std::string, uint64_t> {
+            if (theirs != fingerprint)
+                spdlog::warn("cluster: {} has another [cluster] members list; it will not forward",
+                             from);
+            return {name, fingerprint};
+        },
+        [gateway](event_atom, const std::string& packed) { return gateway->event(packed); },
+        [gateway](lookup_atom, const std::string& id) { return gateway->lookup(id); },
+        [gateway](decisions_atom atom, const std::string& id) { return gateway->history(atom, id); },
+        [gateway](contacts_atom atom, const std::string& id) { return gateway->history(atom, id); },
+        [gateway](record_atom, const std::string& id) { return gateway->record(id); },
+        [gateway](drain_atom) { return gateway->drain(); },
+    };
+}
+
+}  // namespace journeyd

@@ -1,0 +1,45 @@
+// This node's door for the other cluster members, published on its middleman port. Peers
+// (actors/cluster_peer.hpp) forward what their clients asked about customers this node
+// owns; the gateway hands it to the local shards, coordinator or store and answers. Only
+// CAF's built-in types cross the middleman: events, customers and histories travel as the
+// msgpack bytes of state/ (pack_event, encode_customer, encode_history).
+//
+// An event is answered once it is committed here, so a client of another node gets its
+// acknowledgement on the same terms as a client of this one. A customer this node does not
+// own under its member list is refused: peers with another list are already turned away at
+// hello, this is the last guard against a customer living on two nodes.
+//
+// Messages (the first five from peers, through the middleman):
+//   (hello_atom, std::string from, uint64_t fingerprint) -> (std::string name, uint64_t fingerprint)
+//   (event_atom, std::string packed_event)   -> uint8_t, an EventOutcome, once committed
+//   (lookup_atom, std::string id)            -> (bool found, std::string encode_customer bytes)
+//   (decisions_atom | contacts_atom, std::string id) -> std::string, encode_history bytes
+//   (record_atom, std::string id)            -> (bool found, std::string stored record)
+//   (drain_atom)  -> caf::unit_t once every request taken is answered; later ones are refused
+#pragma once
+
+#include <caf/all.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "actors/customer_shard.hpp"
+#include "state/cluster_ownership.hpp"
+#include "state/journey_engine.hpp"
+#include "state/record_store.hpp"
+
+namespace journeyd {
+
+struct GatewaySetup {
+    ClusterOwnership ownership;
+    ShardRouter shards;
+    caf::actor coordinator;
+    std::shared_ptr<const RecordStore> store;
+    std::shared_ptr<const JourneyEngine> engine;
+    std::function<TimeMs()> now;
+    std::chrono::milliseconds timeout{10'000};  // for the local actors' answers
+};
+
+caf::behavior cluster_gateway(caf::event_based_actor* self, GatewaySetup setup);
+
+}  // namespace journeyd

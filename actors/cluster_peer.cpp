@@ -1,0 +1,219 @@
+#include "actors/cluster_peer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "actors/messages.hpp"
+#include "state/customer_codec.hpp"
+#include "state/event_codec.hpp"
+#include "state/pressure_codec.hpp"
+
+namespace journeyd {
+namespace {
+
+constexpr std::chrono::milliseconds kFirstRetry{100};
+constexpr std::chrono::milliseconds kLastRetry{5'000};
+
+class Peer {
+  public:
+    Peer(caf::event_based_actor* self, PeerSetup setup) : self_(self), setup_(std::move(setup)) {
+        status_.name = setup_.member.name;
+        status_.address = setup_.member.host + ":" + std::to_string(setup_.member.port);
+        status_.since = setup_.now();
+    }
+
+    void connect() {
+        ++status_.attempts;
+        setup_.connect(caf::actor_cast<caf::actor>(self_), setup_.member);
+    }
+
+    void on_connected(caf::actor gateway, const std::string& name, uint64_t fingerprint) {
+        if (name != setup_.member.name)
+            return on_unreachable("it answers as " + name + ", not as " + setup_.member.name);
+        if (fingerprint != setup_.fingerprint)
+            return on_unreachable(
+                "its [cluster] members differ from this node's; customers could have two "
+                "owners, so nothing is forwarded to it");
+        gateway_ = std::move(gateway);
+        self_->monitor(gateway_);
+        retry_after_ = kFirstRetry;
+        spdlog::info("cluster: member up name={} address={} attempts={}", status_.name,
+                     status_.address, status_.attempts);
+        status_.attempts = 0;
+        status_.reason.clear();
+        enter(MemberState::up);
+        self_->delayed_send(self_, setup_.heartbeat, heartbeat_atom::value, generation_);
+    }
+
+    void on_unreachable(const std::string& reason) {
+        // Logged when the member goes down or the reason changes, not at every retry.
+        if (status_.state != MemberState::down || status_.reason != reason)
+            spdlog::warn("cluster: member unreachable name={} address={} reason=\"{}\"",
+                         status_.name, status_.address, reason);
+        status_.reason = reason;
+        enter(MemberState::down);
+        self_->delayed_send(self_, retry_after_, open_atom::value);
+        retry_after_ = std::min(retry_after_ * 2, kLastRetry);
+    }
+
+    void on_down(const caf::down_msg& down) {
+        if (!gateway_ || down.source != gateway_.address()) return;
+        lost("connection lost: " + describe(self_->system(), down.reason));
+    }
+
+    void heartbeat(uint64_t generation) {
+        if (generation != generation_ || !gateway_) return;
+        self_->request(gateway_, setup_.connect_timeout, hello_atom::value, setup_.self_name,
+                       setup_.fingerprint)
+            .then(
+                [this, generation](const std::string&, uint64_t) {
+                    if (generation != generation_) return;
+                    setup_.status->publish(setup_.index, status_);
+                    self_->delayed_send(self_, setup_.heartbeat, heartbeat_atom::value,
+                                        generation);
+                },
+                [this, generation](caf::error& error) {
+                    if (generation != generation_) return;
+                    lost("no answer to a heartbeat within " +
+                         std::to_string(setup_.connect_timeout.count()) +
+                         " ms: " + describe(self_->system(), error));
+                });
+    }
+
+    // Forwards `message` to the member's gateway, whose reply is of types Reply..., and
+    // answers with convert(reply...) -> caf::expected<Answer>; refuses at once when the
+    // member is not up.
+    template <class Answer, class... Reply, class Convert, class... Message>
+    caf::result<Answer> forward(const std::string& customer, caf::detail::type_list<Reply...>,
+                                Convert convert, Message&&... message) {
+        if (!gateway_) {
+            ++status_.refused;
+            return caf::make_error(
+                caf::sec::runtime_error,
+                "customer " + customer + " belongs to cluster member " + status_.name +
+                    ", which is " + std::string(to_string(status_.state)) +
+                    (status_.reason.empty() ? "" : " (" + status_.reason + ")") +
+                    "; nothing was applied, send it again once the member is up");
+        }
+        auto promise = self_->make_response_promise<Answer>();
+        self_->request(gateway_, setup_.forward_timeout, std::forward<Message>(message)...)
+            .then(
+                [this, promise, convert](Reply&... reply) mutable {
+                    ++status_.forwarded;
+                    caf::expected<Answer> answer = convert(reply...);
+                    if (answer)
+                        promise.deliver(std::move(*answer));
+                    else
+                        promise.deliver(std::move(answer.error()));
+                },
+                [this, promise, customer](caf::error& error) mutable {
+                    ++status_.refused;
+                    promise.deliver(caf::make_error(
+                        caf::sec::runtime_error,
+                        "no answer from cluster member " + status_.name + " about customer " +
+                            customer + " (" + describe(self_->system(), error) +
+                            "); the outcome there is unknown, sending the event again is safe"));
+                });
+        return promise;
+    }
+
+    const JourneyModel& model() const { return setup_.engine->model(); }
+
+    // Histories arrive encoded; one that does not read back is an error, not an empty list.
+    caf::expected<PressureHistory> history(const std::string& customer, const std::string& bytes) {
+        std::string error;
+        auto decoded = decode_history(bytes, customer, model(), error);
+        if (!decoded)
+            return caf::make_error(caf::sec::runtime_error,
+                                   "history from " + status_.name + " unreadable: " + error);
+        return std::move(*decoded);
+    }
+
+  private:
+    void lost(const std::string& reason) {
+        if (gateway_) self_->demonitor(gateway_);
+        gateway_ = nullptr;
+        ++generation_;
+        on_unreachable(reason);
+    }
+
+    void enter(MemberState state) {
+        if (status_.state != state) status_.since = setup_.now();
+        status_.state = state;
+        setup_.status->publish(setup_.index, status_);
+    }
+
+    caf::event_based_actor* self_;
+    PeerSetup setup_;
+    MemberStatus status_;
+    caf::actor gateway_;
+    uint64_t generation_ = 0;  // of the connection: stale heartbeats are ignored
+    std::chrono::milliseconds retry_after_ = kFirstRetry;
+};
+
+}  // namespace
+
+caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
+    auto peer = std::make_shared<Peer>(self, std::move(setup));
+    self->set_down_handler([peer](caf::down_msg& down) { peer->on_down(down); });
+    peer->connect();
+    return {
+        [peer](open_atom) { peer->connect(); },
+        [peer](connected_atom, caf::actor& gateway, const std::string& name,
+               uint64_t fingerprint) { peer->on_connected(std::move(gateway), name, fingerprint); },
+        [peer](unreachable_atom, const std::string& reason) { peer->on_unreachable(reason); },
+        [peer](heartbeat_atom, uint64_t generation) { peer->heartbeat(generation); },
+        [peer](event_atom, Event& event) {
+            const std::string customer = event.customer;
+            return peer->forward<EventOutcome>(
+                customer, caf::detail::type_list<uint8_t>{}, [](uint8_t outcome) { return static_cast<EventOutcome>(outcome); },
+                event_atom::value, pack_event(event));
+        },
+        [peer](lookup_atom, const std::string& id) {
+            return peer->forward<CustomerLookup>(
+                id, caf::detail::type_list<bool, std::string>{},
+                [peer, id](bool found, const std::string& bytes) -> caf::expected<CustomerLookup> {
+                    CustomerLookup lookup;
+                    if (!found) return lookup;
+                    std::string error;
+                    auto state = decode_customer(bytes, peer->model(), error);
+                    if (!state)
+                        return caf::make_error(caf::sec::runtime_error,
+                                               "customer " + id + " unreadable: " + error);
+                    lookup.found = true;
+                    lookup.state = std::move(*state);
+                    return lookup;
+                },
+                lookup_atom::value, id);
+        },
+        [peer](decisions_atom atom, const std::string& id) {
+            return peer->forward<std::vector<Decision>>(
+                id, caf::detail::type_list<std::string>{},
+                [peer, id](const std::string& bytes) -> caf::expected<std::vector<Decision>> {
+                    auto history = peer->history(id, bytes);
+                    if (!history) return history.error();
+                    return std::move(history->decisions);
+                },
+                atom, id);
+        },
+        [peer](contacts_atom atom, const std::string& id) {
+            return peer->forward<std::vector<Contact>>(
+                id, caf::detail::type_list<std::string>{},
+                [peer, id](const std::string& bytes) -> caf::expected<std::vector<Contact>> {
+                    auto history = peer->history(id, bytes);
+                    if (!history) return history.error();
+                    return std::move(history->sends);
+                },
+                atom, id);
+        },
+        [peer](record_atom atom, const std::string& id) {
+            return peer->forward<StoredRecord>(
+                id, caf::detail::type_list<bool, std::string>{},
+                [](bool found, const std::string& bytes) {
+                    return StoredRecord{found ? std::optional<std::string>(bytes) : std::nullopt};
+                },
+                atom, id);
+        },
+    };
+}
+
+}  // namespace journeyd

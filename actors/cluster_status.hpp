@@ -1,0 +1,56 @@
+// What this node knows of every cluster member, for /cluster: the peer actors write their
+// member's entry on every change of state and with each heartbeat; admin threads read a
+// copy. A lock, not a message, so that reading never waits on a busy actor.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "state/duration.hpp"
+
+namespace journeyd {
+
+enum class MemberState { self, connecting, up, down };
+
+constexpr std::string_view to_string(MemberState state) {
+    switch (state) {
+        case MemberState::self: return "self";
+        case MemberState::connecting: return "connecting";
+        case MemberState::up: return "up";
+        case MemberState::down: return "down";
+    }
+    return "?";
+}
+
+struct MemberStatus {
+    std::string name;
+    std::string address;  // HOST:PORT of its middleman
+    MemberState state = MemberState::connecting;
+    TimeMs since = 0;        // when it entered `state`
+    std::string reason;      // why it is down (or why the last attempt failed)
+    uint64_t attempts = 0;   // connect attempts since it was last up
+    uint64_t forwarded = 0;  // requests this node forwarded to it and got answered
+    uint64_t refused = 0;    // requests for its customers answered with an error by this node
+};
+
+class ClusterStatus {
+  public:
+    explicit ClusterStatus(std::vector<MemberStatus> members) : members_(std::move(members)) {}
+
+    void publish(size_t index, const MemberStatus& status) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        members_[index] = status;
+    }
+    std::vector<MemberStatus> snapshot() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return members_;
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::vector<MemberStatus> members_;
+};
+
+}  // namespace journeyd
