@@ -170,3 +170,27 @@ TEST_CASE("codec: numbers in attrs must be finite") {
     e["attrs"] = {{"score", 2.5}};
     CHECK(decode_request_body(packed(e), kNow).events.size() == 1);
 }
+
+TEST_CASE("codec: pack_event reads back as the same event, as a forwarded event must") {
+    Event original;
+    original.id = "e-1";
+    original.customer = "c\xc3\xa9";
+    original.type = "profile";
+    original.ts = kNow - 5;
+    original.attrs = {{"tz", "Europe/Amsterdam"}, {"consent", {{"sms", false}}}, {"n", 1.5}};
+    Event bare = original;
+    bare.type = "view";
+    bare.attrs = nullptr;
+    for (const Event& sent : {original, bare}) {
+        const DecodedRequest back = decode_request_body(pack_event(sent), kNow);
+        REQUIRE(back.frame_error.empty());
+        REQUIRE(back.errors.empty());
+        REQUIRE(back.events.size() == 1);
+        const Event& got = back.events[0];
+        CHECK(got.id == sent.id);
+        CHECK(got.customer == sent.customer);
+        CHECK(got.type == sent.type);
+        CHECK(got.ts == sent.ts);
+        CHECK(got.attrs == sent.attrs);
+    }
+}

@@ -1,0 +1,345 @@
+// The cluster end to end: three real journeyd processes on loopback ports, clustered over
+// CAF's middleman, against one journeyd alone. The same scripted stream, sent to whichever
+// node (two thirds of it to a node that does not own the customer), must give the same final
+// stages, the same decisions and the same deliveries as on one node; each event is applied
+// once, on its owner. Then one node stops: its customers, and only they, get errors naming
+// it; it restarts on its store and its customers are back as they were.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon_process.hpp"
+#include "runtime/ingest_client.hpp"
+#include "state/cluster_ownership.hpp"
+
+using namespace journeyd;
+using namespace std::chrono_literals;
+using nlohmann::json;
+using test::DaemonProcess;
+using test::eventually;
+
+namespace {
+
+constexpr int kCustomers = 90;
+constexpr int kNodes = 3;
+const std::vector<std::string> kNames = {"node-a", "node-b", "node-c"};
+
+// Decisions depend on nothing but each customer's own events: no quiet hours, no
+// arbitration delay, rates far above the load. The email cap (welcome and activated use it
+// up) makes the loyal gift a suppression; push consent withdrawn for every fifth customer
+// makes browse one too.
+const char* const kJourney = R"(
+[delivery]
+sink = "file:deliveries.ndjson"
+
+[journey]
+stages = ["new", "exploring", "active", "loyal"]
+initial_stage = "new"
+
+[[journey.transition]]
+from = ["new"]
+on = "search"
+to = "exploring"
+
+[[journey.transition]]
+from = ["exploring"]
+on = "ad_placed"
+to = "active"
+
+[[journey.transition]]
+from = ["active"]
+on = "ad_placed"
+count = 2
+within = "30d"
+to = "loyal"
+
+[[program]]
+name = "welcome"
+on_enter = "new"
+channel = "email"
+priority = "lifecycle"
+template = "welcome-1"
+
+[[program]]
+name = "browse"
+on_event = "view"
+channel = "push"
+priority = "promotional"
+template = "browse-1"
+
+[[program]]
+name = "activated"
+on_enter = "active"
+channel = "email"
+priority = "lifecycle"
+template = "activated-1"
+
+[[program]]
+name = "loyal_gift"
+on_enter = "loyal"
+channel = "email"
+priority = "promotional"
+template = "gift-1"
+
+[pressure]
+hierarchy = ["service", "lifecycle", "promotional"]
+arbitration_window = "0s"
+
+[[pressure.cap]]
+channel = "email"
+max = 2
+per = "7d"
+
+[pressure.rate]
+email = 100000
+push = 100000
+)";
+
+std::string customer(int i) {
+    return "cust-" + std::to_string(i);
+}
+
+// Event `round` of customer i's script.
+json scripted_event(int i, int round, int64_t base_ts) {
+    static const char* const kTypes[] = {"profile", "search", "view",     "ad_placed",
+                                         "view",    "ad_placed", "ad_placed", "view"};
+    json event = {{"id", customer(i) + "-" + std::to_string(round)},
+                  {"customer", customer(i)},
+                  {"type", kTypes[round]},
+                  {"ts", base_ts + round * 1000}};
+    if (round == 0) event["attrs"] = {{"consent", {{"push", i % 5 != 0}}}, {"plan", "basic"}};
+    return event;
+}
+constexpr int kRounds = 8;
+
+// The frames each entry node gets: customer i's events go to node i % kNodes, one batch per
+// round, so a customer's events travel in order on one connection.
+std::vector<std::vector<std::string>> scripted_frames(int64_t base_ts) {
+    std::vector<std::vector<std::string>> frames(kNodes);
+    for (int round = 0; round < kRounds; ++round)
+        for (int node = 0; node < kNodes; ++node) {
+            std::vector<json> batch;
+            for (int i = node; i < kCustomers; i += kNodes)
+                batch.push_back(scripted_event(i, round, base_ts));
+            frames[node].push_back(encode_batch(batch));
+        }
+    return frames;
+}
+
+// Sends each list of frames pipelined on its own connection; returns the answers, in order.
+std::vector<json> send_all(const std::vector<std::string>& addresses,
+                           const std::vector<std::vector<std::string>>& frames) {
+    std::vector<json> answers;
+    for (size_t k = 0; k < frames.size(); ++k) {
+        IngestClient client = IngestClient::connect(addresses[k], 20s);
+        for (const std::string& frame : frames[k]) client.send_frame(frame);
+        for (size_t f = 0; f < frames[k].size(); ++f) answers.push_back(client.read_response());
+    }
+    return answers;
+}
+
+json get_json(const DaemonProcess& node, const std::string& path, int expected_status = 200) {
+    auto answer = node.admin().Get(path.c_str());
+    REQUIRE(answer);
+    INFO(path << " -> " << answer->status << " " << answer->body);
+    REQUIRE(answer->status == expected_status);
+    return json::parse(answer->body);
+}
+
+int64_t stat(const DaemonProcess& node, const char* pointer) {
+    return get_json(node, "/stats").at(json::json_pointer(pointer)).get<int64_t>();
+}
+
+bool settled(const DaemonProcess& node) {
+    return stat(node, "/store/pending_requests") == 0 && stat(node, "/outbox") == 0;
+}
+
+// What the test compares between the cluster and the single node, for one customer.
+json outcome_of(const DaemonProcess& node, const std::string& id) {
+    json state = get_json(node, "/customers/" + id);
+    json decisions = json::array();
+    for (const json& d : get_json(node, "/customers/" + id + "/decisions"))
+        decisions.push_back({d["program"], d["outcome"], d["reason"]});
+    return {{"stage", state["stage"]},
+            {"events_seen", state["events_seen"]},
+            {"profile", state["profile"]},
+            {"contacts", state["contacts"].size()},
+            {"decisions", decisions}};
+}
+
+std::multiset<std::string> deliveries(const DaemonProcess& node) {
+    std::multiset<std::string> sent;
+    std::ifstream file(node.directory() + "/deliveries.ndjson");
+    for (std::string line; std::getline(file, line);) {
+        const json d = json::parse(line);
+        sent.insert(d["customer"].get<std::string>() + "/" + d["program"].get<std::string>());
+    }
+    return sent;
+}
+
+struct TestCluster {
+    std::vector<uint16_t> middleman_ports;
+    std::vector<std::unique_ptr<DaemonProcess>> nodes;
+
+    TestCluster() {
+        std::string members;
+        for (int k = 0; k < kNodes; ++k) {
+            middleman_ports.push_back(test::free_port());
+            members += (k ? ", " : "") + ("\"" + kNames[k] + "@127.0.0.1:") +
+                       std::to_string(middleman_ports[k]) + "\"";
+        }
+        for (int k = 0; k < kNodes; ++k)
+            nodes.push_back(std::make_unique<DaemonProcess>(
+                "[node]\nname = \"" + kNames[k] + "\"\n[cluster]\nmembers = [" + members +
+                "]\nconnect_timeout = \"1s\"\n" + kJourney));
+    }
+
+    std::vector<std::string> ingest_addresses() const {
+        std::vector<std::string> addresses;
+        for (const auto& node : nodes) addresses.push_back(node->ingest());
+        return addresses;
+    }
+
+    // State of `member` as node `viewer` reports it on /cluster.
+    std::string state_seen(int viewer, int member) const {
+        return get_json(*nodes[viewer], "/cluster")["members"][member]["state"];
+    }
+    bool all_up() const {
+        for (int k = 0; k < kNodes; ++k)
+            if (get_json(*nodes[k], "/cluster")["members_up"] != kNodes) return false;
+        return true;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("cluster: three nodes decide as one node would, and survive one of them stopping",
+          "[cluster][integration]") {
+    TestCluster cluster;
+    DaemonProcess single(std::string("[node]\nname = \"single\"\n") + kJourney);
+    REQUIRE(eventually([&] { return cluster.all_up(); }));
+    const ClusterOwnership ownership(kNames, "node-a");
+
+    const int64_t base_ts =
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count() -
+        60'000;
+    const auto frames = scripted_frames(base_ts);
+    for (const json& answer : send_all(cluster.ingest_addresses(), frames)) {
+        INFO(answer.dump());
+        REQUIRE(answer["ok"] == true);
+    }
+    const std::vector<std::string> single_address(kNodes, single.ingest());
+    for (const json& answer : send_all(single_address, frames)) REQUIRE(answer["ok"] == true);
+
+    REQUIRE(eventually([&] {
+        for (const auto& node : cluster.nodes)
+            if (!settled(*node)) return false;
+        return settled(single);
+    }));
+
+    {
+        std::map<std::string, json> before_stop;
+        for (int i = 0; i < kCustomers; ++i) {
+            const std::string id = customer(i);
+            // Asked of a node that did not take the customer's events, often not its owner.
+            const json clustered = outcome_of(*cluster.nodes[(i + 1) % kNodes], id);
+            INFO(id << " owned by " << kNames[ownership.owner_of(id)]);
+            CHECK(clustered == outcome_of(single, id));
+            before_stop[id] = clustered;
+        }
+        // Not a vacuous comparison: all four outcomes of the script occurred.
+        const json sample = outcome_of(single, customer(0));
+        CHECK(sample["stage"] == "loyal");
+        CHECK(sample["decisions"].dump().find("consent") != std::string::npos);
+        CHECK(sample["decisions"].dump().find("cap") != std::string::npos);
+
+        const auto all_delivered = [&] {
+            std::multiset<std::string> sent;
+            for (const auto& node : cluster.nodes) {
+                auto mine = deliveries(*node);
+                sent.insert(mine.begin(), mine.end());
+            }
+            return sent;
+        };
+        REQUIRE(eventually([&] { return all_delivered() == deliveries(single); }));
+        CHECK(deliveries(single).size() > static_cast<size_t>(kCustomers) * 2);
+
+        // Each event was applied once, on its owner: stored there and nowhere else.
+        int64_t events = 0;
+        for (int k = 0; k < kNodes; ++k) {
+            events += stat(*cluster.nodes[k], "/events_total");
+            int owned = 0;
+            for (int i = 0; i < kCustomers; ++i) owned += ownership.owner_of(customer(i)) == static_cast<size_t>(k);
+            CHECK(stat(*cluster.nodes[k], "/customers_stored") == owned);
+        }
+        CHECK(events == kCustomers * kRounds);
+        // The same stream through other entry nodes: every event known, none applied again.
+        std::vector<std::string> rotated = cluster.ingest_addresses();
+        std::rotate(rotated.begin(), rotated.begin() + 1, rotated.end());
+        for (const json& answer : send_all(rotated, frames)) {
+            CHECK(answer["ok"] == true);
+            CHECK(answer["accepted"] == 0);
+        }
+
+        // node-c stops: its customers get errors naming it, the others are served.
+        REQUIRE(cluster.nodes[2]->stop() == 0);
+        REQUIRE(eventually([&] {
+            return cluster.state_seen(0, 2) == "down" && cluster.state_seen(1, 2) == "down";
+        }));
+        std::vector<json> late;
+        for (int i = 0; i < kCustomers; ++i)
+            late.push_back({{"id", customer(i) + "-late"}, {"customer", customer(i)}, {"type", "view"}});
+        const std::vector<std::vector<std::string>> late_frame = {{encode_batch(late)}};
+        const json answer = send_all({cluster.nodes[0]->ingest()}, late_frame)[0];
+        std::set<int64_t> refused;
+        for (const json& error : answer["errors"]) {
+            refused.insert(error["index"].get<int64_t>());
+            CHECK_THAT(error["error"].get<std::string>(),
+                       Catch::Contains("node-c") && Catch::Contains("down"));
+        }
+        std::set<int64_t> owned_by_c;
+        for (int i = 0; i < kCustomers; ++i)
+            if (ownership.owner_of(customer(i)) == 2) owned_by_c.insert(i);
+        CHECK(!owned_by_c.empty());
+        CHECK(refused == owned_by_c);
+        CHECK(answer["accepted"] == kCustomers - static_cast<int64_t>(owned_by_c.size()));
+        const int c_customer = *owned_by_c.begin();
+        const json unavailable =
+            get_json(*cluster.nodes[1], "/customers/" + customer(c_customer), 503);
+        CHECK_THAT(unavailable["error"].get<std::string>(), Catch::Contains("node-c"));
+
+        // node-c restarts on its store: its customers are back as they were, and take the
+        // events they refused.
+        cluster.nodes[2]->restart();
+        REQUIRE(eventually([&] { return cluster.all_up(); }));
+        for (int i : owned_by_c)
+            CHECK(outcome_of(*cluster.nodes[0], customer(i)) == before_stop[customer(i)]);
+        const json again = send_all({cluster.nodes[1]->ingest()}, late_frame)[0];
+        CHECK(again["ok"] == true);
+        CHECK(again["accepted"] == static_cast<int64_t>(owned_by_c.size()));
+        CHECK(again["duplicates"] == kCustomers - static_cast<int64_t>(owned_by_c.size()));
+    }
+}
+
+TEST_CASE("cluster: a node whose member list differs is not used", "[cluster][integration]") {
+    const uint16_t a_port = test::free_port(), b_port = test::free_port();
+    const std::string a = "\"node-a@127.0.0.1:" + std::to_string(a_port) + "\"";
+    const std::string b = "\"node-b@127.0.0.1:" + std::to_string(b_port) + "\"";
+    const std::string extra = "\"node-x@127.0.0.1:" + std::to_string(test::free_port()) + "\"";
+    DaemonProcess node_a("[node]\nname = \"node-a\"\n[cluster]\nmembers = [" + a + ", " + b +
+                         "]\n" + kJourney);
+    DaemonProcess node_b("[node]\nname = \"node-b\"\n[cluster]\nmembers = [" + a + ", " + b +
+                         ", " + extra + "]\n" + kJourney);
+    REQUIRE(eventually([&] {
+        const json member = get_json(node_a, "/cluster")["members"][1];
+        return member["state"] == "down" &&
+               member["reason"].get<std::string>().find("members differ") != std::string::npos;
+    }));
+}
