@@ -118,14 +118,21 @@ class Peer {
 
     const JourneyModel& model() const { return setup_.engine->model(); }
 
-    // Histories arrive encoded; one that does not read back is an error, not an empty list.
-    caf::expected<PressureHistory> history(const std::string& customer, const std::string& bytes) {
-        std::string error;
-        auto decoded = decode_history(bytes, customer, model(), error);
-        if (!decoded)
-            return caf::make_error(caf::sec::runtime_error,
-                                   "history from " + status_.name + " unreadable: " + error);
-        return std::move(*decoded);
+    // Decisions or contacts of a customer: the member sends them as a history holding only
+    // that part. One that does not read back is an error, not an empty list.
+    template <class Atom, class Part>
+    caf::result<Part> history_part(Atom atom, const std::string& id, Part PressureHistory::*part) {
+        return forward<Part>(
+            id, caf::detail::type_list<std::string>{},
+            [this, id, part](const std::string& bytes) -> caf::expected<Part> {
+                std::string error;
+                auto history = decode_history(bytes, id, model(), error);
+                if (!history)
+                    return caf::make_error(caf::sec::runtime_error,
+                                           "history from " + status_.name + " unreadable: " + error);
+                return std::move((*history).*part);
+            },
+            atom, id);
     }
 
   private:
@@ -186,24 +193,10 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
                 lookup_atom::value, id);
         },
         [peer](decisions_atom atom, const std::string& id) {
-            return peer->forward<std::vector<Decision>>(
-                id, caf::detail::type_list<std::string>{},
-                [peer, id](const std::string& bytes) -> caf::expected<std::vector<Decision>> {
-                    auto history = peer->history(id, bytes);
-                    if (!history) return history.error();
-                    return std::move(history->decisions);
-                },
-                atom, id);
+            return peer->history_part(atom, id, &PressureHistory::decisions);
         },
         [peer](contacts_atom atom, const std::string& id) {
-            return peer->forward<std::vector<Contact>>(
-                id, caf::detail::type_list<std::string>{},
-                [peer, id](const std::string& bytes) -> caf::expected<std::vector<Contact>> {
-                    auto history = peer->history(id, bytes);
-                    if (!history) return history.error();
-                    return std::move(history->sends);
-                },
-                atom, id);
+            return peer->history_part(atom, id, &PressureHistory::sends);
         },
         [peer](record_atom atom, const std::string& id) {
             return peer->forward<StoredRecord>(

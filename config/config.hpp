@@ -11,7 +11,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "state/journey_model.hpp"
@@ -94,8 +93,14 @@ struct ConfigResult {
     std::vector<ConfigError> errors;
 };
 
-// HOST (without IPv6 brackets) and PORT of a "HOST:PORT" the loader accepted.
-std::pair<std::string, uint16_t> split_host_port(std::string_view host_port);
+struct Address {
+    std::string host;  // an IPv6 host without its brackets
+    uint16_t port = 0;
+};
+
+// "HOST:PORT" with a port of 0..65535 (0 lets the OS pick, which tests rely on); an IPv6 host
+// must be bracketed so its colons are not mistaken for the port separator.
+std::optional<Address> parse_address(std::string_view text);
 
 // Whether HOST of "HOST:PORT" can only be reached from this machine: 127.0.0.0/8, [::1]
 // (also as ::ffff:127.x.y.z) or "localhost".

@@ -91,29 +91,6 @@ std::optional<int> parse_clock_minutes(std::string_view text) {
     return hours * 60 + minutes;
 }
 
-struct Address {
-    std::string host;  // an IPv6 host without its brackets
-    uint16_t port = 0;
-};
-
-// "HOST:PORT" with a port of 0..65535 (0 lets the OS pick, which tests rely on); an IPv6 host
-// must be bracketed so its colons are not mistaken for the port separator.
-std::optional<Address> parse_address(std::string_view text) {
-    const size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-    std::string_view host = text.substr(0, colon);
-    const std::string_view port = text.substr(colon + 1);
-    const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
-    if (!bracketed && host.find_first_of(":[] \t") != std::string_view::npos) return std::nullopt;
-    if (port.empty() || port.size() > 5) return std::nullopt;
-    if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return std::nullopt;
-    const int number = std::stoi(std::string(port));
-    if (number > 65535) return std::nullopt;
-    if (bracketed) host = host.substr(1, host.size() - 2);
-    return Address{std::string(host), static_cast<uint16_t>(number)};
-}
-
 bool is_host_port(std::string_view text) {
     return parse_address(text).has_value();
 }

@@ -29,20 +29,13 @@ std::string address_of(const ClusterMember& member) {
 Cluster::Cluster(caf::actor_system& system, const Config& config, ClusterLocal local)
     : system_(system), ownership_(member_names(config.cluster, config.node.name), config.node.name) {
     const ClusterSettings& settings = config.cluster;
-    MemberStatus self_status;
-    self_status.name = config.node.name;
-    self_status.state = MemberState::self;
-    self_status.since = local.now();
-    std::vector<MemberStatus> initial;
-    for (const ClusterMember& member : settings.members) {
-        MemberStatus status;
-        status.name = member.name;
-        status.address = address_of(member);
-        status.since = self_status.since;
-        initial.push_back(member.name == config.node.name ? self_status : status);
-        if (member.name == config.node.name) initial.back().address = status.address;
+    std::vector<MemberStatus> initial(ownership_.members().size());
+    for (size_t i = 0; i < initial.size(); ++i) {
+        initial[i].name = ownership_.members()[i];
+        if (i < settings.members.size()) initial[i].address = address_of(settings.members[i]);
+        initial[i].since = local.now();
     }
-    if (initial.empty()) initial.push_back(self_status);
+    initial[ownership_.self()].state = MemberState::self;
     status_ = std::make_shared<ClusterStatus>(std::move(initial));
     if (settings.members.empty()) {
         router_ = CustomerRouter(local.shards, local.coordinator);
@@ -60,11 +53,13 @@ Cluster::Cluster(caf::actor_system& system, const Config& config, ClusterLocal l
     gateway_ = system.spawn(cluster_gateway, std::move(gateway));
     const ClusterMember& own = settings.members[ownership_.self()];
     const std::string listen = settings.listen.empty() ? address_of(own) : settings.listen;
-    const size_t colon = listen.rfind(':');
-    std::string host = listen.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    const auto port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
-    auto published = system.middleman().publish(gateway_, port, host.c_str(), true);
+    const Address bind = *parse_address(listen);
+    if (!is_loopback_address(listen))
+        spdlog::warn(
+            "cluster: middleman {} is reachable from other machines and has neither "
+            "authentication nor encryption: keep it on a network only the members reach",
+            listen);
+    auto published = system.middleman().publish(gateway_, bind.port, bind.host.c_str(), true);
     if (!published)
         throw std::runtime_error("cluster: cannot open the middleman port " + listen + ": " +
                                  system.render(published.error()));

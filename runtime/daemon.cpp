@@ -94,7 +94,7 @@ void Daemon::start() {
     ingest_context->limits.max_pending_frames = config_.ingest.max_pending_frames;
     ingest_context->limits.max_unsent_bytes = config_.ingest.max_unsent_bytes;
     ingest_ = system_->middleman().spawn_broker(ingest_acceptor, ingest_context);
-    const auto [ingest_host, ingest_port] = split_host_port(config_.node.ingest);
+    const auto [ingest_host, ingest_port] = *parse_address(config_.node.ingest);
     caf::scoped_actor self{*system_};
     self->request(ingest_, std::chrono::seconds(10), open_atom::value, ingest_host, ingest_port)
         .receive([&](uint16_t bound) { ingest_port_ = bound; },
@@ -110,7 +110,7 @@ void Daemon::start() {
         config_.node.name, config_.admin.token, system_.get(), cluster_->router(), coordinator_,
         cluster_view, metrics_, store_, sink_, context->engine, config_.pressure, system_now_ms,
         config_.admin.max_body});
-    const auto [admin_host, admin_port] = split_host_port(config_.node.admin);
+    const auto [admin_host, admin_port] = *parse_address(config_.node.admin);
     admin_port_ = admin_->start(admin_host, admin_port);
     spdlog::info(
         "journeyd started node={} ingest={}:{} admin={}:{} data_dir={} stored_customers={} "
