@@ -1,5 +1,6 @@
 // journeyctl: the operator's and integrator's CLI of PROTOCOL.md. `send` turns JSON lines into
-// msgpack frames for the ingest port; `show`, `decisions` and `stats` read the admin port;
+// msgpack frames for the ingest port; `show`, `decisions`, `stats` and `cluster` read the
+// admin port;
 // `check-config` validates a configuration file without starting anything.
 #include <httplib.h>
 #include <CLI/CLI.hpp>
@@ -31,7 +32,7 @@ constexpr const char* kExitCodesHelp =
     "Exit codes:\n"
     "  0  success; for send: every event accepted (duplicates included)\n"
     "  1  send: some events rejected or lines not JSON objects; show/decisions: customer not\n"
-    "     found; check-config: the file has errors\n"
+    "     found; check-config: the file has errors; cluster: a member is not up\n"
     "  2  usage error, connection or protocol error, or unauthorized (check --token)";
 
 struct GlobalOptions {
@@ -237,6 +238,20 @@ int run_stats(const GlobalOptions& global) {
     return kSuccess;
 }
 
+// One line a member; exits kRejected when a member is not up, so scripts can wait on it.
+int run_cluster(const GlobalOptions& global) {
+    const json view = admin_get(global, "/cluster");
+    bool all_up = true;
+    std::printf("%-20s %-11s %-24s %s\n", "MEMBER", "STATE", "ADDRESS", "REASON");
+    for (const json& member : view.value("members", json::array())) {
+        const std::string state = member.value("state", "");
+        all_up = all_up && (state == "up" || state == "self");
+        std::printf("%-20s %-11s %-24s %s\n", member.value("name", "").c_str(), state.c_str(),
+                    member.value("address", "").c_str(), member.value("reason", "").c_str());
+    }
+    return all_up ? kSuccess : kRejected;
+}
+
 int run_check_config(const std::string& path) {
     const ConfigResult loaded = load_config_file(path);
     if (!loaded.config) {
@@ -287,6 +302,8 @@ int run(int argc, char** argv) {
     decisions->add_flag("--json", decisions_as_json, "print the JSON list instead of a table");
 
     CLI::App* stats = app.add_subcommand("stats", "print the daemon's statistics");
+    CLI::App* cluster = app.add_subcommand(
+        "cluster", "list the cluster's members as this node sees them (exit 1: one is not up)");
 
     CLI::App* check_config = app.add_subcommand("check-config", "validate a configuration file");
     std::string config_path;
@@ -304,6 +321,7 @@ int run(int argc, char** argv) {
         if (*record) return run_show(global, customer, "/record");
         if (*decisions) return run_decisions(global, customer, decisions_as_json);
         if (*stats) return run_stats(global);
+        if (*cluster) return run_cluster(global);
         return run_check_config(config_path);
     } catch (const CommandError& e) {
         std::cerr << e.what() << "\n";
