@@ -60,9 +60,11 @@ Cluster::Cluster(caf::actor_system& system, const Config& config, ClusterLocal l
             "authentication nor encryption: keep it on a network only the members reach",
             listen);
     auto published = system.middleman().publish(gateway_, bind.port, bind.host.c_str(), true);
-    if (!published)
+    if (!published) {
+        caf::anon_send_exit(gateway_, caf::exit_reason::user_shutdown);  // or the system waits
         throw std::runtime_error("cluster: cannot open the middleman port " + listen + ": " +
                                  system.render(published.error()));
+    }
 
     connector_ = std::make_unique<ClusterConnector>(
         system, config.node.name, ownership_.fingerprint(),
