@@ -32,8 +32,7 @@ class Gateway {
     // Asks a local actor and answers the peer with `convert` (Answer&) -> caf::message;
     // counts the request as in flight until then.
     template <class Answer, class Convert, class... Message>
-    caf::result<caf::message> relay(const caf::actor& whom, Convert convert,
-                                    Message&&... message) {
+    caf::result<caf::message> relay(const caf::actor& whom, Convert convert, Message&&... message) {
         auto promise = self_->make_response_promise();
         ++in_flight_;
         self_->request(whom, setup_.timeout, std::forward<Message>(message)...)
@@ -68,8 +67,9 @@ class Gateway {
         return relay<CustomerLookup>(
             setup_.shards.shard_for(id),
             [this](CustomerLookup& found) {
-                return caf::make_message(
-                    found.found, found.found ? encode_customer(found.state, model()) : std::string());
+                return caf::make_message(found.found, found.found
+                                                          ? encode_customer(found.state, model())
+                                                          : std::string());
             },
             lookup_atom::value, id);
     }
@@ -78,8 +78,8 @@ class Gateway {
     template <class Atom>
     caf::result<caf::message> history(Atom atom, const std::string& id) {
         if (auto refused = refusal(id)) return refused;
-        using List = std::conditional_t<std::is_same_v<Atom, decisions_atom>,
-                                        std::vector<Decision>, std::vector<Contact>>;
+        using List = std::conditional_t<std::is_same_v<Atom, decisions_atom>, std::vector<Decision>,
+                                        std::vector<Contact>>;
         return relay<List>(
             setup_.coordinator,
             [this](List& list) {
@@ -138,7 +138,9 @@ caf::behavior cluster_gateway(caf::event_based_actor* self, GatewaySetup setup) 
         },
         [gateway](event_atom, const std::string& packed) { return gateway->event(packed); },
         [gateway](lookup_atom, const std::string& id) { return gateway->lookup(id); },
-        [gateway](decisions_atom atom, const std::string& id) { return gateway->history(atom, id); },
+        [gateway](decisions_atom atom, const std::string& id) {
+            return gateway->history(atom, id);
+        },
         [gateway](contacts_atom atom, const std::string& id) { return gateway->history(atom, id); },
         [gateway](record_atom, const std::string& id) { return gateway->record(id); },
         [gateway](drain_atom) { return gateway->drain(); },

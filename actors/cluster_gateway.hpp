@@ -10,10 +10,10 @@
 // hello, this is the last guard against a customer living on two nodes.
 //
 // Messages (the first five from peers, through the middleman):
-//   (hello_atom, std::string from, uint64_t fingerprint) -> (std::string name, uint64_t fingerprint)
-//   (event_atom, std::string packed_event)   -> uint8_t, an EventOutcome, once committed
-//   (lookup_atom, std::string id)            -> (bool found, std::string encode_customer bytes)
-//   (decisions_atom | contacts_atom, std::string id) -> std::string, encode_history bytes
+//   (hello_atom, std::string from, uint64_t fingerprint) -> (std::string name, uint64_t
+//   fingerprint) (event_atom, std::string packed_event)   -> uint8_t, an EventOutcome, once
+//   committed (lookup_atom, std::string id)            -> (bool found, std::string encode_customer
+//   bytes) (decisions_atom | contacts_atom, std::string id) -> std::string, encode_history bytes
 //   (record_atom, std::string id)            -> (bool found, std::string stored record)
 //   (drain_atom)  -> caf::unit_t once every request taken is answered; later ones are refused
 #pragma once

@@ -62,14 +62,14 @@ class Peer {
 
     void heartbeat(uint64_t generation) {
         if (generation != generation_ || !gateway_) return;
-        self_->request(gateway_, setup_.connect_timeout, hello_atom::value, setup_.self_name,
-                       setup_.fingerprint)
+        self_
+            ->request(gateway_, setup_.connect_timeout, hello_atom::value, setup_.self_name,
+                      setup_.fingerprint)
             .then(
                 [this, generation](const std::string&, uint64_t) {
                     if (generation != generation_) return;
                     setup_.status->publish(setup_.index, status_);
-                    self_->delayed_send(self_, setup_.heartbeat, heartbeat_atom::value,
-                                        generation);
+                    self_->delayed_send(self_, setup_.heartbeat, heartbeat_atom::value, generation);
                 },
                 [this, generation](caf::error& error) {
                     if (generation != generation_) return;
@@ -128,8 +128,8 @@ class Peer {
                 std::string error;
                 auto history = decode_history(bytes, id, model(), error);
                 if (!history)
-                    return caf::make_error(caf::sec::runtime_error,
-                                           "history from " + status_.name + " unreadable: " + error);
+                    return caf::make_error(caf::sec::runtime_error, "history from " + status_.name +
+                                                                        " unreadable: " + error);
                 return std::move((*history).*part);
             },
             atom, id);
@@ -165,14 +165,16 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
     peer->connect();
     return {
         [peer](open_atom) { peer->connect(); },
-        [peer](connected_atom, caf::actor& gateway, const std::string& name,
-               uint64_t fingerprint) { peer->on_connected(std::move(gateway), name, fingerprint); },
+        [peer](connected_atom, caf::actor& gateway, const std::string& name, uint64_t fingerprint) {
+            peer->on_connected(std::move(gateway), name, fingerprint);
+        },
         [peer](unreachable_atom, const std::string& reason) { peer->on_unreachable(reason); },
         [peer](heartbeat_atom, uint64_t generation) { peer->heartbeat(generation); },
         [peer](event_atom, Event& event) {
             const std::string customer = event.customer;
             return peer->forward<EventOutcome>(
-                customer, caf::detail::type_list<uint8_t>{}, [](uint8_t outcome) { return static_cast<EventOutcome>(outcome); },
+                customer, caf::detail::type_list<uint8_t>{},
+                [](uint8_t outcome) { return static_cast<EventOutcome>(outcome); },
                 event_atom::value, pack_event(event));
         },
         [peer](lookup_atom, const std::string& id) {

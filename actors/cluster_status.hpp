@@ -16,10 +16,14 @@ enum class MemberState { self, connecting, up, down };
 
 constexpr std::string_view to_string(MemberState state) {
     switch (state) {
-        case MemberState::self: return "self";
-        case MemberState::connecting: return "connecting";
-        case MemberState::up: return "up";
-        case MemberState::down: return "down";
+        case MemberState::self:
+            return "self";
+        case MemberState::connecting:
+            return "connecting";
+        case MemberState::up:
+            return "up";
+        case MemberState::down:
+            return "down";
     }
     return "?";
 }

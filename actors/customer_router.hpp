@@ -43,9 +43,7 @@ class CustomerRouter {
     const ShardRouter& shards() const { return shards_; }
 
   private:
-    const caf::actor& peer_of(std::string_view id) const {
-        return peers_[ownership_.owner_of(id)];
-    }
+    const caf::actor& peer_of(std::string_view id) const { return peers_[ownership_.owner_of(id)]; }
 
     ShardRouter shards_;
     caf::actor coordinator_;

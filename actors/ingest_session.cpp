@@ -137,7 +137,8 @@ void accept_body(caf::io::broker* self, std::shared_ptr<Session> session, std::s
                 [self, done, index, metrics = context.metrics](caf::error& error) {
                     ++metrics->events_rejected;
                     done([&](FrameAnswer& a) {
-                        a.errors.push_back({index, "not applied: " + describe(self->system(), error)});
+                        a.errors.push_back(
+                            {index, "not applied: " + describe(self->system(), error)});
                     });
                 });
     }

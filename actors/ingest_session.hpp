@@ -2,9 +2,9 @@
 // one session broker per connection.
 //
 // A session reads length-prefixed frames, decodes them (state/event_codec), sends each
-// valid event to its customer's shard (or to the member that owns it) and answers every frame exactly once, in request
-// order, when all its events are acknowledged by the store writer, i.e. committed.
-// Pipelining is natural: frames keep arriving while earlier ones wait for their commits.
+// valid event to its customer's shard (or to the member that owns it) and answers every frame
+// exactly once, in request order, when all its events are acknowledged by the store writer, i.e.
+// committed. Pipelining is natural: frames keep arriving while earlier ones wait for their commits.
 //
 // Limits (IngestLimits), each hit counted in Metrics::limit_hits: a connection beyond
 // `max_connections` is closed right after accept, with a log line.

@@ -62,7 +62,7 @@ struct ClusterMember {
 struct ClusterSettings {
     std::vector<ClusterMember> members;  // in file order
     std::string listen;  // HOST:PORT the middleman binds; empty: this node's member address
-    DurationMs connect_timeout = 2'000;  // one attempt to reach a member, TCP and handshake
+    DurationMs connect_timeout = 2'000;   // one attempt to reach a member, TCP and handshake
     DurationMs forward_timeout = 10'000;  // a forwarded event or admin question
 };
 

@@ -12,8 +12,8 @@
 #include <chrono>
 #include <memory>
 
-#include "actors/customer_router.hpp"
 #include "actors/cluster_status.hpp"
+#include "actors/customer_router.hpp"
 #include "runtime/admin_api.hpp"
 #include "runtime/delivery_sink.hpp"
 #include "state/record_store.hpp"

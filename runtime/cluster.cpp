@@ -27,7 +27,8 @@ std::string address_of(const ClusterMember& member) {
 }  // namespace
 
 Cluster::Cluster(caf::actor_system& system, const Config& config, ClusterLocal local)
-    : system_(system), ownership_(member_names(config.cluster, config.node.name), config.node.name) {
+    : system_(system),
+      ownership_(member_names(config.cluster, config.node.name), config.node.name) {
     const ClusterSettings& settings = config.cluster;
     std::vector<MemberStatus> initial(ownership_.members().size());
     for (size_t i = 0; i < initial.size(); ++i) {
@@ -66,9 +67,9 @@ Cluster::Cluster(caf::actor_system& system, const Config& config, ClusterLocal l
                                  system.render(published.error()));
     }
 
-    connector_ = std::make_unique<ClusterConnector>(
-        system, config.node.name, ownership_.fingerprint(),
-        std::chrono::milliseconds(settings.connect_timeout));
+    connector_ =
+        std::make_unique<ClusterConnector>(system, config.node.name, ownership_.fingerprint(),
+                                           std::chrono::milliseconds(settings.connect_timeout));
     for (size_t i = 0; i < settings.members.size(); ++i) {
         if (i == ownership_.self()) {
             peers_.emplace_back();

@@ -107,7 +107,7 @@ std::string customer(int i) {
 
 // Event `round` of customer i's script.
 json scripted_event(int i, int round, int64_t base_ts) {
-    static const char* const kTypes[] = {"profile", "search", "view",     "ad_placed",
+    static const char* const kTypes[] = {"profile", "search",    "view",      "ad_placed",
                                          "view",    "ad_placed", "ad_placed", "view"};
     json event = {{"id", customer(i) + "-" + std::to_string(round)},
                   {"customer", customer(i)},
@@ -234,11 +234,10 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
     REQUIRE(eventually([&] { return cluster.all_up(); }));
     const ClusterOwnership ownership(kNames, "node-a");
 
-    const int64_t base_ts =
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count() -
-        60'000;
+    const int64_t base_ts = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count() -
+                            60'000;
     const auto frames = scripted_frames(base_ts);
     for (const json& answer : send_all(cluster.ingest_addresses(), frames)) {
         INFO(answer.dump());
@@ -285,7 +284,8 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
         for (int k = 0; k < kNodes; ++k) {
             events += stat(*cluster.nodes[k], "/events_total");
             int owned = 0;
-            for (int i = 0; i < kCustomers; ++i) owned += ownership.owner_of(customer(i)) == static_cast<size_t>(k);
+            for (int i = 0; i < kCustomers; ++i)
+                owned += ownership.owner_of(customer(i)) == static_cast<size_t>(k);
             CHECK(stat(*cluster.nodes[k], "/customers_stored") == owned);
         }
         CHECK(events == kCustomers * kRounds);
@@ -304,7 +304,8 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
         }));
         std::vector<json> late;
         for (int i = 0; i < kCustomers; ++i)
-            late.push_back({{"id", customer(i) + "-late"}, {"customer", customer(i)}, {"type", "view"}});
+            late.push_back(
+                {{"id", customer(i) + "-late"}, {"customer", customer(i)}, {"type", "view"}});
         const std::vector<std::vector<std::string>> late_frame = {{encode_batch(late)}};
         const json answer = send_all({cluster.nodes[0]->ingest()}, late_frame)[0];
         std::set<int64_t> refused;
@@ -356,8 +357,8 @@ TEST_CASE("cluster: a node whose member list differs is not used", "[cluster][in
     const std::string extra = "\"node-x@127.0.0.1:" + std::to_string(test::free_port()) + "\"";
     DaemonProcess node_a("[node]\nname = \"node-a\"\n[cluster]\nmembers = [" + a + ", " + b +
                          "]\n" + kJourney);
-    DaemonProcess node_b("[node]\nname = \"node-b\"\n[cluster]\nmembers = [" + a + ", " + b +
-                         ", " + extra + "]\n" + kJourney);
+    DaemonProcess node_b("[node]\nname = \"node-b\"\n[cluster]\nmembers = [" + a + ", " + b + ", " +
+                         extra + "]\n" + kJourney);
     REQUIRE(eventually([&] {
         const json member = get_json(node_a, "/cluster")["members"][1];
         return member["state"] == "down" &&
