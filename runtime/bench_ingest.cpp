@@ -37,7 +37,7 @@ double measure(Report& report, const std::string& column, const BenchOptions& o,
     if (target.pid) process_before = sample_process(*target.pid);
 
     LoadPlan plan;
-    plan.ingest = target.ingest;
+    plan.ingests = {target.ingest};
     plan.connections = o.connections;
     plan.pipeline = o.pipeline;
     plan.events_per_second = events_per_second;

@@ -20,7 +20,7 @@ LoadResult activate_population(const BenchOptions& options, const std::string& i
                                uint64_t n, const std::function<std::string(size_t)>& type_of,
                                const std::string& id_prefix) {
     LoadPlan plan;
-    plan.ingest = ingest;
+    plan.ingests = {ingest};
     plan.connections = options.connections;
     plan.pipeline = options.pipeline;
     const LoadResult result = run_load(plan, [&](size_t c) {
