@@ -125,6 +125,10 @@ nlohmann::json AdminClient::stats() const {
     return nlohmann::json::parse(get("/stats"));
 }
 
+nlohmann::json AdminClient::cluster() const {
+    return nlohmann::json::parse(get("/cluster"));
+}
+
 MetricsScrape AdminClient::metrics() const {
     return MetricsScrape(get("/metrics"));
 }

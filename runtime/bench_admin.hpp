@@ -1,5 +1,5 @@
-// journeyd's admin port as the benchmark reads it: GET /stats (JSON) and GET /metrics
-// (Prometheus text exposition), parsed into series.
+// journeyd's admin port as the benchmark reads it: GET /stats and GET /cluster (JSON), and
+// GET /metrics (Prometheus text exposition), parsed into series.
 //
 // Histograms are compared between two scrapes: since() subtracts an earlier scrape's
 // buckets, so a run's figures cover only what happened during the run, and quantile()
@@ -53,6 +53,7 @@ class AdminClient {
     explicit AdminClient(const std::string& host_port);
 
     nlohmann::json stats() const;
+    nlohmann::json cluster() const;  // GET /cluster
     MetricsScrape metrics() const;
     // A gauge or counter of /metrics; throws when journeyd does not expose it.
     double metric(const std::string& series) const;

@@ -25,7 +25,12 @@ std::string validated(std::string toml_text, const std::string& what) {
 
 }  // namespace
 
-std::string marketplace_config(const std::string& arbitration_window) {
+std::string cluster_member_name(size_t index) {
+    return "node-" + std::to_string(index + 1);
+}
+
+std::string marketplace_config(const std::string& arbitration_window,
+                               const std::vector<uint16_t>& middleman_ports, size_t self) {
     if (!parse_duration(arbitration_window))
         throw std::runtime_error("--arbitration-window \"" + arbitration_window +
                                  "\" is not a duration like \"0s\" or \"2s\"");
@@ -35,6 +40,16 @@ std::string marketplace_config(const std::string& arbitration_window) {
     if (!pressure) throw std::runtime_error("the default journey has no [pressure] table");
     pressure->insert_or_assign("arbitration_window", arbitration_window);
     config.insert_or_assign("store", toml::table{{"sync", true}});
+    if (middleman_ports.size() > 1) {
+        toml::table* node = config["node"].as_table();
+        if (!node) throw std::runtime_error("the default journey has no [node] table");
+        node->insert_or_assign("name", cluster_member_name(self));
+        toml::array members;
+        for (size_t i = 0; i < middleman_ports.size(); ++i)
+            members.push_back(cluster_member_name(i) +
+                              "@127.0.0.1:" + std::to_string(middleman_ports[i]));
+        config.insert_or_assign("cluster", toml::table{{"members", std::move(members)}});
+    }
     std::ostringstream text;
     text << config << "\n";
     return validated(text.str(), "marketplace configuration");

@@ -3,7 +3,10 @@
 //
 // marketplace_config: the embedded default journey of CONFIG.md, unchanged but for the
 // arbitration window, with the durable store fsyncing every commit ([store] sync = true):
-// what `limit` and `ingest` measure.
+// what `limit` and `ingest` measure. Given the middleman ports of a cluster of two or more
+// members on 127.0.0.1 (`cluster`), it is the configuration of member `self`: [node] name
+// is cluster_member_name(self), [cluster] members lists every member as
+// "NAME@127.0.0.1:PORT" in index order. One port or none: a single node, no [cluster].
 //
 // timer_journey_config: a journey built for counting memory and timers. Any event creates
 // its customer in "new", which has no timers and no programs; an event of type
@@ -13,6 +16,7 @@
 // contact requests, no coordinator state. With no timer_afters there are no wait stages.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,7 +30,9 @@ inline constexpr DurationMs kNoPassivation = 86'400'000;
 // The event type that creates a customer and does nothing else in the timer journey.
 inline constexpr const char* kTouchEventType = "touch";
 
-std::string marketplace_config(const std::string& arbitration_window);
+std::string marketplace_config(const std::string& arbitration_window,
+                               const std::vector<uint16_t>& middleman_ports = {}, size_t self = 0);
+std::string cluster_member_name(size_t index);  // "node-1", "node-2", ...
 
 std::string timer_journey_config(const std::vector<DurationMs>& timer_afters,
                                  DurationMs idle_after);

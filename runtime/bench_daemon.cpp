@@ -14,6 +14,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -27,22 +29,6 @@ constexpr auto kStartDeadline = std::chrono::seconds(60);
 constexpr auto kStopDeadline = std::chrono::seconds(300);
 // Short, because start() reports how long the daemon took to answer.
 constexpr auto kHealthPollEvery = std::chrono::milliseconds(2);
-
-// A port nothing listens on right now; the kernel does not hand it out again at once.
-uint16_t free_loopback_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    const bool bound = fd >= 0 &&
-                       ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-                       ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-    const int error = errno;
-    if (fd >= 0) ::close(fd);
-    if (!bound) throw std::runtime_error(std::string("no free loopback port: ") + strerror(error));
-    return ntohs(address.sin_port);
-}
 
 // In the forked child of a threaded process, before exec: only async-signal-safe calls, so
 // everything it needs is prepared before the fork.
@@ -68,6 +54,27 @@ std::string describe_wait_status(int status) {
 }
 
 }  // namespace
+
+uint16_t free_loopback_port() {
+    static std::mutex mutex;
+    static std::set<uint16_t> handed_out;
+    const std::lock_guard<std::mutex> lock(mutex);
+    for (;;) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        const bool bound = fd >= 0 &&
+                           ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                           ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+        const int error = errno;
+        if (fd >= 0) ::close(fd);
+        if (!bound)
+            throw std::runtime_error(std::string("no free loopback port: ") + strerror(error));
+        if (handed_out.insert(ntohs(address.sin_port)).second) return ntohs(address.sin_port);
+    }
+}
 
 DaemonChild::DaemonChild(std::string journeyd, const std::string& data_dir, bool keep)
     : journeyd_(std::move(journeyd)),

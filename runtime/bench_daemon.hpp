@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "runtime/bench_cleanup.hpp"
@@ -52,6 +53,13 @@ class DaemonChild {
     pid_t pid_ = -1;
     std::chrono::steady_clock::time_point exec_time_;
 };
+
+// A loopback port nothing listens on right now, and one this process never handed out
+// before: a port picked for a daemon that has not started yet (a cluster member's middleman
+// port, written into every member's configuration) cannot come back as another daemon's
+// ingest or admin port meanwhile. The kernel does not hand a released port out again at
+// once either.
+uint16_t free_loopback_port();
 
 // journeyd beside the running executable (/proc/self/exe): where the build puts both.
 std::string journeyd_beside_this_program();

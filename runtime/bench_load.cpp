@@ -30,14 +30,14 @@ struct ConnectionOutcome {
 
 class Connection {
   public:
-    Connection(const LoadPlan& plan, FrameSource& source, Clock::time_point start,
-               ConnectionOutcome& out)
+    Connection(const LoadPlan& plan, const std::string& ingest, FrameSource& source,
+               Clock::time_point start, ConnectionOutcome& out)
         : plan_(plan),
           source_(source),
           start_(start),
           stop_at_(plan.duration.count() > 0 ? start + plan.duration : Clock::time_point::max()),
           rate_(plan.events_per_second / static_cast<double>(plan.connections)),
-          client_(IngestClient::connect(plan.ingest, kIoTimeout)),
+          client_(IngestClient::connect(ingest, kIoTimeout)),
           out_(out) {}
 
     void run() {
@@ -120,8 +120,8 @@ std::optional<double> LoadResult::latency_percentile(double q) const {
 }
 
 LoadResult run_load(const LoadPlan& plan, const FrameSources& sources) {
-    if (plan.connections == 0 || plan.pipeline == 0)
-        throw std::runtime_error("connections and pipeline must be at least 1");
+    if (plan.connections == 0 || plan.pipeline == 0 || plan.ingests.empty())
+        throw std::runtime_error("connections, pipeline and ingest addresses: at least 1 each");
     std::vector<std::unique_ptr<FrameSource>> source;
     for (size_t c = 0; c < plan.connections; ++c) source.push_back(sources(c));
     std::vector<ConnectionOutcome> outcomes(plan.connections);
@@ -130,7 +130,9 @@ LoadResult run_load(const LoadPlan& plan, const FrameSources& sources) {
     for (size_t c = 0; c < plan.connections; ++c)
         threads.emplace_back([&, c] {
             try {
-                Connection(plan, *source[c], start, outcomes[c]).run();
+                Connection(plan, plan.ingests[c % plan.ingests.size()], *source[c], start,
+                           outcomes[c])
+                    .run();
             } catch (const std::exception& e) {
                 outcomes[c].error = e.what();
             }

@@ -1,6 +1,7 @@
 // The load generator: drives journeyd's ingest port over loopback TCP.
 //
-// run_load opens `connections` connections, each driven by a thread of its own with a
+// run_load opens `connections` connections (connection c to ingests[c % ingests.size()], so
+// several daemons share them evenly), each driven by a thread of its own with a
 // FrameSource of its own, and keeps up to `pipeline` frames in flight on each. It sends
 // until the sources are exhausted or `duration` has passed, then collects the answer of
 // every frame still in flight, so every event sent is counted as acknowledged or rejected.
@@ -41,7 +42,7 @@ class FrameSource {
 using FrameSources = std::function<std::unique_ptr<FrameSource>(size_t index)>;
 
 struct LoadPlan {
-    std::string ingest;  // HOST:PORT
+    std::vector<std::string> ingests;  // HOST:PORT of each daemon, at least one
     size_t connections = 4;
     size_t pipeline = 32;
     double events_per_second = 0;           // 0: as fast as journeyd acknowledges

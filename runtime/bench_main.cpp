@@ -28,11 +28,13 @@ int main(int argc, char** argv) {
                        "exit 1 unless the figures are sane (counts and memory positive, "
                        "percentiles ordered); never a speed threshold");
     };
-    const auto daemon_flags = [&](CLI::App* mode) {
+    // A mode starting several daemons gives each a temporary data directory: no --data-dir.
+    const auto daemon_flags = [&](CLI::App* mode, bool data_dir = true) {
         mode->add_option("--journeyd", o.journeyd, "journeyd binary to start")
             ->capture_default_str();
-        mode->add_option("--data-dir", o.data_dir,
-                         "journeyd's data directory (default: a fresh temporary one)");
+        if (data_dir)
+            mode->add_option("--data-dir", o.data_dir,
+                             "journeyd's data directory (default: a fresh temporary one)");
         mode->add_flag("--keep", o.keep, "keep temporary directories (config, log, data)");
     };
     const auto load_flags = [&](CLI::App* mode) {
@@ -122,6 +124,25 @@ int main(int argc, char** argv) {
     daemon_flags(restart);
     output_flags(restart);
     modes[restart] = run_restart;
+
+    CLI::App* cluster = app.add_subcommand(
+        "cluster",
+        "N journeyd nodes as one cluster on loopback: events/s, ack latency, forwarding");
+    cluster->add_option("--nodes", o.nodes, "cluster sizes to measure in turn, e.g. 1,2,3")
+        ->delimiter(',')
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cluster->add_option("--seconds", o.cluster_seconds, "length of each run")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cluster->add_flag("--no-owner-aware", o.no_owner_aware,
+                      "skip the runs whose clients send each event to its owner's node");
+    load_flags(cluster);
+    batch_flag(cluster);
+    mix_flags(cluster);
+    daemon_flags(cluster, false);
+    output_flags(cluster);
+    modes[cluster] = run_cluster;
 
     CLI11_PARSE(app, argc, argv);
 

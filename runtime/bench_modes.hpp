@@ -1,4 +1,4 @@
-// The five measurements of journey-bench. Each returns a Report (bench_report.hpp) with its
+// The measurements of journey-bench. Each returns a Report (bench_report.hpp) with its
 // figures and the sanity checks --check applies, and throws std::runtime_error when it
 // cannot measure at all (journeyd does not start, a connection fails, a deadline passes).
 // Modes that start journeyd stop it on every path, and remove their scratch directories
@@ -14,10 +14,15 @@
 // timers   memory per pending timer (customers live; then passivated, so that only the
 //          store's timer index holds them) and how late timers fire.
 // restart  time from exec to serving for a store of N customers with pending timers.
+// cluster  N journeyd nodes as one cluster on loopback, for N = 1, 2, 3: the ingest
+//          workload over the same connections spread over the nodes, so most events are
+//          forwarded to their owner; events/s, ack latency, the share forwarded, CPU, RSS,
+//          and the same with clients that send each event to its owner's node.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "runtime/bench_report.hpp"
 
@@ -44,6 +49,9 @@ struct BenchOptions {
     std::string timer_after;        // timers: the earliest timer; empty: from n
     std::string timer_spread = "30s";
     uint64_t seed = 1;
+    std::vector<size_t> nodes = {1, 2, 3};  // cluster: the cluster sizes, in turn
+    double cluster_seconds = 10;            // cluster: length of each run
+    bool no_owner_aware = false;            // cluster: skip the owner-aware runs
 };
 
 Report run_limit(const BenchOptions& options);
@@ -51,5 +59,6 @@ Report run_ingest(const BenchOptions& options);
 Report run_actors(const BenchOptions& options);
 Report run_timers(const BenchOptions& options);
 Report run_restart(const BenchOptions& options);
+Report run_cluster(const BenchOptions& options);
 
 }  // namespace journeyd::bench

@@ -20,7 +20,7 @@ LoadResult activate_population(const BenchOptions& options, const std::string& i
                                uint64_t n, const std::function<std::string(size_t)>& type_of,
                                const std::string& id_prefix) {
     LoadPlan plan;
-    plan.ingest = ingest;
+    plan.ingests = {ingest};
     plan.connections = options.connections;
     plan.pipeline = options.pipeline;
     const LoadResult result = run_load(plan, [&](size_t c) {
@@ -37,6 +37,28 @@ LoadResult activate_population(const BenchOptions& options, const std::string& i
 
 std::chrono::milliseconds deadline_for(uint64_t n) {
     return std::chrono::seconds(60) + std::chrono::milliseconds(n / 5);  // 5,000 a second
+}
+
+void marketplace_settings(Report& report, const BenchOptions& o) {
+    report.setting("connections", o.connections);
+    report.setting("pipeline", o.pipeline);
+    report.setting("batch", o.batch);
+    report.setting("customers", o.customers);
+    report.setting("zipf_s", o.zipf);
+    report.setting("arbitration_window", o.arbitration_window);
+}
+
+void report_load(Report& report, const std::string& column, const LoadResult& load) {
+    report.set(column, "events_per_s", "events/s acknowledged", load.acknowledged_per_second());
+    report.set(column, "events", "events acknowledged", static_cast<double>(load.acknowledged()));
+    report.set(column, "rejected", "events rejected", static_cast<double>(load.rejected));
+    report.set(column, "frames", "frames", static_cast<double>(load.frames));
+    report.set(column, "ack_p50_ms", "ack latency p50 (ms)", load.latency_percentile(0.50), 2);
+    report.set(column, "ack_p99_ms", "ack latency p99 (ms)", load.latency_percentile(0.99), 2);
+    report.set(column, "ack_p999_ms", "ack latency p999 (ms)", load.latency_percentile(0.999), 2);
+    report.require_positive(column, "events_per_s");
+    report.require_zero(column, "rejected");
+    report.require_ordered(column, {"ack_p50_ms", "ack_p99_ms", "ack_p999_ms"});
 }
 
 void report_memory(Report& report, const std::string& column, const ProcessSample& before,

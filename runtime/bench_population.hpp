@@ -1,6 +1,6 @@
-// What several modes share: ids for a run's events, and for actors, timers and restart,
-// activating a population of customers through the ingest port and reporting what it costs
-// in memory.
+// What several modes share: ids for a run's events; for ingest and cluster, the settings
+// and figures of a marketplace load; for actors, timers and restart, activating a
+// population of customers through the ingest port and reporting what it costs in memory.
 #pragma once
 
 #include <chrono>
@@ -17,6 +17,15 @@ namespace journeyd::bench {
 // A prefix for event ids that no earlier journey-bench run used (time and process id), so
 // events sent to a store that outlives a run are never taken for duplicates.
 std::string unique_run_prefix();
+
+// The settings of a MarketplaceMix load (connections, pipeline, batch, the Zipf population,
+// the arbitration window).
+void marketplace_settings(Report& report, const BenchOptions& options);
+
+// Rows for what a timed load got acknowledged and how fast (events/s, events, rejected,
+// frames, ack latency p50/p99/p999 in ms) in `column`, and their --check: events/s
+// positive, nothing rejected, percentiles ordered.
+void report_load(Report& report, const std::string& column, const LoadResult& load);
 
 // Sends customers 0..n-1 one event each, of type type_of(i), over options.connections
 // pipelined connections in batches of options.batch, unpaced; throws unless every event

@@ -72,6 +72,17 @@ void Report::require_zero(const std::string& column, const std::string& key) {
         failures_.push_back(column + "." + key + " = " + format_number(*v, 3) + ", expected 0");
 }
 
+void Report::require_equal(const std::string& column, const std::string& key,
+                           const std::string& other_key) {
+    const auto v = value(column, key);
+    const auto other = value(column, other_key);
+    if (!v || !other)
+        failures_.push_back(column + "." + (v ? other_key : key) + " was not measured");
+    else if (*v != *other)
+        failures_.push_back(column + "." + key + " = " + format_number(*v, 3) + " but " +
+                            other_key + " = " + format_number(*other, 3));
+}
+
 void Report::require_ordered(const std::string& column, const std::vector<std::string>& keys) {
     std::optional<double> previous;
     std::string previous_key;

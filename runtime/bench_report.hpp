@@ -8,8 +8,9 @@
 //    "check": {"ok": bool, "failures": [...]}}
 // A value that could not be measured is null in JSON and "-" in the table.
 //
-// Sanity checks (--check) are recorded next to the values: require_positive and
-// require_ordered add a failure when a value is missing, not positive, or out of order.
+// Sanity checks (--check) are recorded next to the values: require_positive, require_zero,
+// require_equal and require_ordered add a failure when a value is missing, not positive,
+// not zero, unlike the other, or out of order.
 // They judge whether the numbers make sense, never whether they are fast.
 #pragma once
 
@@ -35,6 +36,9 @@ class Report {
 
     void require_positive(const std::string& column, const std::string& key);
     void require_zero(const std::string& column, const std::string& key);
+    // Two counts of one thing, taken two ways (the bench's and the daemon's).
+    void require_equal(const std::string& column, const std::string& key,
+                       const std::string& other_key);
     // Each present value at most the next present one (p50 <= p99 <= p999); missing values
     // are skipped: a histogram without observations has no percentiles to order.
     void require_ordered(const std::string& column, const std::vector<std::string>& keys);

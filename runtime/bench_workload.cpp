@@ -108,12 +108,13 @@ size_t ZipfDistribution::operator()(std::mt19937_64& random) const {
 }
 
 MarketplaceMix::MarketplaceMix(std::shared_ptr<const ZipfDistribution> customers, uint64_t seed,
-                               std::string id_prefix, size_t batch)
+                               std::string id_prefix, size_t batch, Accept accept)
     : customers_(std::move(customers)),
       random_(seed),
       type_(mix_distribution()),
       id_prefix_(std::move(id_prefix)),
-      batch_(batch) {}
+      batch_(batch),
+      accept_(std::move(accept)) {}
 
 bool MarketplaceMix::next(Frame& frame) {
     msgpack::sbuffer buffer;
@@ -122,7 +123,9 @@ bool MarketplaceMix::next(Frame& frame) {
     const int64_t ts = now_ms();
     for (size_t i = 0; i < batch_; ++i) {
         const std::string id = id_prefix_ + std::to_string(next_id_++);
-        const std::string customer = customer_id((*customers_)(random_));
+        size_t rank = (*customers_)(random_);
+        while (accept_ && !accept_(rank)) rank = (*customers_)(random_);
+        const std::string customer = customer_id(rank);
         const std::string_view type = kMix[type_(random_)].type;
         const bool profile = type == "profile";
         pack_event_fields(packer, id, customer, type, ts, profile);

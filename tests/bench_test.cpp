@@ -1,6 +1,7 @@
 // The parts of journey-bench whose arithmetic the figures rest on: histogram quantiles from
-// journeyd's own exposition, the report's sanity checks, the Zipf draw, and the generated
-// configurations. The modes themselves run against journeyd in journey_bench_smoke.
+// journeyd's own exposition, the report's sanity checks, the Zipf draw and its restriction to
+// some customers, and the generated configurations. The modes themselves run against journeyd in
+// journey_bench_smoke.
 #include <catch2/catch.hpp>
 #include <random>
 
@@ -9,6 +10,7 @@
 #include "runtime/bench_config.hpp"
 #include "runtime/bench_report.hpp"
 #include "runtime/bench_workload.hpp"
+#include "state/event_codec.hpp"
 #include "state/journey_engine.hpp"
 #include "test_models.hpp"
 
@@ -62,10 +64,18 @@ TEST_CASE("bench: --check failures name the figure; missing percentiles are not 
     report.require_positive("run", "never_set");
     report.require_ordered("run", {"p50", "p99", "p999"});
     report.require_ordered("run", {"q50", "q99"});
-    REQUIRE(report.failures().size() == 3);
+    report.set("run", "sent", "sent", 7);
+    report.set("run", "counted", "counted", 7);
+    report.set("run", "seen", "seen", 6);
+    report.require_equal("run", "sent", "counted");
+    report.require_equal("run", "sent", "seen");
+    report.require_equal("run", "sent", "never_set");
+    REQUIRE(report.failures().size() == 5);
     CHECK_THAT(report.failures()[0], Catch::Contains("events_per_s = 0"));
     CHECK_THAT(report.failures()[1], Catch::Contains("never_set was not measured"));
     CHECK_THAT(report.failures()[2], Catch::Contains("p50 = 5.000 exceeds p99 = 4.000"));
+    CHECK_THAT(report.failures()[3], Catch::Contains("sent = 7.000 but seen = 6.000"));
+    CHECK_THAT(report.failures()[4], Catch::Contains("run.never_set was not measured"));
     const nlohmann::json json = report.to_json();
     CHECK(json["results"]["run"]["p999"].is_null());
     CHECK(json["check"]["ok"] == false);
@@ -84,6 +94,40 @@ TEST_CASE("bench: Zipf draws favour low ranks as 1/k") {
     for (int k = 1; k <= 1000; ++k) harmonic += 1.0 / k;
     CHECK(hits[0] / double(kDraws) == Approx(1 / harmonic).epsilon(0.05));
     CHECK(hits[1] / double(kDraws) == Approx(0.5 / harmonic).epsilon(0.05));
+}
+
+TEST_CASE("bench: a marketplace mix with `accept` sends only the customers it accepts") {
+    const auto zipf = std::make_shared<const ZipfDistribution>(100, 1.0);
+    size_t refused = 0;
+    MarketplaceMix odd_only(zipf, 3, "t-", 50, [&](size_t rank) {
+        refused += rank % 2 == 0;
+        return rank % 2 == 1;
+    });
+    Frame frame;
+    REQUIRE(odd_only.next(frame));
+    const DecodedRequest decoded = decode_request_body(frame.body, 0);
+    REQUIRE(decoded.frame_error.empty());
+    REQUIRE(decoded.events.size() == 50);
+    for (const Event& event : decoded.events) CHECK(std::stoul(event.customer.substr(1)) % 2 == 1);
+    CHECK(refused > 0);  // rank 0, the likeliest, was drawn and drawn again
+}
+
+TEST_CASE("bench: each cluster member's configuration names it and lists every member") {
+    const std::vector<uint16_t> ports = {17410, 17420, 17430};
+    const Config second = test::config_from(marketplace_config("0s", ports, 1));
+    CHECK(second.node.name == cluster_member_name(1));
+    REQUIRE(second.cluster.members.size() == 3);
+    for (size_t i = 0; i < ports.size(); ++i) {
+        CHECK(second.cluster.members[i].name == cluster_member_name(i));
+        CHECK(second.cluster.members[i].host == "127.0.0.1");
+        CHECK(second.cluster.members[i].port == ports[i]);
+    }
+    CHECK(second.store.sync);
+    // The budgets stay the whole cluster's: each node takes its share of them itself.
+    CHECK(second.pressure.rate == test::config_from(marketplace_config("0s")).pressure.rate);
+
+    // One member is a plain single node.
+    CHECK(test::config_from(marketplace_config("0s", {17410}, 0)).cluster.members.empty());
 }
 
 TEST_CASE("bench: the generated configurations are what the modes assume") {
