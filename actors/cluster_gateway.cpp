@@ -48,18 +48,43 @@ class Gateway {
         return promise;
     }
 
-    caf::result<caf::message> event(const std::string& packed) {
+    // A forwarded batch: each event goes to its shard; the answer, one EventResult per event
+    // in batch order, goes back once every event is committed or has failed.
+    caf::result<caf::message> events(const std::string& packed) {
         DecodedRequest decoded = decode_request_body(packed, setup_.now());
-        if (decoded.events.size() != 1)
+        if (!decoded.frame_error.empty())
             return caf::make_error(caf::sec::runtime_error,
-                                   "forwarded event unreadable: " + decoded.frame_error +
-                                       (decoded.errors.empty() ? "" : decoded.errors[0].error));
-        Event& event = decoded.events[0];
-        if (auto refused = refusal(event.customer)) return refused;
-        return relay<EventOutcome>(
-            setup_.shards.shard_for(event.customer),
-            [](EventOutcome outcome) { return caf::make_message(static_cast<uint8_t>(outcome)); },
-            event_atom::value, std::move(event));
+                                   "forwarded events unreadable: " + decoded.frame_error);
+        auto batch = std::make_shared<Batch>();
+        batch->promise = self_->make_response_promise();
+        batch->results.resize(decoded.size);
+        for (const EventError& invalid : decoded.errors)
+            batch->results[invalid.index].error = invalid.error;
+        batch->outstanding = decoded.events.size() + 1;  // + 1 until all are sent
+        ++in_flight_;
+        for (size_t i = 0; i < decoded.events.size(); ++i) {
+            Event& event = decoded.events[i];
+            EventResult& result = batch->results[decoded.index[i]];
+            if (auto refused = refusal(event.customer)) {
+                result.error = describe(self_->system(), refused);
+                finish_one(*batch);
+                continue;
+            }
+            self_
+                ->request(setup_.shards.shard_for(event.customer), setup_.timeout,
+                          event_atom::value, std::move(event))
+                .then(
+                    [this, batch, &result](EventOutcome outcome) {
+                        result.duplicate = outcome == EventOutcome::duplicate;
+                        finish_one(*batch);
+                    },
+                    [this, batch, &result](caf::error& error) {
+                        result.error = describe(self_->system(), error);
+                        finish_one(*batch);
+                    });
+        }
+        finish_one(*batch);
+        return batch->promise;
     }
 
     caf::result<caf::message> lookup(const std::string& id) {
@@ -107,6 +132,18 @@ class Gateway {
     }
 
   private:
+    struct Batch {
+        caf::response_promise promise;
+        std::vector<EventResult> results;
+        size_t outstanding = 0;
+    };
+
+    void finish_one(Batch& batch) {
+        if (--batch.outstanding > 0) return;
+        batch.promise.deliver(encode_event_results(batch.results));
+        answered();
+    }
+
     const JourneyModel& model() const { return setup_.engine->model(); }
 
     void answered() {
@@ -136,7 +173,7 @@ caf::behavior cluster_gateway(caf::event_based_actor* self, GatewaySetup setup) 
                              from);
             return {name, fingerprint};
         },
-        [gateway](event_atom, const std::string& packed) { return gateway->event(packed); },
+        [gateway](event_atom, const std::string& packed) { return gateway->events(packed); },
         [gateway](lookup_atom, const std::string& id) { return gateway->lookup(id); },
         [gateway](decisions_atom atom, const std::string& id) {
             return gateway->history(atom, id);

@@ -2,20 +2,23 @@
 // (actors/cluster_peer.hpp) forward what their clients asked about customers this node
 // owns; the gateway hands it to the local shards, coordinator or store and answers. Only
 // CAF's built-in types cross the middleman: events, customers and histories travel as the
-// msgpack bytes of state/ (pack_event, encode_customer, encode_history).
+// msgpack bytes of state/ (pack_events, encode_customer, encode_history).
 //
-// An event is answered once it is committed here, so a client of another node gets its
-// acknowledgement on the same terms as a client of this one. A customer this node does not
-// own under its member list is refused: peers with another list are already turned away at
-// hello, this is the last guard against a customer living on two nodes.
+// Events come in batches (one per frame and owner) and are answered once each is committed
+// here, so a client of another node gets its acknowledgement on the same terms as a client
+// of this one. A customer this node does not own under its member list is refused: peers
+// with another list are already turned away at hello, this is the last guard against a
+// customer living on two nodes.
 //
-// Messages (the first five from peers, through the middleman):
-//   (hello_atom, std::string from, uint64_t fingerprint) -> (std::string name, uint64_t
-//   fingerprint) (event_atom, std::string packed_event)   -> uint8_t, an EventOutcome, once
-//   committed (lookup_atom, std::string id)            -> (bool found, std::string encode_customer
-//   bytes) (decisions_atom | contacts_atom, std::string id) -> std::string, encode_history bytes
-//   (record_atom, std::string id)            -> (bool found, std::string stored record)
-//   (drain_atom)  -> caf::unit_t once every request taken is answered; later ones are refused
+// Messages (all but drain from peers, through the middleman):
+//   (hello_atom, std::string from, uint64_t fingerprint)
+//       -> (std::string name, uint64_t fingerprint)
+//   (event_atom, std::string pack_events bytes)
+//       -> std::string encode_event_results bytes, once each event is committed or failed
+//   (lookup_atom, std::string id) -> (bool found, std::string encode_customer bytes)
+//   (decisions_atom | contacts_atom, std::string id) -> std::string encode_history bytes
+//   (record_atom, std::string id) -> (bool found, std::string stored record)
+//   (drain_atom) -> caf::unit_t once every request taken is answered; later ones are refused
 #pragma once
 
 #include <caf/all.hpp>

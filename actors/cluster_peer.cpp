@@ -79,41 +79,60 @@ class Peer {
                 });
     }
 
-    // Forwards `message` to the member's gateway, whose reply is of types Reply..., and
-    // answers with convert(reply...) -> caf::expected<Answer>; refuses at once when the
-    // member is not up.
+    // Forwards `message` (about `count` events or questions, for the status counters) to the
+    // member's gateway, whose reply is of types Reply..., and answers with convert(reply...)
+    // -> caf::expected<Answer>; refuses at once when the member is not up.
     template <class Answer, class... Reply, class Convert, class... Message>
-    caf::result<Answer> forward(const std::string& customer, caf::detail::type_list<Reply...>,
-                                Convert convert, Message&&... message) {
+    caf::result<Answer> forward(const std::string& about, uint64_t count,
+                                caf::detail::type_list<Reply...>, Convert convert,
+                                Message&&... message) {
         if (!gateway_) {
-            ++status_.refused;
-            return caf::make_error(
-                caf::sec::runtime_error,
-                "customer " + customer + " belongs to cluster member " + status_.name +
-                    ", which is " + std::string(to_string(status_.state)) +
-                    (status_.reason.empty() ? "" : " (" + status_.reason + ")") +
-                    "; nothing was applied, send it again once the member is up");
+            status_.refused += count;
+            return caf::make_error(caf::sec::runtime_error, refusal(about));
         }
         auto promise = self_->make_response_promise<Answer>();
         self_->request(gateway_, setup_.forward_timeout, std::forward<Message>(message)...)
             .then(
-                [this, promise, convert](Reply&... reply) mutable {
-                    ++status_.forwarded;
+                [this, promise, convert, count](Reply&... reply) mutable {
+                    status_.forwarded += count;
                     caf::expected<Answer> answer = convert(reply...);
                     if (answer)
                         promise.deliver(std::move(*answer));
                     else
                         promise.deliver(std::move(answer.error()));
                 },
-                [this, promise, customer](caf::error& error) mutable {
-                    ++status_.refused;
+                [this, promise, about, count](caf::error& error) mutable {
+                    status_.refused += count;
                     promise.deliver(caf::make_error(
                         caf::sec::runtime_error,
-                        "no answer from cluster member " + status_.name + " about customer " +
-                            customer + " (" + describe(self_->system(), error) +
+                        "no answer from cluster member " + status_.name + " about " + about + " (" +
+                            describe(self_->system(), error) +
                             "); the outcome there is unknown, sending the event again is safe"));
                 });
         return promise;
+    }
+
+    // A batch of events (one frame's for this member): each event of a member that is not up
+    // is answered with the refusal for its customer, not the batch with one error.
+    caf::result<std::vector<EventResult>> forward_events(const std::vector<Event>& events) {
+        if (!gateway_) {
+            status_.refused += events.size();
+            std::vector<EventResult> refused(events.size());
+            for (size_t i = 0; i < events.size(); ++i)
+                refused[i].error = refusal("customer " + events[i].customer);
+            return refused;
+        }
+        const std::string about = events.size() == 1 ? "customer " + events[0].customer
+                                                     : std::to_string(events.size()) + " events";
+        return forward<std::vector<EventResult>>(
+            about, events.size(), caf::detail::type_list<std::string>{},
+            [](const std::string& bytes) -> caf::expected<std::vector<EventResult>> {
+                std::string error;
+                auto results = decode_event_results(bytes, error);
+                if (!results) return caf::make_error(caf::sec::runtime_error, error);
+                return std::move(*results);
+            },
+            event_atom::value, pack_events(events));
     }
 
     const JourneyModel& model() const { return setup_.engine->model(); }
@@ -123,7 +142,7 @@ class Peer {
     template <class Atom, class Part>
     caf::result<Part> history_part(Atom atom, const std::string& id, Part PressureHistory::*part) {
         return forward<Part>(
-            id, caf::detail::type_list<std::string>{},
+            "customer " + id, 1, caf::detail::type_list<std::string>{},
             [this, id, part](const std::string& bytes) -> caf::expected<Part> {
                 std::string error;
                 auto history = decode_history(bytes, id, model(), error);
@@ -136,6 +155,14 @@ class Peer {
     }
 
   private:
+    // `about`: "customer ID".
+    std::string refusal(const std::string& about) const {
+        return about + " belongs to cluster member " + status_.name + ", which is " +
+               std::string(to_string(status_.state)) +
+               (status_.reason.empty() ? "" : " (" + status_.reason + ")") +
+               "; nothing was applied, send it again once the member is up";
+    }
+
     void lost(const std::string& reason) {
         if (gateway_) self_->demonitor(gateway_);
         gateway_ = nullptr;
@@ -170,16 +197,12 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
         },
         [peer](unreachable_atom, const std::string& reason) { peer->on_unreachable(reason); },
         [peer](heartbeat_atom, uint64_t generation) { peer->heartbeat(generation); },
-        [peer](event_atom, Event& event) {
-            const std::string customer = event.customer;
-            return peer->forward<EventOutcome>(
-                customer, caf::detail::type_list<uint8_t>{},
-                [](uint8_t outcome) { return static_cast<EventOutcome>(outcome); },
-                event_atom::value, pack_event(event));
+        [peer](event_atom, const std::vector<Event>& events) {
+            return peer->forward_events(events);
         },
         [peer](lookup_atom, const std::string& id) {
             return peer->forward<CustomerLookup>(
-                id, caf::detail::type_list<bool, std::string>{},
+                "customer " + id, 1, caf::detail::type_list<bool, std::string>{},
                 [peer, id](bool found, const std::string& bytes) -> caf::expected<CustomerLookup> {
                     CustomerLookup lookup;
                     if (!found) return lookup;
@@ -202,7 +225,7 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
         },
         [peer](record_atom atom, const std::string& id) {
             return peer->forward<StoredRecord>(
-                id, caf::detail::type_list<bool, std::string>{},
+                "customer " + id, 1, caf::detail::type_list<bool, std::string>{},
                 [](bool found, const std::string& bytes) {
                     return StoredRecord{found ? std::optional<std::string>(bytes) : std::nullopt};
                 },

@@ -35,8 +35,9 @@ struct MemberStatus {
     TimeMs since = 0;        // when it entered `state`
     std::string reason;      // why it is down (or why the last attempt failed)
     uint64_t attempts = 0;   // connect attempts since it was last up
-    uint64_t forwarded = 0;  // requests this node forwarded to it and got answered
-    uint64_t refused = 0;    // requests for its customers answered with an error by this node
+    uint64_t forwarded = 0;  // events and questions forwarded to it and answered
+    uint64_t refused = 0;    // events and questions for its customers this node answered
+                             // with an error
 };
 
 class ClusterStatus {

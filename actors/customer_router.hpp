@@ -3,10 +3,12 @@
 // (ClusterOwnership), else to the peer actor standing in for the owner
 // (actors/cluster_peer.hpp), which answers the same messages from the other node.
 //
-//   customer(id):    (event_atom, Event) -> EventOutcome, (lookup_atom, id) -> CustomerLookup
+//   customer(id), this node's shard: (event_atom, Event) -> EventOutcome,
+//                    (lookup_atom, id) -> CustomerLookup
+//   customer(id), a peer: (event_atom, std::vector<Event>) -> std::vector<EventResult> (a
+//                    member takes events in batches), (lookup_atom, id) -> CustomerLookup,
+//                    (record_atom, id) -> StoredRecord
 //   coordinator(id): (decisions_atom, id), (contacts_atom, id)
-//   record(id):      nullptr when the store of this node holds the customer, else the peer,
-//                    which answers (record_atom, id) -> StoredRecord
 #pragma once
 
 #include <caf/all.hpp>
@@ -31,20 +33,26 @@ class CustomerRouter {
           ownership_(std::move(ownership)),
           peers_(std::move(peers)) {}
 
-    bool is_local(std::string_view customer) const {
-        return peers_.empty() || ownership_.owns(customer);
+    // Where messages about customer `id` go, and whether that is this node's shard.
+    struct Route {
+        const caf::actor& to;
+        bool local;
+    };
+    Route route(std::string_view id) const {
+        if (peers_.empty()) return {shards_.shard_for(id), true};
+        const size_t owner = ownership_.owner_of(id);
+        if (owner == ownership_.self()) return {shards_.shard_for(id), true};
+        return {peers_[owner], false};
     }
-    const caf::actor& customer(std::string_view id) const {
-        return is_local(id) ? shards_.shard_for(id) : peer_of(id);
-    }
+    bool is_local(std::string_view id) const { return route(id).local; }
+    const caf::actor& customer(std::string_view id) const { return route(id).to; }
     const caf::actor& coordinator(std::string_view id) const {
-        return is_local(id) ? coordinator_ : peer_of(id);
+        const Route to = route(id);
+        return to.local ? coordinator_ : to.to;
     }
     const ShardRouter& shards() const { return shards_; }
 
   private:
-    const caf::actor& peer_of(std::string_view id) const { return peers_[ownership_.owner_of(id)]; }
-
     ShardRouter shards_;
     caf::actor coordinator_;
     ClusterOwnership ownership_;

@@ -1,6 +1,7 @@
 #include "actors/ingest_session.hpp"
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <deque>
 #include <unordered_set>
 
@@ -103,6 +104,13 @@ void reject_frame(caf::io::broker* self, Session& s, std::string error, bool clo
     answer_ready_frames(self, s);
 }
 
+// The events of one frame for one other member, sent to its peer together.
+struct Forwarded {
+    caf::actor peer;
+    std::vector<Event> events;
+    std::vector<uint32_t> index;  // their positions in the frame
+};
+
 void accept_body(caf::io::broker* self, std::shared_ptr<Session> session, std::string_view body) {
     Session& s = *session;
     const IngestContext& context = *s.context;
@@ -115,30 +123,76 @@ void accept_body(caf::io::broker* self, std::shared_ptr<Session> session, std::s
     frame.outstanding = static_cast<uint32_t>(request.events.size());
     s.frames.push_back(std::move(frame));
     const uint64_t seq = s.first_seq + s.frames.size() - 1;
+    // Records what became of `events` events of this frame, once, and answers what is ready.
+    auto done = [self, session, seq](uint32_t events, auto&& record) {
+        Session& s = *session;
+        if (s.closing || seq < s.first_seq) return;
+        PendingFrame& frame = s.frames[seq - s.first_seq];
+        record(frame.answer);
+        frame.outstanding -= events;
+        answer_ready_frames(self, s);
+    };
+    const auto metrics = context.metrics;
+    const auto not_applied = [self](const caf::error& error) {
+        return "not applied: " + describe(self->system(), error);
+    };
+    // Events of customers another member owns go to its peer in one batch per member.
+    std::vector<Forwarded> forwarded;
     for (size_t i = 0; i < request.events.size(); ++i) {
         Event& event = request.events[i];
         const uint32_t index = request.index[i];
-        const caf::actor& owner = context.router.customer(event.customer);
-        auto done = [self, session, seq](auto&& record) {
-            Session& s = *session;
-            if (s.closing || seq < s.first_seq) return;
-            PendingFrame& frame = s.frames[seq - s.first_seq];
-            record(frame.answer);
-            --frame.outstanding;
-            answer_ready_frames(self, s);
-        };
-        self->request(owner, context.limits.event_timeout, event_atom::value, std::move(event))
+        const CustomerRouter::Route owner = context.router.route(event.customer);
+        if (!owner.local) {
+            auto batch = std::find_if(forwarded.begin(), forwarded.end(),
+                                      [&](const Forwarded& f) { return f.peer == owner.to; });
+            if (batch == forwarded.end()) {
+                forwarded.emplace_back();
+                forwarded.back().peer = owner.to;
+                batch = std::prev(forwarded.end());
+            }
+            batch->events.push_back(std::move(event));
+            batch->index.push_back(index);
+            continue;
+        }
+        self->request(owner.to, context.limits.event_timeout, event_atom::value, std::move(event))
             .then(
                 [done](EventOutcome outcome) {
-                    done([outcome](FrameAnswer& a) {
+                    done(1, [outcome](FrameAnswer& a) {
                         ++(outcome == EventOutcome::accepted ? a.accepted : a.duplicates);
                     });
                 },
-                [self, done, index, metrics = context.metrics](caf::error& error) {
+                [done, index, metrics, not_applied](caf::error& error) {
                     ++metrics->events_rejected;
-                    done([&](FrameAnswer& a) {
-                        a.errors.push_back(
-                            {index, "not applied: " + describe(self->system(), error)});
+                    done(1, [&](FrameAnswer& a) {
+                        a.errors.push_back({index, not_applied(error)});
+                    });
+                });
+    }
+    for (Forwarded& batch : forwarded) {
+        const auto events = static_cast<uint32_t>(batch.index.size());
+        self->request(batch.peer, context.limits.event_timeout, event_atom::value,
+                      std::move(batch.events))
+            .then(
+                [done, events, index = batch.index, metrics](std::vector<EventResult>& results) {
+                    done(events, [&](FrameAnswer& a) {
+                        for (size_t k = 0; k < index.size(); ++k) {
+                            const EventResult* result = k < results.size() ? &results[k] : nullptr;
+                            if (result && result->error.empty()) {
+                                ++(result->duplicate ? a.duplicates : a.accepted);
+                                continue;
+                            }
+                            ++metrics->events_rejected;
+                            a.errors.push_back(
+                                {index[k],
+                                 "not applied: " +
+                                     (result ? result->error : "no result from the owner")});
+                        }
+                    });
+                },
+                [done, events, index = batch.index, metrics, not_applied](caf::error& error) {
+                    metrics->events_rejected += events;
+                    done(events, [&](FrameAnswer& a) {
+                        for (uint32_t i : index) a.errors.push_back({i, not_applied(error)});
                     });
                 });
     }

@@ -19,6 +19,7 @@
 #include "state/contact_request.hpp"
 #include "state/customer_state.hpp"
 #include "state/event.hpp"
+#include "state/event_codec.hpp"
 #include "state/pressure_ledger.hpp"
 #include "state/record_store.hpp"
 
@@ -78,6 +79,8 @@ inline std::string describe(const caf::actor_system& system, const caf::error& e
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::StoredRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::Event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::Event>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::EventResult>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::EventOutcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::StoreRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::CustomerLookup)

@@ -36,8 +36,13 @@ std::optional<std::string> ActorAdminBackend::stored_record(const std::string& i
 }
 
 EventOutcome ActorAdminBackend::apply(Event event) {
-    const caf::actor& owner = setup_.router.customer(event.customer);
-    return ask<EventOutcome>(owner, event_atom::value, std::move(event));
+    const CustomerRouter::Route owner = setup_.router.route(event.customer);
+    if (owner.local) return ask<EventOutcome>(owner.to, event_atom::value, std::move(event));
+    const auto results =
+        ask<std::vector<EventResult>>(owner.to, event_atom::value, std::vector<Event>{event});
+    if (results.size() != 1 || !results[0].error.empty())
+        throw BackendUnavailable(results.empty() ? "no result from the owner" : results[0].error);
+    return results[0].duplicate ? EventOutcome::duplicate : EventOutcome::accepted;
 }
 
 CoordinatorStats ActorAdminBackend::decision_stats() {

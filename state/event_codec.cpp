@@ -172,23 +172,60 @@ std::string encode_frame_error(std::string_view message) {
     return std::string(buffer.data(), buffer.size());
 }
 
-std::string pack_event(const Event& event) {
+std::string pack_events(const std::vector<Event>& events) {
     msgpack::sbuffer buffer;
     msgpack::packer<msgpack::sbuffer> pk(buffer);
-    pk.pack_map(event.attrs.is_null() ? 4 : 5);
-    pk.pack(std::string("id"));
-    pk.pack(event.id);
-    pk.pack(std::string("customer"));
-    pk.pack(event.customer);
-    pk.pack(std::string("type"));
-    pk.pack(event.type);
-    pk.pack(std::string("ts"));
-    pk.pack(static_cast<uint64_t>(event.ts));
-    if (!event.attrs.is_null()) {
-        pk.pack(std::string("attrs"));
-        pack_json(pk, event.attrs);
+    pk.pack_array(static_cast<uint32_t>(events.size()));
+    for (const Event& event : events) {
+        pk.pack_map(event.attrs.is_null() ? 4 : 5);
+        pk.pack(std::string("id"));
+        pk.pack(event.id);
+        pk.pack(std::string("customer"));
+        pk.pack(event.customer);
+        pk.pack(std::string("type"));
+        pk.pack(event.type);
+        pk.pack(std::string("ts"));
+        pk.pack(static_cast<uint64_t>(event.ts));
+        if (!event.attrs.is_null()) {
+            pk.pack(std::string("attrs"));
+            pack_json(pk, event.attrs);
+        }
     }
     return std::string(buffer.data(), buffer.size());
+}
+
+std::string encode_event_results(const std::vector<EventResult>& results) {
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    pk.pack_array(static_cast<uint32_t>(results.size()));
+    for (const EventResult& result : results) {
+        if (result.error.empty())
+            pk.pack(result.duplicate ? 1 : 0);
+        else
+            pk.pack(result.error);
+    }
+    return std::string(buffer.data(), buffer.size());
+}
+
+std::optional<std::vector<EventResult>> decode_event_results(std::string_view bytes,
+                                                             std::string& error) {
+    try {
+        const msgpack::object_handle handle = msgpack::unpack(bytes.data(), bytes.size());
+        const msgpack::object& root = handle.get();
+        if (root.type != msgpack::type::ARRAY) throw std::runtime_error("not an array");
+        std::vector<EventResult> results(root.via.array.size);
+        for (uint32_t i = 0; i < root.via.array.size; ++i) {
+            const msgpack::object& item = root.via.array.ptr[i];
+            if (item.type == msgpack::type::STR)
+                results[i].error = item.as<std::string>();
+            else
+                results[i].duplicate = item.as<int>() == 1;
+        }
+        return results;
+    } catch (const std::exception& e) {
+        error = std::string("event results unreadable: ") + e.what();
+        return std::nullopt;
+    }
 }
 
 std::string frame_header(uint32_t length) {

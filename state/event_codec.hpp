@@ -13,6 +13,7 @@
 // body could hold, or nesting deeper than kMaxDepth, are rejected before allocation.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,9 +50,19 @@ struct FrameAnswer {
 std::string encode_answer(FrameAnswer answer);
 std::string encode_frame_error(std::string_view message);
 
-// One valid event as a frame body that decode_request_body reads back to the same Event:
-// how a node forwards an event to the member that owns its customer.
-std::string pack_event(const Event& event);
+// Valid events as a batch frame body that decode_request_body reads back to the same
+// Events: how a node forwards events to the member that owns their customers.
+std::string pack_events(const std::vector<Event>& events);
+
+// What became of each event of a forwarded batch, in batch order, as the owner sends it
+// back: a msgpack array holding, per event, 0 (applied), 1 (a duplicate) or the error text.
+struct EventResult {
+    bool duplicate = false;
+    std::string error;  // set: not applied, and why
+};
+std::string encode_event_results(const std::vector<EventResult>& results);
+std::optional<std::vector<EventResult>> decode_event_results(std::string_view bytes,
+                                                             std::string& error);
 
 // The 4-byte big-endian length that precedes every frame, both directions.
 std::string frame_header(uint32_t length);

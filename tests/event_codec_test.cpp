@@ -171,7 +171,7 @@ TEST_CASE("codec: numbers in attrs must be finite") {
     CHECK(decode_request_body(packed(e), kNow).events.size() == 1);
 }
 
-TEST_CASE("codec: pack_event reads back as the same event, as a forwarded event must") {
+TEST_CASE("codec: pack_events reads back as the same events, as forwarded events must") {
     Event original;
     original.id = "e-1";
     original.customer = "c\xc3\xa9";
@@ -179,18 +179,36 @@ TEST_CASE("codec: pack_event reads back as the same event, as a forwarded event 
     original.ts = kNow - 5;
     original.attrs = {{"tz", "Europe/Amsterdam"}, {"consent", {{"sms", false}}}, {"n", 1.5}};
     Event bare = original;
+    bare.id = "e-2";
     bare.type = "view";
     bare.attrs = nullptr;
-    for (const Event& sent : {original, bare}) {
-        const DecodedRequest back = decode_request_body(pack_event(sent), kNow);
-        REQUIRE(back.frame_error.empty());
-        REQUIRE(back.errors.empty());
-        REQUIRE(back.events.size() == 1);
-        const Event& got = back.events[0];
-        CHECK(got.id == sent.id);
-        CHECK(got.customer == sent.customer);
-        CHECK(got.type == sent.type);
-        CHECK(got.ts == sent.ts);
-        CHECK(got.attrs == sent.attrs);
+    const std::vector<Event> sent = {original, bare};
+    const DecodedRequest back = decode_request_body(pack_events(sent), kNow);
+    REQUIRE(back.frame_error.empty());
+    REQUIRE(back.errors.empty());
+    REQUIRE(back.events.size() == 2);
+    for (size_t i = 0; i < sent.size(); ++i) {
+        const Event& got = back.events[i];
+        CHECK(got.id == sent[i].id);
+        CHECK(got.customer == sent[i].customer);
+        CHECK(got.type == sent[i].type);
+        CHECK(got.ts == sent[i].ts);
+        CHECK(got.attrs == sent[i].attrs);
     }
+}
+
+TEST_CASE("codec: event results of a forwarded batch round-trip; garbage is an error") {
+    std::vector<EventResult> results(3);
+    results[1].duplicate = true;
+    results[2].error = "stored state of customer x is unreadable";
+    std::string error;
+    const auto back = decode_event_results(encode_event_results(results), error);
+    REQUIRE(back);
+    REQUIRE(back->size() == 3);
+    CHECK((*back)[0].error.empty());
+    CHECK_FALSE((*back)[0].duplicate);
+    CHECK((*back)[1].duplicate);
+    CHECK((*back)[2].error == results[2].error);
+    CHECK_FALSE(decode_event_results("\x81\xa1", error));
+    CHECK_THAT(error, Catch::Contains("unreadable"));
 }
