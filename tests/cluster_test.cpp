@@ -297,6 +297,20 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
             CHECK(answer["accepted"] == 0);
         }
 
+        // The admin port forwards too: an event posted to a non-owner, the stored record
+        // read through a third node.
+        int a_customer = 0;
+        while (ownership.owner_of(customer(a_customer)) != 0) ++a_customer;
+        const std::string a_id = customer(a_customer);
+        auto posted = cluster.nodes[1]->admin().Post(
+            ("/customers/" + a_id + "/events").c_str(),
+            json({{"id", a_id + "-posted"}, {"type", "view"}}).dump(), "application/json");
+        REQUIRE(posted);
+        CHECK(posted->status == 202);
+        CHECK(get_json(*cluster.nodes[2], "/customers/" + a_id + "/record")["events_seen"] ==
+              kRounds + 1);
+        CHECK(get_json(*cluster.nodes[2], "/customers/nobody/record", 404).contains("error"));
+
         // node-c stops: its customers get errors naming it, the others are served.
         REQUIRE(cluster.nodes[2]->stop() == 0);
         REQUIRE(eventually([&] {
