@@ -2,10 +2,10 @@
 // customer id over the configured member list.
 //
 // Every node computes the same owner from the same member list, with no coordination: each
-// member's weight for a customer is a stable hash of the id seeded by the member's name, and
-// the highest weight wins (ties, which need equal 64-bit hashes, go to the lower name). A
-// customer therefore has exactly one owner per member list, and adding or removing one
-// member moves only the customers that member gains or loses.
+// member's weight for a customer mixes a stable hash of the id with one of the member's
+// name, and the highest weight wins (ties, which need equal 64-bit hashes, go to the lower
+// name). A customer therefore has exactly one owner per member list, and adding or removing
+// one member moves only the customers that member gains or loses.
 //
 // The hash runs over the configured members, not over those that are up right now: a
 // customer's state, contact history and caps live in its owner's store, so moving it while

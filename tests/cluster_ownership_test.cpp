@@ -1,8 +1,10 @@
 #include "state/cluster_ownership.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <string>
+#include <vector>
 
 using namespace journeyd;
 
@@ -39,6 +41,19 @@ TEST_CASE("ownership: customers spread evenly over the members", "[cluster]") {
         CHECK(count > customers / 3 * 0.9);
         CHECK(count < customers / 3 * 1.1);
     }
+}
+
+TEST_CASE("ownership: a hundred members share customers evenly too", "[cluster]") {
+    std::vector<std::string> names;
+    for (int i = 0; i < 100; ++i) names.push_back("node-" + std::to_string(i));
+    const ClusterOwnership ownership(names, "node-0");
+    std::vector<int> owned(names.size());
+    const int customers = 200'000;
+    for (int i = 0; i < customers; ++i) ++owned[ownership.owner_of(customer(i))];
+    const auto [fewest, most] = std::minmax_element(owned.begin(), owned.end());
+    INFO("fewest " << *fewest << ", most " << *most);
+    CHECK(*fewest > customers / 100 * 0.85);  // ±300: over 6 standard deviations (44)
+    CHECK(*most < customers / 100 * 1.15);
 }
 
 TEST_CASE("ownership: removing a member moves only the customers it owned", "[cluster]") {
