@@ -102,6 +102,12 @@ button.primary { background: var(--accent); color: #fff; border: 0; border-radiu
     <h2 style="margin-top:14px">Limit hits</h2>
     <table><tbody id="limit-hits"></tbody></table>
   </section>
+  <section class="wide" id="cluster" hidden>
+    <h2>Cluster members</h2>
+    <table><thead><tr><th>member</th><th>state</th><th>address</th><th>since</th>
+      <th>forwarded</th><th>refused</th><th>reason</th></tr></thead>
+    <tbody id="cluster-members"></tbody></table>
+  </section>
   <section class="wide">
     <h2>Customer</h2>
     <form id="lookup">
@@ -250,6 +256,15 @@ function showStats(stats) {
       .map(([limit, hits]) => row([limit, number(hits)], ["", hits > 0 ? "error" : "muted"])));
 }
 
+// This node's view of the members; the section stays hidden on a single node.
+function showCluster(cluster) {
+  $("cluster").hidden = !cluster.clustered;
+  $("cluster-members").replaceChildren(...cluster.members.map(m => row(
+      [m.name, m.state, m.address, when(m.since), number(m.forwarded ?? 0),
+       number(m.refused ?? 0), m.reason || ""],
+      ["", m.state === "down" ? "error" : m.state === "connecting" ? "muted" : ""])));
+}
+
 function showCustomer(customer, decisions) {
   $("customer-id").textContent = customer.id;
   $("customer-stage").textContent = customer.stage;
@@ -286,7 +301,9 @@ async function lookup(id) {
 
 async function refresh() {
   try {
-    showStats(await api("/stats"));
+    const [stats, cluster] = await Promise.all([api("/stats"), api("/cluster")]);
+    showStats(stats);
+    showCluster(cluster);
     $("status").textContent = "updated " + new Date().toLocaleTimeString();
     if (shownCustomer && !$("customer").hidden) lookup(shownCustomer);
   } catch (error) {

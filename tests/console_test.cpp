@@ -180,6 +180,8 @@ TEST_CASE("console: the page looks a customer up with the token from the fragmen
     CHECK(contains(dom, R"(data-label="loyal" data-value="1")"));
     CHECK(contains(dom, R"(data-label="suppress" data-value="1")"));
     CHECK(contains(dom, R"(<section id="token-form" hidden="">)"));
+    // A single node: /cluster answered, and its section stays hidden.
+    CHECK(contains(dom, R"(<section class="wide" id="cluster" hidden="">)"));
 
     // The same page with a wrong token: the token form, and no customer.
     const std::string refused = browser.run("--dump-dom", base + "#token=wrong&customer=ann");
