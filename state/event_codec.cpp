@@ -210,7 +210,12 @@ std::string encode_event_results(const std::vector<EventResult>& results) {
 std::optional<std::vector<EventResult>> decode_event_results(std::string_view bytes,
                                                              std::string& error) {
     try {
-        const msgpack::object_handle handle = msgpack::unpack(bytes.data(), bytes.size());
+        // Bounded like decode_request_body: an element takes at least one byte.
+        const size_t n = bytes.size();
+        const msgpack::unpack_limit limits(n, n / 2, n, n, n, kMaxDepth);
+        size_t offset = 0;
+        const msgpack::object_handle handle =
+            msgpack::unpack(bytes.data(), n, offset, nullptr, nullptr, limits);
         const msgpack::object& root = handle.get();
         if (root.type != msgpack::type::ARRAY) throw std::runtime_error("not an array");
         std::vector<EventResult> results(root.via.array.size);

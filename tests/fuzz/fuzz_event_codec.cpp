@@ -43,6 +43,9 @@ void check_bounds(const Event& event) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view body(reinterpret_cast<const char*>(data), size);
+    // A member's answer to a forwarded batch: any bytes must give results or an error.
+    std::string results_error;
+    if (!decode_event_results(body, results_error)) FUZZ_CHECK(!results_error.empty());
     DecodedRequest request = decode_request_body(body, kReceiveTime);
     if (!request.frame_error.empty()) {
         FUZZ_CHECK(request.events.empty() && request.errors.empty());
@@ -65,6 +68,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     answer.errors = request.errors;
     const std::string encoded = encode_answer(answer);
     FUZZ_CHECK(msgpack::unpack(encoded.data(), encoded.size())->type == msgpack::type::MAP);
+
+    // What a node forwards to an owner reads back as the same events.
+    const DecodedRequest forwarded = decode_request_body(pack_events(request.events), kReceiveTime);
+    FUZZ_CHECK(forwarded.frame_error.empty() && forwarded.errors.empty());
+    FUZZ_CHECK(forwarded.events.size() == request.events.size());
+    for (size_t i = 0; i < forwarded.events.size(); ++i) {
+        FUZZ_CHECK(forwarded.events[i].id == request.events[i].id);
+        FUZZ_CHECK(forwarded.events[i].attrs == request.events[i].attrs);
+    }
 
     CustomerState customer;
     Effects effects;
