@@ -86,6 +86,10 @@ class DaemonProcess {
         pid_ = -1;
     }
 
+    // SIGSTOP / SIGCONT: a process that hangs but keeps its sockets open.
+    void pause() { ::kill(pid_, SIGSTOP); }
+    void resume() { ::kill(pid_, SIGCONT); }
+
     // After stop() or kill_hard(): the same configuration, data directory and ports, so that
     // clients and the test see the same daemon come back. The log keeps the earlier runs.
     void restart() {
