@@ -387,8 +387,9 @@ TEST_CASE("cluster: a member with another list is not used, an unreachable one b
     const uint16_t a_port = test::free_port(), b_port = test::free_port();
     const std::string a = "\"node-a@127.0.0.1:" + std::to_string(a_port) + "\"";
     const std::string b = "\"node-b@127.0.0.1:" + std::to_string(b_port) + "\"";
-    // TEST-NET-1 (RFC 5737): never assigned, so connects there fail or hang until the deadline.
-    const std::string lost = "\"node-x@192.0.2.1:7410\"";
+    // TEST-NET-2 (RFC 5737): never assigned; connects there fail, hang until the deadline, or
+    // (behind a transparent proxy) meet something that does not speak BASP.
+    const std::string lost = "\"node-x@198.51.100.1:7410\"";
     DaemonProcess node_a("[node]\nname = \"node-a\"\n[cluster]\nmembers = [" + a + ", " + b +
                          "]\n" + kJourney);
     DaemonProcess node_b("[node]\nname = \"node-b\"\n[cluster]\nmembers = [" + a + ", " + b + ", " +
