@@ -124,6 +124,15 @@ class Gateway {
         return caf::make_message(stored.has_value(), stored.value_or(std::string()));
     }
 
+    caf::result<std::string> lease(uint64_t member, const std::string& demand) {
+        if (!setup_.lender)
+            return caf::make_error(caf::sec::runtime_error, "this member lends no rate budget");
+        std::string error;
+        auto asked = decode_rates(demand, error);
+        if (!asked) return caf::make_error(caf::sec::runtime_error, error);
+        return encode_rates(setup_.lender->lend(member, *asked, setup_.now()));
+    }
+
     caf::result<caf::unit_t> drain() {
         draining_ = true;
         if (in_flight_ == 0) return caf::unit;
@@ -180,6 +189,9 @@ caf::behavior cluster_gateway(caf::event_based_actor* self, GatewaySetup setup) 
         },
         [gateway](contacts_atom atom, const std::string& id) { return gateway->history(atom, id); },
         [gateway](record_atom, const std::string& id) { return gateway->record(id); },
+        [gateway](lease_atom, uint64_t member, const std::string& demand) {
+            return gateway->lease(member, demand);
+        },
         [gateway](drain_atom) { return gateway->drain(); },
     };
 }

@@ -18,6 +18,8 @@
 //   (lookup_atom, std::string id) -> (bool found, std::string encode_customer bytes)
 //   (decisions_atom | contacts_atom, std::string id) -> std::string encode_history bytes
 //   (record_atom, std::string id) -> (bool found, std::string stored record)
+//   (lease_atom, uint64_t member, std::string encode_rates demand)
+//       -> std::string encode_rates lease (the lender only, state/rate_lease.hpp)
 //   (drain_atom) -> caf::unit_t once every request taken is answered; later ones are refused
 #pragma once
 
@@ -25,10 +27,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "actors/customer_shard.hpp"
 #include "state/cluster_ownership.hpp"
 #include "state/journey_engine.hpp"
+#include "state/rate_lease.hpp"
 #include "state/record_store.hpp"
 
 namespace journeyd {
@@ -41,6 +45,7 @@ struct GatewaySetup {
     std::shared_ptr<const JourneyEngine> engine;
     std::function<TimeMs()> now;
     std::chrono::milliseconds timeout{10'000};  // for the local actors' answers
+    std::optional<RateLender> lender;           // on the first member only
 };
 
 caf::behavior cluster_gateway(caf::event_based_actor* self, GatewaySetup setup);

@@ -223,6 +223,11 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
         [peer](contacts_atom atom, const std::string& id) {
             return peer->history_part(atom, id, &PressureHistory::sends);
         },
+        [peer](lease_atom atom, uint64_t member, const std::string& demand) {
+            return peer->forward<std::string>(
+                "the rate lease", 0, caf::detail::type_list<std::string>{},
+                [](const std::string& lease) { return lease; }, atom, member, demand);
+        },
         [peer](record_atom atom, const std::string& id) {
             return peer->forward<StoredRecord>(
                 "customer " + id, 1, caf::detail::type_list<bool, std::string>{},

@@ -2,12 +2,12 @@
 // customers, and the keeper of the connection to it.
 //
 // Stand-in: CustomerRouter sends it what it would send a local shard or coordinator for a
-// customer the member owns; the peer forwards it to the member's gateway
-// (actors/cluster_gateway.hpp) through the middleman and answers with what comes back, in
-// the same types a local actor would. While the member is not up, every such request is
-// answered at once with an error naming the member and why it is down: never queued, never
-// dropped quietly. A forwarded request that gets no answer in `forward_timeout` is answered
-// with an error saying the outcome is unknown (the event may have been committed there;
+// customer the member owns (and the rate borrower its lease requests, for the first member); the
+// peer forwards it to the member's gateway (actors/cluster_gateway.hpp) through the middleman and
+// answers with what comes back, in the same types a local actor would. While the member is not up,
+// every such request is answered at once with an error naming the member and why it is down: never
+// queued, never dropped quietly. A forwarded request that gets no answer in `forward_timeout` is
+// answered with an error saying the outcome is unknown (the event may have been committed there;
 // sending it again is safe, event ids make it idempotent).
 //
 // Connection: attempts run on a connector's thread (`connect`, runtime/cluster_connector.hpp)

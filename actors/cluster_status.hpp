@@ -1,14 +1,17 @@
 // What this node knows of every cluster member, for /cluster: the peer actors write their
-// member's entry on every change of state and with each heartbeat; admin threads read a
-// copy. A lock, not a message, so that reading never waits on a busy actor.
+// member's entry on every change of state and with each heartbeat, the rate borrower the
+// node's budgets; admin threads read a copy. A lock, not a message, so that reading never waits on
+// a busy actor.
 #pragma once
 
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "state/duration.hpp"
+#include "state/rate_lease.hpp"
 
 namespace journeyd {
 
@@ -53,9 +56,22 @@ class ClusterStatus {
         return members_;
     }
 
+    // This node's rate budgets now, and until when its lease runs (0: the floor alone).
+    void publish_rates(ChannelRates rates, TimeMs lease_until) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        rates_ = std::move(rates);
+        lease_until_ = lease_until;
+    }
+    std::pair<ChannelRates, TimeMs> rates() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return {rates_, lease_until_};
+    }
+
   private:
     mutable std::mutex mutex_;
     std::vector<MemberStatus> members_;
+    ChannelRates rates_;
+    TimeMs lease_until_ = 0;
 };
 
 }  // namespace journeyd

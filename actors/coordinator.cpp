@@ -233,6 +233,11 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
             return stored_history(*s, customer).sends;
         },
         [s](stats_atom) { return s->stats; },
+        // This node's share of the rate budgets, and what was asked of them (rate_borrower).
+        [s](rate_atom, const ChannelRates& rates) {
+            for (const auto& [channel, per_second] : rates) s->ledger.set_rate(channel, per_second);
+        },
+        [s](demand_atom) { return s->ledger.take_rate_demand(); },
         [self, s](drain_atom) {
             s->ledger.close_arbitration(s->setup.now(), s->decided);
             publish(self, s);

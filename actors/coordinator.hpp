@@ -28,6 +28,9 @@
 //   (decisions_atom, std::string customer)  -> std::vector<Decision>, newest first
 //   (contacts_atom, std::string customer)   -> std::vector<Contact>
 //   (stats_atom)                            -> CoordinatorStats
+//   (rate_atom, ChannelRates)               this node's rate budgets from now on
+//   (demand_atom)                           -> ChannelRates, slot requests per channel
+//                                              since the last time asked
 //   (drain_atom)  decides open arbitration, commits, offers, then ends; what the sink
 //                 refuses stays in the store's outbox for the next start
 #pragma once

@@ -21,6 +21,7 @@
 #include "state/event.hpp"
 #include "state/event_codec.hpp"
 #include "state/pressure_ledger.hpp"
+#include "state/rate_lease.hpp"
 #include "state/record_store.hpp"
 
 namespace journeyd {
@@ -46,6 +47,10 @@ using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using connected_atom = caf::atom_constant<caf::atom("connected")>;
 using unreachable_atom = caf::atom_constant<caf::atom("unreach")>;
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+// Rate budgets in a cluster (state/rate_lease.hpp, actors/rate_borrower.hpp).
+using lease_atom = caf::atom_constant<caf::atom("lease")>;
+using rate_atom = caf::atom_constant<caf::atom("rate")>;
+using demand_atom = caf::atom_constant<caf::atom("demand")>;
 // Shutdown, sent as an ordinary message so it is handled after everything before it.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
@@ -78,6 +83,7 @@ inline std::string describe(const caf::actor_system& system, const caf::error& e
 }  // namespace journeyd
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::StoredRecord)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::ChannelRates)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::Event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::Event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::EventResult>)

@@ -283,7 +283,9 @@ AdminResponse AdminApi::cluster() const {
                                            {"clustered", view.clustered},
                                            {"fingerprint", fingerprint},
                                            {"members_up", up},
-                                           {"members", std::move(members)}});
+                                           {"members", std::move(members)},
+                                           {"rate_budgets", view.rate_budgets},
+                                           {"rate_lease_until", view.rate_lease_until}});
 }
 
 // /customers/{id}, /customers/{id}/decisions, /customers/{id}/record, /customers/{id}/events

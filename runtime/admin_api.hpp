@@ -60,6 +60,8 @@ struct ClusterView {
     bool clustered = false;  // false: a single node, `members` holds only this one
     uint64_t fingerprint = 0;
     std::vector<MemberStatus> members;
+    ChannelRates rate_budgets;    // this node's, now: floor + lease
+    TimeMs rate_lease_until = 0;  // 0: no lease, the floor alone
 };
 
 class AdminBackend {

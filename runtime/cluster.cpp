@@ -6,11 +6,13 @@
 #include "actors/cluster_gateway.hpp"
 #include "actors/cluster_peer.hpp"
 #include "actors/messages.hpp"
+#include "actors/rate_borrower.hpp"
 
 namespace journeyd {
 namespace {
 
 constexpr auto kDrainTimeout = std::chrono::seconds(30);
+constexpr DurationMs kLeaseTerm = 3'000;  // asked for every second: two lost asks are fine
 
 std::vector<std::string> member_names(const ClusterSettings& cluster, const std::string& self) {
     std::vector<std::string> names;
@@ -51,6 +53,8 @@ Cluster::Cluster(caf::actor_system& system, const Config& config, ClusterLocal l
     gateway.engine = local.engine;
     gateway.now = local.now;
     gateway.timeout = std::chrono::milliseconds(settings.forward_timeout);
+    const bool lends = ownership_.self() == 0 && !config.pressure.rate.empty();
+    if (lends) gateway.lender.emplace(config.pressure.rate, settings.members.size(), kLeaseTerm);
     gateway_ = system.spawn(cluster_gateway, std::move(gateway));
     const ClusterMember& own = settings.members[ownership_.self()];
     const std::string listen = settings.listen.empty() ? address_of(own) : settings.listen;
@@ -92,6 +96,17 @@ Cluster::Cluster(caf::actor_system& system, const Config& config, ClusterLocal l
         peers_.push_back(system.spawn(cluster_peer, std::move(peer)));
     }
     router_ = CustomerRouter(local.shards, local.coordinator, ownership_, peers_);
+    if (!config.pressure.rate.empty()) {
+        BorrowerSetup borrower;
+        borrower.floor = floor_rates(config.pressure.rate, settings.members.size());
+        borrower.member = ownership_.self();
+        borrower.lender = lends ? gateway_ : peers_[0];
+        borrower.coordinator = local.coordinator;
+        borrower.status = status_;
+        borrower.now = local.now;
+        borrower.term = kLeaseTerm;
+        borrower_ = system.spawn(rate_borrower, std::move(borrower));
+    }
     spdlog::info("cluster: node={} middleman={} members={} fingerprint={:016x}", config.node.name,
                  listen, settings.members.size(), ownership_.fingerprint());
 }
@@ -116,14 +131,15 @@ void Cluster::stop() {
     for (const caf::actor& peer : peers_)
         if (peer) caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
     if (gateway_) caf::anon_send_exit(gateway_, caf::exit_reason::user_shutdown);
+    if (borrower_) caf::anon_send_exit(borrower_, caf::exit_reason::user_shutdown);
+    borrower_ = nullptr;
     router_ = CustomerRouter();
     peers_.clear();
     gateway_ = nullptr;
 }
 
 PressurePolicy node_share(PressurePolicy policy, size_t members) {
-    for (auto& [channel, per_second] : policy.rate)
-        per_second /= static_cast<double>(std::max<size_t>(members, 1));
+    if (members > 0) policy.rate = floor_rates(policy.rate, members);
     return policy;
 }
 

@@ -1,6 +1,7 @@
 // This node's part in a cluster (`[cluster]`, README "Cluster"): it publishes the gateway on
 // the middleman port, spawns a peer actor for every other member and the connector they
-// connect through, and routes each customer's messages to its owner (CustomerRouter).
+// connect through, routes each customer's messages to its owner (CustomerRouter), and
+// borrows its share of the rate budgets (actors/rate_borrower.hpp; the first member lends).
 // Without [cluster] members it is a single node: router() is the local one, nothing is
 // published and members() lists this node alone.
 //
@@ -38,6 +39,7 @@ class Cluster {
 
     const CustomerRouter& router() const { return router_; }
     std::vector<MemberStatus> members() const { return status_->snapshot(); }
+    std::pair<ChannelRates, TimeMs> rates() const { return status_->rates(); }
     uint64_t fingerprint() const { return ownership_.fingerprint(); }
 
     void drain();
@@ -50,11 +52,12 @@ class Cluster {
     std::unique_ptr<ClusterConnector> connector_;
     caf::actor gateway_;
     std::vector<caf::actor> peers_;
+    caf::actor borrower_;
     CustomerRouter router_;
 };
 
-// A copy of `policy` whose global rate budgets are this node's share of a cluster of
-// `members` nodes (README "Cluster": budgets are split evenly, since ownership is).
+// A copy of `policy` whose global rate budgets are this node's floor in a cluster of
+// `members` nodes (state/rate_lease.hpp); unchanged without [cluster].
 PressurePolicy node_share(PressurePolicy policy, size_t members);
 
 }  // namespace journeyd

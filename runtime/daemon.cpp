@@ -59,8 +59,8 @@ void Daemon::start() {
     if (!sink_) throw std::runtime_error("delivery sink: " + sink_error);
 
     CoordinatorSetup coordination;
-    // Each node decides for the customers it owns, so each takes an even share of the global
-    // rate budgets (README "Cluster").
+    // Each node decides for the customers it owns; in a cluster it starts at its floor of the
+    // global rate budgets, and its rate borrower adds what it leases (state/rate_lease.hpp).
     coordination.policy = node_share(config_.pressure, config_.cluster.members.size());
     coordination.model = config_.journey;
     coordination.offer = [sink = sink_](Delivery d) { return sink->offer(std::move(d)); };
@@ -104,7 +104,9 @@ void Daemon::start() {
                  });
 
     auto cluster_view = [cluster = cluster_.get(), clustered = !config_.cluster.members.empty()] {
-        return ClusterView{clustered, cluster->fingerprint(), cluster->members()};
+        auto [rates, lease_until] = cluster->rates();
+        return ClusterView{clustered, cluster->fingerprint(), cluster->members(), std::move(rates),
+                           lease_until};
     };
     admin_ = std::make_unique<AdminServer>(
         AdminContext{config_.node.name, config_.admin.token, system_.get(), cluster_->router(),

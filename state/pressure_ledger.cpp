@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace journeyd {
 namespace {
@@ -14,6 +15,13 @@ std::string clock_text(int minute) {
         return std::string(1, char('0' + n / 10)) + char('0' + n % 10);
     };
     return two_digits(minute / 60 % 24) + ":" + two_digits(minute % 60);
+}
+
+// "333" or "0.5": a rate as the defer detail shows it.
+std::string rate_text(double per_second) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.*f", per_second < 10 ? 1 : 0, per_second);
+    return text;
 }
 
 }  // namespace
@@ -35,6 +43,21 @@ PressureLedger::PressureLedger(PressurePolicy policy, JourneyModel model)
     for (const CapRule& cap : policy_.caps) longest_cap_ = std::max(longest_cap_, cap.per);
     for (const auto& [channel, per_second] : policy_.rate)
         rates_[channel] = RateBudget{1000.0 / per_second, 0};
+}
+
+void PressureLedger::set_rate(const std::string& channel, double per_second) {
+    auto budget = rates_.find(channel);
+    if (budget == rates_.end() || per_second <= 0) return;
+    budget->second.interval_ms = 1000.0 / per_second;
+}
+
+std::map<std::string, double> PressureLedger::take_rate_demand() {
+    std::map<std::string, double> demand;
+    for (auto& [channel, budget] : rates_) {
+        demand[channel] = budget.asked;
+        budget.asked = 0;
+    }
+    return demand;
 }
 
 void PressureLedger::set_preferences(const std::string& customer, ContactPreferences preferences) {
@@ -161,15 +184,14 @@ void PressureLedger::evaluate(Held held, TimeMs now, std::vector<Decision>& out)
     auto rate = rates_.find(program.channel);
     if (rate != rates_.end() && !held.rate_reserved) {
         RateBudget& budget = rate->second;
+        ++budget.asked;
         const double slot = std::max(budget.theoretical_arrival, static_cast<double>(now));
         budget.theoretical_arrival = slot + budget.interval_ms;
         if (slot - now > kRateBurstMs) {
             const TimeMs until = static_cast<TimeMs>(std::ceil(slot - kRateBurstMs));
             Decision d = decide(
                 request, Outcome::defer, "rate",
-                program.channel + " budget " +
-                    std::to_string(static_cast<long long>(policy_.rate.at(program.channel))) + "/s",
-                now);
+                program.channel + " budget " + rate_text(1000.0 / budget.interval_ms) + "/s", now);
             d.until = until;
             out.push_back(std::move(d));
             held.rate_reserved = true;

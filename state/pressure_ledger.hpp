@@ -92,6 +92,12 @@ class PressureLedger {
 
     size_t held() const { return deferred_.size() + arbitration_closes_.size(); }
 
+    // A channel's rate budget from now on (in a cluster, this node's share: rate_lease.hpp);
+    // ignored for a channel without a budget. Slots already reserved stay as they are.
+    void set_rate(const std::string& channel, double per_second);
+    // Per budgeted channel, the requests that asked it for a slot since the last call.
+    std::map<std::string, double> take_rate_demand();
+
   private:
     struct Held {
         ContactRequest request;
@@ -105,6 +111,7 @@ class PressureLedger {
     struct RateBudget {
         double interval_ms = 0;  // 1000 / rate
         double theoretical_arrival = 0;
+        double asked = 0;  // requests that asked for a slot, since take_rate_demand
     };
 
     void arbitrate(CustomerLedger& customer, TimeMs now, std::vector<Decision>& out);

@@ -369,6 +369,25 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
         REQUIRE(eventually([&] { return cluster.all_up(); }));
         CHECK(send_all({cluster.nodes[0]->ingest()}, b_frame)[0]["accepted"] == 1);
 
+        // Rate budgets: each node has its floor and a lease from node-a; together never more
+        // than the budget.
+        const double floor = 100000 * 0.5 / kNodes;
+        REQUIRE(eventually([&] {
+            for (int k = 0; k < kNodes; ++k)
+                if (get_json(*cluster.nodes[k], "/cluster")["rate_lease_until"] == 0) return false;
+            return true;
+        }));
+        for (const char* channel : {"email", "push"}) {
+            double total = 0;
+            for (int k = 0; k < kNodes; ++k) {
+                const double rate =
+                    get_json(*cluster.nodes[k], "/cluster")["rate_budgets"][channel].get<double>();
+                CHECK(rate >= floor);
+                total += rate;
+            }
+            CHECK(total <= 100000 + 1e-6);
+        }
+
         // node-b dies without a word and comes back on the same address: the others find the
         // new process (CAF 0.17 reconnects badly after a restart, upstream #546).
         cluster.nodes[1]->kill_hard();
@@ -379,6 +398,17 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
             if (ownership.owner_of(customer(i)) == 1)
                 CHECK(outcome_of(*cluster.nodes[2], customer(i))["events_seen"] ==
                       kRounds + 1 + (i == b_customer));
+
+        // node-a, the lender, stops: once their leases run out the others are at the floor.
+        REQUIRE(cluster.nodes[0]->stop() == 0);
+        REQUIRE(eventually([&] {
+            for (int k = 1; k < kNodes; ++k) {
+                const json view = get_json(*cluster.nodes[k], "/cluster");
+                if (view["rate_lease_until"] != 0 || view["rate_budgets"]["email"] != floor)
+                    return false;
+            }
+            return true;
+        }));
     }
 }
 

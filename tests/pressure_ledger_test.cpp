@@ -1,6 +1,7 @@
 #include "state/pressure_ledger.hpp"
 
 #include <date/tz.h>
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <random>
@@ -251,6 +252,23 @@ TEST_CASE("ledger: rate budgets defer the excess in order, one reserved slot eac
     // Email has no rate: never deferred for it.
     for (int i = 0; i < 5; ++i)
         CHECK(outcome_of(h.request(kWelcome, kNoon, "e" + std::to_string(i))) == "send:ok");
+}
+
+TEST_CASE("ledger: a node's rate share can change, and it reports what was asked of it") {
+    LedgerHarness h(std::string(kDefaultPressure) + "\n[pressure.rate]\npush = 2\n");
+    h.ledger.set_rate("push", 10);  // a lease on top of the floor: 100 ms a slot
+    std::vector<std::string> reasons;
+    for (int i = 0; i < 13; ++i)
+        reasons.push_back(h.request(kPing, kNoon, "r" + std::to_string(i))[0].reason);
+    // One second of burst at 10/s: eleven now (slots 0..1000 ms), then deferred.
+    CHECK(std::count(reasons.begin(), reasons.end(), "ok") == 11);
+    auto deferred = h.request(kPing, kNoon, "late");
+    REQUIRE(deferred.size() == 1);
+    CHECK(deferred[0].detail == "push budget 10/s");
+    h.ledger.set_rate("nosuch", 5);  // a channel without a budget stays without one
+    const auto demand = h.ledger.take_rate_demand();
+    CHECK(demand == std::map<std::string, double>{{"push", 14}});
+    CHECK(h.ledger.take_rate_demand() == std::map<std::string, double>{{"push", 0}});
 }
 
 TEST_CASE("ledger: a request brings the customer's preferences, known after a restart too") {
