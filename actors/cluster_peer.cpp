@@ -15,11 +15,10 @@ constexpr std::chrono::milliseconds kLastRetry{5'000};
 
 class Peer {
   public:
-    Peer(caf::event_based_actor* self, PeerSetup setup) : self_(self), setup_(std::move(setup)) {
-        status_.name = setup_.member.name;
-        status_.address = setup_.member.host + ":" + std::to_string(setup_.member.port);
-        status_.since = setup_.now();
-    }
+    Peer(caf::event_based_actor* self, PeerSetup setup)
+        : self_(self),
+          setup_(std::move(setup)),
+          status_(setup_.status->snapshot()[setup_.index]) {}
 
     void connect() {
         ++status_.attempts;

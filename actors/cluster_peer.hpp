@@ -37,7 +37,7 @@ struct PeerSetup {
     uint64_t fingerprint = 0;
     std::shared_ptr<const JourneyEngine> engine;  // reads forwarded customers back
     std::function<void(const caf::actor& peer, const ClusterMember& member)> connect;
-    std::shared_ptr<ClusterStatus> status;
+    std::shared_ptr<ClusterStatus> status;  // holds the member's first entry at `index`
     std::function<TimeMs()> now;
     std::chrono::milliseconds forward_timeout{10'000};
     std::chrono::milliseconds connect_timeout{2'000};
