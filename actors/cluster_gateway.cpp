@@ -1,6 +1,7 @@
 #include "actors/cluster_gateway.hpp"
 
 #include <spdlog/spdlog.h>
+#include <set>
 
 #include "actors/coordinator.hpp"
 #include "actors/messages.hpp"
@@ -175,11 +176,15 @@ caf::behavior cluster_gateway(caf::event_based_actor* self, GatewaySetup setup) 
     const uint64_t fingerprint = setup.ownership.fingerprint();
     auto gateway = std::make_shared<Gateway>(self, std::move(setup));
     return {
-        [name, fingerprint](hello_atom, const std::string& from,
-                            uint64_t theirs) -> caf::result<std::string, uint64_t> {
-            if (theirs != fingerprint)
-                spdlog::warn("cluster: {} has another [cluster] members list; it will not forward",
-                             from);
+        [name, fingerprint, warned = std::set<std::string>()](
+            hello_atom, const std::string& from,
+            uint64_t theirs) mutable -> caf::result<std::string, uint64_t> {
+            // It says hello again at every retry: warned about once.
+            if (theirs != fingerprint && warned.insert(from).second)
+                spdlog::warn(
+                    "cluster: {} has another [cluster] members list; neither side forwards to "
+                    "the other",
+                    from);
             return {name, fingerprint};
         },
         [gateway](event_atom, const std::string& packed) { return gateway->events(packed); },
