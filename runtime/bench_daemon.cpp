@@ -77,7 +77,8 @@ uint16_t free_loopback_port() {
 }
 
 DaemonChild::DaemonChild(std::string journeyd, const std::string& data_dir, bool keep)
-    : journeyd_(std::move(journeyd)),
+    // Absolute: the child changes into its scratch directory before it execs the binary.
+    : journeyd_(std::filesystem::absolute(journeyd).string()),
       scratch_("journey-bench-", keep),
       data_dir_(data_dir.empty() ? scratch_.path() + "/data" : data_dir) {
     std::filesystem::create_directories(data_dir_);  // journeyd creates no parents

@@ -3,8 +3,11 @@
 # positive). No timing thresholds: the machine may be busy.
 # Run by ctest as: cmake -DBENCH=<journey-bench> -DJOURNEYD=<journeyd> -P journey_bench_smoke.cmake
 
+get_filename_component(HERE ${JOURNEYD} DIRECTORY)
+get_filename_component(JOURNEYD_NAME ${JOURNEYD} NAME)
+
 function(bench)
-  execute_process(COMMAND ${BENCH} ${ARGN} --check
+  execute_process(COMMAND ${BENCH} ${ARGN} --check WORKING_DIRECTORY ${HERE}
     RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
   list(JOIN ARGN " " command)
   message("$ journey-bench ${command} --check\n${out}${err}")
@@ -17,5 +20,7 @@ bench(limit --n 20000)
 bench(ingest --journeyd ${JOURNEYD} --seconds 2 --no-half --json)
 bench(actors --journeyd ${JOURNEYD} --n 2000)
 bench(timers --journeyd ${JOURNEYD} --n 2000 --after 4s --spread 2s --json)
-bench(restart --journeyd ${JOURNEYD} --n 2000)
+# A relative --journeyd (from the binaries' directory, where every mode runs): the children
+# change directory before they exec it.
+bench(restart --journeyd ./${JOURNEYD_NAME} --n 2000)
 bench(cluster --journeyd ${JOURNEYD} --seconds 1 --nodes 1,2 --customers 1000 --json)
