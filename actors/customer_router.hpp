@@ -12,6 +12,8 @@
 #pragma once
 
 #include <caf/all.hpp>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -51,6 +53,11 @@ class CustomerRouter {
         return to.local ? coordinator_ : to.to;
     }
     const ShardRouter& shards() const { return shards_; }
+    // The owner's member name in a cluster; nullopt on a single node.
+    std::optional<std::string> owner_name(std::string_view id) const {
+        if (peers_.empty()) return std::nullopt;
+        return ownership_.members()[ownership_.owner_of(id)];
+    }
 
   private:
     ShardRouter shards_;

@@ -43,6 +43,9 @@ class ActorAdminBackend : public AdminBackend {
     StoreStats store_stats() override;
     SinkStats sink_stats() override;
     ClusterView cluster() override;
+    std::optional<std::string> owner(const std::string& id) override {
+        return setup_.router.owner_name(id);
+    }
 
   private:
     template <class Answer, class... Message>

@@ -311,7 +311,9 @@ AdminResponse AdminApi::customer(const std::vector<std::string>& path,
             list.push_back(decision_json(d, setup_.engine->model(), setup_.policy));
         return json_response(200, list);
     }
-    return json_response(200, customer_json(*found, backend_->contacts(id), *setup_.engine));
+    json body = customer_json(*found, backend_->contacts(id), *setup_.engine);
+    if (auto owner = backend_->owner(id)) body["owner"] = *owner;
+    return json_response(200, body);
 }
 
 // What the store holds for the customer, decoded, without activating it: what a restart

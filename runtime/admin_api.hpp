@@ -81,6 +81,8 @@ class AdminBackend {
     virtual StoreStats store_stats() = 0;
     virtual SinkStats sink_stats() = 0;
     virtual ClusterView cluster() = 0;
+    // The member that owns the customer, in a cluster; nullopt on a single node.
+    virtual std::optional<std::string> owner(const std::string& id) = 0;
 };
 
 struct AdminApiSetup {

@@ -107,9 +107,9 @@ double DaemonChild::start(const std::string& config_toml) {
     std::ofstream(config_path) << config_toml;
     ingest_port_ = free_loopback_port();
     admin_port_ = free_loopback_port();
-    std::vector<std::string> args = {journeyd_,  "--config", config_path, "--data-dir",
-                                     data_dir_,  "--ingest", ingest(),    "--admin",
-                                     admin(),    "--log-level", "warn"};
+    std::vector<std::string> args = {journeyd_, "--config",    config_path, "--data-dir",
+                                     data_dir_, "--ingest",    ingest(),    "--admin",
+                                     admin(),   "--log-level", "warn"};
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -149,10 +149,10 @@ double DaemonChild::stop() {
     unregister_child(pid_);
     pid_ = -1;
     if (exit_code != 0)
-        throw std::runtime_error(
-            (exit_code < 0 ? std::string("journeyd had to be killed after SIGTERM")
-                           : "journeyd exited with " + std::to_string(exit_code)) +
-            "; its log ends:\n" + log_tail());
+        throw std::runtime_error((exit_code < 0
+                                      ? std::string("journeyd had to be killed after SIGTERM")
+                                      : "journeyd exited with " + std::to_string(exit_code)) +
+                                 "; its log ends:\n" + log_tail());
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 

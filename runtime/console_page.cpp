@@ -118,7 +118,7 @@ button.primary { background: var(--accent); color: #fff; border: 0; border-radiu
     <div id="customer" hidden>
       <p><strong id="customer-id"></strong> is <span class="stage" id="customer-stage"></span>
          since <span id="customer-since"></span>
-         · <span id="customer-events"></span> events seen</p>
+         · <span id="customer-events"></span> events seen<span id="customer-owner"></span></p>
       <div class="columns">
         <div><h2>Profile</h2><pre id="customer-profile"></pre></div>
         <div><h2>Pending timers</h2>
@@ -270,6 +270,7 @@ function showCustomer(customer, decisions) {
   $("customer-stage").textContent = customer.stage;
   $("customer-since").textContent = when(customer.stage_since);
   $("customer-events").textContent = number(customer.events_seen);
+  $("customer-owner").textContent = customer.owner ? " · owned by " + customer.owner : "";
   $("customer-profile").textContent = JSON.stringify(customer.profile, null, 2);
   const none = columns => { const r = row(["none"], ["muted"]); r.firstChild.colSpan = columns; return r; };
   $("customer-timers").replaceChildren(...(customer.timers.length

@@ -259,6 +259,8 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
             // Asked of a node that did not take the customer's events, often not its owner.
             const json clustered = outcome_of(*cluster.nodes[(i + 1) % kNodes], id);
             INFO(id << " owned by " << kNames[ownership.owner_of(id)]);
+            CHECK(get_json(*cluster.nodes[i % kNodes], "/customers/" + id)["owner"] ==
+                  kNames[ownership.owner_of(id)]);
             CHECK(clustered == outcome_of(single, id));
             before_stop[id] = clustered;
         }

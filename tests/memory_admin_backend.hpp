@@ -89,6 +89,8 @@ class MemoryAdminBackend : public AdminBackend {
         return SinkStats{};
     }
 
+    std::optional<std::string> owner(const std::string&) override { return std::nullopt; }
+
     ClusterView cluster() override {
         ClusterView view;
         MemberStatus self;
