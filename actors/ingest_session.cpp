@@ -123,18 +123,27 @@ void accept_body(caf::io::broker* self, std::shared_ptr<Session> session, std::s
     frame.outstanding = static_cast<uint32_t>(request.events.size());
     s.frames.push_back(std::move(frame));
     const uint64_t seq = s.first_seq + s.frames.size() - 1;
-    // Records what became of `events` events of this frame, once, and answers what is ready.
-    auto done = [self, session, seq](uint32_t events, auto&& record) {
+    // Records what became of `n` events of this frame (their positions in it and results),
+    // and answers what is ready.
+    auto record = [self, session, seq, metrics = context.metrics](
+                      const uint32_t* index, const EventResult* results, size_t n) {
+        for (size_t k = 0; k < n; ++k) metrics->events_rejected += !results[k].error.empty();
         Session& s = *session;
         if (s.closing || seq < s.first_seq) return;
         PendingFrame& frame = s.frames[seq - s.first_seq];
-        record(frame.answer);
-        frame.outstanding -= events;
+        for (size_t k = 0; k < n; ++k) {
+            if (results[k].error.empty())
+                ++(results[k].duplicate ? frame.answer.duplicates : frame.answer.accepted);
+            else
+                frame.answer.errors.push_back({index[k], "not applied: " + results[k].error});
+        }
+        frame.outstanding -= static_cast<uint32_t>(n);
         answer_ready_frames(self, s);
     };
-    const auto metrics = context.metrics;
-    const auto not_applied = [self](const caf::error& error) {
-        return "not applied: " + describe(self->system(), error);
+    const auto failure = [self](const caf::error& error) {
+        EventResult failed;
+        failed.error = describe(self->system(), error);
+        return failed;
     };
     // Events of customers another member owns go to its peer in one batch per member.
     std::vector<Forwarded> forwarded;
@@ -156,44 +165,29 @@ void accept_body(caf::io::broker* self, std::shared_ptr<Session> session, std::s
         }
         self->request(owner.to, context.limits.event_timeout, event_atom::value, std::move(event))
             .then(
-                [done](EventOutcome outcome) {
-                    done(1, [outcome](FrameAnswer& a) {
-                        ++(outcome == EventOutcome::accepted ? a.accepted : a.duplicates);
-                    });
+                [record, index](EventOutcome outcome) {
+                    EventResult result;
+                    result.duplicate = outcome == EventOutcome::duplicate;
+                    record(&index, &result, 1);
                 },
-                [done, index, metrics, not_applied](caf::error& error) {
-                    ++metrics->events_rejected;
-                    done(1, [&](FrameAnswer& a) {
-                        a.errors.push_back({index, not_applied(error)});
-                    });
+                [record, index, failure](caf::error& error) {
+                    const EventResult failed = failure(error);
+                    record(&index, &failed, 1);
                 });
     }
     for (Forwarded& batch : forwarded) {
-        const auto events = static_cast<uint32_t>(batch.index.size());
         self->request(batch.peer, context.limits.event_timeout, event_atom::value,
                       std::move(batch.events))
             .then(
-                [done, events, index = batch.index, metrics](std::vector<EventResult>& results) {
-                    done(events, [&](FrameAnswer& a) {
-                        for (size_t k = 0; k < index.size(); ++k) {
-                            const EventResult* result = k < results.size() ? &results[k] : nullptr;
-                            if (result && result->error.empty()) {
-                                ++(result->duplicate ? a.duplicates : a.accepted);
-                                continue;
-                            }
-                            ++metrics->events_rejected;
-                            a.errors.push_back(
-                                {index[k],
-                                 "not applied: " +
-                                     (result ? result->error : "no result from the owner")});
-                        }
-                    });
+                [record, index = batch.index](std::vector<EventResult>& results) {
+                    EventResult missing;
+                    missing.error = "no result from the owner";
+                    results.resize(index.size(), missing);
+                    record(index.data(), results.data(), index.size());
                 },
-                [done, events, index = batch.index, metrics, not_applied](caf::error& error) {
-                    metrics->events_rejected += events;
-                    done(events, [&](FrameAnswer& a) {
-                        for (uint32_t i : index) a.errors.push_back({i, not_applied(error)});
-                    });
+                [record, index = batch.index, failure](caf::error& error) {
+                    const std::vector<EventResult> failed(index.size(), failure(error));
+                    record(index.data(), failed.data(), index.size());
                 });
     }
     answer_ready_frames(self, s);
