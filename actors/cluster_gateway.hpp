@@ -19,7 +19,7 @@
 //   (decisions_atom | contacts_atom, std::string id) -> std::string encode_history bytes
 //   (record_atom, std::string id) -> (bool found, std::string stored record)
 //   (lease_atom, uint64_t member, std::string encode_rates demand)
-//       -> std::string encode_rates lease (the lender only, state/rate_lease.hpp)
+//       -> std::string encode_rates lease (the lender only, state/pressure/rate_lease.hpp)
 //   (drain_atom) -> caf::unit_t once every request taken is answered; later ones are refused
 #pragma once
 
@@ -30,10 +30,10 @@
 #include <optional>
 
 #include "actors/customer_shard.hpp"
-#include "state/cluster_ownership.hpp"
-#include "state/journey_engine.hpp"
-#include "state/rate_lease.hpp"
-#include "state/record_store.hpp"
+#include "state/cluster/cluster_ownership.hpp"
+#include "state/journey/journey_engine.hpp"
+#include "state/pressure/rate_lease.hpp"
+#include "state/store/record_store.hpp"
 
 namespace journeyd {
 

@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
-#include "state/customer_codec.hpp"
-#include "state/event_codec.hpp"
-#include "state/pressure_codec.hpp"
+#include "state/codec/customer_codec.hpp"
+#include "state/codec/event_codec.hpp"
+#include "state/codec/pressure_codec.hpp"
 
 namespace journeyd {
 namespace {

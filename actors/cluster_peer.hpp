@@ -10,7 +10,7 @@
 // answered with an error saying the outcome is unknown (the event may have been committed there;
 // sending it again is safe, event ids make it idempotent).
 //
-// Connection: attempts run on a connector's thread (`connect`, runtime/cluster_connector.hpp)
+// Connection: attempts run on a connector's thread (`connect`, runtime/cluster/cluster_connector.hpp)
 // and come back as (connected_atom, actor gateway, std::string name, uint64_t fingerprint)
 // or (unreachable_atom, std::string reason). A member answering under another name, or with
 // another member list (fingerprint), is not used: two lists could give a customer two
@@ -26,7 +26,7 @@
 
 #include "actors/cluster_status.hpp"
 #include "config/config.hpp"
-#include "state/journey_engine.hpp"
+#include "state/journey/journey_engine.hpp"
 
 namespace journeyd {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "state/duration.hpp"
-#include "state/rate_lease.hpp"
+#include "state/pressure/rate_lease.hpp"
 
 namespace journeyd {
 

@@ -7,8 +7,8 @@
 #include <unordered_set>
 
 #include "actors/messages.hpp"
-#include "state/decision_log.hpp"
-#include "state/pressure_codec.hpp"
+#include "state/pressure/decision_log.hpp"
+#include "state/codec/pressure_codec.hpp"
 
 namespace journeyd {
 namespace {

@@ -5,7 +5,7 @@
 // waits in the coordinator's outbox and is offered again every `retry_every`, in order,
 // so deciding never blocks on a slow endpoint and no send is lost.
 //
-// Durability (the store's Tables, state/record_store.hpp):
+// Durability (the store's Tables, state/store/record_store.hpp):
 // - A customer's requests reach the store in the customer's own commit, before they reach
 //   the coordinator (actors/customer_actor.cpp), so an acknowledged event's requests are
 //   never lost.
@@ -40,12 +40,12 @@
 #include <functional>
 
 #include "actors/metrics.hpp"
-#include "state/contact_request.hpp"
-#include "state/delivery.hpp"
-#include "state/journey_model.hpp"
-#include "state/pressure_ledger.hpp"
-#include "state/pressure_policy.hpp"
-#include "state/record_store.hpp"
+#include "state/pressure/contact_request.hpp"
+#include "state/pressure/delivery.hpp"
+#include "state/journey/journey_model.hpp"
+#include "state/pressure/pressure_ledger.hpp"
+#include "state/pressure/pressure_policy.hpp"
+#include "state/store/record_store.hpp"
 
 namespace journeyd {
 

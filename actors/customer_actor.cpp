@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
-#include "state/customer_codec.hpp"
-#include "state/pressure_codec.hpp"
-#include "state/program_requests.hpp"
+#include "state/codec/customer_codec.hpp"
+#include "state/codec/pressure_codec.hpp"
+#include "state/journey/program_requests.hpp"
 #include "state/stable_hash.hpp"
 
 namespace journeyd {

@@ -19,9 +19,9 @@
 #include <memory>
 
 #include "actors/metrics.hpp"
-#include "state/customer_state.hpp"
-#include "state/journey_engine.hpp"
-#include "state/record_store.hpp"
+#include "state/journey/customer_state.hpp"
+#include "state/journey/journey_engine.hpp"
+#include "state/store/record_store.hpp"
 
 namespace journeyd {
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "actors/customer_shard.hpp"
-#include "state/cluster_ownership.hpp"
+#include "state/cluster/cluster_ownership.hpp"
 
 namespace journeyd {
 

@@ -4,7 +4,7 @@
 #include <unordered_map>
 
 #include "actors/messages.hpp"
-#include "state/customer_codec.hpp"
+#include "state/codec/customer_codec.hpp"
 #include "state/stable_hash.hpp"
 
 namespace journeyd {

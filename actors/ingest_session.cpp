@@ -6,7 +6,7 @@
 #include <unordered_set>
 
 #include "actors/messages.hpp"
-#include "state/event_codec.hpp"
+#include "state/codec/event_codec.hpp"
 
 namespace journeyd {
 namespace {

@@ -16,13 +16,13 @@
 #include <string>
 #include <vector>
 
-#include "state/contact_request.hpp"
-#include "state/customer_state.hpp"
-#include "state/event.hpp"
-#include "state/event_codec.hpp"
-#include "state/pressure_ledger.hpp"
-#include "state/rate_lease.hpp"
-#include "state/record_store.hpp"
+#include "state/pressure/contact_request.hpp"
+#include "state/journey/customer_state.hpp"
+#include "state/journey/event.hpp"
+#include "state/codec/event_codec.hpp"
+#include "state/pressure/pressure_ledger.hpp"
+#include "state/pressure/rate_lease.hpp"
+#include "state/store/record_store.hpp"
 
 namespace journeyd {
 
@@ -47,7 +47,7 @@ using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using connected_atom = caf::atom_constant<caf::atom("connected")>;
 using unreachable_atom = caf::atom_constant<caf::atom("unreach")>;
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
-// Rate budgets in a cluster (state/rate_lease.hpp, actors/rate_borrower.hpp).
+// Rate budgets in a cluster (state/pressure/rate_lease.hpp, actors/rate_borrower.hpp).
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
 using rate_atom = caf::atom_constant<caf::atom("rate")>;
 using demand_atom = caf::atom_constant<caf::atom("demand")>;

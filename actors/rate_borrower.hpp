@@ -1,4 +1,4 @@
-// This node's side of the cluster's rate-budget leases (state/rate_lease.hpp): every
+// This node's side of the cluster's rate-budget leases (state/pressure/rate_lease.hpp): every
 // `every` it asks the coordinator what was asked of each budgeted channel, reports that
 // demand to the lender and sets the coordinator's budgets to floor + lease; when a lease
 // runs out without a new one (the lender is unreachable), back to the floor alone. What it
@@ -15,7 +15,7 @@
 #include <memory>
 
 #include "actors/cluster_status.hpp"
-#include "state/rate_lease.hpp"
+#include "state/pressure/rate_lease.hpp"
 
 namespace journeyd {
 

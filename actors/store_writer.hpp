@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "state/record_store.hpp"
+#include "state/store/record_store.hpp"
 
 namespace journeyd {
 

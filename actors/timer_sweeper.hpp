@@ -15,7 +15,7 @@
 #include <memory>
 
 #include "actors/customer_shard.hpp"
-#include "state/record_store.hpp"
+#include "state/store/record_store.hpp"
 
 namespace journeyd {
 

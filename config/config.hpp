@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "state/journey_model.hpp"
-#include "state/pressure_policy.hpp"
+#include "state/journey/journey_model.hpp"
+#include "state/pressure/pressure_policy.hpp"
 
 namespace journeyd {
 

@@ -12,9 +12,9 @@
 #include "actors/messages.hpp"
 #include "actors/store_writer.hpp"
 #include "actors/timer_sweeper.hpp"
-#include "state/customer_codec.hpp"
-#include "state/pressure_codec.hpp"
-#include "test_models.hpp"
+#include "state/codec/customer_codec.hpp"
+#include "state/codec/pressure_codec.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;

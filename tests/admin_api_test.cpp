@@ -1,11 +1,11 @@
 // The admin API's HTTP semantics, without a socket or actors (MemoryAdminBackend).
-#include "runtime/admin_api.hpp"
+#include "runtime/admin/admin_api.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
-#include "memory_admin_backend.hpp"
+#include "tests/support/memory_admin_backend.hpp"
 
 using namespace journeyd;
 using nlohmann::json;

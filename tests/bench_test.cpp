@@ -6,13 +6,13 @@
 #include <random>
 
 #include "actors/metrics.hpp"
-#include "runtime/bench_admin.hpp"
-#include "runtime/bench_config.hpp"
-#include "runtime/bench_report.hpp"
-#include "runtime/bench_workload.hpp"
-#include "state/event_codec.hpp"
-#include "state/journey_engine.hpp"
-#include "test_models.hpp"
+#include "runtime/bench/admin.hpp"
+#include "runtime/bench/config.hpp"
+#include "runtime/bench/report.hpp"
+#include "runtime/bench/workload.hpp"
+#include "state/codec/event_codec.hpp"
+#include "state/journey/journey_engine.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace journeyd;
 using namespace journeyd::bench;

@@ -1,4 +1,4 @@
-#include "state/cluster_ownership.hpp"
+#include "state/cluster/cluster_ownership.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>

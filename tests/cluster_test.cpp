@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "daemon_process.hpp"
-#include "runtime/ingest_client.hpp"
-#include "state/cluster_ownership.hpp"
+#include "tests/support/daemon_process.hpp"
+#include "runtime/client/ingest_client.hpp"
+#include "state/cluster/cluster_ownership.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;

@@ -14,8 +14,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "daemon_process.hpp"
-#include "runtime/ingest_client.hpp"
+#include "tests/support/daemon_process.hpp"
+#include "runtime/client/ingest_client.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;

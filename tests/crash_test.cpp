@@ -17,8 +17,8 @@
 #include <set>
 #include <thread>
 
-#include "daemon_process.hpp"
-#include "runtime/ingest_client.hpp"
+#include "tests/support/daemon_process.hpp"
+#include "runtime/client/ingest_client.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;

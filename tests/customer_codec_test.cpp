@@ -1,9 +1,9 @@
-#include "state/customer_codec.hpp"
+#include "state/codec/customer_codec.hpp"
 
 #include <catch2/catch.hpp>
 
-#include "state/journey_engine.hpp"
-#include "test_models.hpp"
+#include "state/journey/journey_engine.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace journeyd;
 

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "daemon_process.hpp"
-#include "runtime/ingest_client.hpp"
-#include "state/msgpack_json.hpp"
+#include "tests/support/daemon_process.hpp"
+#include "runtime/client/ingest_client.hpp"
+#include "state/codec/msgpack_json.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;

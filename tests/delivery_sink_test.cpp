@@ -16,7 +16,7 @@
 #include <set>
 #include <thread>
 
-#include "runtime/delivery_sink.hpp"
+#include "runtime/delivery/delivery_sink.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;

@@ -1,9 +1,9 @@
-#include "state/event_codec.hpp"
+#include "state/codec/event_codec.hpp"
 
 #include <catch2/catch.hpp>
 #include <msgpack.hpp>
 
-#include "state/msgpack_json.hpp"
+#include "state/codec/msgpack_json.hpp"
 
 using namespace journeyd;
 using nlohmann::json;

@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/ingest_client.hpp"
-#include "state/msgpack_json.hpp"
+#include "runtime/client/ingest_client.hpp"
+#include "state/codec/msgpack_json.hpp"
 
 using namespace journeyd;
 using json = nlohmann::json;

@@ -1,8 +1,8 @@
-#include "state/journey_engine.hpp"
+#include "state/journey/journey_engine.hpp"
 
 #include <catch2/catch.hpp>
 
-#include "test_models.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace journeyd;
 

@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "daemon_process.hpp"
-#include "runtime/ingest_client.hpp"
-#include "state/event_codec.hpp"
-#include "state/msgpack_json.hpp"
+#include "tests/support/daemon_process.hpp"
+#include "runtime/client/ingest_client.hpp"
+#include "state/codec/event_codec.hpp"
+#include "state/codec/msgpack_json.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;

@@ -1,4 +1,4 @@
-#include "state/lmdb_store.hpp"
+#include "state/store/lmdb_store.hpp"
 
 #include <lmdb.h>
 #include <signal.h>

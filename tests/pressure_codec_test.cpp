@@ -1,8 +1,8 @@
-#include "state/pressure_codec.hpp"
+#include "state/codec/pressure_codec.hpp"
 
 #include <catch2/catch.hpp>
 
-#include "test_models.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace journeyd;
 

@@ -1,4 +1,4 @@
-#include "state/pressure_ledger.hpp"
+#include "state/pressure/pressure_ledger.hpp"
 
 #include <date/tz.h>
 #include <algorithm>
@@ -7,7 +7,7 @@
 #include <random>
 #include <set>
 
-#include "test_models.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace journeyd;
 

@@ -1,4 +1,4 @@
-#include "state/profile.hpp"
+#include "state/journey/profile.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "state/quiet_hours.hpp"
+#include "state/pressure/quiet_hours.hpp"
 
 #include <date/tz.h>
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-#include "state/rate_lease.hpp"
+#include "state/pressure/rate_lease.hpp"
 
 #include <catch2/catch.hpp>
 #include <random>

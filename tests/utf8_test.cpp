@@ -1,4 +1,4 @@
-#include "state/utf8.hpp"
+#include "state/codec/utf8.hpp"
 
 #include <catch2/catch.hpp>
 #include <string>

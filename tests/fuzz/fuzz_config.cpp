@@ -8,8 +8,8 @@
 // priority classes that exist (the engine indexes by them without checking).
 #include "config/config.hpp"
 #include "fuzz_check.hpp"
-#include "state/journey_engine.hpp"
-#include "state/pressure_ledger.hpp"
+#include "state/journey/journey_engine.hpp"
+#include "state/pressure/pressure_ledger.hpp"
 
 using namespace journeyd;
 

@@ -1,4 +1,4 @@
-// libFuzzer harness: any bytes as the body of one ingest frame (state/event_codec.hpp), then
+// libFuzzer harness: any bytes as the body of one ingest frame (state/codec/event_codec.hpp), then
 // every valid event through the journey engine of the embedded default journey and the
 // customer record codec.
 //
@@ -12,9 +12,9 @@
 
 #include "config/config.hpp"
 #include "fuzz_check.hpp"
-#include "state/customer_codec.hpp"
-#include "state/event_codec.hpp"
-#include "state/journey_engine.hpp"
+#include "state/codec/customer_codec.hpp"
+#include "state/codec/event_codec.hpp"
+#include "state/journey/journey_engine.hpp"
 
 using namespace journeyd;
 

@@ -1,0 +1,64 @@
+#include "runtime/admin/actor_admin_backend.hpp"
+
+#include "actors/messages.hpp"
+
+namespace journeyd {
+
+template <class Answer, class... Message>
+Answer ActorAdminBackend::ask(const caf::actor& whom, Message&&... message) {
+    caf::scoped_actor self{*setup_.system};
+    std::optional<Answer> answer;
+    std::string failure;
+    self->request(whom, setup_.timeout, std::forward<Message>(message)...)
+        .receive([&](Answer& a) { answer = std::move(a); },
+                 [&](caf::error& e) { failure = describe(*setup_.system, e); });
+    if (!answer) throw BackendUnavailable(failure);
+    return std::move(*answer);
+}
+
+std::optional<CustomerState> ActorAdminBackend::customer(const std::string& id) {
+    auto found = ask<CustomerLookup>(setup_.router.customer(id), lookup_atom::value, id);
+    if (!found.found) return std::nullopt;
+    return std::move(found.state);
+}
+
+std::vector<Contact> ActorAdminBackend::contacts(const std::string& id) {
+    return ask<std::vector<Contact>>(setup_.router.coordinator(id), contacts_atom::value, id);
+}
+
+std::vector<Decision> ActorAdminBackend::decisions(const std::string& id) {
+    return ask<std::vector<Decision>>(setup_.router.coordinator(id), decisions_atom::value, id);
+}
+
+std::optional<std::string> ActorAdminBackend::stored_record(const std::string& id) {
+    if (setup_.router.is_local(id)) return setup_.store->read(id);
+    return ask<StoredRecord>(setup_.router.customer(id), record_atom::value, id).bytes;
+}
+
+EventOutcome ActorAdminBackend::apply(Event event) {
+    const CustomerRouter::Route owner = setup_.router.route(event.customer);
+    if (owner.local) return ask<EventOutcome>(owner.to, event_atom::value, std::move(event));
+    const auto results =
+        ask<std::vector<EventResult>>(owner.to, event_atom::value, std::vector<Event>{event});
+    if (results.size() != 1 || !results[0].error.empty())
+        throw BackendUnavailable(results.empty() ? "no result from the owner" : results[0].error);
+    return results[0].duplicate ? EventOutcome::duplicate : EventOutcome::accepted;
+}
+
+CoordinatorStats ActorAdminBackend::decision_stats() {
+    return ask<CoordinatorStats>(setup_.coordinator, stats_atom::value);
+}
+
+StoreStats ActorAdminBackend::store_stats() {
+    return setup_.store->stats();
+}
+
+SinkStats ActorAdminBackend::sink_stats() {
+    return setup_.sink->stats();
+}
+
+ClusterView ActorAdminBackend::cluster() {
+    return setup_.cluster();
+}
+
+}  // namespace journeyd

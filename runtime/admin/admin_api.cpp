@@ -1,0 +1,352 @@
+#include "runtime/admin/admin_api.hpp"
+
+#include <cstdio>
+#include <msgpack.hpp>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string_view>
+
+#include "runtime/admin/console_page.hpp"
+#include "state/codec/customer_codec.hpp"
+#include "state/codec/event_codec.hpp"
+#include "state/codec/msgpack_json.hpp"
+
+namespace journeyd {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+struct HttpError {
+    int status;
+    std::string message;
+};
+
+template <class Json = json>
+AdminResponse json_response(int status, const Json& body) {
+    AdminResponse response;
+    response.status = status;
+    response.content_type = "application/json";
+    // Ids and profile strings are whatever bytes an event source sent; dump() would throw on
+    // bytes that are not UTF-8, so they are shown as U+FFFD instead.
+    response.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+    return response;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string url_decode(std::string_view text) {
+    std::string out;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size()) {
+            const int high = hex_value(text[i + 1]), low = hex_value(text[i + 2]);
+            if (high >= 0 && low >= 0) {
+                out += static_cast<char>(high * 16 + low);
+                i += 2;
+                continue;
+            }
+        }
+        out += text[i];
+    }
+    return out;
+}
+
+// The decoded segments of a request target's path: "/customers/a%2Fb" -> {"customers", "a/b"}.
+std::vector<std::string> path_segments(std::string_view target) {
+    target = target.substr(0, target.find('?'));
+    std::vector<std::string> segments;
+    size_t start = 0;
+    while (start < target.size()) {
+        if (target[start] == '/') {
+            ++start;
+            continue;
+        }
+        const size_t end = std::min(target.find('/', start), target.size());
+        segments.push_back(url_decode(target.substr(start, end - start)));
+        start = end;
+    }
+    return segments;
+}
+
+void require_method(const AdminRequest& request, const char* allowed) {
+    if (request.method != allowed) throw HttpError{405, "use " + std::string(allowed) + " here"};
+}
+
+int64_t in_stage(const StoreStats& stored, const std::string& stage) {
+    auto it = stored.customers_in_stage.find(stage);
+    return it == stored.customers_in_stage.end() ? 0 : it->second;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    unsigned char difference = a.size() == b.size() ? 0 : 1;
+    for (size_t i = 0; i < a.size(); ++i)
+        difference |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+    return difference == 0;
+}
+
+json customer_json(const CustomerState& c, const std::vector<Contact>& contacts,
+                   const JourneyEngine& engine) {
+    const JourneyModel& model = engine.model();
+    json timers = json::array();
+    for (const PendingTimer& t : c.journey.timers)
+        timers.push_back({{"name", engine.timer_name(t)}, {"due", t.due}});
+    json sent = json::array();
+    for (const Contact& contact : contacts)
+        sent.push_back({{"program", model.programs[contact.program].name},
+                        {"channel", model.programs[contact.program].channel},
+                        {"at", contact.at}});
+    return {{"id", c.id},
+            {"stage", model.stages[c.journey.stage]},
+            {"stage_since", c.journey.stage_since},
+            {"profile", c.profile.attrs()},
+            {"events_seen", c.journey.events_seen},
+            {"timers", std::move(timers)},
+            {"contacts", std::move(sent)}};
+}
+
+json decision_json(const Decision& d, const JourneyModel& model, const PressurePolicy& policy) {
+    const Program& program = model.programs[d.program];
+    json out = {{"decision_id", d.decision_id},
+                {"program", program.name},
+                {"channel", program.channel},
+                {"priority", policy.hierarchy[program.priority]},
+                {"outcome", std::string(to_string(d.outcome))},
+                {"reason", d.reason},
+                {"detail", d.detail},
+                {"at", d.at}};
+    if (d.outcome == Outcome::defer) out["until"] = d.until;
+    return out;
+}
+
+}  // namespace
+
+AdminApi::AdminApi(AdminApiSetup setup, std::unique_ptr<AdminBackend> backend)
+    : setup_(std::move(setup)), backend_(std::move(backend)) {}
+
+AdminResponse AdminApi::handle(const AdminRequest& request) const {
+    try {
+        return route(request);
+    } catch (const HttpError& e) {
+        AdminResponse response = json_response(e.status, {{"error", e.message}});
+        if (e.status == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return response;
+    } catch (const BackendUnavailable& e) {
+        return json_response(503,
+                             {{"error", std::string("no answer from the runtime: ") + e.what()}});
+    }
+}
+
+AdminResponse AdminApi::route(const AdminRequest& request) const {
+    const std::vector<std::string> path = path_segments(request.target);
+    if (path.empty()) {
+        require_method(request, "GET");
+        AdminResponse page;
+        page.content_type = "text/html; charset=utf-8";
+        page.body = std::string(console_page());
+        return page;
+    }
+    if (path.size() == 1 && path[0] == "health") {
+        require_method(request, "GET");
+        return json_response(200, {{"status", "ok"}, {"node", setup_.node_name}});
+    }
+    if (!setup_.token.empty() &&
+        !constant_time_equal(request.authorization, "Bearer " + setup_.token))
+        throw HttpError{401, "missing or wrong bearer token"};
+    if (path.size() == 1 && path[0] == "stats") {
+        require_method(request, "GET");
+        return stats();
+    }
+    if (path.size() == 1 && path[0] == "metrics") {
+        require_method(request, "GET");
+        return metrics();
+    }
+    if (path.size() == 1 && path[0] == "cluster") {
+        require_method(request, "GET");
+        return cluster();
+    }
+    if (path.size() >= 2 && path.size() <= 3 && path[0] == "customers")
+        return customer(path, request);
+    throw HttpError{404, "no such endpoint"};
+}
+
+AdminResponse AdminApi::stats() const {
+    const CoordinatorStats decided = backend_->decision_stats();
+    const StoreStats stored = backend_->store_stats();
+    const Metrics& m = *setup_.metrics;
+    // Keys in the order of the journey and of the outcomes, not sorted: the console draws
+    // them in the order they come.
+    ordered_json stages = ordered_json::object();
+    for (const std::string& stage : setup_.engine->model().stages)
+        stages[stage] = in_stage(stored, stage);
+    ordered_json limit_hits = ordered_json::object();
+    for (size_t i = 0; i < kLimitNames.size(); ++i)
+        limit_hits[std::string(kLimitNames[i])] = m.limit_hits.count(static_cast<Limit>(i));
+    const ordered_json body = {
+        {"node", setup_.node_name},
+        {"customers_live", m.customers_live.load()},
+        {"customers_stored", stored.customers},
+        {"store",
+         {{"customers", stored.customers},
+          {"pending_timers", stored.pending_timers},
+          {"pending_requests", stored.pending_requests},
+          {"outbox", stored.outbox},
+          {"bytes", stored.bytes}}},
+        {"events_total", m.events_accepted.load()},
+        {"events_duplicate", m.events_duplicate.load()},
+        {"events_rejected", m.events_rejected.load()},
+        {"events_per_s", events_per_second_.load()},
+        {"ingest_connections", m.connections_open.load()},
+        {"decisions",
+         {{"send", decided.send}, {"defer", decided.defer}, {"suppress", decided.suppress}}},
+        {"outbox", decided.outbox},
+        {"limit_hits", std::move(limit_hits)},
+        {"stages", std::move(stages)}};
+    return json_response(200, body);
+}
+
+AdminResponse AdminApi::metrics() const {
+    const CoordinatorStats decided = backend_->decision_stats();
+    const StoreStats stored = backend_->store_stats();
+    const SinkStats sink = backend_->sink_stats();
+    const Metrics& m = *setup_.metrics;
+    std::ostringstream out;
+    auto counter = [&](const char* name, const char* type, auto value) {
+        out << "# TYPE " << name << " " << type << "\n" << name << " " << value << "\n";
+    };
+    counter("journeyd_events_total", "counter", m.events_accepted.load());
+    counter("journeyd_events_duplicate_total", "counter", m.events_duplicate.load());
+    counter("journeyd_events_rejected_total", "counter", m.events_rejected.load());
+    counter("journeyd_frames_total", "counter", m.frames.load());
+    counter("journeyd_frame_errors_total", "counter", m.frame_errors.load());
+    counter("journeyd_ingest_connections", "gauge", m.connections_open.load());
+    counter("journeyd_ingest_backpressure_pauses_total", "counter", m.backpressure_pauses.load());
+    out << "# TYPE journeyd_limit_hits_total counter\n";
+    for (size_t i = 0; i < kLimitNames.size(); ++i)
+        out << "journeyd_limit_hits_total{limit=\"" << kLimitNames[i] << "\"} "
+            << m.limit_hits.count(static_cast<Limit>(i)) << "\n";
+    counter("journeyd_customers_live", "gauge", m.customers_live.load());
+    counter("journeyd_customers_passivated_total", "counter", m.passivations.load());
+    counter("journeyd_customers_stored", "gauge", stored.customers);
+    counter("journeyd_store_pending_timers", "gauge", stored.pending_timers);
+    counter("journeyd_store_bytes", "gauge", stored.bytes);
+    counter("journeyd_store_pending_requests", "gauge", stored.pending_requests);
+    counter("journeyd_store_outbox", "gauge", stored.outbox);
+    out << "# TYPE journeyd_decisions_total counter\n"
+        << "journeyd_decisions_total{outcome=\"send\"} " << decided.send << "\n"
+        << "journeyd_decisions_total{outcome=\"defer\"} " << decided.defer << "\n"
+        << "journeyd_decisions_total{outcome=\"suppress\"} " << decided.suppress << "\n";
+    out << "# TYPE journeyd_customers_in_stage gauge\n";
+    for (const std::string& stage : setup_.engine->model().stages)
+        out << "journeyd_customers_in_stage{stage=\"" << stage << "\"} " << in_stage(stored, stage)
+            << "\n";
+    counter("journeyd_delivery_outbox", "gauge", decided.outbox);
+    counter("journeyd_delivery_delivered_total", "counter", sink.delivered);
+    counter("journeyd_delivery_retries_total", "counter", sink.retries);
+    counter("journeyd_delivery_queue_full_total", "counter", sink.queue_full);
+    counter("journeyd_delivery_queued", "gauge", sink.queued);
+    counter("journeyd_delivery_already_delivered_total", "counter", sink.already_delivered);
+    out << m.event_to_decision.render("journeyd_event_to_decision_seconds");
+    out << m.timer_lateness.render("journeyd_timer_lateness_seconds");
+    AdminResponse response;
+    response.content_type = "text/plain; version=0.0.4";
+    response.body = out.str();
+    return response;
+}
+
+AdminResponse AdminApi::cluster() const {
+    const ClusterView view = backend_->cluster();
+    ordered_json members = ordered_json::array();
+    size_t up = 0;
+    for (const MemberStatus& m : view.members) {
+        if (m.state == MemberState::up || m.state == MemberState::self) ++up;
+        ordered_json member = {{"name", m.name},
+                               {"address", m.address},
+                               {"state", std::string(to_string(m.state))},
+                               {"since", m.since}};
+        if (m.state != MemberState::self) {
+            member["reason"] = m.reason;
+            member["attempts"] = m.attempts;
+            member["forwarded"] = m.forwarded;
+            member["refused"] = m.refused;
+        }
+        members.push_back(std::move(member));
+    }
+    char fingerprint[17];
+    std::snprintf(fingerprint, sizeof fingerprint, "%016llx",
+                  static_cast<unsigned long long>(view.fingerprint));
+    return json_response(200, ordered_json{{"node", setup_.node_name},
+                                           {"clustered", view.clustered},
+                                           {"fingerprint", fingerprint},
+                                           {"members_up", up},
+                                           {"members", std::move(members)},
+                                           {"rate_budgets", view.rate_budgets},
+                                           {"rate_lease_until", view.rate_lease_until}});
+}
+
+// /customers/{id}, /customers/{id}/decisions, /customers/{id}/record, /customers/{id}/events
+AdminResponse AdminApi::customer(const std::vector<std::string>& path,
+                                 const AdminRequest& request) const {
+    const std::string& id = path[1];
+    const std::string part = path.size() == 3 ? path[2] : "";
+    if (part == "events") {
+        require_method(request, "POST");
+        return post_event(request, id);
+    }
+    if (part == "record") {
+        require_method(request, "GET");
+        return stored_customer(id);
+    }
+    if (!part.empty() && part != "decisions") throw HttpError{404, "no such endpoint"};
+    require_method(request, "GET");
+    const std::optional<CustomerState> found = backend_->customer(id);
+    if (!found) throw HttpError{404, "customer \"" + id + "\" not found"};
+    if (part == "decisions") {
+        json list = json::array();
+        for (const Decision& d : backend_->decisions(id))
+            list.push_back(decision_json(d, setup_.engine->model(), setup_.policy));
+        return json_response(200, list);
+    }
+    json body = customer_json(*found, backend_->contacts(id), *setup_.engine);
+    if (auto owner = backend_->owner(id)) body["owner"] = *owner;
+    return json_response(200, body);
+}
+
+// What the store holds for the customer, decoded, without activating it: what a restart
+// would bring back.
+AdminResponse AdminApi::stored_customer(const std::string& id) const {
+    const std::optional<std::string> record = backend_->stored_record(id);
+    if (!record) throw HttpError{404, "customer \"" + id + "\" has no stored record"};
+    std::string error;
+    const auto stored = decode_customer(*record, setup_.engine->model(), error);
+    if (!stored) throw HttpError{500, "stored record of " + id + " is unreadable: " + error};
+    json out = customer_json(*stored, {}, *setup_.engine);
+    out.erase("contacts");  // the coordinator's, not part of the customer's record
+    out["record_bytes"] = record->size();
+    out["record_format"] = static_cast<int>(static_cast<uint8_t>((*record)[0]));
+    out["recent_event_ids"] = stored->journey.recent_ids.ring().size();
+    return json_response(200, out);
+}
+
+AdminResponse AdminApi::post_event(const AdminRequest& request, const std::string& customer) const {
+    json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded()) throw HttpError{400, "the body is not valid JSON"};
+    if (!body.is_object()) throw HttpError{400, "the body must be one event object"};
+    if (!body.contains("customer")) body["customer"] = customer;
+    if (body["customer"] != customer)
+        throw HttpError{400, "the event's customer differs from the one in the path"};
+    msgpack::sbuffer packed;
+    msgpack::packer<msgpack::sbuffer> packer(packed);
+    pack_json(packer, body);
+    DecodedRequest decoded = decode_request_body({packed.data(), packed.size()}, setup_.now());
+    if (!decoded.frame_error.empty()) throw HttpError{400, decoded.frame_error};
+    if (!decoded.errors.empty()) throw HttpError{400, decoded.errors[0].error};
+    const EventOutcome outcome = backend_->apply(std::move(decoded.events[0]));
+    return json_response(202, {{"ok", true}, {"duplicate", outcome == EventOutcome::duplicate}});
+}
+
+}  // namespace journeyd

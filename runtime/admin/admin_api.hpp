@@ -1,0 +1,120 @@
+// The admin API of PROTOCOL.md "Admin port" without a socket: routing, the bearer token,
+// methods, status codes and JSON bodies. AdminServer hands it what cpp-httplib parsed; the
+// fuzzer and the unit tests hand it requests directly, with an in-memory backend.
+//
+// handle() never throws: every request gets a status and a body. JSON bodies are valid
+// JSON even when a customer id, a profile or a message holds bytes that are not UTF-8 (the
+// ingest port accepts any bytes in strings); such bytes are shown as U+FFFD. Errors are
+// {"error": "..."}: 400 bad JSON or invalid event (the ingest port's validation), 401 token
+// missing or wrong (compared in constant time; `/health` and the console page `/` stay
+// open, the page holds no data), 404 unknown path or customer, 405 known path and wrong
+// method, 500 a stored record that cannot be read, 503 the runtime did not answer in time.
+// Customer ids are taken from the raw request target and URL-decoded segment by segment,
+// so an id holding "/" works when written as %2F.
+//
+// The backend is the runtime behind the API: ActorAdminBackend (the actors and the store)
+// in the daemon. handle() may run on many threads at once, so the backend must allow that.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "actors/cluster_status.hpp"
+#include "actors/coordinator.hpp"
+#include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "runtime/delivery/delivery_sink.hpp"
+#include "state/journey/journey_engine.hpp"
+#include "state/pressure/pressure_policy.hpp"
+#include "state/store/record_store.hpp"
+
+namespace journeyd {
+
+struct AdminRequest {
+    std::string method;         // "GET", "POST", ...
+    std::string target;         // as sent, still URL-encoded: "/customers/a%2Fb?x=1"
+    std::string authorization;  // the Authorization header, empty when absent
+    std::string body;
+};
+
+struct AdminResponse {
+    int status = 200;
+    std::string content_type;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Thrown by a backend when the runtime does not answer in time; answered 503.
+struct BackendUnavailable : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// What /cluster shows: this node's view of every member (actors/cluster_status.hpp).
+struct ClusterView {
+    bool clustered = false;  // false: a single node, `members` holds only this one
+    uint64_t fingerprint = 0;
+    std::vector<MemberStatus> members;
+    ChannelRates rate_budgets;    // this node's, now: floor + lease
+    TimeMs rate_lease_until = 0;  // 0: no lease, the floor alone
+};
+
+class AdminBackend {
+  public:
+    virtual ~AdminBackend() = default;
+
+    // The customer's live state (activated from the store if need be); nullopt when the
+    // customer was never seen.
+    virtual std::optional<CustomerState> customer(const std::string& id) = 0;
+    virtual std::vector<Contact> contacts(const std::string& id) = 0;
+    virtual std::vector<Decision> decisions(const std::string& id) = 0;  // newest first
+    // The customer's record as stored, without activating it; nullopt when there is none.
+    virtual std::optional<std::string> stored_record(const std::string& id) = 0;
+    // Applies one validated event and returns once it is committed.
+    virtual EventOutcome apply(Event event) = 0;
+    virtual CoordinatorStats decision_stats() = 0;
+    virtual StoreStats store_stats() = 0;
+    virtual SinkStats sink_stats() = 0;
+    virtual ClusterView cluster() = 0;
+    // The member that owns the customer, in a cluster; nullopt on a single node.
+    virtual std::optional<std::string> owner(const std::string& id) = 0;
+};
+
+struct AdminApiSetup {
+    std::string node_name;
+    std::string token;  // empty: no authorization required
+    std::shared_ptr<Metrics> metrics;
+    std::shared_ptr<const JourneyEngine> engine;
+    PressurePolicy policy;
+    std::function<TimeMs()> now;  // receive time of events posted without "ts"
+};
+
+class AdminApi {
+  public:
+    AdminApi(AdminApiSetup setup, std::unique_ptr<AdminBackend> backend);
+
+    AdminResponse handle(const AdminRequest& request) const;
+
+    // The ingest rate /stats reports, measured by whoever owns a clock (AdminServer).
+    void set_events_per_second(double rate) { events_per_second_ = rate; }
+
+  private:
+    AdminResponse route(const AdminRequest& request) const;
+    AdminResponse stats() const;
+    AdminResponse metrics() const;
+    AdminResponse cluster() const;
+    AdminResponse customer(const std::vector<std::string>& path, const AdminRequest& request) const;
+    AdminResponse stored_customer(const std::string& id) const;
+    AdminResponse post_event(const AdminRequest& request, const std::string& customer) const;
+
+    AdminApiSetup setup_;
+    std::unique_ptr<AdminBackend> backend_;
+    std::atomic<double> events_per_second_{0};
+};
+
+}  // namespace journeyd

@@ -1,0 +1,68 @@
+// The admin port (PROTOCOL.md "Admin port"): cpp-httplib on its own threads in front of
+// AdminApi, which holds the HTTP semantics; this class only moves requests and answers
+// between the socket and the API, enforces [admin] max_body (413, counted as a limit hit)
+// and measures the ingest rate that /stats reports, once a second.
+#pragma once
+
+#include <caf/all.hpp>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "actors/customer_router.hpp"
+#include "actors/metrics.hpp"
+#include "runtime/admin/admin_api.hpp"
+#include "runtime/delivery/delivery_sink.hpp"
+#include "state/journey/journey_engine.hpp"
+#include "state/pressure/pressure_policy.hpp"
+#include "state/store/record_store.hpp"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
+
+namespace journeyd {
+
+struct AdminContext {
+    std::string node_name;
+    std::string token;
+    caf::actor_system* system = nullptr;
+    CustomerRouter router;
+    caf::actor coordinator;
+    std::function<ClusterView()> cluster;
+    std::shared_ptr<Metrics> metrics;
+    std::shared_ptr<RecordStore> store;
+    std::shared_ptr<DeliverySink> sink;
+    std::shared_ptr<const JourneyEngine> engine;
+    PressurePolicy policy;
+    std::function<TimeMs()> now;
+    uint64_t max_body = 1u << 20;  // bytes in a request body; a longer one is answered 413
+};
+
+class AdminServer {
+  public:
+    explicit AdminServer(AdminContext context);
+    ~AdminServer();
+
+    // Binds host:port (0: any free port) and serves; returns the bound port, throws
+    // std::runtime_error when the address cannot be bound.
+    uint16_t start(const std::string& host, uint16_t port);
+    void stop();
+
+  private:
+    void sample_event_rate();
+
+    std::shared_ptr<Metrics> metrics_;
+    std::unique_ptr<AdminApi> api_;
+    std::unique_ptr<httplib::Server> server_;
+    std::thread serving_;
+    std::thread sampling_;
+    std::mutex mutex_;
+    std::condition_variable stopping_;
+    bool stopped_ = false;
+};
+
+}  // namespace journeyd

@@ -1,0 +1,82 @@
+#include "runtime/bench/config.hpp"
+
+#include <sstream>
+#include <stdexcept>
+#include <toml++/toml.h>
+
+#include "config/config.hpp"
+
+namespace journeyd::bench {
+namespace {
+
+std::string duration_text(DurationMs ms) {
+    return std::to_string(ms) + "ms";
+}
+
+// The generated text must be a configuration journeyd accepts: better said here than in a
+// daemon log.
+std::string validated(std::string toml_text, const std::string& what) {
+    const ConfigResult loaded = load_config_text(toml_text, what);
+    if (loaded.config) return toml_text;
+    std::string message = "journey-bench generated an invalid " + what + ":";
+    for (const ConfigError& error : loaded.errors) message += "\n  " + error.to_string();
+    throw std::runtime_error(message);
+}
+
+}  // namespace
+
+std::string cluster_member_name(size_t index) {
+    return "node-" + std::to_string(index + 1);
+}
+
+std::string marketplace_config(const std::string& arbitration_window,
+                               const std::vector<uint16_t>& middleman_ports, size_t self) {
+    if (!parse_duration(arbitration_window))
+        throw std::runtime_error("--arbitration-window \"" + arbitration_window +
+                                 "\" is not a duration like \"0s\" or \"2s\"");
+    // Edited as TOML, not as text, so a reworded default cannot silently keep the old window.
+    toml::table config = toml::parse(default_config_text());
+    toml::table* pressure = config["pressure"].as_table();
+    if (!pressure) throw std::runtime_error("the default journey has no [pressure] table");
+    pressure->insert_or_assign("arbitration_window", arbitration_window);
+    config.insert_or_assign("store", toml::table{{"sync", true}});
+    if (middleman_ports.size() > 1) {
+        toml::table* node = config["node"].as_table();
+        if (!node) throw std::runtime_error("the default journey has no [node] table");
+        node->insert_or_assign("name", cluster_member_name(self));
+        toml::array members;
+        for (size_t i = 0; i < middleman_ports.size(); ++i)
+            members.push_back(cluster_member_name(i) +
+                              "@127.0.0.1:" + std::to_string(middleman_ports[i]));
+        config.insert_or_assign("cluster", toml::table{{"members", std::move(members)}});
+    }
+    std::ostringstream text;
+    text << config << "\n";
+    return validated(text.str(), "marketplace configuration");
+}
+
+std::string wait_event_type(size_t k) {
+    return "wait" + std::to_string(k);
+}
+
+std::string timer_journey_config(const std::vector<DurationMs>& timer_afters,
+                                 DurationMs idle_after) {
+    std::ostringstream toml;
+    toml << "[node]\nname = \"bench\"\n\n"
+         << "[delivery]\nsink = \"file:deliveries.ndjson\"\n\n"
+         << "[store]\nsync = true\n\n"
+         << "[runtime]\nidle_after = \"" << duration_text(idle_after) << "\"\n\n"
+         << "[journey]\nstages = [\"new\"";
+    for (size_t k = 0; k < timer_afters.size(); ++k) toml << ", \"" << wait_event_type(k) << "\"";
+    toml << ", \"done\"]\ninitial_stage = \"new\"\n";
+    for (size_t k = 0; k < timer_afters.size(); ++k) {
+        const std::string stage = wait_event_type(k);
+        toml << "\n[[journey.transition]]\nfrom = [\"new\"]\non = \"" << stage << "\"\nto = \""
+             << stage << "\"\n"
+             << "\n[[journey.timer]]\nname = \"due" << k << "\"\nin = [\"" << stage
+             << "\"]\nafter = \"" << duration_text(timer_afters[k]) << "\"\nto = \"done\"\n";
+    }
+    return validated(toml.str(), "timer journey");
+}
+
+}  // namespace journeyd::bench

@@ -1,0 +1,64 @@
+// The measurements of journey-bench. Each returns a Report (bench_report.hpp) with its
+// figures and the sanity checks --check applies, and throws std::runtime_error when it
+// cannot measure at all (journeyd does not start, a connection fails, a deadline passes).
+// Modes that start journeyd stop it on every path, and remove their scratch directories
+// unless --keep.
+//
+// limit    the ceiling of this machine: one thread decodes pre-encoded batches of the
+//          marketplace mix (decode_request_body) and applies them to a JourneyEngine and a
+//          PressureLedger, as journeyd's actors do, without actors, sockets or disk.
+// ingest   a real journeyd on the default journey, durable store on, driven over loopback:
+//          acknowledged events/s, ack latency per frame, event->decision from journeyd's
+//          histogram, daemon CPU and memory; then the same at half the measured peak.
+// actors   memory per live customer actor, and what remains per customer once passivated.
+// timers   memory per pending timer (customers live; then passivated, so that only the
+//          store's timer index holds them) and how late timers fire.
+// restart  time from exec to serving for a store of N customers with pending timers.
+// cluster  N journeyd nodes as one cluster on loopback, for N = 1, 2, 3: the ingest
+//          workload over the same connections spread over the nodes, so most events are
+//          forwarded to their owner; events/s, ack latency, the share forwarded, CPU, RSS,
+//          and the same with clients that send each event to its owner's node.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/bench/report.hpp"
+
+namespace journeyd::bench {
+
+// Every flag of every mode; each mode reads those that apply to it.
+struct BenchOptions {
+    std::string journeyd;  // the binary to start
+    std::string data_dir;  // empty: a scratch directory
+    bool keep = false;     // keep scratch directories
+    size_t connections = 4;
+    size_t pipeline = 32;  // frames in flight per connection
+    size_t batch = 100;    // events per frame
+    uint64_t n = 1'000'000;  // limit: events; actors, timers, restart: customers
+    double seconds = 20;     // ingest: length of each run
+    size_t customers = 1'000'000;  // limit, ingest: the Zipf population
+    double zipf = 1.0;
+    std::string arbitration_window = "0s";
+    bool no_half = false;
+    std::string connect;  // ingest: a running journeyd's ingest HOST:PORT instead of starting one
+    std::string admin;    // with connect: its admin HOST:PORT
+    int pid = 0;          // with connect: its process id, for CPU and memory (0: not reported)
+    std::string idle_after = "1s";  // actors, timers: passivation in the passivated runs
+    std::string timer_after;        // timers: the earliest timer; empty: from n
+    std::string timer_spread = "30s";
+    uint64_t seed = 1;
+    std::vector<size_t> nodes = {1, 2, 3};  // cluster: the cluster sizes, in turn
+    double cluster_seconds = 10;            // cluster: length of each run
+    bool no_owner_aware = false;            // cluster: skip the owner-aware runs
+};
+
+Report run_limit(const BenchOptions& options);
+Report run_ingest(const BenchOptions& options);
+Report run_actors(const BenchOptions& options);
+Report run_timers(const BenchOptions& options);
+Report run_restart(const BenchOptions& options);
+Report run_cluster(const BenchOptions& options);
+
+}  // namespace journeyd::bench

@@ -1,0 +1,50 @@
+// What several modes share: ids for a run's events; for ingest and cluster, the settings
+// and figures of a marketplace load; for actors, timers and restart, activating a
+// population of customers through the ingest port and reporting what it costs in memory.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "runtime/bench/load.hpp"
+#include "runtime/bench/modes.hpp"
+#include "runtime/bench/process_stats.hpp"
+#include "runtime/bench/report.hpp"
+
+namespace journeyd::bench {
+
+// A prefix for event ids that no earlier journey-bench run used (time and process id), so
+// events sent to a store that outlives a run are never taken for duplicates.
+std::string unique_run_prefix();
+
+// The settings of a MarketplaceMix load (connections, pipeline, batch, the Zipf population,
+// the arbitration window).
+void marketplace_settings(Report& report, const BenchOptions& options);
+
+// Rows for what a timed load got acknowledged and how fast (events/s, events, rejected,
+// frames, ack latency p50/p99/p999 in ms) in `column`, and their --check: events/s
+// positive, nothing rejected, percentiles ordered.
+void report_load(Report& report, const std::string& column, const LoadResult& load);
+
+// Sends customers 0..n-1 one event each, of type type_of(i), over options.connections
+// pipelined connections in batches of options.batch, unpaced; throws unless every event
+// was accepted.
+LoadResult activate_population(const BenchOptions& options, const std::string& ingest,
+                               uint64_t n, const std::function<std::string(size_t)>& type_of,
+                               const std::string& id_prefix);
+
+// How long to wait for something journeyd does once per customer (passivating, firing):
+// a minute, plus time for n customers at a pace any working daemon beats.
+std::chrono::milliseconds deadline_for(uint64_t n);
+
+// Rows for RSS and RssAnon in `column`: before and after (MiB), and the growth from one to
+// the other divided by n (bytes per `unit`); --check requires both "after" values positive.
+void report_memory(Report& report, const std::string& column, const ProcessSample& before,
+                   const ProcessSample& after, uint64_t n, const std::string& unit);
+
+// A settled sample of journeyd's memory (bench_process_stats), with a deadline that suits a
+// benchmark.
+ProcessSample settled_memory(pid_t pid);
+
+}  // namespace journeyd::bench

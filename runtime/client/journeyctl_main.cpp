@@ -1,0 +1,340 @@
+// journeyctl: the operator's and integrator's CLI of PROTOCOL.md. `send` turns JSON lines into
+// msgpack frames for the ingest port; `show`, `decisions`, `stats` and `cluster` read the
+// admin port;
+// `check-config` validates a configuration file without starting anything.
+#include <httplib.h>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "runtime/client/ingest_client.hpp"
+
+namespace journeyd {
+namespace {
+
+using json = nlohmann::json;
+
+enum ExitCode : int { kSuccess = 0, kRejected = 1, kFailure = 2 };
+
+constexpr const char* kExitCodesHelp =
+    "Exit codes:\n"
+    "  0  success; for send: every event accepted (duplicates included)\n"
+    "  1  send: some events rejected or lines not JSON objects; show/decisions: customer not\n"
+    "     found; check-config: the file has errors; cluster: a member is not up\n"
+    "  2  usage error, connection or protocol error, or unauthorized (check --token)";
+
+struct GlobalOptions {
+    std::string ingest = "127.0.0.1:7400";
+    std::string admin = "127.0.0.1:7401";
+    std::string token;
+    double timeout_seconds = 10;
+
+    std::chrono::milliseconds timeout() const {
+        return std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
+    }
+};
+
+// Ends the command: main prints the message and exits with the code.
+class CommandError : public std::runtime_error {
+  public:
+    CommandError(ExitCode exit_code, const std::string& message)
+        : std::runtime_error(message), exit_code_(exit_code) {}
+    ExitCode exit_code() const { return exit_code_; }
+
+  private:
+    ExitCode exit_code_;
+};
+
+// RFC 3986 percent-encoding of everything but unreserved characters, so an id holding '/',
+// '?' or '#' stays one path segment.
+std::string encode_path_segment(const std::string& text) {
+    constexpr char kHexDigits[] = "0123456789ABCDEF";
+    std::string encoded;
+    for (const unsigned char c : text) {
+        const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                                (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+                                c == '~';
+        if (unreserved) {
+            encoded += static_cast<char>(c);
+        } else {
+            encoded += '%';
+            encoded += kHexDigits[c >> 4];
+            encoded += kHexDigits[c & 0xF];
+        }
+    }
+    return encoded;
+}
+
+// httplib names its errors ("Connection", "Read"); an operator needs to know what failed.
+std::string describe(httplib::Error error, std::chrono::milliseconds timeout) {
+    const std::string within = " within " + std::to_string(timeout.count()) + " ms";
+    switch (error) {
+        case httplib::Error::Connection:
+            return "connection failed (nothing listening, or unreachable)";
+        case httplib::Error::ConnectionTimeout:
+            return "no connection" + within;
+        case httplib::Error::Read:
+            return "no answer" + within + ", or the connection broke";
+        case httplib::Error::Write:
+            return "the connection broke while sending the request";
+        default:
+            return httplib::to_string(error);
+    }
+}
+
+// GET `path` on the admin port as JSON. A 404 means "not found" (exit 1) only for paths that
+// name something that may not exist; for the others it is the wrong server (exit 2).
+json admin_get(const GlobalOptions& options, const std::string& path,
+               const std::optional<std::string>& not_found_message = std::nullopt) {
+    const std::optional<HostPort> admin = parse_host_port(options.admin);
+    if (!admin) {
+        throw CommandError(kFailure,
+                           "invalid admin address \"" + options.admin + "\": expected HOST:PORT");
+    }
+    httplib::Client client(admin->host, admin->port);
+    client.set_connection_timeout(options.timeout());
+    client.set_read_timeout(options.timeout());
+    client.set_write_timeout(options.timeout());
+    if (!options.token.empty()) client.set_bearer_token_auth(options.token);
+
+    const httplib::Result result = client.Get(path);
+    if (!result) {
+        throw CommandError(kFailure, "cannot reach the admin port at " + options.admin + ": " +
+                                         describe(result.error(), options.timeout()));
+    }
+    if (result->status == 401) throw CommandError(kFailure, "unauthorized: check --token");
+    if (result->status == 404 && not_found_message) {
+        throw CommandError(kRejected, *not_found_message);
+    }
+    if (result->status != 200) {
+        throw CommandError(kFailure, "GET " + path + " on " + options.admin + " answered " +
+                                         std::to_string(result->status) + ": " + result->body);
+    }
+    json body = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded()) {
+        throw CommandError(kFailure,
+                           "GET " + path + " on " + options.admin + " answered with invalid JSON");
+    }
+    return body;
+}
+
+int run_send(const GlobalOptions& global, const std::string& path, const SendOptions& options) {
+    std::ifstream file;
+    const bool from_stdin = path.empty() || path == "-";
+    if (!from_stdin) {
+        file.open(path);
+        if (!file) throw CommandError(kFailure, "cannot open " + path + ": " + strerror(errno));
+    }
+    IngestClient client = IngestClient::connect(global.ingest, global.timeout());
+    SendSummary summary;
+    std::optional<std::string> failure;
+    try {
+        send_json_lines(client, from_stdin ? std::cin : file, options, summary);
+    } catch (const IngestError& e) {
+        failure = e.what();
+    }
+    for (const LineError& error : summary.errors) {
+        std::cerr << "line " << error.line << ": " << error.error << "\n";
+    }
+    std::cout << "accepted=" << summary.accepted << " duplicates=" << summary.duplicates
+              << " errors=" << summary.errors.size() << std::endl;
+    if (failure) {
+        throw CommandError(kFailure,
+                           *failure + " (frames still in flight may or may not have been applied)");
+    }
+    return summary.errors.empty() ? kSuccess : kRejected;
+}
+
+std::string customer_path(const std::string& customer) {
+    return "/customers/" + encode_path_segment(customer);
+}
+
+std::string customer_not_found(const std::string& customer) {
+    return "customer " + customer + " not found";
+}
+
+// `suffix`: "" for the live state, "/record" for what the store holds.
+int run_show(const GlobalOptions& global, const std::string& customer, const std::string& suffix) {
+    std::cout
+        << admin_get(global, customer_path(customer) + suffix, customer_not_found(customer)).dump(2)
+        << "\n";
+    return kSuccess;
+}
+
+// Milliseconds since the epoch as ISO 8601 UTC, what an operator reads at a glance.
+std::string format_utc_ms(int64_t ms) {
+    const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[40];
+    const size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+    std::snprintf(text + length, sizeof text - length, ".%03dZ", static_cast<int>(ms % 1000));
+    return text;
+}
+
+std::string table_cell(const json& decision, const std::string& column) {
+    const auto value = decision.find(column);
+    if (value == decision.end() || value->is_null()) return "-";
+    if (value->is_string()) return value->get<std::string>();
+    const bool is_time = column == "at" || column == "until";
+    if (is_time && value->is_number_integer() && *value > 0) {
+        return format_utc_ms(value->get<int64_t>());
+    }
+    return value->dump();
+}
+
+void print_decisions_table(const json& decisions) {
+    const std::vector<std::string> columns = {"at",       "decision_id", "program", "channel",
+                                              "priority", "outcome",     "reason",  "until"};
+    std::vector<std::vector<std::string>> rows = {columns};
+    for (const json& decision : decisions) {
+        std::vector<std::string> row;
+        for (const std::string& column : columns) row.push_back(table_cell(decision, column));
+        rows.push_back(std::move(row));
+    }
+    std::vector<size_t> widths(columns.size(), 0);
+    for (const auto& row : rows) {
+        for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    }
+    for (const auto& row : rows) {
+        for (size_t i = 0; i < row.size(); ++i) {
+            std::cout << row[i];
+            if (i + 1 < row.size()) std::cout << std::string(widths[i] - row[i].size() + 2, ' ');
+        }
+        std::cout << "\n";
+    }
+}
+
+int run_decisions(const GlobalOptions& global, const std::string& customer, bool as_json) {
+    const json decisions =
+        admin_get(global, customer_path(customer) + "/decisions", customer_not_found(customer));
+    if (as_json) {
+        std::cout << decisions.dump(2) << "\n";
+    } else if (!decisions.is_array()) {
+        throw CommandError(kFailure, "GET decisions on " + global.admin +
+                                         " answered with something other than a list");
+    } else if (decisions.empty()) {
+        std::cout << "no decisions for customer " << customer << "\n";
+    } else {
+        print_decisions_table(decisions);
+    }
+    return kSuccess;
+}
+
+int run_stats(const GlobalOptions& global) {
+    std::cout << admin_get(global, "/stats").dump(2) << "\n";
+    return kSuccess;
+}
+
+// One line a member; exits kRejected when a member is not up, so scripts can wait on it.
+int run_cluster(const GlobalOptions& global) {
+    const json view = admin_get(global, "/cluster");
+    bool all_up = true;
+    std::printf("%-20s %-11s %-24s %s\n", "MEMBER", "STATE", "ADDRESS", "REASON");
+    for (const json& member : view.value("members", json::array())) {
+        const std::string state = member.value("state", "");
+        all_up = all_up && (state == "up" || state == "self");
+        std::printf("%-20s %-11s %-24s %s\n", member.value("name", "").c_str(), state.c_str(),
+                    member.value("address", "").c_str(), member.value("reason", "").c_str());
+    }
+    return all_up ? kSuccess : kRejected;
+}
+
+int run_check_config(const std::string& path) {
+    const ConfigResult loaded = load_config_file(path);
+    if (!loaded.config) {
+        for (const ConfigError& error : loaded.errors) std::cerr << error.to_string() << "\n";
+        std::cerr << path << ": " << loaded.errors.size() << " configuration error(s)\n";
+        return kRejected;
+    }
+    const JourneyModel& journey = loaded.config->journey;
+    std::cout << path << ": ok (" << journey.stages.size() << " stages, "
+              << journey.transitions.size() << " transitions, " << journey.programs.size()
+              << " programs)\n";
+    return kSuccess;
+}
+
+int run(int argc, char** argv) {
+    CLI::App app{"journeyctl: send events to journeyd and inspect it"};
+    app.footer(kExitCodesHelp);
+    app.require_subcommand(1);
+    GlobalOptions global;
+    app.add_option("--ingest", global.ingest, "ingest port HOST:PORT")->capture_default_str();
+    app.add_option("--admin", global.admin, "admin port HOST:PORT")->capture_default_str();
+    app.add_option("--token", global.token, "admin bearer token")->envname("JOURNEYD_TOKEN");
+    app.add_option("--timeout", global.timeout_seconds, "seconds to wait to connect or read")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+
+    CLI::App* send = app.add_subcommand("send", "send JSON-lines events to the ingest port");
+    std::string send_path;
+    SendOptions send_options;
+    send->add_option("FILE", send_path, "one event object a line; - or absent: stdin");
+    send->add_option("--batch", send_options.batch_size, "events per frame (1: single events)")
+        ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+        ->capture_default_str();
+    send->add_option("--window", send_options.window, "frames in flight")
+        ->check(CLI::Range(size_t{1}, size_t{1} << 16))
+        ->capture_default_str();
+
+    std::string customer;
+    CLI::App* show = app.add_subcommand("show", "print a customer's live state");
+    show->add_option("CUSTOMER", customer, "customer id")->required();
+
+    CLI::App* record = app.add_subcommand("record", "print a customer's record as stored on disk");
+    record->add_option("CUSTOMER", customer, "customer id")->required();
+
+    CLI::App* decisions = app.add_subcommand("decisions", "list a customer's decisions");
+    bool decisions_as_json = false;
+    decisions->add_option("CUSTOMER", customer, "customer id")->required();
+    decisions->add_flag("--json", decisions_as_json, "print the JSON list instead of a table");
+
+    CLI::App* stats = app.add_subcommand("stats", "print the daemon's statistics");
+    CLI::App* cluster = app.add_subcommand(
+        "cluster", "list the cluster's members as this node sees them (exit 1: one is not up)");
+
+    CLI::App* check_config = app.add_subcommand("check-config", "validate a configuration file");
+    std::string config_path;
+    check_config->add_option("FILE", config_path, "TOML configuration file")->required();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? kSuccess : kFailure;  // --help exits 0
+    }
+
+    try {
+        if (*send) return run_send(global, send_path, send_options);
+        if (*show) return run_show(global, customer, "");
+        if (*record) return run_show(global, customer, "/record");
+        if (*decisions) return run_decisions(global, customer, decisions_as_json);
+        if (*stats) return run_stats(global);
+        if (*cluster) return run_cluster(global);
+        return run_check_config(config_path);
+    } catch (const CommandError& e) {
+        std::cerr << e.what() << "\n";
+        return e.exit_code();
+    } catch (const IngestError& e) {
+        std::cerr << e.what() << "\n";
+        return kFailure;
+    }
+}
+
+}  // namespace
+}  // namespace journeyd
+
+int main(int argc, char** argv) {
+    return journeyd::run(argc, argv);
+}

@@ -1,0 +1,192 @@
+#include "runtime/daemon/daemon.hpp"
+
+#include <spdlog/spdlog.h>
+#include <caf/io/all.hpp>
+#include <csignal>
+#include <cstring>
+#include <thread>
+
+#include "actors/coordinator.hpp"
+#include "actors/ingest_session.hpp"
+#include "actors/messages.hpp"
+#include "actors/store_writer.hpp"
+#include "actors/timer_sweeper.hpp"
+#include "state/store/lmdb_store.hpp"
+
+namespace journeyd {
+namespace {
+
+constexpr auto kDrainTimeout = std::chrono::seconds(30);
+
+void drain_and_wait(caf::scoped_actor& self, const caf::actor& actor) {
+    if (!actor) return;
+    self->send(actor, drain_atom::value);
+    self->wait_for(actor);
+}
+
+}  // namespace
+
+Daemon::Daemon(Config config) : config_(std::move(config)) {
+    try {
+        start();
+    } catch (...) {
+        stop();  // actors already spawned would otherwise keep the actor system from ending
+        throw;
+    }
+}
+
+void Daemon::start() {
+    caf_config_.load<caf::io::middleman>();
+    caf_config_.set("logger.verbosity", caf::atom("quiet"));
+    // The stealing scheduler polls while idle (CAF issue #1251); an idle daemon must idle.
+    caf_config_.set("scheduler.policy", caf::atom("sharing"));
+    system_ = std::make_unique<caf::actor_system>(caf_config_);
+    metrics_ = std::make_shared<Metrics>();
+    std::string store_error;
+    store_ = LmdbStore::open(config_.node.data_dir, LmdbOptions{config_.store.sync}, store_error);
+    if (!store_) throw std::runtime_error(store_error);
+    if (!config_.store.sync)
+        spdlog::warn(
+            "[store] sync = false: commits are not fsync'd; a crash of the machine can "
+            "lose events that were acknowledged");
+    store_writer_ =
+        system_->spawn(store_writer, store_, GroupCommit{},
+                       AppliedIdRetention{config_.store.applied_ids_retention, system_now_ms});
+    SinkOptions sink_options;
+    sink_options.on_delivered = forget_delivered(store_writer_);
+    std::string sink_error;
+    sink_ = make_sink(config_.delivery.sink, sink_options, sink_error);
+    if (!sink_) throw std::runtime_error("delivery sink: " + sink_error);
+
+    CoordinatorSetup coordination;
+    // Each node decides for the customers it owns; in a cluster it starts at its floor of the
+    // global rate budgets, and its rate borrower adds what it leases (state/pressure/rate_lease.hpp).
+    coordination.policy = node_share(config_.pressure, config_.cluster.members.size());
+    coordination.model = config_.journey;
+    coordination.offer = [sink = sink_](Delivery d) { return sink->offer(std::move(d)); };
+    coordination.now = system_now_ms;
+    coordination.metrics = metrics_;
+    coordination.store = store_;
+    coordination.store_writer = store_writer_;
+    coordination.unfinished = read_unfinished(*store_, config_.journey);
+    coordinator_ = system_->spawn(coordinator, std::move(coordination));
+    auto context = std::make_shared<CustomerContext>();
+    context->engine = std::make_shared<JourneyEngine>(config_.journey);
+    context->store_writer = store_writer_;
+    context->coordinator = coordinator_;
+    context->now = system_now_ms;
+    context->metrics = metrics_;
+    context->store = store_;
+    context->idle_after = config_.runtime.idle_after;
+    const size_t shards = std::max(2u, std::thread::hardware_concurrency()) * 2;
+    router_ = ShardRouter(*system_, context, shards);
+    sweeper_ = system_->spawn(timer_sweeper, SweeperSetup{store_, router_, system_now_ms});
+    cluster_ = std::make_unique<Cluster>(
+        *system_, config_,
+        ClusterLocal{router_, coordinator_, store_, context->engine, system_now_ms});
+
+    auto ingest_context = std::make_shared<IngestContext>();
+    ingest_context->router = cluster_->router();
+    ingest_context->metrics = metrics_;
+    ingest_context->now = system_now_ms;
+    ingest_context->limits.max_connections = config_.ingest.max_connections;
+    ingest_context->limits.max_frame = static_cast<uint32_t>(config_.ingest.max_frame);
+    ingest_context->limits.max_pending_frames = config_.ingest.max_pending_frames;
+    ingest_context->limits.max_unsent_bytes = config_.ingest.max_unsent_bytes;
+    ingest_ = system_->middleman().spawn_broker(ingest_acceptor, ingest_context);
+    const auto [ingest_host, ingest_port] = *parse_address(config_.node.ingest);
+    caf::scoped_actor self{*system_};
+    self->request(ingest_, std::chrono::seconds(10), open_atom::value, ingest_host, ingest_port)
+        .receive([&](uint16_t bound) { ingest_port_ = bound; },
+                 [&](caf::error& e) {
+                     throw std::runtime_error("ingest: cannot listen on " + config_.node.ingest +
+                                              ": " + caf::to_string(e));
+                 });
+
+    auto cluster_view = [cluster = cluster_.get(), clustered = !config_.cluster.members.empty()] {
+        auto [rates, lease_until] = cluster->rates();
+        return ClusterView{clustered, cluster->fingerprint(), cluster->members(), std::move(rates),
+                           lease_until};
+    };
+    admin_ = std::make_unique<AdminServer>(
+        AdminContext{config_.node.name, config_.admin.token, system_.get(), cluster_->router(),
+                     coordinator_, cluster_view, metrics_, store_, sink_, context->engine,
+                     config_.pressure, system_now_ms, config_.admin.max_body});
+    const auto [admin_host, admin_port] = *parse_address(config_.node.admin);
+    admin_port_ = admin_->start(admin_host, admin_port);
+    spdlog::info(
+        "journeyd started node={} ingest={}:{} admin={}:{} data_dir={} stored_customers={} "
+        "sink={} stages={} programs={} shards={}",
+        config_.node.name, ingest_host, ingest_port_, admin_host, admin_port_,
+        config_.node.data_dir, store_->stats().customers, config_.delivery.sink,
+        config_.journey.stages.size(), config_.journey.programs.size(), shards);
+}
+
+Daemon::~Daemon() {
+    stop();
+}
+
+void Daemon::stop() {
+    if (!system_) return;
+    {
+        caf::scoped_actor self{*system_};
+        if (ingest_) {
+            self->request(ingest_, kDrainTimeout, drain_atom::value)
+                .receive([] {},
+                         [](caf::error& e) {
+                             spdlog::warn("ingest did not drain in time: {}", caf::to_string(e));
+                         });
+            caf::anon_send_exit(ingest_, caf::exit_reason::user_shutdown);
+        }
+        if (cluster_) cluster_->drain();
+        if (admin_) admin_->stop();
+        if (cluster_) cluster_->stop();
+        if (sweeper_) caf::anon_send_exit(sweeper_, caf::exit_reason::user_shutdown);
+        for (const caf::actor& shard : router_.shards())
+            caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+        // The coordinator commits and offers its last decisions; the sink delivers them and
+        // confirms to the store writer, which is drained last so the confirmations are kept.
+        drain_and_wait(self, coordinator_);
+        if (sink_) sink_->close();
+        drain_and_wait(self, store_writer_);
+    }
+    // Everything holding actor handles goes before the actor system: the admin server, the
+    // router, and the sink, whose confirmations hold the store writer.
+    admin_.reset();
+    cluster_.reset();
+    router_ = ShardRouter();
+    ingest_ = coordinator_ = store_writer_ = sweeper_ = nullptr;
+    std::optional<SinkStats> delivered;
+    if (sink_) {
+        sink_->close();
+        delivered = sink_->stats();
+        sink_.reset();
+    }
+    system_.reset();
+    if (!delivered) return;
+    spdlog::info("journeyd stopped frames={} events={} delivered={} undelivered={} resent={}",
+                 metrics_->frames.load(), metrics_->events_accepted.load(), delivered->delivered,
+                 delivered->queued, delivered->already_delivered);
+}
+
+void Daemon::block_shutdown_signals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+int Daemon::run() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("journeyd stopping signal={}", strsignal(received));
+    stop();
+    return 0;
+}
+
+}  // namespace journeyd

@@ -1,0 +1,62 @@
+// The journeyd process: one actor system holding the customer shards, the store writer,
+// the coordinator and the ingest brokers (actors/messages.hpp shows how they talk), the
+// delivery sink, the admin HTTP server and, with [cluster] members, this node's part in the
+// cluster (runtime/cluster/cluster.hpp).
+//
+// The constructor starts everything and binds both ports (port 0 picks a free one, see
+// ingest_port()/admin_port()); it throws std::runtime_error when a port or the sink cannot
+// be opened. run() waits for SIGTERM/SIGINT. Stopping goes front to back so that nothing
+// received is lost: the ingest stops accepting and answers every frame it has received
+// (each answer waits for its commit), the cluster gateway answers what other members
+// forwarded, the admin port closes, then the coordinator and the store writer finish what
+// was sent to them, and the sink delivers what it holds.
+#pragma once
+
+#include <caf/all.hpp>
+#include <memory>
+
+#include "actors/customer_shard.hpp"
+#include "actors/metrics.hpp"
+#include "config/config.hpp"
+#include "runtime/admin/admin_server.hpp"
+#include "runtime/cluster/cluster.hpp"
+#include "runtime/delivery/delivery_sink.hpp"
+#include "state/store/record_store.hpp"
+
+namespace journeyd {
+
+class Daemon {
+  public:
+    explicit Daemon(Config config);
+    ~Daemon();
+
+    // Blocks until SIGTERM/SIGINT, which must already be blocked in every thread
+    // (block_shutdown_signals, before any thread starts) so they reach this one.
+    int run();
+    static void block_shutdown_signals();
+
+    uint16_t ingest_port() const { return ingest_port_; }
+    uint16_t admin_port() const { return admin_port_; }
+
+  private:
+    void start();
+    void stop();
+
+    Config config_;
+    caf::actor_system_config caf_config_;
+    std::unique_ptr<caf::actor_system> system_;
+    std::shared_ptr<Metrics> metrics_;
+    std::shared_ptr<RecordStore> store_;
+    std::shared_ptr<DeliverySink> sink_;
+    caf::actor store_writer_;
+    caf::actor coordinator_;
+    caf::actor ingest_;
+    caf::actor sweeper_;
+    ShardRouter router_;
+    std::unique_ptr<Cluster> cluster_;
+    std::unique_ptr<AdminServer> admin_;
+    uint16_t ingest_port_ = 0;
+    uint16_t admin_port_ = 0;
+};
+
+}  // namespace journeyd

@@ -1,0 +1,60 @@
+// journeyd: the customer-journey daemon. Flags as in PROTOCOL.md; without --config it runs
+// the embedded default journey of CONFIG.md.
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include "config/config.hpp"
+#include "runtime/daemon/daemon.hpp"
+#include "runtime/daemon/json_log_format.hpp"
+
+using namespace journeyd;
+
+int main(int argc, char** argv) {
+    CLI::App app{"journeyd: real-time customer-journey orchestration daemon"};
+    std::string config_path, data_dir, ingest, admin, log_level = "info", log_format = "text";
+    app.add_option("--config", config_path, "TOML configuration file (default: embedded journey)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--data-dir", data_dir, "data directory (overrides [node] data_dir)");
+    app.add_option("--ingest", ingest, "ingest HOST:PORT (overrides [node] ingest)");
+    app.add_option("--admin", admin, "admin HOST:PORT (overrides [node] admin)");
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+    app.add_option("--log-format", log_format, "text, or json for one JSON object a line")
+        ->check(CLI::IsMember({"text", "json"}));
+    app.set_version_flag("--version", std::string("journeyd ") + JOURNEYD_VERSION);
+    CLI11_PARSE(app, argc, argv);
+
+    spdlog::set_level(spdlog::level::from_str(log_level));
+    if (log_format == "json") use_json_log_format();
+    ConfigResult loaded =
+        config_path.empty() ? load_default_config() : load_config_file(config_path);
+    if (!loaded.config) {
+        for (const ConfigError& error : loaded.errors) spdlog::error("{}", error.to_string());
+        spdlog::error("journeyd not started: {} configuration error(s)", loaded.errors.size());
+        return 2;
+    }
+    Config config = std::move(*loaded.config);
+    if (!data_dir.empty()) config.node.data_dir = data_dir;
+    if (!ingest.empty()) config.node.ingest = ingest;
+    if (!admin.empty()) config.node.admin = admin;
+    if (const std::string refused = admin_exposure_error(config.node.admin, config.admin.token);
+        !refused.empty()) {
+        spdlog::error("journeyd not started: {}", refused);
+        return 2;
+    }
+    if (!is_loopback_address(config.node.ingest))
+        spdlog::warn(
+            "ingest {} is reachable from other machines and has no authentication: let only "
+            "trusted event sources reach it",
+            config.node.ingest);
+    spdlog::info("configuration source={}", config_path.empty() ? "<default>" : config_path);
+
+    Daemon::block_shutdown_signals();
+    try {
+        Daemon daemon(std::move(config));
+        return daemon.run();
+    } catch (const std::exception& e) {
+        spdlog::error("journeyd not started: {}", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,120 @@
+#include "state/codec/customer_codec.hpp"
+
+#include "state/codec/msgpack_json.hpp"
+#include "state/codec/msgpack_read.hpp"
+
+namespace journeyd {
+namespace {
+
+constexpr uint32_t kFields = 13;
+
+uint16_t index_of_timer(const JourneyModel& model, TimerKind kind, const std::string& name) {
+    if (kind == TimerKind::inactivity) {
+        for (size_t i = 0; i < model.timers.size(); ++i)
+            if (model.timers[i].name == name) return static_cast<uint16_t>(i);
+    } else {
+        for (size_t i = 0; i < model.programs.size(); ++i)
+            if (model.programs[i].name == name) return static_cast<uint16_t>(i);
+    }
+    throw DecodeError("the configuration has no timer or program \"" + name + "\"");
+}
+
+const std::string& timer_rule_name(const JourneyModel& model, const PendingTimer& timer) {
+    return timer.kind == TimerKind::inactivity ? model.timers[timer.rule].name
+                                               : model.programs[timer.rule].name;
+}
+
+CustomerState read_customer(const msgpack::object& root, const JourneyModel& model) {
+    const msgpack::object* f = fields_of(root, kFields, "record");
+    CustomerState c;
+    c.id = as_string(f[0], "id");
+    std::string error;
+    auto attrs = msgpack_to_json(expect(f[1], msgpack::type::MAP, "profile"), error);
+    if (!attrs) throw DecodeError("profile: " + error);
+    c.profile.merge(*attrs);
+    JourneyState& j = c.journey;
+    j.created = expect(f[2], msgpack::type::BOOLEAN, "created").via.boolean;
+    const std::string stage = as_string(f[3], "stage");
+    auto stage_id = model.stage_id(stage);
+    if (!stage_id) throw DecodeError("the configuration has no stage \"" + stage + "\"");
+    j.stage = *stage_id;
+    j.stage_since = as_int(f[4], "stage_since");
+    j.events_seen = static_cast<uint64_t>(as_int(f[5], "events_seen"));
+    j.last_event_ts = as_int(f[6], "last_event_ts");
+    j.last_event_at = as_int(f[7], "last_event_at");
+    const auto& hits = as_array(f[8], "window_hits");
+    for (uint32_t i = 0; i + 1 < hits.size; i += 2) {
+        const auto rule = static_cast<uint16_t>(as_int(hits.ptr[i], "window rule"));
+        if (rule < model.transitions.size() && model.transitions[rule].counts())
+            j.window_hits.push_back({rule, as_int(hits.ptr[i + 1], "window ts")});
+    }
+    const auto& timers = as_array(f[9], "timers");
+    for (uint32_t i = 0; i < timers.size; ++i) {
+        const auto& tf = as_array(timers.ptr[i], "timer");
+        if (tf.size != 5) throw DecodeError("bad timer");
+        PendingTimer timer;
+        timer.seq = static_cast<uint32_t>(as_int(tf.ptr[0], "timer seq"));
+        timer.kind = static_cast<TimerKind>(as_int(tf.ptr[1], "timer kind"));
+        if (timer.kind != TimerKind::inactivity && timer.kind != TimerKind::program_delay)
+            throw DecodeError("bad timer kind");
+        timer.rule = index_of_timer(model, timer.kind, as_string(tf.ptr[2], "timer name"));
+        timer.due = as_int(tf.ptr[3], "timer due");
+        timer.cause = as_string(tf.ptr[4], "timer cause");
+        j.timers.push_back(std::move(timer));
+    }
+    j.next_timer_seq = static_cast<uint32_t>(as_int(f[10], "next_timer_seq"));
+    const auto& ring = as_array(f[11], "recent_ids");
+    std::vector<uint64_t> fingerprints;
+    for (uint32_t i = 0; i < ring.size; ++i)
+        fingerprints.push_back(static_cast<uint64_t>(
+            expect(ring.ptr[i], msgpack::type::POSITIVE_INTEGER, "recent id").via.u64));
+    j.recent_ids.restore(std::move(fingerprints),
+                         static_cast<uint32_t>(as_int(f[12], "recent_ids slot")));
+    return c;
+}
+
+}  // namespace
+
+std::string encode_customer(const CustomerState& c, const JourneyModel& model) {
+    msgpack::sbuffer buffer;
+    const char version = static_cast<char>(kCustomerRecordVersion);
+    buffer.write(&version, 1);
+    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    const JourneyState& j = c.journey;
+    pk.pack_array(kFields);
+    pk.pack(c.id);
+    pack_json(pk, c.profile.attrs());
+    pk.pack(j.created);
+    pk.pack(model.stages[j.stage]);
+    pk.pack(j.stage_since);
+    pk.pack(j.events_seen);
+    pk.pack(j.last_event_ts);
+    pk.pack(j.last_event_at);
+    pk.pack_array(static_cast<uint32_t>(j.window_hits.size() * 2));
+    for (const WindowHit& hit : j.window_hits) {
+        pk.pack(hit.rule);
+        pk.pack(hit.ts);
+    }
+    pk.pack_array(static_cast<uint32_t>(j.timers.size()));
+    for (const PendingTimer& timer : j.timers) {
+        pk.pack_array(5);
+        pk.pack(timer.seq);
+        pk.pack(static_cast<uint8_t>(timer.kind));
+        pk.pack(timer_rule_name(model, timer));
+        pk.pack(timer.due);
+        pk.pack(timer.cause);
+    }
+    pk.pack(j.next_timer_seq);
+    pk.pack(j.recent_ids.ring());
+    pk.pack(j.recent_ids.next_slot());
+    return std::string(buffer.data(), buffer.size());
+}
+
+std::optional<CustomerState> decode_customer(std::string_view record, const JourneyModel& model,
+                                             std::string& error) {
+    return decode_versioned(
+        record, kCustomerRecordVersion, "customer record",
+        [&model](const msgpack::object& root) { return read_customer(root, model); }, error);
+}
+
+}  // namespace journeyd

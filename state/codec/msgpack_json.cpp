@@ -1,0 +1,105 @@
+#include "state/codec/msgpack_json.hpp"
+
+namespace journeyd {
+namespace {
+
+// Recursion is bounded by the depth msgpack-c's unpacker allows (its limits apply upstream).
+bool convert(const msgpack::object& in, nlohmann::json& out, std::string& error) {
+    switch (in.type) {
+        case msgpack::type::NIL:
+            out = nullptr;
+            return true;
+        case msgpack::type::BOOLEAN:
+            out = in.via.boolean;
+            return true;
+        case msgpack::type::POSITIVE_INTEGER:
+            out = in.via.u64;
+            return true;
+        case msgpack::type::NEGATIVE_INTEGER:
+            out = in.via.i64;
+            return true;
+        case msgpack::type::FLOAT32:
+        case msgpack::type::FLOAT64:
+            out = in.via.f64;
+            return true;
+        case msgpack::type::STR:
+            out = std::string(in.via.str.ptr, in.via.str.size);
+            return true;
+        case msgpack::type::BIN:
+            out = std::string(in.via.bin.ptr, in.via.bin.size);
+            return true;
+        case msgpack::type::ARRAY:
+            out = nlohmann::json::array();
+            for (uint32_t i = 0; i < in.via.array.size; ++i) {
+                nlohmann::json element;
+                if (!convert(in.via.array.ptr[i], element, error)) return false;
+                out.push_back(std::move(element));
+            }
+            return true;
+        case msgpack::type::MAP:
+            out = nlohmann::json::object();
+            for (uint32_t i = 0; i < in.via.map.size; ++i) {
+                const msgpack::object_kv& kv = in.via.map.ptr[i];
+                if (kv.key.type != msgpack::type::STR) {
+                    error = "map keys must be strings";
+                    return false;
+                }
+                nlohmann::json element;
+                if (!convert(kv.val, element, error)) return false;
+                out[std::string(kv.key.via.str.ptr, kv.key.via.str.size)] = std::move(element);
+            }
+            return true;
+        default:
+            error = "msgpack ext types are not supported";
+            return false;
+    }
+}
+
+}  // namespace
+
+std::optional<nlohmann::json> msgpack_to_json(const msgpack::object& value, std::string& error) {
+    nlohmann::json out;
+    if (!convert(value, out, error)) return std::nullopt;
+    return out;
+}
+
+void pack_json(msgpack::packer<msgpack::sbuffer>& packer, const nlohmann::json& value) {
+    using value_t = nlohmann::json::value_t;
+    switch (value.type()) {
+        case value_t::null:
+        case value_t::discarded:
+            packer.pack_nil();
+            return;
+        case value_t::boolean:
+            value.get<bool>() ? packer.pack_true() : packer.pack_false();
+            return;
+        case value_t::number_integer:
+            packer.pack(value.get<int64_t>());
+            return;
+        case value_t::number_unsigned:
+            packer.pack(value.get<uint64_t>());
+            return;
+        case value_t::number_float:
+            packer.pack(value.get<double>());
+            return;
+        case value_t::string:
+            packer.pack(value.get_ref<const std::string&>());
+            return;
+        case value_t::binary:
+            packer.pack(std::string(value.get_binary().begin(), value.get_binary().end()));
+            return;
+        case value_t::array:
+            packer.pack_array(static_cast<uint32_t>(value.size()));
+            for (const auto& element : value) pack_json(packer, element);
+            return;
+        case value_t::object:
+            packer.pack_map(static_cast<uint32_t>(value.size()));
+            for (auto it = value.begin(); it != value.end(); ++it) {
+                packer.pack(it.key());
+                pack_json(packer, it.value());
+            }
+            return;
+    }
+}
+
+}  // namespace journeyd

@@ -1,0 +1,179 @@
+#include "state/codec/pressure_codec.hpp"
+
+#include "state/codec/msgpack_read.hpp"
+
+namespace journeyd {
+namespace {
+
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+std::string finish(const msgpack::sbuffer& buffer) {
+    return std::string(buffer.data(), buffer.size());
+}
+
+// The version byte goes first, then the packer writes the body after it.
+msgpack::sbuffer versioned_buffer() {
+    msgpack::sbuffer buffer;
+    const char version = static_cast<char>(kPressureRecordVersion);
+    buffer.write(&version, 1);
+    return buffer;
+}
+
+ProgramId program_named(const JourneyModel& model, const std::string& name) {
+    auto id = model.program_id(name);
+    if (!id) throw DecodeError("the configuration has no program \"" + name + "\"");
+    return *id;
+}
+
+void pack_request(Packer& pk, const ContactRequest& r, const JourneyModel& model) {
+    pk.pack_array(8);
+    pk.pack(r.decision_id);
+    pk.pack(r.customer);
+    pk.pack(model.programs[r.program].name);
+    pk.pack(r.cause);
+    pk.pack(r.at);
+    pk.pack(r.dropped_reason);
+    pk.pack(r.preferences.time_zone);
+    pk.pack(r.preferences.refused_channels);
+}
+
+ContactRequest read_request(const msgpack::object& root, const JourneyModel& model) {
+    const msgpack::object* f = fields_of(root, 8, "request");
+    ContactRequest r;
+    r.decision_id = as_string(f[0], "decision_id");
+    r.customer = as_string(f[1], "customer");
+    r.program = program_named(model, as_string(f[2], "program"));
+    r.cause = as_string(f[3], "cause");
+    r.at = as_int(f[4], "at");
+    r.dropped_reason = as_string(f[5], "dropped_reason");
+    r.preferences.time_zone = as_string(f[6], "time_zone");
+    const auto& refused = as_array(f[7], "refused_channels");
+    for (uint32_t i = 0; i < refused.size; ++i)
+        r.preferences.refused_channels.push_back(as_string(refused.ptr[i], "refused channel"));
+    return r;
+}
+
+void pack_decision(Packer& pk, const Decision& d, const JourneyModel& model) {
+    pk.pack_array(8);
+    pk.pack(d.decision_id);
+    pk.pack(model.programs[d.program].name);
+    pk.pack(static_cast<uint8_t>(d.outcome));
+    pk.pack(d.reason);
+    pk.pack(d.detail);
+    pk.pack(d.until);
+    pk.pack(d.at);
+    pk.pack(d.requested_at);
+}
+
+std::optional<Decision> read_decision(const msgpack::object& o, const std::string& customer,
+                                      const JourneyModel& model) {
+    const msgpack::object* f = fields_of(o, 8, "decision");
+    auto program = model.program_id(as_string(f[1], "decision program"));
+    if (!program) return std::nullopt;
+    const int64_t outcome = as_int(f[2], "outcome");
+    if (outcome < 0 || outcome > static_cast<int64_t>(Outcome::suppress))
+        throw DecodeError("bad field outcome");
+    Decision d;
+    d.decision_id = as_string(f[0], "decision_id");
+    d.customer = customer;
+    d.program = *program;
+    d.outcome = static_cast<Outcome>(outcome);
+    d.reason = as_string(f[3], "reason");
+    d.detail = as_string(f[4], "detail");
+    d.until = as_int(f[5], "until");
+    d.at = as_int(f[6], "decided at");
+    d.requested_at = as_int(f[7], "requested_at");
+    return d;
+}
+
+PressureHistory read_history(const msgpack::object& root, const std::string& customer,
+                             const JourneyModel& model) {
+    const msgpack::object* f = fields_of(root, 2, "history");
+    PressureHistory history;
+    const auto& sends = as_array(f[0], "sends");
+    for (uint32_t i = 0; i < sends.size; ++i) {
+        const msgpack::object* s = fields_of(sends.ptr[i], 3, "send");
+        auto program = model.program_id(as_string(s[0], "send program"));
+        if (!program) continue;
+        history.sends.push_back(
+            {*program, as_int(s[1], "send at"),
+             expect(s[2], msgpack::type::BOOLEAN, "counts_against_caps").via.boolean});
+    }
+    const auto& decisions = as_array(f[1], "decisions");
+    for (uint32_t i = 0; i < decisions.size; ++i)
+        if (auto d = read_decision(decisions.ptr[i], customer, model))
+            history.decisions.push_back(std::move(*d));
+    return history;
+}
+
+Delivery read_delivery(const msgpack::object& root) {
+    const msgpack::object* f = fields_of(root, 7, "delivery");
+    Delivery d;
+    d.decision_id = as_string(f[0], "decision_id");
+    d.customer = as_string(f[1], "customer");
+    d.program = as_string(f[2], "program");
+    d.channel = as_string(f[3], "channel");
+    d.template_name = as_string(f[4], "template");
+    d.priority = as_string(f[5], "priority");
+    d.decided_at = as_int(f[6], "decided_at");
+    return d;
+}
+
+}  // namespace
+
+std::string encode_request(const ContactRequest& request, const JourneyModel& model) {
+    msgpack::sbuffer buffer = versioned_buffer();
+    Packer pk(buffer);
+    pack_request(pk, request, model);
+    return finish(buffer);
+}
+
+std::optional<ContactRequest> decode_request(std::string_view record, const JourneyModel& model,
+                                             std::string& error) {
+    return decode_versioned(
+        record, kPressureRecordVersion, "contact request record",
+        [&model](const msgpack::object& root) { return read_request(root, model); }, error);
+}
+
+std::string encode_history(const PressureHistory& history, const JourneyModel& model) {
+    msgpack::sbuffer buffer = versioned_buffer();
+    Packer pk(buffer);
+    pk.pack_array(2);
+    pk.pack_array(static_cast<uint32_t>(history.sends.size()));
+    for (const Contact& send : history.sends) {
+        pk.pack_array(3);
+        pk.pack(model.programs[send.program].name);
+        pk.pack(send.at);
+        pk.pack(send.counts_against_caps);
+    }
+    pk.pack_array(static_cast<uint32_t>(history.decisions.size()));
+    for (const Decision& d : history.decisions) pack_decision(pk, d, model);
+    return finish(buffer);
+}
+
+std::optional<PressureHistory> decode_history(std::string_view record, const std::string& customer,
+                                              const JourneyModel& model, std::string& error) {
+    return decode_versioned(
+        record, kPressureRecordVersion, "contact history record",
+        [&](const msgpack::object& root) { return read_history(root, customer, model); }, error);
+}
+
+std::string encode_delivery(const Delivery& d) {
+    msgpack::sbuffer buffer = versioned_buffer();
+    Packer pk(buffer);
+    pk.pack_array(7);
+    pk.pack(d.decision_id);
+    pk.pack(d.customer);
+    pk.pack(d.program);
+    pk.pack(d.channel);
+    pk.pack(d.template_name);
+    pk.pack(d.priority);
+    pk.pack(d.decided_at);
+    return finish(buffer);
+}
+
+std::optional<Delivery> decode_delivery(std::string_view record, std::string& error) {
+    return decode_versioned(record, kPressureRecordVersion, "outbox record", read_delivery, error);
+}
+
+}  // namespace journeyd

@@ -1,0 +1,43 @@
+// The contact-pressure coordinator's durable state as bytes for the store's Tables
+// (state/store/record_store.hpp): a contact request not yet finally decided, a customer's contact
+// history with its decision log, and a send the delivery sink has not confirmed. Each is a
+// version byte (kPressureRecordVersion) and one msgpack array.
+//
+// Programs are stored by name, so a record reads back under an edited configuration. A
+// request naming a program the configuration no longer has fails to decode (the caller logs
+// and drops it); history entries of such programs are skipped, never misattributed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "state/pressure/contact_request.hpp"
+#include "state/pressure/delivery.hpp"
+#include "state/journey/journey_model.hpp"
+#include "state/pressure/pressure_ledger.hpp"
+
+namespace journeyd {
+
+inline constexpr uint8_t kPressureRecordVersion = 1;
+
+std::string encode_request(const ContactRequest& request, const JourneyModel& model);
+std::optional<ContactRequest> decode_request(std::string_view record, const JourneyModel& model,
+                                             std::string& error);
+
+// What the coordinator remembers of one customer across restarts.
+struct PressureHistory {
+    std::vector<Contact> sends;       // by time, as PressureLedger::contacts gives them
+    std::vector<Decision> decisions;  // newest first, as DecisionLog::newest_first gives them
+};
+
+std::string encode_history(const PressureHistory& history, const JourneyModel& model);
+// The decisions' customer is `customer`, the key the history was stored under.
+std::optional<PressureHistory> decode_history(std::string_view record, const std::string& customer,
+                                              const JourneyModel& model, std::string& error);
+
+std::string encode_delivery(const Delivery& delivery);
+std::optional<Delivery> decode_delivery(std::string_view record, std::string& error);
+
+}  // namespace journeyd

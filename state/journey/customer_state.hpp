@@ -1,0 +1,95 @@
+// Everything journeyd remembers about one customer: profile and journey state. Plain data;
+// JourneyEngine holds the rules that change it, customer_codec turns it into a store record.
+//
+// Kept compact on purpose: millions of these live in memory (one per customer actor), so
+// ids of events are remembered as 64-bit fingerprints and count/within windows as bare
+// timestamps, never as strings or maps.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "state/duration.hpp"
+#include "state/journey/journey_model.hpp"
+#include "state/journey/profile.hpp"
+
+namespace journeyd {
+
+enum class TimerKind : uint8_t {
+    inactivity = 0,     // a [[journey.timer]] rule; `rule` indexes JourneyModel::timers
+    program_delay = 1,  // a program's `delay`; `rule` indexes JourneyModel::programs
+};
+
+struct PendingTimer {
+    uint32_t seq = 0;  // unique per customer, in arming order
+    TimerKind kind = TimerKind::inactivity;
+    uint16_t rule = 0;
+    TimeMs due = 0;
+    std::string cause;  // program_delay: what triggered the program (for decision ids)
+
+    bool operator==(const PendingTimer& o) const {
+        return seq == o.seq && kind == o.kind && rule == o.rule && due == o.due && cause == o.cause;
+    }
+};
+
+// One matching event of a counting transition (count/within), by event time.
+struct WindowHit {
+    uint16_t rule = 0;
+    TimeMs ts = 0;
+
+    bool operator==(const WindowHit& o) const { return rule == o.rule && ts == o.ts; }
+};
+
+// The ids of the last events applied, as fingerprints, in a ring. It answers "was this id
+// already applied?" for retries, which arrive soon after the original; the durable store
+// keeps the longer history.
+class RecentEventIds {
+  public:
+    static constexpr size_t kCapacity = 64;
+
+    bool contains(uint64_t fingerprint) const;
+    void remember(uint64_t fingerprint);
+    const std::vector<uint64_t>& ring() const { return ring_; }
+    uint32_t next_slot() const { return next_; }
+    void restore(std::vector<uint64_t> ring, uint32_t next_slot);
+
+    bool operator==(const RecentEventIds& o) const { return ring_ == o.ring_ && next_ == o.next_; }
+
+  private:
+    std::vector<uint64_t> ring_;
+    uint32_t next_ = 0;
+};
+
+struct JourneyState {
+    bool created = false;
+    StageId stage = 0;
+    TimeMs stage_since = 0;
+    uint64_t events_seen = 0;
+    TimeMs last_event_ts = 0;  // newest event time seen (events may arrive out of order)
+    TimeMs last_event_at = 0;  // processing time of the last event: inactivity runs from it
+    std::vector<WindowHit> window_hits;  // sorted by (rule, ts)
+    std::vector<PendingTimer> timers;
+    uint32_t next_timer_seq = 0;
+    RecentEventIds recent_ids;
+
+    bool operator==(const JourneyState& o) const {
+        return created == o.created && stage == o.stage && stage_since == o.stage_since &&
+               events_seen == o.events_seen && last_event_ts == o.last_event_ts &&
+               last_event_at == o.last_event_at && window_hits == o.window_hits &&
+               timers == o.timers && next_timer_seq == o.next_timer_seq &&
+               recent_ids == o.recent_ids;
+    }
+};
+
+struct CustomerState {
+    std::string id;
+    Profile profile;
+    JourneyState journey;
+
+    bool operator==(const CustomerState& o) const {
+        return id == o.id && profile == o.profile && journey == o.journey;
+    }
+};
+
+}  // namespace journeyd

@@ -1,0 +1,250 @@
+#include "state/journey/journey_engine.hpp"
+
+#include <algorithm>
+
+#include "state/stable_hash.hpp"
+
+namespace journeyd {
+namespace {
+
+bool contains(const std::vector<StageId>& stages, StageId stage) {
+    return std::find(stages.begin(), stages.end(), stage) != stages.end();
+}
+
+std::string event_cause(const Event& event) {
+    return "event:" + event.id;
+}
+
+std::string timer_cause(const std::string& timer_name, TimeMs due) {
+    return "timer:" + timer_name + "@" + std::to_string(due);
+}
+
+bool by_rule_then_ts(const WindowHit& a, const WindowHit& b) {
+    return a.rule != b.rule ? a.rule < b.rule : a.ts < b.ts;
+}
+
+// The hits of one rule: a contiguous run, since window_hits is sorted by (rule, ts).
+template <class Hits>
+auto hits_of(Hits& hits, uint16_t rule) {
+    auto first =
+        std::lower_bound(hits.begin(), hits.end(), WindowHit{rule, INT64_MIN}, by_rule_then_ts);
+    auto last = std::find_if(first, hits.end(), [&](const WindowHit& h) { return h.rule != rule; });
+    return std::make_pair(first, last);
+}
+
+}  // namespace
+
+void Effects::clear() {
+    outcome = ApplyOutcome::applied;
+    stage_changes.clear();
+    timer_changes.clear();
+    requests.clear();
+    drops.clear();
+    timers_fired = 0;
+}
+
+JourneyEngine::JourneyEngine(JourneyModel model)
+    : model_(std::move(model)), on_enter_(model_.stages.size()), timers_in_(model_.stages.size()) {
+    for (size_t r = 0; r < model_.transitions.size(); ++r)
+        for (const std::string& type : model_.transitions[r].on)
+            by_event_type_[type].transitions.push_back(static_cast<uint16_t>(r));
+    for (size_t p = 0; p < model_.programs.size(); ++p) {
+        const Program& program = model_.programs[p];
+        if (program.on_enter)
+            on_enter_[*program.on_enter].push_back(static_cast<ProgramId>(p));
+        else
+            by_event_type_[program.on_event].on_event.push_back(static_cast<ProgramId>(p));
+    }
+    for (size_t t = 0; t < model_.timers.size(); ++t)
+        for (StageId stage : model_.timers[t].in)
+            timers_in_[stage].push_back(static_cast<uint16_t>(t));
+}
+
+void JourneyEngine::apply(CustomerState& customer, const Event& event, TimeMs now,
+                          Effects& out) const {
+    out.clear();
+    JourneyState& journey = customer.journey;
+    const uint64_t fingerprint = stable_hash(event.id);
+    if (journey.recent_ids.contains(fingerprint)) {
+        out.outcome = ApplyOutcome::duplicate;
+        return;
+    }
+    journey.recent_ids.remember(fingerprint);
+    const std::string cause = event_cause(event);
+    if (!journey.created) {
+        enter_stage(customer, model_.initial_stage, event.ts, cause, now, out);
+        journey.created = true;
+    }
+
+    ++journey.events_seen;
+    journey.last_event_ts = std::max(journey.last_event_ts, event.ts);
+    journey.last_event_at = now;
+    if (event.type == kProfileEventType) customer.profile.merge(event.attrs);
+
+    auto rules = by_event_type_.find(event.type);
+    if (rules != by_event_type_.end()) {
+        for (uint16_t r : rules->second.transitions)
+            if (model_.transitions[r].counts()) record_hit(journey, r, event.ts);
+        for (uint16_t r : rules->second.transitions) {
+            const TransitionRule& rule = model_.transitions[r];
+            if (rule.to == journey.stage) continue;
+            if (!rule.from.empty() && !contains(rule.from, journey.stage)) continue;
+            if (rule.counts() && !window_complete(journey, r, event.ts)) continue;
+            leave_stage(customer, rule.to, now, out);
+            enter_stage(customer, rule.to, event.ts, cause, now, out);
+            break;
+        }
+    }
+    arm_inactivity(journey, now, /*restart_running=*/true, out);
+
+    if (rules != by_event_type_.end())
+        for (ProgramId p : rules->second.on_event) request_program(customer, p, cause, now, out);
+}
+
+void JourneyEngine::fire_due(CustomerState& customer, TimeMs now, Effects& out) const {
+    out.clear();
+    JourneyState& journey = customer.journey;
+    for (;;) {
+        auto due = std::min_element(journey.timers.begin(), journey.timers.end(),
+                                    [](const PendingTimer& a, const PendingTimer& b) {
+                                        return a.due != b.due ? a.due < b.due : a.seq < b.seq;
+                                    });
+        if (due == journey.timers.end() || due->due > now) return;
+        PendingTimer timer = std::move(*due);
+        journey.timers.erase(due);
+        ++out.timers_fired;
+        if (timer.kind == TimerKind::program_delay) {
+            out.requests.push_back({timer.rule, std::move(timer.cause), now});
+            continue;
+        }
+        const TimerRule& rule = model_.timers[timer.rule];
+        if (rule.to == journey.stage) continue;
+        leave_stage(customer, rule.to, now, out);
+        enter_stage(customer, rule.to, timer.due, timer_cause(rule.name, timer.due), now, out);
+        arm_inactivity(journey, now, /*restart_running=*/false, out);
+    }
+}
+
+std::optional<TimeMs> JourneyEngine::next_due(const CustomerState& customer) const {
+    std::optional<TimeMs> earliest;
+    for (const PendingTimer& timer : customer.journey.timers)
+        if (!earliest || timer.due < *earliest) earliest = timer.due;
+    return earliest;
+}
+
+std::string JourneyEngine::timer_name(const PendingTimer& timer) const {
+    if (timer.kind == TimerKind::program_delay) return "delay:" + model_.programs[timer.rule].name;
+    return model_.timers[timer.rule].name;
+}
+
+void JourneyEngine::record_hit(JourneyState& journey, uint16_t rule, TimeMs ts) const {
+    const TransitionRule& transition = model_.transitions[rule];
+    auto& hits = journey.window_hits;
+    auto [first, last] = hits_of(hits, rule);
+    const TimeMs horizon = std::max(journey.last_event_ts, ts) - transition.within;
+    auto keep_from = std::find_if(first, last, [&](const WindowHit& h) { return h.ts > horizon; });
+    // A window needs `count` hits; remembering twice that many lets a late event land among
+    // them without forgetting hits that arrived in order, and bounds memory under floods.
+    const size_t max_hits = static_cast<size_t>(transition.count) * 2;
+    if (static_cast<size_t>(last - keep_from) >= max_hits) keep_from = last - (max_hits - 1);
+    hits.erase(first, keep_from);
+    if (ts <= horizon) return;
+    hits.insert(std::upper_bound(hits.begin(), hits.end(), WindowHit{rule, ts}, by_rule_then_ts),
+                WindowHit{rule, ts});
+}
+
+bool JourneyEngine::window_complete(const JourneyState& journey, uint16_t rule, TimeMs ts) const {
+    const TransitionRule& transition = model_.transitions[rule];
+    if (ts <= journey.last_event_ts - transition.within) return false;  // forgotten, see record_hit
+    const auto [begin, end] = hits_of(journey.window_hits, rule);
+    if (begin == end) return false;
+    const WindowHit* hits = &*begin;
+    const size_t n = end - begin, count = transition.count;
+    // Complete when `count` consecutive hits, one of them this event, span less than `within`:
+    // a late event can then close a window that events on both sides of it opened.
+    const size_t at = std::lower_bound(begin, end, WindowHit{rule, ts}, by_rule_then_ts) - begin;
+    for (size_t first = at >= count - 1 ? at - (count - 1) : 0; first <= at; ++first) {
+        if (first + count - 1 >= n) break;
+        if (hits[first + count - 1].ts - hits[first].ts < transition.within) return true;
+    }
+    return false;
+}
+
+void JourneyEngine::leave_stage(CustomerState& customer, StageId to, TimeMs now,
+                                Effects& out) const {
+    JourneyState& journey = customer.journey;
+    auto& timers = journey.timers;
+    auto stays = [&](const PendingTimer& timer) {
+        if (timer.kind == TimerKind::inactivity) return contains(model_.timers[timer.rule].in, to);
+        return !model_.programs[timer.rule].on_enter;  // on_event delays do not depend on stage
+    };
+    auto gone = std::stable_partition(timers.begin(), timers.end(), stays);
+    for (auto it = gone; it != timers.end(); ++it) {
+        out.timer_changes.push_back({false, it->kind, it->rule, it->due});
+        if (it->kind == TimerKind::program_delay)
+            out.drops.push_back({it->rule, std::move(it->cause), kReasonLeftStage, now});
+    }
+    timers.erase(gone, timers.end());
+}
+
+void JourneyEngine::enter_stage(CustomerState& customer, StageId to, TimeMs at,
+                                const std::string& cause, TimeMs now, Effects& out) const {
+    JourneyState& journey = customer.journey;
+    out.stage_changes.push_back({journey.created, journey.stage, to, at});
+    journey.stage = to;
+    journey.stage_since = at;
+    for (ProgramId p : on_enter_[to]) request_program(customer, p, cause, now, out);
+}
+
+void JourneyEngine::arm_inactivity(JourneyState& journey, TimeMs now, bool restart_running,
+                                   Effects& out) const {
+    for (uint16_t t : timers_in_[journey.stage]) {
+        const TimeMs due = now + model_.timers[t].after;
+        auto running = std::find_if(
+            journey.timers.begin(), journey.timers.end(), [&](const PendingTimer& timer) {
+                return timer.kind == TimerKind::inactivity && timer.rule == t;
+            });
+        if (running == journey.timers.end()) {
+            arm(journey, TimerKind::inactivity, t, due, {}, out);
+        } else if (restart_running) {
+            running->due = due;
+            out.timer_changes.push_back({true, TimerKind::inactivity, t, due});
+        }
+    }
+}
+
+void JourneyEngine::arm(JourneyState& journey, TimerKind kind, uint16_t rule, TimeMs due,
+                        std::string cause, Effects& out) const {
+    journey.timers.push_back({journey.next_timer_seq++, kind, rule, due, std::move(cause)});
+    out.timer_changes.push_back({true, kind, rule, due});
+}
+
+void JourneyEngine::request_program(CustomerState& customer, ProgramId program,
+                                    const std::string& cause, TimeMs now, Effects& out) const {
+    const DurationMs delay = model_.programs[program].delay;
+    if (delay > 0) {
+        arm(customer.journey, TimerKind::program_delay, program, now + delay, cause, out);
+        return;
+    }
+    out.requests.push_back({program, cause, now});
+}
+
+bool RecentEventIds::contains(uint64_t fingerprint) const {
+    return std::find(ring_.begin(), ring_.end(), fingerprint) != ring_.end();
+}
+
+void RecentEventIds::remember(uint64_t fingerprint) {
+    if (ring_.size() < kCapacity) {
+        ring_.push_back(fingerprint);
+        return;
+    }
+    ring_[next_] = fingerprint;
+    next_ = (next_ + 1) % kCapacity;
+}
+
+void RecentEventIds::restore(std::vector<uint64_t> ring, uint32_t next_slot) {
+    ring_ = std::move(ring);
+    next_ = ring_.empty() ? 0 : next_slot % ring_.size();
+}
+
+}  // namespace journeyd

@@ -1,0 +1,125 @@
+// JourneyEngine: the journey rules of a JourneyModel applied to one customer's state.
+//
+// Contract:
+// - apply(customer, event, now) applies one event in full, in CONFIG.md's order: create the
+//   customer in the initial stage on its first event (on_enter programs fire), skip an id
+//   already applied (outcome duplicate, no other effect), merge `profile` attrs, record
+//   count/within hits by event time, take the first matching transition, re-arm inactivity
+//   timers; then list the program requests the event triggered (on_enter of every stage
+//   entered, on_event of its type), so their decisions see the updated profile.
+// - fire_due(customer, now) fires every pending timer due at `now`, earliest first:
+//   inactivity timers move the customer, program delays become requests.
+// - An on_enter program waiting out its delay is dropped (reason "left_stage") the moment
+//   the customer leaves that stage; a later visit of the same stage does not revive it.
+// - count/within uses event time: an event completes the window when it and count-1 other
+//   matching events fall inside one span shorter than `within`; a late event is counted
+//   where it belongs. Events older than one window behind the newest event seen are
+//   forgotten and count for nothing. Inactivity uses processing time (`now`): a backfill of old
+//   events must not make customers lapse at once.
+// - Transitions move to another stage: a rule whose `to` is the current stage does not match.
+//
+// The engine holds no per-customer data; one instance serves every customer of a process.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "state/journey/customer_state.hpp"
+#include "state/journey/event.hpp"
+#include "state/journey/journey_model.hpp"
+
+namespace journeyd {
+
+enum class ApplyOutcome : uint8_t { applied, duplicate };
+
+struct StageChange {
+    bool had_stage = false;  // false for the customer's creation in the initial stage
+    StageId from = 0;
+    StageId to = 0;
+    TimeMs at = 0;
+};
+
+// A program asking the pressure coordinator to send. `cause` names what triggered it
+// ("event:<id>", "timer:<name>@<due>") so that a decision id derived from it is the same
+// when the same cause is replayed after a crash.
+struct ProgramRequest {
+    ProgramId program = 0;
+    std::string cause;
+    TimeMs at = 0;
+};
+
+struct ProgramDrop {
+    ProgramId program = 0;
+    std::string cause;
+    std::string_view reason;
+    TimeMs at = 0;
+};
+
+struct TimerChange {
+    bool armed = true;  // false: cancelled
+    TimerKind kind = TimerKind::inactivity;
+    uint16_t rule = 0;
+    TimeMs due = 0;
+};
+
+struct Effects {
+    ApplyOutcome outcome = ApplyOutcome::applied;
+    std::vector<StageChange> stage_changes;
+    std::vector<TimerChange> timer_changes;
+    std::vector<ProgramRequest> requests;
+    std::vector<ProgramDrop> drops;
+    uint32_t timers_fired = 0;
+
+    // After apply: whether the event was applied (not a duplicate).
+    bool changed_state() const { return outcome == ApplyOutcome::applied; }
+    void clear();
+};
+
+inline constexpr std::string_view kReasonLeftStage = "left_stage";
+
+class JourneyEngine {
+  public:
+    explicit JourneyEngine(JourneyModel model);
+
+    // `out` is cleared first; reusing one Effects across calls saves its allocations.
+    void apply(CustomerState& customer, const Event& event, TimeMs now, Effects& out) const;
+    void fire_due(CustomerState& customer, TimeMs now, Effects& out) const;
+
+    // When the earliest pending timer is due; nullopt when none is pending.
+    std::optional<TimeMs> next_due(const CustomerState& customer) const;
+
+    // "lapse" for an inactivity timer, "delay:<program>" for a program waiting out its delay.
+    std::string timer_name(const PendingTimer& timer) const;
+
+    const JourneyModel& model() const { return model_; }
+
+  private:
+    struct EventTypeRules {
+        std::vector<uint16_t> transitions;  // rules whose `on` lists this type, in file order
+        std::vector<ProgramId> on_event;
+    };
+
+    bool window_complete(const JourneyState& journey, uint16_t rule, TimeMs ts) const;
+    void record_hit(JourneyState& journey, uint16_t rule, TimeMs ts) const;
+    void enter_stage(CustomerState& customer, StageId to, TimeMs at, const std::string& cause,
+                     TimeMs now, Effects& out) const;
+    void leave_stage(CustomerState& customer, StageId to, TimeMs now, Effects& out) const;
+    void arm(JourneyState& journey, TimerKind kind, uint16_t rule, TimeMs due, std::string cause,
+             Effects& out) const;
+    void request_program(CustomerState& customer, ProgramId program, const std::string& cause,
+                         TimeMs now, Effects& out) const;
+    // Arms the inactivity timers of the current stage that are not running; an event also
+    // restarts the running ones (restart_running), a timer-driven move does not.
+    void arm_inactivity(JourneyState& journey, TimeMs now, bool restart_running,
+                        Effects& out) const;
+
+    const JourneyModel model_;
+    std::unordered_map<std::string, EventTypeRules> by_event_type_;
+    std::vector<std::vector<ProgramId>> on_enter_;  // per stage
+    std::vector<std::vector<uint16_t>> timers_in_;  // per stage: timer rules active there
+};
+
+}  // namespace journeyd

@@ -1,0 +1,37 @@
+#include "state/journey/program_requests.hpp"
+
+namespace journeyd {
+namespace {
+
+ContactRequest contact_request(const CustomerState& customer, const JourneyModel& model,
+                               ProgramId program, const std::string& cause, TimeMs at,
+                               std::string dropped_reason) {
+    ContactRequest request;
+    request.decision_id = make_decision_id(customer.id, model.programs[program].name, cause);
+    request.customer = customer.id;
+    request.program = program;
+    request.cause = cause;
+    request.at = at;
+    request.dropped_reason = std::move(dropped_reason);
+    request.preferences = preferences_of(customer.profile);
+    return request;
+}
+
+}  // namespace
+
+ContactPreferences preferences_of(const Profile& profile) {
+    return {profile.time_zone(), profile.refused_channels()};
+}
+
+std::vector<ContactRequest> contact_requests(const CustomerState& customer,
+                                             const JourneyModel& model, const Effects& effects) {
+    std::vector<ContactRequest> requests;
+    for (const ProgramRequest& r : effects.requests)
+        requests.push_back(contact_request(customer, model, r.program, r.cause, r.at, {}));
+    for (const ProgramDrop& d : effects.drops)
+        requests.push_back(
+            contact_request(customer, model, d.program, d.cause, d.at, std::string(d.reason)));
+    return requests;
+}
+
+}  // namespace journeyd

@@ -1,0 +1,21 @@
+// What a customer's journey effects ask of the contact-pressure coordinator: one
+// ContactRequest per program requested or dropped (JourneyEngine's Effects), carrying the
+// customer's preferences as they are after the change. Shared by the customer actor and
+// journey-bench's limit run, so both hand the ledger the same requests.
+#pragma once
+
+#include <vector>
+
+#include "state/pressure/contact_request.hpp"
+#include "state/journey/customer_state.hpp"
+#include "state/journey/journey_engine.hpp"
+
+namespace journeyd {
+
+ContactPreferences preferences_of(const Profile& profile);
+
+// Requests first, then drops (the coordinator records those as suppressed).
+std::vector<ContactRequest> contact_requests(const CustomerState& customer,
+                                             const JourneyModel& model, const Effects& effects);
+
+}  // namespace journeyd

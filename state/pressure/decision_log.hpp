@@ -1,0 +1,41 @@
+// The decisions of each customer, newest first, bounded per customer: the answer to "why
+// did (or didn't) this customer get that message?" (GET /customers/{id}/decisions).
+#pragma once
+
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "state/pressure/pressure_ledger.hpp"
+
+namespace journeyd {
+
+class DecisionLog {
+  public:
+    explicit DecisionLog(size_t per_customer) : per_customer_(per_customer) {}
+
+    void record(const Decision& decision) {
+        auto& entries = by_customer_[decision.customer];
+        entries.push_front(decision);
+        if (entries.size() > per_customer_) entries.pop_back();
+    }
+
+    void restore(const std::string& customer, const std::vector<Decision>& newest_first) {
+        auto& entries = by_customer_[customer];
+        entries.assign(newest_first.begin(), newest_first.end());
+        if (entries.size() > per_customer_) entries.resize(per_customer_);
+    }
+
+    std::vector<Decision> newest_first(const std::string& customer) const {
+        auto it = by_customer_.find(customer);
+        if (it == by_customer_.end()) return {};
+        return {it->second.begin(), it->second.end()};
+    }
+
+  private:
+    size_t per_customer_;
+    std::unordered_map<std::string, std::deque<Decision>> by_customer_;
+};
+
+}  // namespace journeyd

@@ -1,0 +1,244 @@
+#include "state/pressure/pressure_ledger.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace journeyd {
+namespace {
+
+// GCRA burst tolerance: a channel may use one second of its budget at once.
+constexpr double kRateBurstMs = 1000.0;
+
+std::string clock_text(int minute) {
+    const auto two_digits = [](int n) {
+        return std::string(1, char('0' + n / 10)) + char('0' + n % 10);
+    };
+    return two_digits(minute / 60 % 24) + ":" + two_digits(minute % 60);
+}
+
+// "333" or "0.5": a rate as the defer detail shows it.
+std::string rate_text(double per_second) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.*f", per_second < 10 ? 1 : 0, per_second);
+    return text;
+}
+
+}  // namespace
+
+std::string_view to_string(Outcome outcome) {
+    switch (outcome) {
+        case Outcome::send:
+            return "send";
+        case Outcome::defer:
+            return "defer";
+        case Outcome::suppress:
+            return "suppress";
+    }
+    return "?";
+}
+
+PressureLedger::PressureLedger(PressurePolicy policy, JourneyModel model)
+    : policy_(std::move(policy)), model_(std::move(model)) {
+    for (const CapRule& cap : policy_.caps) longest_cap_ = std::max(longest_cap_, cap.per);
+    for (const auto& [channel, per_second] : policy_.rate)
+        rates_[channel] = RateBudget{1000.0 / per_second, 0};
+}
+
+void PressureLedger::set_rate(const std::string& channel, double per_second) {
+    auto budget = rates_.find(channel);
+    if (budget == rates_.end() || per_second <= 0) return;
+    budget->second.interval_ms = 1000.0 / per_second;
+}
+
+std::map<std::string, double> PressureLedger::take_rate_demand() {
+    std::map<std::string, double> demand;
+    for (auto& [channel, budget] : rates_) {
+        demand[channel] = budget.asked;
+        budget.asked = 0;
+    }
+    return demand;
+}
+
+void PressureLedger::set_preferences(const std::string& customer, ContactPreferences preferences) {
+    customers_[customer].preferences = std::move(preferences);
+}
+
+void PressureLedger::submit(ContactRequest request, TimeMs now, std::vector<Decision>& out) {
+    if (!request.dropped_reason.empty()) {
+        std::string reason = request.dropped_reason;
+        out.push_back(decide(request, Outcome::suppress, std::move(reason),
+                             "dropped by the journey before it was due", now));
+        return;
+    }
+    customers_[request.customer].preferences = request.preferences;
+    if (policy_.arbitration_window <= 0) {
+        evaluate(Held{std::move(request), false}, now, out);
+        return;
+    }
+    CustomerLedger& customer = customers_[request.customer];
+    if (customer.contenders.empty())
+        arbitration_closes_.emplace(now + policy_.arbitration_window, request.customer);
+    customer.contenders.push_back(std::move(request));
+}
+
+void PressureLedger::advance(TimeMs now, std::vector<Decision>& out) {
+    for (;;) {
+        const bool arbitration_due =
+            !arbitration_closes_.empty() && arbitration_closes_.begin()->first <= now;
+        const bool deferral_due = !deferred_.empty() && deferred_.begin()->first <= now;
+        if (!arbitration_due && !deferral_due) return;
+        // Earliest first; at a tie, arbitration first: it was waiting since before.
+        if (arbitration_due &&
+            (!deferral_due || arbitration_closes_.begin()->first <= deferred_.begin()->first)) {
+            const std::string customer = std::move(arbitration_closes_.begin()->second);
+            arbitration_closes_.erase(arbitration_closes_.begin());
+            arbitrate(customers_[customer], now, out);
+        } else {
+            auto due = deferred_.begin();
+            Held held = std::move(due->second);
+            deferred_.erase(due);
+            evaluate(std::move(held), now, out);
+        }
+    }
+}
+
+void PressureLedger::close_arbitration(TimeMs now, std::vector<Decision>& out) {
+    while (!arbitration_closes_.empty()) {
+        const std::string customer = std::move(arbitration_closes_.begin()->second);
+        arbitration_closes_.erase(arbitration_closes_.begin());
+        arbitrate(customers_[customer], now, out);
+    }
+}
+
+std::optional<TimeMs> PressureLedger::next_wakeup() const {
+    std::optional<TimeMs> next;
+    if (!arbitration_closes_.empty()) next = arbitration_closes_.begin()->first;
+    if (!deferred_.empty() && (!next || deferred_.begin()->first < *next))
+        next = deferred_.begin()->first;
+    return next;
+}
+
+void PressureLedger::restore(const std::string& customer, std::vector<Contact> sends) {
+    customers_[customer].sends = std::move(sends);
+}
+
+std::vector<Contact> PressureLedger::contacts(const std::string& customer) const {
+    auto it = customers_.find(customer);
+    if (it == customers_.end()) return {};
+    return it->second.sends;
+}
+
+void PressureLedger::arbitrate(CustomerLedger& customer, TimeMs now, std::vector<Decision>& out) {
+    std::vector<ContactRequest> contenders = std::move(customer.contenders);
+    customer.contenders.clear();
+    auto rank = [&](const ContactRequest& r) {
+        return std::make_pair(model_.programs[r.program].priority, r.program);
+    };
+    auto winner = std::min_element(contenders.begin(), contenders.end(),
+                                   [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
+    const Program& won = model_.programs[winner->program];
+    for (auto it = contenders.begin(); it != contenders.end(); ++it) {
+        if (it == winner) continue;
+        out.push_back(decide(*it, Outcome::suppress, "arbitration",
+                             "lost to " + won.name + " (" + policy_.hierarchy[won.priority] + ")",
+                             now));
+    }
+    evaluate(Held{std::move(*winner), false}, now, out);
+}
+
+void PressureLedger::evaluate(Held held, TimeMs now, std::vector<Decision>& out) {
+    const ContactRequest& request = held.request;
+    const Program& program = model_.programs[request.program];
+    const bool exempt = policy_.exempt[program.priority];
+    CustomerLedger& customer = customers_[request.customer];
+    const ContactPreferences& preferences = customer.preferences;
+
+    const auto& refused = preferences.refused_channels;
+    if (std::find(refused.begin(), refused.end(), program.channel) != refused.end()) {
+        out.push_back(decide(request, Outcome::suppress, "consent",
+                             "no consent for " + program.channel, now));
+        return;
+    }
+    if (!exempt && policy_.quiet_hours) {
+        const date::time_zone* zone = zones_.find_or_utc(preferences.time_zone);
+        if (auto until = quiet_until(*policy_.quiet_hours, zone, now)) {
+            Decision d = decide(request, Outcome::defer, "quiet_hours",
+                                clock_text(policy_.quiet_hours->start_minute) + "-" +
+                                    clock_text(policy_.quiet_hours->end_minute) + " " +
+                                    (preferences.time_zone.empty() ? "UTC" : preferences.time_zone),
+                                now);
+            d.until = *until;
+            out.push_back(std::move(d));
+            deferred_.emplace(*until, std::move(held));
+            return;
+        }
+    }
+    forget_old_sends(customer, now);
+    if (!exempt) {
+        if (auto cap = exceeded_cap(customer, request.program, now)) {
+            out.push_back(decide(request, Outcome::suppress, "cap", std::move(*cap), now));
+            return;
+        }
+    }
+    auto rate = rates_.find(program.channel);
+    if (rate != rates_.end() && !held.rate_reserved) {
+        RateBudget& budget = rate->second;
+        ++budget.asked;
+        const double slot = std::max(budget.theoretical_arrival, static_cast<double>(now));
+        budget.theoretical_arrival = slot + budget.interval_ms;
+        if (slot - now > kRateBurstMs) {
+            const TimeMs until = static_cast<TimeMs>(std::ceil(slot - kRateBurstMs));
+            Decision d = decide(
+                request, Outcome::defer, "rate",
+                program.channel + " budget " + rate_text(1000.0 / budget.interval_ms) + "/s", now);
+            d.until = until;
+            out.push_back(std::move(d));
+            held.rate_reserved = true;
+            deferred_.emplace(until, std::move(held));
+            return;
+        }
+    }
+    customer.sends.push_back({request.program, now, !exempt});
+    out.push_back(decide(request, Outcome::send, "ok", exempt ? "exempt class" : "", now));
+}
+
+Decision PressureLedger::decide(const ContactRequest& request, Outcome outcome, std::string reason,
+                                std::string detail, TimeMs now) const {
+    Decision d;
+    d.decision_id = request.decision_id;
+    d.customer = request.customer;
+    d.program = request.program;
+    d.outcome = outcome;
+    d.reason = std::move(reason);
+    d.detail = std::move(detail);
+    d.at = now;
+    d.requested_at = request.at;
+    return d;
+}
+
+std::optional<std::string> PressureLedger::exceeded_cap(const CustomerLedger& customer,
+                                                        ProgramId program, TimeMs now) const {
+    const std::string& channel = model_.programs[program].channel;
+    for (const CapRule& cap : policy_.caps) {
+        if (cap.channel != "*" && cap.channel != channel) continue;
+        uint32_t used = 0;
+        for (const Contact& sent : customer.sends) {
+            if (!sent.counts_against_caps || sent.at <= now - cap.per) continue;
+            if (cap.channel == "*" || model_.programs[sent.program].channel == channel) ++used;
+        }
+        if (used >= cap.max)
+            return cap.channel + " " + std::to_string(cap.max) + " per " +
+                   std::to_string(cap.per / 1000) + "s reached";
+    }
+    return std::nullopt;
+}
+
+void PressureLedger::forget_old_sends(CustomerLedger& customer, TimeMs now) const {
+    auto& sends = customer.sends;
+    auto keep = std::find_if(sends.begin(), sends.end(),
+                             [&](const Contact& c) { return c.at > now - longest_cap_; });
+    sends.erase(sends.begin(), keep);
+}
+
+}  // namespace journeyd

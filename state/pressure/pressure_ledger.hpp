@@ -1,0 +1,135 @@
+// PressureLedger: the contact-pressure rules of `[pressure]` applied to program requests,
+// plain C++ (the coordinator actor only delivers messages to it and a clock).
+//
+// Every request ends in exactly one final outcome, send or suppress; on the way it may be
+// deferred any number of times, each a logged decision with the same decision_id.
+//
+// Order of the rules, for the request that reaches them:
+// 1. Arbitration: requests for one customer arriving within `arbitration_window` of the
+//    first compete when the window closes; the highest class wins, ties go to the program
+//    listed first; the others are suppressed "arbitration". A window of 0 decides at once.
+// 2. Consent: a channel the customer refused (profile consent[channel] = false) is
+//    suppressed "consent", exempt classes included.
+// 3. Quiet hours (not for exempt classes): deferred "quiet_hours" until the window ends in
+//    the customer's time zone, then evaluated again from rule 2, so it can still be capped.
+// 4. Caps (not for exempt classes): exact rolling windows over the customer's sends, per
+//    channel and for "*"; over a cap: suppress "cap". Exempt sends are shown among the
+//    contacts but do not count against caps: a password reset must not use up the
+//    marketing budget.
+// 5. Rate budgets: per channel for all customers together, a GCRA token bucket of `rate`
+//    sends per second with one second of burst. Excess is deferred "rate" to the slot
+//    the request reserves, so deferred requests leave in order, one slot each, and never
+//    wake up together to fight over one token. A reserved slot is honoured when it comes.
+// 6. Send.
+// Requests the journey already dropped (ContactRequest::dropped_reason, e.g. "left_stage")
+// are recorded as suppress with that reason and no rule applied.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "state/pressure/contact_request.hpp"
+#include "state/journey/journey_model.hpp"
+#include "state/pressure/pressure_policy.hpp"
+#include "state/pressure/quiet_hours.hpp"
+
+namespace journeyd {
+
+enum class Outcome : uint8_t { send, defer, suppress };
+std::string_view to_string(Outcome outcome);
+
+struct Decision {
+    std::string decision_id;
+    std::string customer;
+    ProgramId program = 0;
+    Outcome outcome = Outcome::send;
+    std::string reason;  // "ok", "quiet_hours", "rate", "consent", "cap", "arbitration", ...
+    std::string detail;  // the rule that applied, for the decision log ("email 2 per 7d")
+    TimeMs until = 0;    // defer: when it is evaluated again
+    TimeMs at = 0;       // when it was decided
+    TimeMs requested_at = 0;
+};
+
+struct Contact {
+    ProgramId program = 0;
+    TimeMs at = 0;
+    bool counts_against_caps = true;
+};
+
+class PressureLedger {
+  public:
+    PressureLedger(PressurePolicy policy, JourneyModel model);
+
+    // Profile changes between requests (consent revoked while a request is deferred); each
+    // request also brings the customer's preferences as they were when it was made.
+    void set_preferences(const std::string& customer, ContactPreferences preferences);
+
+    // Decisions made now are appended to `out`; requests held for arbitration are decided
+    // by a later advance().
+    void submit(ContactRequest request, TimeMs now, std::vector<Decision>& out);
+
+    // Closes due arbitration windows and re-evaluates due deferrals, in time order.
+    void advance(TimeMs now, std::vector<Decision>& out);
+
+    // Decides every open arbitration now (at shutdown: nobody should wait for a window that
+    // will not close in this process).
+    void close_arbitration(TimeMs now, std::vector<Decision>& out);
+
+    // When advance() next has work; nullopt when nothing is held.
+    std::optional<TimeMs> next_wakeup() const;
+
+    // The customer's sends still inside the longest cap window (older ones are forgotten).
+    std::vector<Contact> contacts(const std::string& customer) const;
+
+    // Whether the ledger holds anything of the customer. The caller restores a customer's
+    // durable sends before the first request or preferences of it, or caps start from zero.
+    bool knows(const std::string& customer) const { return customers_.count(customer) > 0; }
+    void restore(const std::string& customer, std::vector<Contact> sends);
+
+    size_t held() const { return deferred_.size() + arbitration_closes_.size(); }
+
+    // A channel's rate budget from now on (in a cluster, this node's share: rate_lease.hpp);
+    // ignored for a channel without a budget. Slots already reserved stay as they are.
+    void set_rate(const std::string& channel, double per_second);
+    // Per budgeted channel, the requests that asked it for a slot since the last call.
+    std::map<std::string, double> take_rate_demand();
+
+  private:
+    struct Held {
+        ContactRequest request;
+        bool rate_reserved = false;
+    };
+    struct CustomerLedger {
+        ContactPreferences preferences;
+        std::vector<Contact> sends;              // by time
+        std::vector<ContactRequest> contenders;  // in the open arbitration window
+    };
+    struct RateBudget {
+        double interval_ms = 0;  // 1000 / rate
+        double theoretical_arrival = 0;
+        double asked = 0;  // requests that asked for a slot, since take_rate_demand
+    };
+
+    void arbitrate(CustomerLedger& customer, TimeMs now, std::vector<Decision>& out);
+    void evaluate(Held held, TimeMs now, std::vector<Decision>& out);
+    Decision decide(const ContactRequest& request, Outcome outcome, std::string reason,
+                    std::string detail, TimeMs now) const;
+    std::optional<std::string> exceeded_cap(const CustomerLedger& customer, ProgramId program,
+                                            TimeMs now) const;
+    void forget_old_sends(CustomerLedger& customer, TimeMs now) const;
+
+    PressurePolicy policy_;
+    JourneyModel model_;
+    TimeZones zones_;
+    DurationMs longest_cap_ = 0;
+    std::unordered_map<std::string, CustomerLedger> customers_;
+    std::unordered_map<std::string, RateBudget> rates_;
+    std::multimap<TimeMs, Held> deferred_;                   // by when they are due again
+    std::multimap<TimeMs, std::string> arbitration_closes_;  // customer by window close
+};
+
+}  // namespace journeyd

@@ -1,0 +1,94 @@
+// The daemon's RecordStore: one LMDB environment in a directory of its own, with the semantics
+// of MemoryRecordStore (state/store/record_store.hpp) made durable.
+//
+// Durability: commit() writes the whole batch in one write transaction and returns only after
+// mdb_txn_commit, which fsyncs the data file unless LmdbOptions::sync is false (MDB_NOSYNC: a
+// process crash loses nothing, an OS crash or power loss can lose the last commits). A batch
+// is never partially visible, before or after a crash. On failure commit() aborts the
+// transaction, so nothing of the batch is written, and throws std::runtime_error naming the
+// LMDB call. A full map (MDB_MAP_FULL, LmdbOptions::map_size reached) is such a failure: the
+// map is not grown yet.
+//
+// Layout, ten named databases:
+//   "customers"        customer id -> the record bytes, exactly as committed
+//   "timer_index"      due key (below) + customer id -> empty; a cursor walks it earliest first
+//   "timer_of"         customer id -> due key, to find the index entry an update replaces
+//   "applied"          event fingerprint (8 bytes) + customer id -> due key of applied_at
+//   "applied_by_time"  due key of applied_at + fingerprint + customer id -> empty, so that
+//                      forget_applied_before walks the oldest first
+//   "stage_counts"     stage name -> customers in it (8-byte big-endian two's complement)
+//   "requests", "pressure", "outbox"   the coordinator's Tables, key -> value as written
+//   "meta"             "format" -> "1"
+// A due key is the TimeMs as 8 big-endian bytes with the sign bit flipped, so that LMDB's
+// bytewise key order is the signed order (negative instants first). LMDB limits keys to 511
+// bytes, so customer ids must be at most 503 bytes (8 go to the due key); longer ones make
+// commit() throw.
+//
+// Format version: open() writes "1" into a new store and refuses, with an error naming both
+// versions, a store that holds any other version; there is no migration.
+//
+// Threads: read(), timers_due(), was_applied() and stats() each run in a read transaction of their
+// own (MDB_NOTLS: not tied to a thread), so any number of threads may call them, also while
+// commit() runs; they see the last committed batch. commit() is meant for a single writer
+// (the store writer) and serialises concurrent callers.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "state/store/record_store.hpp"
+
+namespace journeyd {
+
+struct LmdbOptions {
+    bool sync = true;  // false: MDB_NOSYNC, for benchmarks; the caller warns loudly
+    // Address space reserved for the map; the file grows only as data is written.
+    size_t map_size = size_t(64) << 30;
+};
+
+class LmdbStore final : public RecordStore {
+  public:
+    // Creates `directory` if missing (not its parents). On failure: nullptr, and `error`
+    // says why, naming the directory.
+    static std::unique_ptr<LmdbStore> open(const std::string& directory, const LmdbOptions& options,
+                                           std::string& error);
+
+    ~LmdbStore() override;
+    LmdbStore(const LmdbStore&) = delete;
+    LmdbStore& operator=(const LmdbStore&) = delete;
+
+    void commit(const std::vector<StoreRecord>& batch) override;
+    std::optional<std::string> read(const std::string& customer) const override;
+    std::optional<std::string> read(Table table, const std::string& key) const override;
+    std::vector<std::pair<std::string, std::string>> read_all(Table table) const override;
+    std::vector<DueTimer> timers_due(TimeMs until, size_t limit,
+                                     const std::optional<DueTimer>& after = {}) const override;
+    bool was_applied(const std::string& customer, uint64_t event_fingerprint) const override;
+    size_t forget_applied_before(TimeMs cutoff, size_t limit) override;
+    StoreStats stats() const override;
+
+  private:
+    LmdbStore() = default;
+    void open_environment(const std::string& directory, const LmdbOptions& options);
+    void write_record(MDB_txn* txn, const StoreRecord& record);
+    void remember_applied(MDB_txn* txn, const StoreRecord& record);
+    void apply(MDB_txn* txn, const TableWrite& write);
+    void add_to_stage_counts(MDB_txn* txn, const std::map<std::string, int64_t>& deltas);
+
+    MDB_env* env_ = nullptr;
+    MDB_dbi customers_ = 0;
+    MDB_dbi timer_index_ = 0;
+    MDB_dbi timer_of_ = 0;
+    MDB_dbi meta_ = 0;
+    MDB_dbi applied_ = 0;          // fingerprint (8 bytes) + customer -> applied_at
+    MDB_dbi applied_by_time_ = 0;  // applied_at (8) + fingerprint (8) + customer -> empty
+    MDB_dbi stage_counts_ = 0;
+    MDB_dbi tables_[kTables] = {};
+    std::mutex commit_mutex_;  // one write transaction at a time, per LMDB's model
+};
+
+}  // namespace journeyd

@@ -1,0 +1,247 @@
+// Where customer records go to be durable. The store writer actor is the only writer: it
+// hands over a batch from many customers and acknowledges their events only after
+// commit() returns, so commit() must not return before the batch is durable.
+//
+// Besides the records, a store keeps the timer index: for every customer with a pending
+// timer, when the earliest one is due. It lets timers fire for customers that have no
+// live actor (after a restart, or once idle customers are passivated) without loading
+// every customer: timers_due() names the customers to wake.
+//
+// Beside the records, three tables keep the contact-pressure coordinator's state (see
+// actors/coordinator.hpp): a record's own TableWrites are committed with it, in the same
+// transaction, so a customer's program requests are durable exactly when the event that made
+// them is.
+//
+// Implementations: LmdbStore (state/store/lmdb_store.hpp), the daemon's; MemoryRecordStore here,
+// for tests of the layers above.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "state/duration.hpp"
+
+namespace journeyd {
+
+// Keys and values are opaque bytes to the store.
+enum class Table : uint8_t {
+    requests,  // decision id -> a contact request not yet finally decided
+    pressure,  // customer id -> the customer's contact history and decision log
+    outbox,    // decision id -> a send the delivery sink has not yet confirmed
+};
+constexpr size_t kTables = 3;
+
+struct TableWrite {
+    Table table = Table::requests;
+    std::string key;
+    std::optional<std::string> value;  // none: the key is erased
+};
+
+struct StoreRecord {
+    std::string customer;
+    std::string record;              // empty: nothing to write, see StoreWriter
+    std::optional<TimeMs> next_due;  // with a record: the customer's earliest pending timer
+    // false: next_due replaces the index entry (none: removes it). true: the entry only has
+    // to be no later than the timer, so it is moved only to an earlier due (or created);
+    // a later or missing next_due leaves it. An event re-arms the customer's inactivity
+    // timer a little later every time; lower_bound spares the index two random B-tree
+    // writes per event, and an early entry costs only a wake-up that then writes exactly.
+    bool index_lower_bound = false;
+    // With a record: the fingerprint of the event it applies, remembered until purged by
+    // forget_applied_before, so a retry is recognised long after the record's own window.
+    std::optional<uint64_t> applied_event;
+    TimeMs applied_at = 0;
+    // With a record: the stage the customer left ("" when the record creates it) and the one
+    // it is in now, when they differ. The store counts customers per stage from these.
+    std::optional<std::pair<std::string, std::string>> stage_move;
+    // Applied after the record (if any), in order; a batch applies its records' writes in the
+    // order the records came.
+    std::vector<TableWrite> writes;
+};
+
+// A record that writes nothing: answered in order behind the commits before it.
+inline StoreRecord store_barrier(std::string customer) {
+    StoreRecord barrier;
+    barrier.customer = std::move(customer);
+    return barrier;
+}
+
+// Table writes alone, committed in order with the batch they join.
+inline StoreRecord table_writes(std::vector<TableWrite> writes) {
+    StoreRecord record;
+    record.writes = std::move(writes);
+    return record;
+}
+
+// Whether a record's next_due changes the customer's index entry, `indexed` (see
+// StoreRecord::index_lower_bound).
+inline bool reindex(std::optional<TimeMs> indexed, const StoreRecord& record) {
+    if (!record.index_lower_bound || !indexed) return true;
+    return record.next_due && *record.next_due < *indexed;
+}
+
+struct DueTimer {
+    TimeMs due = 0;
+    std::string customer;
+};
+
+struct StoreStats {
+    uint64_t customers = 0;
+    uint64_t pending_timers = 0;    // customers in the timer index
+    uint64_t applied_events = 0;    // event ids remembered for idempotency
+    uint64_t bytes = 0;             // space the store uses
+    uint64_t pending_requests = 0;  // contact requests not finally decided
+    uint64_t outbox = 0;            // sends not yet confirmed by the delivery sink
+    std::map<std::string, int64_t> customers_in_stage;
+};
+
+class RecordStore {
+  public:
+    virtual ~RecordStore() = default;
+    // All of the batch or nothing; a later record for the same customer wins, and its
+    // next_due replaces the customer's entry in the timer index (none: removed).
+    virtual void commit(const std::vector<StoreRecord>& batch) = 0;
+    virtual std::optional<std::string> read(const std::string& customer) const = 0;
+    virtual std::optional<std::string> read(Table table, const std::string& key) const = 0;
+    // The whole table in key order: for the tables that hold only unfinished work (requests,
+    // outbox), read once at start.
+    virtual std::vector<std::pair<std::string, std::string>> read_all(Table table) const = 0;
+    // Customers whose earliest timer is due at or before `until`, earliest first; with
+    // `after`, only the entries that come after that one (to go on where a full slice ended).
+    virtual std::vector<DueTimer> timers_due(TimeMs until, size_t limit,
+                                             const std::optional<DueTimer>& after = {}) const = 0;
+    virtual bool was_applied(const std::string& customer, uint64_t event_fingerprint) const = 0;
+    // Forgets up to `limit` applied event ids recorded before `cutoff`, oldest first, in one
+    // transaction; returns how many. A write: only the store writer calls it.
+    virtual size_t forget_applied_before(TimeMs cutoff, size_t limit) = 0;
+    virtual StoreStats stats() const = 0;
+};
+
+class MemoryRecordStore final : public RecordStore {
+  public:
+    void commit(const std::vector<StoreRecord>& batch) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const StoreRecord& r : batch) {
+            if (r.record.empty()) continue;
+            records_[r.customer] = r.record;
+            auto old = due_of_.find(r.customer);
+            if (reindex(old == due_of_.end() ? std::nullopt : std::optional(old->second), r)) {
+                if (old != due_of_.end()) {
+                    index_.erase({old->second, r.customer});
+                    due_of_.erase(old);
+                }
+                if (r.next_due) {
+                    index_.insert({*r.next_due, r.customer});
+                    due_of_[r.customer] = *r.next_due;
+                }
+            }
+            if (r.applied_event) {
+                applied_[{r.customer, *r.applied_event}] = r.applied_at;
+                applied_by_time_.insert({r.applied_at, {r.customer, *r.applied_event}});
+            }
+            if (r.stage_move) {
+                if (!r.stage_move->first.empty()) --in_stage_[r.stage_move->first];
+                ++in_stage_[r.stage_move->second];
+            }
+        }
+        for (const StoreRecord& r : batch)
+            for (const TableWrite& w : r.writes) {
+                auto& table = tables_[static_cast<size_t>(w.table)];
+                if (w.value)
+                    table[w.key] = *w.value;
+                else
+                    table.erase(w.key);
+            }
+        ++commits_;
+    }
+
+    std::optional<std::string> read(const std::string& customer) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = records_.find(customer);
+        if (it == records_.end()) return std::nullopt;
+        return it->second;
+    }
+
+    std::optional<std::string> read(Table table, const std::string& key) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto& entries = tables_[static_cast<size_t>(table)];
+        auto it = entries.find(key);
+        if (it == entries.end()) return std::nullopt;
+        return it->second;
+    }
+
+    std::vector<std::pair<std::string, std::string>> read_all(Table table) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto& entries = tables_[static_cast<size_t>(table)];
+        return {entries.begin(), entries.end()};
+    }
+
+    std::vector<DueTimer> timers_due(TimeMs until, size_t limit,
+                                     const std::optional<DueTimer>& after = {}) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        std::vector<DueTimer> due;
+        auto it = after ? index_.upper_bound({after->due, after->customer}) : index_.begin();
+        for (; it != index_.end() && it->first <= until; ++it) {
+            if (due.size() == limit) break;
+            due.push_back({it->first, it->second});
+        }
+        return due;
+    }
+
+    bool was_applied(const std::string& customer, uint64_t event_fingerprint) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return applied_.count({customer, event_fingerprint}) > 0;
+    }
+
+    size_t forget_applied_before(TimeMs cutoff, size_t limit) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        size_t forgotten = 0;
+        for (auto it = applied_by_time_.begin();
+             it != applied_by_time_.end() && it->first < cutoff && forgotten < limit;
+             it = applied_by_time_.erase(it), ++forgotten) {
+            auto applied = applied_.find(it->second);  // unless applied again since
+            if (applied != applied_.end() && applied->second == it->first) applied_.erase(applied);
+        }
+        return forgotten;
+    }
+
+    StoreStats stats() const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        uint64_t bytes = 0;
+        for (const auto& [customer, record] : records_) bytes += customer.size() + record.size();
+        StoreStats stats;
+        stats.customers = records_.size();
+        stats.pending_timers = index_.size();
+        stats.applied_events = applied_.size();
+        stats.bytes = bytes;
+        stats.pending_requests = tables_[static_cast<size_t>(Table::requests)].size();
+        stats.outbox = tables_[static_cast<size_t>(Table::outbox)].size();
+        stats.customers_in_stage = in_stage_;
+        return stats;
+    }
+
+    size_t commits() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return commits_;
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, std::string> records_;
+    std::set<std::pair<TimeMs, std::string>> index_;
+    std::unordered_map<std::string, TimeMs> due_of_;
+    using AppliedKey = std::pair<std::string, uint64_t>;
+    std::map<AppliedKey, TimeMs> applied_;
+    std::multimap<TimeMs, AppliedKey> applied_by_time_;
+    std::map<std::string, int64_t> in_stage_;
+    std::map<std::string, std::string> tables_[kTables];
+    size_t commits_ = 0;
+};
+
+}  // namespace journeyd
