@@ -1,4 +1,4 @@
-// This node's part in a cluster (`[cluster]`, README "Cluster"): it publishes the gateway on
+// This node's part in a cluster (`[cluster]`, docs/cluster.md): it publishes the gateway on
 // the middleman port, spawns a peer actor for every other member and the connector they
 // connect through, routes each customer's messages to its owner (CustomerRouter), and
 // borrows its share of the rate budgets (actors/rate_borrower.hpp; the first member lends).
