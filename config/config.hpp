@@ -112,6 +112,17 @@ bool is_loopback_address(std::string_view host_port);
 // command-line overrides.
 std::string admin_exposure_error(std::string_view admin_host_port, std::string_view token);
 
+// The keys the loader accepts in each table, under the name its errors give the table
+// ("[node]", "[[program]]"), so that the documentation can be checked against them. The
+// top-level table's keys are the other tables; [pressure.rate] is absent: its keys are
+// channel names.
+inline constexpr std::string_view kTopLevelTable = "the top-level table";
+struct TableKeys {
+    std::string_view table;
+    std::vector<std::string_view> keys;
+};
+const std::vector<TableKeys>& known_config_keys();
+
 ConfigResult load_config_text(std::string_view toml_text, const std::string& source_name);
 ConfigResult load_config_file(const std::string& path);
 

@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <tuple>
 #include <utility>
 
@@ -17,6 +18,30 @@ namespace journeyd {
 
 std::string ConfigError::to_string() const {
     return source + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+const std::vector<TableKeys>& known_config_keys() {
+    static const std::vector<TableKeys> tables = {
+        {kTopLevelTable,
+         {"node", "cluster", "admin", "ingest", "delivery", "store", "runtime", "journey",
+          "program", "pressure"}},
+        {"[node]", {"name", "data_dir", "ingest", "admin"}},
+        {"[cluster]", {"members", "listen", "connect_timeout", "forward_timeout"}},
+        {"[admin]", {"token", "max_body"}},
+        {"[ingest]", {"max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes"}},
+        {"[delivery]", {"sink"}},
+        {"[store]", {"sync", "applied_ids_retention"}},
+        {"[runtime]", {"idle_after"}},
+        {"[journey]", {"stages", "initial_stage", "transition", "timer"}},
+        {"[[journey.transition]]", {"from", "on", "count", "within", "to"}},
+        {"[[journey.timer]]", {"name", "in", "after", "to"}},
+        {"[[program]]",
+         {"name", "on_enter", "on_event", "delay", "channel", "priority", "template"}},
+        {"[pressure]", {"hierarchy", "exempt", "arbitration_window", "quiet_hours", "cap", "rate"}},
+        {"[pressure].quiet_hours", {"start", "end"}},
+        {"[[pressure.cap]]", {"channel", "max", "per"}},
+    };
+    return tables;
 }
 
 namespace {
@@ -103,6 +128,14 @@ bool is_member_name(std::string_view name) {
     });
 }
 
+// The keys allowed in the table errors call `label`. Every section the reader checks has an
+// entry, so a missing one is a bug in this file, not in the configuration.
+const std::vector<std::string_view>& keys_of(std::string_view label) {
+    for (const TableKeys& table : known_config_keys())
+        if (table.table == label) return table.keys;
+    throw std::logic_error("no list of known keys for " + std::string(label));
+}
+
 bool is_delivery_sink(std::string_view sink) {
     constexpr std::string_view kFile = "file:";
     constexpr std::string_view kHttp = "http://";
@@ -119,9 +152,8 @@ class ConfigReader {
     explicit ConfigReader(std::string source) : source_(std::move(source)) {}
 
     ConfigResult read(const toml::table& root) {
-        const Section top{root, "the top-level table"};
-        check_known_keys(top, {"node", "cluster", "admin", "ingest", "delivery", "store", "runtime",
-                               "journey", "program", "pressure"});
+        const Section top{root, std::string(kTopLevelTable)};
+        check_known_keys(top);
         read_node(top);
         read_cluster(top);
         read_admin(top);
@@ -165,7 +197,7 @@ class ConfigReader {
             node_name_known_ = !top.table.contains("node");
             return;
         }
-        check_known_keys(*node, {"name", "data_dir", "ingest", "admin"});
+        check_known_keys(*node);
         NodeSettings& settings = config_.node;
         const auto name = optional_string(*node, "name");
         if (name) settings.name = name->value;
@@ -188,7 +220,7 @@ class ConfigReader {
     void read_cluster(const Section& top) {
         const std::optional<Section> cluster = optional_table(top, "cluster", "[cluster]");
         if (!cluster) return;
-        check_known_keys(*cluster, {"members", "listen", "connect_timeout", "forward_timeout"});
+        check_known_keys(*cluster);
         ClusterSettings& settings = config_.cluster;
         read_members(*cluster);
         if (auto listen = optional_string(*cluster, "listen")) {
@@ -251,7 +283,7 @@ class ConfigReader {
     void read_admin(const Section& top) {
         const std::optional<Section> admin = optional_table(top, "admin", "[admin]");
         if (!admin) return;
-        check_known_keys(*admin, {"token", "max_body"});
+        check_known_keys(*admin);
         if (auto token = optional_string(*admin, "token", AllowEmpty::yes))
             config_.admin.token = token->value;
         read_limits(*admin, {{"max_body", &config_.admin.max_body}});
@@ -271,7 +303,7 @@ class ConfigReader {
     void read_store(const Section& top) {
         const std::optional<Section> store = optional_table(top, "store", "[store]");
         if (!store) return;
-        check_known_keys(*store, {"sync", "applied_ids_retention"});
+        check_known_keys(*store);
         if (auto keep = duration_value(*store, "applied_ids_retention"))
             config_.store.applied_ids_retention = keep->value;
         const toml::node* sync = field(*store, "sync", Presence::optional);
@@ -283,8 +315,7 @@ class ConfigReader {
     void read_ingest(const Section& top) {
         const std::optional<Section> ingest = optional_table(top, "ingest", "[ingest]");
         if (!ingest) return;
-        check_known_keys(
-            *ingest, {"max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes"});
+        check_known_keys(*ingest);
         IngestSettings& settings = config_.ingest;
         read_limits(*ingest, {{"max_connections", &settings.max_connections},
                               {"max_frame", &settings.max_frame},
@@ -311,7 +342,7 @@ class ConfigReader {
     void read_runtime(const Section& top) {
         const std::optional<Section> runtime = optional_table(top, "runtime", "[runtime]");
         if (!runtime) return;
-        check_known_keys(*runtime, {"idle_after"});
+        check_known_keys(*runtime);
         if (auto idle = duration_value(*runtime, "idle_after"))
             config_.runtime.idle_after = idle->value;
     }
@@ -319,7 +350,7 @@ class ConfigReader {
     void read_delivery(const Section& top) {
         const std::optional<Section> delivery = optional_table(top, "delivery", "[delivery]");
         if (!delivery) return;
-        check_known_keys(*delivery, {"sink"});
+        check_known_keys(*delivery);
         const auto sink = optional_string(*delivery, "sink");
         if (!sink) return;
         if (!is_delivery_sink(sink->value)) {
@@ -337,7 +368,7 @@ class ConfigReader {
                 add_error({0, 0}, "missing required table [journey]");
             return;
         }
-        check_known_keys(*journey, {"stages", "initial_stage", "transition", "timer"});
+        check_known_keys(*journey);
         read_stages(*journey);
         if (auto initial = required_string(*journey, "initial_stage")) {
             if (auto id = resolve_stage(*initial)) config_.journey.initial_stage = *id;
@@ -372,7 +403,7 @@ class ConfigReader {
     }
 
     void read_transition(const Section& rule) {
-        check_known_keys(rule, {"from", "on", "count", "within", "to"});
+        check_known_keys(rule);
         TransitionRule transition;
         transition.line = rule.line();
         if (auto from = string_list(rule, "from", Presence::optional)) {
@@ -417,7 +448,7 @@ class ConfigReader {
     }
 
     void read_timer(const Section& section, std::map<std::string, int>& timer_lines) {
-        check_known_keys(section, {"name", "in", "after", "to"});
+        check_known_keys(section);
         TimerRule timer;
         if (auto name = required_string(section, "name")) {
             note_unique(timer_lines, *name, "timer name");
@@ -449,8 +480,7 @@ class ConfigReader {
             hierarchy_known_ = !top.table.contains("pressure");
             return;
         }
-        check_known_keys(
-            *pressure, {"hierarchy", "exempt", "arbitration_window", "quiet_hours", "cap", "rate"});
+        check_known_keys(*pressure);
         PressurePolicy& policy = config_.pressure;
         read_hierarchy(*pressure);
         policy.exempt.assign(policy.hierarchy.size(), false);
@@ -489,7 +519,7 @@ class ConfigReader {
     void read_quiet_hours(const Section& pressure) {
         const auto quiet = optional_table(pressure, "quiet_hours", "[pressure].quiet_hours");
         if (!quiet) return;
-        check_known_keys(*quiet, {"start", "end"});
+        check_known_keys(*quiet);
         std::optional<int> bounds[2];
         const char* const keys[2] = {"start", "end"};
         for (int i = 0; i < 2; ++i) {
@@ -512,7 +542,7 @@ class ConfigReader {
     }
 
     void read_cap(const Section& section) {
-        check_known_keys(section, {"channel", "max", "per"});
+        check_known_keys(section);
         CapRule cap;
         if (auto channel = required_string(section, "channel")) cap.channel = channel->value;
         if (auto max = integer_value(section, "max", Presence::required)) {
@@ -559,8 +589,7 @@ class ConfigReader {
     }
 
     void read_program(const Section& section, std::map<std::string, int>& first_lines) {
-        check_known_keys(
-            section, {"name", "on_enter", "on_event", "delay", "channel", "priority", "template"});
+        check_known_keys(section);
         Program program;
         if (auto name = required_string(section, "name")) {
             note_unique(first_lines, *name, "program name");
@@ -639,7 +668,8 @@ class ConfigReader {
                                       static_cast<int>(where.column), std::move(message)});
     }
 
-    void check_known_keys(const Section& section, std::initializer_list<std::string_view> known) {
+    void check_known_keys(const Section& section) {
+        const std::vector<std::string_view>& known = keys_of(section.label);
         for (auto&& [key, node] : section.table) {
             if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
             std::vector<std::string> names(known.begin(), known.end());

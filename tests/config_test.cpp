@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <tuple>
 
@@ -1264,5 +1265,25 @@ peers = ["node-c@127.0.0.1:7420"]
     for (size_t i = 0; i < result.errors.size(); ++i) {
         CHECK(result.errors[i].line == expected[i].first);
         CHECK_THAT(result.errors[i].message, Contains(expected[i].second));
+    }
+}
+
+// docs/configuration.md is the reference users have: a key the loader accepts and the page
+// does not name is a key nobody can find out about.
+TEST_CASE("docs/configuration.md names every key the loader accepts", "[config][docs]") {
+    const std::string path = std::string(JOURNEYD_SOURCE_DIR) + "/docs/configuration.md";
+    std::ifstream file(path);
+    INFO(path);
+    REQUIRE(file);
+    const std::string docs{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+    for (const TableKeys& table : known_config_keys()) {
+        for (std::string_view key : table.keys) {
+            // Top-level keys are tables, written [key] or [[key]]; the others `key`.
+            const std::string written = table.table == kTopLevelTable
+                                            ? "[" + std::string(key) + "]"
+                                            : "`" + std::string(key) + "`";
+            INFO(table.table << ": " << written);
+            CHECK(docs.find(written) != std::string::npos);
+        }
     }
 }
