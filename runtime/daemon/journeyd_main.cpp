@@ -37,6 +37,12 @@ int main(int argc, char** argv) {
     if (!data_dir.empty()) config.node.data_dir = data_dir;
     if (!ingest.empty()) config.node.ingest = ingest;
     if (!admin.empty()) config.node.admin = admin;
+    // The file's addresses were checked by the loader; these come from the command line.
+    for (const auto& [flag, address] : {std::pair{"--ingest", ingest}, {"--admin", admin}}) {
+        if (address.empty() || parse_address(address)) continue;
+        spdlog::error("journeyd not started: {} \"{}\" is not HOST:PORT", flag, address);
+        return 2;
+    }
     if (const std::string refused = admin_exposure_error(config.node.admin, config.admin.token);
         !refused.empty()) {
         spdlog::error("journeyd not started: {}", refused);
