@@ -6,7 +6,7 @@ namespace {
 
 // TOML rather than structs built in code, so the default is validated like any user file.
 constexpr std::string_view kDefaultConfig =
-    R"toml(# journeyd embedded default: a classifieds marketplace (see CONFIG.md)
+    R"toml(# journeyd embedded default: a classifieds marketplace (docs/configuration.md)
 
 [node]
 name     = "node-a"

@@ -1,7 +1,8 @@
-// journeyd: the customer-journey daemon. Flags as in PROTOCOL.md; without --config it runs
-// the embedded default journey of CONFIG.md.
+// journeyd: the customer-journey daemon. Flags as in docs/protocol.md; without --config it
+// runs the embedded default journey (docs/configuration.md).
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "config/config.hpp"
 #include "runtime/daemon/daemon.hpp"
@@ -21,8 +22,15 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
     app.add_option("--log-format", log_format, "text, or json for one JSON object a line")
         ->check(CLI::IsMember({"text", "json"}));
+    bool print_default = false;
+    app.add_flag("--print-default-config", print_default,
+                 "print the embedded default configuration (TOML) and exit");
     app.set_version_flag("--version", std::string("journeyd ") + JOURNEYD_VERSION);
     CLI11_PARSE(app, argc, argv);
+    if (print_default) {
+        std::fwrite(default_config_text().data(), 1, default_config_text().size(), stdout);
+        return 0;
+    }
 
     spdlog::set_level(spdlog::level::from_str(log_level));
     if (log_format == "json") use_json_log_format();
