@@ -249,6 +249,7 @@ TEST_CASE("pipelined frames are answered in request order", "[client]") {
 TEST_CASE("response_arrives_within waits for an answer without reading it", "[client]") {
     FakeIngestServer server([](int fd) {
         read_frame(fd);
+        // A late answer is the point: the client must find none at first, then wait for it.
         std::this_thread::sleep_for(200ms);
         write_frame(fd, ok_response(1, 0));
         read_frame(fd);  // until the client closes

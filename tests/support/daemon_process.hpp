@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/poll.hpp"
+
 namespace journeyd::test {
 
 inline uint16_t free_port() {
@@ -31,17 +33,6 @@ inline uint16_t free_port() {
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
     ::close(fd);
     return ntohs(address.sin_port);
-}
-
-template <class Condition>
-bool eventually(Condition condition,
-                std::chrono::milliseconds deadline = std::chrono::seconds(15)) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < until) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return condition();
 }
 
 class DaemonProcess {
@@ -67,7 +58,7 @@ class DaemonProcess {
     int stop() {
         if (pid_ <= 0) return exit_status_;
         ::kill(pid_, SIGTERM);
-        const bool exited = eventually([&] { return reap(); }, std::chrono::seconds(40));
+        const bool exited = poll_until([&] { return reap(); }, std::chrono::seconds(40));
         if (!exited) {
             ::kill(pid_, SIGKILL);
             ::waitpid(pid_, nullptr, 0);
@@ -127,7 +118,7 @@ class DaemonProcess {
                     admin.c_str(), "--log-level", "info", static_cast<char*>(nullptr));
             std::_Exit(127);
         }
-        const bool healthy = eventually([&] {
+        const bool healthy = poll_until([&] {
             if (reap()) return true;  // exited early: report below
             auto answer = admin().Get("/health");
             return answer && answer->status == 200;
