@@ -18,6 +18,7 @@
 #include "state/cluster/cluster_ownership.hpp"
 #include "tests/support/daemon_process.hpp"
 #include "tests/support/poll.hpp"
+#include "tests/support/ports.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
@@ -199,7 +200,7 @@ struct TestCluster {
     TestCluster() {
         std::string members;
         for (int k = 0; k < kNodes; ++k) {
-            middleman_ports.push_back(test::free_port());
+            middleman_ports.push_back(test::reserve_port());
             members += (k ? ", " : "") + ("\"" + kNames[k] + "@127.0.0.1:") +
                        std::to_string(middleman_ports[k]) + "\"";
         }
@@ -417,7 +418,7 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
 
 TEST_CASE("cluster: a member with another list is not used, an unreachable one blocks nothing",
           "[cluster][integration]") {
-    const uint16_t a_port = test::free_port(), b_port = test::free_port();
+    const uint16_t a_port = test::reserve_port(), b_port = test::reserve_port();
     const std::string a = "\"node-a@127.0.0.1:" + std::to_string(a_port) + "\"";
     const std::string b = "\"node-b@127.0.0.1:" + std::to_string(b_port) + "\"";
     // TEST-NET-2 (RFC 5737): never assigned; connects there fail, hang until the deadline, or

@@ -18,6 +18,7 @@
 
 #include "runtime/delivery/delivery_sink.hpp"
 #include "tests/support/poll.hpp"
+#include "tests/support/ports.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
@@ -150,7 +151,6 @@ class TestServer {
         server_.stop();
         thread_.join();
     }
-    int port() const { return port_; }
     std::string sink_spec() const { return "http://127.0.0.1:" + std::to_string(port_) + kPath; }
 
   private:
@@ -158,12 +158,6 @@ class TestServer {
     int port_ = -1;
     std::thread thread_;
 };
-
-// A port that refuses connections: a server had it a moment ago and is gone.
-int closed_port() {
-    TestServer server([](const httplib::Request&, httplib::Response&) {});
-    return server.port();
-}
 
 std::string spec_for_port(int port) {
     return "http://127.0.0.1:" + std::to_string(port) + kPath;
@@ -391,7 +385,7 @@ TEST_CASE("http sink retries 500 answers and keeps each customer's order") {
 
 TEST_CASE("http sink retries a refused connection until the endpoint comes up") {
     auto receiver = std::make_shared<Receiver>();
-    const int port = closed_port();
+    const int port = test::reserve_port();  // refuses connections until the server binds it
     auto sink = require_sink(spec_for_port(port), fast_retries());
     const auto deliveries = interleaved_deliveries(20, 5);
     offer_all(*sink, deliveries);
@@ -439,7 +433,7 @@ TEST_CASE("http sink with a dead endpoint refuses offers once full and close() g
     options.queue_capacity = 8;
     options.http_lanes = 2;
     options.close_timeout = 200ms;
-    auto sink = require_sink(spec_for_port(closed_port()), options);
+    auto sink = require_sink(spec_for_port(test::reserve_port()), options);  // nothing listens
 
     uint64_t accepted = 0;
     uint64_t refused = 0;
