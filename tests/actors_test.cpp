@@ -14,6 +14,7 @@
 #include "actors/timer_sweeper.hpp"
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/pressure_codec.hpp"
+#include "tests/support/memory_record_store.hpp"
 #include "tests/support/poll.hpp"
 #include "tests/support/test_models.hpp"
 
