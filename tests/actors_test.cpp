@@ -14,6 +14,8 @@
 #include "actors/timer_sweeper.hpp"
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/pressure_codec.hpp"
+#include "tests/support/memory_record_store.hpp"
+#include "tests/support/poll.hpp"
 #include "tests/support/test_models.hpp"
 
 using namespace journeyd;
@@ -21,7 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kDeadline = 10s;
+constexpr auto kRequestTimeout = 10s;
 
 // Days become milliseconds so timers fire within a test. Margins matter on a loaded CI
 // machine: where a test must act before a timer fires, give it a second or more.
@@ -122,7 +124,7 @@ struct ActorFixture {
         EventOutcome outcome{};
         bool answered = false;
         (*self)
-            ->request(router.shard_for(customer), kDeadline, event_atom::value, std::move(e))
+            ->request(router.shard_for(customer), kRequestTimeout, event_atom::value, std::move(e))
             .receive([&](EventOutcome o) { outcome = o, answered = true; },
                      [&](caf::error& err) { FAIL("event failed: " << caf::to_string(err)); });
         REQUIRE(answered);
@@ -132,7 +134,7 @@ struct ActorFixture {
     CustomerLookup lookup(const std::string& customer) {
         CustomerLookup found;
         (*self)
-            ->request(router.shard_for(customer), kDeadline, lookup_atom::value, customer)
+            ->request(router.shard_for(customer), kRequestTimeout, lookup_atom::value, customer)
             .receive([&](CustomerLookup& l) { found = std::move(l); },
                      [&](caf::error& err) { FAIL("lookup failed: " << caf::to_string(err)); });
         return found;
@@ -146,7 +148,7 @@ struct ActorFixture {
     std::vector<Decision> decisions(const std::string& customer) {
         std::vector<Decision> out;
         (*self)
-            ->request(coordinator, kDeadline, decisions_atom::value, customer)
+            ->request(coordinator, kRequestTimeout, decisions_atom::value, customer)
             .receive([&](std::vector<Decision>& d) { out = std::move(d); },
                      [&](caf::error& err) { FAIL("coordinator: " << caf::to_string(err)); });
         std::reverse(out.begin(), out.end());
@@ -167,17 +169,6 @@ struct ActorFixture {
         for (const Delivery& d : sink->all())
             if (d.customer == customer) names.push_back(d.program);
         return names;
-    }
-
-    // Polls `condition` until it holds or the deadline passes; returns whether it held.
-    template <class Condition>
-    bool eventually(Condition condition) {
-        const auto until = std::chrono::steady_clock::now() + kDeadline;
-        while (std::chrono::steady_clock::now() < until) {
-            if (condition()) return true;
-            std::this_thread::sleep_for(10ms);
-        }
-        return condition();
     }
 
     Config config;
@@ -222,7 +213,7 @@ TEST_CASE("a repeated event id is answered as a duplicate and applied once") {
 TEST_CASE("program requests reach the coordinator with decision ids derived from their cause") {
     ActorFixture f(test::kTestJourney);
     f.send("cy", "password_reset", "reset-1");
-    REQUIRE(f.eventually([&] { return f.sink->all().size() == 2; }));
+    REQUIRE(test::poll_until([&] { return f.sink->all().size() == 2; }));
     auto sent = f.sink->all();
     CHECK(sent[0].program == "welcome");
     CHECK(sent[1].program == "reset");
@@ -237,7 +228,7 @@ TEST_CASE("program requests reach the coordinator with decision ids derived from
 TEST_CASE("the coordinator judges requests by the profile the same event updated") {
     ActorFixture f(test::kTestJourney);
     f.send("dan", "profile", "", {{"consent", {{"email", false}}}});
-    REQUIRE(f.eventually([&] { return f.decisions("dan").size() == 1; }));
+    REQUIRE(test::poll_until([&] { return f.decisions("dan").size() == 1; }));
     CHECK(f.decision_trail("dan") == Names{"welcome suppress:consent"});
     CHECK(f.sink->all().empty());
 }
@@ -245,14 +236,14 @@ TEST_CASE("the coordinator judges requests by the profile the same event updated
 TEST_CASE("timers fire in the actor: delayed programs, then inactivity") {
     ActorFixture f(with_short_durations(test::kTestJourney, "150ms", "300ms"));
     f.send("dee", "search");
-    CHECK(f.eventually([&] { return f.stage("dee") == "dormant"; }));
-    CHECK(f.eventually([&] {
+    CHECK(test::poll_until([&] { return f.stage("dee") == "dormant"; }));
+    CHECK(test::poll_until([&] {
         return f.sent_programs("dee") == Names{"welcome", "nudge", "winback"};
     }));
     // The nudge's and the lapse's wake-ups, each measured against the due time it was for.
     CHECK(f.metrics->timer_lateness.count() >= 2);
     // The timer's effects are durable too, without any event.
-    CHECK(f.eventually([&] {
+    CHECK(test::poll_until([&] {
         std::string error;
         auto stored = decode_customer(f.store->read("dee").value_or(""), f.config.journey, error);
         return stored && f.config.journey.stages[stored->journey.stage] == "dormant";
@@ -264,7 +255,7 @@ TEST_CASE("a delayed program of a stage the customer left is dropped with left_s
     f.send("eve", "search");
     f.send("eve", "ad_placed");
     REQUIRE(f.stage("eve") == "active");
-    REQUIRE(f.eventually([&] {
+    REQUIRE(test::poll_until([&] {
         for (const Decision& d : f.decisions("eve"))
             if (d.reason == "left_stage") return d.outcome == Outcome::suppress;
         return false;
@@ -289,7 +280,7 @@ TEST_CASE("many customers across shards are all applied and stored") {
                 for (int c = 0; c < kCustomers; ++c) {
                     const std::string id = "c" + std::to_string(c);
                     driver
-                        ->request(f.router.shard_for(id), kDeadline, event_atom::value,
+                        ->request(f.router.shard_for(id), kRequestTimeout, event_atom::value,
                                   Event{"r" + std::to_string(round), id, "view", system_now_ms(),
                                         nullptr})
                         .then([acknowledged](
@@ -298,7 +289,7 @@ TEST_CASE("many customers across shards are all applied and stored") {
                 }
         },
         acknowledged, failed);
-    CHECK(f.eventually([&] { return *acknowledged + *failed == 3 * kCustomers; }));
+    CHECK(test::poll_until([&] { return *acknowledged + *failed == 3 * kCustomers; }));
     CHECK(*acknowledged == 3 * kCustomers);
     CHECK(f.store->stats().customers == kCustomers);
     CHECK(f.lookup("c17").state.journey.events_seen == 3);
@@ -317,13 +308,13 @@ TEST_CASE(
     CHECK(f.stage("zoe") == "new");
     f.send("zoe", "search");
     CHECK(f.stage("zoe") == "exploring");
-    REQUIRE(f.eventually([&] { return f.decisions("zoe").size() == 2; }));
+    REQUIRE(test::poll_until([&] { return f.decisions("zoe").size() == 2; }));
     f.send("zoe", "ad_placed");
     CHECK(f.stage("zoe") == "active");
     f.send("zoe", "sale");
     f.send("zoe", "ad_placed");
     CHECK(f.stage("zoe") == "loyal");
-    CHECK(f.eventually([&] { return f.stage("zoe") == "dormant"; }));
+    CHECK(test::poll_until([&] { return f.stage("zoe") == "dormant"; }));
     f.send("zoe", "view");
     CHECK(f.stage("zoe") == "exploring");
     // Every request has its explained decision: the third e-mail of the week and the
@@ -331,7 +322,7 @@ TEST_CASE(
     const Names expected{"welcome send:ok",      "first_listing_nudge send:ok",
                          "seller_tips send:ok",  "loyalty_thanks send:ok",
                          "winback suppress:cap", "first_listing_nudge suppress:cap"};
-    CHECK(f.eventually([&] { return f.decision_trail("zoe") == expected; }));
+    CHECK(test::poll_until([&] { return f.decision_trail("zoe") == expected; }));
     CHECK(f.sent_programs("zoe") ==
           Names{"welcome", "first_listing_nudge", "seller_tips", "loyalty_thanks"});
     for (const Decision& d : f.decisions("zoe"))
@@ -342,7 +333,7 @@ TEST_CASE("arbitration in the coordinator: the higher class wins within the wind
     ActorFixture f{std::string(default_config_text())};  // arbitration_window = "2s"
     f.send("amy", "signup");                             // welcome: lifecycle
     f.send("amy", "message_received");                   // transactional
-    CHECK(f.eventually([&] { return f.decisions("amy").size() == 2; }));
+    CHECK(test::poll_until([&] { return f.decisions("amy").size() == 2; }));
     CHECK(f.decision_trail("amy") ==
           Names{"welcome suppress:arbitration", "message_received send:ok"});
 }
@@ -351,7 +342,7 @@ TEST_CASE("sends the sink refuses wait in the coordinator's outbox and leave in 
     ActorFixture f(test::kTestJourney);
     f.sink->refusals = 5;
     for (int i = 0; i < 4; ++i) f.send("fay", "password_reset");
-    CHECK(f.eventually([&] { return f.sink->all().size() == 5; }));
+    CHECK(test::poll_until([&] { return f.sink->all().size() == 5; }));
     CHECK(f.sent_programs("fay") == Names{"welcome", "reset", "reset", "reset", "reset"});
     std::vector<std::string> ids;
     for (const Delivery& d : f.sink->all()) ids.push_back(d.decision_id);
@@ -372,7 +363,7 @@ TEST_CASE("after a restart customers come back from the store, and their timers 
     }
     ActorFixture second(toml, store);
     // No event after the restart: the sweeper finds the lapse in the timer index.
-    CHECK(second.eventually([&] {
+    CHECK(test::poll_until([&] {
         std::string error;
         auto stored =
             decode_customer(store->read("gus").value_or(""), second.config.journey, error);
@@ -408,7 +399,7 @@ TEST_CASE("idle customers are passivated and come back on their next event, losi
         REQUIRE(f.send("pia", "view", "v" + std::to_string(i)) == EventOutcome::accepted);
         std::this_thread::sleep_for(std::chrono::milliseconds(random() % 200));
     }
-    CHECK(f.eventually([&] { return f.metrics->customers_live == 0; }));
+    CHECK(test::poll_until([&] { return f.metrics->customers_live == 0; }));
     CHECK(f.metrics->passivations > 1);
     const CustomerLookup back = f.lookup("pia");  // an admin read activates it again
     REQUIRE(back.found);
@@ -434,7 +425,7 @@ TEST_CASE("a consent refused before a restart still holds for the first request 
     }
     ActorFixture second(test::kTestJourney, store);  // a coordinator that never heard of jo
     REQUIRE(second.send("jo", "password_reset", "jo-2") == EventOutcome::accepted);
-    REQUIRE(second.eventually([&] { return second.decisions("jo").size() == 2; }));
+    REQUIRE(test::poll_until([&] { return second.decisions("jo").size() == 2; }));
     CHECK(second.decision_trail("jo") ==
           Names{"welcome suppress:consent", "reset suppress:consent"});
 }
@@ -457,12 +448,12 @@ template = "offer-1"
     {
         ActorFixture first(capped, store);
         first.send("kim", "signup", "k1");
-        REQUIRE(first.eventually([&] { return first.sent_programs("kim").size() == 1; }));
+        REQUIRE(test::poll_until([&] { return first.sent_programs("kim").size() == 1; }));
     }
     ActorFixture second(capped, store);
     CHECK(second.decision_trail("kim") == Names{"welcome send:ok"});  // read from the store
     second.send("kim", "sale", "k2");
-    REQUIRE(second.eventually([&] { return second.decisions("kim").size() == 2; }));
+    REQUIRE(test::poll_until([&] { return second.decisions("kim").size() == 2; }));
     CHECK(second.decision_trail("kim") == Names{"welcome send:ok", "offer suppress:cap"});
     CHECK(second.sent_programs("kim").empty());
 }
@@ -487,14 +478,14 @@ TEST_CASE("requests and sends a crash interrupted are decided and offered at the
          {Table::outbox, unconfirmed.decision_id, encode_delivery(unconfirmed)}})});
 
     ActorFixture f(test::kTestJourney, store);
-    REQUIRE(f.eventually([&] { return f.sink->all().size() == 2; }));
+    REQUIRE(test::poll_until([&] { return f.sink->all().size() == 2; }));
     CHECK(f.sink->all()[0].decision_id == unconfirmed.decision_id);  // the outbox first
     CHECK(f.sink->all()[1].decision_id == undecided.decision_id);
     CHECK(f.decision_trail("lea") == Names{"welcome send:ok"});
     // Decided for good, the request leaves the store; confirmed by the sink, both sends leave
     // the outbox.
-    CHECK(f.eventually([&] { return store->stats().pending_requests == 0; }));
-    CHECK(f.eventually([&] { return store->stats().outbox == 0; }));
+    CHECK(test::poll_until([&] { return store->stats().pending_requests == 0; }));
+    CHECK(test::poll_until([&] { return store->stats().outbox == 0; }));
 }
 
 TEST_CASE("a deferred request stays in the store and is deferred again after a restart") {
@@ -505,12 +496,12 @@ TEST_CASE("a deferred request stays in the store and is deferred again after a r
     {
         ActorFixture first(quiet, store);
         first.send("ned", "signup", "n1");
-        REQUIRE(first.eventually([&] { return first.decisions("ned").size() == 1; }));
+        REQUIRE(test::poll_until([&] { return first.decisions("ned").size() == 1; }));
         CHECK(first.decision_trail("ned") == Names{"welcome defer:quiet_hours"});
     }
     CHECK(store->stats().pending_requests == 1);
     ActorFixture second(quiet, store);
-    REQUIRE(second.eventually([&] { return second.decisions("ned").size() == 2; }));
+    REQUIRE(test::poll_until([&] { return second.decisions("ned").size() == 2; }));
     CHECK(second.decision_trail("ned") ==
           Names{"welcome defer:quiet_hours", "welcome defer:quiet_hours"});
     CHECK(store->stats().pending_requests == 1);
@@ -523,13 +514,15 @@ TEST_CASE("an index entry left early by events is put right by the sweeper's cal
     ActorFixture f(with_short_durations(test::kTestJourney, "1d", "3s"), store);
     f.send("oli", "view");
     const TimeMs first_due = store->timers_due(INT64_MAX, 10).at(0).due;
+    // Time itself is what moves the timer: the second event must come measurably later than
+    // the first, and well before the first entry is due.
     std::this_thread::sleep_for(1500ms);
     f.send("oli", "view");
     const TimeMs real_due = *JourneyEngine(f.config.journey).next_due(f.lookup("oli").state);
     CHECK(real_due > first_due + 1000);
     CHECK(store->timers_due(INT64_MAX, 10).at(0).due == first_due);
     // Once the early entry is due, the sweeper calls; nothing fires, the entry moves on.
-    CHECK(f.eventually([&] {
+    CHECK(test::poll_until([&] {
         auto due = store->timers_due(INT64_MAX, 10);
         return due.size() == 1 && due[0].due == real_due;
     }));

@@ -14,15 +14,17 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/daemon_process.hpp"
 #include "runtime/client/ingest_client.hpp"
 #include "state/cluster/cluster_ownership.hpp"
+#include "tests/support/daemon_process.hpp"
+#include "tests/support/poll.hpp"
+#include "tests/support/ports.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
 using nlohmann::json;
 using test::DaemonProcess;
-using test::eventually;
+using test::poll_until;
 
 namespace {
 
@@ -198,7 +200,7 @@ struct TestCluster {
     TestCluster() {
         std::string members;
         for (int k = 0; k < kNodes; ++k) {
-            middleman_ports.push_back(test::free_port());
+            middleman_ports.push_back(test::reserve_port());
             members += (k ? ", " : "") + ("\"" + kNames[k] + "@127.0.0.1:") +
                        std::to_string(middleman_ports[k]) + "\"";
         }
@@ -231,7 +233,7 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
           "[cluster][integration]") {
     TestCluster cluster;
     DaemonProcess single(std::string("[node]\nname = \"single\"\n") + kJourney);
-    REQUIRE(eventually([&] { return cluster.all_up(); }));
+    REQUIRE(poll_until([&] { return cluster.all_up(); }));
     const ClusterOwnership ownership(kNames, "node-a");
 
     const int64_t base_ts = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -246,7 +248,7 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
     const std::vector<std::string> single_address(kNodes, single.ingest());
     for (const json& answer : send_all(single_address, frames)) REQUIRE(answer["ok"] == true);
 
-    REQUIRE(eventually([&] {
+    REQUIRE(poll_until([&] {
         for (const auto& node : cluster.nodes)
             if (!settled(*node)) return false;
         return settled(single);
@@ -278,7 +280,7 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
             }
             return sent;
         };
-        REQUIRE(eventually([&] { return all_delivered() == deliveries(single); }));
+        REQUIRE(poll_until([&] { return all_delivered() == deliveries(single); }));
         CHECK(deliveries(single).size() > static_cast<size_t>(kCustomers) * 2);
 
         // Each event was applied once, on its owner: stored there and nowhere else.
@@ -315,7 +317,7 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
 
         // node-c stops: its customers get errors naming it, the others are served.
         REQUIRE(cluster.nodes[2]->stop() == 0);
-        REQUIRE(eventually([&] {
+        REQUIRE(poll_until([&] {
             return cluster.state_seen(0, 2) == "down" && cluster.state_seen(1, 2) == "down";
         }));
         std::vector<json> late;
@@ -345,7 +347,7 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
         // node-c restarts on its store: its customers are back as they were, and take the
         // events they refused.
         cluster.nodes[2]->restart();
-        REQUIRE(eventually([&] { return cluster.all_up(); }));
+        REQUIRE(poll_until([&] { return cluster.all_up(); }));
         for (int i : owned_by_c)
             CHECK(outcome_of(*cluster.nodes[0], customer(i)) == before_stop[customer(i)]);
         const json again = send_all({cluster.nodes[1]->ingest()}, late_frame)[0];
@@ -363,18 +365,18 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
                             {"customer", customer(b_customer)},
                             {"type", "view"}}})}};
         cluster.nodes[1]->pause();
-        REQUIRE(eventually([&] { return cluster.state_seen(0, 1) == "down"; }));
+        REQUIRE(poll_until([&] { return cluster.state_seen(0, 1) == "down"; }));
         const json while_hung = send_all({cluster.nodes[0]->ingest()}, b_frame)[0];
         CHECK(while_hung["accepted"] == 0);
         CHECK_THAT(while_hung.dump(), Catch::Contains("node-b") && Catch::Contains("heartbeat"));
         cluster.nodes[1]->resume();
-        REQUIRE(eventually([&] { return cluster.all_up(); }));
+        REQUIRE(poll_until([&] { return cluster.all_up(); }));
         CHECK(send_all({cluster.nodes[0]->ingest()}, b_frame)[0]["accepted"] == 1);
 
         // Rate budgets: each node has its floor and a lease from node-a; together never more
         // than the budget.
         const double floor = 100000 * 0.5 / kNodes;
-        REQUIRE(eventually([&] {
+        REQUIRE(poll_until([&] {
             for (int k = 0; k < kNodes; ++k)
                 if (get_json(*cluster.nodes[k], "/cluster")["rate_lease_until"] == 0) return false;
             return true;
@@ -393,9 +395,9 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
         // node-b dies without a word and comes back on the same address: the others find the
         // new process (CAF 0.17 reconnects badly after a restart, upstream #546).
         cluster.nodes[1]->kill_hard();
-        REQUIRE(eventually([&] { return cluster.state_seen(0, 1) == "down"; }));
+        REQUIRE(poll_until([&] { return cluster.state_seen(0, 1) == "down"; }));
         cluster.nodes[1]->restart();
-        REQUIRE(eventually([&] { return cluster.all_up(); }));
+        REQUIRE(poll_until([&] { return cluster.all_up(); }));
         for (int i = 0; i < kCustomers; ++i)
             if (ownership.owner_of(customer(i)) == 1)
                 CHECK(outcome_of(*cluster.nodes[2], customer(i))["events_seen"] ==
@@ -403,7 +405,7 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
 
         // node-a, the lender, stops: once their leases run out the others are at the floor.
         REQUIRE(cluster.nodes[0]->stop() == 0);
-        REQUIRE(eventually([&] {
+        REQUIRE(poll_until([&] {
             for (int k = 1; k < kNodes; ++k) {
                 const json view = get_json(*cluster.nodes[k], "/cluster");
                 if (view["rate_lease_until"] != 0 || view["rate_budgets"]["email"] != floor)
@@ -416,7 +418,7 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
 
 TEST_CASE("cluster: a member with another list is not used, an unreachable one blocks nothing",
           "[cluster][integration]") {
-    const uint16_t a_port = test::free_port(), b_port = test::free_port();
+    const uint16_t a_port = test::reserve_port(), b_port = test::reserve_port();
     const std::string a = "\"node-a@127.0.0.1:" + std::to_string(a_port) + "\"";
     const std::string b = "\"node-b@127.0.0.1:" + std::to_string(b_port) + "\"";
     // TEST-NET-2 (RFC 5737): never assigned; connects there fail, hang until the deadline, or
@@ -426,13 +428,13 @@ TEST_CASE("cluster: a member with another list is not used, an unreachable one b
                          "]\n" + kJourney);
     DaemonProcess node_b("[node]\nname = \"node-b\"\n[cluster]\nmembers = [" + a + ", " + b + ", " +
                          lost + "]\nconnect_timeout = \"3s\"\n" + kJourney);
-    REQUIRE(eventually([&] {
+    REQUIRE(poll_until([&] {
         const json member = get_json(node_a, "/cluster")["members"][1];
         return member["state"] == "down" &&
                member["reason"].get<std::string>().find("members differ") != std::string::npos;
     }));
     REQUIRE(
-        eventually([&] { return get_json(node_b, "/cluster")["members"][2]["state"] == "down"; }));
+        poll_until([&] { return get_json(node_b, "/cluster")["members"][2]["state"] == "down"; }));
     // While node-b's connector waits out its attempts at node-x, node-b serves at once
     // whatever it owns itself.
     const ClusterOwnership ownership({"node-a", "node-b", "node-x"}, "node-b");

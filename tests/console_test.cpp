@@ -14,14 +14,15 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "tests/support/daemon_process.hpp"
 #include "runtime/client/ingest_client.hpp"
+#include "tests/support/daemon_process.hpp"
+#include "tests/support/poll.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
 using nlohmann::json;
 using test::DaemonProcess;
-using test::eventually;
+using test::poll_until;
 
 namespace {
 
@@ -160,7 +161,7 @@ TEST_CASE("console: the page looks a customer up with the token from the fragmen
     client.send_frame(encode_batch(events));
     REQUIRE(client.read_response()["accepted"] == events.size());
     const httplib::Headers auth{{"Authorization", std::string("Bearer ") + kToken}};
-    REQUIRE(eventually([&] {
+    REQUIRE(poll_until([&] {
         auto decisions = daemon.admin().Get("/customers/ann/decisions", auth);
         return decisions && decisions->status == 200 && json::parse(decisions->body).size() == 3;
     }));

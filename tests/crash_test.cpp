@@ -17,8 +17,8 @@
 #include <set>
 #include <thread>
 
-#include "tests/support/daemon_process.hpp"
 #include "runtime/client/ingest_client.hpp"
+#include "tests/support/daemon_process.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
@@ -333,6 +333,7 @@ void load_and_stop(DaemonProcess& daemon, std::vector<Stream>& streams,
                                  [&](size_t f, const json& response) { settle(s, f, response); });
             s.failed_before_stop = !s.failure.empty() && !stopping;
         });
+    // The random moment of the kill is the test: no condition to wait for, by design.
     std::this_thread::sleep_for(delay);
     stopping = true;
     if (ending == Ending::kill)

@@ -6,15 +6,16 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "tests/support/daemon_process.hpp"
 #include "runtime/client/ingest_client.hpp"
 #include "state/codec/msgpack_json.hpp"
+#include "tests/support/daemon_process.hpp"
+#include "tests/support/poll.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
 using nlohmann::json;
 using test::DaemonProcess;
-using test::eventually;
+using test::poll_until;
 
 namespace {
 
@@ -155,9 +156,9 @@ TEST_CASE("daemon: a customer moves through the stages over the ingest port") {
     CHECK(kim["events_seen"] == 5);
     CHECK(kim["timers"][0]["name"] == "lapse");
     // Two seconds without events: the inactivity timer moves her to dormant.
-    CHECK(eventually([&] { return stage() == "dormant"; }));
+    CHECK(poll_until([&] { return stage() == "dormant"; }));
     // The move is committed, and winback decided, a moment after the actor made it.
-    CHECK(eventually([&] {
+    CHECK(poll_until([&] {
         return get_json(daemon, "/customers/kim/record")["stage"] == "dormant" &&
                get_json(daemon, "/customers/kim/decisions").size() == 2;
     }));
@@ -270,7 +271,7 @@ TEST_CASE("daemon: the admin API: token, methods, bad input, encoded ids, POST e
                                              "journeyd_event_to_decision_seconds_count 1",
                                              "journeyd_timer_lateness_seconds_count 0"};
     std::string exposition;
-    const bool complete = eventually([&] {
+    const bool complete = poll_until([&] {
         auto metrics = admin.Get("/metrics", auth);
         exposition = metrics && metrics->status == 200 ? metrics->body : "";
         for (const std::string& line : series)
@@ -313,7 +314,7 @@ TEST_CASE("daemon: SIGTERM under load answers every frame it received, then exit
             } catch (const IngestError&) {  // closed after the last answer
             }
         });
-    REQUIRE(eventually([&] { return get_json(daemon, "/stats")["events_total"] > 2000; }));
+    REQUIRE(poll_until([&] { return get_json(daemon, "/stats")["events_total"] > 2000; }));
     CHECK(daemon.stop() == 0);
     stop_sending = true;
     for (std::thread& t : sources) t.join();

@@ -17,13 +17,14 @@
 #include <thread>
 
 #include "runtime/delivery/delivery_sink.hpp"
+#include "tests/support/poll.hpp"
+#include "tests/support/ports.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kDeadline = 10s;
 constexpr TimeMs kFirstDecision = 1'700'000'000'000;
 const std::string kPath = "/deliveries";
 
@@ -32,16 +33,6 @@ const bool kQuietLogs = [] {
     spdlog::set_level(spdlog::level::err);
     return true;
 }();
-
-template <typename Condition>
-bool eventually(Condition condition) {
-    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
-}
 
 // The sequence number travels in decided_at, so a receiver can check each customer's order.
 Delivery make_delivery(const std::string& customer, int sequence) {
@@ -105,7 +96,7 @@ void require_same_object(const nlohmann::json& object, const Delivery& delivery)
 // Offers until accepted: the back-pressure loop the coordinator runs.
 void offer_all(DeliverySink& sink, const std::vector<Delivery>& deliveries) {
     for (const Delivery& delivery : deliveries)
-        REQUIRE(eventually([&] { return sink.offer(delivery); }));
+        REQUIRE(test::poll_until([&] { return sink.offer(delivery); }));
 }
 
 class TempDir {
@@ -151,7 +142,7 @@ class TestServer {
                           : (server_.bind_to_port("127.0.0.1", port) ? port : -1);
         REQUIRE(port_ > 0);
         thread_ = std::thread([this] { server_.listen_after_bind(); });
-        if (!eventually([this] { return server_.is_running(); })) {
+        if (!test::poll_until([this] { return server_.is_running(); })) {
             thread_.join();
             FAIL("test HTTP server did not start");
         }
@@ -160,7 +151,6 @@ class TestServer {
         server_.stop();
         thread_.join();
     }
-    int port() const { return port_; }
     std::string sink_spec() const { return "http://127.0.0.1:" + std::to_string(port_) + kPath; }
 
   private:
@@ -168,12 +158,6 @@ class TestServer {
     int port_ = -1;
     std::thread thread_;
 };
-
-// A port that refuses connections: a server had it a moment ago and is gone.
-int closed_port() {
-    TestServer server([](const httplib::Request&, httplib::Response&) {});
-    return server.port();
-}
 
 std::string spec_for_port(int port) {
     return "http://127.0.0.1:" + std::to_string(port) + kPath;
@@ -273,7 +257,7 @@ TEST_CASE("file sink confirms each delivery once it is on disk, in order") {
     auto sink = require_sink("file:" + dir.file("deliveries.ndjson"), options);
     const auto deliveries = interleaved_deliveries(5, 10);
     offer_all(*sink, deliveries);
-    REQUIRE(eventually([&] { return confirmed.all().size() == deliveries.size(); }));
+    REQUIRE(test::poll_until([&] { return confirmed.all().size() == deliveries.size(); }));
     CHECK(confirmed.all() == ids_of(deliveries));
     CHECK(read_lines(dir.file("deliveries.ndjson")).size() == deliveries.size());
 }
@@ -389,7 +373,7 @@ TEST_CASE("http sink retries 500 answers and keeps each customer's order") {
     const auto deliveries = interleaved_deliveries(20, 5);
     offer_all(*sink, deliveries);
 
-    REQUIRE(eventually([&] { return receiver->accepted_count() == deliveries.size(); }));
+    REQUIRE(test::poll_until([&] { return receiver->accepted_count() == deliveries.size(); }));
     sink->close();
     std::lock_guard<std::mutex> lock(receiver->mutex);
     require_each_customer_in_order(receiver->accepted, 20, 5);
@@ -401,15 +385,15 @@ TEST_CASE("http sink retries 500 answers and keeps each customer's order") {
 
 TEST_CASE("http sink retries a refused connection until the endpoint comes up") {
     auto receiver = std::make_shared<Receiver>();
-    const int port = closed_port();
+    const int port = test::reserve_port();  // refuses connections until the server binds it
     auto sink = require_sink(spec_for_port(port), fast_retries());
     const auto deliveries = interleaved_deliveries(20, 5);
     offer_all(*sink, deliveries);
-    REQUIRE(eventually([&] { return sink->stats().retries >= 3; }));
+    REQUIRE(test::poll_until([&] { return sink->stats().retries >= 3; }));
     CHECK(sink->stats().delivered == 0);
 
     TestServer server(recording_handler(receiver, [](auto&, auto&) { return 200; }), port);
-    REQUIRE(eventually([&] { return receiver->accepted_count() == deliveries.size(); }));
+    REQUIRE(test::poll_until([&] { return receiver->accepted_count() == deliveries.size(); }));
     sink->close();
     std::lock_guard<std::mutex> lock(receiver->mutex);
     require_each_customer_in_order(receiver->accepted, 20, 5);
@@ -429,7 +413,7 @@ TEST_CASE("http sink resends after a failed answer and receivers dedupe on decis
     auto sink = require_sink(server.sink_spec(), fast_retries());
     const auto deliveries = interleaved_deliveries(10, 6);
     offer_all(*sink, deliveries);
-    REQUIRE(eventually([&] { return receiver->accepted_count() == deliveries.size(); }));
+    REQUIRE(test::poll_until([&] { return receiver->accepted_count() == deliveries.size(); }));
     sink->close();
 
     std::lock_guard<std::mutex> lock(receiver->mutex);
@@ -449,7 +433,7 @@ TEST_CASE("http sink with a dead endpoint refuses offers once full and close() g
     options.queue_capacity = 8;
     options.http_lanes = 2;
     options.close_timeout = 200ms;
-    auto sink = require_sink(spec_for_port(closed_port()), options);
+    auto sink = require_sink(spec_for_port(test::reserve_port()), options);  // nothing listens
 
     uint64_t accepted = 0;
     uint64_t refused = 0;
@@ -465,10 +449,10 @@ TEST_CASE("http sink with a dead endpoint refuses offers once full and close() g
     SinkStats stats = sink->stats();
     CHECK(stats.queue_full == refused);
     CHECK(stats.queued == accepted);
-    REQUIRE(eventually([&] { return sink->stats().retries > 0; }));
+    REQUIRE(test::poll_until([&] { return sink->stats().retries > 0; }));
 
     auto closing = std::async(std::launch::async, [&] { sink->close(); });
-    REQUIRE(eventually([&] { return closing.wait_for(0s) == std::future_status::ready; }));
+    REQUIRE(test::poll_until([&] { return closing.wait_for(0s) == std::future_status::ready; }));
     stats = sink->stats();
     CHECK(stats.delivered == 0);
     CHECK(stats.queued == accepted);  // given up on, still visible as undelivered
@@ -486,7 +470,7 @@ TEST_CASE("http sink close() cuts short a request the endpoint never answers") {
     TestServer server([gate](const httplib::Request&, httplib::Response& response) {
         std::unique_lock<std::mutex> lock(gate->mutex);
         ++gate->arrived;
-        gate->opened.wait_for(lock, kDeadline, [&] { return gate->open; });
+        gate->opened.wait_for(lock, test::kPollDeadline, [&] { return gate->open; });
         response.status = 200;
     });
     SinkOptions options = fast_retries();
@@ -494,13 +478,13 @@ TEST_CASE("http sink close() cuts short a request the endpoint never answers") {
     options.close_timeout = 200ms;
     auto sink = require_sink(server.sink_spec(), options);
     REQUIRE(sink->offer(make_delivery("customer-1", 0)));
-    REQUIRE(eventually([&] {
+    REQUIRE(test::poll_until([&] {
         std::lock_guard<std::mutex> lock(gate->mutex);
         return gate->arrived == 1;
     }));
 
     auto closing = std::async(std::launch::async, [&] { sink->close(); });
-    REQUIRE(eventually([&] { return closing.wait_for(0s) == std::future_status::ready; }));
+    REQUIRE(test::poll_until([&] { return closing.wait_for(0s) == std::future_status::ready; }));
     CHECK(sink->stats().delivered == 0);
     CHECK(sink->stats().queued == 1);
     {

@@ -19,6 +19,7 @@
 
 #include "runtime/client/ingest_client.hpp"
 #include "state/codec/msgpack_json.hpp"
+#include "tests/support/ports.hpp"
 
 using namespace journeyd;
 using json = nlohmann::json;
@@ -249,6 +250,7 @@ TEST_CASE("pipelined frames are answered in request order", "[client]") {
 TEST_CASE("response_arrives_within waits for an answer without reading it", "[client]") {
     FakeIngestServer server([](int fd) {
         read_frame(fd);
+        // A late answer is the point: the client must find none at first, then wait for it.
         std::this_thread::sleep_for(200ms);
         write_frame(fd, ok_response(1, 0));
         read_frame(fd);  // until the client closes
@@ -262,8 +264,7 @@ TEST_CASE("response_arrives_within waits for an answer without reading it", "[cl
 }
 
 TEST_CASE("connecting to a closed port fails naming the address", "[client]") {
-    uint16_t port = 0;
-    ::close(listen_on_loopback(port));  // a port nothing listens on any more
+    const uint16_t port = test::reserve_port();  // nothing listens on it
     const std::string address = "127.0.0.1:" + std::to_string(port);
     REQUIRE_THROWS_WITH(
         IngestClient::connect(address, 2s),

@@ -9,16 +9,17 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "tests/support/daemon_process.hpp"
 #include "runtime/client/ingest_client.hpp"
 #include "state/codec/event_codec.hpp"
 #include "state/codec/msgpack_json.hpp"
+#include "tests/support/daemon_process.hpp"
+#include "tests/support/poll.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
 using nlohmann::json;
 using test::DaemonProcess;
-using test::eventually;
+using test::poll_until;
 
 namespace {
 
@@ -141,7 +142,7 @@ TEST_CASE("limits: a connection over [ingest] max_connections is closed right af
           std::string::npos);
     CHECK(accepted(second, "c4"));  // the others never noticed
     first.reset();                  // a slot frees up once that session has ended
-    CHECK(eventually([&] {
+    CHECK(poll_until([&] {
         try {
             IngestClient again = IngestClient::connect(daemon.ingest(), 10s);
             return accepted(again, "c5");

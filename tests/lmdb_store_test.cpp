@@ -15,6 +15,8 @@
 #include <thread>
 #include <utility>
 
+#include "tests/support/memory_record_store.hpp"
+
 using namespace journeyd;
 
 namespace {

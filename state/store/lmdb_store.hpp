@@ -1,5 +1,5 @@
 // The daemon's RecordStore: one LMDB environment in a directory of its own, with the semantics
-// of MemoryRecordStore (state/store/record_store.hpp) made durable.
+// of MemoryRecordStore (tests/support/memory_record_store.hpp) made durable.
 //
 // Durability: commit() writes the whole batch in one write transaction and returns only after
 // mdb_txn_commit, which fsyncs the data file unless LmdbOptions::sync is false (MDB_NOSYNC: a

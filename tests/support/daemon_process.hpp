@@ -1,7 +1,15 @@
-// Runs the real journeyd binary for integration tests: on free loopback ports, with its own
-// data directory and configuration, logging to a file the test can read. Waits for
-// /health with a deadline; stops with SIGTERM (SIGKILL only if it hangs past a deadline).
-// Crash tests kill it with SIGKILL and restart it on the same data directory and ports.
+// Runs the real journeyd binary for integration tests, with its own data directory and
+// configuration, logging to a file the test can read. journeyd binds ingest and admin to
+// loopback port 0 and the helper reads the ports it got from its "journeyd started" line: a
+// port chosen before journeyd binds it could be taken meanwhile by a test running beside it
+// (ctest -j). Waits for /health with a deadline; stops with SIGTERM (SIGKILL only if it
+// hangs past a deadline).
+// Crash tests kill it with SIGKILL and restart it on the same data directory. A restart asks
+// for the ports it had, so clients find it where they left it; if another process took one
+// meanwhile, it starts on new ones: tests ask ingest() and admin() again after a restart.
+//
+// Thread-safety: ingest(), admin_address() and admin() may be called from any thread while no
+// start or restart is under way; everything else only from the test's thread.
 #pragma once
 
 #include <arpa/inet.h>
@@ -17,44 +25,20 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
+
+#include "tests/support/poll.hpp"
 
 namespace journeyd::test {
-
-inline uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    socklen_t length = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
-}
-
-template <class Condition>
-bool eventually(Condition condition,
-                std::chrono::milliseconds deadline = std::chrono::seconds(15)) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < until) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return condition();
-}
 
 class DaemonProcess {
   public:
     explicit DaemonProcess(const std::string& config_toml) {
         char dir_template[] = "/tmp/journeyd-test-XXXXXX";
         directory_ = ::mkdtemp(dir_template);
-        ingest_port_ = free_port();
-        admin_port_ = free_port();
         config_path_ = directory_ + "/journeyd.toml";
         std::ofstream(config_path_) << config_toml;
         log_path_ = directory_ + "/journeyd.log";
-        start("w");
+        require_started(launch(0, 0));
     }
 
     ~DaemonProcess() {
@@ -67,7 +51,7 @@ class DaemonProcess {
     int stop() {
         if (pid_ <= 0) return exit_status_;
         ::kill(pid_, SIGTERM);
-        const bool exited = eventually([&] { return reap(); }, std::chrono::seconds(40));
+        const bool exited = poll_until([&] { return reap(); }, std::chrono::seconds(40));
         if (!exited) {
             ::kill(pid_, SIGKILL);
             ::waitpid(pid_, nullptr, 0);
@@ -90,12 +74,15 @@ class DaemonProcess {
     void pause() { ::kill(pid_, SIGSTOP); }
     void resume() { ::kill(pid_, SIGCONT); }
 
-    // After stop() or kill_hard(): the same configuration, data directory and ports, so that
-    // clients and the test see the same daemon come back. The log keeps the earlier runs.
+    // After stop() or kill_hard(): the same configuration, data directory and, if they are
+    // still free, ports. The log keeps the earlier runs.
     void restart() {
         REQUIRE(pid_ <= 0);
-        exit_status_ = -1;
-        start("a");
+        // cpp-httplib binds with SO_REUSEPORT: journeyd would share an admin port another
+        // process took meanwhile instead of failing to bind it.
+        bool started = launch(ingest_port_, accepting(admin_port_) ? 0 : admin_port_);
+        if (!started && port_taken()) started = launch(0, 0);
+        require_started(started);
     }
 
     std::string ingest() const { return "127.0.0.1:" + std::to_string(ingest_port_); }
@@ -111,14 +98,18 @@ class DaemonProcess {
     }
 
   private:
-    void start(const char* log_mode) {
+    // Starts journeyd asking for these ports (0: any free one). True once it has reported the
+    // ports it bound; false if it exited first (or never said within the deadline).
+    bool launch(uint16_t ingest_port, uint16_t admin_port) {
+        exit_status_ = -1;
+        run_log_start_ = log().size();
         pid_ = ::fork();
         REQUIRE(pid_ >= 0);
         if (pid_ == 0) {
-            const std::string ingest = this->ingest();
-            const std::string admin = "127.0.0.1:" + std::to_string(admin_port_);
+            const std::string ingest = "127.0.0.1:" + std::to_string(ingest_port);
+            const std::string admin = "127.0.0.1:" + std::to_string(admin_port);
             const std::string data = directory_ + "/data";
-            FILE* log = std::fopen(log_path_.c_str(), log_mode);
+            FILE* log = std::fopen(log_path_.c_str(), "a");
             ::dup2(fileno(log), STDOUT_FILENO);
             ::dup2(fileno(log), STDERR_FILENO);
             ::chdir(directory_.c_str());
@@ -127,14 +118,67 @@ class DaemonProcess {
                     admin.c_str(), "--log-level", "info", static_cast<char*>(nullptr));
             std::_Exit(127);
         }
-        const bool healthy = eventually([&] {
-            if (reap()) return true;  // exited early: report below
+        bool reported = false;
+        poll_until([&] {
+            reported = read_ports();
+            return reported || reap();
+        });
+        return reported;
+    }
+
+    void require_started(bool reported) {
+        const auto answers_health = [&] {
+            if (reap()) return true;  // exited: reported below
             auto answer = admin().Get("/health");
             return answer && answer->status == 200;
-        });
+        };
+        const bool healthy = reported && poll_until(answers_health);
         INFO(log());
         REQUIRE(exit_status_ == -1);  // still running
         REQUIRE(healthy);
+    }
+
+    // Takes the bound ports from this run's "journeyd started" line once it is whole. Its
+    // fields read the same in a text and a --log-format json log: "ingest=127.0.0.1:40123".
+    bool read_ports() {
+        const std::string run = log().substr(run_log_start_);
+        const size_t line = run.find("journeyd started ");
+        if (line == std::string::npos) return false;
+        const size_t end = run.find('\n', line);
+        if (end == std::string::npos) return false;
+        const std::string started = run.substr(line, end - line);
+        ingest_port_ = logged_port(started, "ingest");
+        admin_port_ = logged_port(started, "admin");
+        return true;
+    }
+
+    static uint16_t logged_port(const std::string& line, const std::string& key) {
+        const std::string field = " " + key + "=";
+        const size_t at = line.find(field);
+        INFO(line);
+        REQUIRE(at != std::string::npos);
+        const size_t begin = at + field.size();
+        const std::string address = line.substr(begin, line.find_first_of(" \"", begin) - begin);
+        return static_cast<uint16_t>(std::stoul(address.substr(address.rfind(':') + 1)));
+    }
+
+    // Whether this run ended because a port it asked for was in use.
+    bool port_taken() const {
+        const std::string run = log().substr(run_log_start_);
+        return run.find("ingest: cannot listen on") != std::string::npos ||
+               run.find("admin: cannot bind") != std::string::npos;
+    }
+
+    static bool accepting(uint16_t port) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port);
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const bool connected =
+            ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+        ::close(fd);
+        return connected;
     }
 
     bool reap() {
@@ -147,6 +191,7 @@ class DaemonProcess {
     std::string directory_;
     std::string config_path_;
     std::string log_path_;
+    size_t run_log_start_ = 0;  // where the current run's lines begin in the log
     uint16_t ingest_port_ = 0;
     uint16_t admin_port_ = 0;
     pid_t pid_ = -1;
