@@ -344,3 +344,23 @@ TEST_CASE("daemon: a customer id that is not UTF-8 is refused at the door") {
     CHECK(send_one(client, event("u2", "fine", "signup"))["accepted"] == 1);
     CHECK(get_json(daemon, "/stats")["events_rejected"] == 1);
 }
+
+TEST_CASE("daemon: an admin port another journeyd holds is refused, not shared") {
+    DaemonProcess first(test_config());
+    const std::string data = first.directory() + "/second-data";
+    const std::string log = first.directory() + "/second.log";
+    // Without the refusal the second journeyd would run, sharing the port: timeout ends it.
+    const std::string command = std::string("timeout 10 ") + JOURNEYD_BINARY +
+                                " --ingest 127.0.0.1:0 --admin " + first.admin_address() +
+                                " --data-dir " + data + " > " + log + " 2>&1";
+    const int status = std::system(command.c_str());
+    std::ifstream in(log);
+    const std::string output((std::istreambuf_iterator<char>(in)), {});
+    INFO(output);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 1);
+    CHECK(output.find("admin: cannot bind") != std::string::npos);
+    auto health = first.admin().Get("/health");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+}

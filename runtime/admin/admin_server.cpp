@@ -1,6 +1,7 @@
 #include "runtime/admin/admin_server.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -61,6 +62,13 @@ AdminServer::AdminServer(AdminContext context)
         }));
     // Small JSON answers on kept-alive connections otherwise wait out Nagle and delayed ACKs.
     server_->set_tcp_nodelay(true);
+    // cpp-httplib's default sets SO_REUSEPORT, with which a second journeyd would bind an admin
+    // port the first holds and the two would split its requests. SO_REUSEADDR alone still
+    // lets a restarted journeyd bind its port through TIME_WAIT.
+    server_->set_socket_options([](socket_t socket) {
+        const int yes = 1;
+        ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
 }
 
 AdminServer::~AdminServer() {

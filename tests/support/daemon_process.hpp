@@ -12,11 +12,8 @@
 // start or restart is under way; everything else only from the test's thread.
 #pragma once
 
-#include <arpa/inet.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,9 +75,7 @@ class DaemonProcess {
     // still free, ports. The log keeps the earlier runs.
     void restart() {
         REQUIRE(pid_ <= 0);
-        // cpp-httplib binds with SO_REUSEPORT: journeyd would share an admin port another
-        // process took meanwhile instead of failing to bind it.
-        bool started = launch(ingest_port_, accepting(admin_port_) ? 0 : admin_port_);
+        bool started = launch(ingest_port_, admin_port_);
         if (!started && port_taken()) started = launch(0, 0);
         require_started(started);
     }
@@ -167,18 +162,6 @@ class DaemonProcess {
         const std::string run = log().substr(run_log_start_);
         return run.find("ingest: cannot listen on") != std::string::npos ||
                run.find("admin: cannot bind") != std::string::npos;
-    }
-
-    static bool accepting(uint16_t port) {
-        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(port);
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        const bool connected =
-            ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-        ::close(fd);
-        return connected;
     }
 
     bool reap() {
