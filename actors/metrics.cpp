@@ -1,6 +1,6 @@
 #include "actors/metrics.hpp"
 
-#include <sstream>
+#include <algorithm>
 
 namespace journeyd {
 
@@ -14,18 +14,17 @@ void LatencyHistogram::observe(DurationMs ms) {
                       std::memory_order_relaxed);
 }
 
-std::string LatencyHistogram::render(const std::string& name) const {
-    std::ostringstream out;
-    out << "# TYPE " << name << " histogram\n";
+void LatencyHistogram::render(ExpositionWriter& out, std::string_view name,
+                              std::string_view help) const {
+    out.family(name, ExpositionWriter::Type::histogram, help);
     uint64_t cumulative = 0;
     for (size_t i = 0; i < kBounds.size(); ++i) {
         cumulative += buckets_[i].load(std::memory_order_relaxed);
-        out << name << "_bucket{le=\"" << kBounds[i] << "\"} " << cumulative << "\n";
+        out.sample(cumulative, {{"le", ExpositionWriter::number(kBounds[i])}}, "_bucket");
     }
-    out << name << "_bucket{le=\"+Inf\"} " << count() << "\n";
-    out << name << "_sum " << static_cast<double>(sum_ms_.load()) / 1000.0 << "\n";
-    out << name << "_count " << count() << "\n";
-    return out.str();
+    out.sample(count(), {{"le", "+Inf"}}, "_bucket");
+    out.sample(static_cast<double>(sum_ms_.load()) / 1000.0, {}, "_sum");
+    out.sample(count(), {}, "_count");
 }
 
 }  // namespace journeyd

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "actors/exposition.hpp"
 #include "state/duration.hpp"
 
 namespace journeyd {
@@ -22,8 +23,8 @@ class LatencyHistogram {
         0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
     void observe(DurationMs ms);
-    // The exposition lines of this histogram under `name` (with _bucket, _sum, _count).
-    std::string render(const std::string& name) const;
+    // The family `name` (with _bucket, _sum, _count) into `out`.
+    void render(ExpositionWriter& out, std::string_view name, std::string_view help) const;
     uint64_t count() const { return count_.load(std::memory_order_relaxed); }
 
   private:

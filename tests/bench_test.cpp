@@ -40,7 +40,11 @@ TEST_CASE("bench: quantiles interpolate inside the bucket holding the rank") {
 TEST_CASE("bench: journeyd's histogram exposition reads back as observed") {
     LatencyHistogram observed;
     for (DurationMs ms : {0, 1, 3, 3, 40, 20'000}) observed.observe(ms);
-    const MetricsScrape scrape("journeyd_events_total 7\n" + observed.render("x_seconds"));
+    ExpositionWriter exposition;
+    exposition.family("journeyd_events_total", ExpositionWriter::Type::counter, "Events.");
+    exposition.sample(uint64_t{7});
+    observed.render(exposition, "x_seconds", "Durations.");
+    const MetricsScrape scrape(exposition.text());
     CHECK(scrape.value("journeyd_events_total") == 7);
     const Histogram h = scrape.histogram("x_seconds");
     REQUIRE(h.bounds.size() == LatencyHistogram::kBounds.size());
