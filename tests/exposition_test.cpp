@@ -1,9 +1,12 @@
-// The Prometheus text GET /metrics is written with, and its escaping.
+// The Prometheus text GET /metrics is written with: escaping, and the latency histograms'
+// buckets. tests/metrics_promtool_test.cpp has promtool read the daemon's whole exposition.
 #include "actors/exposition.hpp"
 
 #include <catch2/catch.hpp>
 #include <limits>
 #include <stdexcept>
+
+#include "actors/metrics.hpp"
 
 using namespace journeyd;
 using Type = ExpositionWriter::Type;
@@ -36,4 +39,38 @@ TEST_CASE("exposition: floats with the fewest digits, and without an exponent wh
     CHECK(ExpositionWriter::number(kInfinity) == "+Inf");
     CHECK(ExpositionWriter::number(-kInfinity) == "-Inf");
     CHECK(ExpositionWriter::number(std::numeric_limits<double>::quiet_NaN()) == "NaN");
+}
+
+TEST_CASE("latency histogram: microsecond observations, buckets and sum in seconds") {
+    using std::chrono::microseconds;
+    LatencyHistogram h;
+    h.observe(microseconds(300));  // 0.3 ms: le="0.0005", where whole ms made it 0 or 1 ms
+    h.observe(microseconds(500));  // right at a bound: in that bound's bucket
+    h.observe(std::chrono::seconds(12));
+    h.observe(microseconds(-40));  // a wall clock stepped back: 0
+    CHECK(h.count() == 4);
+    ExpositionWriter out;
+    h.render(out, "x_seconds", "Durations.");
+    CHECK(out.text() == R"(# HELP x_seconds Durations.
+# TYPE x_seconds histogram
+x_seconds_bucket{le="0.0001"} 1
+x_seconds_bucket{le="0.00025"} 1
+x_seconds_bucket{le="0.0005"} 3
+x_seconds_bucket{le="0.001"} 3
+x_seconds_bucket{le="0.0025"} 3
+x_seconds_bucket{le="0.005"} 3
+x_seconds_bucket{le="0.01"} 3
+x_seconds_bucket{le="0.025"} 3
+x_seconds_bucket{le="0.05"} 3
+x_seconds_bucket{le="0.1"} 3
+x_seconds_bucket{le="0.25"} 3
+x_seconds_bucket{le="0.5"} 3
+x_seconds_bucket{le="1"} 3
+x_seconds_bucket{le="2.5"} 3
+x_seconds_bucket{le="5"} 3
+x_seconds_bucket{le="10"} 3
+x_seconds_bucket{le="+Inf"} 4
+x_seconds_sum 12.0008
+x_seconds_count 4
+)");
 }
