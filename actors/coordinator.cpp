@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <deque>
 #include <set>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "actors/messages.hpp"
-#include "state/pressure/decision_log.hpp"
 #include "state/codec/pressure_codec.hpp"
+#include "state/pressure/decision_log.hpp"
 
 namespace journeyd {
 namespace {
@@ -28,9 +28,10 @@ struct CoordinatorState {
     std::optional<TimeMs> wakeup_at;
     bool outbox_retry_scheduled = false;
     bool publish_scheduled = false;
-    // Requests that have had a decision (deferred, or recovered at start): event_to_decision
-    // measures the way to a request's first decision only.
-    std::unordered_set<std::string> decided_before;
+    // Requests sent in this process that still wait for their first decision, and when they
+    // were sent: event_to_decision measures the way to a request's first decision only.
+    // Recovered requests were sent by an earlier process and are not measured.
+    std::unordered_map<std::string, std::chrono::steady_clock::time_point> undecided;
 };
 
 using Self = caf::event_based_actor*;
@@ -117,10 +118,6 @@ void publish(Self self, const StatePtr& sp) {
                 ++s.stats.suppress;
                 break;
         }
-        const bool first = d.outcome == Outcome::defer
-                               ? s.decided_before.insert(d.decision_id).second
-                               : s.decided_before.erase(d.decision_id) == 0;
-        if (first) s.setup.metrics->event_to_decision.observe(d.at - d.requested_at);
         if (d.outcome != Outcome::defer)
             writes.push_back({Table::requests, d.decision_id, std::nullopt});
         spdlog::debug("decision id={} customer={} program={} outcome={} reason={} detail={}",
@@ -153,9 +150,26 @@ void schedule_wakeup(Self self, CoordinatorState& s) {
     self->delayed_send(self, std::chrono::milliseconds(wait), wakeup_atom::value, *next);
 }
 
+// Observes event_to_decision for the first decisions among those the ledger appended to
+// `decided` from index `from` on. Right after the ledger decides, not at publish: a publish
+// waits behind the burst in the mailbox, which is no part of deciding.
+void measure_decided(CoordinatorState& s, size_t from) {
+    if (s.undecided.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t i = from; i < s.decided.size(); ++i) {
+        auto waiting = s.undecided.find(s.decided[i].decision_id);
+        if (waiting == s.undecided.end()) continue;
+        s.setup.metrics->event_to_decision.observe(
+            std::chrono::duration_cast<std::chrono::microseconds>(now - waiting->second));
+        s.undecided.erase(waiting);
+    }
+}
+
 void submit(CoordinatorState& s, ContactRequest request) {
     remember(s, request.customer);
+    const size_t from = s.decided.size();
     s.ledger.submit(std::move(request), s.setup.now(), s.decided);
+    measure_decided(s, from);
 }
 
 void recover(Self self, const StatePtr& s) {
@@ -163,10 +177,7 @@ void recover(Self self, const StatePtr& s) {
     spdlog::info("coordinator recovered outbox={} requests={}", unfinished.outbox.size(),
                  unfinished.requests.size());
     s->outbox.insert(s->outbox.end(), unfinished.outbox.begin(), unfinished.outbox.end());
-    for (ContactRequest& request : unfinished.requests) {
-        s->decided_before.insert(request.decision_id);
-        submit(*s, std::move(request));
-    }
+    for (ContactRequest& request : unfinished.requests) submit(*s, std::move(request));
     drain_outbox(self, *s);
     publish(self, s);
     schedule_wakeup(self, *s);
@@ -200,6 +211,7 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
     return {
         [self, s](open_atom) { recover(self, s); },
         [self, s](contact_atom, ContactRequest& request) {
+            s->undecided.emplace(request.decision_id, request.sent);
             submit(*s, std::move(request));
             publish_soon(self, *s);
             schedule_wakeup(self, *s);
@@ -214,7 +226,9 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
         },
         [self, s](wakeup_atom, TimeMs scheduled_for) {
             if (s->wakeup_at == scheduled_for) s->wakeup_at.reset();
+            const size_t from = s->decided.size();
             s->ledger.advance(s->setup.now(), s->decided);
+            measure_decided(*s, from);
             publish(self, s);
             schedule_wakeup(self, *s);
         },
@@ -239,7 +253,9 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
         },
         [s](demand_atom) { return s->ledger.take_rate_demand(); },
         [self, s](drain_atom) {
+            const size_t from = s->decided.size();
             s->ledger.close_arbitration(s->setup.now(), s->decided);
+            measure_decided(*s, from);
             publish(self, s);
             // Answered after every commit requested before it, and so after their offers.
             auto finish = [self, s] {

@@ -40,9 +40,9 @@
 #include <functional>
 
 #include "actors/metrics.hpp"
+#include "state/journey/journey_model.hpp"
 #include "state/pressure/contact_request.hpp"
 #include "state/pressure/delivery.hpp"
-#include "state/journey/journey_model.hpp"
 #include "state/pressure/pressure_ledger.hpp"
 #include "state/pressure/pressure_policy.hpp"
 #include "state/store/record_store.hpp"
@@ -69,7 +69,7 @@ struct CoordinatorSetup {
     JourneyModel model;
     std::function<bool(Delivery)> offer;
     std::function<TimeMs()> now;
-    std::shared_ptr<Metrics> metrics;          // event_to_decision: request to final outcome
+    std::shared_ptr<Metrics> metrics;          // event_to_decision: request to first decision
     std::shared_ptr<const RecordStore> store;  // read: histories, and at start
     caf::actor store_writer;                   // every write goes through it
     Unfinished unfinished;

@@ -37,8 +37,11 @@ void send_preferences(caf::stateful_actor<CustomerState>* self, const Routing& r
 // an earlier one that would erase a request before it is written.
 void send_contacts(caf::stateful_actor<CustomerState>* self, const Routing& r,
                    std::vector<ContactRequest>& requests) {
-    for (ContactRequest& request : requests)
+    const auto sent = std::chrono::steady_clock::now();
+    for (ContactRequest& request : requests) {
+        request.sent = sent;
         self->send(r.context->coordinator, contact_atom::value, std::move(request));
+    }
 }
 
 void log_stage_changes(const CustomerState& c, const Routing& r) {
@@ -152,8 +155,11 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             const bool index_stale =
                 scratch_effects().timers_fired == 0 && scheduled_for == kSweeperWakeup;
             if (scratch_effects().timers_fired > 0 || index_stale) {
+                // Due times are whole ms of the wall clock, as the store keeps them, so
+                // lateness has a resolution of 1 ms.
                 if (scratch_effects().timers_fired > 0)
-                    r.context->metrics->timer_lateness.observe(now - *due);
+                    r.context->metrics->timer_lateness.observe(
+                        std::chrono::milliseconds(now - *due));
                 log_stage_changes(self->state, r);
                 std::vector<ContactRequest> requests =
                     contact_requests(self->state, r.context->engine->model(), scratch_effects());

@@ -1,31 +1,35 @@
 #include "actors/metrics.hpp"
 
-#include <sstream>
+#include <algorithm>
 
 namespace journeyd {
 
-void LatencyHistogram::observe(DurationMs ms) {
-    const double seconds = static_cast<double>(ms) / 1000.0;
-    size_t bucket = 0;
-    while (bucket < kBounds.size() && seconds > kBounds[bucket]) ++bucket;
-    if (bucket < kBounds.size()) buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
-    count_.fetch_add(1, std::memory_order_relaxed);
-    sum_ms_.fetch_add(static_cast<uint64_t>(std::max<DurationMs>(0, ms)),
-                      std::memory_order_relaxed);
+void LatencyHistogram::observe(std::chrono::microseconds elapsed) {
+    const int64_t us = std::max<int64_t>(0, elapsed.count());
+    const size_t bucket = static_cast<size_t>(
+        std::lower_bound(kBoundsUs.begin(), kBoundsUs.end(), us) - kBoundsUs.begin());
+    buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+    sum_us_.fetch_add(static_cast<uint64_t>(us), std::memory_order_relaxed);
 }
 
-std::string LatencyHistogram::render(const std::string& name) const {
-    std::ostringstream out;
-    out << "# TYPE " << name << " histogram\n";
+uint64_t LatencyHistogram::count() const {
+    uint64_t total = 0;
+    for (const auto& bucket : buckets_) total += bucket.load(std::memory_order_relaxed);
+    return total;
+}
+
+void LatencyHistogram::render(ExpositionWriter& out, std::string_view name,
+                              std::string_view help) const {
+    out.family(name, ExpositionWriter::Type::histogram, help);
     uint64_t cumulative = 0;
-    for (size_t i = 0; i < kBounds.size(); ++i) {
+    for (size_t i = 0; i < kBoundsUs.size(); ++i) {
         cumulative += buckets_[i].load(std::memory_order_relaxed);
-        out << name << "_bucket{le=\"" << kBounds[i] << "\"} " << cumulative << "\n";
+        out.sample(cumulative, {{"le", ExpositionWriter::number(kBoundsUs[i] / 1e6)}}, "_bucket");
     }
-    out << name << "_bucket{le=\"+Inf\"} " << count() << "\n";
-    out << name << "_sum " << static_cast<double>(sum_ms_.load()) / 1000.0 << "\n";
-    out << name << "_count " << count() << "\n";
-    return out.str();
+    cumulative += buckets_.back().load(std::memory_order_relaxed);
+    out.sample(cumulative, {{"le", "+Inf"}}, "_bucket");
+    out.sample(static_cast<double>(sum_us_.load(std::memory_order_relaxed)) / 1e6, {}, "_sum");
+    out.sample(cumulative, {}, "_count");
 }
 
 }  // namespace journeyd

@@ -6,30 +6,38 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
-#include "state/duration.hpp"
+#include "actors/exposition.hpp"
 
 namespace journeyd {
 
-// A Prometheus histogram of durations with fixed buckets (seconds).
+// A Prometheus histogram of durations, in seconds, with buckets from 100 µs to 10 s.
+// Observations are whole microseconds; sub-millisecond ones land in their own buckets.
+// observe() runs on actor threads while render() runs on HTTP threads: a render may miss an
+// observation in progress, but its buckets, +Inf and _count always agree with each other.
 class LatencyHistogram {
   public:
-    static constexpr std::array<double, 14> kBounds = {
-        0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    // Upper bounds ("le") in microseconds: integers, so that an observation right at a bound
+    // counts in that bound's bucket whatever floating point would make of it.
+    static constexpr std::array<int64_t, 16> kBoundsUs = {
+        100,    250,     500,     1'000,   2'500,     5'000,     10'000,    25'000,
+        50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000};
 
-    void observe(DurationMs ms);
-    // The exposition lines of this histogram under `name` (with _bucket, _sum, _count).
-    std::string render(const std::string& name) const;
-    uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+    // A negative duration (a wall clock stepped back) counts as 0.
+    void observe(std::chrono::microseconds elapsed);
+    // The family `name` (with _bucket, _sum in seconds, _count) into `out`.
+    void render(ExpositionWriter& out, std::string_view name, std::string_view help) const;
+    uint64_t count() const;
 
   private:
-    std::array<std::atomic<uint64_t>, kBounds.size()> buckets_{};  // non-cumulative
-    std::atomic<uint64_t> count_{0};
-    std::atomic<uint64_t> sum_ms_{0};
+    // Per bucket, not cumulative; the last one holds what lies beyond the last bound.
+    std::array<std::atomic<uint64_t>, kBoundsUs.size() + 1> buckets_{};
+    std::atomic<uint64_t> sum_us_{0};
 };
 
 // The configurable limits a client can run into; each hit is counted for

@@ -8,8 +8,9 @@ journeyd_packages=(
     libhowardhinnant-date-dev
 )
 # Only the tests need these: headless Chromium drives the console page; clang with
-# libFuzzer (libclang-rt) builds the fuzzers of tests/fuzz/.
-journeyd_test_packages=(chromium clang libclang-rt-14-dev)
+# libFuzzer (libclang-rt) builds the fuzzers of tests/fuzz/; prometheus brings promtool,
+# which checks /metrics (metrics_promtool).
+journeyd_test_packages=(chromium clang libclang-rt-14-dev prometheus)
 
 # install_missing_packages PACKAGE...
 install_missing_packages() {

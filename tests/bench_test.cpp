@@ -39,15 +39,20 @@ TEST_CASE("bench: quantiles interpolate inside the bucket holding the rank") {
 
 TEST_CASE("bench: journeyd's histogram exposition reads back as observed") {
     LatencyHistogram observed;
-    for (DurationMs ms : {0, 1, 3, 3, 40, 20'000}) observed.observe(ms);
-    const MetricsScrape scrape("journeyd_events_total 7\n" + observed.render("x_seconds"));
+    for (DurationMs ms : {0, 1, 3, 3, 40, 20'000}) observed.observe(std::chrono::milliseconds(ms));
+    ExpositionWriter exposition;
+    exposition.family("journeyd_events_total", ExpositionWriter::Type::counter, "Events.");
+    exposition.sample(uint64_t{7});
+    observed.render(exposition, "x_seconds", "Durations.");
+    const MetricsScrape scrape(exposition.text());
     CHECK(scrape.value("journeyd_events_total") == 7);
     const Histogram h = scrape.histogram("x_seconds");
-    REQUIRE(h.bounds.size() == LatencyHistogram::kBounds.size());
-    CHECK(h.bounds.front() == Approx(0.0005));
+    REQUIRE(h.bounds.size() == LatencyHistogram::kBoundsUs.size());
+    CHECK(h.bounds.front() == Approx(0.0001));
     CHECK(h.count == 6);
+    CHECK(h.sum == Approx(20.047));
     CHECK(h.beyond_last_bound() == 1);  // 20 s is beyond 10 s
-    CHECK(*h.quantile(0.5) > 0.002);
+    CHECK(*h.quantile(0.5) > 0.0025);
     CHECK(*h.quantile(0.5) <= 0.005);  // the 3 ms observations
     CHECK_THROWS_WITH(scrape.histogram("missing_seconds"), Catch::Contains("missing_seconds"));
 }

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string_view>
 
 #include "runtime/admin/console_page.hpp"
@@ -210,51 +209,81 @@ AdminResponse AdminApi::stats() const {
 }
 
 AdminResponse AdminApi::metrics() const {
+    using Type = ExpositionWriter::Type;
     const CoordinatorStats decided = backend_->decision_stats();
     const StoreStats stored = backend_->store_stats();
     const SinkStats sink = backend_->sink_stats();
     const Metrics& m = *setup_.metrics;
-    std::ostringstream out;
-    auto counter = [&](const char* name, const char* type, auto value) {
-        out << "# TYPE " << name << " " << type << "\n" << name << " " << value << "\n";
+    ExpositionWriter out;
+    auto single = [&](const char* name, Type type, const char* help, auto value) {
+        out.family(name, type, help);
+        out.sample(value);
     };
-    counter("journeyd_events_total", "counter", m.events_accepted.load());
-    counter("journeyd_events_duplicate_total", "counter", m.events_duplicate.load());
-    counter("journeyd_events_rejected_total", "counter", m.events_rejected.load());
-    counter("journeyd_frames_total", "counter", m.frames.load());
-    counter("journeyd_frame_errors_total", "counter", m.frame_errors.load());
-    counter("journeyd_ingest_connections", "gauge", m.connections_open.load());
-    counter("journeyd_ingest_backpressure_pauses_total", "counter", m.backpressure_pauses.load());
-    out << "# TYPE journeyd_limit_hits_total counter\n";
+    single("journeyd_events_total", Type::counter, "Events applied to their customer.",
+           m.events_accepted.load());
+    single("journeyd_events_duplicate_total", Type::counter,
+           "Events not applied: their customer had applied an event of that id before.",
+           m.events_duplicate.load());
+    single("journeyd_events_rejected_total", Type::counter,
+           "Events refused as invalid, by the ingest port's validation.", m.events_rejected.load());
+    single("journeyd_frames_total", Type::counter,
+           "Frames received on the ingest port; each gets one answer.", m.frames.load());
+    single("journeyd_frame_errors_total", Type::counter,
+           "Ingest frames answered with an error instead of per-event results.",
+           m.frame_errors.load());
+    single("journeyd_ingest_connections", Type::gauge, "Open ingest connections.",
+           m.connections_open.load());
+    single("journeyd_ingest_backpressure_pauses_total", Type::counter,
+           "Times an ingest session stopped reading until its client caught up.",
+           m.backpressure_pauses.load());
+    out.family("journeyd_limit_hits_total", Type::counter,
+               "Times a client ran into a configured limit, by the limit's configuration key.");
     for (size_t i = 0; i < kLimitNames.size(); ++i)
-        out << "journeyd_limit_hits_total{limit=\"" << kLimitNames[i] << "\"} "
-            << m.limit_hits.count(static_cast<Limit>(i)) << "\n";
-    counter("journeyd_customers_live", "gauge", m.customers_live.load());
-    counter("journeyd_customers_passivated_total", "counter", m.passivations.load());
-    counter("journeyd_customers_stored", "gauge", stored.customers);
-    counter("journeyd_store_pending_timers", "gauge", stored.pending_timers);
-    counter("journeyd_store_bytes", "gauge", stored.bytes);
-    counter("journeyd_store_pending_requests", "gauge", stored.pending_requests);
-    counter("journeyd_store_outbox", "gauge", stored.outbox);
-    out << "# TYPE journeyd_decisions_total counter\n"
-        << "journeyd_decisions_total{outcome=\"send\"} " << decided.send << "\n"
-        << "journeyd_decisions_total{outcome=\"defer\"} " << decided.defer << "\n"
-        << "journeyd_decisions_total{outcome=\"suppress\"} " << decided.suppress << "\n";
-    out << "# TYPE journeyd_customers_in_stage gauge\n";
+        out.sample(m.limit_hits.count(static_cast<Limit>(i)), {{"limit", kLimitNames[i]}});
+    single("journeyd_customers_live", Type::gauge, "Customers with an actor in memory.",
+           m.customers_live.load());
+    single("journeyd_customers_passivated_total", Type::counter,
+           "Customer actors ended after being idle; the customer stays in the store.",
+           m.passivations.load());
+    single("journeyd_customers_stored", Type::gauge, "Customers in the store.", stored.customers);
+    single("journeyd_store_pending_timers", Type::gauge,
+           "Stored customers with a pending timer (the store's timer index).",
+           stored.pending_timers);
+    single("journeyd_store_bytes", Type::gauge, "Space the store uses.", stored.bytes);
+    single("journeyd_store_pending_requests", Type::gauge,
+           "Stored contact requests not finally decided.", stored.pending_requests);
+    single("journeyd_store_outbox", Type::gauge,
+           "Stored sends the delivery sink has not confirmed.", stored.outbox);
+    out.family("journeyd_decisions_total", Type::counter,
+               "Contact decisions by outcome; a deferred request is counted again when decided.");
+    out.sample(decided.send, {{"outcome", "send"}});
+    out.sample(decided.defer, {{"outcome", "defer"}});
+    out.sample(decided.suppress, {{"outcome", "suppress"}});
+    out.family("journeyd_customers_in_stage", Type::gauge, "Stored customers by journey stage.");
     for (const std::string& stage : setup_.engine->model().stages)
-        out << "journeyd_customers_in_stage{stage=\"" << stage << "\"} " << in_stage(stored, stage)
-            << "\n";
-    counter("journeyd_delivery_outbox", "gauge", decided.outbox);
-    counter("journeyd_delivery_delivered_total", "counter", sink.delivered);
-    counter("journeyd_delivery_retries_total", "counter", sink.retries);
-    counter("journeyd_delivery_queue_full_total", "counter", sink.queue_full);
-    counter("journeyd_delivery_queued", "gauge", sink.queued);
-    counter("journeyd_delivery_already_delivered_total", "counter", sink.already_delivered);
-    out << m.event_to_decision.render("journeyd_event_to_decision_seconds");
-    out << m.timer_lateness.render("journeyd_timer_lateness_seconds");
+        out.sample(in_stage(stored, stage), {{"stage", stage}});
+    single("journeyd_delivery_outbox", Type::gauge,
+           "Sends waiting in the coordinator for the delivery sink to accept them.",
+           decided.outbox);
+    single("journeyd_delivery_delivered_total", Type::counter,
+           "Sends delivered: written to the file, or answered 2xx.", sink.delivered);
+    single("journeyd_delivery_retries_total", Type::counter,
+           "Failed delivery attempts that were retried.", sink.retries);
+    single("journeyd_delivery_queue_full_total", Type::counter,
+           "Sends the delivery sink refused because its queue was full.", sink.queue_full);
+    single("journeyd_delivery_queued", Type::gauge, "Sends waiting in the delivery sink's queue.",
+           sink.queued);
+    single("journeyd_delivery_already_delivered_total", Type::counter,
+           "Sends offered again after a restart and found already delivered.",
+           sink.already_delivered);
+    m.event_to_decision.render(
+        out, "journeyd_event_to_decision_seconds",
+        "Time from a contact request to its first decision, the arbitration window included.");
+    m.timer_lateness.render(out, "journeyd_timer_lateness_seconds",
+                            "How long after their due time timers fired.");
     AdminResponse response;
     response.content_type = "text/plain; version=0.0.4";
-    response.body = out.str();
+    response.body = out.text();
     return response;
 }
 

@@ -7,6 +7,7 @@
 // yields the same id and a sink can drop the second delivery.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -36,6 +37,10 @@ struct ContactRequest {
     // because the customer's record is durable and the coordinator's memory is not: after a
     // restart, a refused consent must still be known to the first request's decision.
     ContactPreferences preferences;
+    // When the customer actor sent it, on this process's steady clock, for event_to_decision
+    // at sub-millisecond resolution (`at` is whole ms). Not stored: recovered requests have
+    // none and are not measured.
+    std::chrono::steady_clock::time_point sent{};
 };
 
 inline std::string make_decision_id(const std::string& customer, const std::string& program,
