@@ -11,11 +11,12 @@
 
 #include "runtime/client/ingest_client.hpp"
 #include "tests/support/daemon_process.hpp"
+#include "tests/support/poll.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
 using test::DaemonProcess;
-using test::eventually;
+using test::poll_until;
 
 namespace {
 
@@ -90,7 +91,7 @@ TEST_CASE("metrics: promtool accepts journeyd's /metrics without a problem") {
         R"(journeyd_customers_in_stage{stage="two\nlines"} 0)",
         R"(journeyd_customers_in_stage{stage="größe"} 0)"};
     std::string exposition;
-    const bool complete = eventually([&] {
+    const bool complete = poll_until([&] {
         auto answer = daemon.admin().Get("/metrics");
         exposition = answer && answer->status == 200 ? answer->body : "";
         for (const std::string& line : expected)
