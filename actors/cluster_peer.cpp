@@ -16,9 +16,7 @@ constexpr std::chrono::milliseconds kLastRetry{5'000};
 class Peer {
   public:
     Peer(caf::event_based_actor* self, PeerSetup setup)
-        : self_(self),
-          setup_(std::move(setup)),
-          status_(setup_.status->snapshot()[setup_.index]) {}
+        : self_(self), setup_(std::move(setup)), status_(setup_.status->snapshot()[setup_.index]) {}
 
     void connect() {
         ++status_.attempts;

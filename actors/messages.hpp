@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "state/pressure/contact_request.hpp"
+#include "state/codec/event_codec.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/event.hpp"
-#include "state/codec/event_codec.hpp"
+#include "state/pressure/contact_request.hpp"
 #include "state/pressure/pressure_ledger.hpp"
 #include "state/pressure/rate_lease.hpp"
 #include "state/store/record_store.hpp"

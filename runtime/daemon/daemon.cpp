@@ -59,8 +59,8 @@ void Daemon::start() {
     if (!sink_) throw std::runtime_error("delivery sink: " + sink_error);
 
     CoordinatorSetup coordination;
-    // Each node decides for the customers it owns; in a cluster it starts at its floor of the
-    // global rate budgets, and its rate borrower adds what it leases (state/pressure/rate_lease.hpp).
+    // Each node decides for the customers it owns. In a cluster it starts at its floor of the
+    // global rate budgets; its rate borrower adds what it leases (state/pressure/rate_lease.hpp).
     coordination.policy = node_share(config_.pressure, config_.cluster.members.size());
     coordination.model = config_.journey;
     coordination.offer = [sink = sink_](Delivery d) { return sink->offer(std::move(d)); };

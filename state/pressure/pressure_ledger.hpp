@@ -32,8 +32,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "state/pressure/contact_request.hpp"
 #include "state/journey/journey_model.hpp"
+#include "state/pressure/contact_request.hpp"
 #include "state/pressure/pressure_policy.hpp"
 #include "state/pressure/quiet_hours.hpp"
 
