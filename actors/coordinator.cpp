@@ -207,9 +207,9 @@ Unfinished read_unfinished(const RecordStore& store, const JourneyModel& model) 
 
 caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) {
     auto s = std::make_shared<CoordinatorState>(std::move(setup));
-    self->send(self, open_atom::value);
+    self->send(self, recover_atom::value);
     return {
-        [self, s](open_atom) { recover(self, s); },
+        [self, s](recover_atom) { recover(self, s); },
         [self, s](contact_atom, ContactRequest& request) {
             s->undecided.emplace(request.decision_id, request.sent);
             submit(*s, std::move(request));

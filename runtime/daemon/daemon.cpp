@@ -96,7 +96,7 @@ void Daemon::start() {
     ingest_ = system_->middleman().spawn_broker(ingest_acceptor, ingest_context);
     const auto [ingest_host, ingest_port] = *parse_address(config_.node.ingest);
     caf::scoped_actor self{*system_};
-    self->request(ingest_, std::chrono::seconds(10), open_atom::value, ingest_host, ingest_port)
+    self->request(ingest_, std::chrono::seconds(10), bind_atom::value, ingest_host, ingest_port)
         .receive([&](uint16_t bound) { ingest_port_ = bound; },
                  [&](caf::error& e) {
                      throw std::runtime_error("ingest: cannot listen on " + config_.node.ingest +
