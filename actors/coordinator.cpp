@@ -73,7 +73,7 @@ void drain_outbox(Self self, CoordinatorState& s) {
     s.stats.outbox = s.outbox.size();
     if (!s.outbox.empty() && !s.outbox_retry_scheduled) {
         s.outbox_retry_scheduled = true;
-        self->delayed_send(self, s.setup.retry_every, flush_atom::value);
+        self->delayed_send(self, s.setup.retry_every, reoffer_atom::value);
     }
 }
 
@@ -232,7 +232,7 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
             publish(self, s);
             schedule_wakeup(self, *s);
         },
-        [self, s](flush_atom) {
+        [self, s](reoffer_atom) {
             s->outbox_retry_scheduled = false;
             drain_outbox(self, *s);
         },

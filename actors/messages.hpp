@@ -29,6 +29,9 @@ namespace journeyd {
 using event_atom = caf::atom_constant<caf::atom("event")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using reoffer_atom = caf::atom_constant<caf::atom("reoffer")>;
+using take_frames_atom = caf::atom_constant<caf::atom("takeframes")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using wakeup_atom = caf::atom_constant<caf::atom("wakeup")>;
 using contact_atom = caf::atom_constant<caf::atom("contact")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
