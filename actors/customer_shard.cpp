@@ -175,7 +175,7 @@ caf::behavior customer_shard(caf::event_based_actor* self,
         [shard](lookup_atom atom, const std::string& id) {
             return shard->route(id, caf::make_message(atom), IfUnknown::skip);
         },
-        [shard](wakeup_atom, const std::string& id) { shard->wake(id); },
+        [shard](timer_due_atom, const std::string& id) { shard->wake(id); },
         [self, shard, context, idle_after](passivate_atom) {
             shard->passivate_idle(context->now() - idle_after);
             self->delayed_send(self,

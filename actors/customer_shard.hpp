@@ -11,7 +11,7 @@
 // Messages:
 //   (event_atom, Event)             -> EventOutcome (delegated to the customer)
 //   (lookup_atom, std::string id)   -> CustomerLookup; found = false for an unknown id
-//   (wakeup_atom, std::string id)      activates a stored customer whose timer is due
+//   (timer_due_atom, std::string id)   activates a stored customer whose timer is due
 #pragma once
 
 #include <caf/all.hpp>

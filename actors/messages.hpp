@@ -33,6 +33,7 @@ using reoffer_atom = caf::atom_constant<caf::atom("reoffer")>;
 using take_frames_atom = caf::atom_constant<caf::atom("takeframes")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using wakeup_atom = caf::atom_constant<caf::atom("wakeup")>;
+using timer_due_atom = caf::atom_constant<caf::atom("timer_due")>;
 using contact_atom = caf::atom_constant<caf::atom("contact")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using preferences_atom = caf::atom_constant<caf::atom("prefs")>;

@@ -13,7 +13,7 @@ void sweep(caf::event_based_actor* self, const SweeperSetup& s,
            const std::optional<DueTimer>& after) {
     const std::vector<DueTimer> due = s.store->timers_due(s.now(), s.batch, after);
     for (const DueTimer& timer : due)
-        self->send(s.router.shard_for(timer.customer), wakeup_atom::value, timer.customer);
+        self->send(s.router.shard_for(timer.customer), timer_due_atom::value, timer.customer);
     if (due.size() == s.batch)
         self->delayed_send(self, s.next_slice_after, sweep_atom::value, due.back());
     else
