@@ -45,6 +45,7 @@ using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using passivate_idle_atom = caf::atom_constant<caf::atom("pass_idle")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
