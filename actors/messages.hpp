@@ -57,6 +57,7 @@ using unreachable_atom = caf::atom_constant<caf::atom("unreach")>;
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
 // Rate budgets in a cluster (state/pressure/rate_lease.hpp, actors/rate_borrower.hpp).
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
+using renew_lease_atom = caf::atom_constant<caf::atom("renewlease")>;
 using rate_atom = caf::atom_constant<caf::atom("rate")>;
 using demand_atom = caf::atom_constant<caf::atom("demand")>;
 // Shutdown, sent as an ordinary message so it is handled after everything before it.
