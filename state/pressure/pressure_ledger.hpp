@@ -23,6 +23,8 @@
 // 6. Send.
 // Requests the journey already dropped (ContactRequest::dropped_reason, e.g. "left_stage")
 // are recorded as suppress with that reason and no rule applied.
+//
+// Not thread-safe: owned by the coordinator actor; the admin port asks the coordinator.
 #pragma once
 
 #include <map>
