@@ -26,6 +26,8 @@ namespace journeyd {
 caf::behavior customer_shard(caf::event_based_actor* self,
                              std::shared_ptr<const CustomerContext> context);
 
+// Thread-safety: immutable once built; the sweeper, ingest sessions, the gateway and admin
+// threads call shard_for() at once.
 class ShardRouter {
   public:
     ShardRouter() = default;
