@@ -16,9 +16,7 @@ constexpr std::chrono::milliseconds kLastRetry{5'000};
 class Peer {
   public:
     Peer(caf::event_based_actor* self, PeerSetup setup)
-        : self_(self),
-          setup_(std::move(setup)),
-          status_(setup_.status->snapshot()[setup_.index]) {}
+        : self_(self), setup_(std::move(setup)), status_(setup_.status->snapshot()[setup_.index]) {}
 
     void connect() {
         ++status_.attempts;
@@ -50,7 +48,7 @@ class Peer {
                          status_.name, status_.address, reason);
         status_.reason = reason;
         enter(MemberState::down);
-        self_->delayed_send(self_, retry_after_, open_atom::value);
+        self_->delayed_send(self_, retry_after_, reconnect_atom::value);
         retry_after_ = std::min(retry_after_ * 2, kLastRetry);
     }
 
@@ -190,7 +188,7 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
     self->set_down_handler([peer](caf::down_msg& down) { peer->on_down(down); });
     peer->connect();
     return {
-        [peer](open_atom) { peer->connect(); },
+        [peer](reconnect_atom) { peer->connect(); },
         [peer](connected_atom, caf::actor& gateway, const std::string& name, uint64_t fingerprint) {
             peer->on_connected(std::move(gateway), name, fingerprint);
         },

@@ -10,13 +10,14 @@
 // answered with an error saying the outcome is unknown (the event may have been committed there;
 // sending it again is safe, event ids make it idempotent).
 //
-// Connection: attempts run on a connector's thread (`connect`, runtime/cluster/cluster_connector.hpp)
-// and come back as (connected_atom, actor gateway, std::string name, uint64_t fingerprint)
-// or (unreachable_atom, std::string reason). A member answering under another name, or with
-// another member list (fingerprint), is not used: two lists could give a customer two
-// owners. Up, the peer monitors the gateway (a lost connection is a down_msg) and says hello
-// every `heartbeat`; no answer within `connect_timeout` counts as down, since a hung
-// process keeps its TCP connection. Down, it tries again after 100 ms, doubling to 5 s.
+// Connection: attempts run on a connector's thread (`connect`,
+// runtime/cluster/cluster_connector.hpp) and come back as (connected_atom, actor gateway,
+// std::string name, uint64_t fingerprint) or (unreachable_atom, std::string reason). A member
+// answering under another name, or with another member list (fingerprint), is not used: two
+// lists could give a customer two owners. Up, the peer monitors the gateway (a lost connection
+// is a down_msg) and says hello every `heartbeat`; no answer within `connect_timeout` counts as
+// down, since a hung process keeps its TCP connection. Down, it tries again after 100 ms,
+// doubling to 5 s.
 #pragma once
 
 #include <caf/all.hpp>

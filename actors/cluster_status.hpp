@@ -43,6 +43,7 @@ struct MemberStatus {
                              // with an error
 };
 
+// Thread-safety: every method from any thread; one mutex guards all the state.
 class ClusterStatus {
   public:
     explicit ClusterStatus(std::vector<MemberStatus> members) : members_(std::move(members)) {}

@@ -73,7 +73,7 @@ void drain_outbox(Self self, CoordinatorState& s) {
     s.stats.outbox = s.outbox.size();
     if (!s.outbox.empty() && !s.outbox_retry_scheduled) {
         s.outbox_retry_scheduled = true;
-        self->delayed_send(self, s.setup.retry_every, flush_atom::value);
+        self->delayed_send(self, s.setup.retry_every, reoffer_atom::value);
     }
 }
 
@@ -207,9 +207,9 @@ Unfinished read_unfinished(const RecordStore& store, const JourneyModel& model) 
 
 caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) {
     auto s = std::make_shared<CoordinatorState>(std::move(setup));
-    self->send(self, open_atom::value);
+    self->send(self, recover_atom::value);
     return {
-        [self, s](open_atom) { recover(self, s); },
+        [self, s](recover_atom) { recover(self, s); },
         [self, s](contact_atom, ContactRequest& request) {
             s->undecided.emplace(request.decision_id, request.sent);
             submit(*s, std::move(request));
@@ -232,7 +232,7 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
             publish(self, s);
             schedule_wakeup(self, *s);
         },
-        [self, s](flush_atom) {
+        [self, s](reoffer_atom) {
             s->outbox_retry_scheduled = false;
             drain_outbox(self, *s);
         },

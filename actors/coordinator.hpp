@@ -22,7 +22,7 @@
 // - A customer's history is read from the store when the coordinator first meets them.
 //
 // Messages:
-//   (open_atom)                         sent to itself at start: offers and submits `unfinished`
+//   (recover_atom)                      sent to itself at start: offers and submits `unfinished`
 //   (contact_atom, ContactRequest)                       decided now or when held ends
 //   (preferences_atom, std::string customer, ContactPreferences)  tz and consent
 //   (decisions_atom, std::string customer)  -> std::vector<Decision>, newest first

@@ -22,6 +22,8 @@
 
 namespace journeyd {
 
+// Thread-safety: immutable once built; ingest sessions on every scheduler thread and admin
+// threads route through it at once.
 class CustomerRouter {
   public:
     CustomerRouter() = default;

@@ -166,7 +166,7 @@ caf::behavior customer_shard(caf::event_based_actor* self,
     if (idle_after > 0)
         self->delayed_send(self,
                            std::chrono::milliseconds(std::max<DurationMs>(idle_after / 4, 50)),
-                           passivate_atom::value);
+                           passivate_idle_atom::value);
     return {
         [shard](event_atom atom, Event& event) {
             const std::string id = event.customer;
@@ -175,12 +175,12 @@ caf::behavior customer_shard(caf::event_based_actor* self,
         [shard](lookup_atom atom, const std::string& id) {
             return shard->route(id, caf::make_message(atom), IfUnknown::skip);
         },
-        [shard](wakeup_atom, const std::string& id) { shard->wake(id); },
-        [self, shard, context, idle_after](passivate_atom) {
+        [shard](timer_due_atom, const std::string& id) { shard->wake(id); },
+        [self, shard, context, idle_after](passivate_idle_atom) {
             shard->passivate_idle(context->now() - idle_after);
             self->delayed_send(self,
                                std::chrono::milliseconds(std::max<DurationMs>(idle_after / 4, 50)),
-                               passivate_atom::value);
+                               passivate_idle_atom::value);
         },
     };
 }

@@ -11,7 +11,7 @@
 // Messages:
 //   (event_atom, Event)             -> EventOutcome (delegated to the customer)
 //   (lookup_atom, std::string id)   -> CustomerLookup; found = false for an unknown id
-//   (wakeup_atom, std::string id)      activates a stored customer whose timer is due
+//   (timer_due_atom, std::string id)   activates a stored customer whose timer is due
 #pragma once
 
 #include <caf/all.hpp>
@@ -26,6 +26,8 @@ namespace journeyd {
 caf::behavior customer_shard(caf::event_based_actor* self,
                              std::shared_ptr<const CustomerContext> context);
 
+// Thread-safety: immutable once built; the sweeper, ingest sessions, the gateway and admin
+// threads call shard_for() at once.
 class ShardRouter {
   public:
     ShardRouter() = default;

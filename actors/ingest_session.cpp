@@ -63,11 +63,11 @@ void apply_flow_control(caf::io::broker* self, Session& s) {
     } else if (s.paused && well_under) {
         s.paused = false;
         self->trigger(s.handle);
-        self->send(self, flush_atom::value);  // frames already received wait in `received`
+        self->send(self, take_frames_atom::value);  // frames already received wait in `received`
         // CAF 0.17 drops a resume that comes before the multiplexer has applied the pause
         // (the stream still holds its reader, then loses it): resuming again a little later
         // is harmless when reading already goes on, and revives a session that would stall.
-        for (auto delay : kResumeAgainAfter) self->delayed_send(self, delay, open_atom::value);
+        for (auto delay : kResumeAgainAfter) self->delayed_send(self, delay, resume_atom::value);
     }
 }
 
@@ -232,8 +232,8 @@ caf::behavior ingest_session(caf::io::broker* self, connection_handle handle,
             session->received.append(msg.buf.data(), msg.buf.size());
             take_frames(self, session);
         },
-        [self, session](flush_atom) { take_frames(self, session); },
-        [self, session](open_atom) {
+        [self, session](take_frames_atom) { take_frames(self, session); },
+        [self, session](resume_atom) {
             const Session& s = *session;
             if (!s.paused && !s.draining && !s.closing) self->trigger(s.handle);
         },
@@ -269,7 +269,7 @@ caf::behavior ingest_acceptor(caf::io::broker* self, std::shared_ptr<const Inges
         drained->clear();
     });
     return {
-        [self, listening](open_atom, const std::string& host,
+        [self, listening](bind_atom, const std::string& host,
                           uint16_t port) -> caf::result<uint16_t> {
             auto bound = self->add_tcp_doorman(port, host.c_str(), true);
             if (!bound) return bound.error();

@@ -49,7 +49,7 @@ struct IngestContext {
 };
 
 // Messages:
-//   (open_atom, std::string host, uint16_t port) -> uint16_t, the port bound (0: any free)
+//   (bind_atom, std::string host, uint16_t port) -> uint16_t, the port bound (0: any free)
 //   (drain_atom)                                 -> caf::unit_t once every session ended
 caf::behavior ingest_acceptor(caf::io::broker* self, std::shared_ptr<const IngestContext> context);
 

@@ -1,4 +1,4 @@
-// The messages journeyd's actors exchange inside one process, and their atoms.
+// The messages journeyd's actors exchange, and their atoms.
 //
 // Event path:  ingest --(event_atom, Event)--> shard --delegate--> customer
 //              --delegate (commit_atom, StoreRecord, EventOutcome)--> store writer,
@@ -16,42 +16,148 @@
 #include <string>
 #include <vector>
 
-#include "state/pressure/contact_request.hpp"
+#include "state/codec/event_codec.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/event.hpp"
-#include "state/codec/event_codec.hpp"
+#include "state/pressure/contact_request.hpp"
 #include "state/pressure/pressure_ledger.hpp"
 #include "state/pressure/rate_lease.hpp"
 #include "state/store/record_store.hpp"
 
 namespace journeyd {
 
+// One atom per meaning. The comment above each lists the messages it heads: what follows the
+// atom, the answer if any, then sender -> receiver. "Wire" marks what crosses the middleman
+// between cluster members: the node-to-node protocol, so a rename changes both sides at once
+// (all members run the same build).
+//
+// The names live in namespace journeyd, beside CAF's own (caf::flush_atom, caf::publish_atom,
+// caf::contact_atom...): no `using namespace caf` where ours are used. An atom's type is its
+// text alone, so those three are also CAF's types; a new atom takes a text CAF does not
+// predefine (caf/type_id.hpp), so that no message of CAF's can match one of our handlers.
+
+// ---- Events and customers
+
+// Apply events; each is answered once committed (or failed).
+//   (Event) -> EventOutcome: ingest session, admin API, gateway -> shard, delegated to the
+//       customer actor; the store writer answers after the commit.
+//   (std::vector<Event>) -> std::vector<EventResult>: ingest session, admin API -> peer, one
+//       batch of a frame's events for that member.
+//   Wire: (std::string pack_events) -> std::string encode_event_results: peer -> gateway.
 using event_atom = caf::atom_constant<caf::atom("event")>;
-using commit_atom = caf::atom_constant<caf::atom("commit")>;
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
-using wakeup_atom = caf::atom_constant<caf::atom("wakeup")>;
-using contact_atom = caf::atom_constant<caf::atom("contact")>;
+// A customer's live state, activating a stored customer (found = false for an unknown id).
+//   (std::string id) -> CustomerLookup: admin API -> shard or peer; gateway -> shard.
+//   () -> CustomerLookup: shard -> customer actor, delegated.
+//   Wire: (std::string id) -> (bool found, std::string encode_customer): peer -> gateway.
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
-using preferences_atom = caf::atom_constant<caf::atom("prefs")>;
-using decisions_atom = caf::atom_constant<caf::atom("decisions")>;
-using contacts_atom = caf::atom_constant<caf::atom("contacts")>;
-using stats_atom = caf::atom_constant<caf::atom("stats")>;
-using open_atom = caf::atom_constant<caf::atom("open")>;
-using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
-using purge_atom = caf::atom_constant<caf::atom("purge")>;
-using publish_atom = caf::atom_constant<caf::atom("publish")>;
-using committed_atom = caf::atom_constant<caf::atom("committed")>;
+// A customer's stored record, without activating the customer.
+//   (std::string id) -> StoredRecord: admin API -> peer (this node's store is read directly).
+//   Wire: (std::string id) -> (bool found, std::string record): peer -> gateway.
 using record_atom = caf::atom_constant<caf::atom("record")>;
-// Between cluster members (actors/cluster_gateway.hpp, actors/cluster_peer.hpp).
+// (TimeMs scheduled_for): the wake-up the receiver scheduled for then is due. Customer actor
+// -> itself, delayed: fire the due timers (and shard -> customer with kSweeperWakeup, below).
+// Coordinator -> itself, delayed: the deferrals and arbitration windows due by now.
+using wakeup_atom = caf::atom_constant<caf::atom("wakeup")>;
+// (std::string id): timer sweeper -> shard: the store's timer index says this customer has a
+// timer due; the shard activates it if need be and sends it a wakeup_atom.
+using timer_due_atom = caf::atom_constant<caf::atom("timer_due")>;
+// () and (DueTimer after): timer sweeper -> itself, every interval or, after a full slice,
+// soon: wake the customers of the next slice of due index entries (after `after`).
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+// (): shard -> customer actor: end once everything sent to the store writer is committed.
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+// (): shard -> itself, every idle_after / 4 (50 ms at least): ask the customers idle for
+// idle_after to passivate.
+using passivate_idle_atom = caf::atom_constant<caf::atom("pass_idle")>;
+
+// ---- The store writer
+
+// (StoreRecord, EventOutcome) -> EventOutcome once the record is committed: customer actor
+// (delegated for an event, so the event's sender gets the answer; sent for fired timers;
+// requested before passivating), coordinator (decisions; a barrier at drain) and the
+// delivery sink's forget_delivered (an anonymous send, delivered ids) -> store writer.
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+// (): store writer -> itself, max_delay after a batch's first record: commit what was gathered.
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+// (std::string error, "" if none): the committer's thread -> store writer: the batch it was
+// handed is committed (or failed).
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
+// (): store writer -> itself, every purge_every, or at once after a full slice: forget a
+// slice of applied event ids older than the retention.
+using purge_atom = caf::atom_constant<caf::atom("purge")>;
+
+// ---- The coordinator
+
+// (ContactRequest): customer actor -> coordinator: a program asks to contact the customer.
+using contact_atom = caf::atom_constant<caf::atom("contact")>;
+// (std::string customer, ContactPreferences): customer actor -> coordinator, after a profile
+// event: time zone and consent for requests still held.
+using preferences_atom = caf::atom_constant<caf::atom("prefs")>;
+// (): coordinator -> itself, behind the first decision of a burst: commit the burst's
+// decisions, then offer its sends.
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+// (): coordinator -> itself, retry_every after the sink refused: offer the outbox again.
+using reoffer_atom = caf::atom_constant<caf::atom("reoffer")>;
+// (): coordinator -> itself, once at start: offer the stored outbox, submit stored requests.
+using recover_atom = caf::atom_constant<caf::atom("recover")>;
+// A customer's decision log, newest first.
+//   (std::string customer) -> std::vector<Decision>: admin API -> coordinator or peer;
+//       gateway -> coordinator.
+//   Wire: (std::string customer) -> std::string encode_history: peer -> gateway.
+using decisions_atom = caf::atom_constant<caf::atom("decisions")>;
+// A customer's contact history, as decisions_atom with std::vector<Contact>.
+using contacts_atom = caf::atom_constant<caf::atom("contacts")>;
+// () -> CoordinatorStats: admin API -> coordinator.
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+
+// ---- The ingest port
+
+// (std::string host, uint16_t port) -> uint16_t, the port bound: daemon -> ingest acceptor.
+using bind_atom = caf::atom_constant<caf::atom("bind")>;
+// (): ingest session -> itself, on resuming: frame what was received before the pause.
+using take_frames_atom = caf::atom_constant<caf::atom("takeframes")>;
+// (): ingest session -> itself, shortly after resuming: resume reading again, since CAF 0.17
+// may drop the first resume (actors/ingest_session.cpp).
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+
+// ---- Cluster members (actors/cluster_gateway.hpp, actors/cluster_peer.hpp)
+
+// Wire: (std::string from, uint64_t fingerprint) -> (std::string name, uint64_t fingerprint):
+// connector -> gateway at each connect attempt; peer -> gateway every heartbeat, to learn the
+// member still answers.
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
+// (caf::actor gateway, std::string name, uint64_t fingerprint): connector -> peer: the
+// member's gateway answered hello.
 using connected_atom = caf::atom_constant<caf::atom("connected")>;
+// (std::string reason): connector -> peer: the attempt failed.
 using unreachable_atom = caf::atom_constant<caf::atom("unreach")>;
+// (): peer -> itself, retry_after a failed attempt or a lost connection: connect again.
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+// (uint64_t generation): peer -> itself, every heartbeat while up: say hello (stale
+// generations, of a connection since lost, are ignored).
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
-// Rate budgets in a cluster (state/pressure/rate_lease.hpp, actors/rate_borrower.hpp).
+
+// ---- Rate budgets in a cluster (state/pressure/rate_lease.hpp, actors/rate_borrower.hpp)
+
+// (uint64_t member, std::string encode_rates demand) -> std::string encode_rates lease: rate
+// borrower -> the lender: this node's gateway on the first member, else the first member's
+// peer, which forwards it. Wire: the same, peer -> gateway.
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
-using rate_atom = caf::atom_constant<caf::atom("rate")>;
+// (): rate borrower -> itself, every `every`: ask the coordinator's demand, then a lease.
+using renew_lease_atom = caf::atom_constant<caf::atom("renewlease")>;
+// () -> ChannelRates: rate borrower -> coordinator: slot requests per channel since last asked.
 using demand_atom = caf::atom_constant<caf::atom("demand")>;
-// Shutdown, sent as an ordinary message so it is handled after everything before it.
+// (ChannelRates): rate borrower -> coordinator: this node's rate budgets from now on.
+using rate_atom = caf::atom_constant<caf::atom("rate")>;
+
+// ---- Shutdown
+
+// Finish what came before it, then end; an ordinary message, so it is handled after
+// everything sent before it.
+//   () -> caf::unit_t: daemon -> ingest acceptor, answered once every session ended;
+//       Cluster -> gateway, answered once every request taken is answered.
+//   (): ingest acceptor -> its sessions; daemon -> coordinator, then store writer. The timer
+//       sweeper takes it too, though the daemon ends it with an exit message.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 // (wakeup_atom, TimeMs scheduled_for) to a customer: from its own delayed message, the due

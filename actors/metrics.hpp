@@ -1,7 +1,7 @@
 // Process-wide counters the actors bump and the admin port reads (/stats, /metrics).
 // Customers per stage are not here: the store counts them, for all stored customers.
-// Lock-free atomics: writers are actors on many threads, readers are HTTP threads, and no
-// reader needs a consistent snapshot across counters.
+// Thread-safety: lock-free atomics throughout; writers are actors on many threads, readers are
+// HTTP threads, and no reader needs a consistent snapshot across counters.
 #pragma once
 
 #include <array>
@@ -18,8 +18,8 @@ namespace journeyd {
 
 // A Prometheus histogram of durations, in seconds, with buckets from 100 µs to 10 s.
 // Observations are whole microseconds; sub-millisecond ones land in their own buckets.
-// observe() runs on actor threads while render() runs on HTTP threads: a render may miss an
-// observation in progress, but its buckets, +Inf and _count always agree with each other.
+// Thread-safety: observe() runs on actor threads while render() runs on HTTP threads: a render
+// may miss an observation in progress, but its buckets, +Inf and _count always agree.
 class LatencyHistogram {
   public:
     // Upper bounds ("le") in microseconds: integers, so that an observation right at a bound
@@ -52,6 +52,7 @@ enum class Limit : uint8_t {
 inline constexpr std::array<std::string_view, 5> kLimitNames = {
     "max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes", "max_body"};
 
+// Thread-safety: hit() and count() from any thread (atomics).
 class LimitHits {
   public:
     void hit(Limit limit) { hits_[static_cast<size_t>(limit)].fetch_add(1); }

@@ -27,10 +27,10 @@ caf::behavior rate_borrower(caf::event_based_actor* self, BorrowerSetup setup) {
     b->setup = std::move(setup);
     b->demand_since = b->setup.now();
     b->apply(b->setup.floor, 0);
-    self->send(self, lease_atom::value);
+    self->send(self, renew_lease_atom::value);
     return {
-        [self, b](lease_atom) {
-            self->delayed_send(self, b->setup.every, lease_atom::value);
+        [self, b](renew_lease_atom) {
+            self->delayed_send(self, b->setup.every, renew_lease_atom::value);
             const TimeMs asked_at = b->setup.now();
             if (b->lease_until != 0 && asked_at >= b->lease_until) b->apply(b->setup.floor, 0);
             self->request(b->setup.coordinator, b->setup.every, demand_atom::value)

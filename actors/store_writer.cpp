@@ -16,6 +16,8 @@ using Answers = std::vector<std::pair<caf::response_promise, EventOutcome>>;
 
 // Runs one batch's commit at a time on its own thread; `done` is called there with "" or the
 // error once it returned and the committer is idle again.
+// Thread-safety: commit() from the store writer actor, wait_idle() from its cleanup at the
+// end, run() on the committer's own thread; mutex_ guards the hand-over between them.
 class Committer {
   public:
     explicit Committer(std::shared_ptr<RecordStore> store)

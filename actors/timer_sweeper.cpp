@@ -13,21 +13,21 @@ void sweep(caf::event_based_actor* self, const SweeperSetup& s,
            const std::optional<DueTimer>& after) {
     const std::vector<DueTimer> due = s.store->timers_due(s.now(), s.batch, after);
     for (const DueTimer& timer : due)
-        self->send(s.router.shard_for(timer.customer), wakeup_atom::value, timer.customer);
+        self->send(s.router.shard_for(timer.customer), timer_due_atom::value, timer.customer);
     if (due.size() == s.batch)
-        self->delayed_send(self, s.next_slice_after, flush_atom::value, due.back());
+        self->delayed_send(self, s.next_slice_after, sweep_atom::value, due.back());
     else
-        self->delayed_send(self, s.interval, flush_atom::value);
+        self->delayed_send(self, s.interval, sweep_atom::value);
 }
 
 }  // namespace
 
 caf::behavior timer_sweeper(caf::event_based_actor* self, SweeperSetup setup) {
     auto s = std::make_shared<SweeperSetup>(std::move(setup));
-    self->send(self, flush_atom::value);
+    self->send(self, sweep_atom::value);
     return {
-        [self, s](flush_atom) { sweep(self, *s, std::nullopt); },
-        [self, s](flush_atom, const DueTimer& after) { sweep(self, *s, after); },
+        [self, s](sweep_atom) { sweep(self, *s, std::nullopt); },
+        [self, s](sweep_atom, const DueTimer& after) { sweep(self, *s, after); },
         [self](drain_atom) { self->quit(); },
     };
 }

@@ -1,6 +1,6 @@
 // The timer sweeper: fires timers of customers that have no live actor. Every `interval`
 // it asks the store's timer index which customers have a timer due and sends each one's
-// shard (wakeup_atom, id); the shard activates the customer from its record if it is not
+// shard (timer_due_atom, id); the shard activates the customer from its record if it is not
 // live, and tells it to fire what is due; its commit moves its index entry on. Live
 // customers are called too: they schedule their own wake-ups only within their idle
 // horizon, and an index entry may be earlier than their timer (index_lower_bound).

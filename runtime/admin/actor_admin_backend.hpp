@@ -4,8 +4,11 @@
 // the sink's counters directly.
 //
 // Every question to an actor waits at most `timeout`; then BackendUnavailable (a 503), so
-// a stuck actor never hangs an operator. Safe to call from many threads at once: each
-// call asks through its own scoped actor.
+// a stuck actor never hangs an operator.
+//
+// Thread-safety: any method from many threads at once: each question to an actor goes
+// through a scoped actor of its own, the rest reads the store, the sink's stats and the
+// cluster status, which allow that.
 #pragma once
 
 #include <caf/all.hpp>

@@ -13,7 +13,11 @@
 // so an id holding "/" works when written as %2F.
 //
 // The backend is the runtime behind the API: ActorAdminBackend (the actors and the store)
-// in the daemon. handle() may run on many threads at once, so the backend must allow that.
+// in the daemon.
+//
+// Thread-safety: handle() runs on many cpp-httplib threads at once, set_events_per_second() on
+// AdminServer's sampling thread: the setup is only read, the rate is atomic, and the backend
+// must allow calls from many threads at once too.
 #pragma once
 
 #include <atomic>
@@ -64,6 +68,7 @@ struct ClusterView {
     TimeMs rate_lease_until = 0;  // 0: no lease, the floor alone
 };
 
+// Thread-safety: implementations must allow calls from many threads at once (AdminApi).
 class AdminBackend {
   public:
     virtual ~AdminBackend() = default;

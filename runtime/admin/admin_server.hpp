@@ -2,6 +2,10 @@
 // AdminApi, which holds the HTTP semantics; this class only moves requests and answers
 // between the socket and the API, enforces [admin] max_body (413, counted as a limit hit)
 // and measures the ingest rate that /stats reports, once a second.
+//
+// Thread-safety: start() and stop() from the owner's thread; requests run on cpp-httplib's
+// threads and the rate on a sampling thread, which share only the thread-safe AdminApi, the
+// Metrics atomics and, with stop(), mutex_.
 #pragma once
 
 #include <caf/all.hpp>

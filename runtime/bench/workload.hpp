@@ -28,7 +28,9 @@ namespace journeyd::bench {
 std::string customer_id(size_t index);
 
 // Ranks 0..n-1 with P(k) proportional to 1 / (k+1)^s, by binary search in the cumulative
-// distribution (n doubles: shared, read-only, by every source).
+// distribution (n doubles, shared by every source).
+// Thread-safety: immutable once built; every connection thread draws at once, each with its own
+// generator.
 class ZipfDistribution {
   public:
     ZipfDistribution(size_t n, double s);

@@ -47,6 +47,8 @@ std::string encode_event(const nlohmann::json& event);
 // Events as a msgpack array of maps: one batch frame.
 std::string encode_batch(const std::vector<nlohmann::json>& events);
 
+// Not thread-safe: one connection for one thread at a time (journey-bench and the tests give
+// every sending thread a client of its own).
 class IngestClient {
   public:
     static IngestClient connect(const std::string& host_port, std::chrono::milliseconds timeout);

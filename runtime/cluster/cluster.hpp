@@ -8,6 +8,9 @@
 // The constructor throws std::runtime_error when the middleman port cannot be opened.
 // Stopping: drain() first (the gateway answers what it took and refuses the rest), stop()
 // once the node no longer forwards anything.
+//
+// Thread-safety: members(), rates() and fingerprint() from any thread (admin threads read
+// them: ClusterStatus locks, the fingerprint never changes); the rest from the daemon's thread.
 #pragma once
 
 #include <caf/all.hpp>

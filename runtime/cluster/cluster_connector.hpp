@@ -14,6 +14,9 @@
 // The result goes to the asking peer actor as (connected_atom, actor, name, fingerprint) or
 // (unreachable_atom, reason). Attempts run one at a time, in the order asked.
 //
+// Thread-safety: connect() from any thread (peer actors) and stop() from the daemon's; mutex_
+// guards the queue, and the attempts run on the connector's own thread.
+//
 // Left as it is: a handshake that hangs (the member accepts TCP, then never answers) stays
 // pending inside the middleman, which cannot cancel it; later attempts to that address join
 // it and time out too, until the member closes the connection. The member is reported down

@@ -59,8 +59,8 @@ void Daemon::start() {
     if (!sink_) throw std::runtime_error("delivery sink: " + sink_error);
 
     CoordinatorSetup coordination;
-    // Each node decides for the customers it owns; in a cluster it starts at its floor of the
-    // global rate budgets, and its rate borrower adds what it leases (state/pressure/rate_lease.hpp).
+    // Each node decides for the customers it owns. In a cluster it starts at its floor of the
+    // global rate budgets; its rate borrower adds what it leases (state/pressure/rate_lease.hpp).
     coordination.policy = node_share(config_.pressure, config_.cluster.members.size());
     coordination.model = config_.journey;
     coordination.offer = [sink = sink_](Delivery d) { return sink->offer(std::move(d)); };
@@ -96,7 +96,7 @@ void Daemon::start() {
     ingest_ = system_->middleman().spawn_broker(ingest_acceptor, ingest_context);
     const auto [ingest_host, ingest_port] = *parse_address(config_.node.ingest);
     caf::scoped_actor self{*system_};
-    self->request(ingest_, std::chrono::seconds(10), open_atom::value, ingest_host, ingest_port)
+    self->request(ingest_, std::chrono::seconds(10), bind_atom::value, ingest_host, ingest_port)
         .receive([&](uint16_t bound) { ingest_port_ = bound; },
                  [&](caf::error& e) {
                      throw std::runtime_error("ingest: cannot listen on " + config_.node.ingest +

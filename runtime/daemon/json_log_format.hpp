@@ -8,6 +8,7 @@
 
 namespace journeyd {
 
+// Thread-safety: stateless; spdlog calls format() from every thread that logs.
 class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
   public:
     void format(const spdlog::details::log_msg& message, const std::tm&,

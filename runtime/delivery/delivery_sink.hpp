@@ -16,6 +16,8 @@
 //   what was written but not yet confirmed, and that is always the file's newest lines.
 // - close() stops accepting, delivers what is queued (giving up on an endpoint that stays
 //   down only after `close_timeout`) and joins the sink's threads.
+// - Thread-safety: offer(), stats() and close() may be called from any thread, also at once
+//   (the coordinator offers, admin threads read stats, the daemon closes).
 //
 // make_sink("file:PATH") appends one JSON object a line and fsyncs once per batch written;
 // make_sink("http://HOST:PORT/PATH") POSTs each object as JSON with cpp-httplib.
@@ -64,6 +66,8 @@ class DeliverySink {
 };
 
 // What every sink shares: the counters of SinkStats, and a close() that shuts down once.
+// Thread-safety: the counters are atomics; close() runs shut_down() once (std::call_once),
+// whichever threads call it.
 class CountingSink : public DeliverySink {
   public:
     SinkStats stats() const final {

@@ -79,6 +79,8 @@ std::unordered_set<std::string> decision_ids_in_tail(int fd, size_t lines) {
     return ids;
 }
 
+// Thread-safety: offer() from any thread, write_loop() on the writer thread; queue_ and the
+// flags are under mutex_, and already_written_ never changes after open.
 class FileSink final : public CountingSink {
   public:
     FileSink(int fd, std::string path, const SinkOptions& options,

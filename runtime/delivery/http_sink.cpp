@@ -33,6 +33,8 @@ struct Lane {
     std::thread worker;
 };
 
+// Thread-safety: offer() from any thread, send_loop() on each lane's worker; a lane's queue
+// and flags are under its own mutex, and lanes_ is never resized.
 class HttpSink final : public CountingSink {
   public:
     HttpSink(const std::string& host, int port, std::string path, const SinkOptions& options)

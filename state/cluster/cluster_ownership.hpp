@@ -14,6 +14,9 @@
 //
 // fingerprint() summarises the member list; nodes compare it when they connect and refuse
 // a peer whose list differs, since two lists could give one customer two owners.
+//
+// Thread-safety: immutable once built; ingest sessions, the gateway and admin threads call its
+// const methods at once, through their CustomerRouter or copy.
 #pragma once
 
 #include <cstdint>

@@ -19,6 +19,8 @@
 // - Transitions move to another stage: a rule whose `to` is the current stage does not match.
 //
 // The engine holds no per-customer data; one instance serves every customer of a process.
+// Thread-safety: immutable once built; customer actors on every scheduler thread, the gateway,
+// peers and admin threads call its const methods at once.
 #pragma once
 
 #include <optional>

@@ -1,5 +1,6 @@
 // The decisions of each customer, newest first, bounded per customer: the answer to "why
 // did (or didn't) this customer get that message?" (GET /customers/{id}/decisions).
+// Not thread-safe: owned by the coordinator actor; the admin port asks the coordinator.
 #pragma once
 
 #include <deque>

@@ -23,6 +23,8 @@
 // 6. Send.
 // Requests the journey already dropped (ContactRequest::dropped_reason, e.g. "left_stage")
 // are recorded as suppress with that reason and no rule applied.
+//
+// Not thread-safe: owned by the coordinator actor; the admin port asks the coordinator.
 #pragma once
 
 #include <map>
@@ -32,8 +34,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "state/pressure/contact_request.hpp"
 #include "state/journey/journey_model.hpp"
+#include "state/pressure/contact_request.hpp"
 #include "state/pressure/pressure_policy.hpp"
 #include "state/pressure/quiet_hours.hpp"
 

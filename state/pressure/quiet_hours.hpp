@@ -22,6 +22,7 @@ class time_zone;
 namespace journeyd {
 
 // Zone lookups by IANA name, cached: locate_zone scans the database, a request must not.
+// Not thread-safe (find() fills an unguarded cache): owned by the coordinator's PressureLedger.
 class TimeZones {
   public:
     // nullptr for a name the tz database does not know.

@@ -33,6 +33,8 @@ inline constexpr double kLentShare = 0.5;
 
 ChannelRates floor_rates(const ChannelRates& budgets, size_t members);
 
+// Not thread-safe: owned by the first member's gateway actor, which takes every member's
+// request in turn.
 class RateLender {
   public:
     RateLender(ChannelRates budgets, size_t members, DurationMs term);

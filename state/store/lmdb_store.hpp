@@ -27,10 +27,11 @@
 // Format version: open() writes "1" into a new store and refuses, with an error naming both
 // versions, a store that holds any other version; there is no migration.
 //
-// Threads: read(), timers_due(), was_applied() and stats() each run in a read transaction of their
-// own (MDB_NOTLS: not tied to a thread), so any number of threads may call them, also while
-// commit() runs; they see the last committed batch. commit() is meant for a single writer
-// (the store writer) and serialises concurrent callers.
+// Thread-safety: the reads (read(), read_all(), timers_due(), was_applied(), stats()) each run in
+// a read transaction of their own (MDB_NOTLS: not tied to a thread), so any number of threads
+// may call them, also while a write runs; they see the last committed batch. The writes,
+// commit() and forget_applied_before(), are meant for the store writer alone and take
+// commit_mutex_, as LMDB allows one write transaction at a time.
 #pragma once
 
 #include <lmdb.h>

@@ -14,6 +14,10 @@
 //
 // Implementations: LmdbStore (state/store/lmdb_store.hpp), the daemon's; MemoryRecordStore
 // (tests/support/memory_record_store.hpp), for tests of the layers above.
+//
+// Thread-safety: every implementation lets any number of threads read (customer actors,
+// shards, the coordinator, the timer sweeper, the gateway, admin threads) while the store
+// writer writes.
 #pragma once
 
 #include <map>
