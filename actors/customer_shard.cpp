@@ -163,10 +163,12 @@ caf::behavior customer_shard(caf::event_based_actor* self,
     // down), so the shard ends them itself when it ends.
     self->attach_functor([shard] { shard->end_all(); });
     const DurationMs idle_after = context->idle_after;
-    if (idle_after > 0)
-        self->delayed_send(self,
-                           std::chrono::milliseconds(std::max<DurationMs>(idle_after / 4, 50)),
-                           passivate_idle_atom::value);
+    // A quarter of idle_after between checks: a customer ends at most 1.25 × idle_after after
+    // its last message.
+    const auto check_idle_later = [self, every = std::max<DurationMs>(idle_after / 4, 50)] {
+        self->delayed_send(self, std::chrono::milliseconds(every), passivate_idle_atom::value);
+    };
+    if (idle_after > 0) check_idle_later();
     return {
         [shard](event_atom atom, Event& event) {
             const std::string id = event.customer;
@@ -176,11 +178,9 @@ caf::behavior customer_shard(caf::event_based_actor* self,
             return shard->route(id, caf::make_message(atom), IfUnknown::skip);
         },
         [shard](timer_due_atom, const std::string& id) { shard->wake(id); },
-        [self, shard, context, idle_after](passivate_idle_atom) {
+        [shard, context, idle_after, check_idle_later](passivate_idle_atom) {
             shard->passivate_idle(context->now() - idle_after);
-            self->delayed_send(self,
-                               std::chrono::milliseconds(std::max<DurationMs>(idle_after / 4, 50)),
-                               passivate_idle_atom::value);
+            check_idle_later();
         },
     };
 }

@@ -156,8 +156,8 @@ using rate_atom = caf::atom_constant<caf::atom("rate")>;
 // everything sent before it.
 //   () -> caf::unit_t: daemon -> ingest acceptor, answered once every session ended;
 //       Cluster -> gateway, answered once every request taken is answered.
-//   (): ingest acceptor -> its sessions; daemon -> coordinator, then store writer. The timer
-//       sweeper takes it too, though the daemon ends it with an exit message.
+//   (): ingest acceptor -> its sessions; daemon -> coordinator, then store writer. (The timer
+//       sweeper has nothing to finish: the daemon ends it with an exit message.)
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 // (wakeup_atom, TimeMs scheduled_for) to a customer: from its own delayed message, the due

@@ -28,7 +28,6 @@ caf::behavior timer_sweeper(caf::event_based_actor* self, SweeperSetup setup) {
     return {
         [self, s](sweep_atom) { sweep(self, *s, std::nullopt); },
         [self, s](sweep_atom, const DueTimer& after) { sweep(self, *s, after); },
-        [self](drain_atom) { self->quit(); },
     };
 }
 
