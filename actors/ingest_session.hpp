@@ -1,4 +1,4 @@
-// The ingest port (PROTOCOL.md "Ingest port") on CAF's io brokers: one acceptor broker,
+// The ingest port (docs/protocol.md "Ingest port") on CAF's io brokers: one acceptor broker,
 // one session broker per connection.
 //
 // A session reads length-prefixed frames, decodes them (state/event_codec), sends each

@@ -1,4 +1,4 @@
-// The whole configuration file of CONFIG.md, loaded and validated.
+// The whole configuration file (docs/configuration.md), loaded and validated.
 //
 // load_config_text parses TOML with toml++ and validates everything at once: every error is
 // reported with its line (and column), not only the first, so an operator fixes a file in
@@ -51,7 +51,7 @@ struct RuntimeSettings {
     DurationMs idle_after = 10 * 60'000;  // passivate customers idle this long; 0: never
 };
 
-// `[cluster]` (our extension of CONFIG.md): the static member list. Empty members: a single
+// `[cluster]`: the static member list. Empty members: a single
 // node, no middleman port. This node is the member named [node] name.
 struct ClusterMember {
     std::string name;
@@ -126,7 +126,8 @@ const std::vector<TableKeys>& known_config_keys();
 ConfigResult load_config_text(std::string_view toml_text, const std::string& source_name);
 ConfigResult load_config_file(const std::string& path);
 
-// The classifieds marketplace journey of CONFIG.md, as TOML text compiled into the binary.
+// The classifieds marketplace journey (docs/configuration.md), as TOML text compiled into the
+// binary.
 std::string_view default_config_text();
 ConfigResult load_default_config();
 

@@ -746,7 +746,7 @@ class ConfigReader {
         return items;
     }
 
-    // `on` takes one event type or, as an extension of CONFIG.md, a list of them.
+    // `on` takes one event type or a list of them.
     std::optional<std::vector<std::string>> event_types(const Section& section,
                                                         std::string_view key) {
         const toml::node* node = field(section, key, Presence::required);

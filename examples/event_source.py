@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A minimal event source for the journeyd ingest port (PROTOCOL.md), in plain Python 3.
+"""A minimal event source for the journeyd ingest port (docs/protocol.md), in plain Python 3.
 
 Framing, both directions: a 4-byte unsigned big-endian length N, then N bytes holding
 exactly one msgpack value. A request frame is one event (a map with string keys: id,

@@ -2,7 +2,7 @@
 // `ts`, admin `due`/`at`) is ms since the Unix epoch, and one unit everywhere avoids
 // conversions on the hot path.
 //
-// parse_duration accepts exactly what CONFIG.md specifies: a non-negative integer followed by
+// parse_duration accepts exactly the documented syntax: a non-negative integer followed by
 // one unit of ms, s, m, h, d ("250ms", "30s", "15m", "2h", "7d"). Anything else is rejected
 // with nullopt so the caller can name the offending line.
 #pragma once

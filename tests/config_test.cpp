@@ -161,7 +161,7 @@ TEST_CASE("the embedded default journey loads without errors", "[config][default
                                {"email", 1000}, {"push", 500}, {"sms", 100}, {"in_app", 5000}});
 }
 
-TEST_CASE("the example of CONFIG.md loads and resolves", "[config]") {
+TEST_CASE("the example configuration loads and resolves", "[config]") {
     const ConfigResult result = load(R"([node]
 name     = "node-b"
 data_dir = "/var/lib/journeyd"

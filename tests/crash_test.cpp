@@ -1,6 +1,6 @@
 // Crash tests: the real journeyd under pipelined load is killed with SIGKILL (or stopped with
 // SIGTERM) at a random moment, restarted on the same data directory, and held to what its
-// clients were told (PROTOCOL.md): the events of an answered frame are durable, an event id is
+// clients were told (docs/protocol.md): the events of an answered frame are durable, an event id is
 // applied once, also across restarts, and every send reaches the file sink exactly once with
 // the caps holding across the crashes. The seed is printed; JOURNEYD_CRASH_SEED=<seed>
 // repeats the plan (batches, kill delays), though not the exact kill point, which depends on

@@ -122,7 +122,7 @@ TEST_CASE("codec: malformed bodies are frame errors, never crashes or huge alloc
     CHECK(first_error_of_raw(odd_key) == "attrs: map keys must be strings");
 }
 
-TEST_CASE("codec: answers and frame errors encode as PROTOCOL.md says") {
+TEST_CASE("codec: answers and frame errors encode as docs/protocol.md says") {
     json answer = unpacked(encode_answer({2, 1, {{4, "late"}, {1, "bad"}}}));
     CHECK(answer ==
           json{{"ok", false},

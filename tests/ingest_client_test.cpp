@@ -1,4 +1,4 @@
-// The ingest client against fake servers speaking the framing of PROTOCOL.md: encoding,
+// The ingest client against fake servers speaking the framing of docs/protocol.md: encoding,
 // pipelining in order, failures with clear messages, and journeyctl send's line mapping.
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-// The admin API of PROTOCOL.md "Admin port" without a socket: routing, the bearer token,
+// The admin API of docs/protocol.md "Admin port" without a socket: routing, the bearer token,
 // methods, status codes and JSON bodies. AdminServer hands it what cpp-httplib parsed; the
 // fuzzer and the unit tests hand it requests directly, with an in-memory backend.
 //

@@ -1,4 +1,4 @@
-// The admin port (PROTOCOL.md "Admin port"): cpp-httplib on its own threads in front of
+// The admin port (docs/protocol.md "Admin port"): cpp-httplib on its own threads in front of
 // AdminApi, which holds the HTTP semantics; this class only moves requests and answers
 // between the socket and the API, enforces [admin] max_body (413, counted as a limit hit)
 // and measures the ingest rate that /stats reports, once a second.

@@ -1,7 +1,7 @@
 // The configurations journey-bench runs, as TOML text for journeyd --config (addresses and
 // the data directory come from journeyd's flags).
 //
-// marketplace_config: the embedded default journey of CONFIG.md, unchanged but for the
+// marketplace_config: the embedded default journey (docs/configuration.md), unchanged but for the
 // arbitration window, with the durable store fsyncing every commit ([store] sync = true):
 // what `limit` and `ingest` measure. Given the middleman ports of a cluster of two or more
 // members on 127.0.0.1 (`cluster`), it is the configuration of member `self`: [node] name

@@ -1,4 +1,4 @@
-// journey-bench: throughput, latency and memory of journeyd (PROTOCOL.md "Processes").
+// journey-bench: throughput, latency and memory of journeyd (docs/protocol.md "Binaries").
 // One subcommand per measurement (runtime/bench/modes.hpp); each prints a table, or with
 // --json one JSON object. Exit codes: 0 measured (and, with --check, every figure sane);
 // 1 the measurement failed, or --check found a figure that makes no sense; CLI11's codes

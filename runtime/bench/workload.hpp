@@ -1,4 +1,4 @@
-// The events journey-bench sends, as ready msgpack batch frames (PROTOCOL.md "Event map").
+// The events journey-bench sends, as ready msgpack batch frames (docs/protocol.md "The event map").
 //
 // MarketplaceMix is the traffic of `limit`, `ingest` and `cluster` on the default journey:
 // customers "c<rank>" drawn Zipf(s) over a population (rank 0 the most active: a few very busy

@@ -1,4 +1,4 @@
-// A small blocking client for the ingest port of PROTOCOL.md, for event sources: journeyctl,
+// A small blocking client for the ingest port of docs/protocol.md, for event sources: journeyctl,
 // the integration tests and journey-bench.
 //
 // Contract:

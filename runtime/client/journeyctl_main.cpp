@@ -1,4 +1,4 @@
-// journeyctl: the operator's and integrator's CLI of PROTOCOL.md. `send` turns JSON lines into
+// journeyctl: the operator's and integrator's CLI of docs/protocol.md. `send` turns JSON lines into
 // msgpack frames for the ingest port; `show`, `decisions`, `stats` and `cluster` read the
 // admin port;
 // `check-config` validates a configuration file without starting anything.

@@ -1,4 +1,4 @@
-// Delivery sinks: where send decisions leave journeyd (PROTOCOL.md "Delivery").
+// Delivery sinks: where send decisions leave journeyd (docs/protocol.md "Delivery").
 //
 // Contract for every sink:
 // - offer() never blocks and never does I/O on the caller's thread (the coordinator calls

@@ -1,4 +1,4 @@
-// Request and response frames of the ingest port (PROTOCOL.md "Ingest port"), as pure
+// Request and response frames of the ingest port (docs/protocol.md "Ingest port"), as pure
 // functions over bytes so that the broker, the admin API and the fuzzers share one
 // validation path.
 //

@@ -1,6 +1,6 @@
-// An event as the engine applies it, after the ingest has decoded and validated it (PROTOCOL.md
-// "Event map"): `ts` is always set (the receive time when the source gave none) and `attrs` is
-// a JSON object or null.
+// An event as the engine applies it, after the ingest has decoded and validated it
+// (docs/protocol.md "Event map"): `ts` is always set (the receive time when the source gave none)
+// and `attrs` is a JSON object or null.
 #pragma once
 
 #include <nlohmann/json.hpp>

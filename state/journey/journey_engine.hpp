@@ -1,7 +1,8 @@
 // JourneyEngine: the journey rules of a JourneyModel applied to one customer's state.
 //
 // Contract:
-// - apply(customer, event, now) applies one event in full, in CONFIG.md's order: create the
+// - apply(customer, event, now) applies one event in full, in the documented order
+// (docs/configuration.md): create the
 //   customer in the initial stage on its first event (on_enter programs fire), skip an id
 //   already applied (outcome duplicate, no other effect), merge `profile` attrs, record
 //   count/within hits by event time, take the first matching transition, re-arm inactivity

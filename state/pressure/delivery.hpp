@@ -1,4 +1,4 @@
-// A send decision as it is handed to the delivery sink (PROTOCOL.md "Delivery"): the JSON
+// A send decision as it is handed to the delivery sink (docs/protocol.md "Delivery"): the JSON
 // object a file sink appends as one line and an HTTP sink POSTs.
 #pragma once
 
