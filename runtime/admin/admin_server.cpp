@@ -1,8 +1,8 @@
 #include "runtime/admin/admin_server.hpp"
 
 #include <httplib.h>
-#include <sys/socket.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <nlohmann/json.hpp>
 
 #include "runtime/admin/actor_admin_backend.hpp"

@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "state/journey/journey_model.hpp"
 #include "state/pressure/contact_request.hpp"
 #include "state/pressure/delivery.hpp"
-#include "state/journey/journey_model.hpp"
 #include "state/pressure/pressure_ledger.hpp"
 
 namespace journeyd {

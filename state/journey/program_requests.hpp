@@ -6,9 +6,9 @@
 
 #include <vector>
 
-#include "state/pressure/contact_request.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/journey_engine.hpp"
+#include "state/pressure/contact_request.hpp"
 
 namespace journeyd {
 

@@ -12,10 +12,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "tests/support/memory_admin_backend.hpp"
 #include "config/config.hpp"
 #include "fuzz_check.hpp"
 #include "runtime/admin/admin_api.hpp"
+#include "tests/support/memory_admin_backend.hpp"
 
 using namespace journeyd;
 
