@@ -2,9 +2,10 @@
 // driven at its peak by the ingest mode's marketplace workload.
 //
 // For each N: N journeyd children, each with its own scratch and data directory, the
-// middleman ports picked before any configuration is written (N = 1: a plain single node,
-// no [cluster]); then a wait until every node's /cluster counts all N members up; then
-// --seconds of load over the same --connections whatever N is, connection c on node c % N.
+// middleman ports reserved (runtime/bench/loopback_ports.hpp) before any configuration is
+// written (N = 1: a plain single node, no [cluster]); then a wait until every node's /cluster
+// counts all N members up; then --seconds of load over the same --connections whatever N is,
+// connection c on node c % N.
 // A client sends events for any customer to its own node, which forwards those it does not
 // own to their owner: the share so sent is computed with the ownership rule the nodes apply
 // (ClusterOwnership over the members' names) and checked against the nodes' own counts.
@@ -17,11 +18,13 @@
 #include <numeric>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "runtime/bench/admin.hpp"
 #include "runtime/bench/config.hpp"
 #include "runtime/bench/daemon.hpp"
+#include "runtime/bench/loopback_ports.hpp"
 #include "runtime/bench/modes.hpp"
 #include "runtime/bench/population.hpp"
 #include "runtime/bench/process_stats.hpp"
@@ -74,7 +77,15 @@ double forwarded_by_nodes(const Cluster& cluster) {
 // and returns once every node's /cluster counts all n members up.
 void start_cluster(Cluster& cluster, const BenchOptions& o, size_t n) {
     std::vector<uint16_t> middleman_ports;
-    for (size_t i = 0; n > 1 && i < n; ++i) middleman_ports.push_back(free_loopback_port());
+    for (size_t i = 0; n > 1 && i < n; ++i) {
+        const std::optional<uint16_t> port = reserve_loopback_port();
+        if (!port)
+            throw std::runtime_error(
+                "no loopback port for a middleman: every port below the ephemeral range is in "
+                "use or locked in " +
+                std::string(kLoopbackPortLocks));
+        middleman_ports.push_back(*port);
+    }
     for (size_t i = 0; i < n; ++i) {
         cluster.nodes.push_back(std::make_unique<DaemonChild>(o.journeyd, "", o.keep));
         cluster.nodes.back()->start(marketplace_config(o.arbitration_window, middleman_ports, i));

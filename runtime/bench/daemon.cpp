@@ -1,12 +1,9 @@
 #include "runtime/bench/daemon.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,12 +11,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
-#include <set>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "runtime/daemon/start_line.hpp"
 
 namespace journeyd::bench {
 namespace {
@@ -28,7 +26,7 @@ constexpr auto kStartDeadline = std::chrono::seconds(60);
 // A drain answers every frame received and commits every live customer's last state.
 constexpr auto kStopDeadline = std::chrono::seconds(300);
 // Short, because start() reports how long the daemon took to answer.
-constexpr auto kHealthPollEvery = std::chrono::milliseconds(2);
+constexpr auto kStartPollEvery = std::chrono::milliseconds(2);
 
 // In the forked child of a threaded process, before exec: only async-signal-safe calls, so
 // everything it needs is prepared before the fork.
@@ -54,27 +52,6 @@ std::string describe_wait_status(int status) {
 }
 
 }  // namespace
-
-uint16_t free_loopback_port() {
-    static std::mutex mutex;
-    static std::set<uint16_t> handed_out;
-    const std::lock_guard<std::mutex> lock(mutex);
-    for (;;) {
-        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t length = sizeof address;
-        const bool bound = fd >= 0 &&
-                           ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-                           ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-        const int error = errno;
-        if (fd >= 0) ::close(fd);
-        if (!bound)
-            throw std::runtime_error(std::string("no free loopback port: ") + strerror(error));
-        if (handed_out.insert(ntohs(address.sin_port)).second) return ntohs(address.sin_port);
-    }
-}
 
 DaemonChild::DaemonChild(std::string journeyd, const std::string& data_dir, bool keep)
     // Absolute: the child changes into its scratch directory before it execs the binary.
@@ -105,15 +82,16 @@ double DaemonChild::start(const std::string& config_toml) {
     if (pid_ > 0) throw std::logic_error("journeyd is already running");
     const std::string config_path = scratch_.path() + "/journeyd.toml";
     std::ofstream(config_path) << config_toml;
-    ingest_port_ = free_loopback_port();
-    admin_port_ = free_loopback_port();
-    std::vector<std::string> args = {journeyd_, "--config",    config_path, "--data-dir",
-                                     data_dir_, "--ingest",    ingest(),    "--admin",
-                                     admin(),   "--log-level", "warn"};
+    // Port 0: journeyd binds free ports itself and names them in its start line, logged at
+    // info. A port picked here and handed over could be taken by another process meanwhile.
+    std::vector<std::string> args = {journeyd_,     "--config",    config_path,   "--data-dir",
+                                     data_dir_,     "--ingest",    "127.0.0.1:0", "--admin",
+                                     "127.0.0.1:0", "--log-level", "info"};
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
     const std::string log = scratch_.path() + "/journeyd.log";
+    const size_t run_log_start = log_text().size();  // a restart appends to the earlier runs
     const pid_t bench = ::getpid();
     exec_time_ = std::chrono::steady_clock::now();
     pid_ = ::fork();
@@ -121,25 +99,41 @@ double DaemonChild::start(const std::string& config_toml) {
     if (pid_ == 0) exec_journeyd(argv.data(), scratch_.path().c_str(), log.c_str(), bench);
     register_child(pid_);
 
+    // Returns once ready() holds; throws when the child ends first or the start deadline
+    // passes.
+    const auto await = [&](const auto& ready, const std::string& what) {
+        for (;;) {
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                unregister_child(pid_);
+                pid_ = -1;
+                throw std::runtime_error("journeyd ended at start (" +
+                                         describe_wait_status(status) + "); its log ends:\n" +
+                                         log_tail());
+            }
+            if (ready()) return;
+            if (std::chrono::steady_clock::now() - exec_time_ > kStartDeadline)
+                throw std::runtime_error("journeyd did not " + what + " within " +
+                                         std::to_string(kStartDeadline.count()) +
+                                         " s; its log ends:\n" + log_tail());
+            std::this_thread::sleep_for(kStartPollEvery);
+        }
+    };
+    std::optional<BoundPorts> ports;
+    await(
+        [&] { return (ports = bound_ports_in_log(log_text().substr(run_log_start))).has_value(); },
+        "log its start line");
+    ingest_port_ = ports->ingest;
+    admin_port_ = ports->admin;
     httplib::Client admin_client("127.0.0.1", admin_port_);
     admin_client.set_connection_timeout(std::chrono::milliseconds(200));
-    for (;;) {
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            unregister_child(pid_);
-            pid_ = -1;
-            throw std::runtime_error("journeyd ended at start (" + describe_wait_status(status) +
-                                     "); its log ends:\n" + log_tail());
-        }
-        if (auto answer = admin_client.Get("/health"); answer && answer->status == 200)
-            return std::chrono::duration<double>(std::chrono::steady_clock::now() - exec_time_)
-                .count();
-        if (std::chrono::steady_clock::now() - exec_time_ > kStartDeadline)
-            throw std::runtime_error("journeyd did not answer /health within " +
-                                     std::to_string(kStartDeadline.count()) +
-                                     " s; its log ends:\n" + log_tail());
-        std::this_thread::sleep_for(kHealthPollEvery);
-    }
+    await(
+        [&] {
+            const auto answer = admin_client.Get("/health");
+            return answer && answer->status == 200;
+        },
+        "answer /health");
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - exec_time_).count();
 }
 
 double DaemonChild::stop() {
@@ -156,11 +150,15 @@ double DaemonChild::stop() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
-std::string DaemonChild::log_tail() const {
+std::string DaemonChild::log_text() const {
     std::ifstream in(scratch_.path() + "/journeyd.log");
     std::stringstream text;
     text << in.rdbuf();
-    const std::string log = text.str();
+    return text.str();
+}
+
+std::string DaemonChild::log_tail() const {
+    const std::string log = log_text();
     constexpr size_t kTail = 4000;
     return log.size() > kTail ? log.substr(log.size() - kTail) : log;
 }

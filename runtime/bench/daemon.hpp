@@ -2,15 +2,17 @@
 //
 // The child runs in a scratch directory of its own (removed unless `keep`): its
 // configuration, log and delivery file go there, and its store too unless `data_dir` names
-// another place. Ingest and admin listen on free loopback ports, picked anew at each start.
+// another place. Ingest and admin listen on loopback ports that journeyd picks itself (port
+// 0), anew at each start; ingest() and admin() name them once start() has returned.
 //
-// start(config) writes the configuration, forks and execs journeyd and returns once GET
-// /health answers 200, with the seconds that took from the exec; it throws
-// std::runtime_error with the end of journeyd's log when the child exits or does not answer
-// in time. stop() sends SIGTERM, waits for the drain, and returns how long that took; it
-// throws when journeyd exits non-zero or has to be killed. A restart is stop() then start(),
-// with the same or another configuration, on the same data. The destructor stops a child
-// still running, so every exit path of the bench ends its daemon (signals: bench_cleanup).
+// start(config) writes the configuration, forks and execs journeyd, reads the bound ports from
+// its start line (runtime/daemon/start_line.hpp) and returns once GET /health answers 200, with
+// the seconds that took from the exec; it throws std::runtime_error with the end of journeyd's
+// log when the child exits or does not answer in time. stop() sends SIGTERM, waits for the
+// drain, and returns how long that took; it throws when journeyd exits non-zero or has to be
+// killed. A restart is stop() then start(), with the same or another configuration, on the same
+// data. The destructor stops a child still running, so every exit path of the bench ends its
+// daemon (signals: bench_cleanup).
 #pragma once
 
 #include <sys/types.h>
@@ -43,6 +45,7 @@ class DaemonChild {
     std::chrono::steady_clock::time_point exec_time() const { return exec_time_; }
 
   private:
+    std::string log_text() const;  // every run's
     std::string log_tail() const;
 
     std::string journeyd_;
@@ -53,13 +56,6 @@ class DaemonChild {
     pid_t pid_ = -1;
     std::chrono::steady_clock::time_point exec_time_;
 };
-
-// A loopback port nothing listens on right now, and one this process never handed out
-// before: a port picked for a daemon that has not started yet (a cluster member's middleman
-// port, written into every member's configuration) cannot come back as another daemon's
-// ingest or admin port meanwhile. The kernel does not hand a released port out again at
-// once either.
-uint16_t free_loopback_port();
 
 // journeyd beside the running executable (/proc/self/exe): where the build puts both.
 std::string journeyd_beside_this_program();

@@ -11,6 +11,7 @@
 #include "actors/messages.hpp"
 #include "actors/store_writer.hpp"
 #include "actors/timer_sweeper.hpp"
+#include "runtime/daemon/start_line.hpp"
 #include "state/store/lmdb_store.hpp"
 
 namespace journeyd {
@@ -114,12 +115,19 @@ void Daemon::start() {
                      config_.pressure, system_now_ms, config_.admin.max_body});
     const auto [admin_host, admin_port] = *parse_address(config_.node.admin);
     admin_port_ = admin_->start(admin_host, admin_port);
-    spdlog::info(
-        "journeyd started node={} ingest={}:{} admin={}:{} data_dir={} stored_customers={} "
-        "sink={} stages={} programs={} shards={}",
-        config_.node.name, ingest_host, ingest_port_, admin_host, admin_port_,
-        config_.node.data_dir, store_->stats().customers, config_.delivery.sink,
-        config_.journey.stages.size(), config_.journey.programs.size(), shards);
+    StartLine started;
+    started.node = config_.node.name;
+    started.ingest_host = ingest_host;
+    started.ingest_port = ingest_port_;
+    started.admin_host = admin_host;
+    started.admin_port = admin_port_;
+    started.data_dir = config_.node.data_dir;
+    started.stored_customers = store_->stats().customers;
+    started.sink = config_.delivery.sink;
+    started.stages = config_.journey.stages.size();
+    started.programs = config_.journey.programs.size();
+    started.shards = shards;
+    spdlog::info("{}", format_start_line(started));
 }
 
 Daemon::~Daemon() {

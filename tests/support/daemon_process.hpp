@@ -1,9 +1,9 @@
 // Runs the real journeyd binary for integration tests, with its own data directory and
 // configuration, logging to a file the test can read. journeyd binds ingest and admin to
-// loopback port 0 and the helper reads the ports it got from its "journeyd started" line: a
-// port chosen before journeyd binds it could be taken meanwhile by a test running beside it
-// (ctest -j). Waits for /health with a deadline; stops with SIGTERM (SIGKILL only if it
-// hangs past a deadline).
+// loopback port 0 and the helper reads the ports it got from its start line
+// (runtime/daemon/start_line.hpp): a port chosen before journeyd binds it could be taken
+// meanwhile by a test running beside it (ctest -j). Waits for /health with a deadline; stops
+// with SIGTERM (SIGKILL only if it hangs past a deadline).
 // Crash tests kill it with SIGKILL and restart it on the same data directory. A restart asks
 // for the ports it had, so clients find it where they left it; if another process took one
 // meanwhile, it starts on new ones: tests ask ingest() and admin() again after a restart.
@@ -20,9 +20,11 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
+#include "runtime/daemon/start_line.hpp"
 #include "tests/support/poll.hpp"
 
 namespace journeyd::test {
@@ -133,28 +135,13 @@ class DaemonProcess {
         REQUIRE(healthy);
     }
 
-    // Takes the bound ports from this run's "journeyd started" line once it is whole. Its
-    // fields read the same in a text and a --log-format json log: "ingest=127.0.0.1:40123".
+    // Takes the bound ports from this run's start line once it is whole.
     bool read_ports() {
-        const std::string run = log().substr(run_log_start_);
-        const size_t line = run.find("journeyd started ");
-        if (line == std::string::npos) return false;
-        const size_t end = run.find('\n', line);
-        if (end == std::string::npos) return false;
-        const std::string started = run.substr(line, end - line);
-        ingest_port_ = logged_port(started, "ingest");
-        admin_port_ = logged_port(started, "admin");
+        const std::optional<BoundPorts> ports = bound_ports_in_log(log().substr(run_log_start_));
+        if (!ports) return false;
+        ingest_port_ = ports->ingest;
+        admin_port_ = ports->admin;
         return true;
-    }
-
-    static uint16_t logged_port(const std::string& line, const std::string& key) {
-        const std::string field = " " + key + "=";
-        const size_t at = line.find(field);
-        INFO(line);
-        REQUIRE(at != std::string::npos);
-        const size_t begin = at + field.size();
-        const std::string address = line.substr(begin, line.find_first_of(" \"", begin) - begin);
-        return static_cast<uint16_t>(std::stoul(address.substr(address.rfind(':') + 1)));
     }
 
     // Whether this run ended because a port it asked for was in use.
