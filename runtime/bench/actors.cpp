@@ -34,8 +34,9 @@ Report run_actors(const BenchOptions& o) {
     report.setting("connections", o.connections);
     report.setting("batch", o.batch);
     report.setting("idle_after (passivated run)", o.idle_after);
-    report.setting("journey", "timer journey without timers: one \"touch\" event per customer, "
-                              "no programs");
+    report.setting("journey",
+                   "timer journey without timers: one \"touch\" event per customer, "
+                   "no programs");
 
     DaemonChild daemon(o.journeyd, o.data_dir, o.keep);
     const std::string prefix = unique_run_prefix();
@@ -69,7 +70,8 @@ Report run_actors(const BenchOptions& o) {
                     const MetricsScrape m = admin.metrics();
                     return m.value("journeyd_customers_live") == 0.0 &&
                            m.value("journeyd_customers_passivated_total").value_or(0) -
-                                   passivated_before >= static_cast<double>(o.n);
+                                   passivated_before >=
+                               static_cast<double>(o.n);
                 },
                 deadline_for(o.n), "every customer to be passivated");
             const ProcessSample after = settled_memory(daemon.pid());
@@ -82,10 +84,11 @@ Report run_actors(const BenchOptions& o) {
         }
         report.set("passivated twice", "stop_s", "SIGTERM to exit (s)", daemon.stop(), 2);
     }
-    report.note("live: growth from an idle daemon to N live customers, each with one event "
-                "applied; passivated: growth from a restarted idle daemon to the same N "
-                "customers activated from the store again and passivated; passivated twice: "
-                "once more, from the same starting point");
+    report.note(
+        "live: growth from an idle daemon to N live customers, each with one event "
+        "applied; passivated: growth from a restarted idle daemon to the same N "
+        "customers activated from the store again and passivated; passivated twice: "
+        "once more, from the same starting point");
     return report;
 }
 

@@ -11,7 +11,8 @@
 namespace journeyd::bench {
 
 Histogram Histogram::since(const Histogram& earlier) const {
-    if (earlier.bounds != bounds) throw std::runtime_error("histogram buckets changed between scrapes");
+    if (earlier.bounds != bounds)
+        throw std::runtime_error("histogram buckets changed between scrapes");
     Histogram delta = *this;
     for (size_t i = 0; i < cumulative.size(); ++i) delta.cumulative[i] -= earlier.cumulative[i];
     delta.count -= earlier.count;
@@ -49,8 +50,9 @@ void report_percentiles(Report& report, const std::string& column, const std::st
     }
     report.require_ordered(column, keys);
     if (histogram.beyond_last_bound() > 0)
-        report.note(column + ": " + std::to_string(static_cast<uint64_t>(histogram.beyond_last_bound())) +
-                    " of " + std::to_string(static_cast<uint64_t>(histogram.count)) + " " + label +
+        report.note(column + ": " +
+                    std::to_string(static_cast<uint64_t>(histogram.beyond_last_bound())) + " of " +
+                    std::to_string(static_cast<uint64_t>(histogram.count)) + " " + label +
                     " observations lie beyond the histogram's last bound (" +
                     std::to_string(static_cast<int>(histogram.bounds.back())) +
                     " s); percentiles among them read as that bound");
@@ -83,7 +85,8 @@ Histogram MetricsScrape::histogram(const std::string& name) const {
     std::vector<std::pair<double, double>> buckets;
     for (auto it = series_.lower_bound(prefix);
          it != series_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-        const std::string bound = it->first.substr(prefix.size(), it->first.size() - prefix.size() - 2);
+        const std::string bound =
+            it->first.substr(prefix.size(), it->first.size() - prefix.size() - 2);
         if (bound != "+Inf") buckets.emplace_back(std::stod(bound), it->second);
     }
     const auto count = value(name + "_count");

@@ -1,8 +1,8 @@
 #include "runtime/bench/config.hpp"
 
+#include <toml++/toml.h>
 #include <sstream>
 #include <stdexcept>
-#include <toml++/toml.h>
 
 #include "config/config.hpp"
 

@@ -11,8 +11,8 @@
 #include "runtime/bench/workload.hpp"
 #include "state/codec/event_codec.hpp"
 #include "state/journey/journey_engine.hpp"
-#include "state/pressure/pressure_ledger.hpp"
 #include "state/journey/program_requests.hpp"
+#include "state/pressure/pressure_ledger.hpp"
 
 namespace journeyd::bench {
 namespace {

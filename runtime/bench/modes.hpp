@@ -34,10 +34,10 @@ struct BenchOptions {
     std::string data_dir;  // empty: a scratch directory
     bool keep = false;     // keep scratch directories
     size_t connections = 4;
-    size_t pipeline = 32;  // frames in flight per connection
-    size_t batch = 100;    // events per frame
-    uint64_t n = 1'000'000;  // limit: events; actors, timers, restart: customers
-    double seconds = 20;     // ingest: length of each run
+    size_t pipeline = 32;          // frames in flight per connection
+    size_t batch = 100;            // events per frame
+    uint64_t n = 1'000'000;        // limit: events; actors, timers, restart: customers
+    double seconds = 20;           // ingest: length of each run
     size_t customers = 1'000'000;  // limit, ingest: the Zipf population
     double zipf = 1.0;
     std::string arbitration_window = "0s";

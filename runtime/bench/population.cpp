@@ -16,8 +16,8 @@ std::string unique_run_prefix() {
     return "b" + std::to_string(ms) + "." + std::to_string(::getpid()) + "-";
 }
 
-LoadResult activate_population(const BenchOptions& options, const std::string& ingest,
-                               uint64_t n, const std::function<std::string(size_t)>& type_of,
+LoadResult activate_population(const BenchOptions& options, const std::string& ingest, uint64_t n,
+                               const std::function<std::string(size_t)>& type_of,
                                const std::string& id_prefix) {
     LoadPlan plan;
     plan.ingests = {ingest};
@@ -28,8 +28,8 @@ LoadResult activate_population(const BenchOptions& options, const std::string& i
                                                   id_prefix);
     });
     if (result.accepted != n)
-        throw std::runtime_error("activating " + std::to_string(n) + " customers: " +
-                                 std::to_string(result.accepted) + " accepted, " +
+        throw std::runtime_error("activating " + std::to_string(n) +
+                                 " customers: " + std::to_string(result.accepted) + " accepted, " +
                                  std::to_string(result.duplicates) + " duplicates, " +
                                  std::to_string(result.rejected) + " rejected");
     return result;
@@ -68,7 +68,8 @@ void report_memory(Report& report, const std::string& column, const ProcessSampl
     };
     report.set(column, "rss_before_mib", "RSS before (MiB)", before.rss_bytes / kMiB, 1);
     report.set(column, "rss_after_mib", "RSS after (MiB)", after.rss_bytes / kMiB, 1);
-    report.set(column, "rss_anon_before_mib", "RssAnon before (MiB)", before.rss_anon_bytes / kMiB, 1);
+    report.set(column, "rss_anon_before_mib", "RssAnon before (MiB)", before.rss_anon_bytes / kMiB,
+               1);
     report.set(column, "rss_anon_after_mib", "RssAnon after (MiB)", after.rss_anon_bytes / kMiB, 1);
     report.set(column, "rss_per_" + unit + "_bytes", "RSS growth per " + unit + " (B)",
                per(before.rss_bytes, after.rss_bytes));

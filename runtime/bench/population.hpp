@@ -30,8 +30,8 @@ void report_load(Report& report, const std::string& column, const LoadResult& lo
 // Sends customers 0..n-1 one event each, of type type_of(i), over options.connections
 // pipelined connections in batches of options.batch, unpaced; throws unless every event
 // was accepted.
-LoadResult activate_population(const BenchOptions& options, const std::string& ingest,
-                               uint64_t n, const std::function<std::string(size_t)>& type_of,
+LoadResult activate_population(const BenchOptions& options, const std::string& ingest, uint64_t n,
+                               const std::function<std::string(size_t)>& type_of,
                                const std::string& id_prefix);
 
 // How long to wait for something journeyd does once per customer (passivating, firing):

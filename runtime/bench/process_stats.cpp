@@ -47,7 +47,8 @@ ProcessSample sample_process(pid_t pid) {
         if (number == 14) utime = std::stoull(field);
         if (number == 15) stime = std::stoull(field);
     }
-    sample.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    sample.cpu_seconds =
+        static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
     return sample;
 }
 
@@ -59,8 +60,7 @@ ProcessSample sample_when_settled(pid_t pid, std::chrono::milliseconds deadline)
         ProcessSample current = sample_process(pid);
         const uint64_t low = std::min(previous.rss_anon_bytes, current.rss_anon_bytes);
         const uint64_t high = std::max(previous.rss_anon_bytes, current.rss_anon_bytes);
-        if (high - low < std::max<uint64_t>(low / 100, 256 * 1024) ||
-            current.at >= until)
+        if (high - low < std::max<uint64_t>(low / 100, 256 * 1024) || current.at >= until)
             return current;
         previous = current;
     }

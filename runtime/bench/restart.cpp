@@ -29,8 +29,8 @@ void start_and_time(Report& report, const std::string& column, DaemonChild& daem
                     const std::string& config, const std::string& event_id) {
     const double health_s = daemon.start(config);
     IngestClient client = IngestClient::connect(daemon.ingest(), std::chrono::seconds(60));
-    client.send_frame(encode_event(
-        {{"id", event_id}, {"customer", customer_id(0)}, {"type", kTouchEventType}}));
+    client.send_frame(
+        encode_event({{"id", event_id}, {"customer", customer_id(0)}, {"type", kTouchEventType}}));
     const nlohmann::json answer = client.read_response();
     const double serving_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - daemon.exec_time())
@@ -80,8 +80,9 @@ Report run_restart(const BenchOptions& o) {
     report.require_positive(stored, "customers_stored");
     report.require_positive(stored, "pending_timers");
     daemon.stop();
-    report.note("exec to first ack: until GET /health answered 200 and then one event frame "
-                "for a stored customer was acknowledged; /health is polled every 2 ms");
+    report.note(
+        "exec to first ack: until GET /health answered 200 and then one event frame "
+        "for a stored customer was acknowledged; /health is polled every 2 ms");
     return report;
 }
 

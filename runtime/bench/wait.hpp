@@ -17,8 +17,7 @@ void poll_until(Condition condition, std::chrono::milliseconds deadline, const s
     const auto until = std::chrono::steady_clock::now() + deadline;
     while (!condition()) {
         if (std::chrono::steady_clock::now() >= until)
-            throw std::runtime_error("gave up after " +
-                                     std::to_string(deadline.count() / 1000) +
+            throw std::runtime_error("gave up after " + std::to_string(deadline.count() / 1000) +
                                      " s waiting for " + what);
         std::this_thread::sleep_for(every);
     }

@@ -19,12 +19,12 @@ struct WeightedType {
 
 // The share of each event type in MarketplaceMix, in % of all events.
 constexpr WeightedType kMix[] = {
-    {"profile", 10}, {"search", 25},       {"view", 25},           {"favorite", 10},
-    {"ad_placed", 8}, {"message_sent", 8}, {"sale", 5},            {"message_received", 7},
-    {"password_reset", 2},
+    {"profile", 10},  {"search", 25},          {"view", 25},
+    {"favorite", 10}, {"ad_placed", 8},        {"message_sent", 8},
+    {"sale", 5},      {"message_received", 7}, {"password_reset", 2},
 };
 
-constexpr const char* kTimeZones[] = {"Europe/Amsterdam", "America/New_York", "Asia/Tokyo",
+constexpr const char* kTimeZones[] = {"Europe/Amsterdam",    "America/New_York",  "Asia/Tokyo",
                                       "Australia/Lord_Howe", "America/Sao_Paulo", "UTC"};
 
 int64_t now_ms() {
