@@ -1,7 +1,5 @@
 #include "state/cluster/cluster_ownership.hpp"
 
-#include <algorithm>
-
 #include "state/stable_hash.hpp"
 
 namespace journeyd {
@@ -23,10 +21,10 @@ uint64_t avalanche(uint64_t h) {
 
 ClusterOwnership::ClusterOwnership(std::vector<std::string> members, const std::string& self)
     : members_(std::move(members)) {
-    std::vector<std::string> sorted = members_;
-    std::sort(sorted.begin(), sorted.end());
+    // In list order: the first member lends the rate budgets and leases are kept by place in
+    // the list, so nodes must agree on the order, not only on the names.
     fingerprint_ = stable_hash("members");
-    for (const std::string& name : sorted) fingerprint_ = stable_hash(name + '\n', fingerprint_);
+    for (const std::string& name : members_) fingerprint_ = stable_hash(name + '\n', fingerprint_);
     for (size_t i = 0; i < members_.size(); ++i) {
         seeds_.push_back(stable_hash(members_[i], stable_hash("owner")));
         if (members_[i] == self) self_ = i;

@@ -12,8 +12,9 @@
 // its owner is down would split its history and break its caps. Its events get an error
 // until the owner is back (runtime/cluster/cluster.hpp).
 //
-// fingerprint() summarises the member list; nodes compare it when they connect and refuse
-// a peer whose list differs, since two lists could give one customer two owners.
+// fingerprint() summarises the member list, in order; nodes compare it when they connect and
+// refuse a peer whose list differs: two lists could give one customer two owners, and two
+// orders two rate lenders or two members one lease slot (state/pressure/rate_lease.hpp).
 //
 // Thread-safety: immutable once built; ingest sessions, the gateway and admin threads call its
 // const methods at once, through their CustomerRouter or copy.
