@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "runtime/client/ingest_client.hpp"
 #include "state/codec/event_codec.hpp"
@@ -309,4 +310,25 @@ TEST_CASE("limits: [admin] max_connections answers 503; read_timeout closes stal
     CHECK(json::parse(stats->body)["limit_hits"]["read_timeout"] == 10);
     CHECK(daemon.log().find("admin: connection refused: 20 open, [admin] max_connections = 20") !=
           std::string::npos);
+}
+
+// cpp-httplib's own timeout was per read: a client sending a byte now and then kept its
+// thread for as long as it liked.
+TEST_CASE("limits: [admin] read_timeout bounds a whole request, however it trickles in") {
+    DaemonProcess daemon(config_with("[admin]\nread_timeout = \"1s\"\n"));
+    const int fd = stalled_connection(daemon.admin_address(), "GET /health HTTP/1.1\r\n");
+    std::atomic<bool> done{false};
+    std::thread trickle([&] {
+        while (!done && ::send(fd, "X", 1, MSG_NOSIGNAL) == 1) std::this_thread::sleep_for(200ms);
+    });
+    const auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    read_until_closed(fd, 5s, closed);
+    const auto took = std::chrono::steady_clock::now() - start;
+    done = true;
+    trickle.join();
+    ::close(fd);
+    CHECK(closed);
+    CHECK(took < 2s);
+    CHECK(limit_hits(daemon, "read_timeout") == 1);
 }
