@@ -41,16 +41,20 @@ class LatencyHistogram {
 };
 
 // The configurable limits a client can run into; each hit is counted for
-// journeyd_limit_hits_total{limit="NAME"}, NAME being the configuration key.
+// journeyd_limit_hits_total{limit="NAME"}, NAME being the configuration key (admin_ in front
+// of the one key both ports have, so the two stay apart).
 enum class Limit : uint8_t {
-    max_connections,     // [ingest]: a connection over it is closed right after accept
-    max_frame,           // [ingest]: a frame length over it closes the connection
-    max_pending_frames,  // [ingest]: the session stops reading until answers catch up
-    max_unsent_bytes,    // [ingest]: the session stops reading until the client reads
-    max_body,            // [admin]: the request is answered 413
+    max_connections,        // [ingest]: a connection over it is closed right after accept
+    max_frame,              // [ingest]: a frame length over it closes the connection
+    max_pending_frames,     // [ingest]: the session stops reading until answers catch up
+    max_unsent_bytes,       // [ingest]: the session stops reading until the client reads
+    max_body,               // [admin]: the request is answered 413
+    admin_max_connections,  // [admin] max_connections: answered 503 right after accept
+    read_timeout,           // [admin]: a request begun but not complete in time; closed
 };
-inline constexpr std::array<std::string_view, 5> kLimitNames = {
-    "max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes", "max_body"};
+inline constexpr std::array<std::string_view, 7> kLimitNames = {
+    "max_connections",       "max_frame",   "max_pending_frames", "max_unsent_bytes", "max_body",
+    "admin_max_connections", "read_timeout"};
 
 // Thread-safety: hit() and count() from any thread (atomics).
 class LimitHits {

@@ -26,8 +26,10 @@ struct NodeSettings {
 };
 
 struct AdminSettings {
-    std::string token;             // empty: no auth, allowed only on a loopback address
-    uint64_t max_body = 1u << 20;  // bytes in a request body; a longer one is answered 413
+    std::string token;                // empty: no auth, allowed only on a loopback address
+    uint64_t max_body = 1u << 20;     // bytes in a request body; a longer one is answered 413
+    uint64_t max_connections = 1024;  // more are answered 503 right after accept
+    DurationMs read_timeout = 5'000;  // for a whole request, idle wait included; then closed
 };
 
 struct DeliverySettings {

@@ -27,7 +27,7 @@ const std::vector<TableKeys>& known_config_keys() {
           "program", "pressure"}},
         {"[node]", {"name", "data_dir", "ingest", "admin"}},
         {"[cluster]", {"members", "listen", "connect_timeout", "forward_timeout"}},
-        {"[admin]", {"token", "max_body"}},
+        {"[admin]", {"token", "max_body", "max_connections", "read_timeout"}},
         {"[ingest]", {"max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes"}},
         {"[delivery]", {"sink"}},
         {"[store]", {"sync", "applied_ids_retention"}},
@@ -279,14 +279,21 @@ class ConfigReader {
                             " is not among [cluster] members (" + join(names) + ")");
     }
 
-    // Extension: [admin] max_body, the longest request body the admin port reads.
+    // Extension: [admin] max_body, the longest request body the admin port reads;
+    // max_connections and read_timeout, which keep slow or idle clients from holding it.
     void read_admin(const Section& top) {
         const std::optional<Section> admin = optional_table(top, "admin", "[admin]");
         if (!admin) return;
         check_known_keys(*admin);
         if (auto token = optional_string(*admin, "token", AllowEmpty::yes))
             config_.admin.token = token->value;
-        read_limits(*admin, {{"max_body", &config_.admin.max_body}});
+        read_limits(*admin, {{"max_body", &config_.admin.max_body},
+                             {"max_connections", &config_.admin.max_connections}});
+        if (auto timeout = duration_value(*admin, "read_timeout")) {
+            if (timeout->value <= 0)
+                add_error(timeout->where, subject("read_timeout", *admin) + " must be more than 0");
+            config_.admin.read_timeout = timeout->value;
+        }
     }
 
     // An admin port other machines can reach must ask for a token: it reads every customer

@@ -116,6 +116,35 @@ TEST_CASE("admin api: invalid events are refused with the ingest port's message"
     CHECK(json::parse(empty_id.body)["error"] == "\"id\" must be 1..128 bytes");
 }
 
+// An event body nested `levels` deep: the event object, attrs, then arrays.
+std::string nested_event(size_t levels) {
+    return R"({"id": "deep", "type": "t", "attrs": {"a": )" + std::string(levels - 2, '[') +
+           std::string(levels - 2, ']') + "}}";
+}
+
+// 200,000 levels overflowed the stack of the thread converting JSON to msgpack, and 10,000
+// were refused with the msgpack decoder's message, which says nothing to a JSON client.
+TEST_CASE("admin api: JSON nested deeper than the ingest port allows is refused before parsing") {
+    ApiFixture f;
+    for (const size_t levels : {33, 10'000, 200'000}) {
+        INFO(levels << " levels");
+        const AdminResponse deep = f.call("POST", "/customers/x/events", nested_event(levels));
+        CHECK(deep.status == 400);
+        CHECK(json::parse(deep.body)["error"] ==
+              "the body is not valid JSON: nested deeper than 32 levels");
+    }
+    CHECK(f.call("POST", "/customers/x/events", nested_event(32)).status == 202);
+    // Brackets inside strings, escaped quotes included, are not nesting.
+    const std::string brackets(100, '[');
+    const AdminResponse quoted =
+        f.call("POST", "/customers/x/events",
+               R"({"id": "q", "type": "t", "attrs": {"s": "\")" + brackets + R"("}})");
+    CHECK(quoted.status == 202);
+    const AdminResponse syntax = f.call("POST", "/customers/x/events", "{not json");
+    CHECK(json::parse(syntax.body)["error"] ==
+          "the body is not valid JSON: syntax error at byte 3");
+}
+
 // Found by fuzz_admin_api (minimized): a path byte that is not UTF-8 made the 404 message
 // unprintable as JSON, and dump() threw out of handle(). Profiles can hold such bytes too
 // (msgpack bin and str values of attrs are kept as they came).

@@ -1034,6 +1034,26 @@ TEST_CASE("config: [admin] max_body is a positive integer, 1 MiB by default") {
     CHECK(wrong.errors[0].message == "max_body in [admin] must be from 1 to 2^32-1");
 }
 
+TEST_CASE("config: [admin] max_connections and read_timeout, 1024 and 5s by default") {
+    const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
+    const journeyd::AdminSettings defaults = journeyd::load_config_text(journey, "t").config->admin;
+    CHECK(defaults.max_connections == 1024);
+    CHECK(defaults.read_timeout == 5'000);
+    const journeyd::AdminSettings set =
+        journeyd::load_config_text(
+            journey + "[admin]\nmax_connections = 8\nread_timeout = \"2s\"\n", "t")
+            .config->admin;
+    CHECK(set.max_connections == 8);
+    CHECK(set.read_timeout == 2'000);
+    auto wrong = journeyd::load_config_text(
+        journey + "[admin]\nmax_connections = 0\nread_timeout = \"0s\"\n", "t");
+    REQUIRE(wrong.errors.size() == 2);
+    CHECK(wrong.errors[0].message == "max_connections in [admin] must be from 1 to 2^32-1");
+    CHECK(wrong.errors[0].line == 5);
+    CHECK(wrong.errors[1].message == "\"read_timeout\" in [admin] must be more than 0");
+    CHECK(wrong.errors[1].line == 6);
+}
+
 TEST_CASE("an admin port other machines can reach needs a token", "[config][errors]") {
     for (const char* local : {"127.0.0.1:7401", "127.1.2.3:0", "localhost:7401", "[::1]:7401",
                               "[::ffff:127.0.0.1]:7401"}) {

@@ -282,6 +282,23 @@ TEST_CASE("daemon: the admin API: token, methods, bad input, encoded ids, POST e
     CHECK(complete);
 }
 
+// 200,000 levels of JSON once overflowed the stack of the admin thread converting it and
+// killed the daemon.
+TEST_CASE("daemon: an event nested 200,000 levels deep is refused and the daemon lives on") {
+    DaemonProcess daemon(test_config());
+    httplib::Client admin = daemon.admin();
+    const std::string deep = R"({"id": "deep", "type": "t", "attrs": {"a": )" +
+                             std::string(200'000, '[') + std::string(200'000, ']') + "}}";
+    auto refused = admin.Post("/customers/x/events", deep, "application/json");
+    REQUIRE(refused);
+    CHECK(refused->status == 400);
+    CHECK(json::parse(refused->body)["error"] ==
+          "the body is not valid JSON: nested deeper than 32 levels");
+    auto health = admin.Get("/health");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+}
+
 TEST_CASE("daemon: SIGTERM under load answers every frame it received, then exits 0") {
     DaemonProcess daemon(test_config());
     constexpr int kConnections = 4;

@@ -2,12 +2,16 @@
 // a token, and each configurable limit holds and is counted in
 // journeyd_limit_hits_total{limit="..."} when a client runs into it.
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "runtime/client/ingest_client.hpp"
 #include "state/codec/event_codec.hpp"
@@ -98,6 +102,52 @@ std::vector<json> exchange(const std::string& ingest, const std::vector<std::str
     }
     ::close(fd);
     return answers;
+}
+
+// A connection to `address` (127.0.0.1:PORT) that has sent `request` and nothing more.
+int stalled_connection(const std::string& address, const std::string& request) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.find(':') + 1))));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+    REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request.size()));
+    return fd;
+}
+
+// What the daemon sends on `fd` until it closes it, or until `timeout` passes (then
+// `closed` is false).
+std::string read_until_closed(int fd, std::chrono::milliseconds timeout, bool& closed) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    std::string received;
+    char buffer[4096];
+    closed = false;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now());
+        pollfd readable{fd, POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) <= 0)
+            return received;
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) {
+            closed = true;
+            return received;
+        }
+        received.append(buffer, static_cast<size_t>(n));
+    }
+}
+
+// 1,000 sockets here and as many in the daemon, which inherits the limit.
+void allow_open_files(rlim_t wanted) {
+    rlimit files{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &files) == 0);
+    if (files.rlim_cur >= wanted) return;
+    files.rlim_cur = std::min(wanted, files.rlim_max);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &files) == 0);
+    REQUIRE(files.rlim_cur == wanted);
 }
 
 // Runs journeyd with `arguments` to its end (it must not start, so it ends at once; the
@@ -208,4 +258,77 @@ TEST_CASE("limits: a request body over [admin] max_body is answered 413") {
     CHECK(json::parse(refused->body)["error"] == "request body over 100 bytes");
     CHECK(limit_hits(daemon, "max_body") == 1);
     CHECK(daemon.log().find("body over [admin] max_body = 100 bytes") != std::string::npos);
+}
+
+// cpp-httplib's default pool had a few threads, each blocked reading a slow client: 64
+// half-sent requests made GET /health time out after 5 s. Default [admin] limits here.
+TEST_CASE("limits: the admin port answers /health within 1 s while 1,000 clients stall") {
+    allow_open_files(4096);
+    DaemonProcess daemon(config_with(""));
+    std::vector<int> stalled;
+    for (int i = 0; i < 1000; ++i)
+        stalled.push_back(stalled_connection(
+            daemon.admin_address(), i % 2 == 0 ? "" : "GET /health HTTP/1.1\r\nHost: x\r\n"));
+    httplib::Client admin = daemon.admin();
+    const auto start = std::chrono::steady_clock::now();
+    auto health = admin.Get("/health");
+    const auto took = std::chrono::steady_clock::now() - start;
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    CHECK(took < 1s);
+    for (const int fd : stalled) ::close(fd);
+}
+
+TEST_CASE("limits: [admin] max_connections answers 503; read_timeout closes stalled requests") {
+    allow_open_files(4096);
+    DaemonProcess daemon(config_with("[admin]\nmax_connections = 20\nread_timeout = \"1s\"\n"));
+    std::vector<int> stalled;
+    for (int i = 0; i < 20; ++i)
+        stalled.push_back(stalled_connection(
+            daemon.admin_address(), i % 2 == 0 ? "" : "GET /health HTTP/1.1\r\nHost: x\r\n"));
+    const int over = stalled_connection(daemon.admin_address(), "");
+    bool closed = false;
+    const std::string refused = read_until_closed(over, 5s, closed);
+    ::close(over);
+    CHECK(closed);
+    CHECK(refused.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0) == 0);
+    CHECK(refused.find(
+              R"({"error":"admin port busy: 20 connections open, [admin] max_connections"})") !=
+          std::string::npos);
+    // Idle and half-sent alike are closed once the read timeout has passed.
+    const auto start = std::chrono::steady_clock::now();
+    for (const int fd : stalled) {
+        read_until_closed(fd, 5s, closed);
+        CHECK(closed);
+        ::close(fd);
+    }
+    CHECK(std::chrono::steady_clock::now() - start < 3s);
+    CHECK(limit_hits(daemon, "admin_max_connections") == 1);
+    CHECK(limit_hits(daemon, "read_timeout") == 10);
+    auto stats = daemon.admin().Get("/stats");
+    REQUIRE(stats);
+    CHECK(json::parse(stats->body)["limit_hits"]["read_timeout"] == 10);
+    CHECK(daemon.log().find("admin: connection refused: 20 open, [admin] max_connections = 20") !=
+          std::string::npos);
+}
+
+// cpp-httplib's own timeout was per read: a client sending a byte now and then kept its
+// thread for as long as it liked.
+TEST_CASE("limits: [admin] read_timeout bounds a whole request, however it trickles in") {
+    DaemonProcess daemon(config_with("[admin]\nread_timeout = \"1s\"\n"));
+    const int fd = stalled_connection(daemon.admin_address(), "GET /health HTTP/1.1\r\n");
+    std::atomic<bool> done{false};
+    std::thread trickle([&] {
+        while (!done && ::send(fd, "X", 1, MSG_NOSIGNAL) == 1) std::this_thread::sleep_for(200ms);
+    });
+    const auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    read_until_closed(fd, 5s, closed);
+    const auto took = std::chrono::steady_clock::now() - start;
+    done = true;
+    trickle.join();
+    ::close(fd);
+    CHECK(closed);
+    CHECK(took < 2s);
+    CHECK(limit_hits(daemon, "read_timeout") == 1);
 }

@@ -362,8 +362,11 @@ AdminResponse AdminApi::stored_customer(const std::string& id) const {
 }
 
 AdminResponse AdminApi::post_event(const AdminRequest& request, const std::string& customer) const {
-    json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded()) throw HttpError{400, "the body is not valid JSON"};
+    std::string error;
+    // The msgpack decoder's depth limit, so that both ports accept the same events.
+    std::optional<json> parsed = parse_json(request.body, kMaxDepth, error);
+    if (!parsed) throw HttpError{400, "the body is not valid JSON: " + error};
+    json& body = *parsed;
     if (!body.is_object()) throw HttpError{400, "the body must be one event object"};
     if (!body.contains("customer")) body["customer"] = customer;
     if (body["customer"] != customer)

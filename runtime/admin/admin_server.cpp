@@ -1,16 +1,280 @@
 #include "runtime/admin/admin_server.hpp"
 
 #include <httplib.h>
+#include <netdb.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <deque>
 #include <nlohmann/json.hpp>
+#include <system_error>
 
 #include "runtime/admin/actor_admin_backend.hpp"
 
 namespace journeyd {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// How often a connection waiting on its client looks whether the server is stopping.
+constexpr milliseconds kStopCheck{100};
+
+// Set on the accepting thread while it runs a connection's task only to refuse it:
+// cpp-httplib hands the task queue a closure, not the socket, and the closure calls
+// process_and_close_socket, which then refuses instead of serving.
+thread_local bool t_refusing = false;
+
+void socket_address(socket_t sock, bool peer, std::string& ip, int& port) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    auto* generic = reinterpret_cast<sockaddr*>(&address);
+    if ((peer ? ::getpeername(sock, generic, &length) : ::getsockname(sock, generic, &length)) != 0)
+        return;
+    char host[NI_MAXHOST];
+    char service[NI_MAXSERV];
+    if (::getnameinfo(generic, length, host, sizeof host, service, sizeof service,
+                      NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        return;
+    ip = host;
+    port = std::atoi(service);
+}
+
+// A connection's socket as cpp-httplib's request parser reads it, with one deadline for a
+// whole request, the wait for its first byte included. cpp-httplib's own stream times out
+// each read alone, so a client sending a byte every few seconds would hold a thread for ever.
+class DeadlineStream final : public httplib::Stream {
+  public:
+    DeadlineStream(socket_t sock, milliseconds read_timeout, milliseconds write_timeout,
+                   const std::atomic<socket_t>& listener)
+        : sock_(sock),
+          read_timeout_(read_timeout),
+          write_timeout_(write_timeout),
+          listener_(listener) {}
+
+    void start_request() {
+        deadline_ = Clock::now() + read_timeout_;
+        consumed_ = 0;
+        expired_ = false;
+    }
+    bool expired() const { return expired_; }
+    // Bytes of the current request read so far: 0 when the client sent nothing in time.
+    size_t consumed() const { return consumed_; }
+
+    bool is_readable() const override { return begin_ < end_ || wait(POLLIN, deadline_); }
+    bool is_writable() const override { return wait(POLLOUT, Clock::now() + write_timeout_); }
+
+    ssize_t read(char* ptr, size_t size) override {
+        if (begin_ == end_) {
+            if (!wait(POLLIN, deadline_)) return -1;
+            const ssize_t n = ::recv(sock_, buffer_, sizeof buffer_, 0);
+            if (n <= 0) return n;
+            begin_ = 0;
+            end_ = static_cast<size_t>(n);
+        }
+        const size_t n = std::min(size, end_ - begin_);
+        std::copy_n(buffer_ + begin_, n, ptr);
+        begin_ += n;
+        consumed_ += n;
+        return static_cast<ssize_t>(n);
+    }
+
+    ssize_t write(const char* ptr, size_t size) override {
+        if (!is_writable()) return -1;
+        // Not blocking: cpp-httplib writes the rest in further calls, each with its timeout.
+        return ::send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+        socket_address(sock_, true, ip, port);
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+        socket_address(sock_, false, ip, port);
+    }
+    socket_t socket() const override { return sock_; }
+
+  private:
+    // False at `until` (a read deadline marks the request expired) or when the server stops.
+    bool wait(short events, Clock::time_point until) const {
+        while (listener_ != INVALID_SOCKET) {
+            const auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now());
+            if (left.count() <= 0) {
+                if (events == POLLIN) expired_ = true;
+                return false;
+            }
+            pollfd watched{sock_, events, 0};
+            const int ready =
+                ::poll(&watched, 1, static_cast<int>(std::min(left, kStopCheck).count()));
+            if (ready > 0) return true;
+            if (ready < 0 && errno != EINTR) return false;
+        }
+        return false;
+    }
+
+    socket_t sock_;
+    milliseconds read_timeout_;
+    milliseconds write_timeout_;
+    const std::atomic<socket_t>& listener_;
+    Clock::time_point deadline_;
+    size_t consumed_ = 0;
+    mutable bool expired_ = false;
+    char buffer_[4096];
+    size_t begin_ = 0;
+    size_t end_ = 0;
+};
+
+// Runs each connection on a thread of its own, up to `limit` at once; threads are made as
+// connections need them and kept for later ones. A connection over the limit is refused on
+// the accepting thread, which therefore never waits on a client.
+class ConnectionQueue final : public httplib::TaskQueue {
+  public:
+    explicit ConnectionQueue(uint64_t limit) : limit_(limit) {}
+
+    void enqueue(std::function<void()> fn) override {
+        if (!take(fn)) {
+            t_refusing = true;
+            fn();
+            t_refusing = false;
+        }
+    }
+
+    void shutdown() override {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        ready_.notify_all();
+        for (std::thread& thread : threads_) thread.join();
+    }
+
+  private:
+    // False when `fn` must be refused: the limit is reached, or no thread can be made.
+    bool take(std::function<void()>& fn) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (open_ >= limit_) return false;
+        if (idle_ <= jobs_.size()) {
+            try {
+                threads_.emplace_back([this] { work(); });
+            } catch (const std::system_error&) {
+                return false;
+            }
+        }
+        ++open_;
+        jobs_.push_back(std::move(fn));
+        ready_.notify_one();
+        return true;
+    }
+
+    void work() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            ++idle_;
+            ready_.wait(lock, [this] { return !jobs_.empty() || stopping_; });
+            --idle_;
+            if (jobs_.empty()) return;
+            std::function<void()> job = std::move(jobs_.front());
+            jobs_.pop_front();
+            lock.unlock();
+            job();
+            lock.lock();
+            --open_;
+        }
+    }
+
+    const uint64_t limit_;
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<std::function<void()>> jobs_;
+    std::vector<std::thread> threads_;
+    uint64_t open_ = 0;  // connections queued or served
+    size_t idle_ = 0;    // threads waiting for a connection
+    bool stopping_ = false;
+};
+
+}  // namespace
+
+// cpp-httplib's request parsing and routing, with its connection handling replaced (see
+// docs/architecture.md "Admin port"): its thread pool has a few threads, each blocked as
+// long as a slow client keeps sending, so a few dozen half-sent requests starved it.
+class AdminHttpServer final : public httplib::Server {
+  public:
+    AdminHttpServer(std::shared_ptr<Metrics> metrics, uint64_t max_connections,
+                    milliseconds read_timeout)
+        : metrics_(std::move(metrics)),
+          max_connections_(max_connections),
+          read_timeout_(read_timeout) {
+        new_task_queue = [max_connections] { return new ConnectionQueue(max_connections); };
+    }
+
+    // cpp-httplib listens with a backlog of 5: a burst of connections then has SYNs dropped,
+    // and a health check waits out a retransmission of a second or more. Listening again on
+    // a listening socket only sets its backlog (Linux).
+    void widen_backlog() { ::listen(svr_sock_, SOMAXCONN); }
+
+  private:
+    // Overrides cpp-httplib's (private, virtual) handling of an accepted socket; the socket
+    // is this function's to close.
+    bool process_and_close_socket(socket_t sock) override {
+        if (t_refusing)
+            refuse(sock);
+        else
+            serve(sock);
+        ::shutdown(sock, SHUT_RDWR);
+        ::close(sock);
+        return true;
+    }
+
+    void serve(socket_t sock) {
+        const milliseconds write_timeout = std::chrono::seconds(write_timeout_sec_) +
+                                           std::chrono::duration_cast<milliseconds>(
+                                               std::chrono::microseconds(write_timeout_usec_));
+        DeadlineStream stream(sock, read_timeout_, write_timeout, svr_sock_);
+        for (bool open = true; open;) {
+            stream.start_request();
+            if (!stream.is_readable()) return;  // idle until the deadline, or stopping
+            const bool stopping = svr_sock_ == INVALID_SOCKET;
+            bool closed = false;
+            open = process_request(stream, stopping, closed, nullptr) && !closed && !stopping &&
+                   !stream.expired();
+            if (stream.expired() && stream.consumed() > 0) {
+                metrics_->limit_hits.hit(Limit::read_timeout);
+                spdlog::warn(
+                    "admin: connection closed: request incomplete after [admin] "
+                    "read_timeout = {} ms ({} bytes received)",
+                    read_timeout_.count(), stream.consumed());
+            }
+        }
+    }
+
+    // A 503 the client can read, written without waiting: a new socket's send buffer holds it.
+    void refuse(socket_t sock) {
+        metrics_->limit_hits.hit(Limit::admin_max_connections);
+        spdlog::warn("admin: connection refused: {} open, [admin] max_connections = {}",
+                     max_connections_, max_connections_);
+        const std::string body =
+            nlohmann::json{{"error", "admin port busy: " + std::to_string(max_connections_) +
+                                         " connections open, [admin] max_connections"}}
+                .dump();
+        const std::string answer =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            "Content-Length: " +
+            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        ::send(sock, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+
+    std::shared_ptr<Metrics> metrics_;
+    const uint64_t max_connections_;
+    const milliseconds read_timeout_;
+};
 
 AdminServer::AdminServer(AdminContext context)
-    : metrics_(context.metrics), server_(std::make_unique<httplib::Server>()) {
+    : metrics_(context.metrics),
+      server_(std::make_unique<AdminHttpServer>(context.metrics, context.max_connections,
+                                                milliseconds(context.read_timeout))) {
     ActorAdminBackendSetup backend;
     backend.system = context.system;
     backend.router = context.router;
@@ -80,6 +344,7 @@ uint16_t AdminServer::start(const std::string& host, uint16_t port) {
                           : (server_->bind_to_port(host, port) ? port : -1);
     if (bound <= 0)
         throw std::runtime_error("admin: cannot bind " + host + ":" + std::to_string(port));
+    server_->widen_backlog();
     serving_ = std::thread([this] { server_->listen_after_bind(); });
     sampling_ = std::thread([this] { sample_event_rate(); });
     return static_cast<uint16_t>(bound);

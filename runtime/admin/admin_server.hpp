@@ -1,9 +1,11 @@
-// The admin port (docs/protocol.md "Admin port"): cpp-httplib on its own threads in front of
-// AdminApi, which holds the HTTP semantics; this class only moves requests and answers
-// between the socket and the API, enforces [admin] max_body (413, counted as a limit hit)
-// and measures the ingest rate that /stats reports, once a second.
+// The admin port (docs/protocol.md "Admin port"): cpp-httplib's parser, on a thread per
+// connection, in front of AdminApi, which holds the HTTP semantics; this class only moves
+// requests and answers between the socket and the API, enforces the [admin] limits, each
+// counted as a limit hit: max_body (413), max_connections (503 right after accept) and
+// read_timeout (the connection closed), and measures the ingest rate that /stats reports,
+// once a second.
 //
-// Thread-safety: start() and stop() from the owner's thread; requests run on cpp-httplib's
+// Thread-safety: start() and stop() from the owner's thread; requests run on connection
 // threads and the rate on a sampling thread, which share only the thread-safe AdminApi, the
 // Metrics atomics and, with stop(), mutex_.
 #pragma once
@@ -24,11 +26,9 @@
 #include "state/pressure/pressure_policy.hpp"
 #include "state/store/record_store.hpp"
 
-namespace httplib {
-class Server;
-}  // namespace httplib
-
 namespace journeyd {
+
+class AdminHttpServer;
 
 struct AdminContext {
     std::string node_name;
@@ -43,7 +43,9 @@ struct AdminContext {
     std::shared_ptr<const JourneyEngine> engine;
     PressurePolicy policy;
     std::function<TimeMs()> now;
-    uint64_t max_body = 1u << 20;  // bytes in a request body; a longer one is answered 413
+    uint64_t max_body = 1u << 20;     // bytes in a request body; a longer one is answered 413
+    uint64_t max_connections = 1024;  // connections open at once; one more is answered 503
+    DurationMs read_timeout = 5'000;  // for a whole request; then the connection is closed
 };
 
 class AdminServer {
@@ -61,7 +63,7 @@ class AdminServer {
 
     std::shared_ptr<Metrics> metrics_;
     std::unique_ptr<AdminApi> api_;
-    std::unique_ptr<httplib::Server> server_;
+    std::unique_ptr<AdminHttpServer> server_;
     std::thread serving_;
     std::thread sampling_;
     std::mutex mutex_;

@@ -1,7 +1,34 @@
 #include "state/codec/msgpack_json.hpp"
 
+#include <algorithm>
+
 namespace journeyd {
 namespace {
+
+// The deepest [ and { nesting of `text` outside strings, counting no further than `limit` + 1.
+// Exact for valid JSON; for invalid JSON it may be off, which only changes which of two
+// errors the caller reports.
+size_t nesting_depth(std::string_view text, size_t limit) {
+    size_t depth = 0;
+    size_t deepest = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < text.size() && deepest <= limit; ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;  // the escaped character cannot end the string
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
 
 // Recursion is bounded by the depth msgpack-c's unpacker allows (its limits apply upstream).
 bool convert(const msgpack::object& in, nlohmann::json& out, std::string& error) {
@@ -56,6 +83,20 @@ bool convert(const msgpack::object& in, nlohmann::json& out, std::string& error)
 }
 
 }  // namespace
+
+std::optional<nlohmann::json> parse_json(std::string_view text, size_t max_depth,
+                                         std::string& error) {
+    if (nesting_depth(text, max_depth) > max_depth) {
+        error = "nested deeper than " + std::to_string(max_depth) + " levels";
+        return std::nullopt;
+    }
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        error = "syntax error at byte " + std::to_string(e.byte);
+        return std::nullopt;
+    }
+}
 
 std::optional<nlohmann::json> msgpack_to_json(const msgpack::object& value, std::string& error) {
     nlohmann::json out;
