@@ -154,10 +154,9 @@ TEST_CASE("limits: a frame over [ingest] max_frame is answered and the connectio
     CHECK(accepted(other, "small"));
 }
 
-// Both pause the session until it is well under the limit again; every frame is still
-// answered, whether the session got them from one read and resumes from its own buffer, or
-// from many reads with frames waiting in the kernel's buffer while it is paused (CAF 0.17
-// may drop a resume that follows a pause too closely: the session then resumes again).
+// Both stop reading until an answer or a write makes room again; every frame is still
+// answered, whether the connection got them from one read and takes them from its own
+// buffer, or from many reads with frames waiting in the kernel's buffer while it is paused.
 TEST_CASE("limits: [ingest] max_pending_frames and max_unsent_bytes pause reading, lose nothing") {
     const std::string limit = GENERATE("max_pending_frames", "max_unsent_bytes");
     const bool one_write = GENERATE(true, false);
