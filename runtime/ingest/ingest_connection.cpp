@@ -9,6 +9,7 @@ IngestConnection::IngestConnection(asio::ip::tcp::socket socket,
                                    std::shared_ptr<IngestConnections> connections,
                                    caf::actor_system& system)
     : socket_(std::move(socket)),
+      linger_(socket_.get_executor()),
       context_(std::move(context)),
       connections_(std::move(connections)),
       system_(system),
@@ -56,11 +57,11 @@ bool IngestConnection::room() const {
 // Every completion ends here: frame what was received while there is room, write what is
 // answered, close once an ending stream is written out, and read while there is room.
 void IngestConnection::advance() {
-    if (closed_) return;
+    if (closed_ || finishing_) return;
     take_frames();
     if (!queued_.empty() && writing_.empty()) write();
     if ((ending_ || (draining_ && answers_.empty())) && queued_.empty() && writing_.empty())
-        return close();
+        return finish();
     if (ending_ || draining_) return;
     // A read already under way when room ran out completes into the assembler, whose frames
     // then wait for room: what stops is the next read. Each such stop is one pause.
@@ -123,7 +124,8 @@ void IngestConnection::read() {
                                                        const asio::error_code& error, size_t n) {
         self->reading_ = false;
         if (self->closed_) return;
-        if (error) return self->close();  // the client left (or reset): nothing to answer
+        if (error) return self->close();            // the client left (or reset): nothing to answer
+        if (self->finishing_) return self->read();  // dropped: everything is answered
         // Bytes that arrive once draining began are not taken: the drain stopped reading.
         if (!self->draining_) self->assembler_.append(self->buffer_.data(), n);
         self->advance();
@@ -149,10 +151,23 @@ void IngestConnection::record(uint64_t seq, std::vector<uint32_t> index,
     advance();
 }
 
+void IngestConnection::finish() {
+    constexpr auto kLinger = std::chrono::seconds(2);
+    finishing_ = true;
+    asio::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    linger_.expires_after(kLinger);
+    linger_.async_wait([self = shared_from_this()](const asio::error_code& error) {
+        if (!error && !self->closed_) self->close();
+    });
+    if (!reading_) read();
+}
+
 void IngestConnection::close() {
     closed_ = true;
     asio::error_code ignored;
     socket_.close(ignored);
+    linger_.cancel();
     --context_->metrics->connections_open;
     caf::anon_send_exit(relay_, caf::exit_reason::user_shutdown);
     relay_ = nullptr;

@@ -12,7 +12,11 @@
 //
 // A malformed body is answered with an error and the connection stays open; a length of 0
 // or over max_frame is answered and the connection closed. drain(): stop reading, answer
-// every complete frame received, then close. A read or write error closes at once.
+// every complete frame received, then close. Such a close is graceful: the answers are
+// written, the sending side shut down, and what the client still sends is read and dropped
+// until it closes (at most kLinger), since closing over unread bytes would make the kernel
+// reset the connection and discard answers the client has not read yet. A read or write
+// error closes at once.
 //
 // Thread-safety: every member is touched only on the connection's strand (the socket's
 // executor); start() and drain() post to it, the relay posts results to it.
@@ -64,9 +68,11 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
     void read();
     void write();
     void record(uint64_t seq, std::vector<uint32_t> index, std::vector<EventResult> results);
+    void finish();
     void close();
 
     asio::ip::tcp::socket socket_;
+    asio::steady_timer linger_;  // bounds finish()'s wait for the client to close
     std::shared_ptr<const IngestContext> context_;
     std::shared_ptr<IngestConnections> connections_;
     caf::actor_system& system_;
@@ -77,9 +83,10 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
     std::string queued_;   // answers ready, not yet handed to the socket
     std::string writing_;  // answers the write under way is sending
     bool reading_ = false;
-    bool paused_ = false;    // counted once per pause in backpressure_pauses
-    bool draining_ = false;  // no more reads; every complete frame received is answered
-    bool ending_ = false;    // an answer that ends the stream is queued: close once written
+    bool paused_ = false;     // counted once per pause in backpressure_pauses
+    bool draining_ = false;   // no more reads; every complete frame received is answered
+    bool ending_ = false;     // an answer that ends the stream is queued: close once written
+    bool finishing_ = false;  // everything answered and written: reading only to drop
     bool closed_ = false;
 };
 
