@@ -1,7 +1,5 @@
 #include "runtime/ingest/ingest_connection.hpp"
 
-#include <spdlog/spdlog.h>
-
 namespace journeyd {
 
 IngestConnection::IngestConnection(asio::ip::tcp::socket socket,

@@ -22,8 +22,8 @@
 // executor); start() and drain() post to it, the relay posts results to it.
 #pragma once
 
+#include <array>
 #include <asio.hpp>
-#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
