@@ -22,7 +22,7 @@
 
 namespace journeyd {
 
-// Thread-safety: immutable once built; ingest sessions on every scheduler thread and admin
+// Thread-safety: immutable once built; ingest relays on every scheduler thread and admin
 // threads route through it at once.
 class CustomerRouter {
   public:

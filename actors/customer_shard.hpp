@@ -26,7 +26,7 @@ namespace journeyd {
 caf::behavior customer_shard(caf::event_based_actor* self,
                              std::shared_ptr<const CustomerContext> context);
 
-// Thread-safety: immutable once built; the sweeper, ingest sessions, the gateway and admin
+// Thread-safety: immutable once built; the sweeper, ingest relays, the gateway and admin
 // threads call shard_for() at once.
 class ShardRouter {
   public:

@@ -1,6 +1,6 @@
 // The messages journeyd's actors exchange, and their atoms.
 //
-// Event path:  ingest --(event_atom, Event)--> shard --delegate--> customer
+// Event path:  ingest relay --(event_atom, Event)--> shard --delegate--> customer
 //              --delegate (commit_atom, StoreRecord, EventOutcome)--> store writer,
 //              which answers the ingest's request only once the record is committed.
 // Contact path: customer --(preferences_atom, ...) on profile changes, then
@@ -39,9 +39,9 @@ namespace journeyd {
 // ---- Events and customers
 
 // Apply events; each is answered once committed (or failed).
-//   (Event) -> EventOutcome: ingest session, admin API, gateway -> shard, delegated to the
+//   (Event) -> EventOutcome: ingest relay, admin API, gateway -> shard, delegated to the
 //       customer actor; the store writer answers after the commit.
-//   (std::vector<Event>) -> std::vector<EventResult>: ingest session, admin API -> peer, one
+//   (std::vector<Event>) -> std::vector<EventResult>: ingest relay, admin API -> peer, one
 //       batch of a frame's events for that member.
 //   Wire: (std::string pack_events) -> std::string encode_event_results: peer -> gateway.
 using event_atom = caf::atom_constant<caf::atom("event")>;
@@ -110,16 +110,6 @@ using contacts_atom = caf::atom_constant<caf::atom("contacts")>;
 // () -> CoordinatorStats: admin API -> coordinator.
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 
-// ---- The ingest port
-
-// (std::string host, uint16_t port) -> uint16_t, the port bound: daemon -> ingest acceptor.
-using bind_atom = caf::atom_constant<caf::atom("bind")>;
-// (): ingest session -> itself, on resuming: frame what was received before the pause.
-using take_frames_atom = caf::atom_constant<caf::atom("takeframes")>;
-// (): ingest session -> itself, shortly after resuming: resume reading again, since CAF 0.17
-// may drop the first resume (actors/ingest_session.cpp).
-using resume_atom = caf::atom_constant<caf::atom("resume")>;
-
 // ---- Cluster members (actors/cluster_gateway.hpp, actors/cluster_peer.hpp)
 
 // Wire: (std::string from, uint64_t fingerprint) -> (std::string name, uint64_t fingerprint):
@@ -154,10 +144,10 @@ using rate_atom = caf::atom_constant<caf::atom("rate")>;
 
 // Finish what came before it, then end; an ordinary message, so it is handled after
 // everything sent before it.
-//   () -> caf::unit_t: daemon -> ingest acceptor, answered once every session ended;
-//       Cluster -> gateway, answered once every request taken is answered.
-//   (): ingest acceptor -> its sessions; daemon -> coordinator, then store writer. (The timer
-//       sweeper has nothing to finish: the daemon ends it with an exit message.)
+//   () -> caf::unit_t: Cluster -> gateway, answered once every request taken is answered.
+//   (): daemon -> coordinator, then store writer. (The timer sweeper has nothing to finish:
+//       the daemon ends it with an exit message; the ingest port is no actor and drains on
+//       its own, runtime/ingest/ingest_server.hpp.)
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 // (wakeup_atom, TimeMs scheduled_for) to a customer: from its own delayed message, the due

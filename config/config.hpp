@@ -47,6 +47,7 @@ struct IngestSettings {
     uint64_t max_frame = 1u << 20;         // bytes in one frame body
     uint64_t max_pending_frames = 256;     // unanswered frames before reading pauses
     uint64_t max_unsent_bytes = 4u << 20;  // answers the client has not read before pausing
+    uint64_t io_threads = 0;               // threads running the ingest sockets; 0: one a core
 };
 
 struct RuntimeSettings {

@@ -28,7 +28,8 @@ const std::vector<TableKeys>& known_config_keys() {
         {"[node]", {"name", "data_dir", "ingest", "admin"}},
         {"[cluster]", {"members", "listen", "connect_timeout", "forward_timeout"}},
         {"[admin]", {"token", "max_body", "max_connections", "read_timeout"}},
-        {"[ingest]", {"max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes"}},
+        {"[ingest]",
+         {"max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes", "io_threads"}},
         {"[delivery]", {"sink"}},
         {"[store]", {"sync", "applied_ids_retention"}},
         {"[runtime]", {"idle_after"}},
@@ -328,7 +329,16 @@ class ConfigReader {
                               {"max_frame", &settings.max_frame},
                               {"max_pending_frames", &settings.max_pending_frames},
                               {"max_unsent_bytes", &settings.max_unsent_bytes}});
+        // 0 is allowed (one thread a core); more threads than this buy nothing but stacks.
+        if (const auto value = integer_value(*ingest, "io_threads")) {
+            if (value->value < 0 || value->value > kMaxIoThreads)
+                add_error(value->where, "io_threads in [ingest] must be from 0 to " +
+                                            std::to_string(kMaxIoThreads));
+            else
+                settings.io_threads = static_cast<uint64_t>(value->value);
+        }
     }
+    static constexpr int64_t kMaxIoThreads = 256;
 
     // Limits are integers from 1 to 2^32-1; each is kept where `target` points.
     void read_limits(const Section& section,

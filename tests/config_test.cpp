@@ -1024,6 +1024,20 @@ TEST_CASE("config: [ingest] limits are positive integers with the documented def
     CHECK(wrong.errors[1].line == 6);
 }
 
+TEST_CASE("config: [ingest] io_threads is 0 (one a core) by default, and at most 256") {
+    const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
+    CHECK(journeyd::load_config_text(journey, "t").config->ingest.io_threads == 0);
+    auto set = journeyd::load_config_text(journey + "[ingest]\nio_threads = 3\n", "t");
+    CHECK(set.config->ingest.io_threads == 3);
+    for (const char* value : {"-1", "257"}) {
+        auto wrong = journeyd::load_config_text(
+            journey + "[ingest]\nmax_frame = 10\nio_threads = " + value + "\n", "t");
+        REQUIRE(wrong.errors.size() == 1);
+        CHECK(wrong.errors[0].line == 6);
+        CHECK(wrong.errors[0].message == "io_threads in [ingest] must be from 0 to 256");
+    }
+}
+
 TEST_CASE("config: [admin] max_body is a positive integer, 1 MiB by default") {
     const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
     CHECK(journeyd::load_config_text(journey, "t").config->admin.max_body == 1u << 20);

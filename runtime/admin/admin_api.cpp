@@ -234,7 +234,7 @@ AdminResponse AdminApi::metrics() const {
     single("journeyd_ingest_connections", Type::gauge, "Open ingest connections.",
            m.connections_open.load());
     single("journeyd_ingest_backpressure_pauses_total", Type::counter,
-           "Times an ingest session stopped reading until its client caught up.",
+           "Times an ingest connection stopped reading until its client caught up.",
            m.backpressure_pauses.load());
     out.family("journeyd_limit_hits_total", Type::counter,
                "Times a client ran into a configured limit, by the limit's configuration key.");

@@ -7,7 +7,6 @@
 #include <thread>
 
 #include "actors/coordinator.hpp"
-#include "actors/ingest_session.hpp"
 #include "actors/messages.hpp"
 #include "actors/store_writer.hpp"
 #include "actors/timer_sweeper.hpp"
@@ -94,15 +93,9 @@ void Daemon::start() {
     ingest_context->limits.max_frame = static_cast<uint32_t>(config_.ingest.max_frame);
     ingest_context->limits.max_pending_frames = config_.ingest.max_pending_frames;
     ingest_context->limits.max_unsent_bytes = config_.ingest.max_unsent_bytes;
-    ingest_ = system_->middleman().spawn_broker(ingest_acceptor, ingest_context);
+    ingest_ = std::make_unique<IngestServer>(*system_, ingest_context, config_.ingest.io_threads);
     const auto [ingest_host, ingest_port] = *parse_address(config_.node.ingest);
-    caf::scoped_actor self{*system_};
-    self->request(ingest_, std::chrono::seconds(10), bind_atom::value, ingest_host, ingest_port)
-        .receive([&](uint16_t bound) { ingest_port_ = bound; },
-                 [&](caf::error& e) {
-                     throw std::runtime_error("ingest: cannot listen on " + config_.node.ingest +
-                                              ": " + caf::to_string(e));
-                 });
+    ingest_port_ = ingest_->listen(ingest_host, ingest_port);
 
     auto cluster_view = [cluster = cluster_.get(), clustered = !config_.cluster.members.empty()] {
         auto [rates, lease_until] = cluster->rates();
@@ -139,12 +132,10 @@ void Daemon::stop() {
     {
         caf::scoped_actor self{*system_};
         if (ingest_) {
-            self->request(ingest_, kDrainTimeout, drain_atom::value)
-                .receive([] {},
-                         [](caf::error& e) {
-                             spdlog::warn("ingest did not drain in time: {}", caf::to_string(e));
-                         });
-            caf::anon_send_exit(ingest_, caf::exit_reason::user_shutdown);
+            // Blocks this (the daemon's) thread only: the connections drain on their own.
+            if (!ingest_->drain(kDrainTimeout))
+                spdlog::warn("ingest did not drain in {} s", kDrainTimeout.count());
+            ingest_.reset();
         }
         if (cluster_) cluster_->drain();
         if (admin_) admin_->stop();
@@ -163,7 +154,7 @@ void Daemon::stop() {
     admin_.reset();
     cluster_.reset();
     router_ = ShardRouter();
-    ingest_ = coordinator_ = store_writer_ = sweeper_ = nullptr;
+    coordinator_ = store_writer_ = sweeper_ = nullptr;
     std::optional<SinkStats> delivered;
     if (sink_) {
         sink_->close();

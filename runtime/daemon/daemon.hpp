@@ -1,7 +1,7 @@
 // The journeyd process: one actor system holding the customer shards, the store writer,
-// the coordinator and the ingest brokers (actors/messages.hpp shows how they talk), the
-// delivery sink, the admin HTTP server and, with [cluster] members, this node's part in the
-// cluster (runtime/cluster/cluster.hpp).
+// the coordinator (actors/messages.hpp shows how they talk), the ingest port on I/O threads
+// of its own (runtime/ingest/ingest_server.hpp), the delivery sink, the admin HTTP server and, with
+// [cluster] members, this node's part in the cluster (runtime/cluster/cluster.hpp).
 //
 // The constructor starts everything and binds both ports (port 0 picks a free one, see
 // ingest_port()/admin_port()); it throws std::runtime_error when a port or the sink cannot
@@ -21,6 +21,7 @@
 #include "runtime/admin/admin_server.hpp"
 #include "runtime/cluster/cluster.hpp"
 #include "runtime/delivery/delivery_sink.hpp"
+#include "runtime/ingest/ingest_server.hpp"
 #include "state/store/record_store.hpp"
 
 namespace journeyd {
@@ -50,11 +51,11 @@ class Daemon {
     std::shared_ptr<DeliverySink> sink_;
     caf::actor store_writer_;
     caf::actor coordinator_;
-    caf::actor ingest_;
     caf::actor sweeper_;
     ShardRouter router_;
     std::unique_ptr<Cluster> cluster_;
     std::unique_ptr<AdminServer> admin_;
+    std::unique_ptr<IngestServer> ingest_;
     uint16_t ingest_port_ = 0;
     uint16_t admin_port_ = 0;
 };

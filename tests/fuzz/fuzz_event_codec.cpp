@@ -2,7 +2,7 @@
 // every valid event through the journey engine of the embedded default journey and the
 // customer record codec.
 //
-// Beyond "no crash, no sanitizer report", it checks what the ingest session relies on: a
+// Beyond "no crash, no sanitizer report", it checks what the ingest connection relies on: a
 // frame error comes alone; otherwise every event of the frame is either valid (and then
 // within the documented bounds) or named by its index; the answer encodes. And what the
 // store relies on: a customer changed by these events reads back from its record equal.
