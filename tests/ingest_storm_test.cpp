@@ -19,6 +19,7 @@
 #include "tests/support/daemon_process.hpp"
 #include "tests/support/poll.hpp"
 #include "tests/support/raw_ingest.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
@@ -32,24 +33,7 @@ namespace {
 // Small limits so that pauses happen all the time; no fsync, since the commits are not what
 // is tested and the tests must stay quick on a shared 2-core machine.
 std::string storm_config(const std::string& ingest) {
-    return R"(
-[journey]
-stages = ["new", "exploring"]
-initial_stage = "new"
-
-[[journey.transition]]
-on = "search"
-to = "exploring"
-
-[pressure]
-hierarchy = ["lifecycle"]
-arbitration_window = "0s"
-
-[store]
-sync = false
-
-[ingest]
-)" + ingest;
+    return test::kTwoStageJourney + std::string("\n[store]\nsync = false\n\n[ingest]\n") + ingest;
 }
 
 // What a frame is, and so what its answer must say.

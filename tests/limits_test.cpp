@@ -18,6 +18,7 @@
 #include "tests/support/daemon_process.hpp"
 #include "tests/support/poll.hpp"
 #include "tests/support/raw_ingest.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
@@ -28,19 +29,7 @@ using test::poll_until;
 namespace {
 
 std::string config_with(const std::string& limits) {
-    return R"(
-[journey]
-stages = ["new", "exploring"]
-initial_stage = "new"
-
-[[journey.transition]]
-on = "search"
-to = "exploring"
-
-[pressure]
-hierarchy = ["lifecycle"]
-arbitration_window = "0s"
-)" + limits;
+    return test::kTwoStageJourney + limits;
 }
 
 json event(const std::string& id, const std::string& customer = "lim") {

@@ -16,6 +16,22 @@ inline Config config_from(const std::string& toml) {
     return *result.config;
 }
 
+// Two stages and no programs: for tests of the ports, where the journey only has to accept
+// events. Sections of the test's own follow it.
+inline const char* kTwoStageJourney = R"(
+[journey]
+stages = ["new", "exploring"]
+initial_stage = "new"
+
+[[journey.transition]]
+on = "search"
+to = "exploring"
+
+[pressure]
+hierarchy = ["lifecycle"]
+arbitration_window = "0s"
+)";
+
 // The marketplace journey with a small set of programs; durations as in production, since
 // engine tests drive time by hand.
 inline const char* kTestJourney = R"(
