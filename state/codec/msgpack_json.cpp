@@ -95,6 +95,9 @@ std::optional<nlohmann::json> parse_json(std::string_view text, size_t max_depth
     } catch (const nlohmann::json::parse_error& e) {
         error = "syntax error at byte " + std::to_string(e.byte);
         return std::nullopt;
+    } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range: a number like 1e999
+        error = e.what();
+        return std::nullopt;
     }
 }
 
