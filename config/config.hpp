@@ -25,11 +25,21 @@ struct NodeSettings {
     std::string admin = "127.0.0.1:7401";
 };
 
+// `tls_cert` and `tls_key` of [admin] or [ingest]: PEM files, both or neither. Set, the port
+// speaks TLS only. The files are read when journeyd starts (a path relative to its working
+// directory), and an unreadable file or a key that does not match stops it there.
+struct TlsSettings {
+    std::string cert;  // the certificate chain, leaf first
+    std::string key;   // its private key, unencrypted
+    bool enabled() const { return !cert.empty(); }
+};
+
 struct AdminSettings {
     std::string token;                // empty: no auth, allowed only on a loopback address
     uint64_t max_body = 1u << 20;     // bytes in a request body; a longer one is answered 413
     uint64_t max_connections = 1024;  // more are answered 503 right after accept
     DurationMs read_timeout = 5'000;  // for a whole request, idle wait included; then closed
+    TlsSettings tls;
 };
 
 struct DeliverySettings {
@@ -48,6 +58,9 @@ struct IngestSettings {
     uint64_t max_pending_frames = 256;     // unanswered frames before reading pauses
     uint64_t max_unsent_bytes = 4u << 20;  // answers the client has not read before pausing
     uint64_t io_threads = 0;               // threads running the ingest sockets; 0: one a core
+    DurationMs idle_timeout = 5 * 60'000;  // a connection silent this long is closed; 0: never
+    std::string token;  // set: a connection's first frame must be a hello carrying it
+    TlsSettings tls;
 };
 
 struct RuntimeSettings {

@@ -27,9 +27,10 @@ const std::vector<TableKeys>& known_config_keys() {
           "program", "pressure"}},
         {"[node]", {"name", "data_dir", "ingest", "admin"}},
         {"[cluster]", {"members", "listen", "connect_timeout", "forward_timeout"}},
-        {"[admin]", {"token", "max_body", "max_connections", "read_timeout"}},
+        {"[admin]", {"token", "max_body", "max_connections", "read_timeout", "tls_cert", "tls_key"}},
         {"[ingest]",
-         {"max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes", "io_threads"}},
+         {"max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes", "io_threads",
+          "idle_timeout", "token", "tls_cert", "tls_key"}},
         {"[delivery]", {"sink"}},
         {"[store]", {"sync", "applied_ids_retention"}},
         {"[runtime]", {"idle_after"}},
@@ -295,6 +296,21 @@ class ConfigReader {
                 add_error(timeout->where, subject("read_timeout", *admin) + " must be more than 0");
             config_.admin.read_timeout = timeout->value;
         }
+        read_tls(*admin, config_.admin.tls);
+    }
+
+    // Extension: tls_cert and tls_key, in [admin] and [ingest]: both or neither.
+    void read_tls(const Section& section, TlsSettings& tls) {
+        const auto cert = optional_string(section, "tls_cert");
+        const auto key = optional_string(section, "tls_key");
+        if (cert && !key)
+            add_error(cert->where, subject("tls_cert", section) + " needs tls_key beside it");
+        if (key && !cert)
+            add_error(key->where, subject("tls_key", section) + " needs tls_cert beside it");
+        if (cert && key) {
+            tls.cert = cert->value;
+            tls.key = key->value;
+        }
     }
 
     // An admin port other machines can reach must ask for a token: it reads every customer
@@ -337,6 +353,10 @@ class ConfigReader {
             else
                 settings.io_threads = static_cast<uint64_t>(value->value);
         }
+        if (auto idle = duration_value(*ingest, "idle_timeout")) settings.idle_timeout = idle->value;
+        // An empty token would make the hello a formality: refused rather than taken as "off".
+        if (auto token = optional_string(*ingest, "token")) settings.token = token->value;
+        read_tls(*ingest, settings.tls);
     }
     static constexpr int64_t kMaxIoThreads = 256;
 

@@ -5,12 +5,13 @@ journeyd_packages=(
     cmake g++ make pkg-config tzdata
     libcaf-dev libmsgpack-cxx-dev libboost-dev liblmdb-dev libspdlog-dev libfmt-dev
     catch2 libtomlplusplus-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
-    libhowardhinnant-date-dev libasio-dev
+    libhowardhinnant-date-dev libasio-dev libssl-dev
 )
 # Only the tests need these: headless Chromium drives the console page; clang with
 # libFuzzer (libclang-rt) builds the fuzzers of tests/fuzz/; prometheus brings promtool,
-# which checks /metrics (metrics_promtool).
-journeyd_test_packages=(chromium clang libclang-rt-14-dev prometheus)
+# which checks /metrics (metrics_promtool); openssl's s_client is the TLS client of the
+# TLS tests.
+journeyd_test_packages=(chromium clang libclang-rt-14-dev prometheus openssl)
 
 # install_missing_packages PACKAGE...
 install_missing_packages() {

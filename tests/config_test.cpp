@@ -1038,6 +1038,46 @@ TEST_CASE("config: [ingest] io_threads is 0 (one a core) by default, and at most
     }
 }
 
+TEST_CASE("config: [ingest] idle_timeout is 5 minutes by default, 0s is never") {
+    const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
+    CHECK(journeyd::load_config_text(journey, "t").config->ingest.idle_timeout == 300'000);
+    auto never = journeyd::load_config_text(journey + "[ingest]\nidle_timeout = \"0s\"\n", "t");
+    CHECK(never.config->ingest.idle_timeout == 0);
+}
+
+TEST_CASE("config: [ingest] token is off by default and may not be empty") {
+    const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
+    CHECK(journeyd::load_config_text(journey, "t").config->ingest.token.empty());
+    auto set = journeyd::load_config_text(journey + "[ingest]\ntoken = \"s3cret\"\n", "t");
+    CHECK(set.config->ingest.token == "s3cret");
+    auto empty = journeyd::load_config_text(journey + "[ingest]\ntoken = \"\"\n", "t");
+    REQUIRE(empty.errors.size() == 1);
+    CHECK_THAT(empty.errors[0].message, Catch::Contains("token"));
+}
+
+TEST_CASE("config: tls_cert and tls_key go together, in [ingest] and [admin]") {
+    const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
+    for (const std::string table : {"ingest", "admin"}) {
+        auto both = journeyd::load_config_text(
+            journey + "[" + table + "]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n", "t");
+        REQUIRE(both.errors.empty());
+        const journeyd::TlsSettings& tls =
+            table == "ingest" ? both.config->ingest.tls : both.config->admin.tls;
+        CHECK(tls.enabled());
+        CHECK(tls.cert == "c.pem");
+        CHECK(tls.key == "k.pem");
+        auto alone = journeyd::load_config_text(
+            journey + "[" + table + "]\ntls_cert = \"c.pem\"\n", "t");
+        REQUIRE(alone.errors.size() == 1);
+        CHECK(alone.errors[0].message == "\"tls_cert\" in [" + table + "] needs tls_key beside it");
+        auto key_alone = journeyd::load_config_text(
+            journey + "[" + table + "]\ntls_key = \"k.pem\"\n", "t");
+        REQUIRE(key_alone.errors.size() == 1);
+        CHECK(key_alone.errors[0].message == "\"tls_key\" in [" + table + "] needs tls_cert beside it");
+    }
+    CHECK_FALSE(journeyd::load_config_text(journey, "t").config->ingest.tls.enabled());
+}
+
 TEST_CASE("config: [admin] max_body is a positive integer, 1 MiB by default") {
     const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
     CHECK(journeyd::load_config_text(journey, "t").config->admin.max_body == 1u << 20);

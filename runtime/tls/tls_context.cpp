@@ -1,0 +1,42 @@
+#include "runtime/tls/tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <stdexcept>
+
+namespace journeyd {
+namespace {
+
+// OpenSSL's reason for the last failure, e.g. "no such file" or "key values mismatch".
+std::string last_tls_error() {
+    const unsigned long code = ERR_get_error();
+    ERR_clear_error();
+    if (code == 0) return "unknown error";
+    const char* reason = ERR_reason_error_string(code);
+    return reason ? reason : "error " + std::to_string(code);
+}
+
+}  // namespace
+
+std::shared_ptr<asio::ssl::context> make_server_tls_context(const TlsSettings& settings,
+                                                            const std::string& table) {
+    auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    SSL_CTX* native = context->native_handle();
+    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+    SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    ERR_clear_error();
+    if (SSL_CTX_use_certificate_chain_file(native, settings.cert.c_str()) != 1)
+        throw std::runtime_error(table + " tls_cert \"" + settings.cert +
+                                 "\": cannot use it: " + last_tls_error());
+    if (SSL_CTX_use_PrivateKey_file(native, settings.key.c_str(), SSL_FILETYPE_PEM) != 1)
+        throw std::runtime_error(table + " tls_key \"" + settings.key +
+                                 "\": cannot use it: " + last_tls_error());
+    if (SSL_CTX_check_private_key(native) != 1)
+        throw std::runtime_error(table + " tls_key \"" + settings.key +
+                                 "\" does not belong to tls_cert \"" + settings.cert +
+                                 "\": " + last_tls_error());
+    return context;
+}
+
+}  // namespace journeyd
