@@ -17,6 +17,12 @@ void AnswerQueue::push_error(std::string error, bool close_after) {
     frames_.push_back(std::move(frame));
 }
 
+void AnswerQueue::push_answered(std::string body) {
+    Pending frame;
+    frame.answered = std::move(body);
+    frames_.push_back(std::move(frame));
+}
+
 void AnswerQueue::record(uint64_t seq, const uint32_t* index, const EventResult* results,
                          size_t n) {
     if (seq < first_seq_ || seq - first_seq_ >= frames_.size()) return;
@@ -33,8 +39,10 @@ void AnswerQueue::record(uint64_t seq, const uint32_t* index, const EventResult*
 bool AnswerQueue::take_ready(std::string& out) {
     while (!frames_.empty() && frames_.front().outstanding == 0) {
         Pending& frame = frames_.front();
-        const std::string body = frame.frame_error.empty() ? encode_answer(std::move(frame.answer))
-                                                           : encode_frame_error(frame.frame_error);
+        const std::string body = !frame.answered.empty() ? std::move(frame.answered)
+                                 : frame.frame_error.empty()
+                                     ? encode_answer(std::move(frame.answer))
+                                     : encode_frame_error(frame.frame_error);
         out += frame_header(static_cast<uint32_t>(body.size()));
         out += body;
         const bool close_after = frame.close_after;

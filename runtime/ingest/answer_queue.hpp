@@ -23,6 +23,8 @@ class AnswerQueue {
     // Returns the frame's sequence number, which record() takes.
     uint64_t push(FrameAnswer answer, uint32_t outstanding);
     void push_error(std::string error, bool close_after);
+    // A frame answered with `body` (an encoded msgpack value), e.g. an accepted hello.
+    void push_answered(std::string body);
     // Results of a frame no longer queued are ignored.
     void record(uint64_t seq, const uint32_t* index, const EventResult* results, size_t n);
     // True if an answer appended ends the stream.
@@ -35,6 +37,7 @@ class AnswerQueue {
         FrameAnswer answer;
         uint32_t outstanding = 0;  // events whose results have not come yet
         std::string frame_error;   // set: answered with {"ok": false, "error"}
+        std::string answered;      // set: answered with these bytes
         bool close_after = false;
     };
     std::deque<Pending> frames_;
