@@ -140,3 +140,23 @@ TEST_CASE("answers: a frame error is answered in its place, ok false with the er
     CHECK(answers[1].frame_error == "body holds more than one msgpack value");
     CHECK(answers[2].ok);
 }
+
+TEST_CASE("answers: a frame error that closes ends the stream, and nothing after is answered") {
+    AnswerQueue queue;
+    const uint64_t first = queue.push(FrameAnswer{}, 1);
+    queue.push_error("frame length 0 is outside 1..64; closing the connection", true);
+    // Pushed after the close only by a caller that ignores it: never answered.
+    queue.push(FrameAnswer{}, 0);
+    queue.push_error("later", false);
+    bool ended = true;
+    CHECK(take(queue, &ended).empty());
+    CHECK_FALSE(ended);
+    record_one(queue, first, 0, applied());
+    std::vector<WireAnswer> answers = take(queue, &ended);
+    CHECK(ended);
+    REQUIRE(answers.size() == 2);
+    CHECK(answers[1].frame_error == "frame length 0 is outside 1..64; closing the connection");
+    answers = take(queue, &ended);
+    CHECK(answers.empty());
+    CHECK_FALSE(ended);
+}

@@ -31,7 +31,7 @@ void AnswerQueue::record(uint64_t seq, const uint32_t* index, const EventResult*
 }
 
 bool AnswerQueue::take_ready(std::string& out) {
-    while (!frames_.empty() && frames_.front().outstanding == 0) {
+    while (!ended_ && !frames_.empty() && frames_.front().outstanding == 0) {
         Pending& frame = frames_.front();
         const std::string body = frame.frame_error.empty() ? encode_answer(std::move(frame.answer))
                                                            : encode_frame_error(frame.frame_error);
@@ -40,7 +40,10 @@ bool AnswerQueue::take_ready(std::string& out) {
         const bool close_after = frame.close_after;
         frames_.pop_front();
         ++first_seq_;
-        if (close_after) return true;
+        if (close_after) {
+            ended_ = true;
+            return true;
+        }
     }
     return false;
 }

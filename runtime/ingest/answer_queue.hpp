@@ -39,6 +39,7 @@ class AnswerQueue {
     };
     std::deque<Pending> frames_;
     uint64_t first_seq_ = 0;  // sequence number of frames_.front()
+    bool ended_ = false;      // a closing answer was taken: nothing after it is answered
 };
 
 }  // namespace journeyd
