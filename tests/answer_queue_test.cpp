@@ -160,3 +160,25 @@ TEST_CASE("answers: a frame error that closes ends the stream, and nothing after
     CHECK(answers.empty());
     CHECK_FALSE(ended);
 }
+
+TEST_CASE("answers: results for a frame answered, never pushed or not waiting are ignored") {
+    AnswerQueue queue;
+    const uint64_t done = queue.push(FrameAnswer{}, 1);
+    record_one(queue, done, 0, applied());
+    REQUIRE(take(queue).size() == 1);
+
+    queue.push_error("a frame must hold an event map or a batch array", false);  // seq done + 1
+    const uint64_t waiting = queue.push(FrameAnswer{}, 2);
+    record_one(queue, done, 0, failed("late"));         // already answered
+    record_one(queue, waiting + 1, 0, failed("none"));  // never pushed
+    record_one(queue, done + 1, 0, failed("error"));    // a frame error waits for nothing
+    record_one(queue, waiting, 0, applied());
+    record_one(queue, waiting, 1, duplicate());
+    const std::vector<WireAnswer> answers = take(queue);
+    REQUIRE(answers.size() == 2);
+    CHECK(answers[0].frame_error == "a frame must hold an event map or a batch array");
+    CHECK(answers[1].ok);
+    CHECK(answers[1].accepted == 1);
+    CHECK(answers[1].duplicates == 1);
+    CHECK(queue.empty());
+}

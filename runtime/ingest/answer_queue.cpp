@@ -21,6 +21,9 @@ void AnswerQueue::record(uint64_t seq, const uint32_t* index, const EventResult*
                          size_t n) {
     if (seq < first_seq_ || seq - first_seq_ >= frames_.size()) return;
     Pending& frame = frames_[seq - first_seq_];
+    // More results than the frame waits for (a frame error waits for none) are not its own:
+    // counting them would wrap `outstanding` and hold every later answer back for good.
+    if (n > frame.outstanding) return;
     for (size_t k = 0; k < n; ++k) {
         if (results[k].error.empty())
             ++(results[k].duplicate ? frame.answer.duplicates : frame.answer.accepted);

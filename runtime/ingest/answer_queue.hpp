@@ -23,7 +23,7 @@ class AnswerQueue {
     // Returns the frame's sequence number, which record() takes.
     uint64_t push(FrameAnswer answer, uint32_t outstanding);
     void push_error(std::string error, bool close_after);
-    // Results of a frame no longer queued are ignored.
+    // Results of a frame no longer queued, or more than it still waits for, are ignored.
     void record(uint64_t seq, const uint32_t* index, const EventResult* results, size_t n);
     // True if an answer appended ends the stream.
     bool take_ready(std::string& out);
