@@ -25,7 +25,7 @@ class AnswerQueue {
     void push_error(std::string error, bool close_after);
     // A frame answered with `body` (an encoded msgpack value), e.g. an accepted hello.
     void push_answered(std::string body);
-    // Results of a frame no longer queued are ignored.
+    // Results of a frame no longer queued, or more than it still waits for, are ignored.
     void record(uint64_t seq, const uint32_t* index, const EventResult* results, size_t n);
     // True if an answer appended ends the stream.
     bool take_ready(std::string& out);
@@ -42,6 +42,7 @@ class AnswerQueue {
     };
     std::deque<Pending> frames_;
     uint64_t first_seq_ = 0;  // sequence number of frames_.front()
+    bool ended_ = false;      // a closing answer was taken: nothing after it is answered
 };
 
 }  // namespace journeyd
