@@ -182,3 +182,19 @@ TEST_CASE("answers: results for a frame answered, never pushed or not waiting ar
     CHECK(answers[1].duplicates == 1);
     CHECK(queue.empty());
 }
+
+TEST_CASE("answers: a frame answered at push (an accepted hello) keeps its place and bytes") {
+    AnswerQueue queue;
+    const uint64_t first = queue.push(FrameAnswer{}, 1);
+    queue.push_answered(encode_hello_accepted());
+    std::string bytes;
+    CHECK_FALSE(queue.take_ready(bytes));
+    CHECK(bytes.empty());  // behind a frame that waits
+    record_one(queue, first, 0, applied());
+    CHECK_FALSE(queue.take_ready(bytes));
+    const std::string hello = frame_header(static_cast<uint32_t>(encode_hello_accepted().size())) +
+                              encode_hello_accepted();
+    REQUIRE(bytes.size() > hello.size());
+    CHECK(bytes.substr(bytes.size() - hello.size()) == hello);
+    CHECK(queue.empty());
+}

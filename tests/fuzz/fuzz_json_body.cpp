@@ -64,22 +64,8 @@ size_t depth_of(const json& value) {
     return deepest + 1;
 }
 
-// KNOWN, NOT FIXED HERE: msgpack-c's packer::pack_double (msgpack/v1/pack.hpp) converts a
-// double to uint64_t when it is <= double(UINT64_MAX), which is 2^64 itself, so packing
-// exactly 2^64 (the JSON 18446744073709551616) is undefined behaviour that UBSan reports.
-// pack_json reaches it from an admin body and from float attrs on the ingest port. Such values
-// are left out of the round trip until pack_json stops handing them to pack_double; delete this
-// then, and the seed corpus/json_body/big_integers exercises it again.
-bool holds_two_to_the_64(const json& value) {
-    if (value.is_number_float()) return value.get<double>() == 18446744073709551616.0;
-    for (const json& element : value)
-        if (value.is_structured() && holds_two_to_the_64(element)) return true;
-    return false;
-}
-
 void check_accepted(const json& value) {
     FUZZ_CHECK(depth_of(value) <= kMaxDepth);
-    if (holds_two_to_the_64(value)) return;
     msgpack::sbuffer packed;
     msgpack::packer<msgpack::sbuffer> packer(packed);
     pack_json(packer, value);
