@@ -87,6 +87,14 @@ class DaemonProcess {
     httplib::Client admin() const { return httplib::Client("127.0.0.1", admin_port_); }
     const std::string& directory() const { return directory_; }
 
+    // A field of /proc/PID/status in KiB, e.g. "VmRSS" or "VmHWM" (the peak); 0 if absent.
+    uint64_t status_kib(const std::string& field) const {
+        std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+        for (std::string line; std::getline(status, line);)
+            if (line.rfind(field + ":", 0) == 0) return std::stoull(line.substr(field.size() + 1));
+        return 0;
+    }
+
     // The value of one series of /metrics, named with its labels as it is exposed
     // ("journeyd_limit_hits_total{limit=\"max_frame\"}"); REQUIREs that it is there.
     uint64_t metric(const std::string& series) const {
