@@ -9,7 +9,16 @@ namespace {
 struct Forwarded {
     caf::actor peer;
     std::vector<Event> events;
-    std::vector<uint32_t> index;  // their positions in the frame
+    std::vector<size_t> slots;  // their places in the frame's FrameResults
+};
+
+// The results of one frame's events as they come in; reported together once all are in, so
+// that the connection gets one hand-over a frame rather than one an event.
+struct FrameResults {
+    uint64_t seq = 0;
+    std::vector<uint32_t> index;  // positions in the frame, in the order the events were sent
+    std::vector<EventResult> results;
+    size_t outstanding = 0;
 };
 
 }  // namespace
@@ -17,11 +26,22 @@ struct Forwarded {
 caf::behavior ingest_relay(caf::event_based_actor* self,
                            std::shared_ptr<const IngestContext> context, IngestReport report) {
     return {[self, context, report](IngestFrame& frame) {
-        const uint64_t seq = frame.seq;
-        auto record = [report, seq, metrics = context->metrics](
-                          const uint32_t* index, const EventResult* results, size_t n) {
-            for (size_t k = 0; k < n; ++k) metrics->events_rejected += !results[k].error.empty();
-            report(seq, index, results, n);
+        auto gathered = std::make_shared<FrameResults>();
+        gathered->seq = frame.seq;
+        gathered->index = std::move(frame.index);
+        gathered->results.resize(frame.events.size());
+        gathered->outstanding = frame.events.size();
+        // Results for the events at `slots` (positions in gathered->index).
+        auto record = [report, gathered, metrics = context->metrics](
+                          const size_t* slots, const EventResult* results, size_t n) {
+            for (size_t k = 0; k < n; ++k) {
+                metrics->events_rejected += !results[k].error.empty();
+                gathered->results[slots[k]] = results[k];
+            }
+            gathered->outstanding -= n;
+            if (gathered->outstanding == 0)
+                report(gathered->seq, gathered->index.data(), gathered->results.data(),
+                       gathered->results.size());
         };
         const auto failure = [self](const caf::error& error) {
             EventResult failed;
@@ -32,7 +52,6 @@ caf::behavior ingest_relay(caf::event_based_actor* self,
         std::vector<Forwarded> forwarded;
         for (size_t i = 0; i < frame.events.size(); ++i) {
             Event& event = frame.events[i];
-            const uint32_t index = frame.index[i];
             const CustomerRouter::Route owner = context->router.route(event.customer);
             if (!owner.local) {
                 auto batch = std::find_if(forwarded.begin(), forwarded.end(),
@@ -43,35 +62,35 @@ caf::behavior ingest_relay(caf::event_based_actor* self,
                     batch = std::prev(forwarded.end());
                 }
                 batch->events.push_back(std::move(event));
-                batch->index.push_back(index);
+                batch->slots.push_back(i);
                 continue;
             }
             self->request(owner.to, context->limits.event_timeout, event_atom::value,
                           std::move(event))
                 .then(
-                    [record, index](EventOutcome outcome) {
+                    [record, i](EventOutcome outcome) {
                         EventResult result;
                         result.duplicate = outcome == EventOutcome::duplicate;
-                        record(&index, &result, 1);
+                        record(&i, &result, 1);
                     },
-                    [record, index, failure](caf::error& error) {
+                    [record, i, failure](caf::error& error) {
                         const EventResult failed = failure(error);
-                        record(&index, &failed, 1);
+                        record(&i, &failed, 1);
                     });
         }
         for (Forwarded& batch : forwarded) {
             self->request(batch.peer, context->limits.event_timeout, event_atom::value,
                           std::move(batch.events))
                 .then(
-                    [record, index = batch.index](std::vector<EventResult>& results) {
+                    [record, slots = batch.slots](std::vector<EventResult>& results) {
                         EventResult missing;
                         missing.error = "no result from the owner";
-                        results.resize(index.size(), missing);
-                        record(index.data(), results.data(), index.size());
+                        results.resize(slots.size(), missing);
+                        record(slots.data(), results.data(), slots.size());
                     },
-                    [record, index = batch.index, failure](caf::error& error) {
-                        const std::vector<EventResult> failed(index.size(), failure(error));
-                        record(index.data(), failed.data(), index.size());
+                    [record, slots = batch.slots, failure](caf::error& error) {
+                        const std::vector<EventResult> failed(slots.size(), failure(error));
+                        record(slots.data(), failed.data(), slots.size());
                     });
         }
     }};

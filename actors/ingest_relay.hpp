@@ -3,9 +3,9 @@
 // or the events of a frame that other members own to their peers in one batch per member,
 // and reports every result back through `report`, which the connection posts to its strand.
 //
-// Contract: (IngestFrame) asks for the frame's events; `report` is called once per event,
-// or once per forwarded batch, with the frame's sequence number, the events' positions in
-// the frame and their results (a failure or timeout after limits.event_timeout becomes a
+// Contract: (IngestFrame) asks for the frame's events; `report` is called once per frame,
+// when every event's result is in, with the frame's sequence number, the events' positions
+// in the frame and their results (a failure or timeout after limits.event_timeout becomes a
 // result with an error). Results with an error are counted in Metrics::events_rejected.
 // Thread-safety: `report` is called on CAF scheduler threads and must not block.
 #pragma once
