@@ -15,6 +15,7 @@
 
 #include "runtime/client/ingest_client.hpp"
 #include "state/codec/event_codec.hpp"
+#include "tests/support/command.hpp"
 #include "tests/support/daemon_process.hpp"
 #include "tests/support/poll.hpp"
 #include "tests/support/raw_ingest.hpp"
@@ -25,6 +26,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using test::DaemonProcess;
 using test::poll_until;
+using test::read_until_closed;
 
 namespace {
 
@@ -96,28 +98,6 @@ int stalled_connection(const std::string& address, const std::string& request) {
     return fd;
 }
 
-// What the daemon sends on `fd` until it closes it, or until `timeout` passes (then
-// `closed` is false).
-std::string read_until_closed(int fd, std::chrono::milliseconds timeout, bool& closed) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    std::string received;
-    char buffer[4096];
-    closed = false;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            until - std::chrono::steady_clock::now());
-        pollfd readable{fd, POLLIN, 0};
-        if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) <= 0)
-            return received;
-        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-        if (n <= 0) {
-            closed = true;
-            return received;
-        }
-        received.append(buffer, static_cast<size_t>(n));
-    }
-}
-
 // 1,000 sockets here and as many in the daemon, which inherits the limit.
 void allow_open_files(rlim_t wanted) {
     rlimit files{};
@@ -131,15 +111,7 @@ void allow_open_files(rlim_t wanted) {
 // Runs journeyd with `arguments` to its end (it must not start, so it ends at once; the
 // timeout guards against one that does start) and returns its exit status and output.
 std::pair<int, std::string> run_journeyd(const std::string& arguments) {
-    const std::string command =
-        "timeout 20 " + std::string(JOURNEYD_BINARY) + " " + arguments + " 2>&1";
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe);
-    std::string output;
-    char buffer[4096];
-    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-    const int status = ::pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+    return test::run_command("timeout 20 " + std::string(JOURNEYD_BINARY) + " " + arguments);
 }
 
 }  // namespace
