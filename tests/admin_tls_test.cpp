@@ -160,3 +160,23 @@ TEST_CASE("admin TLS: journeyctl reaches https://HOST:PORT trusting --tls-ca") {
     INFO(plain_output);
     CHECK(plain == 2);
 }
+
+// A TLS 503 would need the handshake on the accepting thread; the connection is closed instead.
+TEST_CASE("admin TLS: a connection over [admin] max_connections is closed unanswered") {
+    DaemonProcess daemon(
+        tls_config(kCert, kTlsData + "key.pem", "max_connections = 2\nread_timeout = \"2s\"\n"),
+        kCert);
+    const int first = test::connect_raw(daemon.admin_address());
+    const int second = test::connect_raw(daemon.admin_address());
+    const int over = test::connect_raw(daemon.admin_address());
+    bool closed = false;
+    const std::string received = read_until_closed(over, 1s, closed);
+    CHECK(closed);
+    CHECK(received.empty());
+    for (const int fd : {first, second, over}) ::close(fd);
+    CHECK(test::poll_until([&] {
+        return daemon.log().find(
+                   "admin: connection refused (closed before the TLS handshake): "
+                   "2 open, [admin] max_connections = 2") != std::string::npos;
+    }));
+}
