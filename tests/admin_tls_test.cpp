@@ -159,6 +159,8 @@ TEST_CASE("admin TLS: journeyctl reaches https://HOST:PORT trusting --tls-ca") {
     const auto [plain, plain_output] = run_command(journeyctl + daemon.admin_address() + " stats");
     INFO(plain_output);
     CHECK(plain == 2);
+    CHECK(plain_output.find("if the port speaks HTTPS: --admin https://HOST:PORT") !=
+          std::string::npos);
 }
 
 // A TLS 503 would need the handshake on the accepting thread; the connection is closed instead.

@@ -145,8 +145,13 @@ json admin_get(const GlobalOptions& options, const std::string& path,
 
     const httplib::Result result = client->Get(path);
     if (!result) {
+        // A port that speaks TLS closes a plain request unanswered: the likely mistake then.
+        const std::string hint = result.error() == httplib::Error::Read &&
+                                         !dynamic_cast<httplib::SSLClient*>(client.get())
+                                     ? " (if the port speaks HTTPS: --admin https://HOST:PORT)"
+                                     : "";
         throw CommandError(kFailure, "cannot reach the admin port at " + options.admin + ": " +
-                                         describe(result.error(), options.timeout()));
+                                         describe(result.error(), options.timeout()) + hint);
     }
     if (result->status == 401) throw CommandError(kFailure, "unauthorized: check --token");
     if (result->status == 404 && not_found_message) {
