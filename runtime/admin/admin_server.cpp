@@ -361,13 +361,14 @@ class AdminHttpServer final : public httplib::Server {
     // On this connection's thread, so that a client that never completes its handshake holds
     // only its own thread, and that only for read_timeout.
     bool accept_tls(DeadlineStream& stream) {
+        // Asked first: once the client has gone, the socket no longer knows its peer.
+        std::string ip = "?";
+        int port = 0;
+        stream.get_remote_ip_and_port(ip, port);
         std::string why;
         if (stream.accept_tls(tls_->native_handle(), why)) return true;
         if (why.empty()) return false;  // the server is stopping
         metrics_->admin_tls_handshake_failures.fetch_add(1);
-        std::string ip = "?";
-        int port = 0;
-        stream.get_remote_ip_and_port(ip, port);
         spdlog::warn("admin: TLS handshake with {}:{} failed: {}", ip, port, why);
         return false;
     }
