@@ -27,6 +27,7 @@ struct IngestLimits {
     size_t max_pending_frames = 256;
     size_t max_unsent_bytes = 4u << 20;
     std::chrono::milliseconds event_timeout{60'000};
+    std::chrono::milliseconds idle_timeout{300'000};  // 0: never
 };
 
 struct IngestContext {

@@ -51,10 +51,11 @@ enum class Limit : uint8_t {
     max_body,               // [admin]: the request is answered 413
     admin_max_connections,  // [admin] max_connections: answered 503 right after accept
     read_timeout,           // [admin]: a request begun but not complete in time; closed
+    idle_timeout,           // [ingest]: a connection silent this long is closed
 };
-inline constexpr std::array<std::string_view, 7> kLimitNames = {
-    "max_connections",       "max_frame",   "max_pending_frames", "max_unsent_bytes", "max_body",
-    "admin_max_connections", "read_timeout"};
+inline constexpr std::array<std::string_view, 8> kLimitNames = {
+    "max_connections",       "max_frame",    "max_pending_frames", "max_unsent_bytes", "max_body",
+    "admin_max_connections", "read_timeout", "idle_timeout"};
 
 // Thread-safety: hit() and count() from any thread (atomics).
 class LimitHits {
@@ -74,6 +75,9 @@ struct Metrics {
     std::atomic<uint64_t> frame_errors{0};  // of those, answered {"ok": false, "error"}
     std::atomic<int64_t> connections_open{0};
     std::atomic<uint64_t> backpressure_pauses{0};
+    std::atomic<int64_t> admin_connections_open{0};  // each holds a thread of the admin port
+    std::atomic<uint64_t> ingest_auth_failures{0};   // first frames refused for [ingest] token
+    std::atomic<uint64_t> ingest_tls_failures{0};  // TLS handshakes on the ingest port that failed
     std::atomic<int64_t> customers_live{0};
     std::atomic<uint64_t> passivations{0};
     LimitHits limit_hits;

@@ -14,13 +14,20 @@ Because responses come in order, a source may pipeline: write many frames, then 
 responses. This script sends two single events and one batch of three for one customer
 without waiting in between, then reads and prints the three responses.
 
+A daemon with [ingest] token wants a hello first, {"hello": {"token": "..."}}, answered
+{"ok": true} (--token, or JOURNEYD_INGEST_TOKEN); one with [ingest] tls_cert speaks TLS
+(--tls, and --cafile to trust a certificate that no system CA signed).
+
 Needs Debian's python3-msgpack (apt-get install python3-msgpack), hence /usr/bin/python3.
 
     examples/event_source.py --ingest 127.0.0.1:7400 --customer c-demo
+    examples/event_source.py --ingest localhost:7400 --tls --cafile cert.pem --token s3cret
 """
 
 import argparse
+import os
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -65,6 +72,10 @@ def main():
     parser.add_argument("--ingest", default="127.0.0.1:7400", help="ingest port HOST:PORT")
     parser.add_argument("--customer", default="c-demo", help="customer id of the events")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds")
+    parser.add_argument("--token", default=os.environ.get("JOURNEYD_INGEST_TOKEN"),
+                        help="[ingest] token, sent in a hello first")
+    parser.add_argument("--tls", action="store_true", help="the port speaks TLS")
+    parser.add_argument("--cafile", help="PEM certificate(s) to trust instead of the system's")
     args = parser.parse_args()
 
     host, _, port = args.ingest.rpartition(":")
@@ -82,8 +93,19 @@ def main():
         ],
     ]
     try:
-        with socket.create_connection((host, int(port)), timeout=args.timeout) as sock:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with socket.create_connection((host, int(port)), timeout=args.timeout) as plain:
+            plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = plain
+            if args.tls:
+                context = ssl.create_default_context(cafile=args.cafile)
+                sock = context.wrap_socket(plain, server_hostname=host)
+            if args.token:
+                send_frame(sock, {"hello": {"token": args.token}})
+                answer = read_frame(sock)
+                if not answer.get("ok"):
+                    print(f"ingest {args.ingest}: hello refused: {answer.get('error')}",
+                          file=sys.stderr)
+                    return 2
             for frame in frames:
                 send_frame(sock, frame)
             for number, frame in enumerate(frames, start=1):

@@ -10,8 +10,8 @@ journeyd_packages=(
 # Only the tests need these: headless Chromium drives the console page; clang with
 # libFuzzer (libclang-rt) builds the fuzzers of tests/fuzz/; prometheus brings promtool,
 # which checks /metrics (metrics_promtool); openssl's s_client is the TLS client of the
-# TLS tests.
-journeyd_test_packages=(chromium clang libclang-rt-14-dev prometheus openssl)
+# TLS tests; python3-msgpack runs examples/event_source.py, a TLS client of its own.
+journeyd_test_packages=(chromium clang libclang-rt-14-dev prometheus openssl python3-msgpack)
 
 # install_missing_packages PACKAGE...
 install_missing_packages() {

@@ -236,6 +236,15 @@ AdminResponse AdminApi::metrics() const {
     single("journeyd_ingest_backpressure_pauses_total", Type::counter,
            "Times an ingest connection stopped reading until its client caught up.",
            m.backpressure_pauses.load());
+    single("journeyd_admin_connections", Type::gauge,
+           "Open admin connections, this request's included; each holds a thread.",
+           m.admin_connections_open.load());
+    single("journeyd_ingest_auth_failures_total", Type::counter,
+           "Ingest connections ended because their first frame was not a hello with the "
+           "[ingest] token.",
+           m.ingest_auth_failures.load());
+    single("journeyd_ingest_tls_failures_total", Type::counter,
+           "Ingest connections whose TLS handshake failed.", m.ingest_tls_failures.load());
     out.family("journeyd_limit_hits_total", Type::counter,
                "Times a client ran into a configured limit, by the limit's configuration key.");
     for (size_t i = 0; i < kLimitNames.size(); ++i)

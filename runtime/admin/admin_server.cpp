@@ -238,7 +238,8 @@ class DeadlineStream final : public httplib::Stream {
 // the accepting thread, which therefore never waits on a client.
 class ConnectionQueue final : public httplib::TaskQueue {
   public:
-    explicit ConnectionQueue(uint64_t limit) : limit_(limit) {}
+    ConnectionQueue(uint64_t limit, std::shared_ptr<Metrics> metrics)
+        : limit_(limit), metrics_(std::move(metrics)) {}
 
     void enqueue(std::function<void()> fn) override {
         if (!take(fn)) {
@@ -270,6 +271,7 @@ class ConnectionQueue final : public httplib::TaskQueue {
             }
         }
         ++open_;
+        ++metrics_->admin_connections_open;
         jobs_.push_back(std::move(fn));
         ready_.notify_one();
         return true;
@@ -288,10 +290,12 @@ class ConnectionQueue final : public httplib::TaskQueue {
             job();
             lock.lock();
             --open_;
+            --metrics_->admin_connections_open;
         }
     }
 
     const uint64_t limit_;
+    const std::shared_ptr<Metrics> metrics_;
     std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<std::function<void()>> jobs_;
@@ -314,7 +318,9 @@ class AdminHttpServer final : public httplib::Server {
           max_connections_(max_connections),
           read_timeout_(read_timeout),
           tls_(std::move(tls)) {
-        new_task_queue = [max_connections] { return new ConnectionQueue(max_connections); };
+        new_task_queue = [max_connections, metrics = metrics_] {
+            return new ConnectionQueue(max_connections, metrics);
+        };
     }
 
     // cpp-httplib listens with a backlog of 5: a burst of connections then has SYNs dropped,

@@ -197,6 +197,16 @@ std::string encode_event(const json& event) {
     return packed([&](auto& packer) { pack_json(packer, event); });
 }
 
+std::string encode_hello(std::string_view token) {
+    return packed([&](auto& packer) {
+        packer.pack_map(1);
+        packer.pack(std::string_view("hello"));
+        packer.pack_map(1);
+        packer.pack(std::string_view("token"));
+        packer.pack(token);
+    });
+}
+
 std::string encode_batch(const std::vector<json>& events) {
     return packed([&](auto& packer) {
         packer.pack_array(static_cast<uint32_t>(events.size()));
@@ -254,6 +264,16 @@ IngestClient& IngestClient::operator=(IngestClient&& other) noexcept {
 
 IngestClient::~IngestClient() {
     if (socket_fd_ >= 0) ::close(socket_fd_);
+}
+
+void IngestClient::hello(std::string_view token) {
+    send_frame(encode_hello(token));
+    const json answer = read_response();
+    if (answer.is_object() && answer.value("ok", false)) return;
+    const auto error = answer.is_object() ? answer.find("error") : answer.end();
+    throw IngestError(
+        address_ + " refused the hello: " +
+        (error != answer.end() && error->is_string() ? error->get<std::string>() : answer.dump()));
 }
 
 void IngestClient::send_frame(std::string_view msgpack_body) {

@@ -44,6 +44,8 @@ std::optional<HostPort> parse_host_port(std::string_view text);
 
 // One event (a JSON object: id, customer, type, ts, attrs) as a msgpack map.
 std::string encode_event(const nlohmann::json& event);
+// {"hello": {"token": TOKEN}}: the first frame to a port with [ingest] token.
+std::string encode_hello(std::string_view token);
 // Events as a msgpack array of maps: one batch frame.
 std::string encode_batch(const std::vector<nlohmann::json>& events);
 
@@ -58,6 +60,10 @@ class IngestClient {
     IngestClient(const IngestClient&) = delete;
     IngestClient& operator=(const IngestClient&) = delete;
     ~IngestClient();
+
+    // The hello a port with [ingest] token wants first ({"hello": {"token": TOKEN}}): sent and
+    // its answer read. Throws IngestError with the daemon's reason when it refuses.
+    void hello(std::string_view token);
 
     void send_frame(std::string_view msgpack_body);
     nlohmann::json read_response();

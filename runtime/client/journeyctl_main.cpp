@@ -169,7 +169,8 @@ json admin_get(const GlobalOptions& options, const std::string& path,
     return body;
 }
 
-int run_send(const GlobalOptions& global, const std::string& path, const SendOptions& options) {
+int run_send(const GlobalOptions& global, const std::string& path, const SendOptions& options,
+             const std::string& ingest_token) {
     std::ifstream file;
     const bool from_stdin = path.empty() || path == "-";
     if (!from_stdin) {
@@ -177,6 +178,7 @@ int run_send(const GlobalOptions& global, const std::string& path, const SendOpt
         if (!file) throw CommandError(kFailure, "cannot open " + path + ": " + strerror(errno));
     }
     IngestClient client = IngestClient::connect(global.ingest, global.timeout());
+    if (!ingest_token.empty()) client.hello(ingest_token);
     SendSummary summary;
     std::optional<std::string> failure;
     try {
@@ -331,6 +333,10 @@ int run(int argc, char** argv) {
     send->add_option("--window", send_options.window, "frames in flight")
         ->check(CLI::Range(size_t{1}, size_t{1} << 16))
         ->capture_default_str();
+    // Not the global --token, which is the admin port's: the ports have tokens of their own.
+    std::string ingest_token;
+    send->add_option("--token", ingest_token, "[ingest] token, sent in a hello first")
+        ->envname("JOURNEYD_INGEST_TOKEN");
 
     std::string customer;
     CLI::App* show = app.add_subcommand("show", "print a customer's live state");
@@ -359,7 +365,7 @@ int run(int argc, char** argv) {
     }
 
     try {
-        if (*send) return run_send(global, send_path, send_options);
+        if (*send) return run_send(global, send_path, send_options, ingest_token);
         if (*show) return run_show(global, customer, "");
         if (*record) return run_show(global, customer, "/record");
         if (*decisions) return run_decisions(global, customer, decisions_as_json);

@@ -103,7 +103,13 @@ void Daemon::start() {
     ingest_context->limits.max_frame = static_cast<uint32_t>(config_.ingest.max_frame);
     ingest_context->limits.max_pending_frames = config_.ingest.max_pending_frames;
     ingest_context->limits.max_unsent_bytes = config_.ingest.max_unsent_bytes;
-    ingest_ = std::make_unique<IngestServer>(*system_, ingest_context, config_.ingest.io_threads);
+    ingest_context->limits.idle_timeout = std::chrono::milliseconds(config_.ingest.idle_timeout);
+    auto ingest_access = std::make_shared<IngestAccess>();
+    ingest_access->token_digest = ingest_token_digest(config_.ingest.token);
+    if (config_.ingest.tls.enabled())
+        ingest_access->tls = make_server_tls_context(config_.ingest.tls, "[ingest]");
+    ingest_ = std::make_unique<IngestServer>(*system_, ingest_context, std::move(ingest_access),
+                                             config_.ingest.io_threads);
     const auto [ingest_host, ingest_port] = *parse_address(config_.node.ingest);
     ingest_port_ = ingest_->listen(ingest_host, ingest_port);
 

@@ -56,10 +56,10 @@ int main(int argc, char** argv) {
         spdlog::error("journeyd not started: {}", refused);
         return 2;
     }
-    if (!is_loopback_address(config.node.ingest))
+    if (!is_loopback_address(config.node.ingest) && config.ingest.token.empty())
         spdlog::warn(
-            "ingest {} is reachable from other machines and has no authentication: let only "
-            "trusted event sources reach it",
+            "ingest {} is reachable from other machines and has no authentication: set "
+            "[ingest] token, or let only trusted event sources reach it",
             config.node.ingest);
     spdlog::info("configuration source={}", config_path.empty() ? "<default>" : config_path);
 

@@ -23,7 +23,9 @@ class AnswerQueue {
     // Returns the frame's sequence number, which record() takes.
     uint64_t push(FrameAnswer answer, uint32_t outstanding);
     void push_error(std::string error, bool close_after);
-    // Results of a frame no longer queued are ignored.
+    // A frame answered with `body` (an encoded msgpack value), e.g. an accepted hello.
+    void push_answered(std::string body);
+    // Results of a frame no longer queued, or more than it still waits for, are ignored.
     void record(uint64_t seq, const uint32_t* index, const EventResult* results, size_t n);
     // True if an answer appended ends the stream.
     bool take_ready(std::string& out);
@@ -35,10 +37,12 @@ class AnswerQueue {
         FrameAnswer answer;
         uint32_t outstanding = 0;  // events whose results have not come yet
         std::string frame_error;   // set: answered with {"ok": false, "error"}
+        std::string answered;      // set: answered with these bytes
         bool close_after = false;
     };
     std::deque<Pending> frames_;
     uint64_t first_seq_ = 0;  // sequence number of frames_.front()
+    bool ended_ = false;      // a closing answer was taken: nothing after it is answered
 };
 
 }  // namespace journeyd

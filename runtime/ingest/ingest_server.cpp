@@ -6,9 +6,10 @@
 namespace journeyd {
 
 IngestServer::IngestServer(caf::actor_system& system, std::shared_ptr<const IngestContext> context,
-                           size_t io_threads)
+                           std::shared_ptr<const IngestAccess> access, size_t io_threads)
     : system_(system),
       context_(std::move(context)),
+      access_(std::move(access)),
       work_(asio::make_work_guard(io_)),
       acceptor_(asio::make_strand(io_)) {
     if (io_threads == 0) io_threads = std::max(1u, std::thread::hardware_concurrency());
@@ -50,29 +51,35 @@ uint16_t IngestServer::listen(const std::string& host, uint16_t port) {
 }
 
 void IngestServer::accept() {
-    acceptor_.async_accept(asio::make_strand(io_), [this](const asio::error_code& error,
-                                                          asio::ip::tcp::socket socket) {
-        if (error == asio::error::operation_aborted || !acceptor_.is_open()) return;
-        if (!error) {
-            std::unique_lock<std::mutex> lock(connections_->mutex);
-            const size_t open = connections_->open.size();
-            if (connections_->draining) {
-                // Accepted as the drain began: it will not be read.
-            } else if (open >= context_->limits.max_connections) {
-                lock.unlock();
-                context_->metrics->limit_hits.hit(Limit::max_connections);
-                spdlog::warn("ingest: connection closed: {} open, [ingest] max_connections = {}",
-                             open, context_->limits.max_connections);
-            } else {
-                auto connection = std::make_shared<IngestConnection>(std::move(socket), context_,
-                                                                     connections_, system_);
-                connections_->open.emplace(connection.get(), connection);
-                lock.unlock();
-                connection->start();
-            }
-        }
-        accept();
-    });
+    acceptor_.async_accept(asio::make_strand(io_),
+                           [this](const asio::error_code& error, asio::ip::tcp::socket socket) {
+                               if (error == asio::error::operation_aborted || !acceptor_.is_open())
+                                   return;
+                               if (!error) admit(std::move(socket));
+                               accept();
+                           });
+}
+
+void IngestServer::admit(asio::ip::tcp::socket socket) {
+    std::unique_lock<std::mutex> lock(connections_->mutex);
+    if (connections_->draining) return;  // accepted as the drain began: it will not be read
+    const size_t open = connections_->open.size() - connections_->refusing;
+    std::string refusal;
+    if (open >= context_->limits.max_connections) {
+        context_->metrics->limit_hits.hit(Limit::max_connections);
+        spdlog::warn("ingest: connection refused: {} open, [ingest] max_connections = {}", open,
+                     context_->limits.max_connections);
+        if (connections_->refusing >= kMaxRefusing) return;
+        refusal = "too many connections: " + std::to_string(open) +
+                  " open, [ingest] max_connections = " +
+                  std::to_string(context_->limits.max_connections) + "; closing the connection";
+        ++connections_->refusing;
+    }
+    auto connection = std::make_shared<IngestConnection>(std::move(socket), context_, access_,
+                                                         connections_, system_, std::move(refusal));
+    connections_->open.emplace(connection.get(), connection);
+    lock.unlock();
+    connection->start();
 }
 
 bool IngestServer::drain(std::chrono::milliseconds timeout) {

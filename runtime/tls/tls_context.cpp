@@ -37,12 +37,11 @@ std::shared_ptr<asio::ssl::context> make_server_tls_context(const TlsSettings& s
     if (SSL_CTX_use_certificate_chain_file(native, settings.cert.c_str()) != 1)
         throw std::runtime_error(table + " tls_cert \"" + settings.cert +
                                  "\": cannot use it: " + last_tls_error());
-    if (SSL_CTX_use_PrivateKey_file(native, settings.key.c_str(), SSL_FILETYPE_PEM) != 1)
+    // OpenSSL checks the key against the certificate as it loads it ("key values mismatch").
+    if (SSL_CTX_use_PrivateKey_file(native, settings.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(native) != 1)
         throw std::runtime_error(table + " tls_key \"" + settings.key +
-                                 "\": cannot use it: " + last_tls_error());
-    if (SSL_CTX_check_private_key(native) != 1)
-        throw std::runtime_error(table + " tls_key \"" + settings.key +
-                                 "\" does not belong to tls_cert \"" + settings.cert +
+                                 "\" cannot be used with tls_cert \"" + settings.cert +
                                  "\": " + last_tls_error());
     return context;
 }

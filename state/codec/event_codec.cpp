@@ -172,6 +172,40 @@ std::string encode_frame_error(std::string_view message) {
     return std::string(buffer.data(), buffer.size());
 }
 
+Hello decode_hello(std::string_view body) {
+    Hello hello;
+    const size_t n = body.size();
+    const msgpack::unpack_limit limits(n, n / 2, n, n, n, kMaxDepth);
+    msgpack::object_handle handle;
+    size_t offset = 0;
+    try {
+        handle = msgpack::unpack(body.data(), n, offset, nullptr, nullptr, limits);
+    } catch (const std::exception&) {
+        return hello;
+    }
+    const msgpack::object& root = handle.get();
+    if (offset != n || root.type != msgpack::type::MAP || root.via.map.size != 1) return hello;
+    const msgpack::object* inner = field(root, "hello");
+    if (!inner) return hello;
+    hello.is_hello = true;
+    const msgpack::object* token =
+        inner->type == msgpack::type::MAP ? field(*inner, "token") : nullptr;
+    if (!token || token->type != msgpack::type::STR)
+        hello.error = "a hello is {\"hello\": {\"token\": \"...\"}}";
+    else
+        hello.token.assign(token->via.str.ptr, token->via.str.size);
+    return hello;
+}
+
+std::string encode_hello_accepted() {
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    pk.pack_map(1);
+    pk.pack(std::string("ok"));
+    pk.pack(true);
+    return std::string(buffer.data(), buffer.size());
+}
+
 std::string pack_events(const std::vector<Event>& events) {
     msgpack::sbuffer buffer;
     msgpack::packer<msgpack::sbuffer> pk(buffer);

@@ -50,6 +50,18 @@ struct FrameAnswer {
 std::string encode_answer(FrameAnswer answer);
 std::string encode_frame_error(std::string_view message);
 
+// The hello that opens a connection to an ingest port with [ingest] token:
+// {"hello": {"token": "..."}}. `is_hello` is false for any body that is not a map whose only
+// key is "hello"; a hello without a string token has `error` set.
+struct Hello {
+    bool is_hello = false;
+    std::string token;
+    std::string error;
+};
+Hello decode_hello(std::string_view body);
+// {"ok": true}: the answer to an accepted hello.
+std::string encode_hello_accepted();
+
 // Valid events as a batch frame body that decode_request_body reads back to the same
 // Events: how a node forwards events to the member that owns their customers.
 std::string pack_events(const std::vector<Event>& events);

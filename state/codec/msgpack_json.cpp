@@ -1,6 +1,7 @@
 #include "state/codec/msgpack_json.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace journeyd {
 namespace {
@@ -82,6 +83,22 @@ bool convert(const msgpack::object& in, nlohmann::json& out, std::string& error)
     }
 }
 
+// msgpack-c's pack_double stores a whole double as an integer when it is at most
+// double(UINT64_MAX), which rounds to 2^64: 2^64 itself is then converted to uint64_t, out of
+// range (undefined behaviour). That one value is written as a float64 here: 0xcb, then the
+// bits big-endian; pack_str_body appends bytes as they are.
+void pack_float(msgpack::packer<msgpack::sbuffer>& packer, double value) {
+    if (value != 18446744073709551616.0) {
+        packer.pack_double(value);
+        return;
+    }
+    uint64_t bits = 0;
+    std::memcpy(&bits, &value, sizeof bits);
+    char bytes[9] = {static_cast<char>(0xcb)};
+    for (int i = 0; i < 8; ++i) bytes[1 + i] = static_cast<char>(bits >> (56 - 8 * i));
+    packer.pack_str_body(bytes, sizeof bytes);
+}
+
 }  // namespace
 
 std::optional<nlohmann::json> parse_json(std::string_view text, size_t max_depth,
@@ -124,7 +141,7 @@ void pack_json(msgpack::packer<msgpack::sbuffer>& packer, const nlohmann::json& 
             packer.pack(value.get<uint64_t>());
             return;
         case value_t::number_float:
-            packer.pack(value.get<double>());
+            pack_float(packer, value.get<double>());
             return;
         case value_t::string:
             packer.pack(value.get_ref<const std::string&>());

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The ctest entry `fuzz` (label fuzz): builds the libFuzzer harnesses with clang into
-# SOURCE/build-fuzz/ and runs each for JOURNEYD_FUZZ_SECONDS (default 45) on its seed
+# SOURCE/build-fuzz/ and runs each for JOURNEYD_FUZZ_SECONDS (default 30) on its seed
 # corpus (tests/fuzz/corpus/NAME/) plus what earlier runs found (build-fuzz/corpus/NAME/).
 # Exits non-zero on the first crash, sanitizer report, leak or 10 s timeout; libFuzzer then
 # leaves the input in build-fuzz/crashes/ (reproduce: build-fuzz/fuzz_NAME FILE).
 set -euo pipefail
 source_dir=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
-seconds=${JOURNEYD_FUZZ_SECONDS:-45}
+seconds=${JOURNEYD_FUZZ_SECONDS:-30}
 build=$source_dir/build-fuzz
-harnesses=(event_codec config admin_api)
+harnesses=(event_codec config admin_api ingest_framing json_body)
 
 command -v clang++ >/dev/null || { echo "clang++ is missing: scripts/test installs clang"; exit 1; }
 cmake -S "$source_dir" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -96,6 +96,16 @@ class DaemonProcess {
     }
     const std::string& directory() const { return directory_; }
 
+    // The value of one series of /metrics, named with its labels as it is exposed
+    // ("journeyd_limit_hits_total{limit=\"max_frame\"}"); REQUIREs that it is there.
+    uint64_t metric(const std::string& series) const {
+        auto answer = admin().Get("/metrics");
+        REQUIRE(answer);
+        const size_t at = answer->body.find("\n" + series + " ");
+        REQUIRE(at != std::string::npos);
+        return std::stoull(answer->body.substr(at + series.size() + 2));
+    }
+
     std::string log() const {
         std::ifstream in(log_path_);
         std::stringstream text;

@@ -3,18 +3,20 @@
 // a close with frames in flight), which IngestClient deliberately hides.
 //
 // Contract: connect_raw() returns a connected blocking socket (REQUIREs success); the caller
-// closes it. AnswerReader turns whatever recv() gave into answer frames, decoded to JSON,
-// whatever the chunking.
-// Thread-safety: an AnswerReader belongs to one thread; a socket may be written by one
-// thread while another reads it.
+// closes it. read_until_closed() collects what the daemon sends until it closes. AnswerReader turns
+// whatever recv() gave into answer frames, decoded to JSON, whatever the chunking. Thread-safety:
+// an AnswerReader belongs to one thread; a socket may be written by one thread while another reads
+// it.
 #pragma once
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -42,6 +44,28 @@ inline int connect_raw(const std::string& ingest, int receive_buffer = 0) {
 // A frame as it goes on the wire: header, then body.
 inline std::string framed(const std::string& body) {
     return frame_header(static_cast<uint32_t>(body.size())) + body;
+}
+
+// What the daemon sends on `fd` until it closes it, or until `timeout` passes (then
+// `closed` is false).
+inline std::string read_until_closed(int fd, std::chrono::milliseconds timeout, bool& closed) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    std::string received;
+    char buffer[4096];
+    closed = false;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now());
+        pollfd readable{fd, POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) <= 0)
+            return received;
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) {
+            closed = true;
+            return received;
+        }
+        received.append(buffer, static_cast<size_t>(n));
+    }
 }
 
 class AnswerReader {
