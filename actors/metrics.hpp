@@ -81,6 +81,9 @@ struct Metrics {
     std::atomic<int64_t> customers_live{0};
     std::atomic<uint64_t> passivations{0};
     LimitHits limit_hits;
+    // Admin connections closed because their TLS handshake failed or did not finish within
+    // [admin] read_timeout (plain HTTP on the HTTPS port, an untrusting client, a stalled one).
+    std::atomic<uint64_t> admin_tls_handshake_failures{0};
     LatencyHistogram event_to_decision;
     // A wake-up that fired timers: how long after the due time it was scheduled for it ran
     // (for a passivated customer this includes waiting for the timer sweeper).

@@ -15,6 +15,7 @@
 
 #include "runtime/client/ingest_client.hpp"
 #include "state/codec/event_codec.hpp"
+#include "tests/support/command.hpp"
 #include "tests/support/daemon_process.hpp"
 #include "tests/support/poll.hpp"
 #include "tests/support/raw_ingest.hpp"
@@ -104,15 +105,7 @@ void allow_open_files(rlim_t wanted) {
 // Runs journeyd with `arguments` to its end (it must not start, so it ends at once; the
 // timeout guards against one that does start) and returns its exit status and output.
 std::pair<int, std::string> run_journeyd(const std::string& arguments) {
-    const std::string command =
-        "timeout 20 " + std::string(JOURNEYD_BINARY) + " " + arguments + " 2>&1";
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe);
-    std::string output;
-    char buffer[4096];
-    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-    const int status = ::pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+    return test::run_command("timeout 20 " + std::string(JOURNEYD_BINARY) + " " + arguments);
 }
 
 }  // namespace

@@ -249,6 +249,9 @@ AdminResponse AdminApi::metrics() const {
                "Times a client ran into a configured limit, by the limit's configuration key.");
     for (size_t i = 0; i < kLimitNames.size(); ++i)
         out.sample(m.limit_hits.count(static_cast<Limit>(i)), {{"limit", kLimitNames[i]}});
+    single("journeyd_admin_tls_failures_total", Type::counter,
+           "Admin connections whose TLS handshake failed or did not finish within read_timeout.",
+           m.admin_tls_handshake_failures.load());
     single("journeyd_customers_live", Type::gauge, "Customers with an actor in memory.",
            m.customers_live.load());
     single("journeyd_customers_passivated_total", Type::counter,

@@ -1,14 +1,19 @@
 #include "runtime/admin/admin_server.hpp"
 
+#include <fcntl.h>
 #include <httplib.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <asio/ssl/context.hpp>
 #include <cerrno>
+#include <climits>
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <system_error>
@@ -44,9 +49,20 @@ void socket_address(socket_t sock, bool peer, std::string& ip, int& port) {
     port = std::atoi(service);
 }
 
+// OpenSSL's reason for the last failure on this thread, e.g. "http request" for plain HTTP.
+std::string tls_error_reason() {
+    const unsigned long code = ERR_get_error();
+    if (code == 0) return "unknown TLS error";
+    const char* reason = ERR_reason_error_string(code);
+    return reason ? reason : "TLS error " + std::to_string(code);
+}
+
 // A connection's socket as cpp-httplib's request parser reads it, with one deadline for a
 // whole request, the wait for its first byte included. cpp-httplib's own stream times out
 // each read alone, so a client sending a byte every few seconds would hold a thread for ever.
+// With TLS (accept_tls) the same deadlines hold for the handshake and for each request: the
+// socket is then non-blocking and every wait OpenSSL asks for (want read / want write) is a
+// poll here, where the deadline and the server's stop are watched.
 class DeadlineStream final : public httplib::Stream {
   public:
     DeadlineStream(socket_t sock, milliseconds read_timeout, milliseconds write_timeout,
@@ -55,6 +71,9 @@ class DeadlineStream final : public httplib::Stream {
           read_timeout_(read_timeout),
           write_timeout_(write_timeout),
           listener_(listener) {}
+    DeadlineStream(const DeadlineStream&) = delete;
+    DeadlineStream& operator=(const DeadlineStream&) = delete;
+    ~DeadlineStream() override { end_tls(); }
 
     void start_request() {
         deadline_ = Clock::now() + read_timeout_;
@@ -65,13 +84,49 @@ class DeadlineStream final : public httplib::Stream {
     // Bytes of the current request read so far: 0 when the client sent nothing in time.
     size_t consumed() const { return consumed_; }
 
-    bool is_readable() const override { return begin_ < end_ || wait(POLLIN, deadline_); }
-    bool is_writable() const override { return wait(POLLOUT, Clock::now() + write_timeout_); }
+    // The server side of a TLS handshake, within one read_timeout. False when it failed, ran
+    // out of time or the server stopped; `why` then says which, empty for the stop.
+    bool accept_tls(SSL_CTX* context, std::string& why) {
+        ERR_clear_error();
+        ssl_ = SSL_new(context);
+        if (!ssl_ || SSL_set_fd(ssl_, sock_) != 1) {
+            broken_ = true;
+            why = tls_error_reason();
+            return false;
+        }
+        ::fcntl(sock_, F_SETFL, ::fcntl(sock_, F_GETFL) | O_NONBLOCK);
+        start_request();
+        for (;;) {
+            ERR_clear_error();
+            const int done = SSL_accept(ssl_);
+            if (done == 1) return true;
+            const int error = SSL_get_error(ssl_, done);
+            if (wait_for_tls(error, deadline_, true)) continue;
+            if (expired_)
+                why = "no handshake within [admin] read_timeout = " +
+                      std::to_string(read_timeout_.count()) + " ms";
+            else if (listener_ == INVALID_SOCKET)
+                why.clear();
+            else if (error == SSL_ERROR_SSL)
+                why = tls_error_reason();
+            else
+                why = "the client closed the connection";
+            return false;
+        }
+    }
+
+    // Bytes decrypted inside OpenSSL, or a record it holds, are there without the socket
+    // being readable: poll would wait for the next record.
+    bool is_readable() const override {
+        return begin_ < end_ || (ssl_ && SSL_has_pending(ssl_)) || wait(POLLIN, deadline_, true);
+    }
+    bool is_writable() const override {
+        return wait(POLLOUT, Clock::now() + write_timeout_, false);
+    }
 
     ssize_t read(char* ptr, size_t size) override {
         if (begin_ == end_) {
-            if (!wait(POLLIN, deadline_)) return -1;
-            const ssize_t n = ::recv(sock_, buffer_, sizeof buffer_, 0);
+            const ssize_t n = ssl_ ? read_tls() : read_plain();
             if (n <= 0) return n;
             begin_ = 0;
             end_ = static_cast<size_t>(n);
@@ -84,6 +139,7 @@ class DeadlineStream final : public httplib::Stream {
     }
 
     ssize_t write(const char* ptr, size_t size) override {
+        if (ssl_) return write_tls(ptr, size);
         if (!is_writable()) return -1;
         // Not blocking: cpp-httplib writes the rest in further calls, each with its timeout.
         return ::send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -98,12 +154,60 @@ class DeadlineStream final : public httplib::Stream {
     socket_t socket() const override { return sock_; }
 
   private:
+    ssize_t read_plain() {
+        if (!wait(POLLIN, deadline_, true)) return -1;
+        return ::recv(sock_, buffer_, sizeof buffer_, 0);
+    }
+
+    ssize_t read_tls() {
+        for (;;) {
+            ERR_clear_error();
+            const int n = SSL_read(ssl_, buffer_, sizeof buffer_);
+            if (n > 0) return n;
+            const int error = SSL_get_error(ssl_, n);
+            if (error == SSL_ERROR_ZERO_RETURN) return 0;  // the client's close_notify
+            if (!wait_for_tls(error, deadline_, true)) return -1;
+        }
+    }
+
+    // SSL_write is retried with the same arguments after a wait, as OpenSSL requires.
+    ssize_t write_tls(const char* ptr, size_t size) {
+        if (size == 0) return 0;
+        const int length = static_cast<int>(std::min<size_t>(size, INT_MAX));
+        const Clock::time_point until = Clock::now() + write_timeout_;
+        for (;;) {
+            ERR_clear_error();
+            const int n = SSL_write(ssl_, ptr, length);
+            if (n > 0) return n;
+            if (!wait_for_tls(SSL_get_error(ssl_, n), until, false)) return -1;
+        }
+    }
+
+    // Waits for what OpenSSL needs to go on; false for any other error (the connection is
+    // then unusable, and gets no close_notify), at `until`, or when the server stops.
+    bool wait_for_tls(int error, Clock::time_point until, bool reading) {
+        if (error == SSL_ERROR_WANT_READ) return wait(POLLIN, until, reading);
+        if (error == SSL_ERROR_WANT_WRITE) return wait(POLLOUT, until, reading);
+        broken_ = true;
+        return false;
+    }
+
+    // One try at close_notify, without waiting: the socket is closed right after either way.
+    // The handshake or a fatal error may have left nothing to shut down cleanly.
+    void end_tls() {
+        if (!ssl_) return;
+        if (!broken_ && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
+        SSL_free(ssl_);
+        ssl_ = nullptr;
+        ERR_clear_error();  // the error queue is the thread's, and the thread serves on
+    }
+
     // False at `until` (a read deadline marks the request expired) or when the server stops.
-    bool wait(short events, Clock::time_point until) const {
+    bool wait(short events, Clock::time_point until, bool reading) const {
         while (listener_ != INVALID_SOCKET) {
             const auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now());
             if (left.count() <= 0) {
-                if (events == POLLIN) expired_ = true;
+                if (reading) expired_ = true;
                 return false;
             }
             pollfd watched{sock_, events, 0};
@@ -119,6 +223,8 @@ class DeadlineStream final : public httplib::Stream {
     milliseconds read_timeout_;
     milliseconds write_timeout_;
     const std::atomic<socket_t>& listener_;
+    SSL* ssl_ = nullptr;   // set by accept_tls: the connection speaks TLS
+    bool broken_ = false;  // OpenSSL reported a fatal error: no close_notify
     Clock::time_point deadline_;
     size_t consumed_ = 0;
     mutable bool expired_ = false;
@@ -207,10 +313,11 @@ class ConnectionQueue final : public httplib::TaskQueue {
 class AdminHttpServer final : public httplib::Server {
   public:
     AdminHttpServer(std::shared_ptr<Metrics> metrics, uint64_t max_connections,
-                    milliseconds read_timeout)
+                    milliseconds read_timeout, std::shared_ptr<asio::ssl::context> tls)
         : metrics_(std::move(metrics)),
           max_connections_(max_connections),
-          read_timeout_(read_timeout) {
+          read_timeout_(read_timeout),
+          tls_(std::move(tls)) {
         new_task_queue = [max_connections, metrics = metrics_] {
             return new ConnectionQueue(max_connections, metrics);
         };
@@ -239,6 +346,7 @@ class AdminHttpServer final : public httplib::Server {
                                            std::chrono::duration_cast<milliseconds>(
                                                std::chrono::microseconds(write_timeout_usec_));
         DeadlineStream stream(sock, read_timeout_, write_timeout, svr_sock_);
+        if (tls_ && !accept_tls(stream)) return;
         for (bool open = true; open;) {
             stream.start_request();
             if (!stream.is_readable()) return;  // idle until the deadline, or stopping
@@ -256,11 +364,31 @@ class AdminHttpServer final : public httplib::Server {
         }
     }
 
+    // On this connection's thread, so that a client that never completes its handshake holds
+    // only its own thread, and that only for read_timeout.
+    bool accept_tls(DeadlineStream& stream) {
+        // Asked first: once the client has gone, the socket no longer knows its peer.
+        std::string ip = "?";
+        int port = 0;
+        stream.get_remote_ip_and_port(ip, port);
+        std::string why;
+        if (stream.accept_tls(tls_->native_handle(), why)) return true;
+        if (why.empty()) return false;  // the server is stopping
+        metrics_->admin_tls_handshake_failures.fetch_add(1);
+        spdlog::warn("admin: TLS handshake with {}:{} failed: {}", ip, port, why);
+        return false;
+    }
+
     // A 503 the client can read, written without waiting: a new socket's send buffer holds it.
+    // With TLS there is no such answer: a TLS 503 needs the handshake, which waits on the client,
+    // and this is the accepting thread. The connection is closed unread; the client sees its
+    // handshake fail, and the limit hit is counted and logged as without TLS.
     void refuse(socket_t sock) {
         metrics_->limit_hits.hit(Limit::admin_max_connections);
-        spdlog::warn("admin: connection refused: {} open, [admin] max_connections = {}",
-                     max_connections_, max_connections_);
+        spdlog::warn("admin: connection refused{}: {} open, [admin] max_connections = {}",
+                     tls_ ? " (closed before the TLS handshake)" : "", max_connections_,
+                     max_connections_);
+        if (tls_) return;
         const std::string body =
             nlohmann::json{{"error", "admin port busy: " + std::to_string(max_connections_) +
                                          " connections open, [admin] max_connections"}}
@@ -275,12 +403,13 @@ class AdminHttpServer final : public httplib::Server {
     std::shared_ptr<Metrics> metrics_;
     const uint64_t max_connections_;
     const milliseconds read_timeout_;
+    const std::shared_ptr<asio::ssl::context> tls_;  // null: plain HTTP
 };
 
 AdminServer::AdminServer(AdminContext context)
     : metrics_(context.metrics),
       server_(std::make_unique<AdminHttpServer>(context.metrics, context.max_connections,
-                                                milliseconds(context.read_timeout))) {
+                                                milliseconds(context.read_timeout), context.tls)) {
     ActorAdminBackendSetup backend;
     backend.system = context.system;
     backend.router = context.router;

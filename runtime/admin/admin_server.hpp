@@ -3,7 +3,8 @@
 // requests and answers between the socket and the API, enforces the [admin] limits, each
 // counted as a limit hit: max_body (413), max_connections (503 right after accept) and
 // read_timeout (the connection closed), and measures the ingest rate that /stats reports,
-// once a second.
+// once a second. With a TLS context ([admin] tls_cert / tls_key) it speaks HTTPS only: each
+// connection's thread does the handshake within read_timeout, then serves as without TLS.
 //
 // Thread-safety: start() and stop() from the owner's thread; requests run on connection
 // threads and the rate on a sampling thread, which share only the thread-safe AdminApi, the
@@ -26,6 +27,10 @@
 #include "state/pressure/pressure_policy.hpp"
 #include "state/store/record_store.hpp"
 
+namespace asio::ssl {
+class context;
+}
+
 namespace journeyd {
 
 class AdminHttpServer;
@@ -46,6 +51,8 @@ struct AdminContext {
     uint64_t max_body = 1u << 20;     // bytes in a request body; a longer one is answered 413
     uint64_t max_connections = 1024;  // connections open at once; one more is answered 503
     DurationMs read_timeout = 5'000;  // for a whole request; then the connection is closed
+    // Set: HTTPS only (runtime/tls/tls_context.hpp). Null: plain HTTP.
+    std::shared_ptr<asio::ssl::context> tls;
 };
 
 class AdminServer {

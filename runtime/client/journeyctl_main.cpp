@@ -1,7 +1,10 @@
 // journeyctl: the operator's and integrator's CLI of docs/protocol.md. `send` turns JSON lines into
 // msgpack frames for the ingest port; `show`, `decisions`, `stats` and `cluster` read the
-// admin port;
+// admin port, over HTTP or, given `--admin https://HOST:PORT`, HTTPS trusting `--tls-ca`;
 // `check-config` validates a configuration file without starting anything.
+// cpp-httplib's client is compiled into Debian's libcpp-httplib with OpenSSL, and the
+// cpp_httplib CMake target defines CPPHTTPLIB_OPENSSL_SUPPORT to match, so its SSLClient is
+// there to use.
 #include <httplib.h>
 #include <CLI/CLI.hpp>
 
@@ -13,9 +16,11 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -39,6 +44,9 @@ struct GlobalOptions {
     std::string ingest = "127.0.0.1:7400";
     std::string admin = "127.0.0.1:7401";
     std::string token;
+    // PEM CA certificate(s) trusted for a TLS port (the server's own certificate, when it is
+    // self-signed); empty: the system's store.
+    std::string tls_ca;
     double timeout_seconds = 10;
 
     std::chrono::milliseconds timeout() const {
@@ -89,30 +97,61 @@ std::string describe(httplib::Error error, std::chrono::milliseconds timeout) {
             return "no answer" + within + ", or the connection broke";
         case httplib::Error::Write:
             return "the connection broke while sending the request";
+        case httplib::Error::SSLConnection:
+            return "TLS handshake failed (is the port HTTPS? HOST:PORT without https:// is "
+                   "plain HTTP)";
+        case httplib::Error::SSLLoadingCerts:
+            return "cannot load the CA certificates (check --tls-ca)";
+        case httplib::Error::SSLServerVerification:
+            return "the server's certificate is not trusted or does not name the host (check "
+                   "--tls-ca and the host in the address)";
         default:
             return httplib::to_string(error);
     }
+}
+
+// A client for --admin: "HOST:PORT" or "http://HOST:PORT" speaks HTTP, "https://HOST:PORT"
+// HTTPS, checking the server's certificate and that it names HOST.
+std::unique_ptr<httplib::ClientImpl> admin_client(const GlobalOptions& options) {
+    constexpr std::string_view kHttps = "https://";
+    constexpr std::string_view kHttp = "http://";
+    std::string_view address = options.admin;
+    const bool tls = address.substr(0, kHttps.size()) == kHttps;
+    if (tls)
+        address.remove_prefix(kHttps.size());
+    else if (address.substr(0, kHttp.size()) == kHttp)
+        address.remove_prefix(kHttp.size());
+    const std::optional<HostPort> admin = parse_host_port(address);
+    if (!admin) {
+        throw CommandError(kFailure, "invalid admin address \"" + options.admin +
+                                         "\": expected HOST:PORT or https://HOST:PORT");
+    }
+    if (!tls) return std::make_unique<httplib::ClientImpl>(admin->host, admin->port);
+    auto client = std::make_unique<httplib::SSLClient>(admin->host, admin->port);
+    if (!options.tls_ca.empty()) client->set_ca_cert_path(options.tls_ca);
+    client->enable_server_certificate_verification(true);
+    return client;
 }
 
 // GET `path` on the admin port as JSON. A 404 means "not found" (exit 1) only for paths that
 // name something that may not exist; for the others it is the wrong server (exit 2).
 json admin_get(const GlobalOptions& options, const std::string& path,
                const std::optional<std::string>& not_found_message = std::nullopt) {
-    const std::optional<HostPort> admin = parse_host_port(options.admin);
-    if (!admin) {
-        throw CommandError(kFailure,
-                           "invalid admin address \"" + options.admin + "\": expected HOST:PORT");
-    }
-    httplib::Client client(admin->host, admin->port);
-    client.set_connection_timeout(options.timeout());
-    client.set_read_timeout(options.timeout());
-    client.set_write_timeout(options.timeout());
-    if (!options.token.empty()) client.set_bearer_token_auth(options.token);
+    const std::unique_ptr<httplib::ClientImpl> client = admin_client(options);
+    client->set_connection_timeout(options.timeout());
+    client->set_read_timeout(options.timeout());
+    client->set_write_timeout(options.timeout());
+    if (!options.token.empty()) client->set_bearer_token_auth(options.token);
 
-    const httplib::Result result = client.Get(path);
+    const httplib::Result result = client->Get(path);
     if (!result) {
+        // A port that speaks TLS closes a plain request unanswered: the likely mistake then.
+        const std::string hint = result.error() == httplib::Error::Read &&
+                                         !dynamic_cast<httplib::SSLClient*>(client.get())
+                                     ? " (if the port speaks HTTPS: --admin https://HOST:PORT)"
+                                     : "";
         throw CommandError(kFailure, "cannot reach the admin port at " + options.admin + ": " +
-                                         describe(result.error(), options.timeout()));
+                                         describe(result.error(), options.timeout()) + hint);
     }
     if (result->status == 401) throw CommandError(kFailure, "unauthorized: check --token");
     if (result->status == 404 && not_found_message) {
@@ -274,8 +313,12 @@ int run(int argc, char** argv) {
     app.require_subcommand(1);
     GlobalOptions global;
     app.add_option("--ingest", global.ingest, "ingest port HOST:PORT")->capture_default_str();
-    app.add_option("--admin", global.admin, "admin port HOST:PORT")->capture_default_str();
+    app.add_option("--admin", global.admin, "admin port HOST:PORT, or https://HOST:PORT")
+        ->capture_default_str();
     app.add_option("--token", global.token, "admin bearer token")->envname("JOURNEYD_TOKEN");
+    app.add_option("--tls-ca", global.tls_ca,
+                   "PEM CA certificate(s) to trust on TLS ports (default: the system's store)")
+        ->check(CLI::ExistingFile);
     app.add_option("--timeout", global.timeout_seconds, "seconds to wait to connect or read")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();

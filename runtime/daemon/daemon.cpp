@@ -37,6 +37,15 @@ Daemon::Daemon(Config config) : config_(std::move(config)) {
 }
 
 void Daemon::start() {
+    // Before anything else, so that a certificate or key that cannot be used stops journeyd
+    // at start with the message naming the key and the file (journeyd_main exits 1).
+    std::shared_ptr<asio::ssl::context> admin_tls;
+    if (config_.admin.tls.enabled())
+        admin_tls = make_server_tls_context(config_.admin.tls, "[admin]");
+    // OpenSSL writes to sockets with write(2), which raises SIGPIPE on a connection the peer
+    // reset; our own sends use MSG_NOSIGNAL. Ignored, the write fails with EPIPE instead of
+    // ending the process.
+    std::signal(SIGPIPE, SIG_IGN);
     caf_config_.load<caf::io::middleman>();
     caf_config_.set("logger.verbosity", caf::atom("quiet"));
     // The stealing scheduler polls while idle (CAF issue #1251); an idle daemon must idle.
@@ -109,12 +118,16 @@ void Daemon::start() {
         return ClusterView{clustered, cluster->fingerprint(), cluster->members(), std::move(rates),
                            lease_until};
     };
-    admin_ = std::make_unique<AdminServer>(AdminContext{
-        config_.node.name, config_.admin.token, system_.get(), cluster_->router(), coordinator_,
-        cluster_view, metrics_, store_, sink_, context->engine, config_.pressure, system_now_ms,
-        config_.admin.max_body, config_.admin.max_connections, config_.admin.read_timeout});
+    admin_ = std::make_unique<AdminServer>(
+        AdminContext{config_.node.name, config_.admin.token, system_.get(), cluster_->router(),
+                     coordinator_, cluster_view, metrics_, store_, sink_, context->engine,
+                     config_.pressure, system_now_ms, config_.admin.max_body,
+                     config_.admin.max_connections, config_.admin.read_timeout, admin_tls});
     const auto [admin_host, admin_port] = *parse_address(config_.node.admin);
     admin_port_ = admin_->start(admin_host, admin_port);
+    // The start line stays as the programs reading it expect (start_line.hpp); TLS is said
+    // here, with what an operator checks after replacing the certificate.
+    if (admin_tls) spdlog::info("admin: TLS on, certificate {}", describe_certificate(*admin_tls));
     StartLine started;
     started.node = config_.node.name;
     started.ingest_host = ingest_host;

@@ -2,7 +2,11 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
+#include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <stdexcept>
 
 namespace journeyd {
@@ -13,6 +17,10 @@ std::string last_tls_error() {
     const unsigned long code = ERR_get_error();
     ERR_clear_error();
     if (code == 0) return "unknown error";
+#ifdef ERR_SYSTEM_ERROR
+    // OpenSSL 3 keeps errno for a file it could not open, with no reason string of its own.
+    if (ERR_SYSTEM_ERROR(code)) return std::strerror(static_cast<int>(ERR_GET_REASON(code)));
+#endif
     const char* reason = ERR_reason_error_string(code);
     return reason ? reason : "error " + std::to_string(code);
 }
@@ -36,6 +44,20 @@ std::shared_ptr<asio::ssl::context> make_server_tls_context(const TlsSettings& s
                                  "\" cannot be used with tls_cert \"" + settings.cert +
                                  "\": " + last_tls_error());
     return context;
+}
+
+std::string describe_certificate(asio::ssl::context& context) {
+    X509* certificate = SSL_CTX_get0_certificate(context.native_handle());
+    if (!certificate) return "no certificate";
+    char common_name[256] = "";
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, common_name,
+                                  sizeof common_name) < 0)
+        std::snprintf(common_name, sizeof common_name, "(none)");
+    std::tm expiry{};
+    char expires[32] = "unknown";
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(certificate), &expiry) == 1)
+        std::strftime(expires, sizeof expires, "%Y-%m-%dT%H:%M:%SZ", &expiry);
+    return std::string("CN=") + common_name + ", expires " + expires;
 }
 
 }  // namespace journeyd

@@ -8,6 +8,9 @@
 // for the ports it had, so clients find it where they left it; if another process took one
 // meanwhile, it starts on new ones: tests ask ingest() and admin() again after a restart.
 //
+// Given a CA file, the admin port is taken to speak HTTPS ([admin] tls_cert / tls_key in the
+// configuration) and admin() is an HTTPS client trusting that CA.
+//
 // Thread-safety: ingest(), admin_address() and admin() may be called from any thread while no
 // start or restart is under way; everything else only from the test's thread.
 #pragma once
@@ -31,7 +34,8 @@ namespace journeyd::test {
 
 class DaemonProcess {
   public:
-    explicit DaemonProcess(const std::string& config_toml) {
+    explicit DaemonProcess(const std::string& config_toml, std::string admin_ca = "")
+        : admin_ca_(std::move(admin_ca)) {
         char dir_template[] = "/tmp/journeyd-test-XXXXXX";
         directory_ = ::mkdtemp(dir_template);
         config_path_ = directory_ + "/journeyd.toml";
@@ -84,7 +88,12 @@ class DaemonProcess {
 
     std::string ingest() const { return "127.0.0.1:" + std::to_string(ingest_port_); }
     std::string admin_address() const { return "127.0.0.1:" + std::to_string(admin_port_); }
-    httplib::Client admin() const { return httplib::Client("127.0.0.1", admin_port_); }
+    httplib::Client admin() const {
+        if (admin_ca_.empty()) return httplib::Client("127.0.0.1", admin_port_);
+        httplib::Client client("https://127.0.0.1:" + std::to_string(admin_port_));
+        client.set_ca_cert_path(admin_ca_);
+        return client;
+    }
     const std::string& directory() const { return directory_; }
 
     // A field of /proc/PID/status in KiB, e.g. "VmRSS" or "VmHWM" (the peak); 0 if absent.
@@ -176,6 +185,7 @@ class DaemonProcess {
         return true;
     }
 
+    std::string admin_ca_;  // empty: the admin port speaks plain HTTP
     std::string directory_;
     std::string config_path_;
     std::string log_path_;
