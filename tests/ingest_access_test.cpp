@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "runtime/client/ingest_client.hpp"
+#include "tests/support/command.hpp"
 #include "tests/support/daemon_process.hpp"
 #include "tests/support/poll.hpp"
 #include "tests/support/raw_ingest.hpp"
@@ -50,17 +51,6 @@ std::vector<json> answers_after(const std::string& ingest, const std::string& by
     std::vector<json> answers;
     while (auto answer = reader.next()) answers.push_back(std::move(*answer));
     return answers;
-}
-
-// Runs `command` through the shell; returns what it wrote to stdout.
-std::string run(const std::string& command) {
-    std::string output;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe);
-    char buffer[4096];
-    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-    ::pclose(pipe);
-    return output;
 }
 
 }  // namespace
@@ -172,9 +162,12 @@ TEST_CASE("ingest TLS: openssl s_client verifies the certificate and gets every 
             framed(i % 10 == 9 ? std::string("\xc1", 1) : event_body("s" + std::to_string(i)));
     const std::string input = daemon.directory() + "/frames.bin";
     std::ofstream(input, std::ios::binary) << frames;
-    const std::string output = run("openssl s_client -quiet -verify_return_error -CAfile " +
-                                   kTlsDir + "/cert.pem -servername localhost -connect " +
-                                   daemon.ingest() + " < " + input + " 2>/dev/null");
+    // Its stderr (the verification) must not mix with the answers' bytes.
+    const std::string output =
+        test::run_command("(openssl s_client -quiet -verify_return_error -CAfile " + kTlsDir +
+                          "/cert.pem -servername localhost -connect " + daemon.ingest() + " < " +
+                          input + " 2>/dev/null)")
+            .second;
     test::AnswerReader reader;
     reader.append(output.data(), output.size());
     std::vector<json> answers;
@@ -200,10 +193,11 @@ TEST_CASE("ingest TLS: plain TCP to a TLS port is refused; the port keeps servin
     CHECK(daemon.metric("journeyd_events_total") == 0);
 
     // Python's ssl through the example event source: TLS, then the hello, then five events.
-    const std::string output =
-        run("/usr/bin/python3 " JOURNEYD_SOURCE_DIR "/examples/event_source.py --ingest " +
-            daemon.ingest() + " --tls --cafile " + kTlsDir +
-            "/cert.pem --token s3cret --customer py 2>&1");
+    const std::string output = test::run_command("/usr/bin/python3 " JOURNEYD_SOURCE_DIR
+                                                 "/examples/event_source.py --ingest " +
+                                                 daemon.ingest() + " --tls --cafile " + kTlsDir +
+                                                 "/cert.pem --token s3cret --customer py")
+                                   .second;
     INFO(output);
     CHECK(output.find("frame 3 (batch of 3): {'ok': True, 'accepted': 3") != std::string::npos);
     CHECK(daemon.metric("journeyd_events_total") == 5);
