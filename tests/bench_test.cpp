@@ -137,6 +137,9 @@ TEST_CASE("bench: a marketplace mix with max_events sends exactly that many, the
     CHECK(sizes == std::vector<size_t>{40, 40, 20});  // the last frame holds the rest
     CHECK(drain(5).second == events);
     CHECK(drain(6).second != events);
+    MarketplaceMix none(zipf, 5, "t-", 40, nullptr, 0);  // a connection with no share
+    Frame frame;
+    CHECK_FALSE(none.next(frame));
 }
 
 TEST_CASE("bench: each cluster member's configuration names it and lists every member") {

@@ -45,7 +45,9 @@ double measure(Report& report, const std::string& column, const BenchOptions& o,
     if (o.events == 0)
         plan.duration = std::chrono::milliseconds(static_cast<int64_t>(o.seconds * 1000));
     const LoadResult load = run_load(plan, [&](size_t c) {
-        const uint64_t share = o.events / o.connections + (c < o.events % o.connections ? 1 : 0);
+        // A share of 0 (fewer events than connections) is an empty source, not an endless one.
+        std::optional<uint64_t> share;
+        if (o.events > 0) share = o.events / o.connections + (c < o.events % o.connections ? 1 : 0);
         return std::make_unique<MarketplaceMix>(customers, seed + c,
                                                 id_prefix + "c" + std::to_string(c) + "-", o.batch,
                                                 nullptr, share);

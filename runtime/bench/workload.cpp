@@ -109,7 +109,7 @@ size_t ZipfDistribution::operator()(std::mt19937_64& random) const {
 
 MarketplaceMix::MarketplaceMix(std::shared_ptr<const ZipfDistribution> customers, uint64_t seed,
                                std::string id_prefix, size_t batch, Accept accept,
-                               uint64_t max_events)
+                               std::optional<uint64_t> max_events)
     : customers_(std::move(customers)),
       random_(seed),
       type_(mix_distribution()),
@@ -121,8 +121,8 @@ MarketplaceMix::MarketplaceMix(std::shared_ptr<const ZipfDistribution> customers
 bool MarketplaceMix::next(Frame& frame) {
     // next_id_ counts the events made so far.
     const size_t events =
-        max_events_ == 0 ? batch_
-                         : static_cast<size_t>(std::min<uint64_t>(batch_, max_events_ - next_id_));
+        !max_events_ ? batch_
+                     : static_cast<size_t>(std::min<uint64_t>(batch_, *max_events_ - next_id_));
     if (events == 0) return false;
     msgpack::sbuffer buffer;
     Packer packer(buffer);
