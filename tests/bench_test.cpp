@@ -117,6 +117,31 @@ TEST_CASE("bench: a marketplace mix with `accept` sends only the customers it ac
     CHECK(refused > 0);  // rank 0, the likeliest, was drawn and drawn again
 }
 
+TEST_CASE("bench: a marketplace mix with max_events sends exactly that many, the same each time") {
+    const auto zipf = std::make_shared<const ZipfDistribution>(100, 1.0);
+    // All of one source's decoded events, frame by frame, as (customer, type) pairs.
+    const auto drain = [&](uint64_t seed) {
+        MarketplaceMix mix(zipf, seed, "t-", 40, nullptr, 100);
+        std::vector<size_t> frame_sizes;
+        std::vector<std::pair<std::string, std::string>> events;
+        for (Frame frame; mix.next(frame);) {
+            const DecodedRequest decoded = decode_request_body(frame.body, 0);
+            REQUIRE(decoded.frame_error.empty());
+            REQUIRE(decoded.events.size() == frame.events);
+            frame_sizes.push_back(frame.events);
+            for (const Event& e : decoded.events) events.emplace_back(e.customer, e.type);
+        }
+        return std::make_pair(frame_sizes, events);
+    };
+    const auto [sizes, events] = drain(5);
+    CHECK(sizes == std::vector<size_t>{40, 40, 20});  // the last frame holds the rest
+    CHECK(drain(5).second == events);
+    CHECK(drain(6).second != events);
+    MarketplaceMix none(zipf, 5, "t-", 40, nullptr, 0);  // a connection with no share
+    Frame frame;
+    CHECK_FALSE(none.next(frame));
+}
+
 TEST_CASE("bench: each cluster member's configuration names it and lists every member") {
     const std::vector<uint16_t> ports = {17410, 17420, 17430};
     const Config second = test::config_from(marketplace_config("0s", ports, 1));

@@ -76,9 +76,15 @@ int main(int argc, char** argv) {
 
     CLI::App* ingest = app.add_subcommand(
         "ingest", "a real journeyd over loopback: events/s, ack and decision latency, CPU, RSS");
-    ingest->add_option("--seconds", o.seconds, "length of each run")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+    CLI::Option* seconds = ingest->add_option("--seconds", o.seconds, "length of each run")
+                               ->capture_default_str()
+                               ->check(CLI::PositiveNumber);
+    // A fixed count makes runs comparable: the same seed sends the same events, however fast.
+    ingest
+        ->add_option("--events", o.events,
+                     "send exactly this many events in each run (then stop) instead of --seconds")
+        ->check(CLI::PositiveNumber)
+        ->excludes(seconds);
     ingest->add_flag("--no-half", o.no_half, "skip the second run at 50% of the peak");
     ingest->add_option("--connect", o.connect, "drive a running journeyd's ingest HOST:PORT");
     ingest->add_option("--admin", o.admin, "with --connect: its admin HOST:PORT");

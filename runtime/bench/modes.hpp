@@ -9,7 +9,8 @@
 //          PressureLedger, as journeyd's actors do, without actors, sockets or disk.
 // ingest   a real journeyd on the default journey, durable store on, driven over loopback:
 //          acknowledged events/s, ack latency per frame, event->decision from journeyd's
-//          histogram, daemon CPU and memory; then the same at half the measured peak.
+//          histogram, daemon CPU (also per event) and memory; then the same at half the
+//          measured peak. Each run lasts `seconds`, or sends exactly `events`.
 // actors   memory per live customer actor, and what remains per customer once passivated.
 // timers   memory per pending timer (customers live; then passivated, so that only the
 //          store's timer index holds them) and how late timers fire.
@@ -38,6 +39,7 @@ struct BenchOptions {
     size_t batch = 100;            // events per frame
     uint64_t n = 1'000'000;        // limit: events; actors, timers, restart: customers
     double seconds = 20;           // ingest: length of each run
+    uint64_t events = 0;           // ingest: events each run sends instead (0: `seconds`)
     size_t customers = 1'000'000;  // limit, ingest: the Zipf population
     double zipf = 1.0;
     std::string arbitration_window = "0s";

@@ -108,20 +108,27 @@ size_t ZipfDistribution::operator()(std::mt19937_64& random) const {
 }
 
 MarketplaceMix::MarketplaceMix(std::shared_ptr<const ZipfDistribution> customers, uint64_t seed,
-                               std::string id_prefix, size_t batch, Accept accept)
+                               std::string id_prefix, size_t batch, Accept accept,
+                               std::optional<uint64_t> max_events)
     : customers_(std::move(customers)),
       random_(seed),
       type_(mix_distribution()),
       id_prefix_(std::move(id_prefix)),
       batch_(batch),
-      accept_(std::move(accept)) {}
+      accept_(std::move(accept)),
+      max_events_(max_events) {}
 
 bool MarketplaceMix::next(Frame& frame) {
+    // next_id_ counts the events made so far.
+    const size_t events =
+        !max_events_ ? batch_
+                     : static_cast<size_t>(std::min<uint64_t>(batch_, *max_events_ - next_id_));
+    if (events == 0) return false;
     msgpack::sbuffer buffer;
     Packer packer(buffer);
-    packer.pack_array(static_cast<uint32_t>(batch_));
+    packer.pack_array(static_cast<uint32_t>(events));
     const int64_t ts = now_ms();
-    for (size_t i = 0; i < batch_; ++i) {
+    for (size_t i = 0; i < events; ++i) {
         const std::string id = id_prefix_ + std::to_string(next_id_++);
         size_t rank = (*customers_)(random_);
         while (accept_ && !accept_(rank)) rank = (*customers_)(random_);
@@ -131,7 +138,7 @@ bool MarketplaceMix::next(Frame& frame) {
         pack_event_fields(packer, id, customer, type, ts, profile);
         if (profile) pack_profile_attrs(packer, random_);
     }
-    take_frame(buffer, static_cast<uint32_t>(batch_), frame);
+    take_frame(buffer, static_cast<uint32_t>(events), frame);
     return true;
 }
 

@@ -8,7 +8,9 @@
 // the source's prefix and a counter, so sources with distinct prefixes never repeat an id.
 // With `accept`, each drawn rank goes through it and a rank it refuses is drawn again: the
 // cluster mode gives a connection only the customers its node owns, or counts those it
-// sends to a node that does not own them.
+// sends to a node that does not own them. With `max_events` the source is exhausted after
+// that many events (none: at once) (its last frame holds the rest), so a run of a fixed size sends
+// the same customers, types and attributes for the same seed whatever the machine's speed.
 //
 // EachCustomerOnce activates a population for `actors`, `timers` and `restart`: customers
 // first, first + stride, ... below `count` get one event each, of the type `type_of(i)`
@@ -17,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -46,7 +49,8 @@ class MarketplaceMix final : public FrameSource {
     using Accept = std::function<bool(size_t rank)>;
 
     MarketplaceMix(std::shared_ptr<const ZipfDistribution> customers, uint64_t seed,
-                   std::string id_prefix, size_t batch, Accept accept = nullptr);
+                   std::string id_prefix, size_t batch, Accept accept = nullptr,
+                   std::optional<uint64_t> max_events = std::nullopt);
     bool next(Frame& frame) override;
 
   private:
@@ -56,6 +60,7 @@ class MarketplaceMix final : public FrameSource {
     std::string id_prefix_;
     size_t batch_;
     Accept accept_;
+    std::optional<uint64_t> max_events_;  // none: no end
     uint64_t next_id_ = 0;
 };
 
