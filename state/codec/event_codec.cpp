@@ -104,25 +104,29 @@ void add_event(const msgpack::object& o, uint32_t index, TimeMs receive_time, De
     out.index.push_back(index);
 }
 
-}  // namespace
-
-DecodedRequest decode_request_body(std::string_view body, TimeMs receive_time) {
-    DecodedRequest out;
+// Unpacks a frame body that must hold exactly one msgpack value, bounded by its size; the
+// frame error, empty when `handle` holds the value.
+std::string unpack_one_value(std::string_view body, msgpack::object_handle& handle) {
     const size_t n = body.size();
     // No element can take less than one byte (a map entry two): claims beyond that are lies.
     const msgpack::unpack_limit limits(n, n / 2, n, n, n, kMaxDepth);
-    msgpack::object_handle handle;
     size_t offset = 0;
     try {
         handle = msgpack::unpack(body.data(), n, offset, nullptr, nullptr, limits);
     } catch (const std::exception& e) {
-        out.frame_error = std::string("body is not valid msgpack: ") + e.what();
-        return out;
+        return std::string("body is not valid msgpack: ") + e.what();
     }
-    if (offset != n) {
-        out.frame_error = "body holds more than one msgpack value";
-        return out;
-    }
+    if (offset != n) return "body holds more than one msgpack value";
+    return {};
+}
+
+}  // namespace
+
+DecodedRequest decode_request_body(std::string_view body, TimeMs receive_time) {
+    DecodedRequest out;
+    msgpack::object_handle handle;
+    out.frame_error = unpack_one_value(body, handle);
+    if (!out.frame_error.empty()) return out;
     const msgpack::object& root = handle.get();
     if (root.type == msgpack::type::MAP) {
         out.size = 1;
@@ -174,17 +178,10 @@ std::string encode_frame_error(std::string_view message) {
 
 Hello decode_hello(std::string_view body) {
     Hello hello;
-    const size_t n = body.size();
-    const msgpack::unpack_limit limits(n, n / 2, n, n, n, kMaxDepth);
     msgpack::object_handle handle;
-    size_t offset = 0;
-    try {
-        handle = msgpack::unpack(body.data(), n, offset, nullptr, nullptr, limits);
-    } catch (const std::exception&) {
-        return hello;
-    }
+    if (!unpack_one_value(body, handle).empty()) return hello;
     const msgpack::object& root = handle.get();
-    if (offset != n || root.type != msgpack::type::MAP || root.via.map.size != 1) return hello;
+    if (root.type != msgpack::type::MAP || root.via.map.size != 1) return hello;
     const msgpack::object* inner = field(root, "hello");
     if (!inner) return hello;
     hello.is_hello = true;
