@@ -11,13 +11,27 @@ namespace journeyd {
 
 namespace {
 
+// A request that arrived while its customer was passivating: resumed with the successor
+// actor, or failed when none can be made.
+struct Waiting {
+    std::function<void(const caf::actor&)> resume;
+    std::function<void(const caf::error&)> fail;
+};
+
 struct Entry {
     caf::actor actor;
     TimeMs last_used = 0;
     bool passivating = false;
     // Requests that arrived while the actor was passivating, replayed in order to its
     // successor once the old actor is gone (so two actors never hold one customer).
-    std::vector<std::pair<caf::response_promise, caf::message>> waiting;
+    std::vector<Waiting> waiting;
+};
+
+// The results of a batch of events, answered together once all are in.
+struct BatchResults {
+    caf::response_promise promise;
+    std::vector<EventResult> results;
+    size_t outstanding = 0;
 };
 
 struct Registry {
@@ -61,7 +75,11 @@ class Shard {
         auto it = registry_.by_id.find(id);
         if (it != registry_.by_id.end() && it->second.passivating) {
             auto promise = self_->make_response_promise();
-            it->second.waiting.emplace_back(promise, std::move(request));
+            it->second.waiting.push_back(
+                {[promise, request](const caf::actor& actor) mutable {
+                     promise.delegate(actor, std::move(request));
+                 },
+                 [promise](const caf::error& error) mutable { promise.deliver(error); }});
             return promise;
         }
         if (it == registry_.by_id.end()) {
@@ -72,6 +90,29 @@ class Shard {
         }
         it->second.last_used = context_->now();
         return self_->delegate(it->second.actor, std::move(request));
+    }
+
+    // One event of a batch: routed like route() does, but its answer comes back here and
+    // goes to `done`, so that the batch is answered once.
+    void deliver(Event event, std::function<void(EventResult)> done) {
+        const std::string id = event.customer;
+        auto it = registry_.by_id.find(id);
+        if (it != registry_.by_id.end() && it->second.passivating) {
+            auto shared = std::make_shared<Event>(std::move(event));
+            it->second.waiting.push_back(
+                {[this, shared, done](const caf::actor& actor) {
+                     ask(actor, std::move(*shared), done);
+                 },
+                 [this, done](const caf::error& error) { done(failed(error)); }});
+            return;
+        }
+        if (it == registry_.by_id.end()) {
+            auto initial = initial_state(*context_, id, IfUnknown::create);
+            if (!initial) return done(failed(initial.error()));
+            it = activate(std::move(**initial));
+        }
+        it->second.last_used = context_->now();
+        ask(it->second.actor, std::move(event), std::move(done));
     }
 
     // From the timer sweeper: the customer, activated from its record if need be, is told to
@@ -123,12 +164,12 @@ class Shard {
         if (waiting.empty()) return;
         auto initial = initial_state(*context_, customer, IfUnknown::create);
         if (!initial) {
-            for (auto& [promise, request] : waiting) promise.deliver(initial.error());
+            for (Waiting& request : waiting) request.fail(initial.error());
             return;
         }
         auto revived = activate(std::move(**initial));
         revived->second.last_used = context_->now();
-        for (auto& [promise, request] : waiting) promise.delegate(revived->second.actor, request);
+        for (Waiting& request : waiting) request.resume(revived->second.actor);
     }
 
     void end_all() {
@@ -137,6 +178,24 @@ class Shard {
     }
 
   private:
+    // The customer's own answer comes once the event is committed (the store writer answers).
+    void ask(const caf::actor& customer, Event event, std::function<void(EventResult)> done) {
+        self_->request(customer, caf::infinite, event_atom::value, std::move(event))
+            .then(
+                [done](EventOutcome outcome) {
+                    EventResult result;
+                    result.duplicate = outcome == EventOutcome::duplicate;
+                    done(std::move(result));
+                },
+                [this, done](caf::error& error) { done(failed(error)); });
+    }
+
+    EventResult failed(const caf::error& error) const {
+        EventResult result;
+        result.error = describe(self_->system(), error);
+        return result;
+    }
+
     std::unordered_map<std::string, Entry>::iterator activate(CustomerState initial) {
         std::string id = initial.id;
         auto actor = self_->spawn(customer_actor, context_, std::move(initial));
@@ -173,6 +232,20 @@ caf::behavior customer_shard(caf::event_based_actor* self,
         [shard](event_atom atom, Event& event) {
             const std::string id = event.customer;
             return shard->route(id, caf::make_message(atom, std::move(event)), IfUnknown::create);
+        },
+        [self, shard](event_atom, std::vector<Event>& events) {
+            auto batch = std::make_shared<BatchResults>();
+            batch->promise = self->make_response_promise();
+            batch->results.resize(events.size());
+            batch->outstanding = events.size();
+            if (events.empty()) batch->promise.deliver(std::move(batch->results));
+            for (size_t i = 0; i < events.size(); ++i)
+                shard->deliver(std::move(events[i]), [batch, i](EventResult result) {
+                    batch->results[i] = std::move(result);
+                    if (--batch->outstanding == 0)
+                        batch->promise.deliver(std::move(batch->results));
+                });
+            return batch->promise;
         },
         [shard](lookup_atom atom, const std::string& id) {
             return shard->route(id, caf::make_message(atom), IfUnknown::skip);

@@ -10,6 +10,8 @@
 //
 // Messages:
 //   (event_atom, Event)             -> EventOutcome (delegated to the customer)
+//   (event_atom, std::vector<Event>) -> std::vector<EventResult>, in batch order: a frame's
+//                                      events of this shard, answered once all are committed
 //   (lookup_atom, std::string id)   -> CustomerLookup; found = false for an unknown id
 //   (timer_due_atom, std::string id)   activates a stored customer whose timer is due
 #pragma once

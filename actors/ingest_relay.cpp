@@ -5,9 +5,9 @@
 namespace journeyd {
 namespace {
 
-// The events of one frame for one other member, sent to its peer together.
-struct Forwarded {
-    caf::actor peer;
+// The events of one frame for one shard or one other member, sent together.
+struct Batch {
+    caf::actor to;
     std::vector<Event> events;
     std::vector<size_t> slots;  // their places in the frame's FrameResults
 };
@@ -48,38 +48,23 @@ caf::behavior ingest_relay(caf::event_based_actor* self,
             failed.error = describe(self->system(), error);
             return failed;
         };
-        // Events of customers another member owns go to its peer in one batch per member.
-        std::vector<Forwarded> forwarded;
+        // One batch per destination: a shard of this node, or the peer of another member.
+        std::vector<Batch> batches;
         for (size_t i = 0; i < frame.events.size(); ++i) {
             Event& event = frame.events[i];
-            const CustomerRouter::Route owner = context->router.route(event.customer);
-            if (!owner.local) {
-                auto batch = std::find_if(forwarded.begin(), forwarded.end(),
-                                          [&](const Forwarded& f) { return f.peer == owner.to; });
-                if (batch == forwarded.end()) {
-                    forwarded.emplace_back();
-                    forwarded.back().peer = owner.to;
-                    batch = std::prev(forwarded.end());
-                }
-                batch->events.push_back(std::move(event));
-                batch->slots.push_back(i);
-                continue;
+            const caf::actor& owner = context->router.route(event.customer).to;
+            auto batch = std::find_if(batches.begin(), batches.end(),
+                                      [&](const Batch& b) { return b.to == owner; });
+            if (batch == batches.end()) {
+                batches.emplace_back();
+                batches.back().to = owner;
+                batch = std::prev(batches.end());
             }
-            self->request(owner.to, context->limits.event_timeout, event_atom::value,
-                          std::move(event))
-                .then(
-                    [record, i](EventOutcome outcome) {
-                        EventResult result;
-                        result.duplicate = outcome == EventOutcome::duplicate;
-                        record(&i, &result, 1);
-                    },
-                    [record, i, failure](caf::error& error) {
-                        const EventResult failed = failure(error);
-                        record(&i, &failed, 1);
-                    });
+            batch->events.push_back(std::move(event));
+            batch->slots.push_back(i);
         }
-        for (Forwarded& batch : forwarded) {
-            self->request(batch.peer, context->limits.event_timeout, event_atom::value,
+        for (Batch& batch : batches) {
+            self->request(batch.to, context->limits.event_timeout, event_atom::value,
                           std::move(batch.events))
                 .then(
                     [record, slots = batch.slots](std::vector<EventResult>& results) {

@@ -1,6 +1,6 @@
 // Hands the events of ingest frames to CAF (runtime/ingest/ runs the sockets on threads of its
-// own): one relay actor per ingest connection sends each valid event to its customer's shard,
-// or the events of a frame that other members own to their peers in one batch per member,
+// own): one relay actor per ingest connection sends a frame's valid events in one batch per
+// destination: each shard of this node, or the peer of each other member that owns some,
 // and reports every result back through `report`, which the connection posts to its strand.
 //
 // Contract: (IngestFrame) asks for the frame's events; `report` is called once per frame,
