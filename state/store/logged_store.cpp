@@ -101,8 +101,10 @@ void LoggedStore::apply_to_active(const std::vector<StoreRecord>& batch, uint64_
     base.customer = [&](std::string_view id) -> std::optional<std::optional<TimeMs>> {
         if (frozen_)
             if (const auto* customer = frozen_->customer(id)) return customer->due;
+        // Most customers have a timer, and an index entry implies the record: one lookup.
+        if (const std::optional<TimeMs> due = lmdb().indexed_due(id)) return due;
         if (!lmdb().has_customer(id)) return std::nullopt;
-        return lmdb().indexed_due(id);
+        return std::optional<TimeMs>();
     };
     base.applied = [&](std::string_view customer, uint64_t fingerprint) {
         if (frozen_ && frozen_->was_applied(customer, fingerprint)) return true;
