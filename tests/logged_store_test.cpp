@@ -12,26 +12,12 @@
 #include <random>
 
 #include "state/store/store_record_codec.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace journeyd;
+using test::TempDir;
 
 namespace {
-
-class TempDir {
-  public:
-    TempDir() {
-        char pattern[] = "/tmp/journeyd-logged-XXXXXX";
-        REQUIRE(mkdtemp(pattern) != nullptr);
-        path_ = pattern;
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string sub(const char* name) const { return path_ + "/" + name; }
-
-  private:
-    std::string path_;
-};
 
 constexpr int kCustomers = 25;
 const char* const kStages[] = {"new", "active", "gone"};
@@ -164,7 +150,7 @@ TEST_CASE("a batch survives the log's encoding field by field") {
 }
 
 TEST_CASE("LoggedStore reads like LmdbStore committing the same batches one by one") {
-    TempDir dir;
+    TempDir dir("logged");
     auto expected = open_lmdb(dir.sub("lmdb"));
     Workload work;
     {
@@ -191,7 +177,7 @@ TEST_CASE("LoggedStore reads like LmdbStore committing the same batches one by o
 }
 
 TEST_CASE("a process that dies before any checkpoint loses nothing it committed") {
-    TempDir dir;
+    TempDir dir("logged");
     auto expected = open_lmdb(dir.sub("lmdb"));
     Workload work;
     std::vector<std::vector<StoreRecord>> batches;

@@ -206,9 +206,7 @@ void LmdbStore::commit(const std::vector<StoreRecord>& batch) {
     std::map<std::string, int64_t> stage_deltas;
     // A busy customer can have several records in one batch; only its last is written, since
     // it holds the whole state. Applied ids and stage moves count for each.
-    std::unordered_map<std::string_view, size_t> last_record;
-    for (size_t i = 0; i < batch.size(); ++i)
-        if (!batch[i].record.empty()) last_record[batch[i].customer] = i;
+    std::unordered_map<std::string_view, size_t> last_record = last_records(batch);
     for (size_t i = 0; i < batch.size(); ++i) {
         const StoreRecord& record = batch[i];
         if (record.record.empty()) continue;

@@ -11,9 +11,7 @@ std::string StoreOverlay::applied_key(std::string_view customer, uint64_t finger
 void StoreOverlay::apply(const std::vector<StoreRecord>& batch, uint64_t sequence,
                          const OverlayBase& base) {
     // As LmdbStore::commit: a customer's last record in the batch is its state.
-    std::unordered_map<std::string_view, size_t> last_record;
-    for (size_t i = 0; i < batch.size(); ++i)
-        if (!batch[i].record.empty()) last_record[batch[i].customer] = i;
+    std::unordered_map<std::string_view, size_t> last_record = last_records(batch);
     for (size_t i = 0; i < batch.size(); ++i) {
         const StoreRecord& record = batch[i];
         if (record.record.empty()) continue;
