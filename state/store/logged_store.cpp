@@ -4,6 +4,7 @@
 #include <map>
 #include <stdexcept>
 #include <tuple>
+#include <unordered_map>
 
 #include "state/store/store_record_codec.hpp"
 #include "state/store/test_kill_point.hpp"
@@ -89,33 +90,59 @@ void LoggedStore::commit(const std::vector<StoreRecord>& batch) {
 }
 
 void LoggedStore::apply_to_active(const std::vector<StoreRecord>& batch, uint64_t sequence) {
-    std::unique_lock<std::shared_mutex> lock(state_mutex_);
-    // The base of the active overlay is the frozen one, then LMDB; one read transaction for the
-    // batch's lookups, begun only if one is needed.
-    std::unique_ptr<LmdbStore::Snapshot> snapshot;
-    auto lmdb = [&]() -> const LmdbStore::Snapshot& {
-        if (!snapshot) snapshot = lmdb_->snapshot();
-        return *snapshot;
-    };
+    // What the base (the frozen overlay, then LMDB) holds for the keys the active overlay does
+    // not, looked up first under the shared lock: readers wait only while the overlay itself
+    // changes, not for LMDB's lookups. Only this thread changes active_, and commit_mutex_ keeps
+    // it from being frozen meanwhile; a frozen overlay dropped meanwhile is in LMDB by then.
+    std::unordered_map<std::string_view, std::optional<std::optional<TimeMs>>> customers;
+    std::map<std::pair<std::string_view, uint64_t>, bool> applied;
+    std::map<std::pair<Table, std::string_view>, bool> entries;
+    {
+        std::shared_lock<std::shared_mutex> lock(state_mutex_);
+        std::unique_ptr<LmdbStore::Snapshot> snapshot;  // begun only if a lookup needs it
+        auto lmdb = [&]() -> const LmdbStore::Snapshot& {
+            if (!snapshot) snapshot = lmdb_->snapshot();
+            return *snapshot;
+        };
+        auto customer_below = [&](std::string_view id) -> std::optional<std::optional<TimeMs>> {
+            if (frozen_)
+                if (const auto* customer = frozen_->customer(id)) return customer->due;
+            // Most customers have a timer, and an index entry implies the record: one lookup.
+            if (const std::optional<TimeMs> due = lmdb().indexed_due(id)) return due;
+            if (!lmdb().has_customer(id)) return std::nullopt;
+            return std::optional<TimeMs>();
+        };
+        for (const StoreRecord& record : batch) {
+            if (!record.record.empty() && active_->customer(record.customer) == nullptr &&
+                customers.count(record.customer) == 0)
+                customers.emplace(record.customer, customer_below(record.customer));
+            if (!record.record.empty() && record.applied_event &&
+                !active_->was_applied(record.customer, *record.applied_event)) {
+                const auto key =
+                    std::make_pair(std::string_view(record.customer), *record.applied_event);
+                if (applied.count(key) == 0)
+                    applied[key] =
+                        (frozen_ && frozen_->was_applied(record.customer, *record.applied_event)) ||
+                        lmdb().was_applied(record.customer, *record.applied_event);
+            }
+            for (const TableWrite& write : record.writes) {
+                const auto key = std::make_pair(write.table, std::string_view(write.key));
+                if (active_->entry(write.table, write.key) != nullptr || entries.count(key) > 0)
+                    continue;
+                const StoreOverlay::Entry* frozen =
+                    frozen_ ? frozen_->entry(write.table, write.key) : nullptr;
+                entries[key] =
+                    frozen ? frozen->value.has_value() : lmdb().has(write.table, write.key);
+            }
+        }
+    }
     OverlayBase base;
-    base.customer = [&](std::string_view id) -> std::optional<std::optional<TimeMs>> {
-        if (frozen_)
-            if (const auto* customer = frozen_->customer(id)) return customer->due;
-        // Most customers have a timer, and an index entry implies the record: one lookup.
-        if (const std::optional<TimeMs> due = lmdb().indexed_due(id)) return due;
-        if (!lmdb().has_customer(id)) return std::nullopt;
-        return std::optional<TimeMs>();
-    };
+    base.customer = [&](std::string_view id) { return customers.at(id); };
     base.applied = [&](std::string_view customer, uint64_t fingerprint) {
-        if (frozen_ && frozen_->was_applied(customer, fingerprint)) return true;
-        return lmdb().was_applied(customer, fingerprint);
+        return applied.at({customer, fingerprint});
     };
-    base.has = [&](Table table, std::string_view key) {
-        if (frozen_)
-            if (const auto* entry = frozen_->entry(table, std::string(key)))
-                return entry->value.has_value();
-        return lmdb().has(table, key);
-    };
+    base.has = [&](Table table, std::string_view key) { return entries.at({table, key}); };
+    std::unique_lock<std::shared_mutex> lock(state_mutex_);
     active_->apply(batch, sequence, base);
 }
 
