@@ -338,6 +338,7 @@ void load_and_stop(DaemonProcess& daemon, std::vector<Stream>& streams,
     if (ending == Ending::kill_point) {
         stopping = true;  // the daemon dies by itself, at its kill point
         REQUIRE(daemon.wait_for_exit(std::chrono::seconds(60)));
+        CHECK(daemon.stop() == 128 + SIGKILL);  // killed by its kill point, not by a fault
         for (std::thread& t : threads) t.join();
         return;
     }
