@@ -16,20 +16,14 @@
 #include <utility>
 
 #include "tests/support/memory_record_store.hpp"
+#include "tests/support/open_lmdb_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace journeyd;
 using test::TempDir;
+constexpr auto open_store = test::open_lmdb_store;
 
 namespace {
-
-std::unique_ptr<LmdbStore> open_store(const std::string& directory) {
-    std::string error;
-    auto store = LmdbStore::open(directory, LmdbOptions{}, error);
-    INFO(error);
-    REQUIRE(store != nullptr);
-    return store;
-}
 
 StoreRecord record(std::string customer, std::string bytes,
                    std::optional<TimeMs> next_due = std::nullopt) {

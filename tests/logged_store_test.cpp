@@ -12,10 +12,12 @@
 #include <random>
 
 #include "state/store/store_record_codec.hpp"
+#include "tests/support/open_lmdb_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace journeyd;
 using test::TempDir;
+constexpr auto open_lmdb = test::open_lmdb_store;
 
 namespace {
 
@@ -105,14 +107,6 @@ void check_same(const RecordStore& expected, const RecordStore& actual, const Wo
     CHECK(a.pending_requests == b.pending_requests);
     CHECK(a.outbox == b.outbox);
     CHECK(nonzero(a.customers_in_stage) == nonzero(b.customers_in_stage));
-}
-
-std::unique_ptr<LmdbStore> open_lmdb(const std::string& directory) {
-    std::string error;
-    auto store = LmdbStore::open(directory, LmdbOptions{}, error);
-    INFO(error);
-    REQUIRE(store != nullptr);
-    return store;
 }
 
 LoggedStoreOptions small_options() {
