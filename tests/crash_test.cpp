@@ -248,7 +248,9 @@ struct Tally {
     uint64_t durable_unanswered = 0;  // unanswered, and a duplicate when re-sent
 };
 
-enum class Ending { kill, terminate };
+// kill_point: the daemon kills itself at JOURNEYD_TEST_KILL_POINT
+// (state/store/test_kill_point.hpp).
+enum class Ending { kill, terminate, kill_point };
 
 // The value after "key=" in the last "journeyd stopped" line of the log.
 uint64_t stopped_count(const std::string& log, const std::string& key) {
@@ -333,6 +335,13 @@ void load_and_stop(DaemonProcess& daemon, std::vector<Stream>& streams,
                                  [&](size_t f, const json& response) { settle(s, f, response); });
             s.failed_before_stop = !s.failure.empty() && !stopping;
         });
+    if (ending == Ending::kill_point) {
+        stopping = true;  // the daemon dies by itself, at its kill point
+        REQUIRE(daemon.wait_for_exit(std::chrono::seconds(60)));
+        CHECK(daemon.stop() == 128 + SIGKILL);  // killed by its kill point, not by a fault
+        for (std::thread& t : threads) t.join();
+        return;
+    }
     // The random moment of the kill is the test: no condition to wait for, by design.
     std::this_thread::sleep_for(delay);
     stopping = true;
@@ -397,7 +406,9 @@ Violations check_exactly_once(const std::vector<uint64_t>& restored,
 // advanced.
 void crash_round(DaemonProcess& daemon, std::vector<uint64_t>& applied, int round, Ending ending,
                  std::mt19937& rng) {
-    const char* how = ending == Ending::kill ? "SIGKILL" : "SIGTERM";
+    const char* how = ending == Ending::kill         ? "SIGKILL"
+                      : ending == Ending::kill_point ? "kill point"
+                                                     : "SIGTERM";
     std::vector<Stream> streams = plan_round(round, rng);
     const auto delay =
         std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 1500)(rng));
@@ -528,4 +539,26 @@ TEST_CASE(
     std::vector<uint64_t> applied(kCustomers, 0);
     crash_round(daemon, applied, 1, Ending::terminate, rng);
     check_deliveries(daemon);
+}
+
+// The kill points sit where the write-ahead log and LMDB hand over (state/store/logged_store.hpp):
+// after a checkpoint's LMDB commit but before the log is released, replay must skip what LMDB has
+// (or stage counts and applied ids would count twice); after the release, LMDB alone has it.
+void crash_at_kill_point(const char* point) {
+    INFO("JOURNEYD_CRASH_SEED=" << crash_seed() << " JOURNEYD_TEST_KILL_POINT=" << point);
+    std::mt19937 rng(crash_seed() + 2);
+    ::setenv("JOURNEYD_TEST_KILL_POINT", point, 1);
+    DaemonProcess daemon(crash_config());
+    ::unsetenv("JOURNEYD_TEST_KILL_POINT");  // the restart runs without it
+    std::vector<uint64_t> applied(kCustomers, 0);
+    crash_round(daemon, applied, 1, Ending::kill_point, rng);
+    check_deliveries(daemon);
+}
+
+TEST_CASE("crash: killed right after a checkpoint's LMDB commit, before the log's release") {
+    crash_at_kill_point("checkpoint_written:1");
+}
+
+TEST_CASE("crash: killed right after a checkpoint released the log") {
+    crash_at_kill_point("log_released:1");
 }

@@ -16,35 +16,14 @@
 #include <utility>
 
 #include "tests/support/memory_record_store.hpp"
+#include "tests/support/open_lmdb_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace journeyd;
+using test::TempDir;
+constexpr auto open_store = test::open_lmdb_store;
 
 namespace {
-
-class TempDir {
-  public:
-    TempDir() {
-        char pattern[] = "/tmp/journeyd-lmdb-XXXXXX";
-        REQUIRE(mkdtemp(pattern) != nullptr);
-        path_ = pattern;
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
-};
-
-std::unique_ptr<LmdbStore> open_store(const std::string& directory) {
-    std::string error;
-    auto store = LmdbStore::open(directory, LmdbOptions{}, error);
-    INFO(error);
-    REQUIRE(store != nullptr);
-    return store;
-}
 
 StoreRecord record(std::string customer, std::string bytes,
                    std::optional<TimeMs> next_due = std::nullopt) {
@@ -181,7 +160,7 @@ bool read_batch_number(int fd, uint64_t& batch) {
 }  // namespace
 
 TEST_CASE("lmdb store: a committed record reads back, an unknown customer reads nothing") {
-    TempDir dir;
+    TempDir dir("lmdb");
     auto store = open_store(dir.path());
     const std::string binary("\x00\xff\x01 record", 10);
     store->commit({record("kund\xc3\xa9-1", binary), record("c2", "two", 5)});
@@ -191,7 +170,7 @@ TEST_CASE("lmdb store: a committed record reads back, an unknown customer reads 
 }
 
 TEST_CASE("lmdb store: a later record for the same customer in a batch wins") {
-    TempDir dir;
+    TempDir dir("lmdb");
     auto store = open_store(dir.path());
     store->commit({record("c", "first", 10), record("c", "second", 20)});
     CHECK(store->read("c") == "second");
@@ -199,7 +178,7 @@ TEST_CASE("lmdb store: a later record for the same customer in a batch wins") {
 }
 
 TEST_CASE("lmdb store: empty records are skipped") {
-    TempDir dir;
+    TempDir dir("lmdb");
     auto store = open_store(dir.path());
     store->commit({record("kept", "v1", 10)});
     store->commit({record("kept", ""), record("never", "", 5)});
@@ -210,7 +189,7 @@ TEST_CASE("lmdb store: empty records are skipped") {
 }
 
 TEST_CASE("lmdb store: reopening the directory keeps records and the timer index") {
-    TempDir dir;
+    TempDir dir("lmdb");
     open_store(dir.path())
         ->commit({record("a", "ra", 30), record("b", "rb"), record("c", "rc", 10)});
     auto store = open_store(dir.path());
@@ -296,7 +275,7 @@ TEST_CASE("coordinator tables: MemoryRecordStore") {
 }
 
 TEST_CASE("coordinator tables: LmdbStore, the same as MemoryRecordStore, and kept on reopening") {
-    TempDir dir;
+    TempDir dir("lmdb");
     check_tables(*open_store(dir.path()));
     CHECK(open_store(dir.path())->read(Table::outbox, "d1") == std::optional<std::string>("send"));
 }
@@ -307,7 +286,7 @@ TEST_CASE("stage counts: MemoryRecordStore") {
 }
 
 TEST_CASE("stage counts: LmdbStore, the same as MemoryRecordStore, and kept on reopening") {
-    TempDir dir;
+    TempDir dir("lmdb");
     check_stage_counts(*open_store(dir.path()));
     CHECK(open_store(dir.path())->stats().customers_in_stage.at("loyal") == 1);
 }
@@ -318,7 +297,7 @@ TEST_CASE("applied event ids: MemoryRecordStore") {
 }
 
 TEST_CASE("applied event ids: LmdbStore, the same as MemoryRecordStore") {
-    TempDir dir;
+    TempDir dir("lmdb");
     check_applied_ids(*open_store(dir.path()));
 }
 
@@ -348,7 +327,7 @@ TEST_CASE("lower-bound timer index entries: MemoryRecordStore") {
 }
 
 TEST_CASE("lower-bound timer index entries: LmdbStore, the same as MemoryRecordStore") {
-    TempDir dir;
+    TempDir dir("lmdb");
     check_lower_bound_index(*open_store(dir.path()));
 }
 
@@ -358,12 +337,12 @@ TEST_CASE("timer index semantics: MemoryRecordStore") {
 }
 
 TEST_CASE("timer index semantics: LmdbStore, the same as MemoryRecordStore") {
-    TempDir dir;
+    TempDir dir("lmdb");
     check_timer_index(*open_store(dir.path()));
 }
 
 TEST_CASE("lmdb store: stats count customers and timers, bytes grow with data") {
-    TempDir dir;
+    TempDir dir("lmdb");
     auto store = open_store(dir.path());
     const StoreStats empty = store->stats();
     CHECK(empty.customers == 0);
@@ -382,7 +361,7 @@ TEST_CASE("lmdb store: stats count customers and timers, bytes grow with data") 
 }
 
 TEST_CASE("lmdb store: another format version on disk is refused, naming both versions") {
-    TempDir dir;
+    TempDir dir("lmdb");
     open_store(dir.path());
     overwrite_format_version(dir.path(), "99");
     std::string error;
@@ -392,7 +371,7 @@ TEST_CASE("lmdb store: another format version on disk is refused, naming both ve
 }
 
 TEST_CASE("lmdb store: a path it cannot use as its directory is an error, not a crash") {
-    TempDir dir;
+    TempDir dir("lmdb");
     std::string error;
     SECTION("a regular file") {
         const std::string file = dir.path() + "/store";
@@ -412,7 +391,7 @@ TEST_CASE("lmdb store: a path it cannot use as its directory is an error, not a 
 // Reads racing a commit without such an order may see either snapshot, and LMDB does not
 // promise them to be monotonic across transactions; that is not asserted here.
 TEST_CASE("lmdb store: a read ordered after a returned commit sees it, from any thread") {
-    TempDir dir;
+    TempDir dir("lmdb");
     auto store = open_store(dir.path());
     store->commit({record("counter", "0")});
     constexpr int kCommits = 300;
@@ -439,7 +418,7 @@ TEST_CASE("lmdb store: a read ordered after a returned commit sees it, from any 
 }
 
 TEST_CASE("lmdb store: a killed writer keeps every returned commit and no partial batch") {
-    TempDir dir;
+    TempDir dir("lmdb");
     int report[2];
     REQUIRE(pipe(report) == 0);
     const pid_t child = fork();

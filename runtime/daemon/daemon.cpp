@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <caf/io/all.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <thread>
@@ -12,7 +13,7 @@
 #include "actors/timer_sweeper.hpp"
 #include "runtime/daemon/start_line.hpp"
 #include "runtime/tls/tls_context.hpp"
-#include "state/store/lmdb_store.hpp"
+#include "state/store/logged_store.hpp"
 
 namespace journeyd {
 namespace {
@@ -53,8 +54,18 @@ void Daemon::start() {
     system_ = std::make_unique<caf::actor_system>(caf_config_);
     metrics_ = std::make_shared<Metrics>();
     std::string store_error;
-    store_ = LmdbStore::open(config_.node.data_dir, LmdbOptions{config_.store.sync}, store_error);
+    LoggedStoreOptions store_options;
+    store_options.sync = config_.store.sync;
+    store_options.on_error = [](const std::string& error) {
+        spdlog::error("store checkpoint failed error={}", error);
+    };
+    const auto opening = std::chrono::steady_clock::now();
+    store_ = LoggedStore::open(config_.node.data_dir, store_options, store_error);
     if (!store_) throw std::runtime_error(store_error);
+    // Opening replays the write-ahead log's tail into LMDB: worth seeing when it is long.
+    spdlog::info("store opened ms={}", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::steady_clock::now() - opening)
+                                           .count());
     if (!config_.store.sync)
         spdlog::warn(
             "[store] sync = false: commits are not fsync'd; a crash of the machine can "

@@ -17,6 +17,8 @@ namespace {
 
 constexpr std::string_view kFormatKey = "format";
 constexpr std::string_view kFormatVersion = "1";
+// Written by write_coalesced(): the write-ahead log is in LMDB up to this sequence.
+constexpr std::string_view kLogThroughKey = "log_through";
 constexpr size_t kDueKeySize = 8;
 
 void check(int rc, const char* operation) {
@@ -204,66 +206,104 @@ void LmdbStore::commit(const std::vector<StoreRecord>& batch) {
     std::map<std::string, int64_t> stage_deltas;
     // A busy customer can have several records in one batch; only its last is written, since
     // it holds the whole state. Applied ids and stage moves count for each.
-    std::unordered_map<std::string_view, size_t> last_record;
-    for (size_t i = 0; i < batch.size(); ++i)
-        if (!batch[i].record.empty()) last_record[batch[i].customer] = i;
+    std::unordered_map<std::string_view, size_t> last_record = last_records(batch);
     for (size_t i = 0; i < batch.size(); ++i) {
         const StoreRecord& record = batch[i];
         if (record.record.empty()) continue;
         if (last_record[record.customer] == i) write_record(txn.get(), record);
-        if (record.applied_event) remember_applied(txn.get(), record);
+        if (record.applied_event)
+            remember_applied(txn.get(), *record.applied_event, record.customer, record.applied_at);
         if (!record.stage_move) continue;
         if (!record.stage_move->first.empty()) --stage_deltas[record.stage_move->first];
         ++stage_deltas[record.stage_move->second];
     }
     add_to_stage_counts(txn.get(), stage_deltas);
     for (const StoreRecord& record : batch)
-        for (const TableWrite& write : record.writes) apply(txn.get(), write);
+        for (const TableWrite& write : record.writes)
+            apply(txn.get(), write.table, write.key,
+                  write.value ? std::optional<std::string_view>(*write.value) : std::nullopt);
     txn.commit();
 }
 
-void LmdbStore::apply(MDB_txn* txn, const TableWrite& write) {
-    const MDB_dbi dbi = tables_[static_cast<size_t>(write.table)];
-    MDB_val key = as_val(write.key);
-    if (!write.value) {
-        check_found(mdb_del(txn, dbi, &key, nullptr), "mdb_del table");
+void LmdbStore::write_coalesced(const CoalescedWrites& writes) {
+    std::lock_guard<std::mutex> lock(commit_mutex_);
+    Transaction txn(env_, 0);
+    for (const CoalescedWrites::Customer& customer : writes.customers) {
+        put_customer(txn.get(), customer.customer, customer.record);
+        const std::optional<std::string> old_due = indexed_due_key(txn.get(), customer.customer);
+        if (old_due != (customer.due ? std::optional(encode_due(*customer.due)) : std::nullopt))
+            replace_index_entry(txn.get(), customer.customer, old_due, customer.due);
+    }
+    for (const CoalescedWrites::Applied& applied : writes.applied)
+        remember_applied(txn.get(), applied.fingerprint, applied.customer, applied.at);
+    add_to_stage_counts(txn.get(), writes.stage_deltas);
+    for (const CoalescedWrites::Write& write : writes.writes)
+        apply(txn.get(), write.table, write.key, write.value);
+    const std::string through = be64_bytes(writes.log_through);
+    MDB_val key = as_val(kLogThroughKey), value = as_val(through);
+    check(mdb_put(txn.get(), meta_, &key, &value, 0), "mdb_put meta");
+    txn.commit();
+}
+
+void LmdbStore::apply(MDB_txn* txn, Table table, std::string_view key,
+                      std::optional<std::string_view> value) {
+    const MDB_dbi dbi = tables_[static_cast<size_t>(table)];
+    MDB_val k = as_val(key);
+    if (!value) {
+        check_found(mdb_del(txn, dbi, &k, nullptr), "mdb_del table");
         return;
     }
-    MDB_val value = as_val(*write.value);
-    check(mdb_put(txn, dbi, &key, &value, 0), "mdb_put table");
+    MDB_val v = as_val(*value);
+    check(mdb_put(txn, dbi, &k, &v, 0), "mdb_put table");
+}
+
+void LmdbStore::put_customer(MDB_txn* txn, std::string_view customer, std::string_view record) {
+    MDB_val key = as_val(customer);
+    MDB_val bytes = as_val(record);
+    check(mdb_put(txn, customers_, &key, &bytes, 0), "mdb_put customers");
+}
+
+std::optional<std::string> LmdbStore::indexed_due_key(MDB_txn* txn,
+                                                      std::string_view customer) const {
+    MDB_val key = as_val(customer);
+    MDB_val due;
+    if (!check_found(mdb_get(txn, timer_of_, &key, &due), "mdb_get timer_of")) return std::nullopt;
+    return std::string(as_view(due));
 }
 
 void LmdbStore::write_record(MDB_txn* txn, const StoreRecord& record) {
-    MDB_val customer = as_val(record.customer);
-    MDB_val bytes = as_val(record.record);
-    check(mdb_put(txn, customers_, &customer, &bytes, 0), "mdb_put customers");
+    put_customer(txn, record.customer, record.record);
+    const std::optional<std::string> old_due = indexed_due_key(txn, record.customer);
+    if (!reindex(old_due ? std::optional(decode_due(*old_due)) : std::nullopt, record)) return;
+    replace_index_entry(txn, record.customer, old_due, record.next_due);
+}
 
-    MDB_val old_due;
-    const bool indexed =
-        check_found(mdb_get(txn, timer_of_, &customer, &old_due), "mdb_get timer_of");
-    if (!reindex(indexed ? std::optional(decode_due(as_view(old_due))) : std::nullopt, record))
-        return;
-    if (indexed) {
-        const std::string old_entry = timer_entry(as_view(old_due), record.customer);
+void LmdbStore::replace_index_entry(MDB_txn* txn, std::string_view customer,
+                                    const std::optional<std::string>& old_due,
+                                    std::optional<TimeMs> next_due) {
+    MDB_val customer_key = as_val(customer);
+    if (old_due) {
+        const std::string old_entry = timer_entry(*old_due, customer);
         MDB_val old_entry_key = as_val(old_entry);
         check(mdb_del(txn, timer_index_, &old_entry_key, nullptr), "mdb_del timer_index");
     }
-    if (!record.next_due) {
-        check_found(mdb_del(txn, timer_of_, &customer, nullptr), "mdb_del timer_of");
+    if (!next_due) {
+        check_found(mdb_del(txn, timer_of_, &customer_key, nullptr), "mdb_del timer_of");
         return;
     }
-    const std::string due = encode_due(*record.next_due);
-    const std::string entry = timer_entry(due, record.customer);
+    const std::string due = encode_due(*next_due);
+    const std::string entry = timer_entry(due, customer);
     MDB_val entry_key = as_val(entry);
     MDB_val empty = as_val({});
     check(mdb_put(txn, timer_index_, &entry_key, &empty, 0), "mdb_put timer_index");
     MDB_val due_value = as_val(due);
-    check(mdb_put(txn, timer_of_, &customer, &due_value, 0), "mdb_put timer_of");
+    check(mdb_put(txn, timer_of_, &customer_key, &due_value, 0), "mdb_put timer_of");
 }
 
-void LmdbStore::remember_applied(MDB_txn* txn, const StoreRecord& record) {
-    const std::string applied = be64_bytes(*record.applied_event) + record.customer;
-    const std::string at = encode_due(record.applied_at);
+void LmdbStore::remember_applied(MDB_txn* txn, uint64_t fingerprint, std::string_view customer,
+                                 TimeMs at_time) {
+    const std::string applied = be64_bytes(fingerprint).append(customer);
+    const std::string at = encode_due(at_time);
     const std::string by_time = at + applied;
     MDB_val applied_key = as_val(applied), at_value = as_val(at), by_time_key = as_val(by_time);
     MDB_val empty = as_val({});
@@ -341,11 +381,7 @@ std::vector<DueTimer> LmdbStore::timers_due(TimeMs until, size_t limit,
 }
 
 bool LmdbStore::was_applied(const std::string& customer, uint64_t event_fingerprint) const {
-    Transaction txn(env_, MDB_RDONLY);
-    const std::string applied = be64_bytes(event_fingerprint) + customer;
-    MDB_val key = as_val(applied);
-    MDB_val value;
-    return check_found(mdb_get(txn.get(), applied_, &key, &value), "mdb_get applied");
+    return snapshot()->was_applied(customer, event_fingerprint);
 }
 
 size_t LmdbStore::forget_applied_before(TimeMs cutoff, size_t limit) {
@@ -376,25 +412,71 @@ size_t LmdbStore::forget_applied_before(TimeMs cutoff, size_t limit) {
 }
 
 StoreStats LmdbStore::stats() const {
-    Transaction txn(env_, MDB_RDONLY);
+    return snapshot()->stats();
+}
+
+std::unique_ptr<LmdbStore::Snapshot> LmdbStore::snapshot() const {
+    MDB_txn* txn = nullptr;
+    check(mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn), "mdb_txn_begin");
+    return std::unique_ptr<Snapshot>(new Snapshot(*this, txn));
+}
+
+LmdbStore::Snapshot::~Snapshot() {
+    mdb_txn_abort(txn_);
+}
+
+bool LmdbStore::Snapshot::has_customer(std::string_view customer) const {
+    MDB_val key = as_val(customer);
+    MDB_val value;
+    return check_found(mdb_get(txn_, store_.customers_, &key, &value), "mdb_get customers");
+}
+
+std::optional<TimeMs> LmdbStore::Snapshot::indexed_due(std::string_view customer) const {
+    const std::optional<std::string> due = store_.indexed_due_key(txn_, customer);
+    if (!due) return std::nullopt;
+    return decode_due(*due);
+}
+
+bool LmdbStore::Snapshot::was_applied(std::string_view customer, uint64_t event_fingerprint) const {
+    const std::string applied = be64_bytes(event_fingerprint).append(customer);
+    MDB_val key = as_val(applied);
+    MDB_val value;
+    return check_found(mdb_get(txn_, store_.applied_, &key, &value), "mdb_get applied");
+}
+
+bool LmdbStore::Snapshot::has(Table table, std::string_view key) const {
+    MDB_val k = as_val(key);
+    MDB_val value;
+    return check_found(mdb_get(txn_, store_.tables_[static_cast<size_t>(table)], &k, &value),
+                       "mdb_get table");
+}
+
+uint64_t LmdbStore::Snapshot::log_through() const {
+    MDB_val key = as_val(kLogThroughKey);
+    MDB_val value;
+    if (!check_found(mdb_get(txn_, store_.meta_, &key, &value), "mdb_get meta")) return 0;
+    return be64_value(as_view(value));
+}
+
+StoreStats LmdbStore::Snapshot::stats() const {
     MDB_envinfo info;
-    check(mdb_env_info(env_, &info), "mdb_env_info");
+    check(mdb_env_info(store_.env_, &info), "mdb_env_info");
     MDB_stat environment;
-    check(mdb_env_stat(env_, &environment), "mdb_env_stat");
+    check(mdb_env_stat(store_.env_, &environment), "mdb_env_stat");
     std::map<std::string, int64_t> in_stage;
     {
-        Cursor cursor(txn.get(), stage_counts_);
+        Cursor cursor(txn_, store_.stage_counts_);
         MDB_val key, value;
         while (cursor.next(key, value))
             in_stage[std::string(as_view(key))] = static_cast<int64_t>(be64_value(as_view(value)));
     }
     StoreStats stats;
-    stats.customers = entries_in(txn.get(), customers_);
-    stats.pending_timers = entries_in(txn.get(), timer_of_);
-    stats.applied_events = entries_in(txn.get(), applied_);
+    stats.customers = entries_in(txn_, store_.customers_);
+    stats.pending_timers = entries_in(txn_, store_.timer_of_);
+    stats.applied_events = entries_in(txn_, store_.applied_);
     stats.bytes = (uint64_t(info.me_last_pgno) + 1) * environment.ms_psize;
-    stats.pending_requests = entries_in(txn.get(), tables_[static_cast<size_t>(Table::requests)]);
-    stats.outbox = entries_in(txn.get(), tables_[static_cast<size_t>(Table::outbox)]);
+    stats.pending_requests = entries_in(txn_, store_.tables_[static_cast<size_t>(Table::requests)]);
+    stats.outbox = entries_in(txn_, store_.tables_[static_cast<size_t>(Table::outbox)]);
     stats.customers_in_stage = std::move(in_stage);
     return stats;
 }

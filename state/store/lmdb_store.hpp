@@ -18,7 +18,8 @@
 //                      forget_applied_before walks the oldest first
 //   "stage_counts"     stage name -> customers in it (8-byte big-endian two's complement)
 //   "requests", "pressure", "outbox"   the coordinator's Tables, key -> value as written
-//   "meta"             "format" -> "1"
+//   "meta"             "format" -> "1"; "log_through" -> the last write-ahead log sequence a
+//                      checkpoint wrote (8 bytes big-endian; absent: none), see write_coalesced
 // A due key is the TimeMs as 8 big-endian bytes with the sign bit flipped, so that LMDB's
 // bytewise key order is the signed order (negative instants first). LMDB limits keys to 511
 // bytes, so customer ids must be at most 503 bytes (8 go to the due key); longer ones make
@@ -27,19 +28,28 @@
 // Format version: open() writes "1" into a new store and refuses, with an error naming both
 // versions, a store that holds any other version; there is no migration.
 //
-// Thread-safety: the reads (read(), read_all(), timers_due(), was_applied(), stats()) each run in
+// LoggedStore (state/store/logged_store.hpp) puts a write-ahead log in front: it reads through a
+// Snapshot and checkpoints with write_coalesced(), which records in the same transaction how far
+// the log is in, so a replay after a crash skips exactly what is already here.
+//
+// Thread-safety: the reads (read(), read_all(), timers_due(), was_applied(), stats(), and a
+// Snapshot's) each run in
 // a read transaction of their own (MDB_NOTLS: not tied to a thread), so any number of threads
 // may call them, also while a write runs; they see the last committed batch. The writes,
-// commit() and forget_applied_before(), are meant for the store writer alone and take
+// commit(), write_coalesced() and forget_applied_before(), are meant for one writer and take
 // commit_mutex_, as LMDB allows one write transaction at a time.
 #pragma once
 
 #include <lmdb.h>
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "state/store/record_store.hpp"
 
@@ -49,6 +59,31 @@ struct LmdbOptions {
     bool sync = true;  // false: MDB_NOSYNC, for benchmarks; the caller warns loudly
     // Address space reserved for the map; the file grows only as data is written.
     size_t map_size = size_t(64) << 30;
+};
+
+// The net effect of many commits, as LoggedStore checkpoints it: final states, not the steps.
+// The views must outlive the write_coalesced() call.
+struct CoalescedWrites {
+    struct Customer {
+        std::string_view customer;
+        std::string_view record;
+        std::optional<TimeMs> due;  // the exact index entry (none: not indexed)
+    };
+    struct Applied {
+        uint64_t fingerprint = 0;
+        std::string_view customer;
+        TimeMs at = 0;
+    };
+    struct Write {
+        Table table = Table::requests;
+        std::string_view key;
+        std::optional<std::string_view> value;  // none: erased
+    };
+    std::vector<Customer> customers;
+    std::vector<Applied> applied;
+    std::map<std::string, int64_t> stage_deltas;
+    std::vector<Write> writes;
+    uint64_t log_through = 0;
 };
 
 class LmdbStore final : public RecordStore {
@@ -61,6 +96,31 @@ class LmdbStore final : public RecordStore {
     ~LmdbStore() override;
     LmdbStore(const LmdbStore&) = delete;
     LmdbStore& operator=(const LmdbStore&) = delete;
+
+    // One read transaction for many lookups, and stats consistent with log_through().
+    class Snapshot {
+      public:
+        ~Snapshot();
+        Snapshot(const Snapshot&) = delete;
+        Snapshot& operator=(const Snapshot&) = delete;
+
+        bool has_customer(std::string_view customer) const;
+        std::optional<TimeMs> indexed_due(std::string_view customer) const;
+        bool was_applied(std::string_view customer, uint64_t event_fingerprint) const;
+        bool has(Table table, std::string_view key) const;
+        uint64_t log_through() const;
+        StoreStats stats() const;
+
+      private:
+        friend class LmdbStore;
+        Snapshot(const LmdbStore& store, MDB_txn* txn) : store_(store), txn_(txn) {}
+        const LmdbStore& store_;
+        MDB_txn* txn_;
+    };
+    std::unique_ptr<Snapshot> snapshot() const;
+
+    // All of it in one transaction, with "log_through"; synced like commit().
+    void write_coalesced(const CoalescedWrites& writes);
 
     void commit(const std::vector<StoreRecord>& batch) override;
     std::optional<std::string> read(const std::string& customer) const override;
@@ -76,8 +136,14 @@ class LmdbStore final : public RecordStore {
     LmdbStore() = default;
     void open_environment(const std::string& directory, const LmdbOptions& options);
     void write_record(MDB_txn* txn, const StoreRecord& record);
-    void remember_applied(MDB_txn* txn, const StoreRecord& record);
-    void apply(MDB_txn* txn, const TableWrite& write);
+    void put_customer(MDB_txn* txn, std::string_view customer, std::string_view record);
+    void replace_index_entry(MDB_txn* txn, std::string_view customer,
+                             const std::optional<std::string>& old_due,
+                             std::optional<TimeMs> next_due);
+    std::optional<std::string> indexed_due_key(MDB_txn* txn, std::string_view customer) const;
+    void remember_applied(MDB_txn* txn, uint64_t fingerprint, std::string_view customer, TimeMs at);
+    void apply(MDB_txn* txn, Table table, std::string_view key,
+               std::optional<std::string_view> value);
     void add_to_stage_counts(MDB_txn* txn, const std::map<std::string, int64_t>& deltas);
 
     MDB_env* env_ = nullptr;

@@ -23,6 +23,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -85,6 +87,16 @@ inline StoreRecord table_writes(std::vector<TableWrite> writes) {
 inline bool reindex(std::optional<TimeMs> indexed, const StoreRecord& record) {
     if (!record.index_lower_bound || !indexed) return true;
     return record.next_due && *record.next_due < *indexed;
+}
+
+// For each customer with a record in `batch`, the index of its last one: the record that holds
+// the customer's state after the batch, since a record carries the whole state.
+inline std::unordered_map<std::string_view, size_t> last_records(
+    const std::vector<StoreRecord>& batch) {
+    std::unordered_map<std::string_view, size_t> last;
+    for (size_t i = 0; i < batch.size(); ++i)
+        if (!batch[i].record.empty()) last[batch[i].customer] = i;
+    return last;
 }
 
 struct DueTimer {

@@ -73,6 +73,15 @@ class DaemonProcess {
         pid_ = -1;
     }
 
+    // For a daemon expected to end by itself (a test kill point): true once it has, within
+    // `limit`.
+    bool wait_for_exit(std::chrono::seconds limit) {
+        if (pid_ <= 0) return true;
+        if (!poll_until([&] { return reap(); }, limit)) return false;
+        pid_ = -1;
+        return true;
+    }
+
     // SIGSTOP / SIGCONT: a process that hangs but keeps its sockets open.
     void pause() { ::kill(pid_, SIGSTOP); }
     void resume() { ::kill(pid_, SIGCONT); }

@@ -1,0 +1,316 @@
+#include "state/store/logged_store.hpp"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+#include <tuple>
+#include <unordered_map>
+
+#include "state/store/store_record_codec.hpp"
+#include "state/store/test_kill_point.hpp"
+
+namespace journeyd {
+
+std::unique_ptr<LoggedStore> LoggedStore::open(const std::string& directory,
+                                               const LoggedStoreOptions& options,
+                                               std::string& error) {
+    std::unique_ptr<LoggedStore> store(new LoggedStore(options));
+    try {
+        store->open_files(directory);
+    } catch (const std::exception& e) {
+        error = e.what();
+        return nullptr;
+    }
+    store->thread_ = std::thread([raw = store.get()] { raw->run_checkpoints(); });
+    return store;
+}
+
+void LoggedStore::open_files(const std::string& directory) {
+    std::string error;
+    lmdb_ = LmdbStore::open(directory, LmdbOptions{options_.sync}, error);
+    if (!lmdb_) throw std::runtime_error(error);
+    const uint64_t through = lmdb_->snapshot()->log_through();
+    active_ = std::make_unique<StoreOverlay>(through);
+    log_ = WriteAheadLog::open(
+        directory + "/wal", WalOptions{options_.sync, options_.segment_bytes}, through,
+        [this](uint64_t sequence, std::string_view payload) {
+            apply_to_active(decode_batch(payload), sequence);
+        },
+        error);
+    if (!log_) throw std::runtime_error("store " + directory + ": " + error);
+    // What was replayed goes to LMDB now, so the log is short again before the first commit.
+    checkpoint();
+}
+
+LoggedStore::~LoggedStore() {
+    {
+        std::lock_guard<std::mutex> lock(wake_mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    // A checkpoint now only makes the next start shorter: the log holds it all anyway.
+    try {
+        if (log_ && !broken_) checkpoint();
+    } catch (const std::exception& e) {
+        if (options_.on_error) options_.on_error(std::string("final checkpoint: ") + e.what());
+    }
+}
+
+void LoggedStore::commit(const std::vector<StoreRecord>& batch) {
+    std::unique_lock<std::mutex> commit_lock(commit_mutex_);
+    {
+        std::unique_lock<std::shared_mutex> lock(state_mutex_);
+        if (broken_) throw std::runtime_error("write-ahead log failed earlier; restart journeyd");
+        while (frozen_ && active_->records() >= options_.stall_records) {
+            if (!checkpoint_error_.empty())
+                throw std::runtime_error("store checkpoint failing: " + checkpoint_error_);
+            unfrozen_.wait_for(lock, std::chrono::milliseconds(100));
+        }
+    }
+    uint64_t sequence = 0;
+    try {
+        sequence = log_->append(encode_batch(batch));
+        log_->sync();
+    } catch (...) {
+        std::unique_lock<std::shared_mutex> lock(state_mutex_);
+        broken_ = true;  // what reached the disk is unknown: replay at start decides
+        throw;
+    }
+    apply_to_active(batch, sequence);
+    const bool due = active_->records() >= options_.checkpoint_records ||
+                     log_->bytes() >= options_.checkpoint_log_bytes;
+    commit_lock.unlock();
+    if (!due) return;
+    {
+        std::lock_guard<std::mutex> lock(wake_mutex_);
+        wanted_ = true;
+    }
+    wake_.notify_all();
+}
+
+void LoggedStore::apply_to_active(const std::vector<StoreRecord>& batch, uint64_t sequence) {
+    // What the base (the frozen overlay, then LMDB) holds for the keys the active overlay does
+    // not, looked up first under the shared lock: readers wait only while the overlay itself
+    // changes, not for LMDB's lookups. Only this thread changes active_, and commit_mutex_ keeps
+    // it from being frozen meanwhile; a frozen overlay dropped meanwhile is in LMDB by then.
+    std::unordered_map<std::string_view, std::optional<std::optional<TimeMs>>> customers;
+    std::map<std::pair<std::string_view, uint64_t>, bool> applied;
+    std::map<std::pair<Table, std::string_view>, bool> entries;
+    {
+        std::shared_lock<std::shared_mutex> lock(state_mutex_);
+        std::unique_ptr<LmdbStore::Snapshot> snapshot;  // begun only if a lookup needs it
+        auto lmdb = [&]() -> const LmdbStore::Snapshot& {
+            if (!snapshot) snapshot = lmdb_->snapshot();
+            return *snapshot;
+        };
+        auto customer_below = [&](std::string_view id) -> std::optional<std::optional<TimeMs>> {
+            if (frozen_)
+                if (const auto* customer = frozen_->customer(id)) return customer->due;
+            // Most customers have a timer, and an index entry implies the record: one lookup.
+            if (const std::optional<TimeMs> due = lmdb().indexed_due(id)) return due;
+            if (!lmdb().has_customer(id)) return std::nullopt;
+            return std::optional<TimeMs>();
+        };
+        for (const StoreRecord& record : batch) {
+            if (!record.record.empty() && active_->customer(record.customer) == nullptr &&
+                customers.count(record.customer) == 0)
+                customers.emplace(record.customer, customer_below(record.customer));
+            if (!record.record.empty() && record.applied_event &&
+                !active_->was_applied(record.customer, *record.applied_event)) {
+                const auto key =
+                    std::make_pair(std::string_view(record.customer), *record.applied_event);
+                if (applied.count(key) == 0)
+                    applied[key] =
+                        (frozen_ && frozen_->was_applied(record.customer, *record.applied_event)) ||
+                        lmdb().was_applied(record.customer, *record.applied_event);
+            }
+            for (const TableWrite& write : record.writes) {
+                const auto key = std::make_pair(write.table, std::string_view(write.key));
+                if (active_->entry(write.table, write.key) != nullptr || entries.count(key) > 0)
+                    continue;
+                const StoreOverlay::Entry* frozen =
+                    frozen_ ? frozen_->entry(write.table, write.key) : nullptr;
+                entries[key] =
+                    frozen ? frozen->value.has_value() : lmdb().has(write.table, write.key);
+            }
+        }
+    }
+    OverlayBase base;
+    base.customer = [&](std::string_view id) { return customers.at(id); };
+    base.applied = [&](std::string_view customer, uint64_t fingerprint) {
+        return applied.at({customer, fingerprint});
+    };
+    base.has = [&](Table table, std::string_view key) { return entries.at({table, key}); };
+    std::unique_lock<std::shared_mutex> lock(state_mutex_);
+    active_->apply(batch, sequence, base);
+}
+
+std::optional<std::string> LoggedStore::read(const std::string& customer) const {
+    std::shared_lock<std::shared_mutex> lock(state_mutex_);
+    for (const StoreOverlay* overlay : {active_.get(), frozen_.get()})
+        if (overlay != nullptr)
+            if (const auto* found = overlay->customer(customer)) return found->record;
+    return lmdb_->read(customer);
+}
+
+std::optional<std::string> LoggedStore::read(Table table, const std::string& key) const {
+    std::shared_lock<std::shared_mutex> lock(state_mutex_);
+    for (const StoreOverlay* overlay : {active_.get(), frozen_.get()})
+        if (overlay != nullptr)
+            if (const auto* entry = overlay->entry(table, key)) return entry->value;
+    return lmdb_->read(table, key);
+}
+
+std::vector<std::pair<std::string, std::string>> LoggedStore::read_all(Table table) const {
+    std::shared_lock<std::shared_mutex> lock(state_mutex_);
+    std::map<std::string, std::string> merged;
+    for (auto& [key, value] : lmdb_->read_all(table))
+        merged.emplace(std::move(key), std::move(value));
+    // Oldest first, so the newest overlay's entry is the one left.
+    for (const StoreOverlay* overlay : {frozen_.get(), active_.get()}) {
+        if (overlay == nullptr) continue;
+        for (const auto& [key, entry] : overlay->entries(table)) {
+            if (entry.value)
+                merged[key] = *entry.value;
+            else
+                merged.erase(key);
+        }
+    }
+    return {merged.begin(), merged.end()};
+}
+
+std::vector<DueTimer> LoggedStore::timers_due(TimeMs until, size_t limit,
+                                              const std::optional<DueTimer>& after) const {
+    std::shared_lock<std::shared_mutex> lock(state_mutex_);
+    // An overlay's entry replaces whatever is beneath it for that customer, whether it is
+    // indexed there or not: the overlays' customers are skipped in what lies below them.
+    auto held_above = [&](bool in_lmdb, const std::string& customer) {
+        return active_->customer(customer) != nullptr ||
+               (in_lmdb && frozen_ && frozen_->customer(customer) != nullptr);
+    };
+    std::vector<DueTimer> due;
+    for (const StoreOverlay* overlay : {active_.get(), frozen_.get()}) {
+        if (overlay == nullptr) continue;
+        const auto& index = overlay->index();
+        auto it = after ? index.upper_bound({after->due, after->customer}) : index.begin();
+        for (size_t taken = 0; it != index.end() && it->first <= until && taken < limit; ++it) {
+            if (overlay != active_.get() && held_above(false, it->second)) continue;
+            due.push_back({it->first, it->second});
+            ++taken;
+        }
+    }
+    // LMDB in slices, since entries of customers held above do not count towards the limit.
+    std::optional<DueTimer> from = after;
+    for (size_t taken = 0; taken < limit;) {
+        const std::vector<DueTimer> slice = lmdb_->timers_due(until, limit, from);
+        for (const DueTimer& timer : slice) {
+            if (taken == limit) break;
+            if (held_above(true, timer.customer)) continue;
+            due.push_back(timer);
+            ++taken;
+        }
+        if (slice.size() < limit) break;
+        from = slice.back();
+    }
+    std::sort(due.begin(), due.end(), [](const DueTimer& a, const DueTimer& b) {
+        return std::tie(a.due, a.customer) < std::tie(b.due, b.customer);
+    });
+    if (due.size() > limit) due.resize(limit);
+    return due;
+}
+
+bool LoggedStore::was_applied(const std::string& customer, uint64_t event_fingerprint) const {
+    std::shared_lock<std::shared_mutex> lock(state_mutex_);
+    for (const StoreOverlay* overlay : {active_.get(), frozen_.get()})
+        if (overlay != nullptr && overlay->was_applied(customer, event_fingerprint)) return true;
+    return lmdb_->was_applied(customer, event_fingerprint);
+}
+
+size_t LoggedStore::forget_applied_before(TimeMs cutoff, size_t limit) {
+    {
+        std::lock_guard<std::mutex> lock(wake_mutex_);
+        purge_request_ = {cutoff, limit};
+        wanted_ = true;
+    }
+    wake_.notify_all();
+    return 0;
+}
+
+StoreStats LoggedStore::stats() const {
+    std::shared_lock<std::shared_mutex> lock(state_mutex_);
+    const auto snapshot = lmdb_->snapshot();
+    StoreStats stats = snapshot->stats();
+    // The frozen overlay may be in LMDB already (its checkpoint commits while we read); the
+    // same transaction's log_through says whether.
+    if (frozen_ && snapshot->log_through() < frozen_->last_sequence()) frozen_->add_to(stats);
+    active_->add_to(stats);
+    stats.bytes += log_->bytes();
+    return stats;
+}
+
+void LoggedStore::checkpoint() {
+    std::lock_guard<std::mutex> one_at_a_time(checkpoint_mutex_);
+    checkpoint_once();
+    purge();
+}
+
+void LoggedStore::run_checkpoints() {
+    std::unique_lock<std::mutex> lock(wake_mutex_);
+    while (!stopping_) {
+        wake_.wait_for(lock, options_.checkpoint_every, [this] { return stopping_ || wanted_; });
+        if (stopping_) return;
+        wanted_ = false;
+        lock.unlock();
+        try {
+            checkpoint();
+        } catch (const std::exception& e) {
+            if (options_.on_error) options_.on_error(e.what());
+        }
+        lock.lock();
+    }
+}
+
+// Under checkpoint_mutex_.
+void LoggedStore::checkpoint_once() {
+    {
+        std::lock_guard<std::mutex> between_commits(commit_mutex_);
+        std::unique_lock<std::shared_mutex> lock(state_mutex_);
+        if (!frozen_ && !active_->empty()) {
+            frozen_ = std::move(active_);
+            active_ = std::make_unique<StoreOverlay>(frozen_->last_sequence());
+        }
+    }
+    // Only this function, under checkpoint_mutex_, replaces frozen_.
+    if (!frozen_) return;
+    try {
+        lmdb_->write_coalesced(frozen_->coalesced());
+    } catch (const std::exception& e) {
+        std::unique_lock<std::shared_mutex> lock(state_mutex_);
+        checkpoint_error_ = e.what();
+        throw;
+    }
+    kill_point("checkpoint_written");
+    const uint64_t through = frozen_->last_sequence();
+    {
+        std::unique_lock<std::shared_mutex> lock(state_mutex_);
+        frozen_.reset();
+        checkpoint_error_.clear();
+    }
+    unfrozen_.notify_all();
+    log_->release_through(through);
+    kill_point("log_released");
+}
+
+void LoggedStore::purge() {
+    std::optional<std::pair<TimeMs, size_t>> request;
+    {
+        std::lock_guard<std::mutex> lock(wake_mutex_);
+        request = std::exchange(purge_request_, std::nullopt);
+    }
+    if (!request || request->second == 0) return;
+    while (lmdb_->forget_applied_before(request->first, request->second) == request->second) {
+    }
+}
+
+}  // namespace journeyd

@@ -1,0 +1,118 @@
+// The daemon's RecordStore: a write-ahead log in front of LmdbStore. A commit is durable once its
+// batch is appended to the log and fdatasync'd, a sequential write of a few hundred bytes per
+// event; LMDB, whose commits write random pages, is written only at checkpoints, many commits at
+// a time and a customer's many records as one (docs/durability.md says why not MDB_NOSYNC).
+//
+// commit(): encodes the batch (state/store/store_record_codec.hpp), appends and syncs it
+// (state/store/write_ahead_log.hpp), then applies it to the active StoreOverlay
+// (state/store/store_overlay.hpp), so every read sees it at once. Reads consult the active
+// overlay, then the frozen one (being checkpointed), then LMDB.
+//
+// Checkpoint (a thread of the store's own): when the active overlay holds
+// LoggedStoreOptions::checkpoint_records records, or the log checkpoint_log_bytes, or
+// checkpoint_every has passed, the active overlay is frozen and a fresh one takes the commits;
+// the frozen one's final states go to LMDB in one synced transaction that also records the last
+// log sequence it covers ("log_through"); then it is dropped and the log released through that
+// sequence. A commit waits (back-pressure) while the active overlay holds stall_records and a
+// checkpoint runs, so memory stays bounded when LMDB cannot keep up. A failed checkpoint keeps
+// the frozen overlay (reads stay right) and is tried again; while it fails and the stall limit
+// is reached, commits fail with its error.
+//
+// Open: LMDB first; the log records after LMDB's log_through are replayed into the overlay as
+// commits, and checkpointed before open() returns. A crash at any point loses nothing synced:
+// LMDB holds everything through log_through, the log everything after it, and replay skips what
+// LMDB has, so nothing is applied twice (stage counts are not idempotent).
+//
+// forget_applied_before() only records the request: the checkpoint thread purges LMDB slice
+// after slice once the next checkpoint is written, and the call returns 0. Ids still in an
+// overlay are purged by a later request; forgetting late is allowed.
+//
+// JOURNEYD_TEST_KILL_POINT=checkpoint_written:N or log_released:N (crash tests only) makes the
+// process SIGKILL itself at the N-th time that point is reached; unset, it is inert.
+//
+// Thread-safety: as RecordStore: commit() and forget_applied_before() from one writer, reads
+// from any thread. state_mutex_ (shared for reads, exclusive for applying a batch and swapping
+// overlays) guards the overlays; commit_mutex_ keeps a freeze between two commits.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+
+#include "state/store/lmdb_store.hpp"
+#include "state/store/store_overlay.hpp"
+#include "state/store/write_ahead_log.hpp"
+
+namespace journeyd {
+
+struct LoggedStoreOptions {
+    bool sync = true;  // false: neither the log nor LMDB is fsync'd (benchmarks)
+    uint64_t segment_bytes = uint64_t(64) << 20;
+    // Checkpoint policy: whichever comes first. 100k records is ~1 s of the target ingest rate
+    // and ~50-100 MB of overlay; 64 MiB of log bounds replay at start to well under a second.
+    size_t checkpoint_records = 100'000;
+    uint64_t checkpoint_log_bytes = uint64_t(64) << 20;
+    std::chrono::milliseconds checkpoint_every{1000};
+    size_t stall_records = 400'000;
+    // Told about failed checkpoints and purges (the daemon logs them); may be empty.
+    std::function<void(const std::string&)> on_error;
+};
+
+class LoggedStore final : public RecordStore {
+  public:
+    // LMDB in `directory`, the log in `directory`/wal. On failure: nullptr and `error`.
+    static std::unique_ptr<LoggedStore> open(const std::string& directory,
+                                             const LoggedStoreOptions& options, std::string& error);
+    ~LoggedStore() override;
+    LoggedStore(const LoggedStore&) = delete;
+    LoggedStore& operator=(const LoggedStore&) = delete;
+
+    void commit(const std::vector<StoreRecord>& batch) override;
+    std::optional<std::string> read(const std::string& customer) const override;
+    std::optional<std::string> read(Table table, const std::string& key) const override;
+    std::vector<std::pair<std::string, std::string>> read_all(Table table) const override;
+    std::vector<DueTimer> timers_due(TimeMs until, size_t limit,
+                                     const std::optional<DueTimer>& after = {}) const override;
+    bool was_applied(const std::string& customer, uint64_t event_fingerprint) const override;
+    size_t forget_applied_before(TimeMs cutoff, size_t limit) override;
+    StoreStats stats() const override;
+
+    // Checkpoints what is committed and runs a pending purge, now, on the calling thread;
+    // throws what LMDB threw. For tests and the end.
+    void checkpoint();
+
+  private:
+    explicit LoggedStore(const LoggedStoreOptions& options) : options_(options) {}
+    void open_files(const std::string& directory);
+    void apply_to_active(const std::vector<StoreRecord>& batch, uint64_t sequence);
+    void run_checkpoints();
+    void checkpoint_once();
+    void purge();
+
+    const LoggedStoreOptions options_;
+    std::unique_ptr<LmdbStore> lmdb_;
+    std::unique_ptr<WriteAheadLog> log_;
+
+    std::mutex commit_mutex_;  // held by a commit; a freeze waits for it
+    mutable std::shared_mutex state_mutex_;
+    std::unique_ptr<StoreOverlay> active_;
+    std::unique_ptr<StoreOverlay> frozen_;  // being checkpointed; no longer changes
+    std::condition_variable_any unfrozen_;  // frozen_ became empty: stalled commits go on
+    std::string checkpoint_error_;          // the last checkpoint's, "" once one succeeded
+    bool broken_ = false;                   // a log write failed: no commit may follow
+
+    std::mutex checkpoint_mutex_;  // one checkpoint at a time
+    std::mutex wake_mutex_;        // guards the fields below
+    std::condition_variable wake_;
+    bool wanted_ = false;
+    bool stopping_ = false;
+    std::optional<std::pair<TimeMs, size_t>> purge_request_;
+    std::thread thread_;  // last: started once everything above is ready
+};
+
+}  // namespace journeyd

@@ -1,0 +1,118 @@
+#include "state/store/store_overlay.hpp"
+
+namespace journeyd {
+
+std::string StoreOverlay::applied_key(std::string_view customer, uint64_t fingerprint) {
+    std::string key(8, '\0');
+    for (size_t i = 0; i < 8; ++i) key[i] = static_cast<char>(fingerprint >> (8 * i));
+    return key.append(customer);
+}
+
+void StoreOverlay::apply(const std::vector<StoreRecord>& batch, uint64_t sequence,
+                         const OverlayBase& base) {
+    // As LmdbStore::commit: a customer's last record in the batch is its state.
+    std::unordered_map<std::string_view, size_t> last_record = last_records(batch);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const StoreRecord& record = batch[i];
+        if (record.record.empty()) continue;
+        ++records_;
+        if (last_record[record.customer] == i) {
+            auto [it, inserted] = customers_.try_emplace(record.customer);
+            Customer& customer = it->second;
+            if (inserted) {
+                const auto before = base.customer(record.customer);
+                customer.existed = before.has_value();
+                customer.due = before ? *before : std::nullopt;
+                customer.was_indexed = customer.due.has_value();
+                // The base's entry is the overlay's until a record moves it.
+                if (customer.due) index_.insert({*customer.due, record.customer});
+            }
+            customer.record = record.record;
+            if (reindex(customer.due, record)) {
+                if (customer.due) index_.erase({*customer.due, record.customer});
+                customer.due = record.next_due;
+                if (customer.due) index_.insert({*customer.due, record.customer});
+            }
+        }
+        if (record.applied_event) {
+            auto [it, inserted] =
+                applied_.try_emplace(applied_key(record.customer, *record.applied_event));
+            if (inserted) it->second.existed = base.applied(record.customer, *record.applied_event);
+            it->second.at = record.applied_at;
+        }
+        if (!record.stage_move) continue;
+        if (!record.stage_move->first.empty()) --stage_deltas_[record.stage_move->first];
+        ++stage_deltas_[record.stage_move->second];
+    }
+    for (const StoreRecord& record : batch)
+        for (const TableWrite& write : record.writes) {
+            auto& table = tables_[static_cast<size_t>(write.table)];
+            auto [it, inserted] = table.try_emplace(write.key);
+            if (inserted) it->second.existed = base.has(write.table, write.key);
+            it->second.value = write.value;
+            has_writes_ = true;
+        }
+    last_sequence_ = sequence;
+}
+
+const StoreOverlay::Customer* StoreOverlay::customer(std::string_view id) const {
+    auto it = customers_.find(std::string(id));
+    return it == customers_.end() ? nullptr : &it->second;
+}
+
+bool StoreOverlay::was_applied(std::string_view customer, uint64_t fingerprint) const {
+    return applied_.count(applied_key(customer, fingerprint)) > 0;
+}
+
+const StoreOverlay::Entry* StoreOverlay::entry(Table table, const std::string& key) const {
+    const auto& entries = tables_[static_cast<size_t>(table)];
+    auto it = entries.find(key);
+    return it == entries.end() ? nullptr : &it->second;
+}
+
+const std::map<std::string, StoreOverlay::Entry>& StoreOverlay::entries(Table table) const {
+    return tables_[static_cast<size_t>(table)];
+}
+
+void StoreOverlay::add_to(StoreStats& stats) const {
+    for (const auto& [id, customer] : customers_) {
+        if (!customer.existed) ++stats.customers;
+        stats.pending_timers += (customer.due ? 1 : 0);
+        stats.pending_timers -= (customer.was_indexed ? 1 : 0);
+    }
+    for (const auto& [key, applied] : applied_)
+        if (!applied.existed) ++stats.applied_events;
+    for (const auto& [stage, delta] : stage_deltas_) stats.customers_in_stage[stage] += delta;
+    auto count = [](const std::map<std::string, Entry>& entries) {
+        int64_t delta = 0;
+        for (const auto& [key, entry] : entries)
+            delta += (entry.value ? 1 : 0) - (entry.existed ? 1 : 0);
+        return delta;
+    };
+    stats.pending_requests += static_cast<uint64_t>(count(entries(Table::requests)));
+    stats.outbox += static_cast<uint64_t>(count(entries(Table::outbox)));
+}
+
+CoalescedWrites StoreOverlay::coalesced() const {
+    CoalescedWrites writes;
+    writes.customers.reserve(customers_.size());
+    for (const auto& [id, customer] : customers_)
+        writes.customers.push_back({id, customer.record, customer.due});
+    writes.applied.reserve(applied_.size());
+    for (const auto& [key, applied] : applied_) {
+        uint64_t fingerprint = 0;
+        for (size_t i = 8; i-- > 0;)
+            fingerprint = (fingerprint << 8) | static_cast<uint8_t>(key[i]);
+        writes.applied.push_back({fingerprint, std::string_view(key).substr(8), applied.at});
+    }
+    writes.stage_deltas = stage_deltas_;
+    for (size_t t = 0; t < kTables; ++t)
+        for (const auto& [key, entry] : tables_[t])
+            writes.writes.push_back(
+                {static_cast<Table>(t), key,
+                 entry.value ? std::optional<std::string_view>(*entry.value) : std::nullopt});
+    writes.log_through = last_sequence_;
+    return writes;
+}
+
+}  // namespace journeyd

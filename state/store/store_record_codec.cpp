@@ -1,0 +1,114 @@
+#include "state/store/store_record_codec.hpp"
+
+#include <stdexcept>
+
+namespace journeyd {
+
+namespace {
+
+constexpr uint8_t kVersion = 1;
+enum Flags : uint8_t { kNextDue = 1, kLowerBound = 2, kApplied = 4, kStageMove = 8 };
+
+void put(std::string& out, uint64_t value, size_t bytes) {
+    for (size_t i = 0; i < bytes; ++i, value >>= 8) out.push_back(static_cast<char>(value & 0xff));
+}
+
+void put_string(std::string& out, std::string_view bytes) {
+    put(out, bytes.size(), 4);
+    out.append(bytes);
+}
+
+class Reader {
+  public:
+    explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+
+    uint64_t number(size_t size) {
+        const std::string_view raw = take(size);
+        uint64_t value = 0;
+        for (size_t i = size; i-- > 0;) value = (value << 8) | static_cast<uint8_t>(raw[i]);
+        return value;
+    }
+    std::string string() { return std::string(take(number(4))); }
+    // A count of items of at least one byte each: never more than the bytes left, so a
+    // malformed count cannot make decode allocate without bound.
+    size_t count() {
+        const uint64_t n = number(4);
+        if (n > bytes_.size()) throw std::runtime_error("write-ahead log record: bad count");
+        return static_cast<size_t>(n);
+    }
+    bool done() const { return bytes_.empty(); }
+
+  private:
+    std::string_view take(uint64_t size) {
+        if (size > bytes_.size())
+            throw std::runtime_error("write-ahead log record: truncated batch");
+        const std::string_view taken = bytes_.substr(0, size);
+        bytes_.remove_prefix(size);
+        return taken;
+    }
+    std::string_view bytes_;
+};
+
+}  // namespace
+
+std::string encode_batch(const std::vector<StoreRecord>& batch) {
+    std::string out;
+    out.push_back(static_cast<char>(kVersion));
+    put(out, batch.size(), 4);
+    for (const StoreRecord& r : batch) {
+        put_string(out, r.customer);
+        put_string(out, r.record);
+        const uint8_t flags = (r.next_due ? kNextDue : 0) |
+                              (r.index_lower_bound ? kLowerBound : 0) |
+                              (r.applied_event ? kApplied : 0) | (r.stage_move ? kStageMove : 0);
+        out.push_back(static_cast<char>(flags));
+        if (r.next_due) put(out, static_cast<uint64_t>(*r.next_due), 8);
+        if (r.applied_event) put(out, *r.applied_event, 8);
+        put(out, static_cast<uint64_t>(r.applied_at), 8);
+        if (r.stage_move) {
+            put_string(out, r.stage_move->first);
+            put_string(out, r.stage_move->second);
+        }
+        put(out, r.writes.size(), 4);
+        for (const TableWrite& w : r.writes) {
+            out.push_back(static_cast<char>(w.table));
+            out.push_back(static_cast<char>(w.value ? 1 : 0));
+            put_string(out, w.key);
+            if (w.value) put_string(out, *w.value);
+        }
+    }
+    return out;
+}
+
+std::vector<StoreRecord> decode_batch(std::string_view bytes) {
+    Reader in(bytes);
+    if (in.number(1) != kVersion)
+        throw std::runtime_error("write-ahead log record: unknown batch version");
+    std::vector<StoreRecord> batch(in.count());
+    for (StoreRecord& r : batch) {
+        r.customer = in.string();
+        r.record = in.string();
+        const auto flags = static_cast<uint8_t>(in.number(1));
+        if (flags & kNextDue) r.next_due = static_cast<TimeMs>(in.number(8));
+        r.index_lower_bound = (flags & kLowerBound) != 0;
+        if (flags & kApplied) r.applied_event = in.number(8);
+        r.applied_at = static_cast<TimeMs>(in.number(8));
+        if (flags & kStageMove) {
+            std::string from = in.string();
+            r.stage_move.emplace(std::move(from), in.string());
+        }
+        r.writes.resize(in.count());
+        for (TableWrite& w : r.writes) {
+            const uint64_t table = in.number(1);
+            if (table >= kTables) throw std::runtime_error("write-ahead log record: unknown table");
+            w.table = static_cast<Table>(table);
+            const bool has_value = in.number(1) != 0;
+            w.key = in.string();
+            if (has_value) w.value = in.string();
+        }
+    }
+    if (!in.done()) throw std::runtime_error("write-ahead log record: bytes after the batch");
+    return batch;
+}
+
+}  // namespace journeyd

@@ -1,0 +1,26 @@
+// The bytes of one committed batch of StoreRecords in the write-ahead log
+// (state/store/write_ahead_log.hpp): every field of every record, in order, so that replaying a
+// batch is committing it again.
+//
+// Encoding: a version byte (1), then u32 record count and per record: customer, record (each
+// u32 length + bytes), a flags byte (1 next_due, 2 index_lower_bound, 4 applied_event,
+// 8 stage_move), next_due (i64) if flagged, applied_event (u64) if flagged, applied_at (i64),
+// the stage move's two names if flagged, u32 write count and per write: table (u8), a byte 1
+// when it has a value, key, value if any. Integers are little-endian. The log's CRC guards the
+// bytes; decode throws std::runtime_error on bytes that are not such a batch all the same.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "state/store/record_store.hpp"
+
+namespace journeyd {
+
+std::string encode_batch(const std::vector<StoreRecord>& batch);
+std::vector<StoreRecord> decode_batch(std::string_view bytes);
+
+}  // namespace journeyd
