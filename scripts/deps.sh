@@ -5,7 +5,7 @@ journeyd_packages=(
     cmake g++ make pkg-config tzdata
     libcaf-dev libmsgpack-cxx-dev libboost-dev liblmdb-dev libspdlog-dev libfmt-dev
     catch2 libtomlplusplus-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
-    libhowardhinnant-date-dev libasio-dev libssl-dev libmimalloc-dev
+    libhowardhinnant-date-dev libasio-dev libssl-dev zlib1g-dev libmimalloc-dev
 )
 # Only the tests need these: headless Chromium drives the console page; clang with
 # libFuzzer (libclang-rt) builds the fuzzers of tests/fuzz/; prometheus brings promtool,
