@@ -52,7 +52,7 @@ class Gateway {
     // A forwarded batch: each event goes to its shard; the answer, one EventResult per event
     // in batch order, goes back once every event is committed or has failed.
     caf::result<caf::message> events(const std::string& packed) {
-        DecodedRequest decoded = decode_request_body(packed, setup_.now());
+        DecodedRequest decoded = decode_request_body(packed, setup_.now(), kMaxForwardedDepth);
         if (!decoded.frame_error.empty())
             return caf::make_error(caf::sec::runtime_error,
                                    "forwarded events unreadable: " + decoded.frame_error);

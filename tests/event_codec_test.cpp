@@ -230,3 +230,31 @@ TEST_CASE("codec: whole doubles beyond the integers round-trip through msgpack a
         CHECK(back->get<double>() == value);
     }
 }
+
+// fuzz_event_codec found it: an event nested to the limit, sent alone, is one level deeper
+// once a member forwards it in a batch, and its owner refused it.
+TEST_CASE("codec: an event nested to the depth limit can be forwarded to its owner") {
+    msgpack::sbuffer body;
+    msgpack::packer<msgpack::sbuffer> packer(body);
+    packer.pack_map(4);
+    packer.pack(std::string("id"));
+    packer.pack(std::string("deep"));
+    packer.pack(std::string("customer"));
+    packer.pack(std::string("ann"));
+    packer.pack(std::string("type"));
+    packer.pack(std::string("view"));
+    packer.pack(std::string("attrs"));
+    packer.pack_map(1);  // depth 2
+    packer.pack(std::string("a"));
+    for (size_t depth = 3; depth <= kMaxDepth; ++depth) packer.pack_array(1);
+    packer.pack_nil();
+    const DecodedRequest alone = decode_request_body({body.data(), body.size()}, 1);
+    REQUIRE(alone.frame_error.empty());
+    REQUIRE(alone.events.size() == 1);
+    const std::string packed = pack_events(alone.events);
+    CHECK_FALSE(decode_request_body(packed, 1).frame_error.empty());  // why owners allow more
+    const DecodedRequest forwarded = decode_request_body(packed, 1, kMaxForwardedDepth);
+    CHECK(forwarded.frame_error.empty());
+    REQUIRE(forwarded.events.size() == 1);
+    CHECK(forwarded.events[0].attrs == alone.events[0].attrs);
+}

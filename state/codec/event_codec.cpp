@@ -106,10 +106,11 @@ void add_event(const msgpack::object& o, uint32_t index, TimeMs receive_time, De
 
 // Unpacks a frame body that must hold exactly one msgpack value, bounded by its size; the
 // frame error, empty when `handle` holds the value.
-std::string unpack_one_value(std::string_view body, msgpack::object_handle& handle) {
+std::string unpack_one_value(std::string_view body, msgpack::object_handle& handle,
+                             size_t max_depth = kMaxDepth) {
     const size_t n = body.size();
     // No element can take less than one byte (a map entry two): claims beyond that are lies.
-    const msgpack::unpack_limit limits(n, n / 2, n, n, n, kMaxDepth);
+    const msgpack::unpack_limit limits(n, n / 2, n, n, n, max_depth);
     size_t offset = 0;
     try {
         handle = msgpack::unpack(body.data(), n, offset, nullptr, nullptr, limits);
@@ -122,10 +123,10 @@ std::string unpack_one_value(std::string_view body, msgpack::object_handle& hand
 
 }  // namespace
 
-DecodedRequest decode_request_body(std::string_view body, TimeMs receive_time) {
+DecodedRequest decode_request_body(std::string_view body, TimeMs receive_time, size_t max_depth) {
     DecodedRequest out;
     msgpack::object_handle handle;
-    out.frame_error = unpack_one_value(body, handle);
+    out.frame_error = unpack_one_value(body, handle, max_depth);
     if (!out.frame_error.empty()) return out;
     const msgpack::object& root = handle.get();
     if (root.type == msgpack::type::MAP) {

@@ -25,6 +25,10 @@ namespace journeyd {
 inline constexpr size_t kMaxIdBytes = 128;
 inline constexpr size_t kMaxTypeBytes = 64;
 inline constexpr size_t kMaxDepth = 32;
+// pack_events puts events a client sent one to a frame into a batch array, one level deeper:
+// the owner that decodes them must allow that level, or an event nested to the limit would
+// be accepted by one member and refused by its owner.
+inline constexpr size_t kMaxForwardedDepth = kMaxDepth + 1;
 
 struct EventError {
     uint32_t index = 0;
@@ -39,7 +43,8 @@ struct DecodedRequest {
     uint32_t size = 0;  // events in the frame, valid or not
 };
 
-DecodedRequest decode_request_body(std::string_view body, TimeMs receive_time);
+DecodedRequest decode_request_body(std::string_view body, TimeMs receive_time,
+                                   size_t max_depth = kMaxDepth);
 
 struct FrameAnswer {
     uint32_t accepted = 0;

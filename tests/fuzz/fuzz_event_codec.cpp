@@ -70,7 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(msgpack::unpack(encoded.data(), encoded.size())->type == msgpack::type::MAP);
 
     // What a node forwards to an owner reads back as the same events.
-    const DecodedRequest forwarded = decode_request_body(pack_events(request.events), kReceiveTime);
+    const DecodedRequest forwarded =
+        decode_request_body(pack_events(request.events), kReceiveTime, kMaxForwardedDepth);
     FUZZ_CHECK(forwarded.frame_error.empty() && forwarded.errors.empty());
     FUZZ_CHECK(forwarded.events.size() == request.events.size());
     for (size_t i = 0; i < forwarded.events.size(); ++i) {
