@@ -231,8 +231,13 @@ void LmdbStore::write_coalesced(const CoalescedWrites& writes) {
     for (const CoalescedWrites::Customer& customer : writes.customers) {
         put_customer(txn.get(), customer.customer, customer.record);
         const std::optional<std::string> old_due = indexed_due_key(txn.get(), customer.customer);
-        if (old_due != (customer.due ? std::optional(encode_due(*customer.due)) : std::nullopt))
-            replace_index_entry(txn.get(), customer.customer, old_due, customer.due);
+        const std::optional<TimeMs> due =
+            customer.lower_bound
+                ? earlier_due(old_due ? std::optional(decode_due(*old_due)) : std::nullopt,
+                              customer.due)
+                : customer.due;
+        if (old_due != (due ? std::optional(encode_due(*due)) : std::nullopt))
+            replace_index_entry(txn.get(), customer.customer, old_due, due);
     }
     for (const CoalescedWrites::Applied& applied : writes.applied)
         remember_applied(txn.get(), applied.fingerprint, applied.customer, applied.at);

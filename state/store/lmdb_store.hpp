@@ -67,7 +67,10 @@ struct CoalescedWrites {
     struct Customer {
         std::string_view customer;
         std::string_view record;
-        std::optional<TimeMs> due;  // the exact index entry (none: not indexed)
+        // The index entry (none: not indexed); with lower_bound, the entry becomes the earlier
+        // of this and the one stored (StoreOverlay composes a customer's records into this).
+        std::optional<TimeMs> due;
+        bool lower_bound = false;
     };
     struct Applied {
         uint64_t fingerprint = 0;

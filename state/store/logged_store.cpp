@@ -90,60 +90,8 @@ void LoggedStore::commit(const std::vector<StoreRecord>& batch) {
 }
 
 void LoggedStore::apply_to_active(const std::vector<StoreRecord>& batch, uint64_t sequence) {
-    // What the base (the frozen overlay, then LMDB) holds for the keys the active overlay does
-    // not, looked up first under the shared lock: readers wait only while the overlay itself
-    // changes, not for LMDB's lookups. Only this thread changes active_, and commit_mutex_ keeps
-    // it from being frozen meanwhile; a frozen overlay dropped meanwhile is in LMDB by then.
-    std::unordered_map<std::string_view, std::optional<std::optional<TimeMs>>> customers;
-    std::map<std::pair<std::string_view, uint64_t>, bool> applied;
-    std::map<std::pair<Table, std::string_view>, bool> entries;
-    {
-        std::shared_lock<std::shared_mutex> lock(state_mutex_);
-        std::unique_ptr<LmdbStore::Snapshot> snapshot;  // begun only if a lookup needs it
-        auto lmdb = [&]() -> const LmdbStore::Snapshot& {
-            if (!snapshot) snapshot = lmdb_->snapshot();
-            return *snapshot;
-        };
-        auto customer_below = [&](std::string_view id) -> std::optional<std::optional<TimeMs>> {
-            if (frozen_)
-                if (const auto* customer = frozen_->customer(id)) return customer->due;
-            // Most customers have a timer, and an index entry implies the record: one lookup.
-            if (const std::optional<TimeMs> due = lmdb().indexed_due(id)) return due;
-            if (!lmdb().has_customer(id)) return std::nullopt;
-            return std::optional<TimeMs>();
-        };
-        for (const StoreRecord& record : batch) {
-            if (!record.record.empty() && active_->customer(record.customer) == nullptr &&
-                customers.count(record.customer) == 0)
-                customers.emplace(record.customer, customer_below(record.customer));
-            if (!record.record.empty() && record.applied_event &&
-                !active_->was_applied(record.customer, *record.applied_event)) {
-                const auto key =
-                    std::make_pair(std::string_view(record.customer), *record.applied_event);
-                if (applied.count(key) == 0)
-                    applied[key] =
-                        (frozen_ && frozen_->was_applied(record.customer, *record.applied_event)) ||
-                        lmdb().was_applied(record.customer, *record.applied_event);
-            }
-            for (const TableWrite& write : record.writes) {
-                const auto key = std::make_pair(write.table, std::string_view(write.key));
-                if (active_->entry(write.table, write.key) != nullptr || entries.count(key) > 0)
-                    continue;
-                const StoreOverlay::Entry* frozen =
-                    frozen_ ? frozen_->entry(write.table, write.key) : nullptr;
-                entries[key] =
-                    frozen ? frozen->value.has_value() : lmdb().has(write.table, write.key);
-            }
-        }
-    }
-    OverlayBase base;
-    base.customer = [&](std::string_view id) { return customers.at(id); };
-    base.applied = [&](std::string_view customer, uint64_t fingerprint) {
-        return applied.at({customer, fingerprint});
-    };
-    base.has = [&](Table table, std::string_view key) { return entries.at({table, key}); };
     std::unique_lock<std::shared_mutex> lock(state_mutex_);
-    active_->apply(batch, sequence, base);
+    active_->apply(batch, sequence);
 }
 
 std::optional<std::string> LoggedStore::read(const std::string& customer) const {
@@ -183,39 +131,58 @@ std::vector<std::pair<std::string, std::string>> LoggedStore::read_all(Table tab
 std::vector<DueTimer> LoggedStore::timers_due(TimeMs until, size_t limit,
                                               const std::optional<DueTimer>& after) const {
     std::shared_lock<std::shared_mutex> lock(state_mutex_);
-    // An overlay's entry replaces whatever is beneath it for that customer, whether it is
-    // indexed there or not: the overlays' customers are skipped in what lies below them.
-    auto held_above = [&](bool in_lmdb, const std::string& customer) {
-        return active_->customer(customer) != nullptr ||
-               (in_lmdb && frozen_ && frozen_->customer(customer) != nullptr);
+    std::unique_ptr<LmdbStore::Snapshot> snapshot;  // begun only if a lookup needs it
+    // A customer's entry: the overlays' composed operations, newest first, over LMDB's entry
+    // (store_overlay.hpp). An entry a layer lists is the customer's only if it is this one.
+    auto effective_due = [&](const std::string& customer) -> std::optional<TimeMs> {
+        std::optional<TimeMs> bound;
+        for (const StoreOverlay* overlay : {active_.get(), frozen_.get()}) {
+            if (overlay == nullptr) continue;
+            const StoreOverlay::Customer* held = overlay->customer(customer);
+            if (held == nullptr) continue;
+            if (!held->lower_bound) return earlier_due(bound, held->due);
+            bound = earlier_due(bound, held->due);
+        }
+        if (!snapshot) snapshot = lmdb_->snapshot();
+        return earlier_due(bound, snapshot->indexed_due(customer));
     };
+    auto held_above = [&](const std::string& customer) {
+        return active_->customer(customer) != nullptr ||
+               (frozen_ && frozen_->customer(customer) != nullptr);
+    };
+    // Each layer's first `limit` entries that are their customers' entries: among them are the
+    // first `limit` of all.
     std::vector<DueTimer> due;
     for (const StoreOverlay* overlay : {active_.get(), frozen_.get()}) {
         if (overlay == nullptr) continue;
         const auto& index = overlay->index();
         auto it = after ? index.upper_bound({after->due, after->customer}) : index.begin();
         for (size_t taken = 0; it != index.end() && it->first <= until && taken < limit; ++it) {
-            if (overlay != active_.get() && held_above(false, it->second)) continue;
+            if (effective_due(it->second) != it->first) continue;
             due.push_back({it->first, it->second});
             ++taken;
         }
     }
-    // LMDB in slices, since entries of customers held above do not count towards the limit.
+    // LMDB in slices, since entries that are not their customers' do not count towards it.
     std::optional<DueTimer> from = after;
     for (size_t taken = 0; taken < limit;) {
         const std::vector<DueTimer> slice = lmdb_->timers_due(until, limit, from);
         for (const DueTimer& timer : slice) {
             if (taken == limit) break;
-            if (held_above(true, timer.customer)) continue;
+            if (held_above(timer.customer) && effective_due(timer.customer) != timer.due) continue;
             due.push_back(timer);
             ++taken;
         }
         if (slice.size() < limit) break;
         from = slice.back();
     }
-    std::sort(due.begin(), due.end(), [](const DueTimer& a, const DueTimer& b) {
-        return std::tie(a.due, a.customer) < std::tie(b.due, b.customer);
-    });
+    auto key = [](const DueTimer& t) { return std::tie(t.due, t.customer); };
+    std::sort(due.begin(), due.end(),
+              [&](const DueTimer& a, const DueTimer& b) { return key(a) < key(b); });
+    // Two layers may name the same entry (a bound equal to the entry below).
+    due.erase(std::unique(due.begin(), due.end(),
+                          [&](const DueTimer& a, const DueTimer& b) { return key(a) == key(b); }),
+              due.end());
     if (due.size() > limit) due.resize(limit);
     return due;
 }

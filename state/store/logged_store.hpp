@@ -5,8 +5,12 @@
 //
 // commit(): encodes the batch (state/store/store_record_codec.hpp), appends and syncs it
 // (state/store/write_ahead_log.hpp), then applies it to the active StoreOverlay
-// (state/store/store_overlay.hpp), so every read sees it at once. Reads consult the active
-// overlay, then the frozen one (being checkpointed), then LMDB.
+// (state/store/store_overlay.hpp), so every read sees it at once. Applying reads nothing
+// beneath the overlay: a commit is an append, a sync and hash-map updates. Reads consult the
+// active overlay, then the frozen one (being checkpointed), then LMDB; the timer index is
+// resolved across them on read (timers_due). stats() adds to LMDB's counts what the overlays
+// declare: exact after every checkpoint, and in between for the daemon's records, except
+// pending_timers (see store_overlay.hpp).
 //
 // Checkpoint (a thread of the store's own): when the active overlay holds
 // LoggedStoreOptions::checkpoint_records records, or the log checkpoint_log_bytes, or

@@ -20,6 +20,7 @@
 // writer writes.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -80,6 +81,13 @@ inline StoreRecord table_writes(std::vector<TableWrite> writes) {
     StoreRecord record;
     record.writes = std::move(writes);
     return record;
+}
+
+// The earlier of two index entries; none is later than any instant.
+inline std::optional<TimeMs> earlier_due(std::optional<TimeMs> a, std::optional<TimeMs> b) {
+    if (!a) return b;
+    if (!b) return a;
+    return std::min(*a, *b);
 }
 
 // Whether a record's next_due changes the customer's index entry, `indexed` (see

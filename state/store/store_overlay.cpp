@@ -1,5 +1,8 @@
 #include "state/store/store_overlay.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 namespace journeyd {
 
 std::string StoreOverlay::applied_key(std::string_view customer, uint64_t fingerprint) {
@@ -8,47 +11,43 @@ std::string StoreOverlay::applied_key(std::string_view customer, uint64_t finger
     return key.append(customer);
 }
 
-void StoreOverlay::apply(const std::vector<StoreRecord>& batch, uint64_t sequence,
-                         const OverlayBase& base) {
+void StoreOverlay::apply(const std::vector<StoreRecord>& batch, uint64_t sequence) {
     // As LmdbStore::commit: a customer's last record in the batch is its state.
     std::unordered_map<std::string_view, size_t> last_record = last_records(batch);
+    std::vector<std::string_view> created;
     for (size_t i = 0; i < batch.size(); ++i) {
         const StoreRecord& record = batch[i];
         if (record.record.empty()) continue;
         ++records_;
+        const bool creates = record.stage_move && record.stage_move->first.empty();
+        if (creates) created.push_back(record.customer);
         if (last_record[record.customer] == i) {
             auto [it, inserted] = customers_.try_emplace(record.customer);
             Customer& customer = it->second;
-            if (inserted) {
-                const auto before = base.customer(record.customer);
-                customer.existed = before.has_value();
-                customer.due = before ? *before : std::nullopt;
-                customer.was_indexed = customer.due.has_value();
-                // The base's entry is the overlay's until a record moves it.
-                if (customer.due) index_.insert({*customer.due, record.customer});
-            }
-            customer.record = record.record;
-            if (reindex(customer.due, record)) {
-                if (customer.due) index_.erase({*customer.due, record.customer});
+            if (customer.due) index_.erase({*customer.due, record.customer});
+            if (inserted || !record.index_lower_bound) {
                 customer.due = record.next_due;
-                if (customer.due) index_.insert({*customer.due, record.customer});
+                customer.lower_bound = record.index_lower_bound;
+            } else {
+                customer.due = earlier_due(customer.due, record.next_due);
             }
+            if (customer.due) index_.insert({*customer.due, record.customer});
+            customer.record = record.record;
         }
-        if (record.applied_event) {
-            auto [it, inserted] =
-                applied_.try_emplace(applied_key(record.customer, *record.applied_event));
-            if (inserted) it->second.existed = base.applied(record.customer, *record.applied_event);
-            it->second.at = record.applied_at;
-        }
+        if (record.applied_event)
+            applied_[applied_key(record.customer, *record.applied_event)] = record.applied_at;
         if (!record.stage_move) continue;
         if (!record.stage_move->first.empty()) --stage_deltas_[record.stage_move->first];
         ++stage_deltas_[record.stage_move->second];
     }
+    // Only now: an earlier record of the batch may create the customer its last record holds.
+    for (std::string_view id : created) customers_.at(std::string(id)).created = true;
+    created_ += created.size();
     for (const StoreRecord& record : batch)
         for (const TableWrite& write : record.writes) {
             auto& table = tables_[static_cast<size_t>(write.table)];
             auto [it, inserted] = table.try_emplace(write.key);
-            if (inserted) it->second.existed = base.has(write.table, write.key);
+            if (inserted) it->second.first_erased = !write.value.has_value();
             it->second.value = write.value;
             has_writes_ = true;
         }
@@ -70,23 +69,25 @@ const StoreOverlay::Entry* StoreOverlay::entry(Table table, const std::string& k
     return it == entries.end() ? nullptr : &it->second;
 }
 
-const std::map<std::string, StoreOverlay::Entry>& StoreOverlay::entries(Table table) const {
+const std::unordered_map<std::string, StoreOverlay::Entry>& StoreOverlay::entries(
+    Table table) const {
     return tables_[static_cast<size_t>(table)];
 }
 
 void StoreOverlay::add_to(StoreStats& stats) const {
+    stats.customers += created_;
     for (const auto& [id, customer] : customers_) {
-        if (!customer.existed) ++stats.customers;
-        stats.pending_timers += (customer.due ? 1 : 0);
-        stats.pending_timers -= (customer.was_indexed ? 1 : 0);
+        if (customer.created)
+            stats.pending_timers += customer.due ? 1 : 0;
+        else if (!customer.lower_bound && !customer.due)
+            --stats.pending_timers;  // counted as removing the entry it had
     }
-    for (const auto& [key, applied] : applied_)
-        if (!applied.existed) ++stats.applied_events;
+    stats.applied_events += applied_.size();
     for (const auto& [stage, delta] : stage_deltas_) stats.customers_in_stage[stage] += delta;
-    auto count = [](const std::map<std::string, Entry>& entries) {
+    auto count = [](const std::unordered_map<std::string, Entry>& entries) {
         int64_t delta = 0;
         for (const auto& [key, entry] : entries)
-            delta += (entry.value ? 1 : 0) - (entry.existed ? 1 : 0);
+            delta += (entry.value ? 1 : 0) - (entry.first_erased ? 1 : 0);
         return delta;
     };
     stats.pending_requests += static_cast<uint64_t>(count(entries(Table::requests)));
@@ -94,23 +95,33 @@ void StoreOverlay::add_to(StoreStats& stats) const {
 }
 
 CoalescedWrites StoreOverlay::coalesced() const {
+    // In key order, so that LMDB's puts walk each B-tree from one leaf to the next.
     CoalescedWrites writes;
     writes.customers.reserve(customers_.size());
     for (const auto& [id, customer] : customers_)
-        writes.customers.push_back({id, customer.record, customer.due});
+        if (!customer.record.empty())
+            writes.customers.push_back({id, customer.record, customer.due, customer.lower_bound});
+    std::sort(writes.customers.begin(), writes.customers.end(),
+              [](const auto& a, const auto& b) { return a.customer < b.customer; });
     writes.applied.reserve(applied_.size());
-    for (const auto& [key, applied] : applied_) {
+    for (const auto& [key, at] : applied_) {
         uint64_t fingerprint = 0;
         for (size_t i = 8; i-- > 0;)
             fingerprint = (fingerprint << 8) | static_cast<uint8_t>(key[i]);
-        writes.applied.push_back({fingerprint, std::string_view(key).substr(8), applied.at});
+        writes.applied.push_back({fingerprint, std::string_view(key).substr(8), at});
     }
+    std::sort(writes.applied.begin(), writes.applied.end(), [](const auto& a, const auto& b) {
+        return std::tie(a.fingerprint, a.customer) < std::tie(b.fingerprint, b.customer);
+    });
     writes.stage_deltas = stage_deltas_;
     for (size_t t = 0; t < kTables; ++t)
         for (const auto& [key, entry] : tables_[t])
             writes.writes.push_back(
                 {static_cast<Table>(t), key,
                  entry.value ? std::optional<std::string_view>(*entry.value) : std::nullopt});
+    std::sort(writes.writes.begin(), writes.writes.end(), [](const auto& a, const auto& b) {
+        return std::tie(a.table, a.key) < std::tie(b.table, b.key);
+    });
     writes.log_through = last_sequence_;
     return writes;
 }

@@ -3,19 +3,28 @@
 // checkpointed beneath it, and LMDB beneath both. A read asks the overlays newest first and
 // LMDB last; the first that holds the key answers.
 //
-// apply() gives a batch exactly LmdbStore::commit's meaning: only a customer's last record in a
-// batch is its state, its next_due moves the index entry by reindex() against the entry before
-// the batch, and every record's applied id and stage move count. Timer entries are kept exact:
-// the first time the overlay meets a customer (or an applied id, or a table key) it asks the base
-// what is there, so the overlay knows each key's value before and after, and coalesced() can
-// name final states and stats_delta() the change of every count.
+// apply() gives a batch LmdbStore::commit's meaning without ever reading the base, so that a
+// commit costs hash-map updates and no B-tree lookups: only a customer's last record in a batch
+// is its state; every record's applied id and stage move count.
+//
+// The timer index is kept as what each customer's records do to the entry below, composed: an
+// exact entry (StoreRecord::index_lower_bound false: "the entry is now d", d may be none) or a
+// lower bound ("the entry is now min(entry below, d)", none counting as later than anything).
+// Composed, a sequence of them is again one of the two: exact d then bound e is exact min(d, e);
+// bound d then bound e is bound min(d, e); anything then exact e is exact e. The layer beneath
+// resolves it: LmdbStore::write_coalesced at the checkpoint, LoggedStore::timers_due on a read.
+//
+// Counts (add_to) come from what the records say, not from the base: a stage move from "" is a
+// new customer, an applied id or a table key first met in this overlay is new (a key first met
+// as an erase was there before), a customer's exact "none" removed an entry. That is exact for
+// what the daemon writes (ids and decision ids are never applied or written twice); LMDB counts
+// its entries itself, so every checkpoint makes the counts exact again whatever was written.
 //
 // Thread-safety: none of its own. LoggedStore mutates the newest overlay under an exclusive
 // lock and reads under a shared one; an overlay being checkpointed is no longer mutated.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -30,31 +39,23 @@
 
 namespace journeyd {
 
-// What the overlay's base holds for keys the overlay does not.
-struct OverlayBase {
-    // none: no such customer; else the customer's index entry (none: not indexed).
-    std::function<std::optional<std::optional<TimeMs>>(std::string_view customer)> customer;
-    std::function<bool(std::string_view customer, uint64_t fingerprint)> applied;
-    std::function<bool(Table table, std::string_view key)> has;
-};
-
 class StoreOverlay {
   public:
     struct Customer {
         std::string record;
-        std::optional<TimeMs> due;  // the index entry now (none: not indexed)
-        bool existed = false;       // in the base
-        bool was_indexed = false;   // in the base's index
+        std::optional<TimeMs> due;  // the composed index operation, see above
+        bool lower_bound = false;
+        bool created = false;  // a record in this overlay created the customer
     };
     struct Entry {
         std::optional<std::string> value;  // none: erased
-        bool existed = false;
+        bool first_erased = false;         // first met as an erase: it was in the base
     };
 
     // `base_sequence`: the last log sequence beneath this overlay.
     explicit StoreOverlay(uint64_t base_sequence) : last_sequence_(base_sequence) {}
 
-    void apply(const std::vector<StoreRecord>& batch, uint64_t sequence, const OverlayBase& base);
+    void apply(const std::vector<StoreRecord>& batch, uint64_t sequence);
 
     bool empty() const {
         return records_ == 0 && applied_.empty() && stage_deltas_.empty() && !has_writes_;
@@ -65,10 +66,11 @@ class StoreOverlay {
     const Customer* customer(std::string_view id) const;
     bool was_applied(std::string_view customer, uint64_t fingerprint) const;
     const Entry* entry(Table table, const std::string& key) const;
-    const std::map<std::string, Entry>& entries(Table table) const;
+    const std::unordered_map<std::string, Entry>& entries(Table table) const;
+    // (due, customer) of every customer whose composed operation names an instant.
     const std::set<std::pair<TimeMs, std::string>>& index() const { return index_; }
 
-    // Adds this overlay's changes to stats of its base.
+    // Adds this overlay's changes to stats of its base, as the records declare them.
     void add_to(StoreStats& stats) const;
     // Final states, for one LMDB transaction; views into this overlay.
     CoalescedWrites coalesced() const;
@@ -78,15 +80,12 @@ class StoreOverlay {
 
     std::unordered_map<std::string, Customer> customers_;
     std::set<std::pair<TimeMs, std::string>> index_;
-    struct Applied {
-        TimeMs at = 0;
-        bool existed = false;
-    };
-    std::unordered_map<std::string, Applied> applied_;  // fingerprint (8 bytes) + customer
+    std::unordered_map<std::string, TimeMs> applied_;  // fingerprint (8 bytes) + customer -> at
     std::map<std::string, int64_t> stage_deltas_;
-    std::map<std::string, Entry> tables_[kTables];
+    std::unordered_map<std::string, Entry> tables_[kTables];
     bool has_writes_ = false;
     size_t records_ = 0;  // records applied (not customers): the checkpoint policy counts them
+    uint64_t created_ = 0;
     uint64_t last_sequence_;
 };
 
