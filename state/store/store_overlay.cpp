@@ -24,14 +24,17 @@ void StoreOverlay::apply(const std::vector<StoreRecord>& batch, uint64_t sequenc
         if (last_record[record.customer] == i) {
             auto [it, inserted] = customers_.try_emplace(record.customer);
             Customer& customer = it->second;
-            if (customer.due) index_.erase({*customer.due, record.customer});
+            const std::optional<TimeMs> was = inserted ? std::nullopt : customer.due;
             if (inserted || !record.index_lower_bound) {
                 customer.due = record.next_due;
                 customer.lower_bound = record.index_lower_bound;
             } else {
                 customer.due = earlier_due(customer.due, record.next_due);
             }
-            if (customer.due) index_.insert({*customer.due, record.customer});
+            if (was != customer.due) {
+                if (was) index_.erase({*was, record.customer});
+                if (customer.due) index_.insert({*customer.due, record.customer});
+            }
             customer.record = record.record;
         }
         if (record.applied_event)
