@@ -51,11 +51,11 @@ void log_stage_changes(const CustomerState& c, const Routing& r) {
                       change.had_stage ? model.stages[change.from] : "-", model.stages[change.to]);
 }
 
-// The customer's new state; `applied` names the event that produced it, if one did. The
+// The customer's new state; `from_event` when an event produced it (else a timer). The
 // net stage move of the effects goes along, for the store's count of customers per stage,
 // and the contact requests the change made, so they are durable with it.
 StoreRecord record_of(const CustomerState& customer, const Routing& r,
-                      const std::vector<ContactRequest>& requests, const Event* applied = nullptr) {
+                      const std::vector<ContactRequest>& requests, bool from_event = false) {
     const JourneyEngine& engine = *r.context->engine;
     const JourneyModel& model = engine.model();
     StoreRecord record;
@@ -68,9 +68,14 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
         record.stage_move = std::make_pair(
             changes.front().had_stage ? model.stages[changes.front().from] : std::string(),
             model.stages[customer.journey.stage]);
-    if (applied) {
-        record.applied_event = stable_hash(applied->id);
-        record.applied_at = r.context->now();
+    if (from_event) {
+        // The record's own window of recent ids knows the event; the store's applied ids need
+        // only what that window forgets, committed with the record that forgot it, so no id
+        // is ever in neither. Most customers never fill their window: nothing to write.
+        if (scratch_effects().forgotten_event) {
+            record.applied_event = scratch_effects().forgotten_event;
+            record.applied_at = r.context->now();
+        }
         // An event only ever moves timers later or adds earlier ones: see index_lower_bound.
         // Records written when timers fire or the sweeper calls put the index right.
         record.index_lower_bound = true;
@@ -139,7 +144,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                 contact_requests(self->state, r.context->engine->model(), scratch_effects());
             auto committed =
                 self->delegate(r.context->store_writer, commit_atom::value,
-                               record_of(self->state, r, requests, &event), EventOutcome::accepted);
+                               record_of(self->state, r, requests, true), EventOutcome::accepted);
             send_contacts(self, r, requests);
             schedule_wakeup(self, r);
             return committed;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,8 @@ class RecentEventIds {
     static constexpr size_t kCapacity = 64;
 
     bool contains(uint64_t fingerprint) const;
-    void remember(uint64_t fingerprint);
+    // Returns the fingerprint it pushed out of a full window, if any.
+    std::optional<uint64_t> remember(uint64_t fingerprint);
     const std::vector<uint64_t>& ring() const { return ring_; }
     uint32_t next_slot() const { return next_; }
     void restore(std::vector<uint64_t> ring, uint32_t next_slot);

@@ -41,6 +41,7 @@ void Effects::clear() {
     requests.clear();
     drops.clear();
     timers_fired = 0;
+    forgotten_event.reset();
 }
 
 JourneyEngine::JourneyEngine(JourneyModel model)
@@ -69,7 +70,7 @@ void JourneyEngine::apply(CustomerState& customer, const Event& event, TimeMs no
         out.outcome = ApplyOutcome::duplicate;
         return;
     }
-    journey.recent_ids.remember(fingerprint);
+    out.forgotten_event = journey.recent_ids.remember(fingerprint);
     const std::string cause = event_cause(event);
     if (!journey.created) {
         enter_stage(customer, model_.initial_stage, event.ts, cause, now, out);
@@ -233,13 +234,14 @@ bool RecentEventIds::contains(uint64_t fingerprint) const {
     return std::find(ring_.begin(), ring_.end(), fingerprint) != ring_.end();
 }
 
-void RecentEventIds::remember(uint64_t fingerprint) {
+std::optional<uint64_t> RecentEventIds::remember(uint64_t fingerprint) {
     if (ring_.size() < kCapacity) {
         ring_.push_back(fingerprint);
-        return;
+        return std::nullopt;
     }
-    ring_[next_] = fingerprint;
+    const uint64_t evicted = std::exchange(ring_[next_], fingerprint);
     next_ = (next_ + 1) % kCapacity;
+    return evicted;
 }
 
 void RecentEventIds::restore(std::vector<uint64_t> ring, uint32_t next_slot) {

@@ -75,6 +75,9 @@ struct Effects {
     std::vector<ProgramRequest> requests;
     std::vector<ProgramDrop> drops;
     uint32_t timers_fired = 0;
+    // The event id (fingerprint) the applied event pushed out of the customer's window of
+    // recent ids: from now on only the store's applied ids know it (see record_of).
+    std::optional<uint64_t> forgotten_event;
 
     // After apply: whether the event was applied (not a duplicate).
     bool changed_state() const { return outcome == ApplyOutcome::applied; }

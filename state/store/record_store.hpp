@@ -57,8 +57,9 @@ struct StoreRecord {
     // timer a little later every time; lower_bound spares the index two random B-tree
     // writes per event, and an early entry costs only a wake-up that then writes exactly.
     bool index_lower_bound = false;
-    // With a record: the fingerprint of the event it applies, remembered until purged by
-    // forget_applied_before, so a retry is recognised long after the record's own window.
+    // With a record: the fingerprint of an applied event, remembered until purged by
+    // forget_applied_before, so a retry is recognised long after the record's own window
+    // (the customer actor writes the one its window of recent ids just forgot).
     std::optional<uint64_t> applied_event;
     TimeMs applied_at = 0;
     // With a record: the stage the customer left ("" when the record creates it) and the one
