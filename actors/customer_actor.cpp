@@ -82,12 +82,18 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
 }
 
 // An id the record's own window forgot may still be in the store's longer history. A
-// customer that never applied anything has nothing there to look up.
+// customer that never applied anything has nothing there to look up; nor does one whose
+// window has never wrapped: the window remembers every event applied (JourneyEngine::apply)
+// and is stored in the same record, in the same commit, as the store's history of it, so
+// while it holds fewer than kCapacity ids it holds all the store could know of, and an id
+// missing from it is new. That spares a store read (an LMDB lookup) per event of the
+// customer's first kCapacity.
 bool applied_before(const CustomerState& customer, const Event& event, const Routing& r) {
     if (!customer.journey.created) return false;
+    const RecentEventIds& recent = customer.journey.recent_ids;
+    if (recent.ring().size() < RecentEventIds::kCapacity) return false;
     const uint64_t fingerprint = stable_hash(event.id);
-    return !customer.journey.recent_ids.contains(fingerprint) &&
-           r.context->store->was_applied(customer.id, fingerprint);
+    return !recent.contains(fingerprint) && r.context->store->was_applied(customer.id, fingerprint);
 }
 
 // Only wake-ups within the idle horizon are scheduled: CAF's clock holds the actor of a

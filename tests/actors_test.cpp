@@ -654,6 +654,16 @@ TEST_CASE("a customer actor that ends with events of a batch in flight fails the
     CHECK(f.lookup("kim").state.journey.events_seen == RecentEventIds::kCapacity + 1);
 }
 
+TEST_CASE("the store's history of applied ids is read only once the customer's window is full") {
+    ActorFixture f(test::kTestJourney);
+    // Until the window wraps it holds every id the customer applied: the store has no other.
+    for (size_t i = 0; i < RecentEventIds::kCapacity; ++i) f.send("max", "view");
+    CHECK(f.faulty->was_applied_calls == 0);
+    f.send("max", "view");
+    CHECK(f.faulty->was_applied_calls == 1);
+    CHECK(f.send("max", "view", "ev1") == EventOutcome::duplicate);  // from the store
+}
+
 TEST_CASE("events of a batch that arrive while their customer passivates go to its successor") {
     ActorFixture f(std::string(test::kTestJourney) + "\n[runtime]\nidle_after = \"100ms\"\n");
     std::mt19937 random(11);
