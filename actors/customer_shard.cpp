@@ -165,6 +165,7 @@ class Shard {
     }
 
     void on_down(const caf::down_msg& down) {
+        if (down.source == context_->store_writer.address()) return writer_ended(down.reason);
         auto id = registry_.id_of.find(down.source);
         if (id == registry_.id_of.end()) return;
         --context_->metrics->customers_live;
@@ -206,6 +207,8 @@ class Shard {
     // One event of a batch: routed like route() does, but sent with its ticket rather than
     // asked, so that its outcome comes back in the store writer's message for the commit.
     void deliver(Event event, Ticket ticket) {
+        // Its commit would go nowhere: a plain message to an ended actor is dropped unanswered.
+        if (writer_gone_) return finish(ticket, failed(writer_gone_));
         const std::string id = event.customer;
         auto it = registry_.by_id.find(id);
         if (it != registry_.by_id.end() && it->second.passivating) {
@@ -257,6 +260,20 @@ class Shard {
         for (const Ticket& ticket : held) finish(ticket, failed(error));
     }
 
+    // The store writer ends after the shards when the daemon stops, so this is a failure: no
+    // ticket with a customer will be answered, nor any later one.
+    void writer_ended(const caf::error& reason) {
+        spdlog::error("store writer ended reason={}", caf::to_string(reason));
+        writer_gone_ = caf::make_error(caf::sec::runtime_error,
+                                       "the store writer ended: " + caf::to_string(reason));
+        std::vector<Ticket> held;
+        for (const auto& [id, batch] : batches_)
+            for (size_t slot = 0; slot < batch.held_by.size(); ++slot)
+                if (batch.held_by[slot] != caf::invalid_actor_id)
+                    held.push_back({id, static_cast<uint32_t>(slot)});
+        for (const Ticket& ticket : held) finish(ticket, failed(writer_gone_));
+    }
+
     EventResult failed(const caf::error& error) const {
         EventResult result;
         result.error = describe(self_->system(), error);
@@ -279,6 +296,7 @@ class Shard {
     Registry registry_;
     std::unordered_map<uint64_t, Batch> batches_;
     uint64_t next_batch_ = 0;
+    caf::error writer_gone_;  // set once the store writer ended
 };
 
 }  // namespace
@@ -287,6 +305,8 @@ caf::behavior customer_shard(caf::event_based_actor* self,
                              std::shared_ptr<const CustomerContext> context) {
     auto shard = std::make_shared<Shard>(self, context);
     self->set_down_handler([shard](caf::down_msg& down) { shard->on_down(down); });
+    // Tickets are answered by the store writer alone: if it ends, the shard must fail them.
+    if (context->store_writer) self->monitor(context->store_writer);
     // Customers are not linked to their shard (one failing customer must not take its shard
     // down), so the shard ends them itself when it ends.
     self->attach_functor([shard] { shard->end_all(); });

@@ -17,7 +17,8 @@
 //                                      Ticket, not as a request: its outcome comes back in
 //                                      the store writer's committed_atom message, one per
 //                                      commit. A customer actor that ends unexpectedly fails
-//                                      its tickets; none is left unanswered.
+//                                      its tickets, and so does the store writer for all
+//                                      (the shard monitors it); none is left unanswered.
 //   (committed_atom, CommittedTickets) from the store writer: outcomes of this shard's tickets
 //   (lookup_atom, std::string id)   -> CustomerLookup; found = false for an unknown id
 //   (timer_due_atom, std::string id)   activates a stored customer whose timer is due

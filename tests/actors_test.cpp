@@ -679,3 +679,16 @@ TEST_CASE("events of a batch that arrive while their customer passivates go to i
     CHECK(f.metrics->passivations > 1);
     CHECK(f.lookup("pia").state.journey.events_seen == 25);
 }
+
+TEST_CASE("if the store writer ends, events of a batch fail rather than wait") {
+    ActorFixture f(test::kTestJourney);
+    f.send("ann", "view");
+    (*f.self)->send_exit(f.writer, caf::exit_reason::kill);
+    (*f.self)->wait_for(f.writer);
+    // The shards learn of it by their monitor; a batch sent before that is failed by it.
+    CHECK(test::poll_until([&] {
+        const std::vector<EventResult> results = f.send_batch({f.event("ann"), f.event("bob")});
+        return results[0].error.find("store writer ended") != std::string::npos &&
+               results[1].error.find("store writer ended") != std::string::npos;
+    }));
+}
