@@ -1,6 +1,8 @@
 #include "actors/cluster_gateway.hpp"
 
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <set>
 
 #include "actors/coordinator.hpp"
@@ -49,8 +51,10 @@ class Gateway {
         return promise;
     }
 
-    // A forwarded batch: each event goes to its shard; the answer, one EventResult per event
-    // in batch order, goes back once every event is committed or has failed.
+    // A forwarded batch: its events go to their shards, one batch request a shard (each
+    // answered once all its events are in, see customer_shard.hpp); the answer, one
+    // EventResult per event in batch order, goes back once every event is committed or has
+    // failed.
     caf::result<caf::message> events(const std::string& packed) {
         DecodedRequest decoded = decode_request_body(packed, setup_.now(), kMaxForwardedDepth);
         if (!decoded.frame_error.empty())
@@ -61,26 +65,46 @@ class Gateway {
         batch->results.resize(decoded.size);
         for (const EventError& invalid : decoded.errors)
             batch->results[invalid.index].error = invalid.error;
-        batch->outstanding = decoded.events.size() + 1;  // + 1 until all are sent
-        ++in_flight_;
+        // One batch per shard (a handful: a linear search finds them).
+        struct ShardBatch {
+            const caf::actor* shard;
+            std::vector<Event> events;
+            std::vector<size_t> slots;  // their places in batch->results
+        };
+        std::vector<ShardBatch> by_shard;
         for (size_t i = 0; i < decoded.events.size(); ++i) {
             Event& event = decoded.events[i];
-            EventResult& result = batch->results[decoded.index[i]];
             if (auto refused = refusal(event.customer)) {
-                result.error = describe(self_->system(), refused);
-                finish_one(*batch);
+                batch->results[decoded.index[i]].error = describe(self_->system(), refused);
                 continue;
             }
-            self_
-                ->request(setup_.shards.shard_for(event.customer), setup_.timeout,
-                          event_atom::value, std::move(event))
+            const caf::actor* shard = &setup_.shards.shard_for(event.customer);
+            auto to = std::find_if(by_shard.begin(), by_shard.end(),
+                                   [&](const ShardBatch& b) { return b.shard == shard; });
+            if (to == by_shard.end())
+                to = by_shard.insert(by_shard.end(), ShardBatch{shard, {}, {}});
+            to->events.push_back(std::move(event));
+            to->slots.push_back(decoded.index[i]);
+        }
+        batch->outstanding = by_shard.size() + 1;  // + 1 until all are sent
+        ++in_flight_;
+        for (ShardBatch& to : by_shard) {
+            auto slots = std::make_shared<std::vector<size_t>>(std::move(to.slots));
+            self_->request(*to.shard, setup_.timeout, event_atom::value, std::move(to.events))
                 .then(
-                    [this, batch, &result](EventOutcome outcome) {
-                        result.duplicate = outcome == EventOutcome::duplicate;
+                    [this, batch, slots](std::vector<EventResult>& results) {
+                        for (size_t k = 0; k < slots->size(); ++k) {
+                            EventResult& result = batch->results[(*slots)[k]];
+                            if (k < results.size())
+                                result = std::move(results[k]);
+                            else
+                                result.error = "no result from the shard";
+                        }
                         finish_one(*batch);
                     },
-                    [this, batch, &result](caf::error& error) {
-                        result.error = describe(self_->system(), error);
+                    [this, batch, slots](caf::error& error) {
+                        const std::string why = describe(self_->system(), error);
+                        for (size_t slot : *slots) batch->results[slot].error = why;
                         finish_one(*batch);
                     });
         }

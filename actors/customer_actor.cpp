@@ -87,12 +87,18 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
 }
 
 // An id the record's own window forgot may still be in the store's longer history. A
-// customer that never applied anything has nothing there to look up.
+// customer that never applied anything has nothing there to look up; nor does one whose
+// window has never wrapped: the window remembers every event applied (JourneyEngine::apply)
+// and is stored in the same record, in the same commit, as the store's history of it, so
+// while it holds fewer than kCapacity ids it holds all the store could know of, and an id
+// missing from it is new. That spares a store read (an LMDB lookup) per event of the
+// customer's first kCapacity.
 bool applied_before(const CustomerState& customer, const Event& event, const Routing& r) {
     if (!customer.journey.created) return false;
+    const RecentEventIds& recent = customer.journey.recent_ids;
+    if (recent.ring().size() < RecentEventIds::kCapacity) return false;
     const uint64_t fingerprint = stable_hash(event.id);
-    return !customer.journey.recent_ids.contains(fingerprint) &&
-           r.context->store->was_applied(customer.id, fingerprint);
+    return !recent.contains(fingerprint) && r.context->store->was_applied(customer.id, fingerprint);
 }
 
 // Only wake-ups within the idle horizon are scheduled: CAF's clock holds the actor of a
@@ -107,6 +113,32 @@ void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r) {
     r.wakeup_at = *due;
     const TimeMs wait = std::max<TimeMs>(0, *due - r.context->now());
     self->delayed_send(self, std::chrono::milliseconds(wait), wakeup_atom::value, *due);
+}
+
+// Applies an event and hands its record to `commit` (StoreRecord, EventOutcome), whose
+// result it returns: a delegation for a single event's request, nothing for a ticket. The
+// record is committed before the contact requests it holds are sent (see send_contacts).
+template <class Commit>
+auto apply_event(caf::stateful_actor<CustomerState>* self, Routing& r, const Event& event,
+                 Commit commit) {
+    if (applied_before(self->state, event, r))
+        scratch_effects().outcome = ApplyOutcome::duplicate;
+    else
+        r.context->engine->apply(self->state, event, r.context->now(), scratch_effects());
+    if (!scratch_effects().changed_state()) {
+        ++r.context->metrics->events_duplicate;
+        spdlog::debug("duplicate customer={} event={}", self->state.id, event.id);
+        return commit(store_barrier(self->state.id), EventOutcome::duplicate);
+    }
+    ++r.context->metrics->events_accepted;
+    log_stage_changes(self->state, r);
+    if (event.type == kProfileEventType) send_preferences(self, r);
+    std::vector<ContactRequest> requests =
+        contact_requests(self->state, r.context->engine->model(), scratch_effects());
+    auto committed = commit(record_of(self->state, r, requests, true), EventOutcome::accepted);
+    send_contacts(self, r, requests);
+    schedule_wakeup(self, r);
+    return committed;
 }
 
 }  // namespace
@@ -126,28 +158,19 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
     schedule_wakeup(self, *routing);
     return {
         [self, routing](event_atom, const Event& event) -> caf::delegated<caf::message> {
-            Routing& r = *routing;
-            if (applied_before(self->state, event, r))
-                scratch_effects().outcome = ApplyOutcome::duplicate;
-            else
-                r.context->engine->apply(self->state, event, r.context->now(), scratch_effects());
-            if (!scratch_effects().changed_state()) {
-                ++r.context->metrics->events_duplicate;
-                spdlog::debug("duplicate customer={} event={}", self->state.id, event.id);
-                return self->delegate(r.context->store_writer, commit_atom::value,
-                                      store_barrier(self->state.id), EventOutcome::duplicate);
-            }
-            ++r.context->metrics->events_accepted;
-            log_stage_changes(self->state, r);
-            if (event.type == kProfileEventType) send_preferences(self, r);
-            std::vector<ContactRequest> requests =
-                contact_requests(self->state, r.context->engine->model(), scratch_effects());
-            auto committed =
-                self->delegate(r.context->store_writer, commit_atom::value,
-                               record_of(self->state, r, requests, true), EventOutcome::accepted);
-            send_contacts(self, r, requests);
-            schedule_wakeup(self, r);
-            return committed;
+            return apply_event(self, *routing, event, [&](StoreRecord record, EventOutcome o) {
+                return self->delegate(routing->context->store_writer, commit_atom::value,
+                                      std::move(record), o);
+            });
+        },
+        // The shard that sent the ticket gets the outcome, from the store writer, after commit.
+        [self, routing](event_atom, const Event& event, Ticket ticket) {
+            auto reply_to = caf::actor_cast<caf::actor>(self->current_sender());
+            apply_event(self, *routing, event, [&](StoreRecord record, EventOutcome o) {
+                self->send(routing->context->store_writer, commit_atom::value, std::move(record), o,
+                           ticket, std::move(reply_to));
+                return true;
+            });
         },
         [self, routing](wakeup_atom, TimeMs scheduled_for) {
             Routing& r = *routing;

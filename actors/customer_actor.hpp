@@ -8,6 +8,8 @@
 //
 // Messages:
 //   (event_atom, Event)  -> EventOutcome, answered by the store writer after commit
+//   (event_atom, Event, Ticket) from its shard: no answer; the store writer sends the
+//                        outcome to the sender (the shard) with the ticket after commit
 //   (wakeup_atom, TimeMs) from itself: fire the timers due by now
 //   (lookup_atom)        -> CustomerLookup with the live state
 //   (passivate_atom)     from its shard: ends the actor once everything it sent to the

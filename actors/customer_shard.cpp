@@ -27,10 +27,16 @@ struct Entry {
     std::vector<Waiting> waiting;
 };
 
-// The results of a batch of events, answered together once all are in.
-struct BatchResults {
+// A batch of events (one request), answered together once every event's result is in.
+// Its events travel as tickets {batch id, slot}; their outcomes come back from the store
+// writer, several to a message (committed_atom).
+struct Batch {
     caf::response_promise promise;
     std::vector<EventResult> results;
+    // Per slot: the id of the customer actor its ticket went to, so that the tickets of an
+    // actor that ends unexpectedly can be failed; 0 while it waits for a successor actor.
+    std::vector<caf::actor_id> held_by;
+    std::vector<bool> done;
     size_t outstanding = 0;
 };
 
@@ -92,27 +98,38 @@ class Shard {
         return self_->delegate(it->second.actor, std::move(request));
     }
 
-    // One event of a batch: routed like route() does, but its answer comes back here and
-    // goes to `done`, so that the batch is answered once.
-    void deliver(Event event, std::function<void(EventResult)> done) {
-        const std::string id = event.customer;
-        auto it = registry_.by_id.find(id);
-        if (it != registry_.by_id.end() && it->second.passivating) {
-            auto shared = std::make_shared<Event>(std::move(event));
-            it->second.waiting.push_back(
-                {[this, shared, done](const caf::actor& actor) {
-                     ask(actor, std::move(*shared), done);
-                 },
-                 [this, done](const caf::error& error) { done(failed(error)); }});
-            return;
+    // A batch of events: each goes to its customer with a ticket; the batch is answered
+    // with one EventResult per event, in batch order, once all are in.
+    caf::response_promise batch(std::vector<Event>& events) {
+        auto promise = self_->make_response_promise();
+        if (events.empty()) {
+            promise.deliver(std::vector<EventResult>());
+            return promise;
         }
-        if (it == registry_.by_id.end()) {
-            auto initial = initial_state(*context_, id, IfUnknown::create);
-            if (!initial) return done(failed(initial.error()));
-            it = activate(std::move(**initial));
+        const uint64_t id = next_batch_++;
+        Batch& batch = batches_[id];
+        batch.promise = promise;
+        batch.results.resize(events.size());
+        batch.held_by.assign(events.size(), caf::invalid_actor_id);
+        batch.done.assign(events.size(), false);
+        batch.outstanding = events.size();
+        // `batch` is not used below: the last event may complete (and erase) it at once.
+        for (size_t i = 0; i < events.size(); ++i)
+            deliver(std::move(events[i]), Ticket{id, static_cast<uint32_t>(i)});
+        return promise;
+    }
+
+    // The store writer's outcomes for tickets of this shard, after a commit.
+    void committed(CommittedTickets& committed) {
+        for (const TicketOutcome& outcome : committed.outcomes) {
+            EventResult result;
+            // The commit's own text, as the single-event path answers it (describe()).
+            if (!committed.error.empty())
+                result.error = committed.error;
+            else
+                result.duplicate = outcome.outcome == EventOutcome::duplicate;
+            finish(outcome.ticket, std::move(result));
         }
-        it->second.last_used = context_->now();
-        ask(it->second.actor, std::move(event), std::move(done));
     }
 
     // From the timer sweeper: the customer, activated from its record if need be, is told to
@@ -148,6 +165,7 @@ class Shard {
     }
 
     void on_down(const caf::down_msg& down) {
+        if (down.source == context_->store_writer.address()) return writer_ended(down.reason);
         auto id = registry_.id_of.find(down.source);
         if (id == registry_.id_of.end()) return;
         --context_->metrics->customers_live;
@@ -157,6 +175,14 @@ class Shard {
         if (!passivated)
             spdlog::warn("customer actor ended customer={} reason={}", id->second,
                          caf::to_string(down.reason));
+        // A passivated actor ended normally only after the store writer committed all it was
+        // sent, so its tickets' outcomes are on their way. Otherwise some may never come.
+        if (!passivated || down.reason)
+            fail_tickets_of(down.source.id(),
+                            caf::make_error(caf::sec::runtime_error,
+                                            "customer " + id->second +
+                                                " ended before its event was committed: " +
+                                                caf::to_string(down.reason)));
         auto waiting = std::move(entry->second.waiting);
         const std::string customer = std::move(id->second);
         registry_.by_id.erase(entry);
@@ -178,16 +204,74 @@ class Shard {
     }
 
   private:
-    // The customer's own answer comes once the event is committed (the store writer answers).
-    void ask(const caf::actor& customer, Event event, std::function<void(EventResult)> done) {
-        self_->request(customer, caf::infinite, event_atom::value, std::move(event))
-            .then(
-                [done](EventOutcome outcome) {
-                    EventResult result;
-                    result.duplicate = outcome == EventOutcome::duplicate;
-                    done(std::move(result));
-                },
-                [this, done](caf::error& error) { done(failed(error)); });
+    // One event of a batch: routed like route() does, but sent with its ticket rather than
+    // asked, so that its outcome comes back in the store writer's message for the commit.
+    void deliver(Event event, Ticket ticket) {
+        // Its commit would go nowhere: a plain message to an ended actor is dropped unanswered.
+        if (writer_gone_) return finish(ticket, failed(writer_gone_));
+        const std::string id = event.customer;
+        auto it = registry_.by_id.find(id);
+        if (it != registry_.by_id.end() && it->second.passivating) {
+            auto shared = std::make_shared<Event>(std::move(event));
+            it->second.waiting.push_back(
+                {[this, shared, ticket](const caf::actor& actor) {
+                     send_ticket(actor, std::move(*shared), ticket);
+                 },
+                 [this, ticket](const caf::error& error) { finish(ticket, failed(error)); }});
+            return;
+        }
+        if (it == registry_.by_id.end()) {
+            auto initial = initial_state(*context_, id, IfUnknown::create);
+            if (!initial) return finish(ticket, failed(initial.error()));
+            it = activate(std::move(**initial));
+        }
+        it->second.last_used = context_->now();
+        send_ticket(it->second.actor, std::move(event), ticket);
+    }
+
+    void send_ticket(const caf::actor& customer, Event event, Ticket ticket) {
+        auto batch = batches_.find(ticket.batch);
+        if (batch == batches_.end() || batch->second.done[ticket.slot]) return;
+        batch->second.held_by[ticket.slot] = customer.id();
+        self_->send(customer, event_atom::value, std::move(event), ticket);
+    }
+
+    // The result of a ticket's event; the batch is answered once it has all of them. A
+    // ticket already failed (its customer actor ended) keeps its failure.
+    void finish(Ticket ticket, EventResult result) {
+        auto it = batches_.find(ticket.batch);
+        if (it == batches_.end()) return;
+        Batch& batch = it->second;
+        if (ticket.slot >= batch.done.size() || batch.done[ticket.slot]) return;
+        batch.done[ticket.slot] = true;
+        batch.held_by[ticket.slot] = caf::invalid_actor_id;
+        batch.results[ticket.slot] = std::move(result);
+        if (--batch.outstanding > 0) return;
+        batch.promise.deliver(std::move(batch.results));
+        batches_.erase(it);
+    }
+
+    // Only when a customer actor ends unexpectedly, so a scan of every batch in flight.
+    void fail_tickets_of(caf::actor_id actor, const caf::error& error) {
+        std::vector<Ticket> held;
+        for (const auto& [id, batch] : batches_)
+            for (size_t slot = 0; slot < batch.held_by.size(); ++slot)
+                if (batch.held_by[slot] == actor) held.push_back({id, static_cast<uint32_t>(slot)});
+        for (const Ticket& ticket : held) finish(ticket, failed(error));
+    }
+
+    // The store writer ends after the shards when the daemon stops, so this is a failure: no
+    // ticket with a customer will be answered, nor any later one.
+    void writer_ended(const caf::error& reason) {
+        spdlog::error("store writer ended reason={}", caf::to_string(reason));
+        writer_gone_ = caf::make_error(caf::sec::runtime_error,
+                                       "the store writer ended: " + caf::to_string(reason));
+        std::vector<Ticket> held;
+        for (const auto& [id, batch] : batches_)
+            for (size_t slot = 0; slot < batch.held_by.size(); ++slot)
+                if (batch.held_by[slot] != caf::invalid_actor_id)
+                    held.push_back({id, static_cast<uint32_t>(slot)});
+        for (const Ticket& ticket : held) finish(ticket, failed(writer_gone_));
     }
 
     EventResult failed(const caf::error& error) const {
@@ -210,6 +294,9 @@ class Shard {
     caf::event_based_actor* self_;
     std::shared_ptr<const CustomerContext> context_;
     Registry registry_;
+    std::unordered_map<uint64_t, Batch> batches_;
+    uint64_t next_batch_ = 0;
+    caf::error writer_gone_;  // set once the store writer ended
 };
 
 }  // namespace
@@ -218,6 +305,8 @@ caf::behavior customer_shard(caf::event_based_actor* self,
                              std::shared_ptr<const CustomerContext> context) {
     auto shard = std::make_shared<Shard>(self, context);
     self->set_down_handler([shard](caf::down_msg& down) { shard->on_down(down); });
+    // Tickets are answered by the store writer alone: if it ends, the shard must fail them.
+    if (context->store_writer) self->monitor(context->store_writer);
     // Customers are not linked to their shard (one failing customer must not take its shard
     // down), so the shard ends them itself when it ends.
     self->attach_functor([shard] { shard->end_all(); });
@@ -233,20 +322,8 @@ caf::behavior customer_shard(caf::event_based_actor* self,
             const std::string id = event.customer;
             return shard->route(id, caf::make_message(atom, std::move(event)), IfUnknown::create);
         },
-        [self, shard](event_atom, std::vector<Event>& events) {
-            auto batch = std::make_shared<BatchResults>();
-            batch->promise = self->make_response_promise();
-            batch->results.resize(events.size());
-            batch->outstanding = events.size();
-            if (events.empty()) batch->promise.deliver(std::move(batch->results));
-            for (size_t i = 0; i < events.size(); ++i)
-                shard->deliver(std::move(events[i]), [batch, i](EventResult result) {
-                    batch->results[i] = std::move(result);
-                    if (--batch->outstanding == 0)
-                        batch->promise.deliver(std::move(batch->results));
-                });
-            return batch->promise;
-        },
+        [shard](event_atom, std::vector<Event>& events) { return shard->batch(events); },
+        [shard](committed_atom, CommittedTickets& committed) { shard->committed(committed); },
         [shard](lookup_atom atom, const std::string& id) {
             return shard->route(id, caf::make_message(atom), IfUnknown::skip);
         },

@@ -2,16 +2,24 @@
 //
 // Each shard owns the customers whose id hashes to it (ShardRouter::shard_for). It finds a
 // customer's actor, or activates one: from the customer's stored record when the store has
-// one (after a restart), else, for an event, as a new customer. Every message for that id
-// is delegated to the actor, so the answer comes straight from the customer (or, for
-// events, from the store writer after commit). A stored record that cannot be read back
-// under the current configuration is an error answer, never a silently fresh customer.
+// one (after a restart), else, for an event, as a new customer. Every single request for
+// that id is delegated to the actor, so the answer comes straight from the customer (or,
+// for events, from the store writer after commit); events of a batch go as tickets, below.
+// A stored record that cannot be read back under the current configuration is an error
+// answer, never a silently fresh customer.
 // Several shards keep one registry from being the bottleneck of every event.
 //
 // Messages:
 //   (event_atom, Event)             -> EventOutcome (delegated to the customer)
 //   (event_atom, std::vector<Event>) -> std::vector<EventResult>, in batch order: a frame's
 //                                      events of this shard, answered once all are committed
+//                                      (or failed). Each event goes to its customer with a
+//                                      Ticket, not as a request: its outcome comes back in
+//                                      the store writer's committed_atom message, one per
+//                                      commit. A customer actor that ends unexpectedly fails
+//                                      its tickets, and so does the store writer for all
+//                                      (the shard monitors it); none is left unanswered.
+//   (committed_atom, CommittedTickets) from the store writer: outcomes of this shard's tickets
 //   (lookup_atom, std::string id)   -> CustomerLookup; found = false for an unknown id
 //   (timer_due_atom, std::string id)   activates a stored customer whose timer is due
 #pragma once

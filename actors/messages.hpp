@@ -1,8 +1,15 @@
 // The messages journeyd's actors exchange, and their atoms.
 //
-// Event path:  ingest relay --(event_atom, Event)--> shard --delegate--> customer
-//              --delegate (commit_atom, StoreRecord, EventOutcome)--> store writer,
-//              which answers the ingest's request only once the record is committed.
+// Event path, batches (ingest relay, gateway): --(event_atom, std::vector<Event>)--> shard,
+//              which gives each event a Ticket --(event_atom, Event, Ticket)--> customer
+//              --(commit_atom, StoreRecord, EventOutcome, Ticket, reply-to)--> store writer,
+//              which after each commit sends each shard ONE (committed_atom, CommittedTickets)
+//              for all of its tickets in that commit; the shard answers a batch once all of
+//              its tickets are in. No request per event: CAF 0.17 keeps pending responses in a
+//              flat map with linear lookup and erase, which thousands in flight make costly.
+// Event path, single events (admin API, tests): (event_atom, Event) --> shard --delegate-->
+//              customer --delegate (commit_atom, StoreRecord, EventOutcome)--> store writer,
+//              which answers the request only once the record is committed.
 // Contact path: customer --(preferences_atom, ...) on profile changes, then
 //              (contact_atom, ContactRequest)--> coordinator --offer--> delivery sink.
 //
@@ -39,10 +46,13 @@ namespace journeyd {
 // ---- Events and customers
 
 // Apply events; each is answered once committed (or failed).
-//   (Event) -> EventOutcome: ingest relay, admin API, gateway -> shard, delegated to the
-//       customer actor; the store writer answers after the commit.
-//   (std::vector<Event>) -> std::vector<EventResult>: ingest relay, admin API -> peer, one
-//       batch of a frame's events for that member.
+//   (Event) -> EventOutcome: admin API -> shard, delegated to the customer actor; the store
+//       writer answers after the commit.
+//   (std::vector<Event>) -> std::vector<EventResult>, in batch order: ingest relay, gateway
+//       -> shard; ingest relay, admin API -> peer: one batch of a frame's events for that
+//       shard or member.
+//   (Event, Ticket): shard -> customer actor, no answer: one event of a shard's batch; the
+//       store writer reports its outcome to the shard with committed_atom.
 //   Wire: (std::string pack_events) -> std::string encode_event_results: peer -> gateway.
 using event_atom = caf::atom_constant<caf::atom("event")>;
 // A customer's live state, activating a stored customer (found = false for an unknown id).
@@ -72,15 +82,23 @@ using passivate_idle_atom = caf::atom_constant<caf::atom("pass_idle")>;
 
 // ---- The store writer
 
-// (StoreRecord, EventOutcome) -> EventOutcome once the record is committed: customer actor
-// (delegated for an event, so the event's sender gets the answer; sent for fired timers;
-// requested before passivating), coordinator (decisions; a barrier at drain) and the
-// delivery sink's forget_delivered (an anonymous send, delivered ids) -> store writer.
+// Commit a record.
+//   (StoreRecord, EventOutcome) -> EventOutcome once the record is committed: customer actor
+//       (delegated for a single event, so the event's sender gets the answer; sent for fired
+//       timers; requested before passivating), coordinator (decisions; a barrier at drain)
+//       and the delivery sink's forget_delivered (an anonymous send, delivered ids) -> store
+//       writer.
+//   (StoreRecord, EventOutcome, Ticket, caf::actor reply_to): customer actor -> store writer,
+//       for an event of a shard's batch: no answer of its own; the outcome goes to reply_to
+//       (the shard) in the committed_atom message of the commit that holds the record.
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 // (): store writer -> itself, max_delay after a batch's first record: commit what was gathered.
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
-// (std::string error, "" if none): the committer's thread -> store writer: the batch it was
-// handed is committed (or failed).
+// What was handed over is committed (or failed).
+//   (std::string error, "" if none): the committer's thread -> store writer: the batch it
+//       was handed.
+//   (CommittedTickets): store writer -> shard, one per commit and shard that had tickets in
+//       it: the outcomes of those tickets' events, or the commit's error for all of them.
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
 // (): store writer -> itself, every purge_every, or at once after a full slice: forget a
 // slice of applied event ids older than the retention.
@@ -156,6 +174,26 @@ constexpr TimeMs kSweeperWakeup = 0;
 
 enum class EventOutcome : uint8_t { accepted, duplicate };
 
+// Names one event of a shard's batch on its way through customer and store writer, so that
+// its outcome comes back to the shard in a message shared with other events rather than as
+// the response to a request of its own. Meaningful only to the shard that issued it.
+struct Ticket {
+    uint64_t batch = 0;  // the shard's id for the batch, never reused by that shard
+    uint32_t slot = 0;   // the event's place in the batch
+};
+
+struct TicketOutcome {
+    Ticket ticket;
+    EventOutcome outcome = EventOutcome::accepted;
+};
+
+// Store writer -> shard after a commit: every ticket of that shard whose record was in it.
+// A non-empty error means the commit failed and none of them is durable.
+struct CommittedTickets {
+    std::vector<TicketOutcome> outcomes;
+    std::string error;
+};
+
 // The answer to (lookup_atom, customer id): the live state, if the customer exists.
 struct CustomerLookup {
     bool found = false;
@@ -184,6 +222,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::Event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::Event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::EventResult>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::EventOutcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::Ticket)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::CommittedTickets)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::StoreRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::CustomerLookup)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::ContactRequest)

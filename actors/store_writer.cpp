@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,13 @@ namespace journeyd {
 namespace {
 
 using Answers = std::vector<std::pair<caf::response_promise, EventOutcome>>;
+
+// A ticketed record's outcome and the shard that waits for it.
+struct TicketAnswer {
+    caf::actor reply_to;
+    TicketOutcome outcome;
+};
+using TicketAnswers = std::vector<TicketAnswer>;
 
 // Runs one batch's commit at a time on its own thread; `done` is called there with "" or the
 // error once it returned and the committer is idle again.
@@ -104,12 +112,33 @@ void answer(Answers& answers, const std::string& error) {
     answers.clear();
 }
 
+// One message per shard for all of its tickets in the commit, in the order they came.
+// Linear search over the few shards a commit's tickets come from.
+void answer(TicketAnswers& answers, const std::string& error) {
+    std::vector<std::pair<caf::actor, CommittedTickets>> by_shard;
+    for (TicketAnswer& ticket : answers) {
+        auto to = std::find_if(by_shard.begin(), by_shard.end(),
+                               [&](const auto& shard) { return shard.first == ticket.reply_to; });
+        if (to == by_shard.end()) {
+            by_shard.emplace_back(std::move(ticket.reply_to), CommittedTickets{{}, error});
+            to = std::prev(by_shard.end());
+        }
+        to->second.outcomes.push_back(ticket.outcome);
+    }
+    answers.clear();
+    // Anonymous: also sent from the writer's cleanup at its end, when it sends nothing itself.
+    for (auto& [shard, committed] : by_shard)
+        caf::anon_send(shard, committed_atom::value, std::move(committed));
+}
+
 struct WriterState {
     explicit WriterState(std::shared_ptr<RecordStore> store) : committer(std::move(store)) {}
 
     std::vector<StoreRecord> gathering;
     Answers gathering_answers;
     Answers committing_answers;  // of the batch on the committer's thread
+    TicketAnswers gathering_tickets;
+    TicketAnswers committing_tickets;
     bool committing = false;
     bool flush_scheduled = false;
     Committer committer;
@@ -122,12 +151,24 @@ void commit_gathered(caf::event_based_actor* self, WriterState& w) {
     w.committing = true;
     w.committing_answers = std::move(w.gathering_answers);
     w.gathering_answers.clear();
+    w.committing_tickets = std::move(w.gathering_tickets);
+    w.gathering_tickets.clear();
     std::vector<StoreRecord> batch;
     batch.swap(w.gathering);
     w.committer.commit(std::move(batch), [writer = self->address()](std::string error) {
         if (auto alive = caf::actor_cast<caf::actor>(writer))
             caf::anon_send(alive, committed_atom::value, std::move(error));
     });
+}
+
+// After a record joined the batch being gathered: commit it when full, else by max_delay.
+void gathered(caf::event_based_actor* self, WriterState& w, const GroupCommit& limits) {
+    if (w.gathering.size() >= limits.max_batch) {
+        commit_gathered(self, w);
+    } else if (!w.flush_scheduled) {
+        w.flush_scheduled = true;
+        self->delayed_send(self, limits.max_delay, flush_atom::value);
+    }
 }
 
 }  // namespace
@@ -137,7 +178,9 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
     auto w = std::make_shared<WriterState>(store);
     // At the end the batch in flight is awaited and what was gathered committed here.
     self->attach_functor([w, store] {
-        answer(w->committing_answers, w->committer.wait_idle());
+        const std::string committed = w->committer.wait_idle();
+        answer(w->committing_answers, committed);
+        answer(w->committing_tickets, committed);
         if (w->gathering.empty()) return;
         std::string error;
         try {
@@ -147,6 +190,7 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
             spdlog::error("store commit failed records={} error={}", w->gathering.size(), error);
         }
         answer(w->gathering_answers, error);
+        answer(w->gathering_tickets, error);
     });
     self->send(self, purge_atom::value);
     return {
@@ -156,12 +200,13 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
             // as an unexpected response, which it reflects back as an error.
             auto promise = self->make_response_promise();
             if (!promise.async()) w->gathering_answers.emplace_back(std::move(promise), outcome);
-            if (w->gathering.size() >= limits.max_batch) {
-                commit_gathered(self, *w);
-            } else if (!w->flush_scheduled) {
-                w->flush_scheduled = true;
-                self->delayed_send(self, limits.max_delay, flush_atom::value);
-            }
+            gathered(self, *w, limits);
+        },
+        [self, w, limits](commit_atom, StoreRecord& record, EventOutcome outcome, Ticket ticket,
+                          caf::actor& reply_to) {
+            w->gathering.push_back(std::move(record));
+            w->gathering_tickets.push_back({std::move(reply_to), {ticket, outcome}});
+            gathered(self, *w, limits);
         },
         [self, w](flush_atom) {
             w->flush_scheduled = false;
@@ -170,6 +215,7 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
         [self, w](committed_atom, const std::string& error) {
             w->committing = false;
             answer(w->committing_answers, error);
+            answer(w->committing_tickets, error);
             commit_gathered(self, *w);
         },
         [self](drain_atom) { self->quit(); },

@@ -9,6 +9,12 @@
 // order, behind the batch it joined. When the writer ends, it commits what it gathered;
 // (drain_atom) ends it after everything sent to it before.
 //
+// A record sent with a Ticket and a reply-to actor (an event of a shard's batch, through
+// its customer) gets no answer of its own: after the commit that holds it, each reply-to
+// actor gets one (committed_atom, CommittedTickets) with the outcomes of all its tickets in
+// that commit, or the commit's error. One message per shard and commit instead of one
+// response per event.
+//
 // Commits run on a thread of the writer's own, one batch at a time: while one commits (and
 // fsyncs), the actor gathers the next, which is committed as soon as the first is done,
 // whatever its size. So a slow disk makes batches larger, not the scheduler's threads idle,

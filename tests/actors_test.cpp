@@ -3,8 +3,10 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <map>
 #include <random>
 #include <regex>
+#include <stdexcept>
 #include <thread>
 
 #include "actors/coordinator.hpp"
@@ -64,18 +66,61 @@ struct RecordingSink {
     int refusals = 0;
 };
 
+// The fixture's store as the store writer and the customers see it, with faults a test can
+// switch on: commits that throw (as on a full disk) and reads of the applied-id history that
+// throw. It counts those reads.
+class FaultyStore final : public RecordStore {
+  public:
+    explicit FaultyStore(std::shared_ptr<MemoryRecordStore> inner) : inner_(std::move(inner)) {}
+
+    void commit(const std::vector<StoreRecord>& batch) override {
+        if (fail_commits) throw std::runtime_error("disk full (test)");
+        inner_->commit(batch);
+    }
+    std::optional<std::string> read(const std::string& customer) const override {
+        return inner_->read(customer);
+    }
+    std::optional<std::string> read(Table table, const std::string& key) const override {
+        return inner_->read(table, key);
+    }
+    std::vector<std::pair<std::string, std::string>> read_all(Table table) const override {
+        return inner_->read_all(table);
+    }
+    std::vector<DueTimer> timers_due(TimeMs until, size_t limit,
+                                     const std::optional<DueTimer>& after) const override {
+        return inner_->timers_due(until, limit, after);
+    }
+    bool was_applied(const std::string& customer, uint64_t fingerprint) const override {
+        ++was_applied_calls;
+        if (fail_was_applied) throw std::runtime_error("applied ids unreadable (test)");
+        return inner_->was_applied(customer, fingerprint);
+    }
+    size_t forget_applied_before(TimeMs cutoff, size_t limit) override {
+        return inner_->forget_applied_before(cutoff, limit);
+    }
+    StoreStats stats() const override { return inner_->stats(); }
+
+    std::atomic<bool> fail_commits{false};
+    std::atomic<bool> fail_was_applied{false};
+    mutable std::atomic<int> was_applied_calls{0};
+
+  private:
+    std::shared_ptr<MemoryRecordStore> inner_;
+};
+
 struct ActorFixture {
     explicit ActorFixture(const std::string& toml,
                           std::shared_ptr<MemoryRecordStore> kept = nullptr)
         : config(test::config_from(toml)) {
         if (kept) store = std::move(kept);
+        faulty = std::make_shared<FaultyStore>(store);
         cfg.set("scheduler.max-threads", 2);
         cfg.set("logger.verbosity", caf::atom("quiet"));
         system = std::make_unique<caf::actor_system>(cfg);
         auto context = std::make_shared<CustomerContext>();
         context->engine = std::make_shared<JourneyEngine>(config.journey);
         writer =
-            system->spawn(store_writer, store, GroupCommit{},
+            system->spawn(store_writer, faulty, GroupCommit{},
                           AppliedIdRetention{config.store.applied_ids_retention, midday_clock});
         context->store_writer = writer;
         CoordinatorSetup setup;
@@ -96,7 +141,7 @@ struct ActorFixture {
         context->coordinator = system->spawn(journeyd::coordinator, std::move(setup));
         context->now = midday_clock;
         context->metrics = metrics;
-        context->store = store;
+        context->store = faulty;
         context->idle_after = config.runtime.idle_after;
         coordinator = context->coordinator;
         router = ShardRouter(*system, context, 3);
@@ -129,6 +174,38 @@ struct ActorFixture {
                      [&](caf::error& err) { FAIL("event failed: " << caf::to_string(err)); });
         REQUIRE(answered);
         return outcome;
+    }
+
+    Event event(const std::string& customer, const std::string& id = "") {
+        return Event{id.empty() ? "ev" + std::to_string(++next_id) : id, customer, "view",
+                     system_now_ms(), nullptr};
+    }
+
+    // As the ingest relay sends a frame: one batch request per shard. The results come in the
+    // order of `events`.
+    std::vector<EventResult> send_batch(const std::vector<Event>& events) {
+        std::vector<EventResult> results(events.size());
+        std::map<const caf::actor*, std::pair<std::vector<Event>, std::vector<size_t>>> by_shard;
+        for (size_t i = 0; i < events.size(); ++i) {
+            auto& batch = by_shard[&router.shard_for(events[i].customer)];
+            batch.first.push_back(events[i]);
+            batch.second.push_back(i);
+        }
+        for (auto& [shard, batch] : by_shard) {
+            bool answered = false;
+            (*self)
+                ->request(*shard, kRequestTimeout, event_atom::value, batch.first)
+                .receive(
+                    [&](std::vector<EventResult>& got) {
+                        REQUIRE(got.size() == batch.second.size());
+                        for (size_t k = 0; k < got.size(); ++k)
+                            results[batch.second[k]] = std::move(got[k]);
+                        answered = true;
+                    },
+                    [&](caf::error& err) { FAIL("batch failed: " << caf::to_string(err)); });
+            REQUIRE(answered);
+        }
+        return results;
     }
 
     CustomerLookup lookup(const std::string& customer) {
@@ -175,6 +252,7 @@ struct ActorFixture {
     caf::actor_system_config cfg;
     std::unique_ptr<caf::actor_system> system;
     std::shared_ptr<MemoryRecordStore> store = std::make_shared<MemoryRecordStore>();
+    std::shared_ptr<FaultyStore> faulty;  // wraps `store`
     std::shared_ptr<RecordingSink> sink = std::make_shared<RecordingSink>();
     std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
     caf::actor coordinator;
@@ -526,5 +604,92 @@ TEST_CASE("an index entry left early by events is put right by the sweeper's cal
     CHECK(test::poll_until([&] {
         auto due = store->timers_due(INT64_MAX, 10);
         return due.size() == 1 && due[0].due == real_due;
+    }));
+}
+
+TEST_CASE("a batch is answered once, in batch order, with duplicates marked") {
+    ActorFixture f(test::kTestJourney);
+    std::vector<Event> events{f.event("ann", "a1"), f.event("bob", "b1"), f.event("ann", "a1"),
+                              f.event("ann", "a2")};
+    for (int c = 0; c < 200; ++c) events.push_back(f.event("c" + std::to_string(c % 50)));
+    const std::vector<EventResult> results = f.send_batch(events);
+    for (size_t i = 0; i < results.size(); ++i) {
+        INFO("event " << i);
+        CHECK(results[i].error.empty());
+        CHECK(results[i].duplicate == (i == 2));
+    }
+    CHECK(f.lookup("ann").state.journey.events_seen == 2);
+    CHECK(f.lookup("c7").state.journey.events_seen == 4);
+    // Acknowledged means committed, as for single events.
+    CHECK(f.store->stats().customers == 52);
+    CHECK(f.send_batch({f.event("bob", "b1")})[0].duplicate);
+    CHECK(f.send_batch({}).empty());
+}
+
+TEST_CASE("a failed commit fails every event of the batch with the commit's error") {
+    ActorFixture f(test::kTestJourney);
+    f.send("ann", "view");
+    f.faulty->fail_commits = true;
+    const std::vector<EventResult> results =
+        f.send_batch({f.event("ann"), f.event("bob"), f.event("cid"), f.event("bob")});
+    for (const EventResult& result : results) CHECK(result.error == "disk full (test)");
+    f.faulty->fail_commits = false;
+    CHECK_FALSE(f.store->read("bob").has_value());
+}
+
+TEST_CASE("a customer actor that ends with events of a batch in flight fails them") {
+    ActorFixture f(test::kTestJourney);
+    // A full window, so that the next event reads the store's history, which then throws:
+    // the customer's actor ends with the exception, its event never committed.
+    for (size_t i = 0; i < RecentEventIds::kCapacity; ++i) f.send("kim", "view");
+    f.faulty->fail_was_applied = true;
+    const std::vector<EventResult> results =
+        f.send_batch({f.event("kim"), f.event("lea"), f.event("kim"), f.event("lea")});
+    f.faulty->fail_was_applied = false;
+    CHECK_FALSE(results[0].error.empty());
+    CHECK_FALSE(results[2].error.empty());
+    CHECK(results[1].error.empty());
+    CHECK(results[3].error.empty());
+    // The next event activates a new actor from the stored record.
+    CHECK(f.send("kim", "view") == EventOutcome::accepted);
+    CHECK(f.lookup("kim").state.journey.events_seen == RecentEventIds::kCapacity + 1);
+}
+
+TEST_CASE("the store's history of applied ids is read only once the customer's window is full") {
+    ActorFixture f(test::kTestJourney);
+    // Until the window wraps it holds every id the customer applied: the store has no other.
+    for (size_t i = 0; i < RecentEventIds::kCapacity; ++i) f.send("max", "view");
+    CHECK(f.faulty->was_applied_calls == 0);
+    f.send("max", "view");
+    CHECK(f.faulty->was_applied_calls == 1);
+    CHECK(f.send("max", "view", "ev1") == EventOutcome::duplicate);  // from the store
+}
+
+TEST_CASE("events of a batch that arrive while their customer passivates go to its successor") {
+    ActorFixture f(std::string(test::kTestJourney) + "\n[runtime]\nidle_after = \"100ms\"\n");
+    std::mt19937 random(11);
+    for (int i = 0; i < 25; ++i) {
+        const std::vector<EventResult> results =
+            f.send_batch({f.event("pia", "p" + std::to_string(i)), f.event("pia", "p0")});
+        CHECK(results[0].error.empty());
+        CHECK(results[1].error.empty());
+        CHECK(results[1].duplicate);  // of p0, even in the first batch
+        std::this_thread::sleep_for(std::chrono::milliseconds(random() % 200));
+    }
+    CHECK(test::poll_until([&] { return f.metrics->customers_live == 0; }));
+    CHECK(f.metrics->passivations > 1);
+    CHECK(f.lookup("pia").state.journey.events_seen == 25);
+}
+
+TEST_CASE("if the store writer ends, events of a batch fail rather than wait") {
+    ActorFixture f(test::kTestJourney);
+    f.send("ann", "view");
+    (*f.self)->send_exit(f.writer, caf::exit_reason::kill);
+    (*f.self)->wait_for(f.writer);
+    // The shards learn of it by their monitor; a batch sent before that is failed by it.
+    CHECK(test::poll_until([&] {
+        const std::vector<EventResult> results = f.send_batch({f.event("ann"), f.event("bob")});
+        return results[0].error.find("store writer ended") != std::string::npos &&
+               results[1].error.find("store writer ended") != std::string::npos;
     }));
 }
