@@ -12,16 +12,27 @@ std::string StoreOverlay::applied_key(std::string_view customer, uint64_t finger
 }
 
 void StoreOverlay::apply(const std::vector<StoreRecord>& batch, uint64_t sequence) {
+    apply_slice(batch, plan(batch), 0, batch.size());
+    finish(sequence);
+}
+
+StoreOverlay::Plan StoreOverlay::plan(const std::vector<StoreRecord>& batch) {
+    Plan plan;
     // As LmdbStore::commit: a customer's last record in the batch is its state.
-    std::unordered_map<std::string_view, size_t> last_record = last_records(batch);
-    std::vector<std::string_view> created;
-    for (size_t i = 0; i < batch.size(); ++i) {
+    plan.last_record = last_records(batch);
+    for (const StoreRecord& record : batch)
+        if (!record.record.empty() && record.stage_move && record.stage_move->first.empty())
+            plan.created.insert(record.customer);
+    return plan;
+}
+
+void StoreOverlay::apply_slice(const std::vector<StoreRecord>& batch, const Plan& plan,
+                               size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
         const StoreRecord& record = batch[i];
         if (record.record.empty()) continue;
         ++records_;
-        const bool creates = record.stage_move && record.stage_move->first.empty();
-        if (creates) created.push_back(record.customer);
-        if (last_record[record.customer] == i) {
+        if (plan.last_record.at(record.customer) == i) {
             auto [it, inserted] = customers_.try_emplace(record.customer);
             Customer& customer = it->second;
             const std::optional<TimeMs> was = inserted ? std::nullopt : customer.due;
@@ -36,25 +47,23 @@ void StoreOverlay::apply(const std::vector<StoreRecord>& batch, uint64_t sequenc
                 if (customer.due) index_.insert({*customer.due, record.customer});
             }
             customer.record = record.record;
+            if (plan.created.count(record.customer) > 0) customer.created = true;
         }
+        if (record.stage_move && record.stage_move->first.empty()) ++created_;
         if (record.applied_event)
             applied_[applied_key(record.customer, *record.applied_event)] = record.applied_at;
         if (!record.stage_move) continue;
         if (!record.stage_move->first.empty()) --stage_deltas_[record.stage_move->first];
         ++stage_deltas_[record.stage_move->second];
     }
-    // Only now: an earlier record of the batch may create the customer its last record holds.
-    for (std::string_view id : created) customers_.at(std::string(id)).created = true;
-    created_ += created.size();
-    for (const StoreRecord& record : batch)
-        for (const TableWrite& write : record.writes) {
+    for (size_t i = begin; i < end; ++i)
+        for (const TableWrite& write : batch[i].writes) {
             auto& table = tables_[static_cast<size_t>(write.table)];
             auto [it, inserted] = table.try_emplace(write.key);
             if (inserted) it->second.first_erased = !write.value.has_value();
             it->second.value = write.value;
             has_writes_ = true;
         }
-    last_sequence_ = sequence;
 }
 
 const StoreOverlay::Customer* StoreOverlay::customer(std::string_view id) const {

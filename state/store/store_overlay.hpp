@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -56,6 +57,19 @@ class StoreOverlay {
     explicit StoreOverlay(uint64_t base_sequence) : last_sequence_(base_sequence) {}
 
     void apply(const std::vector<StoreRecord>& batch, uint64_t sequence);
+
+    // apply() in slices, so that a caller can let readers in between them: plan the batch,
+    // apply its records [begin, end) slice after slice, then finish. Each record's state is
+    // whole in every slice; a reader between slices sees part of the batch, which nothing in
+    // the process waits for: a batch's commit is answered after finish().
+    struct Plan {
+        std::unordered_map<std::string_view, size_t> last_record;
+        std::unordered_set<std::string_view> created;  // customers a record of the batch creates
+    };
+    static Plan plan(const std::vector<StoreRecord>& batch);
+    void apply_slice(const std::vector<StoreRecord>& batch, const Plan& plan, size_t begin,
+                     size_t end);
+    void finish(uint64_t sequence) { last_sequence_ = sequence; }
 
     bool empty() const {
         return records_ == 0 && applied_.empty() && stage_deltas_.empty() && !has_writes_;
