@@ -90,7 +90,9 @@ void Daemon::start() {
     coordination.store = store_;
     coordination.store_writer = store_writer_;
     coordination.unfinished = read_unfinished(*store_, config_.journey);
-    coordinator_ = system_->spawn(coordinator, std::move(coordination));
+    // A thread of its own: on the scheduler's one shared queue a contact request would wait
+    // behind every customer actor scheduled before it, thousands in a burst of frames.
+    coordinator_ = system_->spawn<caf::detached>(coordinator, std::move(coordination));
     auto context = std::make_shared<CustomerContext>();
     context->engine = std::make_shared<JourneyEngine>(config_.journey);
     context->store_writer = store_writer_;
