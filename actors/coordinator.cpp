@@ -59,10 +59,10 @@ PressureHistory stored_history(const CoordinatorState& s, const std::string& cus
 }
 
 // Before the ledger sees anything of a customer, it learns their durable sends: caps count
-// what was sent before a restart.
-void remember(CoordinatorState& s, const std::string& customer) {
+// what was sent before a restart. A customer just created has none to read.
+void remember(CoordinatorState& s, const std::string& customer, bool new_customer = false) {
     if (s.ledger.knows(customer)) return;
-    PressureHistory history = stored_history(s, customer);
+    PressureHistory history = new_customer ? PressureHistory{} : stored_history(s, customer);
     s.ledger.restore(customer, std::move(history.sends));
     s.log.restore(customer, history.decisions);
 }
@@ -166,7 +166,7 @@ void measure_decided(CoordinatorState& s, size_t from) {
 }
 
 void submit(CoordinatorState& s, ContactRequest request) {
-    remember(s, request.customer);
+    remember(s, request.customer, request.new_customer);
     const size_t from = s.decided.size();
     s.ledger.submit(std::move(request), s.setup.now(), s.decided);
     measure_decided(s, from);

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "state/journey/program_requests.hpp"
 #include "tests/support/test_models.hpp"
 
 using namespace journeyd;
@@ -300,4 +301,16 @@ TEST_CASE("the default journey takes a scripted customer through all five stages
     CHECK(requested == Names{"welcome", "first_listing_nudge", "seller_tips", "loyalty_thanks",
                              "winback", "message_received"});
     CHECK(c.journey.events_seen == 7);
+}
+
+TEST_CASE("contact requests say whether the event created the customer") {
+    Harness h;
+    h.send("search", kStart);  // creates the customer in "new": welcome; then on to exploring
+    auto requests = contact_requests(h.customer, h.engine.model(), h.effects);
+    REQUIRE_FALSE(requests.empty());
+    for (const ContactRequest& r : requests) CHECK(r.new_customer);
+    h.send("password_reset", kStart + kHour);
+    requests = contact_requests(h.customer, h.engine.model(), h.effects);
+    REQUIRE(requests.size() == 1);
+    CHECK_FALSE(requests.front().new_customer);
 }

@@ -76,7 +76,8 @@ CustomerState read_customer(const msgpack::object& root, const JourneyModel& mod
 }  // namespace
 
 std::string encode_customer(const CustomerState& c, const JourneyModel& model) {
-    msgpack::sbuffer buffer;
+    // Encoded once per event: a record is a few hundred bytes, not sbuffer's default 8 KiB.
+    msgpack::sbuffer buffer(512);
     const char version = static_cast<char>(kCustomerRecordVersion);
     buffer.write(&version, 1);
     msgpack::packer<msgpack::sbuffer> pk(buffer);

@@ -31,6 +31,8 @@ std::vector<ContactRequest> contact_requests(const CustomerState& customer,
     for (const ProgramDrop& d : effects.drops)
         requests.push_back(
             contact_request(customer, model, d.program, d.cause, d.at, std::string(d.reason)));
+    const bool created = !effects.stage_changes.empty() && !effects.stage_changes.front().had_stage;
+    for (ContactRequest& request : requests) request.new_customer = created;
     return requests;
 }
 

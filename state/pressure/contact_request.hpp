@@ -41,6 +41,10 @@ struct ContactRequest {
     // at sub-millisecond resolution (`at` is whole ms). Not stored: recovered requests have
     // none and are not measured.
     std::chrono::steady_clock::time_point sent{};
+    // The event that made the request created the customer, so the store holds no contact
+    // history of theirs for the coordinator to read first. Not stored: recovered requests
+    // are false and read it.
+    bool new_customer = false;
 };
 
 inline std::string make_decision_id(const std::string& customer, const std::string& program,
