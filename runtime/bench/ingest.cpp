@@ -9,6 +9,7 @@
 #include "runtime/bench/modes.hpp"
 #include "runtime/bench/population.hpp"
 #include "runtime/bench/process_stats.hpp"
+#include "runtime/bench/wait.hpp"
 #include "runtime/bench/workload.hpp"
 
 namespace journeyd::bench {
@@ -26,6 +27,25 @@ double decisions_since(const MetricsScrape& before, const MetricsScrape& after,
                        const std::string& outcome) {
     const std::string series = "journeyd_decisions_total{outcome=\"" + outcome + "\"}";
     return after.value(series).value_or(0) - before.value(series).value_or(0);
+}
+
+// Waits until journeyd decided every contact request made so far: no new first decision for a
+// second. A run's acknowledgements come before the coordinator catches up with the requests
+// they made, and a backlog from the peak run would count as the next run's latency.
+void wait_for_decisions(const Target& target) {
+    double last = -1;
+    auto steady_since = std::chrono::steady_clock::now();
+    poll_until(
+        [&] {
+            const double decided = target.admin->metric(std::string(kEventToDecision) + "_count");
+            const auto now = std::chrono::steady_clock::now();
+            if (decided != last) {
+                last = decided;
+                steady_since = now;
+            }
+            return now - steady_since >= std::chrono::seconds(1);
+        },
+        std::chrono::minutes(2), "the coordinator to decide the requests made so far");
 }
 
 // One timed run in `column`; returns the acknowledged events per second.
@@ -126,6 +146,7 @@ Report run_ingest(const BenchOptions& o) {
     const std::string prefix = unique_run_prefix();
     const double peak = measure(report, "peak", o, target, customers, 0, prefix + "peak-", o.seed);
     if (!o.no_half) {
+        wait_for_decisions(target);
         const double half = measure(report, "half", o, target, customers, peak / 2,
                                     prefix + "half-", o.seed + 1000);
         if (half < 0.95 * peak / 2)
