@@ -206,6 +206,7 @@ Unfinished read_unfinished(const RecordStore& store, const JourneyModel& model) 
 }
 
 caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) {
+    if (setup.on_start) setup.on_start();
     auto s = std::make_shared<CoordinatorState>(std::move(setup));
     self->send(self, recover_atom::value);
     return {

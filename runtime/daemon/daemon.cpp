@@ -12,6 +12,7 @@
 #include "actors/store_writer.hpp"
 #include "actors/timer_sweeper.hpp"
 #include "runtime/daemon/start_line.hpp"
+#include "runtime/daemon/thread_latency.hpp"
 #include "runtime/tls/tls_context.hpp"
 #include "state/store/logged_store.hpp"
 
@@ -91,7 +92,12 @@ void Daemon::start() {
     coordination.store_writer = store_writer_;
     coordination.unfinished = read_unfinished(*store_, config_.journey);
     // A thread of its own: on the scheduler's one shared queue a contact request would wait
-    // behind every customer actor scheduled before it, thousands in a burst of frames.
+    // behind every customer actor scheduled before it, thousands in a burst of frames. And a
+    // short time slice there: on busy cores a request waits for the coordinator's wake-up.
+    coordination.on_start = [] {
+        if (!request_short_time_slice(std::chrono::microseconds(100)))
+            spdlog::info("coordinator thread: the kernel refused a short time slice");
+    };
     coordinator_ = system_->spawn<caf::detached>(coordinator, std::move(coordination));
     auto context = std::make_shared<CustomerContext>();
     context->engine = std::make_shared<JourneyEngine>(config_.journey);

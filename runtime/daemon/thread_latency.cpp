@@ -1,0 +1,36 @@
+#include "runtime/daemon/thread_latency.hpp"
+
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdint>
+
+namespace journeyd {
+namespace {
+
+// The kernel's struct sched_attr (include/uapi/linux/sched/types.h, its first version): its
+// header redefines glibc's sched_param, and glibc 2.36 has no sched_setattr wrapper.
+struct SchedAttr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+};
+
+}  // namespace
+
+bool request_short_time_slice(std::chrono::microseconds slice) {
+    SchedAttr attr{};
+    attr.size = sizeof(attr);
+    attr.sched_policy = SCHED_OTHER;
+    attr.sched_runtime = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(slice).count());
+    return syscall(SYS_sched_setattr, 0, &attr, 0) == 0;
+}
+
+}  // namespace journeyd
