@@ -11,8 +11,8 @@
 // marketplace_memory_config: marketplace_config("0s") for counting memory (`actors`), with
 // [runtime] idle_after set and no [pressure.rate] budgets. Without budgets every send is
 // made when decided, so the coordinator ends up holding each customer's contact history and
-// decision log; with them, a burst of N customers would leave N/1000 welcome e-mails deferred
-// for N/1000 s, and the measurement would be of that transient queue instead.
+// decision log; with them, the welcome e-mails of a burst of N customers would wait up to
+// N/1000 s for their budget, and the measurement would be of that passing queue instead.
 //
 // timer_journey_config: a journey built for counting memory and timers. Any event creates
 // its customer in "new", which has no timers and no programs; an event of type

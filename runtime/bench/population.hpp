@@ -1,6 +1,7 @@
 // What several modes share: ids for a run's events; for ingest and cluster, the settings
 // and figures of a marketplace load; for actors, timers and restart, activating a
-// population of customers through the ingest port and reporting what it costs in memory.
+// population of customers through the ingest port and reporting what it costs in memory;
+// for ingest and actors, the contact requests journeyd decided.
 #pragma once
 
 #include <chrono>
