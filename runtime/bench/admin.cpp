@@ -3,8 +3,10 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "runtime/client/ingest_client.hpp"
 
@@ -115,6 +117,14 @@ std::string AdminClient::get(const std::string& path) const {
     client.set_connection_timeout(std::chrono::seconds(5));
     client.set_read_timeout(std::chrono::seconds(30));
     auto answer = client.Get(path.c_str());
+    // A 503 is journeyd's runtime not answering within its admin timeout: actors behind a
+    // backlog the benchmark itself just sent (a million decisions, say). That passes; a
+    // benchmark asks again rather than fail, for a while.
+    const auto busy_until = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+    while (answer && answer->status == 503 && std::chrono::steady_clock::now() < busy_until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        answer = client.Get(path.c_str());
+    }
     if (!answer)
         throw std::runtime_error("GET " + path + " on " + host_ + ":" + std::to_string(port_) +
                                  " failed: " + httplib::to_string(answer.error()));

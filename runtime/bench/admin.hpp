@@ -59,6 +59,7 @@ class AdminClient {
     double metric(const std::string& series) const;
 
   private:
+    // Throws on any answer but 200; a 503 (runtime busy) is asked again for up to 2 minutes.
     std::string get(const std::string& path) const;
 
     std::string host_;

@@ -23,6 +23,27 @@ std::string validated(std::string toml_text, const std::string& what) {
     throw std::runtime_error(message);
 }
 
+// The embedded default journey with the given arbitration window and a store that fsyncs
+// every commit. Edited as TOML, not as text, so a reworded default cannot silently keep the
+// old window.
+toml::table marketplace_table(const std::string& arbitration_window) {
+    if (!parse_duration(arbitration_window))
+        throw std::runtime_error("--arbitration-window \"" + arbitration_window +
+                                 "\" is not a duration like \"0s\" or \"2s\"");
+    toml::table config = toml::parse(default_config_text());
+    toml::table* pressure = config["pressure"].as_table();
+    if (!pressure) throw std::runtime_error("the default journey has no [pressure] table");
+    pressure->insert_or_assign("arbitration_window", arbitration_window);
+    config.insert_or_assign("store", toml::table{{"sync", true}});
+    return config;
+}
+
+std::string marketplace_text(const toml::table& config, const std::string& what) {
+    std::ostringstream text;
+    text << config << "\n";
+    return validated(text.str(), what);
+}
+
 }  // namespace
 
 std::string cluster_member_name(size_t index) {
@@ -31,15 +52,7 @@ std::string cluster_member_name(size_t index) {
 
 std::string marketplace_config(const std::string& arbitration_window,
                                const std::vector<uint16_t>& middleman_ports, size_t self) {
-    if (!parse_duration(arbitration_window))
-        throw std::runtime_error("--arbitration-window \"" + arbitration_window +
-                                 "\" is not a duration like \"0s\" or \"2s\"");
-    // Edited as TOML, not as text, so a reworded default cannot silently keep the old window.
-    toml::table config = toml::parse(default_config_text());
-    toml::table* pressure = config["pressure"].as_table();
-    if (!pressure) throw std::runtime_error("the default journey has no [pressure] table");
-    pressure->insert_or_assign("arbitration_window", arbitration_window);
-    config.insert_or_assign("store", toml::table{{"sync", true}});
+    toml::table config = marketplace_table(arbitration_window);
     if (middleman_ports.size() > 1) {
         toml::table* node = config["node"].as_table();
         if (!node) throw std::runtime_error("the default journey has no [node] table");
@@ -50,9 +63,16 @@ std::string marketplace_config(const std::string& arbitration_window,
                               "@127.0.0.1:" + std::to_string(middleman_ports[i]));
         config.insert_or_assign("cluster", toml::table{{"members", std::move(members)}});
     }
-    std::ostringstream text;
-    text << config << "\n";
-    return validated(text.str(), "marketplace configuration");
+    return marketplace_text(config, "marketplace configuration");
+}
+
+std::string marketplace_memory_config(DurationMs idle_after) {
+    toml::table config = marketplace_table("0s");
+    config.insert_or_assign("runtime",
+                            toml::table{{"idle_after", duration_text(idle_after)}});
+    toml::table* pressure = config["pressure"].as_table();
+    pressure->erase("rate");
+    return marketplace_text(config, "marketplace memory configuration");
 }
 
 std::string wait_event_type(size_t k) {

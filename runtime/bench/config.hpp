@@ -8,6 +8,12 @@
 // is cluster_member_name(self), [cluster] members lists every member as
 // "NAME@127.0.0.1:PORT" in index order. One port or none: a single node, no [cluster].
 //
+// marketplace_memory_config: marketplace_config("0s") for counting memory (`actors`), with
+// [runtime] idle_after set and no [pressure.rate] budgets. Without budgets every send is
+// made when decided, so the coordinator ends up holding each customer's contact history and
+// decision log; with them, the welcome e-mails of a burst of N customers would wait up to
+// N/1000 s for their budget, and the measurement would be of that passing queue instead.
+//
 // timer_journey_config: a journey built for counting memory and timers. Any event creates
 // its customer in "new", which has no timers and no programs; an event of type
 // wait_event_type(k) moves a new customer to stage "wait<k>", whose one inactivity timer
@@ -33,6 +39,7 @@ inline constexpr const char* kTouchEventType = "touch";
 std::string marketplace_config(const std::string& arbitration_window,
                                const std::vector<uint16_t>& middleman_ports = {}, size_t self = 0);
 std::string cluster_member_name(size_t index);  // "node-1", "node-2", ...
+std::string marketplace_memory_config(DurationMs idle_after);
 
 std::string timer_journey_config(const std::vector<DurationMs>& timer_afters,
                                  DurationMs idle_after);

@@ -15,19 +15,11 @@
 namespace journeyd::bench {
 namespace {
 
-constexpr const char* kEventToDecision = "journeyd_event_to_decision_seconds";
-
 struct Target {
     std::string ingest;
     std::optional<AdminClient> admin;
     std::optional<pid_t> pid;  // CPU and memory are reported only when known
 };
-
-double decisions_since(const MetricsScrape& before, const MetricsScrape& after,
-                       const std::string& outcome) {
-    const std::string series = "journeyd_decisions_total{outcome=\"" + outcome + "\"}";
-    return after.value(series).value_or(0) - before.value(series).value_or(0);
-}
 
 // Waits until journeyd decided every contact request made so far: no new first decision for a
 // second. A run's acknowledgements come before the coordinator catches up with the requests
@@ -76,20 +68,12 @@ double measure(Report& report, const std::string& column, const BenchOptions& o,
     std::optional<ProcessSample> process_after;
     if (target.pid) process_after = sample_process(*target.pid);
     const MetricsScrape scrape_after = target.admin->metrics();
-    const Histogram decided =
-        scrape_after.histogram(kEventToDecision).since(scrape_before.histogram(kEventToDecision));
 
     const double rate = load.acknowledged_per_second();
     report.set(column, "target_events_per_s", "target events/s",
                events_per_second > 0 ? std::optional<double>(events_per_second) : std::nullopt);
     report_load(report, column, load);
-    report.set(column, "decisions", "requests decided (first decision)", decided.count);
-    report.set(column, "decisions_send", "  send",
-               decisions_since(scrape_before, scrape_after, "send"));
-    report.set(column, "decisions_defer", "  defer",
-               decisions_since(scrape_before, scrape_after, "defer"));
-    report.set(column, "decisions_suppress", "  suppress",
-               decisions_since(scrape_before, scrape_after, "suppress"));
+    const Histogram decided = report_decisions(report, column, scrape_before, scrape_after);
     report_percentiles(report, column, "decision", "event->decision", decided);
     if (process_before && process_after) {
         report.set(column, "cpu_percent", "journeyd CPU (% of a core)",

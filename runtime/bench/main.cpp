@@ -101,6 +101,12 @@ int main(int argc, char** argv) {
     n_option(actors, "customers");
     actors->add_option("--idle-after", o.idle_after, "idle_after of the passivation run")
         ->capture_default_str();
+    actors
+        ->add_option("--journey", o.journey,
+                     "timer: one event, no programs; default: the marketplace journey, whose "
+                     "programs contact every customer")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"timer", "default"}));
     load_flags(actors);
     batch_flag(actors);
     daemon_flags(actors);

@@ -11,7 +11,9 @@
 //          acknowledged events/s, ack latency per frame, event->decision from journeyd's
 //          histogram, daemon CPU (also per event) and memory; then the same at half the
 //          measured peak. Each run lasts `seconds`, or sends exactly `events`.
-// actors   memory per live customer actor, and what remains per customer once passivated.
+// actors   memory per live customer actor, and what remains per customer once passivated;
+//          on the timer journey without timers (no programs), or on the default journey,
+//          whose programs leave each customer a contact history and decision log.
 // timers   memory per pending timer (customers live; then passivated, so that only the
 //          store's timer index holds them) and how late timers fire.
 // restart  time from exec to serving for a store of N customers with pending timers.
@@ -48,6 +50,7 @@ struct BenchOptions {
     std::string admin;    // with connect: its admin HOST:PORT
     int pid = 0;          // with connect: its process id, for CPU and memory (0: not reported)
     std::string idle_after = "1s";  // actors, timers: passivation in the passivated runs
+    std::string journey = "timer";  // actors: "timer" (no programs) or "default" (marketplace)
     std::string timer_after;        // timers: the earliest timer; empty: from n
     std::string timer_spread = "30s";
     uint64_t seed = 1;

@@ -61,6 +61,19 @@ void report_load(Report& report, const std::string& column, const LoadResult& lo
     report.require_ordered(column, {"ack_p50_ms", "ack_p99_ms", "ack_p999_ms"});
 }
 
+Histogram report_decisions(Report& report, const std::string& column, const MetricsScrape& before,
+                           const MetricsScrape& after) {
+    const Histogram decided =
+        after.histogram(kEventToDecision).since(before.histogram(kEventToDecision));
+    report.set(column, "decisions", "requests decided (first decision)", decided.count);
+    for (const std::string outcome : {"send", "defer", "suppress"}) {
+        const std::string series = "journeyd_decisions_total{outcome=\"" + outcome + "\"}";
+        report.set(column, "decisions_" + outcome, "  " + outcome,
+                   after.value(series).value_or(0) - before.value(series).value_or(0));
+    }
+    return decided;
+}
+
 void report_memory(Report& report, const std::string& column, const ProcessSample& before,
                    const ProcessSample& after, uint64_t n, const std::string& unit) {
     const auto per = [&](uint64_t from, uint64_t to) {

@@ -1,12 +1,14 @@
 // What several modes share: ids for a run's events; for ingest and cluster, the settings
 // and figures of a marketplace load; for actors, timers and restart, activating a
-// population of customers through the ingest port and reporting what it costs in memory.
+// population of customers through the ingest port and reporting what it costs in memory;
+// for ingest and actors, the contact requests journeyd decided.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <string>
 
+#include "runtime/bench/admin.hpp"
 #include "runtime/bench/load.hpp"
 #include "runtime/bench/modes.hpp"
 #include "runtime/bench/process_stats.hpp"
@@ -26,6 +28,16 @@ void marketplace_settings(Report& report, const BenchOptions& options);
 // frames, ack latency p50/p99/p999 in ms) in `column`, and their --check: events/s
 // positive, nothing rejected, percentiles ordered.
 void report_load(Report& report, const std::string& column, const LoadResult& load);
+
+// The histogram of the time from an event to the first decision on each request it caused.
+inline constexpr const char* kEventToDecision = "journeyd_event_to_decision_seconds";
+
+// Rows for the contact requests journeyd decided between two scrapes, in `column`: those
+// decided for the first time (the count of journeyd_event_to_decision_seconds), and the
+// decisions by outcome (send, defer, suppress). Returns that histogram's growth, whose
+// percentiles are the event->decision latency.
+Histogram report_decisions(Report& report, const std::string& column, const MetricsScrape& before,
+                           const MetricsScrape& after);
 
 // Sends customers 0..n-1 one event each, of type type_of(i), over options.connections
 // pipelined connections in batches of options.batch, unpaced; throws unless every event
