@@ -47,11 +47,12 @@ ActorsJourney actors_journey(const std::string& name) {
                 kTouchEventType,
                 [](DurationMs idle_after) { return timer_journey_config({}, idle_after); }, 0, 0};
     if (name == "default")
-        return {"default journey (arbitration_window 0s, no rate budgets): one "
-                "\"message_received\" event per customer (programs welcome, e-mail, and "
-                "message_received, push); in each passivated run one more (its push suppressed "
-                "by the cap)",
-                "message_received", marketplace_memory_config, 2, 1};
+        return {
+            "default journey (arbitration_window 0s, no rate budgets): one "
+            "\"message_received\" event per customer (programs welcome, e-mail, and "
+            "message_received, push); in each passivated run one more (its push suppressed "
+            "by the cap)",
+            "message_received", marketplace_memory_config, 2, 1};
     throw std::runtime_error("--journey \"" + name + "\" is neither timer nor default");
 }
 

@@ -68,8 +68,7 @@ std::string marketplace_config(const std::string& arbitration_window,
 
 std::string marketplace_memory_config(DurationMs idle_after) {
     toml::table config = marketplace_table("0s");
-    config.insert_or_assign("runtime",
-                            toml::table{{"idle_after", duration_text(idle_after)}});
+    config.insert_or_assign("runtime", toml::table{{"idle_after", duration_text(idle_after)}});
     toml::table* pressure = config["pressure"].as_table();
     pressure->erase("rate");
     return marketplace_text(config, "marketplace memory configuration");

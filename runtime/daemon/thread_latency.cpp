@@ -28,8 +28,8 @@ bool request_short_time_slice(std::chrono::microseconds slice) {
     SchedAttr attr{};
     attr.size = sizeof(attr);
     attr.sched_policy = SCHED_OTHER;
-    attr.sched_runtime = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(slice).count());
+    attr.sched_runtime =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(slice).count());
     return syscall(SYS_sched_setattr, 0, &attr, 0) == 0;
 }
 
