@@ -14,7 +14,8 @@
 // actors   memory per live customer actor, and what remains per customer once passivated.
 // timers   memory per pending timer (customers live; then passivated, so that only the
 //          store's timer index holds them) and how late timers fire.
-// restart  time from exec to serving for a store of N customers with pending timers.
+// restart  time from exec to serving for a store of N customers with pending timers; the
+//          store's size; optionally RSS once some of them are live again.
 // cluster  N journeyd nodes as one cluster on loopback, for N = 1, 2, 3: the ingest
 //          workload over the same connections spread over the nodes, so most events are
 //          forwarded to their owner; events/s, ack latency, the share forwarded, CPU, RSS,
@@ -48,6 +49,10 @@ struct BenchOptions {
     std::string admin;    // with connect: its admin HOST:PORT
     int pid = 0;          // with connect: its process id, for CPU and memory (0: not reported)
     std::string idle_after = "1s";  // actors, timers: passivation in the passivated runs
+    // restart: passivation while populating; the default keeps every customer live, as the
+    // figures before the option was added did.
+    std::string restart_idle_after = "10m";
+    uint64_t live = 0;  // restart: stored customers activated after the restart (0: none)
     std::string timer_after;        // timers: the earliest timer; empty: from n
     std::string timer_spread = "30s";
     uint64_t seed = 1;
