@@ -17,13 +17,6 @@
 #include "state/duration.hpp"
 
 namespace journeyd::bench {
-namespace {
-
-std::string touch(size_t) {
-    return kTouchEventType;
-}
-
-}  // namespace
 
 Report run_actors(const BenchOptions& o) {
     const auto idle_after = parse_duration(o.idle_after);
@@ -46,7 +39,7 @@ Report run_actors(const BenchOptions& o) {
         const AdminClient admin(daemon.admin());
         const ProcessSample before = settled_memory(daemon.pid());
         const LoadResult load =
-            activate_population(o, daemon.ingest(), o.n, touch, prefix + "live-");
+            activate_population(o, daemon.ingest(), o.n, touch_event, prefix + "live-");
         poll_until([&] { return admin.metric("journeyd_customers_live") == o.n; },
                    deadline_for(o.n), "every customer to be live");
         const ProcessSample after = settled_memory(daemon.pid());
@@ -64,7 +57,7 @@ Report run_actors(const BenchOptions& o) {
         // A second cycle tells memory kept for reuse (no further growth) from a leak.
         for (const std::string cycle : {"passivated", "passivated twice"}) {
             const double passivated_before = admin.metric("journeyd_customers_passivated_total");
-            activate_population(o, daemon.ingest(), o.n, touch, prefix + cycle + "-");
+            activate_population(o, daemon.ingest(), o.n, touch_event, prefix + cycle + "-");
             poll_until(
                 [&] {
                     const MetricsScrape m = admin.metrics();

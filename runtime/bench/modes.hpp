@@ -49,16 +49,16 @@ struct BenchOptions {
     std::string admin;    // with connect: its admin HOST:PORT
     int pid = 0;          // with connect: its process id, for CPU and memory (0: not reported)
     std::string idle_after = "1s";  // actors, timers: passivation in the passivated runs
-    // restart: passivation while populating; the default keeps every customer live, as the
-    // figures before the option was added did.
-    std::string restart_idle_after = "10m";
-    uint64_t live = 0;  // restart: stored customers activated after the restart (0: none)
     std::string timer_after;        // timers: the earliest timer; empty: from n
     std::string timer_spread = "30s";
     uint64_t seed = 1;
     std::vector<size_t> nodes = {1, 2, 3};  // cluster: the cluster sizes, in turn
     double cluster_seconds = 10;            // cluster: length of each run
     bool no_owner_aware = false;            // cluster: skip the owner-aware runs
+    // restart: passivation while populating; the default keeps every customer live, as the
+    // figures before the option was added did.
+    std::string restart_idle_after = "10m";
+    uint64_t live = 0;  // restart: stored customers activated after the restart (0: none)
 };
 
 Report run_limit(const BenchOptions& options);

@@ -33,19 +33,19 @@ std::string wait_stage(size_t) {
     return wait_event_type(0);
 }
 
-std::string touch(size_t) {
-    return kTouchEventType;
-}
-
 // What the files under `dir` occupy on disk (allocated blocks, as du counts them): LMDB's
-// file may be sparse, so its length would overstate the store.
+// file may be sparse, so its length would overstate the store. The running daemon may
+// release a log segment during the walk: a file gone by then counts as nothing.
 double disk_bytes(const std::string& dir) {
     double bytes = 0;
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    std::error_code error;
+    for (std::filesystem::recursive_directory_iterator it(dir, error), end; !error && it != end;
+         it.increment(error)) {
         struct stat st {};
-        if (entry.is_regular_file() && ::stat(entry.path().c_str(), &st) == 0)
+        if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
             bytes += static_cast<double>(st.st_blocks) * 512;
     }
+    if (error) throw std::runtime_error("reading " + dir + ": " + error.message());
     return bytes;
 }
 
@@ -129,8 +129,8 @@ Report run_restart(const BenchOptions& o) {
     report.require_positive(stored, "pending_timers");
     if (o.live > 0) {
         const ProcessSample before = settled_memory(daemon.pid());
-        const LoadResult live = activate_population(o, daemon.ingest(), o.live, touch,
-                                                    prefix + "live-");
+        const LoadResult live =
+            activate_population(o, daemon.ingest(), o.live, touch_event, prefix + "live-");
         poll_until([&] { return admin.metric("journeyd_customers_live") >= o.live; },
                    deadline_for(o.live), "the activated customers to be live");
         const ProcessSample after = settled_memory(daemon.pid());
