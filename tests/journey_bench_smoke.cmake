@@ -26,4 +26,6 @@ bench(timers --journeyd ${JOURNEYD} --n 2000 --after 4s --spread 2s --json)
 # A relative --journeyd (from the binaries' directory, where every mode runs): the children
 # change directory before they exec it.
 bench(restart --journeyd ./${JOURNEYD_NAME} --n 2000)
+# Passivation while populating, then some stored customers live again: RSS and store size.
+bench(restart --journeyd ${JOURNEYD} --n 2000 --idle-after 1s --live 200 --json)
 bench(cluster --journeyd ${JOURNEYD} --seconds 1 --nodes 1,2 --customers 1000 --json)

@@ -131,6 +131,14 @@ int main(int argc, char** argv) {
     CLI::App* restart = app.add_subcommand(
         "restart", "exec to serving, empty and with N stored customers holding timers");
     n_option(restart, "stored customers");
+    restart
+        ->add_option("--idle-after", o.restart_idle_after,
+                     "idle_after while populating (short: memory stays bounded for large --n)")
+        ->capture_default_str();
+    restart
+        ->add_option("--live", o.live,
+                     "after the restart, activate this many stored customers and report RSS")
+        ->capture_default_str();
     load_flags(restart);
     batch_flag(restart);
     daemon_flags(restart);

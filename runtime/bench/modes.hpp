@@ -16,7 +16,8 @@
 //          whose programs leave each customer a contact history and decision log.
 // timers   memory per pending timer (customers live; then passivated, so that only the
 //          store's timer index holds them) and how late timers fire.
-// restart  time from exec to serving for a store of N customers with pending timers.
+// restart  time from exec to serving for a store of N customers with pending timers; the
+//          store's size; optionally RSS once some of them are live again.
 // cluster  N journeyd nodes as one cluster on loopback, for N = 1, 2, 3: the ingest
 //          workload over the same connections spread over the nodes, so most events are
 //          forwarded to their owner; events/s, ack latency, the share forwarded, CPU, RSS,
@@ -57,6 +58,10 @@ struct BenchOptions {
     std::vector<size_t> nodes = {1, 2, 3};  // cluster: the cluster sizes, in turn
     double cluster_seconds = 10;            // cluster: length of each run
     bool no_owner_aware = false;            // cluster: skip the owner-aware runs
+    // restart: passivation while populating; the default keeps every customer live, as the
+    // figures before the option was added did.
+    std::string restart_idle_after = "10m";
+    uint64_t live = 0;  // restart: stored customers activated after the restart (0: none)
 };
 
 Report run_limit(const BenchOptions& options);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "runtime/bench/config.hpp"
 #include "runtime/bench/workload.hpp"
 
 namespace journeyd::bench {
@@ -33,6 +34,10 @@ LoadResult activate_population(const BenchOptions& options, const std::string& i
                                  std::to_string(result.duplicates) + " duplicates, " +
                                  std::to_string(result.rejected) + " rejected");
     return result;
+}
+
+std::string touch_event(size_t) {
+    return kTouchEventType;
 }
 
 std::chrono::milliseconds deadline_for(uint64_t n) {

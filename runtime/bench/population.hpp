@@ -46,6 +46,10 @@ LoadResult activate_population(const BenchOptions& options, const std::string& i
                                const std::function<std::string(size_t)>& type_of,
                                const std::string& id_prefix);
 
+// A type_of for activate_population: kTouchEventType for every customer, which creates a
+// customer of the timer journey, or activates a stored one, and changes nothing else.
+std::string touch_event(size_t customer);
+
 // How long to wait for something journeyd does once per customer (passivating, firing):
 // a minute, plus time for n customers at a pace any working daemon beats.
 std::chrono::milliseconds deadline_for(uint64_t n);
