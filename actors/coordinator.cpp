@@ -128,7 +128,7 @@ void publish(Self self, const StatePtr& sp) {
     for (const std::string& customer : touched)
         writes.push_back(
             {Table::pressure, customer,
-             encode_history({s.ledger.contacts(customer), s.log.newest_first(customer)},
+             encode_history(s.ledger.contacts(customer), s.log.entries_of(customer),
                             s.setup.model)});
     commit_then_offer(self, sp, std::move(writes), std::move(sends));
 }

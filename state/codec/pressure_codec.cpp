@@ -13,7 +13,9 @@ std::string finish(const msgpack::sbuffer& buffer) {
 
 // The version byte goes first, then the packer writes the body after it.
 msgpack::sbuffer versioned_buffer() {
-    msgpack::sbuffer buffer;
+    // Records of requests, histories and deliveries are a few hundred bytes to a few KB; the
+    // coordinator encodes thousands a second, so not sbuffer's default 8 KiB each.
+    msgpack::sbuffer buffer(1024);
     const char version = static_cast<char>(kPressureRecordVersion);
     buffer.write(&version, 1);
     return buffer;
@@ -135,20 +137,31 @@ std::optional<ContactRequest> decode_request(std::string_view record, const Jour
         [&model](const msgpack::object& root) { return read_request(root, model); }, error);
 }
 
-std::string encode_history(const PressureHistory& history, const JourneyModel& model) {
+template <class Decisions>
+std::string encode_sends_and_decisions(const std::vector<Contact>& sends,
+                                       const Decisions& decisions, const JourneyModel& model) {
     msgpack::sbuffer buffer = versioned_buffer();
     Packer pk(buffer);
     pk.pack_array(2);
-    pk.pack_array(static_cast<uint32_t>(history.sends.size()));
-    for (const Contact& send : history.sends) {
+    pk.pack_array(static_cast<uint32_t>(sends.size()));
+    for (const Contact& send : sends) {
         pk.pack_array(3);
         pk.pack(model.programs[send.program].name);
         pk.pack(send.at);
         pk.pack(send.counts_against_caps);
     }
-    pk.pack_array(static_cast<uint32_t>(history.decisions.size()));
-    for (const Decision& d : history.decisions) pack_decision(pk, d, model);
+    pk.pack_array(static_cast<uint32_t>(decisions.size()));
+    for (const Decision& d : decisions) pack_decision(pk, d, model);
     return finish(buffer);
+}
+
+std::string encode_history(const PressureHistory& history, const JourneyModel& model) {
+    return encode_sends_and_decisions(history.sends, history.decisions, model);
+}
+
+std::string encode_history(const std::vector<Contact>& sends,
+                           const std::deque<Decision>& newest_first, const JourneyModel& model) {
+    return encode_sends_and_decisions(sends, newest_first, model);
 }
 
 std::optional<PressureHistory> decode_history(std::string_view record, const std::string& customer,

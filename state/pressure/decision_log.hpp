@@ -29,9 +29,14 @@ class DecisionLog {
     }
 
     std::vector<Decision> newest_first(const std::string& customer) const {
+        const std::deque<Decision>& entries = entries_of(customer);
+        return {entries.begin(), entries.end()};
+    }
+    // The same, without a copy; empty for a customer it has no entries of.
+    const std::deque<Decision>& entries_of(const std::string& customer) const {
+        static const std::deque<Decision> none;
         auto it = by_customer_.find(customer);
-        if (it == by_customer_.end()) return {};
-        return {it->second.begin(), it->second.end()};
+        return it == by_customer_.end() ? none : it->second;
     }
 
   private:
