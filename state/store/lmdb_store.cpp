@@ -430,12 +430,6 @@ LmdbStore::Snapshot::~Snapshot() {
     mdb_txn_abort(txn_);
 }
 
-bool LmdbStore::Snapshot::has_customer(std::string_view customer) const {
-    MDB_val key = as_val(customer);
-    MDB_val value;
-    return check_found(mdb_get(txn_, store_.customers_, &key, &value), "mdb_get customers");
-}
-
 std::optional<TimeMs> LmdbStore::Snapshot::indexed_due(std::string_view customer) const {
     const std::optional<std::string> due = store_.indexed_due_key(txn_, customer);
     if (!due) return std::nullopt;
@@ -447,13 +441,6 @@ bool LmdbStore::Snapshot::was_applied(std::string_view customer, uint64_t event_
     MDB_val key = as_val(applied);
     MDB_val value;
     return check_found(mdb_get(txn_, store_.applied_, &key, &value), "mdb_get applied");
-}
-
-bool LmdbStore::Snapshot::has(Table table, std::string_view key) const {
-    MDB_val k = as_val(key);
-    MDB_val value;
-    return check_found(mdb_get(txn_, store_.tables_[static_cast<size_t>(table)], &k, &value),
-                       "mdb_get table");
 }
 
 uint64_t LmdbStore::Snapshot::log_through() const {

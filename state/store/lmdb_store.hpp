@@ -107,10 +107,8 @@ class LmdbStore final : public RecordStore {
         Snapshot(const Snapshot&) = delete;
         Snapshot& operator=(const Snapshot&) = delete;
 
-        bool has_customer(std::string_view customer) const;
         std::optional<TimeMs> indexed_due(std::string_view customer) const;
         bool was_applied(std::string_view customer, uint64_t event_fingerprint) const;
-        bool has(Table table, std::string_view key) const;
         uint64_t log_through() const;
         StoreStats stats() const;
 

@@ -11,11 +11,6 @@ std::string StoreOverlay::applied_key(std::string_view customer, uint64_t finger
     return key.append(customer);
 }
 
-void StoreOverlay::apply(const std::vector<StoreRecord>& batch, uint64_t sequence) {
-    apply_slice(batch, plan(batch), 0, batch.size());
-    finish(sequence);
-}
-
 StoreOverlay::Plan StoreOverlay::plan(const std::vector<StoreRecord>& batch) {
     Plan plan;
     // As LmdbStore::commit: a customer's last record in the batch is its state.

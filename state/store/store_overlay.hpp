@@ -3,7 +3,7 @@
 // checkpointed beneath it, and LMDB beneath both. A read asks the overlays newest first and
 // LMDB last; the first that holds the key answers.
 //
-// apply() gives a batch LmdbStore::commit's meaning without ever reading the base, so that a
+// Applying a batch gives it LmdbStore::commit's meaning without ever reading the base, so that a
 // commit costs hash-map updates and no B-tree lookups: only a customer's last record in a batch
 // is its state; every record's applied id and stage move count.
 //
@@ -56,10 +56,8 @@ class StoreOverlay {
     // `base_sequence`: the last log sequence beneath this overlay.
     explicit StoreOverlay(uint64_t base_sequence) : last_sequence_(base_sequence) {}
 
-    void apply(const std::vector<StoreRecord>& batch, uint64_t sequence);
-
-    // apply() in slices, so that a caller can let readers in between them: plan the batch,
-    // apply its records [begin, end) slice after slice, then finish. Each record's state is
+    // A batch is applied in slices, so that a caller can let readers in between them: plan the
+    // batch, apply its records [begin, end) slice after slice, then finish. Each record's state is
     // whole in every slice; a reader between slices sees part of the batch, which nothing in
     // the process waits for: a batch's commit is answered after finish().
     struct Plan {
