@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "actors/messages.hpp"
+#include "state/thread_name.hpp"
 
 namespace journeyd {
 namespace {
@@ -60,6 +61,7 @@ class Committer {
 
   private:
     void run() {
+        name_this_thread("store-commit");
         std::unique_lock<std::mutex> lock(mutex_);
         for (;;) {
             wake_.wait(lock, [this] { return busy_ || stopping_; });

@@ -19,6 +19,7 @@
 #include <system_error>
 
 #include "runtime/admin/actor_admin_backend.hpp"
+#include "state/thread_name.hpp"
 
 namespace journeyd {
 namespace {
@@ -278,6 +279,7 @@ class ConnectionQueue final : public httplib::TaskQueue {
     }
 
     void work() {
+        name_this_thread("admin-http");
         std::unique_lock<std::mutex> lock(mutex_);
         for (;;) {
             ++idle_;
@@ -480,7 +482,10 @@ uint16_t AdminServer::start(const std::string& host, uint16_t port) {
     if (bound <= 0)
         throw std::runtime_error("admin: cannot bind " + host + ":" + std::to_string(port));
     server_->widen_backlog();
-    serving_ = std::thread([this] { server_->listen_after_bind(); });
+    serving_ = std::thread([this] {
+        name_this_thread("admin-accept");
+        server_->listen_after_bind();
+    });
     sampling_ = std::thread([this] { sample_event_rate(); });
     return static_cast<uint16_t>(bound);
 }
@@ -498,6 +503,7 @@ void AdminServer::stop() {
 }
 
 void AdminServer::sample_event_rate() {
+    name_this_thread("admin-sampler");
     auto previous_time = std::chrono::steady_clock::now();
     uint64_t previous_events = metrics_->events_accepted;
     std::unique_lock<std::mutex> lock(mutex_);

@@ -15,6 +15,7 @@
 #include "runtime/daemon/thread_latency.hpp"
 #include "runtime/tls/tls_context.hpp"
 #include "state/store/logged_store.hpp"
+#include "state/thread_name.hpp"
 
 namespace journeyd {
 namespace {
@@ -26,6 +27,15 @@ void drain_and_wait(caf::scoped_actor& self, const caf::actor& actor) {
     self->send(actor, drain_atom::value);
     self->wait_for(actor);
 }
+
+// CAF's workers, its timer and middleman threads and detached actors' threads all start as
+// "caf"; the coordinator renames its own.
+class NameCafThreads : public caf::thread_hook {
+  public:
+    void init(caf::actor_system&) override {}
+    void thread_started() override { name_this_thread("caf"); }
+    void thread_terminates() override {}
+};
 
 }  // namespace
 
@@ -49,6 +59,7 @@ void Daemon::start() {
     // ending the process.
     std::signal(SIGPIPE, SIG_IGN);
     caf_config_.load<caf::io::middleman>();
+    caf_config_.add_thread_hook<NameCafThreads>();
     caf_config_.set("logger.verbosity", caf::atom("quiet"));
     // The stealing scheduler polls while idle (CAF issue #1251); an idle daemon must idle.
     caf_config_.set("scheduler.policy", caf::atom("sharing"));
@@ -95,6 +106,7 @@ void Daemon::start() {
     // behind every customer actor scheduled before it, thousands in a burst of frames. And a
     // short time slice there: on busy cores a request waits for the coordinator's wake-up.
     coordination.on_start = [] {
+        name_this_thread("coordinator");
         if (!request_short_time_slice(std::chrono::microseconds(100)))
             spdlog::info("coordinator thread: the kernel refused a short time slice");
     };

@@ -17,6 +17,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "state/thread_name.hpp"
+
 namespace journeyd {
 namespace {
 
@@ -90,7 +92,10 @@ class FileSink final : public CountingSink {
           path_(std::move(path)),
           options_(options),
           already_written_(std::move(already_written)),
-          writer_([this] { write_loop(); }) {}
+          writer_([this] {
+              name_this_thread("file-sink");
+              write_loop();
+          }) {}
 
     ~FileSink() override {
         close();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "state/stable_hash.hpp"
+#include "state/thread_name.hpp"
 
 namespace journeyd {
 namespace {
@@ -107,6 +108,7 @@ class HttpSink final : public CountingSink {
     }
 
     void send_loop(Lane& lane) {
+        name_this_thread("http-sink");
         for (;;) {
             std::string body;
             std::string decision_id;

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <future>
 
+#include "state/thread_name.hpp"
+
 namespace journeyd {
 
 IngestServer::IngestServer(caf::actor_system& system, std::shared_ptr<const IngestContext> context,
@@ -13,7 +15,11 @@ IngestServer::IngestServer(caf::actor_system& system, std::shared_ptr<const Inge
       work_(asio::make_work_guard(io_)),
       acceptor_(asio::make_strand(io_)) {
     if (io_threads == 0) io_threads = std::max(1u, std::thread::hardware_concurrency());
-    for (size_t i = 0; i < io_threads; ++i) threads_.emplace_back([this] { io_.run(); });
+    for (size_t i = 0; i < io_threads; ++i)
+        threads_.emplace_back([this, i] {
+            name_this_thread("ingest-" + std::to_string(i));
+            io_.run();
+        });
 }
 
 IngestServer::~IngestServer() {

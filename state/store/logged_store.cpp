@@ -12,6 +12,7 @@
 
 #include "state/store/store_record_codec.hpp"
 #include "state/store/test_kill_point.hpp"
+#include "state/thread_name.hpp"
 
 namespace journeyd {
 
@@ -235,6 +236,7 @@ void LoggedStore::checkpoint() {
 }
 
 void LoggedStore::run_checkpoints() {
+    name_this_thread("checkpoint");
     // Background work whose only deadline is stall_records: the threads that answer events
     // and decide contacts go first when the cores are busy (Linux nices a thread by its id).
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
