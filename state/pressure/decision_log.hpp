@@ -5,10 +5,10 @@
 
 #include <deque>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "state/pressure/pressure_ledger.hpp"
+#include "state/sharded_hash_map.hpp"
 
 namespace journeyd {
 
@@ -35,13 +35,13 @@ class DecisionLog {
     // The same, without a copy; empty for a customer it has no entries of.
     const std::deque<Decision>& entries_of(const std::string& customer) const {
         static const std::deque<Decision> none;
-        auto it = by_customer_.find(customer);
-        return it == by_customer_.end() ? none : it->second;
+        const std::deque<Decision>* entries = by_customer_.find(customer);
+        return entries ? *entries : none;
     }
 
   private:
     size_t per_customer_;
-    std::unordered_map<std::string, std::deque<Decision>> by_customer_;
+    ShardedHashMap<std::deque<Decision>> by_customer_;  // no stall while growing
 };
 
 }  // namespace journeyd

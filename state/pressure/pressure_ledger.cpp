@@ -124,9 +124,8 @@ void PressureLedger::restore(const std::string& customer, std::vector<Contact> s
 }
 
 std::vector<Contact> PressureLedger::contacts(const std::string& customer) const {
-    auto it = customers_.find(customer);
-    if (it == customers_.end()) return {};
-    return it->second.sends;
+    const CustomerLedger* known = customers_.find(customer);
+    return known ? known->sends : std::vector<Contact>{};
 }
 
 void PressureLedger::arbitrate(CustomerLedger& customer, TimeMs now, std::vector<Decision>& out) {

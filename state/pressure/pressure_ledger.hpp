@@ -38,6 +38,7 @@
 #include "state/pressure/contact_request.hpp"
 #include "state/pressure/pressure_policy.hpp"
 #include "state/pressure/quiet_hours.hpp"
+#include "state/sharded_hash_map.hpp"
 
 namespace journeyd {
 
@@ -89,7 +90,7 @@ class PressureLedger {
 
     // Whether the ledger holds anything of the customer. The caller restores a customer's
     // durable sends before the first request or preferences of it, or caps start from zero.
-    bool knows(const std::string& customer) const { return customers_.count(customer) > 0; }
+    bool knows(const std::string& customer) const { return customers_.contains(customer); }
     void restore(const std::string& customer, std::vector<Contact> sends);
 
     size_t held() const { return deferred_.size() + arbitration_closes_.size(); }
@@ -128,7 +129,7 @@ class PressureLedger {
     JourneyModel model_;
     TimeZones zones_;
     DurationMs longest_cap_ = 0;
-    std::unordered_map<std::string, CustomerLedger> customers_;
+    ShardedHashMap<CustomerLedger> customers_;  // no stall while growing
     std::unordered_map<std::string, RateBudget> rates_;
     std::multimap<TimeMs, Held> deferred_;                   // by when they are due again
     std::multimap<TimeMs, std::string> arbitration_closes_;  // customer by window close
