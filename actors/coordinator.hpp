@@ -75,9 +75,6 @@ struct CoordinatorSetup {
     Unfinished unfinished;
     size_t decisions_per_customer = 32;
     std::chrono::milliseconds retry_every{100};
-    // Run first, on the coordinator's own thread when it is spawned detached (the daemon asks
-    // for a short time slice there); may be empty.
-    std::function<void()> on_start;
 };
 
 caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup);

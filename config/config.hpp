@@ -65,6 +65,9 @@ struct IngestSettings {
 
 struct RuntimeSettings {
     DurationMs idle_after = 10 * 60'000;  // passivate customers idle this long; 0: never
+    // The coordinator's thread asks for real-time priority (SCHED_FIFO 1); refused or false:
+    // a short time slice. See runtime/daemon/thread_latency.hpp.
+    bool realtime_coordinator = true;
 };
 
 // `[cluster]`: the static member list. Empty members: a single

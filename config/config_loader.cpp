@@ -27,13 +27,14 @@ const std::vector<TableKeys>& known_config_keys() {
           "program", "pressure"}},
         {"[node]", {"name", "data_dir", "ingest", "admin"}},
         {"[cluster]", {"members", "listen", "connect_timeout", "forward_timeout"}},
-        {"[admin]", {"token", "max_body", "max_connections", "read_timeout", "tls_cert", "tls_key"}},
+        {"[admin]",
+         {"token", "max_body", "max_connections", "read_timeout", "tls_cert", "tls_key"}},
         {"[ingest]",
          {"max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes", "io_threads",
           "idle_timeout", "token", "tls_cert", "tls_key"}},
         {"[delivery]", {"sink"}},
         {"[store]", {"sync", "applied_ids_retention"}},
-        {"[runtime]", {"idle_after"}},
+        {"[runtime]", {"idle_after", "realtime_coordinator"}},
         {"[journey]", {"stages", "initial_stage", "transition", "timer"}},
         {"[[journey.transition]]", {"from", "on", "count", "within", "to"}},
         {"[[journey.timer]]", {"name", "in", "after", "to"}},
@@ -330,9 +331,7 @@ class ConfigReader {
         check_known_keys(*store);
         if (auto keep = duration_value(*store, "applied_ids_retention"))
             config_.store.applied_ids_retention = keep->value;
-        const toml::node* sync = field(*store, "sync", Presence::optional);
-        if (sync && expect_type(*sync, toml::node_type::boolean, subject("sync", *store)))
-            config_.store.sync = sync->as_boolean()->get();
+        if (auto sync = optional_bool(*store, "sync")) config_.store.sync = *sync;
     }
 
     // Extension: [ingest] limits: connections, and per connection.
@@ -353,7 +352,8 @@ class ConfigReader {
             else
                 settings.io_threads = static_cast<uint64_t>(value->value);
         }
-        if (auto idle = duration_value(*ingest, "idle_timeout")) settings.idle_timeout = idle->value;
+        if (auto idle = duration_value(*ingest, "idle_timeout"))
+            settings.idle_timeout = idle->value;
         // An empty token would make the hello a formality: refused rather than taken as "off".
         if (auto token = optional_string(*ingest, "token")) settings.token = token->value;
         read_tls(*ingest, settings.tls);
@@ -382,6 +382,8 @@ class ConfigReader {
         check_known_keys(*runtime);
         if (auto idle = duration_value(*runtime, "idle_after"))
             config_.runtime.idle_after = idle->value;
+        if (auto realtime = optional_bool(*runtime, "realtime_coordinator"))
+            config_.runtime.realtime_coordinator = *realtime;
     }
 
     void read_delivery(const Section& top) {
@@ -753,6 +755,13 @@ class ConfigReader {
         const toml::node* node = field(section, key, Presence::optional);
         if (!node) return std::nullopt;
         return string_value(*node, subject(key, section), empty);
+    }
+
+    std::optional<bool> optional_bool(const Section& section, std::string_view key) {
+        const toml::node* node = field(section, key, Presence::optional);
+        if (!node || !expect_type(*node, toml::node_type::boolean, subject(key, section)))
+            return std::nullopt;
+        return node->as_boolean()->get();
     }
 
     std::optional<Located<std::string>> required_string(const Section& section,

@@ -996,6 +996,18 @@ TEST_CASE("config: [store] sync is an optional boolean, true by default") {
     CHECK(wrong.errors[1].message.find("unknown key \"sink\" in [store]") == 0);
 }
 
+TEST_CASE("config: [runtime] realtime_coordinator is an optional boolean, true by default") {
+    const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
+    CHECK(journeyd::load_config_text(journey, "t").config->runtime.realtime_coordinator);
+    CHECK_FALSE(
+        journeyd::load_config_text(journey + "[runtime]\nrealtime_coordinator = false\n", "t")
+            .config->runtime.realtime_coordinator);
+    auto wrong = journeyd::load_config_text(journey + "[runtime]\nrealtime_coordinator = 1\n", "t");
+    REQUIRE(wrong.errors.size() == 1);
+    CHECK(wrong.errors[0].line == 5);
+    CHECK(wrong.errors[0].message.find("realtime_coordinator") != std::string::npos);
+}
+
 TEST_CASE("config: [runtime] idle_after is a duration, 10 minutes by default") {
     const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
     CHECK(journeyd::load_config_text(journey, "t").config->runtime.idle_after == 600'000);
@@ -1066,14 +1078,15 @@ TEST_CASE("config: tls_cert and tls_key go together, in [ingest] and [admin]") {
         CHECK(tls.enabled());
         CHECK(tls.cert == "c.pem");
         CHECK(tls.key == "k.pem");
-        auto alone = journeyd::load_config_text(
-            journey + "[" + table + "]\ntls_cert = \"c.pem\"\n", "t");
+        auto alone =
+            journeyd::load_config_text(journey + "[" + table + "]\ntls_cert = \"c.pem\"\n", "t");
         REQUIRE(alone.errors.size() == 1);
         CHECK(alone.errors[0].message == "\"tls_cert\" in [" + table + "] needs tls_key beside it");
-        auto key_alone = journeyd::load_config_text(
-            journey + "[" + table + "]\ntls_key = \"k.pem\"\n", "t");
+        auto key_alone =
+            journeyd::load_config_text(journey + "[" + table + "]\ntls_key = \"k.pem\"\n", "t");
         REQUIRE(key_alone.errors.size() == 1);
-        CHECK(key_alone.errors[0].message == "\"tls_key\" in [" + table + "] needs tls_cert beside it");
+        CHECK(key_alone.errors[0].message ==
+              "\"tls_key\" in [" + table + "] needs tls_cert beside it");
     }
     CHECK_FALSE(journeyd::load_config_text(journey, "t").config->ingest.tls.enabled());
 }

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "actors/messages.hpp"
+#include "state/thread_name.hpp"
 
 namespace journeyd {
 
@@ -79,6 +80,7 @@ void ClusterConnector::stop() {
 }
 
 void ClusterConnector::run() {
+    name_this_thread("cluster-connect");
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
         wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });

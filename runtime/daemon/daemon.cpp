@@ -11,8 +11,8 @@
 #include "actors/messages.hpp"
 #include "actors/store_writer.hpp"
 #include "actors/timer_sweeper.hpp"
+#include "runtime/daemon/own_thread.hpp"
 #include "runtime/daemon/start_line.hpp"
-#include "runtime/daemon/thread_latency.hpp"
 #include "runtime/tls/tls_context.hpp"
 #include "state/store/logged_store.hpp"
 #include "state/thread_name.hpp"
@@ -83,8 +83,8 @@ void Daemon::start() {
             "[store] sync = false: commits are not fsync'd; a crash of the machine can "
             "lose events that were acknowledged");
     store_writer_ =
-        system_->spawn(store_writer, store_, GroupCommit{},
-                       AppliedIdRetention{config_.store.applied_ids_retention, system_now_ms});
+        spawn_on_own_thread(*system_, {"store-writer"}, store_writer, store_, GroupCommit{},
+                            AppliedIdRetention{config_.store.applied_ids_retention, system_now_ms});
     SinkOptions sink_options;
     sink_options.on_delivered = forget_delivered(store_writer_);
     std::string sink_error;
@@ -103,14 +103,13 @@ void Daemon::start() {
     coordination.store_writer = store_writer_;
     coordination.unfinished = read_unfinished(*store_, config_.journey);
     // A thread of its own: on the scheduler's one shared queue a contact request would wait
-    // behind every customer actor scheduled before it, thousands in a burst of frames. And a
-    // short time slice there: on busy cores a request waits for the coordinator's wake-up.
-    coordination.on_start = [] {
-        name_this_thread("coordinator");
-        if (!request_short_time_slice(std::chrono::microseconds(100)))
-            spdlog::info("coordinator thread: the kernel refused a short time slice");
-    };
-    coordinator_ = system_->spawn<caf::detached>(coordinator, std::move(coordination));
+    // behind every customer actor scheduled before it, thousands in a burst of frames. And
+    // prompt wake-ups: on busy cores a request waited for the coordinator to be scheduled.
+    coordinator_ = spawn_on_own_thread(
+        *system_,
+        {"coordinator", config_.runtime.realtime_coordinator ? OwnThread::Wakeups::prompt_realtime
+                                                             : OwnThread::Wakeups::prompt},
+        coordinator, std::move(coordination));
     auto context = std::make_shared<CustomerContext>();
     context->engine = std::make_shared<JourneyEngine>(config_.journey);
     context->store_writer = store_writer_;

@@ -22,8 +22,6 @@ struct SchedAttr {
     uint64_t sched_period;
 };
 
-}  // namespace
-
 bool request_short_time_slice(std::chrono::microseconds slice) {
     SchedAttr attr{};
     attr.size = sizeof(attr);
@@ -31,6 +29,29 @@ bool request_short_time_slice(std::chrono::microseconds slice) {
     attr.sched_runtime =
         static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(slice).count());
     return syscall(SYS_sched_setattr, 0, &attr, 0) == 0;
+}
+
+}  // namespace
+
+const char* to_string(WakeLatency granted) {
+    switch (granted) {
+        case WakeLatency::realtime:
+            return "realtime";
+        case WakeLatency::short_slice:
+            return "short_slice";
+        case WakeLatency::ordinary:
+            break;
+    }
+    return "ordinary";
+}
+
+WakeLatency request_prompt_wakeups(bool realtime, std::chrono::microseconds slice) {
+    if (realtime) {
+        sched_param lowest{};
+        lowest.sched_priority = 1;
+        if (sched_setscheduler(0, SCHED_FIFO, &lowest) == 0) return WakeLatency::realtime;
+    }
+    return request_short_time_slice(slice) ? WakeLatency::short_slice : WakeLatency::ordinary;
 }
 
 }  // namespace journeyd
