@@ -93,9 +93,8 @@ TEST_CASE("a history reads back by program name; programs the configuration lost
                          decision(model, "winback", Outcome::suppress, "cap", kStart + 15),
                          decision(model, "welcome", Outcome::defer, "quiet_hours", kStart)};
     const std::string bytes = encode_history(history, model);
-    // The coordinator's overload, from its live deque, writes the same bytes.
-    const std::deque<Decision> live(history.decisions.begin(), history.decisions.end());
-    CHECK(encode_history(history.sends, live, model) == bytes);
+    // The coordinator's overload, from its ledger's and log's containers, writes the same bytes.
+    CHECK(encode_history(history.sends, history.decisions, model) == bytes);
 
     std::string error;
     auto same = decode_history(bytes, "ann", model, error);

@@ -137,9 +137,8 @@ std::optional<ContactRequest> decode_request(std::string_view record, const Jour
         [&model](const msgpack::object& root) { return read_request(root, model); }, error);
 }
 
-template <class Decisions>
-std::string encode_sends_and_decisions(const std::vector<Contact>& sends,
-                                       const Decisions& decisions, const JourneyModel& model) {
+std::string encode_history(const std::vector<Contact>& sends,
+                           const std::vector<Decision>& decisions, const JourneyModel& model) {
     msgpack::sbuffer buffer = versioned_buffer();
     Packer pk(buffer);
     pk.pack_array(2);
@@ -156,12 +155,7 @@ std::string encode_sends_and_decisions(const std::vector<Contact>& sends,
 }
 
 std::string encode_history(const PressureHistory& history, const JourneyModel& model) {
-    return encode_sends_and_decisions(history.sends, history.decisions, model);
-}
-
-std::string encode_history(const std::vector<Contact>& sends,
-                           const std::deque<Decision>& newest_first, const JourneyModel& model) {
-    return encode_sends_and_decisions(sends, newest_first, model);
+    return encode_history(history.sends, history.decisions, model);
 }
 
 std::optional<PressureHistory> decode_history(std::string_view record, const std::string& customer,

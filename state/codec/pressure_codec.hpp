@@ -8,7 +8,6 @@
 // and drops it); history entries of such programs are skipped, never misattributed.
 #pragma once
 
-#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,10 +33,11 @@ struct PressureHistory {
 };
 
 std::string encode_history(const PressureHistory& history, const JourneyModel& model);
-// The same bytes, from the coordinator's own containers: it encodes a history for every
-// customer of every burst it decides, and copying each decision log first was a third of that.
+// The same bytes, from the coordinator's own containers (PressureLedger::contacts,
+// DecisionLog::entries_of): it encodes a history for every customer of every burst it decides,
+// and copying each decision log first was a third of that.
 std::string encode_history(const std::vector<Contact>& sends,
-                           const std::deque<Decision>& newest_first, const JourneyModel& model);
+                           const std::vector<Decision>& newest_first, const JourneyModel& model);
 // The decisions' customer is `customer`, the key the history was stored under.
 std::optional<PressureHistory> decode_history(std::string_view record, const std::string& customer,
                                               const JourneyModel& model, std::string& error);
