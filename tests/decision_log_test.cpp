@@ -4,39 +4,26 @@
 #include <vector>
 
 #include "state/pressure/decision_log.hpp"
+#include "tests/support/decisions.hpp"
 
 namespace journeyd {
-namespace {
-
-Decision decision(const std::string& customer, const std::string& id) {
-    Decision d;
-    d.customer = customer;
-    d.decision_id = id;
-    return d;
-}
-
-std::vector<std::string> ids(const std::vector<Decision>& decisions) {
-    std::vector<std::string> out;
-    for (const Decision& d : decisions) out.push_back(d.decision_id);
-    return out;
-}
-
-}  // namespace
+using test::decision_ids;
+using test::decision_of;
 
 TEST_CASE("the decision log keeps each customer's newest decisions, newest first") {
     DecisionLog log(3);
-    for (const char* id : {"1", "2", "3", "4"}) log.record(decision("ann", id));
-    log.record(decision("bob", "b1"));
-    CHECK(ids(log.newest_first("ann")) == std::vector<std::string>{"4", "3", "2"});
-    CHECK(ids(log.entries_of("bob")) == std::vector<std::string>{"b1"});
+    for (const char* id : {"1", "2", "3", "4"}) log.record(decision_of("ann", id));
+    log.record(decision_of("bob", "b1"));
+    CHECK(decision_ids(log.newest_first("ann")) == std::vector<std::string>{"4", "3", "2"});
+    CHECK(decision_ids(log.entries_of("bob")) == std::vector<std::string>{"b1"});
     CHECK(log.newest_first("nobody").empty());
 
     // Restored from the store: cut to the bound, then added to as before.
-    log.restore("cy", {decision("cy", "c4"), decision("cy", "c3"), decision("cy", "c2"),
-                       decision("cy", "c1")});
-    CHECK(ids(log.newest_first("cy")) == std::vector<std::string>{"c4", "c3", "c2"});
-    log.record(decision("cy", "c5"));
-    CHECK(ids(log.newest_first("cy")) == std::vector<std::string>{"c5", "c4", "c3"});
+    log.restore("cy", {decision_of("cy", "c4"), decision_of("cy", "c3"), decision_of("cy", "c2"),
+                       decision_of("cy", "c1")});
+    CHECK(decision_ids(log.newest_first("cy")) == std::vector<std::string>{"c4", "c3", "c2"});
+    log.record(decision_of("cy", "c5"));
+    CHECK(decision_ids(log.newest_first("cy")) == std::vector<std::string>{"c5", "c4", "c3"});
 }
 
 }  // namespace journeyd
