@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <deque>
-#include <set>
 #include <unordered_map>
 
 #include "actors/messages.hpp"
@@ -99,16 +98,16 @@ void commit_then_offer(Self self, const StatePtr& s, std::vector<TableWrite> wri
 }
 
 // Decisions, their customers' histories and the outbox entries of their sends, committed as
-// one: a restart finds either all of them or none.
+// one: a restart finds either all of them or none. `decisions` come from PendingDecisions,
+// each customer's together, so a history is encoded once its customer's last one is logged.
 void publish(Self self, const StatePtr& sp, const std::vector<Decision>& decisions) {
     CoordinatorState& s = *sp;
     if (decisions.empty()) return;
     std::vector<TableWrite> writes;
     std::vector<Delivery> sends;
-    std::set<std::string> touched;
-    for (const Decision& d : decisions) {
+    for (size_t i = 0; i < decisions.size(); ++i) {
+        const Decision& d = decisions[i];
         s.log.record(d);
-        touched.insert(d.customer);
         switch (d.outcome) {
             case Outcome::send:
                 ++s.stats.send;
@@ -127,11 +126,11 @@ void publish(Self self, const StatePtr& sp, const std::vector<Decision>& decisio
         spdlog::debug("decision id={} customer={} program={} outcome={} reason={} detail={}",
                       d.decision_id, d.customer, s.setup.model.programs[d.program].name,
                       to_string(d.outcome), d.reason, d.detail);
+        if (i + 1 == decisions.size() || decisions[i + 1].customer != d.customer)
+            writes.push_back({Table::pressure, d.customer,
+                              encode_history(s.ledger.contacts(d.customer),
+                                             s.log.entries_of(d.customer), s.setup.model)});
     }
-    for (const std::string& customer : touched)
-        writes.push_back({Table::pressure, customer,
-                          encode_history(s.ledger.contacts(customer), s.log.entries_of(customer),
-                                         s.setup.model)});
     commit_then_offer(self, sp, std::move(writes), std::move(sends));
 }
 
