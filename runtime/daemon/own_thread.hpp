@@ -1,21 +1,30 @@
-// Spawns an event-based actor on a thread of its own (caf::detached), named for operators
-// (`top -H`, perf), optionally asking for prompt wake-ups (thread_latency.hpp).
+// Spawns an event-based actor on a thread of its own, named for operators (`top -H`, perf),
+// optionally asking for prompt wake-ups (thread_latency.hpp).
 //
 // Why a thread of its own: every message to a scheduled actor that sleeps goes through the
 // sharing scheduler's one queue and its mutex. A worker preempted while holding that mutex
-// stalled the coordinator's sends to the store writer for up to 8 ms; an actor on its own
-// thread is woken through its own mutex instead.
+// stalled the coordinator's sends to the store writer for up to 8 ms.
+//
+// Why not caf::detached: CAF 0.17 wakes a detached actor's thread by notifying its condition
+// variable while the sender holds the thread's mutex. A real-time coordinator woken that way
+// preempts the sender, finds the mutex held and sleeps again; the sender, an ordinary thread,
+// then waits for a CPU behind everything else, and every request that arrives meanwhile waits
+// with it. At half of peak ingest, half of the requests decided later than 2 ms after they
+// were sent had waited 1-4 ms for such a wake-up with the coordinator idle
+// (docs/performance.md). Here a sender that finds the actor asleep posts a semaphore and holds
+// no lock: the woken thread can run at once.
+//
+// Contract: as caf::detached otherwise. Messages run one at a time, in mailbox order, on the
+// actor's thread; the thread ends when the actor quits, and the actor system's destructor
+// waits for it. Thread-safe: any thread may send to the actor.
 #pragma once
 
-#include <spdlog/spdlog.h>
-
 #include <caf/all.hpp>
+#include <functional>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <utility>
-
-#include "runtime/daemon/thread_latency.hpp"
-#include "state/thread_name.hpp"
 
 namespace journeyd {
 
@@ -25,24 +34,32 @@ struct OwnThread {
     Wakeups wakeups = Wakeups::as_any_thread;  // prompt_realtime: a short slice if refused
 };
 
+class ThreadWakeup;
+
+class OwnThreadActor : public caf::event_based_actor {
+  public:
+    using Init = std::function<caf::behavior(caf::event_based_actor*)>;
+
+    OwnThreadActor(caf::actor_config& config, OwnThread thread, Init init);
+
+    caf::behavior make_behavior() override;
+    void launch(caf::execution_unit* unit, bool lazy, bool hide) override;
+    using caf::event_based_actor::enqueue;
+    void enqueue(caf::mailbox_element_ptr element, caf::execution_unit* unit) override;
+
+  private:
+    OwnThread thread_;
+    Init init_;
+    // Shared with the thread, which still waits on it after the actor is gone.
+    std::shared_ptr<ThreadWakeup> wakeup_;
+};
+
 template <class Behavior, class... Args>
 caf::actor spawn_on_own_thread(caf::actor_system& system, OwnThread thread, Behavior behavior,
                                Args... args) {
-    return system.spawn<caf::detached>(
-        [thread, behavior,
-         args = std::make_tuple(std::move(args)...)](caf::event_based_actor* self) mutable {
-            name_this_thread(thread.name);
-            if (thread.wakeups != OwnThread::Wakeups::as_any_thread) {
-                const bool realtime = thread.wakeups == OwnThread::Wakeups::prompt_realtime;
-                const WakeLatency granted =
-                    request_prompt_wakeups(realtime, std::chrono::microseconds(100));
-                spdlog::info("thread prompt wake-ups name={} granted={}{}", thread.name,
-                             to_string(granted),
-                             realtime && granted != WakeLatency::realtime
-                                 ? " (real-time priority refused: needs CAP_SYS_NICE or "
-                                   "LimitRTPRIO=1)"
-                                 : "");
-            }
+    return system.spawn<OwnThreadActor>(
+        std::move(thread), [behavior, args = std::make_tuple(std::move(args)...)](
+                               caf::event_based_actor* self) mutable {
             return std::apply(
                 [&](auto&... unpacked) { return behavior(self, std::move(unpacked)...); }, args);
         });
