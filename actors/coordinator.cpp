@@ -28,7 +28,8 @@ struct CoordinatorState {
     PendingDecisions pending;       // decided, not yet committed
     std::optional<TimeMs> wakeup_at;
     bool outbox_retry_scheduled = false;
-    bool publish_scheduled = false;
+    bool publish_gather_armed = false;  // a gathered publish is due within kPublishGather
+    bool publish_backlog_sent = false;  // a publish of the backlog is in the mailbox
     // Requests sent in this process that still wait for their first decision, and when they
     // were sent: event_to_decision measures the way to a request's first decision only.
     // Recovered requests were sent by an earlier process and are not measured.
@@ -138,24 +139,44 @@ void publish_all(Self self, const StatePtr& sp) {
     publish(self, sp, sp->pending.take_all());
 }
 
-// A burst of requests is committed together: the first decision schedules the publish behind
-// whatever is already in the mailbox, so each customer's history is encoded once per burst
-// and the store writer gets one write instead of one per request.
-void publish_soon(Self self, CoordinatorState& s) {
-    if (s.pending.empty() || s.publish_scheduled) return;
-    s.publish_scheduled = true;
-    self->send(self, publish_atom::value);
-}
-
 // At most kPublishSlice decisions at a time: encoding a burst of 1,500 customers' histories
 // took 3-5 ms, which every request that arrived meanwhile waited for. The rest go after the
 // requests that arrived while this slice was encoded.
 constexpr size_t kPublishSlice = 256;
 
-void publish_slice(Self self, const StatePtr& sp) {
-    sp->publish_scheduled = false;
-    publish(self, sp, sp->pending.take(kPublishSlice));
-    publish_soon(self, *sp);
+// Decisions wait up to kPublishGather to be committed together, so each customer's history is
+// encoded once for all of them and the store writer gets one write instead of one a request.
+// Woken promptly for each request, the coordinator decides requests one at a time, and
+// committing each at once doubled the messages and wake-ups of the coordinator and the store
+// writer (docs/performance.md). Only sends wait for it; a decision is made and measured at once.
+constexpr auto kPublishGather = std::chrono::milliseconds(2);
+
+// publish_atom's argument: whether it publishes the backlog (sent at once) or what was
+// gathered (sent after kPublishGather).
+constexpr bool kBacklog = true;
+constexpr bool kGathered = false;
+
+void publish_soon(Self self, CoordinatorState& s) {
+    if (s.pending.empty()) return;
+    if (s.pending.size() >= kPublishSlice) {
+        if (s.publish_backlog_sent) return;
+        s.publish_backlog_sent = true;
+        self->send(self, publish_atom::value, kBacklog);
+    } else if (!s.publish_gather_armed) {
+        s.publish_gather_armed = true;
+        self->delayed_send(self, kPublishGather, publish_atom::value, kGathered);
+    }
+}
+
+// After a slice, what is still pending has waited long enough: it goes next, behind the
+// requests that arrived meanwhile.
+void publish_slice(Self self, const StatePtr& sp, bool backlog) {
+    CoordinatorState& s = *sp;
+    (backlog ? s.publish_backlog_sent : s.publish_gather_armed) = false;
+    publish(self, sp, s.pending.take(kPublishSlice));
+    if (s.pending.empty() || s.publish_backlog_sent) return;
+    s.publish_backlog_sent = true;
+    self->send(self, publish_atom::value, kBacklog);
 }
 
 void schedule_wakeup(Self self, CoordinatorState& s) {
@@ -233,7 +254,7 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
             publish_soon(self, *s);
             schedule_wakeup(self, *s);
         },
-        [self, s](publish_atom) { publish_slice(self, s); },
+        [self, s](publish_atom, bool backlog) { publish_slice(self, s, backlog); },
         [s](preferences_atom, const std::string& customer, ContactPreferences& preferences) {
             remember(*s, customer);
             s->ledger.set_preferences(customer, std::move(preferences));
