@@ -255,9 +255,11 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
             schedule_wakeup(self, *s);
         },
         [self, s](publish_atom, bool backlog) { publish_slice(self, s, backlog); },
+        // Remembering the customer here read their history from the store and kept it, for
+        // every profile event of anyone, though no request of theirs was waiting.
         [s](preferences_atom, const std::string& customer, ContactPreferences& preferences) {
-            remember(*s, customer);
-            s->ledger.set_preferences(customer, std::move(preferences));
+            if (s->ledger.knows(customer))
+                s->ledger.set_preferences(customer, std::move(preferences));
         },
         [self, s](wakeup_atom, TimeMs scheduled_for) {
             if (s->wakeup_at == scheduled_for) s->wakeup_at.reset();
@@ -280,7 +282,11 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
             if (s->ledger.knows(customer)) return s->ledger.contacts(customer);
             return stored_history(*s, customer).sends;
         },
-        [s](stats_atom) { return s->stats; },
+        [s](stats_atom) {
+            CoordinatorStats stats = s->stats;
+            stats.customers = s->ledger.customers();
+            return stats;
+        },
         // This node's share of the rate budgets, and what was asked of them (rate_borrower).
         [s](rate_atom, const ChannelRates& rates) {
             for (const auto& [channel, per_second] : rates) s->ledger.set_rate(channel, per_second);

@@ -24,7 +24,9 @@
 // Messages:
 //   (recover_atom)                      sent to itself at start: offers and submits `unfinished`
 //   (contact_atom, ContactRequest)                       decided now or when held ends
-//   (preferences_atom, std::string customer, ContactPreferences)  tz and consent
+//   (preferences_atom, std::string customer, ContactPreferences)  tz and consent, for the
+//                                       requests it holds; ignored for a customer it has not
+//                                       met, whose next request brings them
 //   (decisions_atom, std::string customer)  -> std::vector<Decision>, newest first
 //   (contacts_atom, std::string customer)   -> std::vector<Contact>
 //   (stats_atom)                            -> CoordinatorStats
@@ -53,7 +55,8 @@ struct CoordinatorStats {
     uint64_t send = 0;
     uint64_t defer = 0;
     uint64_t suppress = 0;
-    uint64_t outbox = 0;  // sends waiting for the sink to accept them
+    uint64_t outbox = 0;     // sends waiting for the sink to accept them
+    uint64_t customers = 0;  // customers whose contacts and decisions it holds in memory
 };
 
 // What a crash (or a stop with the sink refusing) left: sends the sink never confirmed, and

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "actors/messages.hpp"
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/pressure_codec.hpp"
@@ -26,10 +28,15 @@ struct Routing {
     std::optional<TimeMs> wakeup_at;  // the earliest wake-up in flight
 };
 
-// A profile event may change what the coordinator holds for requests it is still deferring.
-void send_preferences(caf::stateful_actor<CustomerState>* self, const Routing& r) {
-    self->send(r.context->coordinator, preferences_atom::value, self->state.id,
-               preferences_of(self->state.profile));
+// A profile event that changes the customer's time zone or consent may change what the
+// coordinator holds for requests it is still deferring. Most profile events change neither,
+// and each message woke the coordinator for nothing.
+void send_preferences_if_changed(caf::stateful_actor<CustomerState>* self, const Routing& r,
+                                 const std::optional<ContactPreferences>& before) {
+    if (!before) return;
+    ContactPreferences now = preferences_of(self->state.profile);
+    if (now != *before)
+        self->send(r.context->coordinator, preferences_atom::value, self->state.id, std::move(now));
 }
 
 // Called only once the record holding the requests was sent to the store writer: the
@@ -121,6 +128,8 @@ void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r) {
 template <class Commit>
 auto apply_event(caf::stateful_actor<CustomerState>* self, Routing& r, const Event& event,
                  Commit commit) {
+    std::optional<ContactPreferences> preferences_before;
+    if (event.type == kProfileEventType) preferences_before = preferences_of(self->state.profile);
     if (applied_before(self->state, event, r))
         scratch_effects().outcome = ApplyOutcome::duplicate;
     else
@@ -132,7 +141,7 @@ auto apply_event(caf::stateful_actor<CustomerState>* self, Routing& r, const Eve
     }
     ++r.context->metrics->events_accepted;
     log_stage_changes(self->state, r);
-    if (event.type == kProfileEventType) send_preferences(self, r);
+    send_preferences_if_changed(self, r, preferences_before);
     std::vector<ContactRequest> requests =
         contact_requests(self->state, r.context->engine->model(), scratch_effects());
     auto committed = commit(record_of(self->state, r, requests, true), EventOutcome::accepted);

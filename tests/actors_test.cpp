@@ -233,6 +233,15 @@ struct ActorFixture {
         return out;
     }
 
+    CoordinatorStats coordinator_stats() {
+        CoordinatorStats stats;
+        (*self)
+            ->request(coordinator, kRequestTimeout, stats_atom::value)
+            .receive([&](CoordinatorStats& got) { stats = got; },
+                     [&](caf::error& err) { FAIL("coordinator: " << caf::to_string(err)); });
+        return stats;
+    }
+
     // "program outcome:reason" of every decision for the customer, oldest first.
     std::vector<std::string> decision_trail(const std::string& customer) {
         std::vector<std::string> trail;
@@ -310,6 +319,20 @@ TEST_CASE("the coordinator judges requests by the profile the same event updated
     REQUIRE(test::poll_until([&] { return f.decisions("dan").size() == 1; }));
     CHECK(f.decision_trail("dan") == Names{"welcome suppress:consent"});
     CHECK(f.sink->all().empty());
+}
+
+// It used to read such a customer's history from the store and keep it, for every profile
+// event of anyone.
+TEST_CASE("preferences of a customer the coordinator has not met leave nothing in it") {
+    ActorFixture f(test::kTestJourney);
+    (*f.self)->send(f.coordinator, preferences_atom::value, std::string("ghost"),
+                    ContactPreferences{"Europe/Amsterdam", {"email"}});
+    CHECK(f.coordinator_stats().customers == 0);
+
+    f.send("dan", "profile", "", {{"consent", {{"email", false}}}});
+    REQUIRE(test::poll_until([&] { return f.decisions("dan").size() == 1; }));
+    CHECK(f.decision_trail("dan") == Names{"welcome suppress:consent"});
+    CHECK(f.coordinator_stats().customers == 1);
 }
 
 TEST_CASE("timers fire in the actor: delayed programs, then inactivity") {

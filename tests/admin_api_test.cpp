@@ -101,6 +101,9 @@ TEST_CASE("admin api: an event posted for an encoded id moves that customer") {
     const json stats = json::parse(f.call("GET", "/stats").body);
     CHECK(stats["stages"]["exploring"] == 1);
     CHECK(stats["decisions"]["send"] == 1);
+    CHECK(stats["coordinator_customers"] == 1);
+    CHECK(f.call("GET", "/metrics").body.find("\njourneyd_coordinator_customers 1\n") !=
+          std::string::npos);
 }
 
 TEST_CASE("admin api: invalid events are refused with the ingest port's message") {

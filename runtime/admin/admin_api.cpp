@@ -203,6 +203,7 @@ AdminResponse AdminApi::stats() const {
         {"decisions",
          {{"send", decided.send}, {"defer", decided.defer}, {"suppress", decided.suppress}}},
         {"outbox", decided.outbox},
+        {"coordinator_customers", decided.customers},
         {"limit_hits", std::move(limit_hits)},
         {"stages", std::move(stages)}};
     return json_response(200, body);
@@ -277,6 +278,9 @@ AdminResponse AdminApi::metrics() const {
     single("journeyd_delivery_outbox", Type::gauge,
            "Sends waiting in the coordinator for the delivery sink to accept them.",
            decided.outbox);
+    single("journeyd_coordinator_customers", Type::gauge,
+           "Customers whose contacts and decisions the coordinator holds in memory.",
+           decided.customers);
     single("journeyd_delivery_delivered_total", Type::counter,
            "Sends delivered: written to the file, or answered 2xx.", sink.delivered);
     single("journeyd_delivery_retries_total", Type::counter,

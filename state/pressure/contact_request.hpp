@@ -22,6 +22,11 @@ namespace journeyd {
 struct ContactPreferences {
     std::string time_zone;                      // IANA name; empty: UTC
     std::vector<std::string> refused_channels;  // consent[channel] == false
+
+    bool operator==(const ContactPreferences& other) const {
+        return time_zone == other.time_zone && refused_channels == other.refused_channels;
+    }
+    bool operator!=(const ContactPreferences& other) const { return !(*this == other); }
 };
 
 struct ContactRequest {

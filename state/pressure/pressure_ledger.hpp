@@ -89,8 +89,9 @@ class PressureLedger {
     std::vector<Contact> contacts(const std::string& customer) const;
 
     // Whether the ledger holds anything of the customer. The caller restores a customer's
-    // durable sends before the first request or preferences of it, or caps start from zero.
+    // durable sends before the first request of it, or caps start from zero.
     bool knows(const std::string& customer) const { return customers_.contains(customer); }
+    size_t customers() const { return customers_.size(); }  // O(its shards): for stats only
     void restore(const std::string& customer, std::vector<Contact> sends);
 
     size_t held() const { return deferred_.size() + arbitration_closes_.size(); }

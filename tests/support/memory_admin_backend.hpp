@@ -72,6 +72,7 @@ class MemoryAdminBackend : public AdminBackend {
         answer();
         CoordinatorStats stats;
         stats.send = sends_;
+        stats.customers = contacts_.size();
         return stats;
     }
 
