@@ -8,6 +8,7 @@
 #include "actors/messages.hpp"
 #include "state/codec/pressure_codec.hpp"
 #include "state/pressure/decision_log.hpp"
+#include "state/pressure/passivated_customers.hpp"
 #include "state/pressure/pending_decisions.hpp"
 
 namespace journeyd {
@@ -24,8 +25,9 @@ struct CoordinatorState {
     DecisionLog log;
     CoordinatorStats stats;
     std::deque<Delivery> outbox;
-    std::vector<Decision> decided;  // scratch: what the ledger decided in one message
-    PendingDecisions pending;       // decided, not yet committed
+    std::vector<Decision> decided;   // scratch: what the ledger decided in one message
+    PendingDecisions pending;        // decided, not yet committed
+    PassivatedCustomers passivated;  // to forget once their decisions are committed
     std::optional<TimeMs> wakeup_at;
     bool outbox_retry_scheduled = false;
     bool publish_gather_armed = false;  // a gathered publish is due within kPublishGather
@@ -69,6 +71,16 @@ void remember(CoordinatorState& s, const std::string& customer, bool new_custome
     s.log.restore(customer, history.decisions);
 }
 
+bool settled(const CoordinatorState& s, const std::string& customer) {
+    return !s.ledger.holds(customer) && !s.pending.contains(customer);
+}
+
+void forget(CoordinatorState& s, const std::string& customer) {
+    s.ledger.forget(customer);
+    s.log.forget(customer);
+    s.passivated.forgot(customer);
+}
+
 // Offers the outbox in order; stops at the first refusal so order per customer holds.
 void drain_outbox(Self self, CoordinatorState& s) {
     while (!s.outbox.empty() && s.setup.offer(s.outbox.front())) s.outbox.pop_front();
@@ -86,16 +98,23 @@ void commit_then_offer(Self self, const StatePtr& s, std::vector<TableWrite> wri
         s->outbox.insert(s->outbox.end(), sends.begin(), sends.end());
         drain_outbox(self, *s);
     };
+    s->passivated.sent_commit();
     self->request(s->setup.store_writer, caf::infinite, commit_atom::value,
                   table_writes(std::move(writes)), EventOutcome::accepted)
-        .then([offer](EventOutcome) { offer(); },
-              [offer, count = sends.size()](caf::error& e) {
-                  // Holding the sends back would lose them until a restart re-decides them;
-                  // receivers dedupe on decision_id if that happens after all.
-                  spdlog::error("decisions not durable sends={} error={}; offering them anyway",
-                                count, caf::to_string(e));
-                  offer();
-              });
+        .then(
+            [s, offer](EventOutcome) {
+                offer();
+                for (const std::string& customer : s->passivated.answered(true))
+                    if (settled(*s, customer)) forget(*s, customer);
+            },
+            [s, offer, count = sends.size()](caf::error& e) {
+                s->passivated.answered(false);
+                // Holding the sends back would lose them until a restart re-decides them;
+                // receivers dedupe on decision_id if that happens after all.
+                spdlog::error("decisions not durable sends={} error={}; offering them anyway",
+                              count, caf::to_string(e));
+                offer();
+            });
 }
 
 // Decisions, their customers' histories and the outbox entries of their sends, committed as
@@ -127,10 +146,13 @@ void publish(Self self, const StatePtr& sp, const std::vector<Decision>& decisio
         spdlog::debug("decision id={} customer={} program={} outcome={} reason={} detail={}",
                       d.decision_id, d.customer, s.setup.model.programs[d.program].name,
                       to_string(d.outcome), d.reason, d.detail);
-        if (i + 1 == decisions.size() || decisions[i + 1].customer != d.customer)
+        if (i + 1 == decisions.size() || decisions[i + 1].customer != d.customer) {
             writes.push_back({Table::pressure, d.customer,
                               encode_history(s.ledger.contacts(d.customer),
                                              s.log.entries_of(d.customer), s.setup.model)});
+            if (s.passivated.waiting(d.customer))
+                s.passivated.committing(d.customer, settled(s, d.customer));
+        }
     }
     commit_then_offer(self, sp, std::move(writes), std::move(sends));
 }
@@ -215,7 +237,11 @@ void recover(Self self, const StatePtr& s) {
     spdlog::info("coordinator recovered outbox={} requests={}", unfinished.outbox.size(),
                  unfinished.requests.size());
     s->outbox.insert(s->outbox.end(), unfinished.outbox.begin(), unfinished.outbox.end());
-    for (ContactRequest& request : unfinished.requests) submit(*s, std::move(request));
+    for (ContactRequest& request : unfinished.requests) {
+        // No actor of theirs is live yet: forgotten once decided, unless one sends a request.
+        s->passivated.passivated(request.customer, false);
+        submit(*s, std::move(request));
+    }
     drain_outbox(self, *s);
     publish_all(self, s);
     schedule_wakeup(self, *s);
@@ -250,11 +276,17 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
         [self, s](recover_atom) { recover(self, s); },
         [self, s](contact_atom, ContactRequest& request) {
             s->undecided.emplace(request.decision_id, request.sent);
+            s->passivated.active(request.customer);
             submit(*s, std::move(request));
             publish_soon(self, *s);
             schedule_wakeup(self, *s);
         },
         [self, s](publish_atom, bool backlog) { publish_slice(self, s, backlog); },
+        [s](passivate_atom, const std::string& customer) {
+            if (s->ledger.knows(customer) &&
+                s->passivated.passivated(customer, settled(*s, customer)))
+                forget(*s, customer);
+        },
         // Remembering the customer here read their history from the store and kept it, for
         // every profile event of anyone, though no request of theirs was waiting.
         [s](preferences_atom, const std::string& customer, ContactPreferences& preferences) {

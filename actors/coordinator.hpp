@@ -19,11 +19,15 @@
 //   Both are read by read_unfinished before anything of this process can write (the
 //   coordinator's own start may come after the first customers' commits, whose requests must
 //   not be taken for unfinished ones).
-// - A customer's history is read from the store when the coordinator first meets them.
+// - A customer's history is read from the store when the coordinator first meets them, and
+//   again after it forgot them: once their actor passivated and their decisions are committed.
 //
 // Messages:
 //   (recover_atom)                      sent to itself at start: offers and submits `unfinished`
 //   (contact_atom, ContactRequest)                       decided now or when held ends
+//   (passivate_atom, std::string customer)  the customer's actor passivated: what it holds
+//                                       of them goes once nothing of theirs is held or
+//                                       uncommitted (state/pressure/passivated_customers.hpp)
 //   (preferences_atom, std::string customer, ContactPreferences)  tz and consent, for the
 //                                       requests it holds; ignored for a customer it has not
 //                                       met, whose next request brings them

@@ -210,6 +210,8 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             return CustomerLookup{true, self->state};
         },
         [self, routing](passivate_atom) {
+            // After every request of this actor (one sender's messages keep their order).
+            self->send(routing->context->coordinator, passivate_atom::value, self->state.id);
             self->request(routing->context->store_writer, caf::infinite, commit_atom::value,
                           store_barrier(self->state.id), EventOutcome::accepted)
                 .then([self](EventOutcome) { self->quit(); });

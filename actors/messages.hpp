@@ -75,6 +75,8 @@ using timer_due_atom = caf::atom_constant<caf::atom("timer_due")>;
 // soon: wake the customers of the next slice of due index entries (after `after`).
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 // (): shard -> customer actor: end once everything sent to the store writer is committed.
+// (std::string id): customer actor -> coordinator: this customer passivates; forget what you
+// hold of them once it is committed.
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 // (): shard -> itself, every idle_after / 4 (50 ms at least): ask the customers idle for
 // idle_after to passivate.

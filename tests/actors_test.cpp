@@ -737,3 +737,34 @@ TEST_CASE("if the store writer ends, events of a batch fail rather than wait") {
                results[1].error.find("store writer ended") != std::string::npos;
     }));
 }
+
+TEST_CASE("a passivated customer leaves the coordinator once committed, and caps still hold") {
+    const std::string capped = std::string(test::kTestJourney) + R"(
+[runtime]
+idle_after = "100ms"
+
+[[pressure.cap]]
+channel = "email"
+max = 1
+per = "7d"
+
+[[program]]
+name = "offer"
+on_event = "sale"
+channel = "email"
+priority = "promotional"
+template = "offer-1"
+)";
+    ActorFixture f(capped);
+    f.send("kim", "signup", "k1");
+    REQUIRE(test::poll_until([&] { return f.sent_programs("kim").size() == 1; }));
+    REQUIRE(test::poll_until(
+        [&] { return f.metrics->customers_live == 0 && f.coordinator_stats().customers == 0; }));
+    CHECK(f.decision_trail("kim") == Names{"welcome send:ok"});  // read from the store
+
+    f.send("kim", "sale", "k2");
+    REQUIRE(test::poll_until([&] { return f.decisions("kim").size() == 2; }));
+    CHECK(f.decision_trail("kim") == Names{"welcome send:ok", "offer suppress:cap"});
+    CHECK(f.sent_programs("kim").size() == 1);
+    CHECK(test::poll_until([&] { return f.coordinator_stats().customers == 0; }));
+}

@@ -193,6 +193,39 @@ TEST_CASE("ledger: consent revoked while deferred suppresses the request when it
     CHECK(outcome_of(h.advance(kNoon + kDay)) == "suppress:consent");
 }
 
+TEST_CASE("ledger: it holds a customer while a request is deferred or in arbitration") {
+    LedgerHarness h;
+    CHECK_FALSE(h.ledger.holds("c"));
+    h.request(kWelcome, kNoon);
+    CHECK(h.ledger.knows("c"));
+    CHECK_FALSE(h.ledger.holds("c"));
+    CHECK(outcome_of(h.request(kPromo, kNoon + 11 * kHour)) == "defer:quiet_hours");
+    CHECK(outcome_of(h.request(kPromo, kNoon + 11 * kHour + 1)) == "defer:quiet_hours");
+    CHECK(h.ledger.holds("c"));
+    CHECK(h.advance(kNoon + kDay).size() == 2);
+    CHECK_FALSE(h.ledger.holds("c"));
+
+    std::string windowed = kDefaultPressure;
+    windowed.replace(windowed.find("\"0s\""), 4, "\"60s\"");
+    LedgerHarness w(windowed);
+    CHECK(w.request(kPromo, kNoon).empty());
+    CHECK(w.ledger.holds("c"));
+    CHECK(w.advance(kNoon + kMinute).size() == 1);
+    CHECK_FALSE(w.ledger.holds("c"));
+}
+
+TEST_CASE("ledger: a customer forgotten and restored is capped as before") {
+    LedgerHarness h;
+    h.request(kWelcome, kNoon);
+    h.request(kPromo, kNoon + 1);
+    const std::vector<Contact> sends = h.ledger.contacts("c");
+    h.ledger.forget("c");
+    CHECK_FALSE(h.ledger.knows("c"));
+    CHECK(h.ledger.customers() == 0);
+    h.ledger.restore("c", sends);
+    CHECK(outcome_of(h.request(kPromo, kNoon + 2)) == "suppress:cap");
+}
+
 TEST_CASE("ledger: arbitration: the highest class wins, ties go to the program listed first") {
     std::string pressure = kDefaultPressure;
     pressure.replace(pressure.find("\"0s\""), 4, "\"2s\"");

@@ -27,6 +27,9 @@ class DecisionLog {
         if (entries.size() > per_customer_) entries.resize(per_customer_);
     }
 
+    // Its entries are durable with the customer's contact history; restore() brings them back.
+    void forget(const std::string& customer) { by_customer_.erase(customer); }
+
     std::vector<Decision> newest_first(const std::string& customer) const {
         return entries_of(customer);
     }

@@ -43,6 +43,7 @@ class PendingDecisions {
     }
     std::vector<Decision> take_all() { return take(size_); }
 
+    bool contains(const std::string& customer) const { return by_customer_.count(customer) > 0; }
     bool empty() const { return size_ == 0; }
     size_t size() const { return size_; }
 

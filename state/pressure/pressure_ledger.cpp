@@ -98,6 +98,7 @@ void PressureLedger::advance(TimeMs now, std::vector<Decision>& out) {
             auto due = deferred_.begin();
             Held held = std::move(due->second);
             deferred_.erase(due);
+            --customers_[held.request.customer].deferred;
             evaluate(std::move(held), now, out);
         }
     }
@@ -121,6 +122,20 @@ std::optional<TimeMs> PressureLedger::next_wakeup() const {
 
 void PressureLedger::restore(const std::string& customer, std::vector<Contact> sends) {
     customers_[customer].sends = std::move(sends);
+}
+
+bool PressureLedger::holds(const std::string& customer) const {
+    const CustomerLedger* known = customers_.find(customer);
+    return known && (known->deferred > 0 || !known->contenders.empty());
+}
+
+void PressureLedger::forget(const std::string& customer) {
+    customers_.erase(customer);
+}
+
+void PressureLedger::defer(CustomerLedger& customer, TimeMs until, Held held) {
+    ++customer.deferred;
+    deferred_.emplace(until, std::move(held));
 }
 
 std::vector<Contact> PressureLedger::contacts(const std::string& customer) const {
@@ -169,7 +184,7 @@ void PressureLedger::evaluate(Held held, TimeMs now, std::vector<Decision>& out)
                                 now);
             d.until = *until;
             out.push_back(std::move(d));
-            deferred_.emplace(*until, std::move(held));
+            defer(customer, *until, std::move(held));
             return;
         }
     }
@@ -194,7 +209,7 @@ void PressureLedger::evaluate(Held held, TimeMs now, std::vector<Decision>& out)
             d.until = until;
             out.push_back(std::move(d));
             held.rate_reserved = true;
-            deferred_.emplace(until, std::move(held));
+            defer(customer, until, std::move(held));
             return;
         }
     }

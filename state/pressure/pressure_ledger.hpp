@@ -92,6 +92,11 @@ class PressureLedger {
     // durable sends before the first request of it, or caps start from zero.
     bool knows(const std::string& customer) const { return customers_.contains(customer); }
     size_t customers() const { return customers_.size(); }  // O(its shards): for stats only
+    // Whether it holds a request of the customer: in an open arbitration window, or deferred.
+    bool holds(const std::string& customer) const;
+    // Lets go of a customer it holds no request of (the caller checks holds()): their sends
+    // are durable and restored at their next request, as after a restart.
+    void forget(const std::string& customer);
     void restore(const std::string& customer, std::vector<Contact> sends);
 
     size_t held() const { return deferred_.size() + arbitration_closes_.size(); }
@@ -111,6 +116,7 @@ class PressureLedger {
         ContactPreferences preferences;
         std::vector<Contact> sends;              // by time
         std::vector<ContactRequest> contenders;  // in the open arbitration window
+        uint32_t deferred = 0;                   // of its requests in deferred_
     };
     struct RateBudget {
         double interval_ms = 0;  // 1000 / rate
@@ -125,6 +131,7 @@ class PressureLedger {
     std::optional<std::string> exceeded_cap(const CustomerLedger& customer, ProgramId program,
                                             TimeMs now) const;
     void forget_old_sends(CustomerLedger& customer, TimeMs now) const;
+    void defer(CustomerLedger& customer, TimeMs until, Held held);
 
     PressurePolicy policy_;
     JourneyModel model_;
