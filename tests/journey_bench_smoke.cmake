@@ -22,6 +22,7 @@ bench(ingest --journeyd ${JOURNEYD} --seconds 2 --no-half --json)
 bench(ingest --journeyd ${JOURNEYD} --events 10000 --json)
 bench(actors --journeyd ${JOURNEYD} --n 2000)
 bench(actors --journeyd ${JOURNEYD} --n 2000 --journey default)
+bench(soak --journeyd ${JOURNEYD} --n 2000 --json)
 bench(timers --journeyd ${JOURNEYD} --n 2000 --after 4s --spread 2s --json)
 # A relative --journeyd (from the binaries' directory, where every mode runs): the children
 # change directory before they exec it.

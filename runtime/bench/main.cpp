@@ -113,6 +113,18 @@ int main(int argc, char** argv) {
     output_flags(actors);
     modes[actors] = run_actors;
 
+    CLI::App* soak = app.add_subcommand(
+        "soak", "memory while N distinct customers of the default journey stream through, "
+                "passivating: flat or growing");
+    n_option(soak, "distinct customers (10,000,000 unless given)");
+    soak->add_option("--idle-after", o.idle_after, "idle_after: passivation")
+        ->capture_default_str();
+    load_flags(soak);
+    batch_flag(soak);
+    daemon_flags(soak);
+    output_flags(soak);
+    modes[soak] = run_soak;
+
     CLI::App* timers = app.add_subcommand(
         "timers", "memory per pending timer (live, passivated) and firing lateness");
     n_option(timers, "pending timers (one per customer)");
@@ -165,6 +177,7 @@ int main(int argc, char** argv) {
     modes[cluster] = run_cluster;
 
     CLI11_PARSE(app, argc, argv);
+    if (soak->parsed() && soak->count("--n") == 0) o.n = 10'000'000;
 
     for (const auto& [mode, run] : modes) {
         if (!mode->parsed()) continue;

@@ -18,6 +18,8 @@
 //          store's timer index holds them) and how late timers fire.
 // restart  time from exec to serving for a store of N customers with pending timers; the
 //          store's size; optionally RSS once some of them are live again.
+// soak     whether memory stays flat while N distinct customers of the default journey stream
+//          through journeyd with passivation on: RSS at 10%, 20%, 50% and 100% of N.
 // cluster  N journeyd nodes as one cluster on loopback, for N = 1, 2, 3: the ingest
 //          workload over the same connections spread over the nodes, so most events are
 //          forwarded to their owner; events/s, ack latency, the share forwarded, CPU, RSS,
@@ -40,7 +42,7 @@ struct BenchOptions {
     size_t connections = 4;
     size_t pipeline = 32;          // frames in flight per connection
     size_t batch = 100;            // events per frame
-    uint64_t n = 1'000'000;        // limit: events; actors, timers, restart: customers
+    uint64_t n = 1'000'000;        // limit: events; actors, timers, restart, soak: customers
     double seconds = 20;           // ingest: length of each run
     uint64_t events = 0;           // ingest: events each run sends instead (0: `seconds`)
     size_t customers = 1'000'000;  // limit, ingest: the Zipf population
@@ -50,7 +52,7 @@ struct BenchOptions {
     std::string connect;  // ingest: a running journeyd's ingest HOST:PORT instead of starting one
     std::string admin;    // with connect: its admin HOST:PORT
     int pid = 0;          // with connect: its process id, for CPU and memory (0: not reported)
-    std::string idle_after = "1s";  // actors, timers: passivation in the passivated runs
+    std::string idle_after = "1s";  // actors, timers, soak: passivation (actors, timers: in the passivated runs)
     std::string journey = "timer";  // actors: "timer" (no programs) or "default" (marketplace)
     std::string timer_after;        // timers: the earliest timer; empty: from n
     std::string timer_spread = "30s";
@@ -70,5 +72,6 @@ Report run_actors(const BenchOptions& options);
 Report run_timers(const BenchOptions& options);
 Report run_restart(const BenchOptions& options);
 Report run_cluster(const BenchOptions& options);
+Report run_soak(const BenchOptions& options);
 
 }  // namespace journeyd::bench

@@ -20,14 +20,21 @@ std::string unique_run_prefix() {
 LoadResult activate_population(const BenchOptions& options, const std::string& ingest, uint64_t n,
                                const std::function<std::string(size_t)>& type_of,
                                const std::string& id_prefix) {
+    return activate_range(options, ingest, 0, n, type_of, id_prefix);
+}
+
+LoadResult activate_range(const BenchOptions& options, const std::string& ingest, uint64_t first,
+                          uint64_t end, const std::function<std::string(size_t)>& type_of,
+                          const std::string& id_prefix) {
     LoadPlan plan;
     plan.ingests = {ingest};
     plan.connections = options.connections;
     plan.pipeline = options.pipeline;
     const LoadResult result = run_load(plan, [&](size_t c) {
-        return std::make_unique<EachCustomerOnce>(c, options.connections, n, options.batch, type_of,
-                                                  id_prefix);
+        return std::make_unique<EachCustomerOnce>(first + c, options.connections, end,
+                                                  options.batch, type_of, id_prefix);
     });
+    const uint64_t n = end - first;
     if (result.accepted != n)
         throw std::runtime_error("activating " + std::to_string(n) +
                                  " customers: " + std::to_string(result.accepted) + " accepted, " +

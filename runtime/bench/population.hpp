@@ -45,6 +45,10 @@ Histogram report_decisions(Report& report, const std::string& column, const Metr
 LoadResult activate_population(const BenchOptions& options, const std::string& ingest, uint64_t n,
                                const std::function<std::string(size_t)>& type_of,
                                const std::string& id_prefix);
+// The same for customers first..end-1.
+LoadResult activate_range(const BenchOptions& options, const std::string& ingest, uint64_t first,
+                          uint64_t end, const std::function<std::string(size_t)>& type_of,
+                          const std::string& id_prefix);
 
 // A type_of for activate_population: kTouchEventType for every customer, which creates a
 // customer of the timer journey, or activates a stored one, and changes nothing else.
