@@ -275,6 +275,23 @@ struct ActorFixture {
 
 using Names = std::vector<std::string>;
 
+// The test journey with at most one e-mail a week, and a promotional e-mail on "sale".
+std::string capped_offer_journey() {
+    return std::string(test::kTestJourney) + R"(
+[[pressure.cap]]
+channel = "email"
+max = 1
+per = "7d"
+
+[[program]]
+name = "offer"
+on_event = "sale"
+channel = "email"
+priority = "promotional"
+template = "offer-1"
+)";
+}
+
 }  // namespace
 
 TEST_CASE("the first event creates the customer's actor; the answer comes after commit") {
@@ -555,19 +572,7 @@ TEST_CASE("a consent refused before a restart still holds for the first request 
 
 TEST_CASE("caps count the sends made before a restart, and the decision log survives it") {
     auto store = std::make_shared<MemoryRecordStore>();
-    const std::string capped = std::string(test::kTestJourney) + R"(
-[[pressure.cap]]
-channel = "email"
-max = 1
-per = "7d"
-
-[[program]]
-name = "offer"
-on_event = "sale"
-channel = "email"
-priority = "promotional"
-template = "offer-1"
-)";
+    const std::string capped = capped_offer_journey();
     {
         ActorFixture first(capped, store);
         first.send("kim", "signup", "k1");
@@ -739,22 +744,7 @@ TEST_CASE("if the store writer ends, events of a batch fail rather than wait") {
 }
 
 TEST_CASE("a passivated customer leaves the coordinator once committed, and caps still hold") {
-    const std::string capped = std::string(test::kTestJourney) + R"(
-[runtime]
-idle_after = "100ms"
-
-[[pressure.cap]]
-channel = "email"
-max = 1
-per = "7d"
-
-[[program]]
-name = "offer"
-on_event = "sale"
-channel = "email"
-priority = "promotional"
-template = "offer-1"
-)";
+    const std::string capped = capped_offer_journey() + "\n[runtime]\nidle_after = \"100ms\"\n";
     ActorFixture f(capped);
     f.send("kim", "signup", "k1");
     REQUIRE(test::poll_until([&] { return f.sent_programs("kim").size() == 1; }));

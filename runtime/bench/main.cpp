@@ -114,8 +114,9 @@ int main(int argc, char** argv) {
     modes[actors] = run_actors;
 
     CLI::App* soak = app.add_subcommand(
-        "soak", "memory while N distinct customers of the default journey stream through, "
-                "passivating: flat or growing");
+        "soak",
+        "memory while N distinct customers of the default journey stream through, "
+        "passivating: flat or growing");
     n_option(soak, "distinct customers (10,000,000 unless given)");
     soak->add_option("--idle-after", o.idle_after, "idle_after: passivation")
         ->capture_default_str();

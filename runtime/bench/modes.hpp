@@ -52,7 +52,8 @@ struct BenchOptions {
     std::string connect;  // ingest: a running journeyd's ingest HOST:PORT instead of starting one
     std::string admin;    // with connect: its admin HOST:PORT
     int pid = 0;          // with connect: its process id, for CPU and memory (0: not reported)
-    std::string idle_after = "1s";  // actors, timers, soak: passivation (actors, timers: in the passivated runs)
+    std::string idle_after =
+        "1s";  // actors, timers, soak: passivation (actors, timers: in the passivated runs)
     std::string journey = "timer";  // actors: "timer" (no programs) or "default" (marketplace)
     std::string timer_after;        // timers: the earliest timer; empty: from n
     std::string timer_spread = "30s";
