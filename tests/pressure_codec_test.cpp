@@ -145,3 +145,18 @@ TEST_CASE("an outbox delivery round-trips through the codec") {
     REQUIRE(back.has_value());
     CHECK(to_json(*back) == to_json(original));
 }
+
+TEST_CASE("a dead letter round-trips through the codec; an outbox record is not one") {
+    const Delivery delivery{"00ff00ff00ff00ff", "ann",       "welcome", "email",
+                            "welcome-1",        "lifecycle", kStart};
+    const DeadLetter original{delivery, 422, "{\"error\": \"no such template\"}", kStart + 5};
+    std::string error;
+    auto back = decode_dead_letter(encode_dead_letter(original), error);
+    REQUIRE(back.has_value());
+    CHECK(to_json(back->delivery) == to_json(delivery));
+    CHECK(back->status == 422);
+    CHECK(back->error == original.error);
+    CHECK(back->at == kStart + 5);
+    CHECK_FALSE(decode_dead_letter(encode_delivery(delivery), error));
+    CHECK_FALSE(error.empty());
+}

@@ -108,6 +108,17 @@ PressureHistory read_history(const msgpack::object& root, const std::string& cus
     return history;
 }
 
+void pack_delivery(Packer& pk, const Delivery& d) {
+    pk.pack_array(7);
+    pk.pack(d.decision_id);
+    pk.pack(d.customer);
+    pk.pack(d.program);
+    pk.pack(d.channel);
+    pk.pack(d.template_name);
+    pk.pack(d.priority);
+    pk.pack(d.decided_at);
+}
+
 Delivery read_delivery(const msgpack::object& root) {
     const msgpack::object* f = fields_of(root, 7, "delivery");
     Delivery d;
@@ -168,15 +179,34 @@ std::optional<PressureHistory> decode_history(std::string_view record, const std
 std::string encode_delivery(const Delivery& d) {
     msgpack::sbuffer buffer = versioned_buffer();
     Packer pk(buffer);
-    pk.pack_array(7);
-    pk.pack(d.decision_id);
-    pk.pack(d.customer);
-    pk.pack(d.program);
-    pk.pack(d.channel);
-    pk.pack(d.template_name);
-    pk.pack(d.priority);
-    pk.pack(d.decided_at);
+    pack_delivery(pk, d);
     return finish(buffer);
+}
+
+std::string encode_dead_letter(const DeadLetter& dead) {
+    msgpack::sbuffer buffer = versioned_buffer();
+    Packer pk(buffer);
+    pk.pack_array(4);
+    pack_delivery(pk, dead.delivery);
+    pk.pack(dead.status);
+    pk.pack(dead.error);
+    pk.pack(dead.at);
+    return finish(buffer);
+}
+
+std::optional<DeadLetter> decode_dead_letter(std::string_view record, std::string& error) {
+    return decode_versioned(
+        record, kPressureRecordVersion, "dead letter record",
+        [](const msgpack::object& root) {
+            const msgpack::object* f = fields_of(root, 4, "dead letter");
+            DeadLetter dead;
+            dead.delivery = read_delivery(f[0]);
+            dead.status = static_cast<int>(as_int(f[1], "status"));
+            dead.error = as_string(f[2], "error");
+            dead.at = as_int(f[3], "at");
+            return dead;
+        },
+        error);
 }
 
 std::optional<Delivery> decode_delivery(std::string_view record, std::string& error) {

@@ -44,5 +44,7 @@ std::optional<PressureHistory> decode_history(std::string_view record, const std
 
 std::string encode_delivery(const Delivery& delivery);
 std::optional<Delivery> decode_delivery(std::string_view record, std::string& error);
+std::string encode_dead_letter(const DeadLetter& dead);
+std::optional<DeadLetter> decode_dead_letter(std::string_view record, std::string& error);
 
 }  // namespace journeyd

@@ -25,6 +25,15 @@ inline nlohmann::json to_json(const Delivery& d) {
             {"decided_at", d.decided_at}};
 }
 
+// A send the endpoint refused for good (an HTTP 4xx that retrying cannot change): parked in
+// the store instead of holding its lane, until an operator re-queues it.
+struct DeadLetter {
+    Delivery delivery;
+    int status = 0;     // the HTTP status of the refusal
+    std::string error;  // the first 512 bytes of the answer's body
+    TimeMs at = 0;      // when it was parked
+};
+
 // The JSON text a sink hands on. Bytes that are not UTF-8 (ingest refuses them in ids, so
 // only a damaged store could bring them) become U+FFFD instead of throwing in a sink's thread.
 inline std::string delivery_json_text(const Delivery& d) {

@@ -191,6 +191,7 @@ void LmdbStore::open_environment(const std::string& directory, const LmdbOptions
     tables_[static_cast<size_t>(Table::requests)] = open_database(txn.get(), "requests");
     tables_[static_cast<size_t>(Table::pressure)] = open_database(txn.get(), "pressure");
     tables_[static_cast<size_t>(Table::outbox)] = open_database(txn.get(), "outbox");
+    tables_[static_cast<size_t>(Table::dead_letters)] = open_database(txn.get(), "dead_letters");
     check_format(txn.get(), meta_);
     txn.commit();
 }
@@ -469,6 +470,7 @@ StoreStats LmdbStore::Snapshot::stats() const {
     stats.bytes = (uint64_t(info.me_last_pgno) + 1) * environment.ms_psize;
     stats.pending_requests = entries_in(txn_, store_.tables_[static_cast<size_t>(Table::requests)]);
     stats.outbox = entries_in(txn_, store_.tables_[static_cast<size_t>(Table::outbox)]);
+    stats.dead_letters = entries_in(txn_, store_.tables_[static_cast<size_t>(Table::dead_letters)]);
     stats.customers_in_stage = std::move(in_stage);
     return stats;
 }

@@ -17,7 +17,7 @@
 //   "applied_by_time"  due key of applied_at + fingerprint + customer id -> empty, so that
 //                      forget_applied_before walks the oldest first
 //   "stage_counts"     stage name -> customers in it (8-byte big-endian two's complement)
-//   "requests", "pressure", "outbox"   the coordinator's Tables, key -> value as written
+//   "requests", "pressure", "outbox", "dead_letters"   the Tables, key -> value as written
 //   "meta"             "format" -> "1"; "log_through" -> the last write-ahead log sequence a
 //                      checkpoint wrote (8 bytes big-endian; absent: none), see write_coalesced
 // A due key is the TimeMs as 8 big-endian bytes with the sign bit flipped, so that LMDB's

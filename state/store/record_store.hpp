@@ -35,11 +35,12 @@ namespace journeyd {
 
 // Keys and values are opaque bytes to the store.
 enum class Table : uint8_t {
-    requests,  // decision id -> a contact request not yet finally decided
-    pressure,  // customer id -> the customer's contact history and decision log
-    outbox,    // decision id -> a send the delivery sink has not yet confirmed
+    requests,      // decision id -> a contact request not yet finally decided
+    pressure,      // customer id -> the customer's contact history and decision log
+    outbox,        // decision id -> a send the delivery sink has not yet confirmed
+    dead_letters,  // decision id -> a send the endpoint refused for good (DeadLetter)
 };
-constexpr size_t kTables = 3;
+constexpr size_t kTables = 4;
 
 struct TableWrite {
     Table table = Table::requests;
@@ -120,6 +121,7 @@ struct StoreStats {
     uint64_t bytes = 0;             // space the store uses
     uint64_t pending_requests = 0;  // contact requests not finally decided
     uint64_t outbox = 0;            // sends not yet confirmed by the delivery sink
+    uint64_t dead_letters = 0;      // sends parked after a permanent failure
     std::map<std::string, int64_t> customers_in_stage;
 };
 

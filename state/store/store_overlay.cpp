@@ -99,6 +99,7 @@ void StoreOverlay::add_to(StoreStats& stats) const {
     };
     stats.pending_requests += static_cast<uint64_t>(count(entries(Table::requests)));
     stats.outbox += static_cast<uint64_t>(count(entries(Table::outbox)));
+    stats.dead_letters += static_cast<uint64_t>(count(entries(Table::dead_letters)));
 }
 
 CoalescedWrites StoreOverlay::coalesced() const {

@@ -118,6 +118,7 @@ class MemoryRecordStore final : public RecordStore {
         stats.bytes = bytes;
         stats.pending_requests = tables_[static_cast<size_t>(Table::requests)].size();
         stats.outbox = tables_[static_cast<size_t>(Table::outbox)].size();
+        stats.dead_letters = tables_[static_cast<size_t>(Table::dead_letters)].size();
         stats.customers_in_stage = in_stage_;
         return stats;
     }
