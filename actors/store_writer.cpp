@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "actors/messages.hpp"
+#include "state/codec/pressure_codec.hpp"
 #include "state/thread_name.hpp"
 
 namespace journeyd {
@@ -245,6 +246,17 @@ std::function<void(std::vector<std::string>)> forget_delivered(caf::actor store_
         for (std::string& id : decision_ids)
             erase.push_back({Table::outbox, std::move(id), std::nullopt});
         caf::anon_send(store_writer, commit_atom::value, table_writes(std::move(erase)),
+                       EventOutcome::accepted);
+    };
+}
+
+std::function<void(DeadLetter)> park_dead_letter(caf::actor store_writer) {
+    return [store_writer](DeadLetter dead) {
+        std::vector<TableWrite> writes;
+        writes.push_back({Table::outbox, dead.delivery.decision_id, std::nullopt});
+        writes.push_back(
+            {Table::dead_letters, dead.delivery.decision_id, encode_dead_letter(dead)});
+        caf::anon_send(store_writer, commit_atom::value, table_writes(std::move(writes)),
                        EventOutcome::accepted);
     };
 }

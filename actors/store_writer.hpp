@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "state/pressure/delivery.hpp"
 #include "state/store/record_store.hpp"
 
 namespace journeyd {
@@ -52,5 +53,10 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
 // What a delivery sink calls with the decision ids it delivered (SinkOptions::on_delivered):
 // their outbox entries are erased in the writer's next batch. Callable from any thread.
 std::function<void(std::vector<std::string>)> forget_delivered(caf::actor store_writer);
+
+// What a delivery sink calls with a send the endpoint refused for good
+// (SinkOptions::on_dead_letter): in one commit it enters the dead letters and leaves the
+// outbox, so a restart neither offers it again nor loses it. Callable from any thread.
+std::function<void(DeadLetter)> park_dead_letter(caf::actor store_writer);
 
 }  // namespace journeyd

@@ -2,9 +2,13 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <httplib.h>
 #include <catch2/catch.hpp>
+
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "runtime/client/ingest_client.hpp"
 #include "state/codec/msgpack_json.hpp"
@@ -380,4 +384,57 @@ TEST_CASE("daemon: an admin port another journeyd holds is refused, not shared")
     auto health = first.admin().Get("/health");
     REQUIRE(health);
     CHECK(health->status == 200);
+}
+
+// The endpoint answered 400 (and the like) for ever and the HTTP sink retried for ever.
+TEST_CASE("daemon: a send the endpoint refuses for good is parked, and stays parked") {
+    std::mutex mutex;
+    std::vector<std::string> delivered;
+    int refused = 0;
+    httplib::Server endpoint;
+    endpoint.Post("/deliveries", [&](const httplib::Request& request, httplib::Response& response) {
+        const json object = json::parse(request.body);
+        std::lock_guard<std::mutex> lock(mutex);
+        if (object["customer"] == "bad") {
+            ++refused;
+            response.status = 422;
+            response.set_content(R"({"error": "unknown template"})", "application/json");
+            return;
+        }
+        delivered.push_back(object["customer"].get<std::string>());
+        response.status = 200;
+    });
+    const int port = endpoint.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    std::thread serving([&] { endpoint.listen_after_bind(); });
+    std::string config = test_config();
+    const std::string file_sink = "file:deliveries.ndjson";
+    config.replace(config.find(file_sink), file_sink.size(),
+                   "http://127.0.0.1:" + std::to_string(port) + "/deliveries");
+    {
+        DaemonProcess daemon(config);
+        IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+        for (const std::string customer : {"ann", "bad", "bob"})
+            CHECK(send_one(client, event(customer + "-1", customer, "signup"))["accepted"] == 1);
+        CHECK(poll_until([&] {
+            std::lock_guard<std::mutex> lock(mutex);
+            return delivered.size() == 2;
+        }));
+        CHECK(poll_until([&] {
+            const json store = get_json(daemon, "/stats")["store"];
+            return store["dead_letters"] == 1 && store["outbox"] == 0;
+        }));
+        CHECK(daemon.metric("journeyd_delivery_dead_letters_total") == 1);
+        CHECK(daemon.metric("journeyd_store_dead_letters") == 1);
+
+        CHECK(daemon.stop() == 0);
+        daemon.restart();  // parked, not in the outbox: not offered again
+        const json store = get_json(daemon, "/stats")["store"];
+        CHECK(store["dead_letters"] == 1);
+        CHECK(store["outbox"] == 0);
+    }
+    endpoint.stop();
+    serving.join();
+    std::lock_guard<std::mutex> lock(mutex);
+    CHECK(refused == 1);
 }

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "runtime/delivery/delivery_sink.hpp"
+#include "runtime/delivery/http_answer.hpp"
 #include "tests/support/poll.hpp"
 #include "tests/support/ports.hpp"
 
@@ -492,4 +493,109 @@ TEST_CASE("http sink close() cuts short a request the endpoint never answers") {
         gate->open = true;
     }
     gate->opened.notify_all();
+}
+
+TEST_CASE("http answers: 2xx delivered; the listed 4xx or a permanent failure dead; else retry") {
+    const auto now = std::chrono::system_clock::from_time_t(1'790'000'000);
+    using Kind = AnswerVerdict::Kind;
+    CHECK(judge_answer(200, "", "", now, 10min).kind == Kind::delivered);
+    CHECK(judge_answer(204, "", "", now, 10min).kind == Kind::delivered);
+    for (int status : {400, 401, 403, 404, 410, 413, 422})
+        CHECK(judge_answer(status, "", "", now, 10min).kind == Kind::dead);
+    CHECK(judge_answer(500, "", "Permanent", now, 10min).kind == Kind::dead);
+    for (int status : {408, 409, 429, 500, 502, 503})
+        CHECK(judge_answer(status, "", "", now, 10min).kind == Kind::retry);
+    const AnswerVerdict later = judge_answer(429, "7", "", now, 10min);
+    CHECK(later.kind == Kind::retry);
+    CHECK(later.retry_after == std::chrono::milliseconds(7s));
+    CHECK(judge_answer(503, "86400", "", now, 10min).retry_after ==
+          std::chrono::milliseconds(10min));
+    CHECK_FALSE(judge_answer(503, "soon", "", now, 10min).retry_after);
+}
+
+TEST_CASE("http answers: Retry-After as seconds or an HTTP date") {
+    // Mon, 21 Sep 2026 00:00:00 GMT is 1,789,948,800 s after the epoch.
+    const auto now = std::chrono::system_clock::from_time_t(1'789'948'800);
+    CHECK(parse_retry_after("120", now) == std::chrono::milliseconds(120s));
+    CHECK(parse_retry_after("Mon, 21 Sep 2026 00:01:30 GMT", now) ==
+          std::chrono::milliseconds(90s));
+    CHECK(parse_retry_after("Sun, 20 Sep 2026 23:00:00 GMT", now) == std::chrono::milliseconds(0));
+    CHECK_FALSE(parse_retry_after("", now));
+    CHECK_FALSE(parse_retry_after("-5", now));
+    CHECK_FALSE(parse_retry_after("Mon, 21 Sep 2026 00:01:30", now));
+    CHECK_FALSE(parse_retry_after("99999999999999999999", now));
+}
+
+// It used to retry a 400 forever, holding its lane: the other customers of the lane waited.
+TEST_CASE("http sink parks a send refused for good as a dead letter and the lane goes on") {
+    auto receiver = std::make_shared<Receiver>();
+    TestServer server([receiver](const httplib::Request& request, httplib::Response& response) {
+        const nlohmann::json object = nlohmann::json::parse(request.body);
+        std::lock_guard<std::mutex> lock(receiver->mutex);
+        receiver->arrived_ids.push_back(object.at("decision_id").get<std::string>());
+        if (object.at("customer") == "customer-1") {
+            response.status = 400;
+            response.set_content(std::string(600, 'x'), "text/plain");
+            return;
+        }
+        response.status = 200;
+        receiver->accepted.push_back(object);
+    });
+    SinkOptions options = fast_retries();
+    options.http_lanes = 1;  // every customer shares the one lane the refusals would hold
+    std::mutex mutex;
+    std::vector<DeadLetter> dead;
+    std::vector<std::string> confirmed;
+    options.on_dead_letter = [&](DeadLetter d) {
+        std::lock_guard<std::mutex> lock(mutex);
+        dead.push_back(std::move(d));
+    };
+    options.on_delivered = [&](std::vector<std::string> ids) {
+        std::lock_guard<std::mutex> lock(mutex);
+        confirmed.insert(confirmed.end(), ids.begin(), ids.end());
+    };
+    auto sink = require_sink(server.sink_spec(), options);
+    const auto deliveries = interleaved_deliveries(3, 4);
+    offer_all(*sink, deliveries);
+
+    REQUIRE(test::poll_until([&] { return receiver->accepted_count() == 8; }));
+    sink->close();
+    std::lock_guard<std::mutex> lock(mutex);
+    REQUIRE(dead.size() == 4);
+    for (const DeadLetter& d : dead) {
+        CHECK(d.delivery.customer == "customer-1");
+        CHECK(d.status == 400);
+        CHECK(d.error == std::string(512, 'x'));
+        CHECK(d.at > 0);
+    }
+    CHECK(confirmed.size() == 8);
+    const SinkStats stats = sink->stats();
+    CHECK(stats.delivered == 8);
+    CHECK(stats.dead_letters == 4);
+    CHECK(stats.retries == 0);
+    CHECK(stats.queued == 0);
+}
+
+TEST_CASE("http sink waits as long as a 429's Retry-After asks, then delivers") {
+    auto receiver = std::make_shared<Receiver>();
+    std::vector<std::chrono::steady_clock::time_point> arrivals;
+    TestServer server([&](const httplib::Request&, httplib::Response& response) {
+        std::lock_guard<std::mutex> lock(receiver->mutex);
+        arrivals.push_back(std::chrono::steady_clock::now());
+        if (arrivals.size() == 1) {
+            response.status = 429;
+            response.set_header("Retry-After", "1");
+            return;
+        }
+        response.status = 200;
+        receiver->accepted.push_back(nlohmann::json::object());
+    });
+    auto sink = require_sink(server.sink_spec(), fast_retries());
+    offer_all(*sink, {make_delivery("customer-0", 0)});
+    REQUIRE(test::poll_until([&] { return receiver->accepted_count() == 1; }));
+    sink->close();
+    std::lock_guard<std::mutex> lock(receiver->mutex);
+    REQUIRE(arrivals.size() == 2);
+    CHECK(arrivals[1] - arrivals[0] >= 1s);  // the backoff alone would have been 10 ms
+    CHECK(sink->stats().retries == 1);
 }

@@ -194,6 +194,7 @@ AdminResponse AdminApi::stats() const {
           {"pending_timers", stored.pending_timers},
           {"pending_requests", stored.pending_requests},
           {"outbox", stored.outbox},
+          {"dead_letters", stored.dead_letters},
           {"bytes", stored.bytes}}},
         {"events_total", m.events_accepted.load()},
         {"events_duplicate", m.events_duplicate.load()},
@@ -267,6 +268,8 @@ AdminResponse AdminApi::metrics() const {
            "Stored contact requests not finally decided.", stored.pending_requests);
     single("journeyd_store_outbox", Type::gauge,
            "Stored sends the delivery sink has not confirmed.", stored.outbox);
+    single("journeyd_store_dead_letters", Type::gauge,
+           "Sends parked after the endpoint refused them for good.", stored.dead_letters);
     out.family("journeyd_decisions_total", Type::counter,
                "Contact decisions by outcome; a deferred request is counted again when decided.");
     out.sample(decided.send, {{"outcome", "send"}});
@@ -285,6 +288,8 @@ AdminResponse AdminApi::metrics() const {
            "Sends delivered: written to the file, or answered 2xx.", sink.delivered);
     single("journeyd_delivery_retries_total", Type::counter,
            "Failed delivery attempts that were retried.", sink.retries);
+    single("journeyd_delivery_dead_letters_total", Type::counter,
+           "Sends the endpoint refused for good, parked as dead letters.", sink.dead_letters);
     single("journeyd_delivery_queue_full_total", Type::counter,
            "Sends the delivery sink refused because its queue was full.", sink.queue_full);
     single("journeyd_delivery_queued", Type::gauge, "Sends waiting in the delivery sink's queue.",

@@ -87,6 +87,7 @@ void Daemon::start() {
                             AppliedIdRetention{config_.store.applied_ids_retention, system_now_ms});
     SinkOptions sink_options;
     sink_options.on_delivered = forget_delivered(store_writer_);
+    sink_options.on_dead_letter = park_dead_letter(store_writer_);
     std::string sink_error;
     sink_ = make_sink(config_.delivery.sink, sink_options, sink_error);
     if (!sink_) throw std::runtime_error("delivery sink: " + sink_error);

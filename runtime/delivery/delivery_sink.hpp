@@ -7,7 +7,10 @@
 //   again later (back-pressure), and queue_full is counted.
 // - Deliveries of one customer leave in the order they were offered.
 // - A delivery accepted by offer() is delivered at least once: failures are retried with
-//   exponential backoff, never dropped; receivers dedupe on decision_id.
+//   exponential backoff, never dropped; receivers dedupe on decision_id. The one exception is
+//   an HTTP answer that refuses it for good (runtime/delivery/http_answer.hpp): the sink then
+//   hands it to SinkOptions::on_dead_letter, from its own thread, and goes on with the next;
+//   the daemon parks it in the store's dead letters and erases it from the outbox.
 // - Once deliveries are delivered (on disk / answered 2xx), the sink passes their decision ids
 //   to SinkOptions::on_delivered, from its own thread; the daemon erases them from the
 //   store's outbox, and whatever is still there after a crash is offered again.
@@ -41,12 +44,14 @@ struct SinkOptions {
     size_t http_lanes = 4;           // parallel HTTP connections; a customer always uses one
     std::chrono::milliseconds retry_initial{100};
     std::chrono::milliseconds retry_max{10'000};
+    std::chrono::milliseconds retry_after_max{600'000};  // the longest Retry-After honoured
     std::chrono::milliseconds http_timeout{5'000};
     std::chrono::milliseconds close_timeout{5'000};
     // Lines read back from the end of a file sink's file at open for already delivered ids;
     // 0: queue_capacity × 4, more than can be written and unconfirmed when a crash comes.
     size_t tail_lines = 0;
     std::function<void(std::vector<std::string> decision_ids)> on_delivered;
+    std::function<void(DeadLetter dead)> on_dead_letter;
 };
 
 struct SinkStats {
@@ -55,6 +60,7 @@ struct SinkStats {
     uint64_t queue_full = 0;         // offer() calls refused because the queue was full
     uint64_t queued = 0;             // waiting now
     uint64_t already_delivered = 0;  // offered again after a restart, found in the file
+    uint64_t dead_letters = 0;       // refused for good, handed to on_dead_letter
 };
 
 class DeliverySink {
@@ -77,6 +83,7 @@ class CountingSink : public DeliverySink {
         stats.queue_full = queue_full_.load();
         stats.queued = queued_.load();
         stats.already_delivered = already_delivered_.load();
+        stats.dead_letters = dead_letters_.load();
         return stats;
     }
     void close() final {
@@ -98,6 +105,7 @@ class CountingSink : public DeliverySink {
     std::atomic<uint64_t> queue_full_{0};
     std::atomic<uint64_t> queued_{0};
     std::atomic<uint64_t> already_delivered_{0};
+    std::atomic<uint64_t> dead_letters_{0};
 
   private:
     const std::function<void(std::vector<std::string>)> on_delivered_;

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/delivery/http_answer.hpp"
 #include "state/stable_hash.hpp"
 #include "state/thread_name.hpp"
 
@@ -17,6 +18,8 @@ namespace journeyd {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr size_t kDeadLetterAnswerBytes = 512;  // of the refusing answer, kept for operators
 
 // One customer always maps to one lane, and a lane sends one delivery at a time, oldest
 // first: that is what keeps each customer's deliveries in order while lanes run in parallel.
@@ -110,19 +113,20 @@ class HttpSink final : public CountingSink {
     void send_loop(Lane& lane) {
         name_this_thread("http-sink");
         for (;;) {
-            std::string body;
-            std::string decision_id;
+            Delivery delivery;
             {
                 std::unique_lock<std::mutex> lock(lane.mutex);
                 lane.wake.wait(lock, [&] { return !lane.queue.empty() || lane.closing; });
                 if (lane.queue.empty() || lane.abandoned) return;
-                body = delivery_json_text(lane.queue.front());
-                decision_id = lane.queue.front().decision_id;
+                delivery = lane.queue.front();
             }
-            if (!send_until_accepted(lane, body)) return;
-            ++delivered_;
+            const Sent sent = send_until_answered(lane, delivery);
+            if (sent == Sent::abandoned) return;
             --queued_;
-            confirm({std::move(decision_id)});
+            if (sent == Sent::delivered) {
+                ++delivered_;
+                confirm({delivery.decision_id});
+            }
             {
                 std::lock_guard<std::mutex> lock(lane.mutex);
                 lane.queue.pop_front();
@@ -131,25 +135,57 @@ class HttpSink final : public CountingSink {
         }
     }
 
+    enum class Sent { delivered, dead, abandoned };
+
     // The same body again and again, never the next one: skipping ahead would reorder the
-    // customer's deliveries. False only when close() gave up on the endpoint.
-    bool send_until_accepted(Lane& lane, const std::string& body) {
+    // customer's deliveries. Only an answer that refuses it for good moves the lane on without
+    // it (a dead letter); abandoned when close() gave up on the endpoint.
+    Sent send_until_answered(Lane& lane, const Delivery& delivery) {
+        const std::string body = delivery_json_text(delivery);
         auto backoff = options_.retry_initial;
         for (uint64_t attempt = 1;; ++attempt) {
             const httplib::Result result = lane.client->Post(path_, body, "application/json");
-            if (result && result->status >= 200 && result->status < 300) return true;
+            std::optional<std::chrono::milliseconds> asked;
+            if (result) {
+                const AnswerVerdict verdict =
+                    judge_answer(result->status, result->get_header_value("Retry-After"),
+                                 result->get_header_value("Journeyd-Failure"),
+                                 std::chrono::system_clock::now(), options_.retry_after_max);
+                if (verdict.kind == AnswerVerdict::Kind::delivered) return Sent::delivered;
+                if (verdict.kind == AnswerVerdict::Kind::dead) {
+                    park(lane, delivery, result->status, result->body);
+                    return Sent::dead;
+                }
+                asked = verdict.retry_after;
+            }
             ++retries_;
+            const auto pause = asked.value_or(backoff);
             spdlog::warn(
                 "delivery retry sink=http path={} lane={} failure=\"{}\" attempt={} "
                 "backoff_ms={}",
                 path_, lane.index,
                 result ? "status " + std::to_string(result->status)
                        : httplib::to_string(result.error()),
-                attempt, backoff.count());
+                attempt, pause.count());
             std::unique_lock<std::mutex> lock(lane.mutex);
-            if (lane.wake.wait_for(lock, backoff, [&] { return lane.abandoned; })) return false;
+            if (lane.wake.wait_for(lock, pause, [&] { return lane.abandoned; }))
+                return Sent::abandoned;
             backoff = std::min(backoff * 2, options_.retry_max);
         }
+    }
+
+    void park(const Lane& lane, const Delivery& delivery, int status, const std::string& answer) {
+        ++dead_letters_;
+        spdlog::warn(
+            "delivery dead letter sink=http path={} lane={} decision_id={} customer={} "
+            "status={}",
+            path_, lane.index, delivery.decision_id, delivery.customer, status);
+        const TimeMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+        if (options_.on_dead_letter)
+            options_.on_dead_letter(
+                {delivery, status, answer.substr(0, kDeadLetterAnswerBytes), now});
     }
 
     const std::string path_;
