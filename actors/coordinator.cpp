@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <deque>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "actors/messages.hpp"
 #include "state/codec/pressure_codec.hpp"
@@ -28,6 +29,9 @@ struct CoordinatorState {
     std::vector<Decision> decided;   // scratch: what the ledger decided in one message
     PendingDecisions pending;        // decided, not yet committed
     PassivatedCustomers passivated;  // to forget once their decisions are committed
+    // Dead letters whose move back to the outbox is being committed: a second retry of one
+    // must not queue it twice.
+    std::unordered_set<std::string> redelivering;
     std::optional<TimeMs> wakeup_at;
     bool outbox_retry_scheduled = false;
     bool publish_gather_armed = false;  // a gathered publish is due within kPublishGather
@@ -313,6 +317,40 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
         [s](contacts_atom, const std::string& customer) {
             if (s->ledger.knows(customer)) return s->ledger.contacts(customer);
             return stored_history(*s, customer).sends;
+        },
+        // In one commit the dead letter leaves and its send enters the outbox again; it is
+        // offered once that commit is answered, with the same decision id.
+        [self, s](redeliver_atom, const std::string& decision_id) -> caf::result<bool> {
+            if (s->redelivering.count(decision_id) > 0) return false;
+            const auto bytes = s->setup.store->read(Table::dead_letters, decision_id);
+            if (!bytes) return false;
+            std::string error;
+            const auto dead = decode_dead_letter(*bytes, error);
+            if (!dead) {
+                spdlog::error("dead letter unreadable id={} error={}", decision_id, error);
+                return false;
+            }
+            s->redelivering.insert(decision_id);
+            std::vector<TableWrite> writes;
+            writes.push_back({Table::dead_letters, decision_id, std::nullopt});
+            writes.push_back({Table::outbox, decision_id, encode_delivery(dead->delivery)});
+            auto promise = self->make_response_promise<bool>();
+            self->request(s->setup.store_writer, caf::infinite, commit_atom::value,
+                          table_writes(std::move(writes)), EventOutcome::accepted)
+                .then(
+                    [self, s, promise, delivery = dead->delivery](EventOutcome) mutable {
+                        s->redelivering.erase(delivery.decision_id);
+                        spdlog::info("dead letter re-queued decision_id={} customer={}",
+                                     delivery.decision_id, delivery.customer);
+                        s->outbox.push_back(std::move(delivery));
+                        drain_outbox(self, *s);
+                        promise.deliver(true);
+                    },
+                    [s, promise, decision_id](caf::error& e) mutable {
+                        s->redelivering.erase(decision_id);
+                        promise.deliver(std::move(e));
+                    });
+            return promise;
         },
         [s](stats_atom) {
             CoordinatorStats stats = s->stats;

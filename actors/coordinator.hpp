@@ -34,6 +34,8 @@
 //   (decisions_atom, std::string customer)  -> std::vector<Decision>, newest first
 //   (contacts_atom, std::string customer)   -> std::vector<Contact>
 //   (stats_atom)                            -> CoordinatorStats
+//   (redeliver_atom, std::string decision_id) -> bool: a dead letter back to the outbox,
+//                                              committed, then offered; false: none such
 //   (rate_atom, ChannelRates)               this node's rate budgets from now on
 //   (demand_atom)                           -> ChannelRates, slot requests per channel
 //                                              since the last time asked

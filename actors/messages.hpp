@@ -129,6 +129,9 @@ using decisions_atom = caf::atom_constant<caf::atom("decisions")>;
 using contacts_atom = caf::atom_constant<caf::atom("contacts")>;
 // () -> CoordinatorStats: admin API -> coordinator.
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+// (std::string decision_id) -> bool: admin API -> coordinator: send a dead letter again;
+// false when there is none of that id (or it is being re-queued already).
+using redeliver_atom = caf::atom_constant<caf::atom("redeliver")>;
 
 // ---- Cluster members (actors/cluster_gateway.hpp, actors/cluster_peer.hpp)
 

@@ -177,3 +177,32 @@ TEST_CASE("admin api: bytes that are not UTF-8 in a path or a profile still answ
     CHECK(shown.status == 200);
     CHECK(json::parse(shown.body)["profile"]["nick"] == "\xef\xbf\xbd\xef\xbf\xbd");
 }
+
+TEST_CASE("admin api: dead letters are listed newest first and sent again once each") {
+    ApiFixture f;
+    CHECK(json::parse(f.call("GET", "/deliveries/dead").body) == json::array());
+    const Delivery welcome{"0a0a", "ann", "welcome", "email", "welcome-1", "lifecycle", kNow};
+    const Delivery reminder{"0b0b", "bob", "reminder", "push", "reminder-1", "promotional", kNow};
+    f.backend->park({welcome, 422, "{\"error\": \"unknown template\"}", kNow + 1});
+    f.backend->park({reminder, 404, "\xff not UTF-8", kNow + 2});
+
+    const json listed = json::parse(f.call("GET", "/deliveries/dead").body);
+    REQUIRE(listed.size() == 2);
+    CHECK(listed[0]["decision_id"] == "0b0b");
+    CHECK(listed[0]["error"] == "\xef\xbf\xbd not UTF-8");
+    CHECK(listed[1] == json{{"decision_id", "0a0a"},
+                            {"customer", "ann"},
+                            {"program", "welcome"},
+                            {"channel", "email"},
+                            {"status", 422},
+                            {"error", "{\"error\": \"unknown template\"}"},
+                            {"at", kNow + 1}});
+
+    CHECK(f.call("POST", "/deliveries/dead/0a0a/retry").status == 202);
+    CHECK(f.call("POST", "/deliveries/dead/0a0a/retry").status == 404);
+    CHECK(f.call("GET", "/deliveries/dead/0a0a/retry").status == 405);
+    CHECK(f.call("POST", "/deliveries/dead").status == 405);
+    CHECK(f.call("GET", "/deliveries/dead/0b0b").status == 404);
+    CHECK(json::parse(f.call("GET", "/deliveries/dead").body).size() == 1);
+    CHECK(f.call("GET", "/deliveries/dead", "", "wrong").status == 401);
+}

@@ -12,6 +12,7 @@
 
 #include "runtime/client/ingest_client.hpp"
 #include "state/codec/msgpack_json.hpp"
+#include "tests/support/command.hpp"
 #include "tests/support/daemon_process.hpp"
 #include "tests/support/poll.hpp"
 
@@ -387,15 +388,16 @@ TEST_CASE("daemon: an admin port another journeyd holds is refused, not shared")
 }
 
 // The endpoint answered 400 (and the like) for ever and the HTTP sink retried for ever.
-TEST_CASE("daemon: a send the endpoint refuses for good is parked, and stays parked") {
+TEST_CASE("daemon: a send the endpoint refuses for good is parked, listed and sent again once") {
     std::mutex mutex;
     std::vector<std::string> delivered;
     int refused = 0;
+    bool refuse_bad = true;
     httplib::Server endpoint;
     endpoint.Post("/deliveries", [&](const httplib::Request& request, httplib::Response& response) {
         const json object = json::parse(request.body);
         std::lock_guard<std::mutex> lock(mutex);
-        if (object["customer"] == "bad") {
+        if (object["customer"] == "bad" && refuse_bad) {
             ++refused;
             response.status = 422;
             response.set_content(R"({"error": "unknown template"})", "application/json");
@@ -432,6 +434,41 @@ TEST_CASE("daemon: a send the endpoint refuses for good is parked, and stays par
         const json store = get_json(daemon, "/stats")["store"];
         CHECK(store["dead_letters"] == 1);
         CHECK(store["outbox"] == 0);
+
+        const json dead = get_json(daemon, "/deliveries/dead");
+        REQUIRE(dead.size() == 1);
+        CHECK(dead[0]["customer"] == "bad");
+        CHECK(dead[0]["program"] == "welcome");
+        CHECK(dead[0]["status"] == 422);
+        CHECK(dead[0]["error"] == R"({"error": "unknown template"})");
+        const std::string id = dead[0]["decision_id"].get<std::string>();
+        const std::string journeyctl =
+            std::string(JOURNEYCTL_BINARY) + " --timeout 10 --admin " + daemon.admin_address();
+        const auto [listed_status, listed] = test::run_command(journeyctl + " dead");
+        CHECK(listed_status == 0);
+        CHECK(listed.find(id) != std::string::npos);
+        CHECK(listed.find("422") != std::string::npos);
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            refuse_bad = false;  // the endpoint was fixed
+        }
+        const auto [sent_status, sent] = test::run_command(journeyctl + " redeliver --all");
+        CHECK(sent_status == 0);
+        CHECK(sent == "re-queued " + id + "\n");
+        CHECK(poll_until([&] {
+            std::lock_guard<std::mutex> lock(mutex);
+            return delivered.size() == 3;
+        }));
+        const std::string retry = "/deliveries/dead/" + id + "/retry";
+        auto again = daemon.admin().Post(retry.c_str(), "", "application/json");
+        REQUIRE(again);
+        CHECK(again->status == 404);
+        const auto [missing_status, missing] = test::run_command(journeyctl + " redeliver " + id);
+        CHECK(missing_status == 1);
+        CHECK(missing == "no dead letter " + id + "\n");
+        CHECK(test::run_command(journeyctl + " dead").second == "no dead letters\n");
+        CHECK(get_json(daemon, "/deliveries/dead") == json::array());
+        CHECK(poll_until([&] { return get_json(daemon, "/stats")["store"]["outbox"] == 0; }));
     }
     endpoint.stop();
     serving.join();

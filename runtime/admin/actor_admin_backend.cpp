@@ -1,6 +1,9 @@
 #include "runtime/admin/actor_admin_backend.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "actors/messages.hpp"
+#include "state/codec/pressure_codec.hpp"
 
 namespace journeyd {
 
@@ -55,6 +58,22 @@ StoreStats ActorAdminBackend::store_stats() {
 
 SinkStats ActorAdminBackend::sink_stats() {
     return setup_.sink->stats();
+}
+
+std::vector<DeadLetter> ActorAdminBackend::dead_letters() {
+    std::vector<DeadLetter> all;
+    std::string error;
+    for (const auto& [id, bytes] : setup_.store->read_all(Table::dead_letters)) {
+        if (auto dead = decode_dead_letter(bytes, error))
+            all.push_back(std::move(*dead));
+        else
+            spdlog::error("dead letter unreadable id={} error={}", id, error);
+    }
+    return all;
+}
+
+bool ActorAdminBackend::redeliver(const std::string& decision_id) {
+    return ask<bool>(setup_.coordinator, redeliver_atom::value, decision_id);
 }
 
 ClusterView ActorAdminBackend::cluster() {

@@ -45,6 +45,8 @@ class ActorAdminBackend : public AdminBackend {
     CoordinatorStats decision_stats() override;
     StoreStats store_stats() override;
     SinkStats sink_stats() override;
+    std::vector<DeadLetter> dead_letters() override;
+    bool redeliver(const std::string& decision_id) override;
     ClusterView cluster() override;
     std::optional<std::string> owner(const std::string& id) override {
         return setup_.router.owner_name(id);

@@ -1,9 +1,11 @@
 #include "runtime/admin/admin_api.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
 #include <string_view>
+#include <tuple>
 
 #include "runtime/admin/console_page.hpp"
 #include "state/codec/customer_codec.hpp"
@@ -170,6 +172,38 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
     }
     if (path.size() >= 2 && path.size() <= 3 && path[0] == "customers")
         return customer(path, request);
+    if (path.size() >= 2 && path[0] == "deliveries" && path[1] == "dead")
+        return dead_letters(path, request);
+    throw HttpError{404, "no such endpoint"};
+}
+
+// GET /deliveries/dead: newest first. POST /deliveries/dead/{decision_id}/retry: 202 once the
+// send is back in the outbox (committed), 404 when there is no such dead letter.
+AdminResponse AdminApi::dead_letters(const std::vector<std::string>& path,
+                                     const AdminRequest& request) const {
+    if (path.size() == 2) {
+        require_method(request, "GET");
+        std::vector<DeadLetter> all = backend_->dead_letters();
+        std::sort(all.begin(), all.end(), [](const DeadLetter& a, const DeadLetter& b) {
+            return std::tie(a.at, a.delivery.decision_id) > std::tie(b.at, b.delivery.decision_id);
+        });
+        ordered_json list = ordered_json::array();
+        for (const DeadLetter& d : all)
+            list.push_back(ordered_json{{"decision_id", d.delivery.decision_id},
+                                        {"customer", d.delivery.customer},
+                                        {"program", d.delivery.program},
+                                        {"channel", d.delivery.channel},
+                                        {"status", d.status},
+                                        {"error", d.error},
+                                        {"at", d.at}});
+        return json_response(200, list);
+    }
+    if (path.size() == 4 && path[3] == "retry") {
+        require_method(request, "POST");
+        if (!backend_->redeliver(path[2]))
+            throw HttpError{404, "no dead letter " + path[2] + " (or it is being re-queued)"};
+        return json_response(202, {{"ok", true}, {"decision_id", path[2]}});
+    }
     throw HttpError{404, "no such endpoint"};
 }
 

@@ -85,6 +85,10 @@ class AdminBackend {
     virtual CoordinatorStats decision_stats() = 0;
     virtual StoreStats store_stats() = 0;
     virtual SinkStats sink_stats() = 0;
+    // Sends the endpoint refused for good, as the store keeps them (any order).
+    virtual std::vector<DeadLetter> dead_letters() = 0;
+    // Queues a dead letter to be sent again; false when there is no dead letter of that id.
+    virtual bool redeliver(const std::string& decision_id) = 0;
     virtual ClusterView cluster() = 0;
     // The member that owns the customer, in a cluster; nullopt on a single node.
     virtual std::optional<std::string> owner(const std::string& id) = 0;
@@ -113,6 +117,8 @@ class AdminApi {
     AdminResponse stats() const;
     AdminResponse metrics() const;
     AdminResponse cluster() const;
+    AdminResponse dead_letters(const std::vector<std::string>& path,
+                               const AdminRequest& request) const;
     AdminResponse customer(const std::vector<std::string>& path, const AdminRequest& request) const;
     AdminResponse stored_customer(const std::string& id) const;
     AdminResponse post_event(const AdminRequest& request, const std::string& customer) const;

@@ -133,17 +133,19 @@ std::unique_ptr<httplib::ClientImpl> admin_client(const GlobalOptions& options) 
     return client;
 }
 
-// GET `path` on the admin port as JSON. A 404 means "not found" (exit 1) only for paths that
-// name something that may not exist; for the others it is the wrong server (exit 2).
-json admin_get(const GlobalOptions& options, const std::string& path,
-               const std::optional<std::string>& not_found_message = std::nullopt) {
+// `method` (GET, or POST without a body) on `path` of the admin port, answered `expected`
+// with JSON. A 404 means "not found" (exit 1) only for paths that name something that may not
+// exist; for the others it is the wrong server (exit 2).
+json admin_call(const GlobalOptions& options, const std::string& method, const std::string& path,
+                int expected, const std::optional<std::string>& not_found_message) {
     const std::unique_ptr<httplib::ClientImpl> client = admin_client(options);
     client->set_connection_timeout(options.timeout());
     client->set_read_timeout(options.timeout());
     client->set_write_timeout(options.timeout());
     if (!options.token.empty()) client->set_bearer_token_auth(options.token);
 
-    const httplib::Result result = client->Get(path);
+    const httplib::Result result =
+        method == "POST" ? client->Post(path, "", "application/json") : client->Get(path);
     if (!result) {
         // A port that speaks TLS closes a plain request unanswered: the likely mistake then.
         const std::string hint = result.error() == httplib::Error::Read &&
@@ -157,16 +159,21 @@ json admin_get(const GlobalOptions& options, const std::string& path,
     if (result->status == 404 && not_found_message) {
         throw CommandError(kRejected, *not_found_message);
     }
-    if (result->status != 200) {
-        throw CommandError(kFailure, "GET " + path + " on " + options.admin + " answered " +
+    if (result->status != expected) {
+        throw CommandError(kFailure, method + " " + path + " on " + options.admin + " answered " +
                                          std::to_string(result->status) + ": " + result->body);
     }
     json body = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
     if (body.is_discarded()) {
-        throw CommandError(kFailure,
-                           "GET " + path + " on " + options.admin + " answered with invalid JSON");
+        throw CommandError(
+            kFailure, method + " " + path + " on " + options.admin + " answered with invalid JSON");
     }
     return body;
+}
+
+json admin_get(const GlobalOptions& options, const std::string& path,
+               const std::optional<std::string>& not_found_message = std::nullopt) {
+    return admin_call(options, "GET", path, 200, not_found_message);
 }
 
 int run_send(const GlobalOptions& global, const std::string& path, const SendOptions& options,
@@ -236,13 +243,12 @@ std::string table_cell(const json& decision, const std::string& column) {
     return value->dump();
 }
 
-void print_decisions_table(const json& decisions) {
-    const std::vector<std::string> columns = {"at",       "decision_id", "program", "channel",
-                                              "priority", "outcome",     "reason",  "until"};
+// One row an object of `objects`, one column a key, aligned; a header row first.
+void print_table(const json& objects, const std::vector<std::string>& columns) {
     std::vector<std::vector<std::string>> rows = {columns};
-    for (const json& decision : decisions) {
+    for (const json& object : objects) {
         std::vector<std::string> row;
-        for (const std::string& column : columns) row.push_back(table_cell(decision, column));
+        for (const std::string& column : columns) row.push_back(table_cell(object, column));
         rows.push_back(std::move(row));
     }
     std::vector<size_t> widths(columns.size(), 0);
@@ -269,9 +275,53 @@ int run_decisions(const GlobalOptions& global, const std::string& customer, bool
     } else if (decisions.empty()) {
         std::cout << "no decisions for customer " << customer << "\n";
     } else {
-        print_decisions_table(decisions);
+        print_table(decisions, {"at", "decision_id", "program", "channel", "priority", "outcome",
+                                "reason", "until"});
     }
     return kSuccess;
+}
+
+json dead_letters(const GlobalOptions& global) {
+    const json dead = admin_get(global, "/deliveries/dead");
+    if (!dead.is_array())
+        throw CommandError(kFailure, "GET /deliveries/dead on " + global.admin +
+                                         " answered with something other than a list");
+    return dead;
+}
+
+int run_dead(const GlobalOptions& global, bool as_json) {
+    const json dead = dead_letters(global);
+    if (as_json)
+        std::cout << dead.dump(2) << "\n";
+    else if (dead.empty())
+        std::cout << "no dead letters\n";
+    else
+        print_table(dead,
+                    {"at", "decision_id", "customer", "program", "channel", "status", "error"});
+    return kSuccess;
+}
+
+// Each id, or every dead letter with `all`; exits kRejected when one was not a dead letter.
+int run_redeliver(const GlobalOptions& global, std::vector<std::string> ids, bool all) {
+    if (all)
+        for (const json& dead : dead_letters(global)) ids.push_back(dead.value("decision_id", ""));
+    if (ids.empty()) {
+        std::cout << "no dead letters\n";
+        return kSuccess;
+    }
+    int status = kSuccess;
+    for (const std::string& id : ids) {
+        try {
+            admin_call(global, "POST", "/deliveries/dead/" + encode_path_segment(id) + "/retry",
+                       202, "no dead letter " + id);
+            std::cout << "re-queued " << id << "\n";
+        } catch (const CommandError& e) {
+            if (e.exit_code() != kRejected) throw;
+            std::cerr << e.what() << "\n";
+            status = kRejected;
+        }
+    }
+    return status;
 }
 
 int run_stats(const GlobalOptions& global) {
@@ -350,6 +400,20 @@ int run(int argc, char** argv) {
     decisions->add_option("CUSTOMER", customer, "customer id")->required();
     decisions->add_flag("--json", decisions_as_json, "print the JSON list instead of a table");
 
+    CLI::App* dead = app.add_subcommand("dead", "list the sends the endpoint refused for good");
+    bool dead_as_json = false;
+    dead->add_flag("--json", dead_as_json, "print the JSON list instead of a table");
+    CLI::App* redeliver =
+        app.add_subcommand("redeliver", "send dead letters again (each once, same decision id)");
+    std::vector<std::string> redeliver_ids;
+    bool redeliver_all = false;
+    redeliver->add_option("ID", redeliver_ids, "decision ids of dead letters");
+    redeliver->add_flag("--all", redeliver_all, "every dead letter");
+    redeliver->callback([&] {
+        if (redeliver_ids.empty() == !redeliver_all)
+            throw CLI::ValidationError("redeliver", "give decision ids or --all, not both");
+    });
+
     CLI::App* stats = app.add_subcommand("stats", "print the daemon's statistics");
     CLI::App* cluster = app.add_subcommand(
         "cluster", "list the cluster's members as this node sees them (exit 1: one is not up)");
@@ -369,6 +433,8 @@ int run(int argc, char** argv) {
         if (*show) return run_show(global, customer, "");
         if (*record) return run_show(global, customer, "/record");
         if (*decisions) return run_decisions(global, customer, decisions_as_json);
+        if (*dead) return run_dead(global, dead_as_json);
+        if (*redeliver) return run_redeliver(global, redeliver_ids, redeliver_all);
         if (*stats) return run_stats(global);
         if (*cluster) return run_cluster(global);
         return run_check_config(config_path);

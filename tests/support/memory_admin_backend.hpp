@@ -5,6 +5,7 @@
 // every call throw as a runtime that does not answer.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -76,6 +77,24 @@ class MemoryAdminBackend : public AdminBackend {
         return stats;
     }
 
+    std::vector<DeadLetter> dead_letters() override {
+        answer();
+        return dead_;
+    }
+
+    bool redeliver(const std::string& decision_id) override {
+        answer();
+        auto found = std::find_if(dead_.begin(), dead_.end(), [&](const DeadLetter& d) {
+            return d.delivery.decision_id == decision_id;
+        });
+        if (found == dead_.end()) return false;
+        dead_.erase(found);
+        return true;
+    }
+
+    // A send the endpoint refused for good, as the sink would park it.
+    void park(DeadLetter dead) { dead_.push_back(std::move(dead)); }
+
     StoreStats store_stats() override {
         answer();
         StoreStats stats;
@@ -112,6 +131,7 @@ class MemoryAdminBackend : public AdminBackend {
     std::map<std::string, std::vector<Decision>> decisions_;  // oldest first
     std::map<std::string, std::vector<Contact>> contacts_;
     uint64_t sends_ = 0;
+    std::vector<DeadLetter> dead_;
 };
 
 }  // namespace journeyd::test
