@@ -21,6 +21,7 @@
 #include "runtime/client/ingest_client.hpp"
 #include "tests/support/daemon_process.hpp"
 #include "tests/support/poll.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
@@ -35,30 +36,12 @@ std::string customer_name(int i) {
     return (i % 4 == 0 ? "bad-" : "good-") + std::to_string(i);
 }
 
+// The test journey (a welcome e-mail for every new customer), decided at once, sent to the
+// test's endpoint.
 std::string dead_letter_config(int endpoint_port) {
-    return R"(
-[node]
-name = "deadletters"
-
-[delivery]
-sink = "http://127.0.0.1:)" +
-           std::to_string(endpoint_port) + R"(/deliveries"
-
-[journey]
-stages = ["new"]
-initial_stage = "new"
-
-[[program]]
-name = "welcome"
-on_enter = "new"
-channel = "email"
-priority = "lifecycle"
-template = "welcome-1"
-
-[pressure]
-hierarchy = ["lifecycle"]
-arbitration_window = "0s"
-)";
+    return "[node]\nname = \"deadletters\"\n\n[delivery]\nsink = \"http://127.0.0.1:" +
+           std::to_string(endpoint_port) + "/deliveries\"\n" + test::kTestJourney +
+           "arbitration_window = \"0s\"\n";
 }
 
 // The endpoint: refuses "bad-" customers' sends while `refusing`, takes everything else.
