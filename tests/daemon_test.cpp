@@ -400,7 +400,7 @@ TEST_CASE("daemon: a send the endpoint refuses for good is parked, listed and se
         if (object["customer"] == "bad" && refuse_bad) {
             ++refused;
             response.status = 422;
-            response.set_content(R"({"error": "unknown template"})", "application/json");
+            response.set_content("{\"error\":\n \"unknown template\"}", "application/json");
             return;
         }
         delivered.push_back(object["customer"].get<std::string>());
@@ -440,7 +440,7 @@ TEST_CASE("daemon: a send the endpoint refuses for good is parked, listed and se
         CHECK(dead[0]["customer"] == "bad");
         CHECK(dead[0]["program"] == "welcome");
         CHECK(dead[0]["status"] == 422);
-        CHECK(dead[0]["error"] == R"({"error": "unknown template"})");
+        CHECK(dead[0]["error"] == "{\"error\":\n \"unknown template\"}");
         const std::string id = dead[0]["decision_id"].get<std::string>();
         const std::string journeyctl =
             std::string(JOURNEYCTL_BINARY) + " --timeout 10 --admin " + daemon.admin_address();
@@ -448,6 +448,7 @@ TEST_CASE("daemon: a send the endpoint refuses for good is parked, listed and se
         CHECK(listed_status == 0);
         CHECK(listed.find(id) != std::string::npos);
         CHECK(listed.find("422") != std::string::npos);
+        CHECK(listed.find("{\"error\":  \"unknown template\"}") != std::string::npos);  // one line
         {
             std::lock_guard<std::mutex> lock(mutex);
             refuse_bad = false;  // the endpoint was fixed

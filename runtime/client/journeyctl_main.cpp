@@ -232,10 +232,16 @@ std::string format_utc_ms(int64_t ms) {
     return text;
 }
 
-std::string table_cell(const json& decision, const std::string& column) {
-    const auto value = decision.find(column);
-    if (value == decision.end() || value->is_null()) return "-";
-    if (value->is_string()) return value->get<std::string>();
+// A dead letter's `error` is the endpoint's answer, which may span lines: one row stays one line.
+std::string table_cell(const json& object, const std::string& column) {
+    const auto value = object.find(column);
+    if (value == object.end() || value->is_null()) return "-";
+    if (value->is_string()) {
+        std::string text = value->get<std::string>();
+        std::replace_if(
+            text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+        return text;
+    }
     const bool is_time = column == "at" || column == "until";
     if (is_time && value->is_number_integer() && *value > 0) {
         return format_utc_ms(value->get<int64_t>());
