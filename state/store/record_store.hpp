@@ -145,6 +145,9 @@ class RecordStore {
     // transaction; returns how many. A write: only the store writer calls it.
     virtual size_t forget_applied_before(TimeMs cutoff, size_t limit) = 0;
     virtual StoreStats stats() const = 0;
+    // Why commits fail now (the store is full, or its disk failed), or "" while they succeed.
+    // Set by a failed commit or checkpoint, cleared once one succeeds; /health reports it.
+    virtual std::string write_error() const { return {}; }
 };
 
 }  // namespace journeyd
