@@ -152,6 +152,25 @@ auto apply_event(caf::stateful_actor<CustomerState>* self, Routing& r, const Eve
 
 }  // namespace
 
+caf::expected<std::optional<CustomerState>> stored_customer(const CustomerContext& context,
+                                                          const std::string& id,
+                                                          IfUnknown if_unknown) {
+    if (auto record = context.store->read(id)) {
+        std::string error;
+        auto restored = decode_customer(*record, context.engine->model(), error);
+        if (!restored) {
+            spdlog::error("stored customer unreadable customer={} error={}", id, error);
+            return caf::make_error(caf::sec::runtime_error,
+                                   "stored state of customer " + id + " is unreadable: " + error);
+        }
+        return std::optional<CustomerState>(std::move(*restored));
+    }
+    if (if_unknown == IfUnknown::skip) return std::optional<CustomerState>();
+    CustomerState fresh;
+    fresh.id = id;
+    return std::optional<CustomerState>(std::move(fresh));
+}
+
 TimeMs system_now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())

@@ -38,6 +38,15 @@ struct CustomerContext {
     DurationMs idle_after = 0;           // passivate customers idle this long; 0: never
 };
 
+enum class IfUnknown { create, skip };
+
+// The customer's state to start an actor with, or to restore one to after a failed commit:
+// its stored record, or a new customer's (IfUnknown::create). nullopt for an unknown id with
+// IfUnknown::skip; an error when the stored record cannot be read back.
+caf::expected<std::optional<CustomerState>> stored_customer(const CustomerContext& context,
+                                                            const std::string& id,
+                                                            IfUnknown if_unknown);
+
 // `initial`: a new customer (only the id set) or one restored from its store record; the
 // actor arms a wake-up for the earliest timer it holds.
 caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,

@@ -4,7 +4,6 @@
 #include <unordered_map>
 
 #include "actors/messages.hpp"
-#include "state/codec/customer_codec.hpp"
 #include "state/stable_hash.hpp"
 
 namespace journeyd {
@@ -45,30 +44,6 @@ struct Registry {
     std::unordered_map<caf::actor_addr, std::string> id_of;
 };
 
-enum class IfUnknown { create, skip };
-
-// The customer's state to start an actor with: restored from its stored record, or a new
-// customer's (IfUnknown::create). nullopt for an unknown id with IfUnknown::skip; an error
-// when the stored record cannot be read back.
-caf::expected<std::optional<CustomerState>> initial_state(const CustomerContext& context,
-                                                          const std::string& id,
-                                                          IfUnknown if_unknown) {
-    if (auto record = context.store->read(id)) {
-        std::string error;
-        auto restored = decode_customer(*record, context.engine->model(), error);
-        if (!restored) {
-            spdlog::error("stored customer unreadable customer={} error={}", id, error);
-            return caf::make_error(caf::sec::runtime_error,
-                                   "stored state of customer " + id + " is unreadable: " + error);
-        }
-        return std::optional<CustomerState>(std::move(*restored));
-    }
-    if (if_unknown == IfUnknown::skip) return std::optional<CustomerState>();
-    CustomerState fresh;
-    fresh.id = id;
-    return std::optional<CustomerState>(std::move(fresh));
-}
-
 class Shard {
   public:
     Shard(caf::event_based_actor* self, std::shared_ptr<const CustomerContext> context)
@@ -89,7 +64,7 @@ class Shard {
             return promise;
         }
         if (it == registry_.by_id.end()) {
-            auto initial = initial_state(*context_, id, if_unknown);
+            auto initial = stored_customer(*context_, id, if_unknown);
             if (!initial) return initial.error();
             if (!*initial) return caf::make_message(CustomerLookup{});
             it = activate(std::move(**initial));
@@ -140,7 +115,7 @@ class Shard {
         auto live = registry_.by_id.find(id);
         if (live != registry_.by_id.end() && live->second.passivating) return;
         if (live == registry_.by_id.end()) {
-            auto initial = initial_state(*context_, id, IfUnknown::skip);
+            auto initial = stored_customer(*context_, id, IfUnknown::skip);
             if (!initial) {
                 spdlog::warn("timer of customer {} cannot fire: {}", id,
                              caf::to_string(initial.error()));
@@ -188,7 +163,7 @@ class Shard {
         registry_.by_id.erase(entry);
         registry_.id_of.erase(id);
         if (waiting.empty()) return;
-        auto initial = initial_state(*context_, customer, IfUnknown::create);
+        auto initial = stored_customer(*context_, customer, IfUnknown::create);
         if (!initial) {
             for (Waiting& request : waiting) request.fail(initial.error());
             return;
@@ -221,7 +196,7 @@ class Shard {
             return;
         }
         if (it == registry_.by_id.end()) {
-            auto initial = initial_state(*context_, id, IfUnknown::create);
+            auto initial = stored_customer(*context_, id, IfUnknown::create);
             if (!initial) return finish(ticket, failed(initial.error()));
             it = activate(std::move(**initial));
         }
