@@ -236,6 +236,35 @@ void submit(CoordinatorState& s, ContactRequest request) {
     queue_decided(s);
 }
 
+// The customer's logged decision of this id, if any (deferrals included).
+const Decision* logged(const CoordinatorState& s, const ContactRequest& r) {
+    for (const Decision& d : s.log.entries_of(r.customer))
+        if (d.decision_id == r.decision_id) return &d;
+    return nullptr;
+}
+
+// A request whose final decision is logged was asked for again: an event applied again once
+// its customer was restored after a failed commit (store_writer.hpp) asks with the same
+// decision ids. Deciding it twice could send twice. Its record wrote the request entry
+// again; that entry goes, so that a restart does not submit it. (An id pushed out of the
+// bounded decision log is not recognised.)
+bool decided_before(Self self, CoordinatorState& s, const ContactRequest& r) {
+    const Decision* d = logged(s, r);
+    if (d == nullptr || d->outcome == Outcome::defer) return false;
+    spdlog::debug("request decided before id={} customer={}", r.decision_id, r.customer);
+    self->send(s.setup.store_writer, commit_atom::value,
+               table_writes({{Table::requests, r.decision_id, std::nullopt}}),
+               EventOutcome::accepted);
+    return true;
+}
+
+// A request asked for again while the first is still held: deferred (logged), decided and not
+// yet committed, or in an open arbitration window. The first one's entry is the one stored.
+bool held_already(const CoordinatorState& s, const ContactRequest& r) {
+    return logged(s, r) != nullptr || s.pending.contains(r.customer, r.decision_id) ||
+           s.ledger.contends(r.customer, r.decision_id);
+}
+
 void recover(Self self, const StatePtr& s) {
     Unfinished unfinished = std::move(s->setup.unfinished);
     spdlog::info("coordinator recovered outbox={} requests={}", unfinished.outbox.size(),
@@ -244,6 +273,8 @@ void recover(Self self, const StatePtr& s) {
     for (ContactRequest& request : unfinished.requests) {
         // No actor of theirs is live yet: forgotten once decided, unless one sends a request.
         s->passivated.passivated(request.customer, false);
+        remember(*s, request.customer);
+        if (decided_before(self, *s, request)) continue;
         submit(*s, std::move(request));
     }
     drain_outbox(self, *s);
@@ -279,8 +310,10 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
     return {
         [self, s](recover_atom) { recover(self, s); },
         [self, s](contact_atom, ContactRequest& request) {
-            s->undecided.emplace(request.decision_id, request.sent);
             s->passivated.active(request.customer);
+            remember(*s, request.customer, request.new_customer);
+            if (decided_before(self, *s, request) || held_already(*s, request)) return;
+            s->undecided.emplace(request.decision_id, request.sent);
             submit(*s, std::move(request));
             publish_soon(self, *s);
             schedule_wakeup(self, *s);

@@ -111,14 +111,15 @@ bool applied_before(const CustomerState& customer, const Event& event, const Rou
 // Only wake-ups within the idle horizon are scheduled: CAF's clock holds the actor of a
 // delayed message alive until it is due, so a 30-day timer would keep a passivated customer
 // in memory for 30 days. Later timers fire through the sweeper and the store's timer index.
-void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r) {
+// A wake-up is not sent before `not_before`.
+void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r, TimeMs not_before = 0) {
     auto due = r.context->engine->next_due(self->state);
     if (!due) return;
     if (r.wakeup_at && *r.wakeup_at <= *due) return;  // an earlier one will come and re-check
     const DurationMs horizon = r.context->idle_after;
     if (horizon > 0 && *due > r.context->now() + horizon) return;
     r.wakeup_at = *due;
-    const TimeMs wait = std::max<TimeMs>(0, *due - r.context->now());
+    const TimeMs wait = std::max<TimeMs>(0, std::max(*due, not_before) - r.context->now());
     self->delayed_send(self, std::chrono::milliseconds(wait), wakeup_atom::value, *due);
 }
 
@@ -150,11 +151,33 @@ auto apply_event(caf::stateful_actor<CustomerState>* self, Routing& r, const Eve
     return committed;
 }
 
+// A commit of this customer's records failed (the store refuses commits): the state held
+// here is ahead of the store, and its events were not acknowledged. Reading back the last
+// committed state makes a retry of those events new again (not a duplicate of an unstored
+// one). The store writer refuses this actor's records sent before restored_atom. Timers the
+// stored state holds fire again, but not at once: a full store is not asked again and again.
+constexpr DurationMs kTimersAfterRestore = 1000;
+
+void restore(caf::stateful_actor<CustomerState>* self, Routing& r) {
+    auto stored = stored_customer(*r.context, self->state.id, IfUnknown::create);
+    if (!stored) {
+        // Its shard fails what it still waits for; the next event reads the store again.
+        self->quit(stored.error());
+        return;
+    }
+    self->state = std::move(**stored);
+    spdlog::debug("customer restored from the store after a failed commit customer={}",
+                  self->state.id);
+    self->send(r.context->store_writer, restored_atom::value, self->state.id);
+    r.wakeup_at.reset();
+    schedule_wakeup(self, r, r.context->now() + kTimersAfterRestore);
+}
+
 }  // namespace
 
 caf::expected<std::optional<CustomerState>> stored_customer(const CustomerContext& context,
-                                                          const std::string& id,
-                                                          IfUnknown if_unknown) {
+                                                            const std::string& id,
+                                                            IfUnknown if_unknown) {
     if (auto record = context.store->read(id)) {
         std::string error;
         auto restored = decode_customer(*record, context.engine->model(), error);
@@ -188,7 +211,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
         [self, routing](event_atom, const Event& event) -> caf::delegated<caf::message> {
             return apply_event(self, *routing, event, [&](StoreRecord record, EventOutcome o) {
                 return self->delegate(routing->context->store_writer, commit_atom::value,
-                                      std::move(record), o);
+                                      std::move(record), o, self->address());
             });
         },
         // The shard that sent the ticket gets the outcome, from the store writer, after commit.
@@ -231,10 +254,14 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
         [self, routing](passivate_atom) {
             // After every request of this actor (one sender's messages keep their order).
             self->send(routing->context->coordinator, passivate_atom::value, self->state.id);
+            // A refused barrier (the store refuses commits) ends it all the same: what it
+            // committed is in the store, what it did not is not acknowledged.
             self->request(routing->context->store_writer, caf::infinite, commit_atom::value,
                           store_barrier(self->state.id), EventOutcome::accepted)
-                .then([self](EventOutcome) { self->quit(); });
+                .then([self](EventOutcome) { self->quit(); },
+                      [self](caf::error&) { self->quit(); });
         },
+        [self, routing](restore_atom) { restore(self, *routing); },
     };
 }
 

@@ -14,6 +14,9 @@
 //   (lookup_atom)        -> CustomerLookup with the live state
 //   (passivate_atom)     from its shard: ends the actor once everything it sent to the
 //                        store writer is committed (its state is then fully in the store)
+//   (restore_atom)       from the store writer: a commit of its records failed; it reads its
+//                        last committed state back from the store and answers
+//                        (restored_atom, id)
 #pragma once
 
 #include <caf/all.hpp>

@@ -86,10 +86,12 @@ using passivate_idle_atom = caf::atom_constant<caf::atom("pass_idle")>;
 
 // Commit a record.
 //   (StoreRecord, EventOutcome) -> EventOutcome once the record is committed: customer actor
-//       (delegated for a single event, so the event's sender gets the answer; sent for fired
-//       timers; requested before passivating), coordinator (decisions; a barrier at drain)
-//       and the delivery sink's forget_delivered (an anonymous send, delivered ids) -> store
-//       writer.
+//       (sent for fired timers; requested before passivating), coordinator (decisions; a
+//       barrier at drain) and the delivery sinks (anonymous sends: delivered ids, dead
+//       letters) -> store writer.
+//   (StoreRecord, EventOutcome, caf::actor_addr customer_actor) -> EventOutcome: a customer
+//       actor's record of a single event, delegated so that the event's sender gets the
+//       answer; it names the customer actor, which is to restore itself if the commit fails.
 //   (StoreRecord, EventOutcome, Ticket, caf::actor reply_to): customer actor -> store writer,
 //       for an event of a shard's batch: no answer of its own; the outcome goes to reply_to
 //       (the shard) in the committed_atom message of the commit that holds the record.
@@ -105,6 +107,14 @@ using committed_atom = caf::atom_constant<caf::atom("committed")>;
 // (): store writer -> itself, every purge_every, or at once after a full slice: forget a
 // slice of applied event ids older than the retention.
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
+// (): store writer -> customer actor: a commit of its records failed, so its state in memory
+// is ahead of the store: it reads its last committed state back (customer_actor.hpp).
+using restore_atom = caf::atom_constant<caf::atom("restore")>;
+// (std::string customer): customer actor -> store writer, once restored: its records after
+// this one rest on stored state again.
+using restored_atom = caf::atom_constant<caf::atom("restored")>;
+// (): store writer -> itself, after a back-off: try again a commit the store refused.
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
 // ---- The coordinator
 

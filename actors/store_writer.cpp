@@ -7,6 +7,8 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 
 #include "actors/messages.hpp"
 #include "state/codec/pressure_codec.hpp"
@@ -15,14 +17,17 @@
 namespace journeyd {
 namespace {
 
-using Answers = std::vector<std::pair<caf::response_promise, EventOutcome>>;
-
-// A ticketed record's outcome and the shard that waits for it.
-struct TicketAnswer {
-    caf::actor reply_to;
-    TicketOutcome outcome;
+// Who waits for one gathered record: the requester of a single event (promise), a shard for
+// an event of its batch (reply_to and ticket), or nobody (a timer's record, or table writes
+// sent without a request).
+struct Waiter {
+    // The customer actor whose state the record holds; none for table writes alone.
+    caf::actor_addr customer_actor;
+    caf::response_promise promise;  // pending() for a request
+    caf::actor reply_to;            // set for a ticket
+    TicketOutcome answer;           // the outcome; its ticket only with reply_to
 };
-using TicketAnswers = std::vector<TicketAnswer>;
+using Waiters = std::vector<Waiter>;
 
 // Runs one batch's commit at a time on its own thread; `done` is called there with "" or the
 // error once it returned and the committer is idle again.
@@ -60,6 +65,12 @@ class Committer {
         return last_error_;
     }
 
+    // The batch whose commit just failed, once its `done` was called.
+    std::vector<StoreRecord> take_failed() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return std::exchange(batch_, {});
+    }
+
   private:
     void run() {
         name_this_thread("store-commit");
@@ -80,7 +91,8 @@ class Committer {
                           std::chrono::duration_cast<std::chrono::microseconds>(
                               std::chrono::steady_clock::now() - started)
                               .count());
-            batch_.clear();
+            // A failed batch stays for take_failed(): its table writes must not be lost.
+            if (error.empty()) batch_.clear();
             auto done = std::move(done_);
             lock.lock();
             last_error_ = error;
@@ -104,58 +116,76 @@ class Committer {
     std::thread thread_;  // last: it starts in the constructor and uses everything above
 };
 
-void answer(Answers& answers, const std::string& error) {
-    for (auto& [promise, outcome] : answers) {
-        // Nothing of a failed batch is durable: its events must not be acknowledged.
-        if (error.empty())
-            promise.deliver(outcome);
-        else
-            promise.deliver(caf::make_error(caf::sec::runtime_error, error));
-    }
-    answers.clear();
+caf::error commit_error(const std::string& error) {
+    return caf::make_error(caf::sec::runtime_error, error);
 }
 
-// One message per shard for all of its tickets in the commit, in the order they came.
-// Linear search over the few shards a commit's tickets come from.
-void answer(TicketAnswers& answers, const std::string& error) {
+// Requests in order; tickets with one message per shard for all of its tickets, in the order
+// they came. Nothing of a failed batch is durable: its events must not be acknowledged.
+void answer(Waiters& waiters, const std::string& error) {
     std::vector<std::pair<caf::actor, CommittedTickets>> by_shard;
-    for (TicketAnswer& ticket : answers) {
+    for (Waiter& waiter : waiters) {
+        if (waiter.promise.pending()) {
+            if (error.empty())
+                waiter.promise.deliver(waiter.answer.outcome);
+            else
+                waiter.promise.deliver(commit_error(error));
+        }
+        if (!waiter.reply_to) continue;
+        // Linear search over the few shards a commit's tickets come from.
         auto to = std::find_if(by_shard.begin(), by_shard.end(),
-                               [&](const auto& shard) { return shard.first == ticket.reply_to; });
+                               [&](const auto& shard) { return shard.first == waiter.reply_to; });
         if (to == by_shard.end()) {
-            by_shard.emplace_back(std::move(ticket.reply_to), CommittedTickets{{}, error});
+            by_shard.emplace_back(std::move(waiter.reply_to), CommittedTickets{{}, error});
             to = std::prev(by_shard.end());
         }
-        to->second.outcomes.push_back(ticket.outcome);
+        to->second.outcomes.push_back(waiter.answer);
     }
-    answers.clear();
+    waiters.clear();
     // Anonymous: also sent from the writer's cleanup at its end, when it sends nothing itself.
     for (auto& [shard, committed] : by_shard)
         caf::anon_send(shard, committed_atom::value, std::move(committed));
 }
 
+// The promise to answer the current message with, if it is a request: "answering" a plain
+// send would reach the sender as an unexpected response, which it reflects back as an error.
+caf::response_promise requester(caf::event_based_actor* self) {
+    caf::response_promise promise = self->make_response_promise();
+    return promise.async() ? caf::response_promise() : promise;
+}
+
+// Backing off between commits while the store refuses them (full): each failed attempt
+// doubles the wait, up to kMaxRetryWait.
+constexpr auto kFirstRetryWait = std::chrono::milliseconds(50);
+constexpr auto kMaxRetryWait = std::chrono::milliseconds(1000);
+
 struct WriterState {
     explicit WriterState(std::shared_ptr<RecordStore> store) : committer(std::move(store)) {}
 
     std::vector<StoreRecord> gathering;
-    Answers gathering_answers;
-    Answers committing_answers;  // of the batch on the committer's thread
-    TicketAnswers gathering_tickets;
-    TicketAnswers committing_tickets;
+    Waiters gathering_waiters;   // one per record of `gathering`
+    Waiters committing_waiters;  // of the batch on the committer's thread
     bool committing = false;
     bool flush_scheduled = false;
+    // Since a commit failed and until one succeeds: the error, and the wait before the next.
+    std::string failing;
+    std::chrono::milliseconds retry_wait{0};
+    bool retry_scheduled = false;
+    // Customers whose commit failed, and the actor that was told to restore them from the
+    // store: until it says it did (restored_atom), its records rest on state that is not
+    // stored, and fail. A successor actor (the customer passivated meanwhile) read the store.
+    std::unordered_map<std::string, caf::actor_addr> restoring;
     Committer committer;
 };
 
-// Hands what was gathered to the committer, unless it is still busy with the last batch:
-// then it goes as soon as that one is done.
+// Hands what was gathered to the committer, unless it is still busy with the last batch
+// (then it goes as soon as that one is done) or a failed commit is waiting to be retried.
 void commit_gathered(caf::event_based_actor* self, WriterState& w) {
-    if (w.committing || w.gathering.empty()) return;
+    if (w.committing || w.retry_scheduled) return;
+    // While failing, an empty batch probes whether the store takes commits again.
+    if (w.gathering.empty() && w.failing.empty()) return;
     w.committing = true;
-    w.committing_answers = std::move(w.gathering_answers);
-    w.gathering_answers.clear();
-    w.committing_tickets = std::move(w.gathering_tickets);
-    w.gathering_tickets.clear();
+    w.committing_waiters = std::exchange(w.gathering_waiters, {});
     std::vector<StoreRecord> batch;
     batch.swap(w.gathering);
     w.committer.commit(std::move(batch), [writer = self->address()](std::string error) {
@@ -174,6 +204,84 @@ void gathered(caf::event_based_actor* self, WriterState& w, const GroupCommit& l
     }
 }
 
+// Whether a record of `waiter`'s customer actor rests on state a failed commit left
+// unstored; a record of another actor of that customer ends the restoring.
+bool rests_on_failed(WriterState& w, const StoreRecord& record, const Waiter& waiter) {
+    if (record.customer.empty() || w.restoring.empty()) return false;
+    auto restoring = w.restoring.find(record.customer);
+    if (restoring == w.restoring.end()) return false;
+    if (restoring->second == waiter.customer_actor) return true;
+    w.restoring.erase(restoring);
+    return false;
+}
+
+// A customer's record that cannot be committed: its customer actor is told to restore its
+// state from the store (before the answer goes, so that a retry the answer prompts comes
+// after the restore), and its waiter gets the error.
+void refuse(caf::event_based_actor* self, WriterState& w, const StoreRecord& record, Waiter& waiter,
+            Waiters& refused) {
+    if (!record.record.empty() && waiter.customer_actor) {
+        auto [restoring, inserted] =
+            w.restoring.try_emplace(record.customer, waiter.customer_actor);
+        if (inserted || restoring->second != waiter.customer_actor) {
+            restoring->second = waiter.customer_actor;
+            if (auto actor = caf::actor_cast<caf::actor>(waiter.customer_actor))
+                self->send(actor, restore_atom::value);
+        }
+    }
+    refused.push_back(std::move(waiter));
+}
+
+// A record arrives: gathered, or refused at once while the store refuses commits or when it
+// rests on state a failed commit left unstored. Table writes alone are always gathered: they
+// are committed as soon as the store takes commits again.
+void arrive(caf::event_based_actor* self, WriterState& w, const GroupCommit& limits,
+            StoreRecord record, Waiter waiter) {
+    if (!record.customer.empty() && (!w.failing.empty() || rests_on_failed(w, record, waiter))) {
+        Waiters refused;
+        refuse(self, w, record, waiter, refused);
+        answer(refused, w.failing.empty() ? "customer " + record.customer +
+                                                " is being restored after a failed commit"
+                                          : w.failing);
+        return;
+    }
+    w.gathering.push_back(std::move(record));
+    w.gathering_waiters.push_back(std::move(waiter));
+    gathered(self, w, limits);
+}
+
+// A commit failed: its customers' records (and those gathered since from the same actors) are
+// refused and their customers restored; its table writes alone (the coordinator's decisions,
+// confirmed and parked deliveries) go first into the next attempt, after a back-off, so none
+// is lost and their order holds.
+void commit_failed(caf::event_based_actor* self, WriterState& w, const std::string& error) {
+    std::vector<StoreRecord> failed = w.committer.take_failed();
+    Waiters failed_waiters = std::exchange(w.committing_waiters, {});
+    std::vector<StoreRecord> kept;
+    Waiters kept_waiters;
+    Waiters refused;
+    auto sort = [&](std::vector<StoreRecord>& records, Waiters& waiters) {
+        for (size_t i = 0; i < records.size(); ++i) {
+            if (records[i].customer.empty()) {
+                kept.push_back(std::move(records[i]));
+                kept_waiters.push_back(std::move(waiters[i]));
+            } else {
+                refuse(self, w, records[i], waiters[i], refused);
+            }
+        }
+    };
+    sort(failed, failed_waiters);
+    sort(w.gathering, w.gathering_waiters);
+    answer(refused, error);
+    w.gathering = std::move(kept);
+    w.gathering_waiters = std::move(kept_waiters);
+    if (w.failing.empty()) spdlog::error("store refuses commits error={}", error);
+    w.failing = error;
+    w.retry_wait = std::min(kMaxRetryWait, std::max(kFirstRetryWait, 2 * w.retry_wait));
+    w.retry_scheduled = true;
+    self->delayed_send(self, w.retry_wait, retry_atom::value);
+}
+
 }  // namespace
 
 caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordStore> store,
@@ -182,8 +290,7 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
     // At the end the batch in flight is awaited and what was gathered committed here.
     self->attach_functor([w, store] {
         const std::string committed = w->committer.wait_idle();
-        answer(w->committing_answers, committed);
-        answer(w->committing_tickets, committed);
+        answer(w->committing_waiters, committed);
         if (w->gathering.empty()) return;
         std::string error;
         try {
@@ -192,24 +299,40 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
             error = e.what();
             spdlog::error("store commit failed records={} error={}", w->gathering.size(), error);
         }
-        answer(w->gathering_answers, error);
-        answer(w->gathering_tickets, error);
+        answer(w->gathering_waiters, error);
     });
     self->send(self, purge_atom::value);
+    // A customer actor's own records: a fired timer's (sent) and its barrier before passivating
+    // (requested). Otherwise table writes alone: the coordinator's (requested), the sinks' (sent).
+    auto own_record = [self](StoreRecord& record, EventOutcome outcome) {
+        Waiter waiter;
+        if (!record.customer.empty())
+            waiter.customer_actor = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        waiter.promise = requester(self);
+        waiter.answer.outcome = outcome;
+        return waiter;
+    };
     return {
-        [self, w, limits](commit_atom, StoreRecord& record, EventOutcome outcome) {
-            w->gathering.push_back(std::move(record));
-            // Only requests get an answer: "answering" a plain send would reach the sender
-            // as an unexpected response, which it reflects back as an error.
-            auto promise = self->make_response_promise();
-            if (!promise.async()) w->gathering_answers.emplace_back(std::move(promise), outcome);
-            gathered(self, *w, limits);
+        [self, w, limits, own_record](commit_atom, StoreRecord& record, EventOutcome outcome) {
+            Waiter waiter = own_record(record, outcome);
+            arrive(self, *w, limits, std::move(record), std::move(waiter));
+        },
+        // A single event's record, delegated: the requester waits for the answer.
+        [self, w, limits](commit_atom, StoreRecord& record, EventOutcome outcome,
+                          caf::actor_addr& customer_actor) {
+            Waiter waiter;
+            waiter.customer_actor = std::move(customer_actor);
+            waiter.promise = requester(self);
+            waiter.answer.outcome = outcome;
+            arrive(self, *w, limits, std::move(record), std::move(waiter));
         },
         [self, w, limits](commit_atom, StoreRecord& record, EventOutcome outcome, Ticket ticket,
                           caf::actor& reply_to) {
-            w->gathering.push_back(std::move(record));
-            w->gathering_tickets.push_back({std::move(reply_to), {ticket, outcome}});
-            gathered(self, *w, limits);
+            Waiter waiter;
+            waiter.customer_actor = caf::actor_cast<caf::actor_addr>(self->current_sender());
+            waiter.reply_to = std::move(reply_to);
+            waiter.answer = {ticket, outcome};
+            arrive(self, *w, limits, std::move(record), std::move(waiter));
         },
         [self, w](flush_atom) {
             w->flush_scheduled = false;
@@ -217,9 +340,22 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
         },
         [self, w](committed_atom, const std::string& error) {
             w->committing = false;
-            answer(w->committing_answers, error);
-            answer(w->committing_tickets, error);
+            if (!error.empty()) return commit_failed(self, *w, error);
+            if (!w->failing.empty()) spdlog::info("store takes commits again");
+            w->failing.clear();
+            w->retry_wait = std::chrono::milliseconds(0);
+            answer(w->committing_waiters, error);
             commit_gathered(self, *w);
+        },
+        [self, w](retry_atom) {
+            w->retry_scheduled = false;
+            commit_gathered(self, *w);
+        },
+        [self, w](restored_atom, const std::string& customer) {
+            auto restoring = w->restoring.find(customer);
+            if (restoring != w->restoring.end() &&
+                restoring->second == caf::actor_cast<caf::actor_addr>(self->current_sender()))
+                w->restoring.erase(restoring);
         },
         [self](drain_atom) { self->quit(); },
         [self, store, retention](purge_atom) {

@@ -19,6 +19,18 @@
 // fsyncs), the actor gathers the next, which is committed as soon as the first is done,
 // whatever its size. So a slow disk makes batches larger, not the scheduler's threads idle,
 // and answers still leave in commit order.
+//
+// A failed commit (the store is full, or its disk failed) never loses what others decided and
+// never acknowledges an event:
+// - A customer's records in it are refused: their events are answered with the error, and
+//   the customer actor is told to restore its state from the store (restore_atom), since
+//   what it holds is ahead of what is stored. Its records sent before it answers
+//   (restored_atom) rest on that state and are refused too.
+// - Table writes alone (the coordinator's decisions, the sinks' confirmations and dead
+//   letters) are kept, in order, ahead of what is gathered next: their senders wait, and a
+//   send is offered only once its decision is durable.
+// - The next attempt comes after a back-off (50 ms, doubling to 1 s), an empty batch if
+//   nothing waits, and until one succeeds every customer's record is refused at once.
 #pragma once
 
 #include <caf/all.hpp>

@@ -686,6 +686,63 @@ TEST_CASE("a failed commit fails every event of the batch with the commit's erro
     CHECK_FALSE(f.store->read("bob").has_value());
 }
 
+TEST_CASE("after a failed commit its customers are restored: a retry is applied, not a duplicate") {
+    ActorFixture f(test::kTestJourney);
+    f.send("ann", "view", "a1");
+    f.faulty->fail_commits = true;
+    const std::vector<EventResult> failed =
+        f.send_batch({f.event("ann", "a2"), f.event("bob", "b1")});
+    CHECK(failed[0].error == "disk full (test)");
+    CHECK(failed[1].error == "disk full (test)");
+    // A single event's request fails as a batch's tickets do.
+    bool refused = false;
+    (*f.self)
+        ->request(f.router.shard_for("cid"), kRequestTimeout, event_atom::value,
+                  f.event("cid", "c1"))
+        .receive([](EventOutcome) {}, [&](caf::error&) { refused = true; });
+    CHECK(refused);
+    f.faulty->fail_commits = false;
+
+    // What the customers held in memory was never stored: the retries are new to them. The
+    // writer takes events again once its next attempt (after a back-off) has committed.
+    std::vector<EventResult> retried;
+    REQUIRE(test::poll_until([&] {
+        retried = f.send_batch({f.event("ann", "a2"), f.event("bob", "b1"), f.event("cid", "c1")});
+        return std::all_of(retried.begin(), retried.end(),
+                           [](const EventResult& r) { return r.error.empty(); });
+    }));
+    for (const EventResult& result : retried) CHECK_FALSE(result.duplicate);
+    CHECK(f.lookup("ann").state.journey.events_seen == 2);
+    CHECK(f.lookup("bob").state.journey.events_seen == 1);
+    CHECK(f.store->stats().customers == 3);
+    CHECK(f.store->stats().customers_in_stage["exploring"] == 3);
+    CHECK(f.send_batch({f.event("bob", "b1")})[0].duplicate);
+}
+
+TEST_CASE("a send decided for an event whose commit failed goes out once, retried or not") {
+    ActorFixture f(test::kTestJourney);
+    f.faulty->fail_commits = true;
+    CHECK_FALSE(f.send_batch({f.event("eve", "e1")})[0].error.empty());
+    // The coordinator decided the welcome; its commit waits for the store to take it, and the
+    // send waits for its commit.
+    std::this_thread::sleep_for(300ms);
+    CHECK(f.sent_programs("eve").empty());
+    f.faulty->fail_commits = false;
+    CHECK(test::poll_until([&] { return f.sent_programs("eve") == Names{"welcome"}; }));
+
+    // The retry is applied to the restored (new) customer and asks for the same welcome.
+    EventResult retried;
+    REQUIRE(test::poll_until([&] {
+        retried = f.send_batch({f.event("eve", "e1")})[0];
+        return retried.error.empty();
+    }));
+    CHECK_FALSE(retried.duplicate);
+    CHECK(test::poll_until([&] { return f.store->read_all(Table::requests).empty(); }));
+    std::this_thread::sleep_for(100ms);
+    CHECK(f.sent_programs("eve") == Names{"welcome"});
+    CHECK(f.decision_trail("eve") == Names{"welcome send:ok"});
+}
+
 TEST_CASE("a customer actor that ends with events of a batch in flight fails them") {
     ActorFixture f(test::kTestJourney);
     // A full window, so that the next event reads the store's history, which then throws:

@@ -7,6 +7,7 @@
 // in the order they were made. Not thread-safe: owned by the coordinator actor.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <string>
 #include <unordered_map>
@@ -44,6 +45,12 @@ class PendingDecisions {
     std::vector<Decision> take_all() { return take(size_); }
 
     bool contains(const std::string& customer) const { return by_customer_.count(customer) > 0; }
+    bool contains(const std::string& customer, const std::string& decision_id) const {
+        auto of_customer = by_customer_.find(customer);
+        if (of_customer == by_customer_.end()) return false;
+        return std::any_of(of_customer->second.begin(), of_customer->second.end(),
+                           [&](const Decision& d) { return d.decision_id == decision_id; });
+    }
     bool empty() const { return size_ == 0; }
     size_t size() const { return size_; }
 

@@ -124,6 +124,13 @@ void PressureLedger::restore(const std::string& customer, std::vector<Contact> s
     customers_[customer].sends = std::move(sends);
 }
 
+bool PressureLedger::contends(const std::string& customer, const std::string& decision_id) const {
+    const CustomerLedger* held = customers_.find(customer);
+    if (held == nullptr) return false;
+    return std::any_of(held->contenders.begin(), held->contenders.end(),
+                       [&](const ContactRequest& r) { return r.decision_id == decision_id; });
+}
+
 bool PressureLedger::holds(const std::string& customer) const {
     const CustomerLedger* known = customers_.find(customer);
     return known && (known->deferred > 0 || !known->contenders.empty());

@@ -94,6 +94,8 @@ class PressureLedger {
     size_t customers() const { return customers_.size(); }  // O(its shards): for stats only
     // Whether it holds a request of the customer: in an open arbitration window, or deferred.
     bool holds(const std::string& customer) const;
+    // Whether the request with this decision id is in the customer's open arbitration window.
+    bool contends(const std::string& customer, const std::string& decision_id) const;
     // Lets go of a customer it holds no request of (the caller checks holds()): their sends
     // are durable and restored at their next request, as after a restart.
     void forget(const std::string& customer);
