@@ -64,6 +64,25 @@ TEST_CASE("admin api: the console and /health are open, everything else needs th
     CHECK(f.call("GET", "/stats").status == 200);
 }
 
+TEST_CASE("admin api: /health, /stats and /metrics say when the store refuses commits") {
+    ApiFixture f;
+    auto health = nlohmann::json::parse(f.call("GET", "/health", "", "").body);
+    CHECK(health["store"] == "ok");
+    CHECK_FALSE(health.contains("store_error"));
+    CHECK(nlohmann::json::parse(f.call("GET", "/stats").body)["store"]["writable"] == true);
+    CHECK(f.call("GET", "/metrics").body.find("journeyd_store_full 0\n") != std::string::npos);
+
+    f.backend->write_error = "store full: MDB_MAP_FULL";
+    const AdminResponse answer = f.call("GET", "/health", "", "");
+    CHECK(answer.status == 200);  // alive: reads are answered
+    health = nlohmann::json::parse(answer.body);
+    CHECK(health["status"] == "ok");
+    CHECK(health["store"] == "full");
+    CHECK(health["store_error"] == "store full: MDB_MAP_FULL");
+    CHECK(nlohmann::json::parse(f.call("GET", "/stats").body)["store"]["writable"] == false);
+    CHECK(f.call("GET", "/metrics").body.find("journeyd_store_full 1\n") != std::string::npos);
+}
+
 TEST_CASE("admin api: methods, unknown paths and a runtime that does not answer") {
     ApiFixture f;
     CHECK(f.call("POST", "/").status == 405);

@@ -56,6 +56,10 @@ StoreStats ActorAdminBackend::store_stats() {
     return setup_.store->stats();
 }
 
+std::string ActorAdminBackend::store_write_error() {
+    return setup_.store->write_error();
+}
+
 SinkStats ActorAdminBackend::sink_stats() {
     return setup_.sink->stats();
 }

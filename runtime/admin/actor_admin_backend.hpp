@@ -44,6 +44,7 @@ class ActorAdminBackend : public AdminBackend {
     EventOutcome apply(Event event) override;
     CoordinatorStats decision_stats() override;
     StoreStats store_stats() override;
+    std::string store_write_error() override;
     SinkStats sink_stats() override;
     std::vector<DeadLetter> dead_letters() override;
     bool redeliver(const std::string& decision_id) override;

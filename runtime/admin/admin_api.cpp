@@ -153,7 +153,13 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
     }
     if (path.size() == 1 && path[0] == "health") {
         require_method(request, "GET");
-        return json_response(200, {{"status", "ok"}, {"node", setup_.node_name}});
+        // Alive either way: reads are answered while the store refuses commits (events are
+        // then answered with its error).
+        const std::string refused = backend_->store_write_error();
+        ordered_json body = {{"status", "ok"}, {"node", setup_.node_name}};
+        body["store"] = refused.empty() ? "ok" : "full";
+        if (!refused.empty()) body["store_error"] = refused;
+        return json_response(200, body);
     }
     if (!setup_.token.empty() &&
         !constant_time_equal(request.authorization, "Bearer " + setup_.token))
@@ -229,7 +235,8 @@ AdminResponse AdminApi::stats() const {
           {"pending_requests", stored.pending_requests},
           {"outbox", stored.outbox},
           {"dead_letters", stored.dead_letters},
-          {"bytes", stored.bytes}}},
+          {"bytes", stored.bytes},
+          {"writable", backend_->store_write_error().empty()}}},
         {"events_total", m.events_accepted.load()},
         {"events_duplicate", m.events_duplicate.load()},
         {"events_rejected", m.events_rejected.load()},
@@ -298,6 +305,9 @@ AdminResponse AdminApi::metrics() const {
            "Stored customers with a pending timer (the store's timer index).",
            stored.pending_timers);
     single("journeyd_store_bytes", Type::gauge, "Space the store uses.", stored.bytes);
+    single("journeyd_store_full", Type::gauge,
+           "1 while the store refuses commits (full, or its disk failed): events fail.",
+           uint64_t{backend_->store_write_error().empty() ? 0u : 1u});
     single("journeyd_store_pending_requests", Type::gauge,
            "Stored contact requests not finally decided.", stored.pending_requests);
     single("journeyd_store_outbox", Type::gauge,

@@ -84,6 +84,8 @@ class AdminBackend {
     virtual EventOutcome apply(Event event) = 0;
     virtual CoordinatorStats decision_stats() = 0;
     virtual StoreStats store_stats() = 0;
+    // Why the store refuses commits ("" while it takes them): RecordStore::write_error().
+    virtual std::string store_write_error() = 0;
     virtual SinkStats sink_stats() = 0;
     // Sends the endpoint refused for good, as the store keeps them (any order).
     virtual std::vector<DeadLetter> dead_letters() = 0;

@@ -95,6 +95,9 @@ class MemoryAdminBackend : public AdminBackend {
     // A send the endpoint refused for good, as the sink would park it.
     void park(DeadLetter dead) { dead_.push_back(std::move(dead)); }
 
+    std::string store_write_error() override { return write_error; }
+    std::string write_error;  // what the test makes the store say
+
     StoreStats store_stats() override {
         answer();
         StoreStats stats;
