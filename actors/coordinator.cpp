@@ -111,13 +111,13 @@ void commit_then_offer(Self self, const StatePtr& s, std::vector<TableWrite> wri
                 for (const std::string& customer : s->passivated.answered(true))
                     if (settled(*s, customer)) forget(*s, customer);
             },
-            [s, offer, count = sends.size()](caf::error& e) {
+            [s, count = sends.size()](caf::error& e) {
                 s->passivated.answered(false);
-                // Holding the sends back would lose them until a restart re-decides them;
-                // receivers dedupe on decision_id if that happens after all.
-                spdlog::error("decisions not durable sends={} error={}; offering them anyway",
+                // Only at the store writer's end (it retries a refused commit until then). The
+                // requests stay stored, so the next start decides them again; offering the
+                // sends now could deliver them twice.
+                spdlog::error("decisions not durable sends={} error={}; decided again at start",
                               count, caf::to_string(e));
-                offer();
             });
 }
 
