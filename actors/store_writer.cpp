@@ -85,7 +85,9 @@ class Committer {
                 store_->commit(batch_);
             } catch (const std::exception& e) {
                 error = e.what();
-                spdlog::error("store commit failed records={} error={}", batch_.size(), error);
+                // The writer logs when the store starts and stops refusing commits; while it
+                // refuses, it tries again every second.
+                spdlog::debug("store commit failed records={} error={}", batch_.size(), error);
             }
             spdlog::debug("store commit records={} us={}", batch_.size(),
                           std::chrono::duration_cast<std::chrono::microseconds>(
