@@ -68,6 +68,7 @@ void Daemon::start() {
     std::string store_error;
     LoggedStoreOptions store_options;
     store_options.sync = config_.store.sync;
+    store_options.max_size = config_.store.max_size;
     // Once per change, not at every retry (logged_store.hpp).
     store_options.on_error = [](const std::string& error) {
         spdlog::error("store failing error={}", error);
