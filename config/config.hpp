@@ -49,6 +49,8 @@ struct DeliverySettings {
 struct StoreSettings {
     bool sync = true;  // false: commits are not fsync'd; a crash can lose acknowledged events
     DurationMs applied_ids_retention = 7 * 86'400'000;  // how long event ids stay known
+    // Bytes the store (LMDB's map) may hold; beyond it commits fail until a restart with more.
+    uint64_t max_size = uint64_t(64) << 30;
 };
 
 // Limits of the ingest port: connections, and per connection.

@@ -33,7 +33,7 @@ const std::vector<TableKeys>& known_config_keys() {
          {"max_connections", "max_frame", "max_pending_frames", "max_unsent_bytes", "io_threads",
           "idle_timeout", "token", "tls_cert", "tls_key"}},
         {"[delivery]", {"sink"}},
-        {"[store]", {"sync", "applied_ids_retention"}},
+        {"[store]", {"sync", "applied_ids_retention", "max_size"}},
         {"[runtime]", {"idle_after", "realtime_coordinator"}},
         {"[journey]", {"stages", "initial_stage", "transition", "timer"}},
         {"[[journey.transition]]", {"from", "on", "count", "within", "to"}},
@@ -51,6 +51,41 @@ namespace {
 
 constexpr std::string_view kDurationForms =
     R"(a whole number and one unit, e.g. "250ms", "30s", "15m", "2h", "7d")";
+
+constexpr std::string_view kByteSizeForms =
+    R"(a whole number of bytes, or a string of a whole number and one unit, B, KB, MB, GB, TB )"
+    R"((powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. "512MiB", "64GiB", "100GB")";
+
+// "<digits><unit>" with one of the units of kByteSizeForms, in bytes; nullopt when malformed or
+// beyond 2^63-1 (as an integer written in the file could not be either).
+std::optional<uint64_t> parse_byte_size(std::string_view text) {
+    struct Unit {
+        std::string_view suffix;
+        uint64_t bytes;
+    };
+    constexpr uint64_t kKi = 1024, kK = 1000;
+    constexpr Unit kUnits[] = {{"B", 1},
+                               {"KB", kK},
+                               {"MB", kK * kK},
+                               {"GB", kK * kK * kK},
+                               {"TB", kK * kK * kK * kK},
+                               {"KiB", kKi},
+                               {"MiB", kKi * kKi},
+                               {"GiB", kKi * kKi * kKi},
+                               {"TiB", kKi * kKi * kKi * kKi}};
+    size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (digits == 0 || digits > 18) return std::nullopt;  // 18 digits cannot overflow below
+    uint64_t number = 0;
+    for (size_t i = 0; i < digits; ++i) number = number * 10 + static_cast<uint64_t>(text[i] - '0');
+    for (const Unit& unit : kUnits) {
+        if (text.substr(digits) != unit.suffix) continue;
+        constexpr uint64_t kMax = uint64_t(std::numeric_limits<int64_t>::max());
+        if (number > kMax / unit.bytes) return std::nullopt;
+        return number * unit.bytes;
+    }
+    return std::nullopt;
+}
 
 std::string quote(std::string_view text) {
     return "\"" + std::string(text) + "\"";
@@ -332,6 +367,16 @@ class ConfigReader {
         if (auto keep = duration_value(*store, "applied_ids_retention"))
             config_.store.applied_ids_retention = keep->value;
         if (auto sync = optional_bool(*store, "sync")) config_.store.sync = *sync;
+        // Below this LMDB's own pages and a few batches would fill the store at once.
+        constexpr uint64_t kMinStoreSize = uint64_t(1) << 20;
+        if (auto size = byte_size_value(*store, "max_size")) {
+            if (size->value < kMinStoreSize)
+                add_error(size->where, subject("max_size", *store) + " must be at least 1MiB (" +
+                                           std::to_string(kMinStoreSize) + " bytes), not " +
+                                           std::to_string(size->value) + " bytes");
+            else
+                config_.store.max_size = size->value;
+        }
     }
 
     // Extension: [ingest] limits: connections, and per connection.
@@ -841,6 +886,29 @@ class ConfigReader {
             return std::nullopt;
         }
         return Located<DurationMs>{*duration, node->source().begin};
+    }
+
+    // An integer (bytes) or a string with a unit: see kByteSizeForms.
+    std::optional<Located<uint64_t>> byte_size_value(const Section& section, std::string_view key) {
+        const toml::node* node = field(section, key, Presence::optional);
+        if (!node) return std::nullopt;
+        const toml::source_position where = node->source().begin;
+        std::string written;
+        if (const auto* integer = node->as_integer()) {
+            if (integer->get() >= 0) return Located<uint64_t>{uint64_t(integer->get()), where};
+            written = std::to_string(integer->get());
+        } else if (const auto* text = node->as_string()) {
+            if (const auto bytes = parse_byte_size(text->get()))
+                return Located<uint64_t>{*bytes, where};
+            written = quote(text->get());
+        } else {
+            add_error(where, subject(key, section) + " must be an integer or a string, not " +
+                                 std::string(with_article(node->type())));
+            return std::nullopt;
+        }
+        add_error(where, "invalid size " + written + " for " + subject(key, section) +
+                             ": expected " + std::string(kByteSizeForms));
+        return std::nullopt;
     }
 
     std::optional<Section> optional_table(const Section& parent, std::string_view key,

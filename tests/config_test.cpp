@@ -996,6 +996,51 @@ TEST_CASE("config: [store] sync is an optional boolean, true by default") {
     CHECK(wrong.errors[1].message.find("unknown key \"sink\" in [store]") == 0);
 }
 
+TEST_CASE("config: [store] max_size is bytes, an integer or a number with a unit", "[config]") {
+    CHECK(load_with_base("").config->store.max_size == uint64_t(64) << 30);  // the default
+    const std::vector<std::pair<std::string, uint64_t>> accepted = {
+        {"1048576", uint64_t(1) << 20},      {R"("1048576B")", uint64_t(1) << 20},
+        {R"("2048KiB")", uint64_t(2) << 20}, {R"("512MiB")", uint64_t(512) << 20},
+        {R"("64GiB")", uint64_t(64) << 30},  {R"("1TiB")", uint64_t(1) << 40},
+        {R"("2000KB")", 2'000'000},          {R"("100MB")", 100'000'000},
+        {R"("10GB")", 10'000'000'000},       {R"("2TB")", 2'000'000'000'000},
+    };
+    for (const auto& [written, bytes] : accepted) {
+        INFO(written);
+        const ConfigResult result = load_with_base("[store]\nmax_size = " + written + "\n");
+        require_valid(result);
+        CHECK(result.config->store.max_size == bytes);
+    }
+}
+
+TEST_CASE("config: [store] max_size errors name the line and what is accepted", "[config]") {
+    // Line 7 is [store], line 8 max_size (kBase).
+    auto error_for = [](const std::string& written) {
+        INFO(written);
+        const ConfigError error =
+            single_error(load_with_base("[store]\nmax_size = " + written + "\n"));
+        CHECK(error.line == 8);
+        CHECK(error.column == 12);
+        return error.message;
+    };
+    for (const std::string written :
+         {R"("64 GiB")", R"("64G")", R"("64gib")", R"("GiB")", R"("1.5GiB")", R"("-1GiB")", R"("")",
+          R"("99999999TiB")", "-5"}) {
+        CHECK_THAT(error_for(written),
+                   Contains("invalid size " + written +
+                            " for \"max_size\" in [store]: expected a "
+                            "whole number of bytes, or a string of a whole number and one unit"));
+    }
+    CHECK(error_for("true") ==
+          R"("max_size" in [store] must be an integer or a string, not a boolean)");
+    CHECK(error_for("1.5") ==
+          R"("max_size" in [store] must be an integer or a string, not a floating-point number)");
+    CHECK(error_for(R"("2KiB")") ==
+          R"("max_size" in [store] must be at least 1MiB (1048576 bytes), not 2048 bytes)");
+    CHECK(error_for("1048575") ==
+          R"("max_size" in [store] must be at least 1MiB (1048576 bytes), not 1048575 bytes)");
+}
+
 TEST_CASE("config: [runtime] realtime_coordinator is an optional boolean, true by default") {
     const std::string journey = "[journey]\nstages = [\"a\"]\ninitial_stage = \"a\"\n";
     CHECK(journeyd::load_config_text(journey, "t").config->runtime.realtime_coordinator);

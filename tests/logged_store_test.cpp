@@ -1,7 +1,7 @@
 // LoggedStore against LmdbStore: the same random batches committed one by one into LmdbStore
 // and into LoggedStore (checkpointing at random moments, and reopened, also after a process
 // that never checkpointed died) must read back the same everywhere: records, tables, the timer
-// index page by page, applied ids, stats.
+// index page by page, applied ids, stats. And a full store: at max_size, and on a full disk.
 #include "state/store/logged_store.hpp"
 
 #include <sys/wait.h>
@@ -9,13 +9,17 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include "state/store/store_record_codec.hpp"
 #include "tests/support/open_lmdb_store.hpp"
+#include "tests/support/small_tmpfs.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace journeyd;
+using test::SmallTmpfs;
 using test::TempDir;
 constexpr auto open_lmdb = test::open_lmdb_store;
 
@@ -259,4 +263,207 @@ TEST_CASE("a process that dies before any checkpoint loses nothing it committed"
     replayed.reset();
     auto lmdb_only = open_lmdb(dir.sub("logged"));
     check_same(*expected, *lmdb_only, work);
+}
+
+namespace {
+
+// Batches of new customers with 1 KB records, each entering stage "s": every batch needs new
+// space, so a store that is full stays full, and a customer counted twice shows in the count.
+struct GrowingWorkload {
+    int next = 0;
+    std::vector<std::string> committed;
+
+    static std::string record_of(const std::string& customer) {
+        return customer + std::string(1000, 'r');
+    }
+
+    std::vector<StoreRecord> batch() {
+        std::vector<StoreRecord> records(4);
+        for (StoreRecord& r : records) {
+            r.customer = "g" + std::to_string(next++);
+            r.record = record_of(r.customer);
+            r.next_due = next;
+            r.stage_move.emplace("", "s");
+        }
+        return records;
+    }
+
+    // Commits one batch; "" or what commit() threw, after checking that none of it is there.
+    std::string commit(LoggedStore& store) {
+        const std::vector<StoreRecord> records = batch();
+        try {
+            store.commit(records);
+        } catch (const std::runtime_error& e) {
+            for (const StoreRecord& r : records) CHECK_FALSE(store.read(r.customer));
+            return e.what();
+        }
+        for (const StoreRecord& r : records) committed.push_back(r.customer);
+        return {};
+    }
+
+    // Every committed customer readable, each counted once.
+    void check(const LoggedStore& store) const {
+        for (const std::string& customer : committed) {
+            INFO(customer);
+            CHECK(store.read(customer) == record_of(customer));
+        }
+        const StoreStats stats = store.stats();
+        CHECK(stats.customers == committed.size());
+        const auto in_s = stats.customers_in_stage.find("s");
+        CHECK((in_s == stats.customers_in_stage.end() ? 0 : in_s->second) ==
+              static_cast<int64_t>(committed.size()));
+    }
+};
+
+// What the store told on_error and on_recovered, from whichever thread.
+struct Told {
+    std::mutex mutex;
+    std::vector<std::string> errors;
+    int recovered = 0;
+
+    void listen(LoggedStoreOptions& options) {
+        options.on_error = [this](const std::string& error) {
+            std::lock_guard<std::mutex> lock(mutex);
+            errors.push_back(error);
+        };
+        options.on_recovered = [this] {
+            std::lock_guard<std::mutex> lock(mutex);
+            ++recovered;
+        };
+    }
+    size_t error_count() {
+        std::lock_guard<std::mutex> lock(mutex);
+        return errors.size();
+    }
+    int recovered_count() {
+        std::lock_guard<std::mutex> lock(mutex);
+        return recovered;
+    }
+};
+
+LoggedStoreOptions growing_options() {
+    LoggedStoreOptions options = small_options();
+    options.segment_bytes = 64 << 10;  // a batch is 4 KB: not a segment each
+    return options;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a store at max_size refuses commits, answers reads, and takes commits again when larger") {
+    TempDir dir("logged-full");
+    GrowingWorkload work;
+    LoggedStoreOptions full = growing_options();
+    full.max_size = 1 << 20;
+    std::string refusal;
+    {
+        Told told;
+        told.listen(full);
+        auto store = open_logged(dir.sub("store"), full);
+        for (int i = 0; i < 2000 && refusal.empty(); ++i) refusal = work.commit(*store);
+        INFO(refusal);
+        REQUIRE_FALSE(refusal.empty());
+        CHECK(refusal.rfind("store not writable, checkpoint failing: ", 0) == 0);
+        CHECK(refusal.find("MDB_MAP_FULL") != std::string::npos);
+        CHECK(refusal.find("the store reached [store] max_size (1048576 bytes); restart journeyd "
+                           "with a larger max_size") != std::string::npos);
+        CHECK(store->write_error() == refusal);
+        CHECK(work.commit(*store) == refusal);  // refused at once, again
+        CHECK(work.committed.size() > 500);     // most of the megabyte took records
+        work.check(*store);
+        CHECK_THROWS(store->checkpoint());
+        // Retried every 5 ms meanwhile, told once.
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        CHECK(told.error_count() == 1);
+        CHECK(told.recovered_count() == 0);
+    }
+    {
+        // The log's tail cannot go into LMDB at open either: opened for reads all the same.
+        Told told;
+        told.listen(full);
+        auto store = open_logged(dir.sub("store"), full);
+        CHECK(told.error_count() == 1);
+        CHECK(store->write_error().find("MDB_MAP_FULL") != std::string::npos);
+        work.check(*store);
+        CHECK(work.commit(*store).rfind("store not writable, checkpoint failing: ", 0) == 0);
+    }
+    LoggedStoreOptions larger = growing_options();
+    larger.max_size = 8 << 20;
+    auto store = open_logged(dir.sub("store"), larger);
+    CHECK(store->write_error().empty());
+    work.check(*store);
+    for (int i = 0; i < 20; ++i) REQUIRE(work.commit(*store).empty());
+    store->checkpoint();
+    work.check(*store);
+    store.reset();
+    work.check(*open_logged(dir.sub("store"), larger));
+}
+
+TEST_CASE("a store on a full disk fails commits, answers reads, and goes on once there is space") {
+    TempDir dir("logged-disk");
+    SmallTmpfs disk(dir.sub("disk"), 2 << 20);
+    if (!disk.mounted()) {
+        WARN(disk.skip_message());
+        return;
+    }
+    disk.write_filler("filler", 512 << 10);
+    GrowingWorkload work;
+    Told told;
+    LoggedStoreOptions options = growing_options();
+    told.listen(options);
+    {
+        auto store = open_logged(disk.sub("store"), options);
+        std::string failure;
+        for (int i = 0; i < 2000 && failure.empty(); ++i) {
+            failure = work.commit(*store);
+            // On tmpfs a commit takes microseconds, and back-to-back commits can keep the
+            // checkpoint thread from ever taking commit_mutex_, so that the log alone fills the
+            // disk. The daemon's commits leave it gaps; this test checkpoints in between.
+            if (failure.empty() && i % 5 == 0) {
+                try {
+                    store->checkpoint();
+                } catch (const std::runtime_error&) {
+                    // The next commit is refused.
+                }
+            }
+        }
+        INFO(failure);
+        REQUIRE_FALSE(failure.empty());
+        // The log's write (rolled back) or the checkpoint's found the disk full, whichever
+        // came first; LMDB turns a write of which only part fit into EIO.
+        CHECK((failure.find("No space left on device") != std::string::npos ||
+               failure.find("Input/output error") != std::string::npos));
+        CHECK_FALSE(store->write_error().empty());
+        const bool checkpoint_failed = failure.rfind("store not writable", 0) == 0;
+        work.check(*store);
+
+        std::filesystem::remove(disk.sub("filler"));
+        // A failed log write is retried by the next commit, a failed checkpoint by the
+        // checkpoint thread within checkpoint_every (5 ms).
+        bool accepted = false;
+        for (int i = 0; i < 400 && !accepted; ++i) {
+            accepted = work.commit(*store).empty();
+            if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        REQUIRE(accepted);
+        // A checkpoint the thread began while the disk was still full may yet fail and refuse
+        // a commit or two; one begun now is after it, and succeeds.
+        store->checkpoint();
+        for (int i = 0; i < 10; ++i) REQUIRE(work.commit(*store).empty());
+        CHECK(store->write_error().empty());
+        if (checkpoint_failed) CHECK(told.recovered_count() >= 1);
+        store->checkpoint();
+        work.check(*store);
+    }
+    work.check(*open_logged(disk.sub("store"), options));
+}
+
+TEST_CASE("a store is small on disk whatever its max_size") {
+    TempDir dir("logged-small");
+    GrowingWorkload work;
+    auto store = open_logged(dir.sub("store"), growing_options());  // max_size 64 GiB
+    for (int i = 0; i < 10; ++i) REQUIRE(work.commit(*store).empty());
+    store->checkpoint();
+    // LMDB without MDB_WRITEMAP writes pages into the file; the map only reserves addresses.
+    CHECK(std::filesystem::file_size(dir.sub("store") + "/data.mdb") < (1 << 20));
 }

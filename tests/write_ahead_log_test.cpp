@@ -1,4 +1,5 @@
-// WriteAheadLog: round trip, the torn or corrupt tail cut at every byte, rotation, release.
+// WriteAheadLog: round trip, the torn or corrupt tail cut at every byte, rotation, release, and
+// a write that finds the disk full rolled back.
 #include "state/store/write_ahead_log.hpp"
 
 #include <unistd.h>
@@ -9,9 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/small_tmpfs.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace journeyd;
+using test::SmallTmpfs;
 using test::TempDir;
 
 namespace {
@@ -169,4 +172,92 @@ TEST_CASE("a log released beyond its end goes on after the checkpoint's sequence
     Records again;
     open_log(dir.sub("wal"), again, 10);
     CHECK(again == Records{{11, "b"}});
+}
+
+namespace {
+
+// Where a group of appends meets the full disk: in sync(), or in an append() that begins a
+// segment and so writes and syncs the records appended before it.
+enum class FailsIn { sync, append };
+
+// Groups of `appends_per_sync` records of 64 KiB go into a 1 MiB tmpfs that a file of
+// `filler_bytes` shares, until one fails; the log must then be as before that group, fail the
+// same way while the disk is full, take the group once the file is deleted, and replay exactly
+// the groups whose sync() returned.
+void fill_the_disk_and_free_it(const WalOptions& options, int appends_per_sync,
+                               uint64_t filler_bytes, FailsIn fails_in) {
+    TempDir dir("wal-full");
+    SmallTmpfs disk(dir.sub("disk"), 1 << 20);
+    if (!disk.mounted()) {
+        WARN(disk.skip_message());
+        return;
+    }
+    disk.write_filler("filler", filler_bytes);
+    Records none;
+    auto log = open_log(disk.sub("wal"), none, 0, options);
+
+    Records synced;
+    int next = 0;
+    FailsIn failed_in = FailsIn::append;
+    // Throws what append() or sync() threw; else the group's records are synced.
+    auto write_group = [&] {
+        Records group;
+        failed_in = FailsIn::append;
+        for (int i = 0; i < appends_per_sync; ++i) {
+            const std::string payload = std::to_string(next++) + std::string(64 << 10, 'p');
+            group.emplace_back(log->append(payload), payload);
+        }
+        failed_in = FailsIn::sync;
+        log->sync();
+        synced.insert(synced.end(), group.begin(), group.end());
+    };
+    std::string failure;
+    for (int group = 0; group < 50 && failure.empty(); ++group) {
+        try {
+            write_group();
+        } catch (const std::runtime_error& e) {
+            failure = e.what();
+        }
+    }
+    INFO(failure);
+    REQUIRE_FALSE(failure.empty());
+    CHECK(failure.rfind("write-ahead log: ", 0) == 0);
+    CHECK(failure.find(disk.sub("wal") + "/") != std::string::npos);  // names the file
+    CHECK(failure.find("No space left on device") != std::string::npos);
+    CHECK(failure.find("nothing appended since the last sync was kept") != std::string::npos);
+    CHECK(failed_in == fails_in);
+    CHECK(log->last_sequence() == synced.size());
+
+    // Rolled back to exactly where it was, so the same group fails the same way.
+    CHECK_THROWS_WITH(write_group(), failure);
+    CHECK(log->last_sequence() == synced.size());
+
+    std::filesystem::remove(disk.sub("filler"));
+    write_group();
+    const Records written = synced;
+    log.reset();
+
+    Records replayed;
+    log = open_log(disk.sub("wal"), replayed, 0, options);
+    REQUIRE(replayed.size() == written.size());
+    for (size_t i = 0; i < replayed.size(); ++i) {
+        CHECK(replayed[i].first == i + 1);
+        CHECK((replayed[i].second == written[i].second));  // not printed: 64 KiB
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a write that finds the disk full is rolled back, and the log goes on after it") {
+    SECTION("in sync()") {
+        fill_the_disk_and_free_it({}, 1, 256 << 10, FailsIn::sync);
+    }
+    SECTION("in an append() that begins a segment") {
+        // Three records a segment and a sync after every two appends: the appends of records 4,
+        // 10, 16, ... begin a segment with record 3, 9, 15, ... not yet written. Next to 480 KiB,
+        // 8 records fit and the 9th does not.
+        WalOptions small;
+        small.segment_bytes = 200 << 10;
+        fill_the_disk_and_free_it(small, 2, 480 << 10, FailsIn::append);
+    }
 }

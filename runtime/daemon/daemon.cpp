@@ -68,8 +68,13 @@ void Daemon::start() {
     std::string store_error;
     LoggedStoreOptions store_options;
     store_options.sync = config_.store.sync;
+    store_options.max_size = config_.store.max_size;
+    // Once per change, not at every retry (logged_store.hpp).
     store_options.on_error = [](const std::string& error) {
-        spdlog::error("store checkpoint failed error={}", error);
+        spdlog::error("store failing error={}", error);
+    };
+    store_options.on_recovered = [] {
+        spdlog::info("store writable again: a checkpoint succeeded, commits are accepted");
     };
     const auto opening = std::chrono::steady_clock::now();
     store_ = LoggedStore::open(config_.node.data_dir, store_options, store_error);

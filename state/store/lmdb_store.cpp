@@ -21,15 +21,17 @@ constexpr std::string_view kFormatVersion = "1";
 constexpr std::string_view kLogThroughKey = "log_through";
 constexpr size_t kDueKeySize = 8;
 
+// An LMDB call's failure with its return code, so that a write can say what a full map means
+// (check() does not know the map's size).
+class LmdbError : public std::runtime_error {
+  public:
+    LmdbError(const std::string& message, int code) : std::runtime_error(message), code(code) {}
+    int code;
+};
+
 void check(int rc, const char* operation) {
     if (rc == MDB_SUCCESS) return;
-    std::string message = std::string("LMDB ") + operation + ": " + mdb_strerror(rc);
-    if (rc == MDB_MAP_FULL) {
-        message +=
-            " (the store outgrew LmdbOptions::map_size; growing the map at run time is "
-            "not implemented yet, reopen with a larger map_size)";
-    }
-    throw std::runtime_error(message);
+    throw LmdbError(std::string("LMDB ") + operation + ": " + mdb_strerror(rc), rc);
 }
 
 // A missing key is an answer, not an error: true when found.
@@ -201,54 +203,70 @@ LmdbStore::~LmdbStore() {
     if (env_ != nullptr) mdb_env_close(env_);
 }
 
-void LmdbStore::commit(const std::vector<StoreRecord>& batch) {
+template <typename Body>
+void LmdbStore::write_transaction(Body&& body) {
     std::lock_guard<std::mutex> lock(commit_mutex_);
-    Transaction txn(env_, 0);
-    std::map<std::string, int64_t> stage_deltas;
-    // A busy customer can have several records in one batch; only its last is written, since
-    // it holds the whole state. Applied ids and stage moves count for each.
-    std::unordered_map<std::string_view, size_t> last_record = last_records(batch);
-    for (size_t i = 0; i < batch.size(); ++i) {
-        const StoreRecord& record = batch[i];
-        if (record.record.empty()) continue;
-        if (last_record[record.customer] == i) write_record(txn.get(), record);
-        if (record.applied_event)
-            remember_applied(txn.get(), *record.applied_event, record.customer, record.applied_at);
-        if (!record.stage_move) continue;
-        if (!record.stage_move->first.empty()) --stage_deltas[record.stage_move->first];
-        ++stage_deltas[record.stage_move->second];
+    try {
+        Transaction txn(env_, 0);
+        body(txn.get());
+        txn.commit();
+    } catch (const LmdbError& e) {
+        if (e.code != MDB_MAP_FULL) throw;
+        MDB_envinfo info;
+        const std::string size = mdb_env_info(env_, &info) == MDB_SUCCESS
+                                     ? " (" + std::to_string(info.me_mapsize) + " bytes)"
+                                     : "";
+        throw std::runtime_error(std::string(e.what()) + ": the store reached [store] max_size" +
+                                 size + "; restart journeyd with a larger max_size");
     }
-    add_to_stage_counts(txn.get(), stage_deltas);
-    for (const StoreRecord& record : batch)
-        for (const TableWrite& write : record.writes)
-            apply(txn.get(), write.table, write.key,
-                  write.value ? std::optional<std::string_view>(*write.value) : std::nullopt);
-    txn.commit();
+}
+
+void LmdbStore::commit(const std::vector<StoreRecord>& batch) {
+    write_transaction([&](MDB_txn* txn) {
+        std::map<std::string, int64_t> stage_deltas;
+        // A busy customer can have several records in one batch; only its last is written,
+        // since it holds the whole state. Applied ids and stage moves count for each.
+        std::unordered_map<std::string_view, size_t> last_record = last_records(batch);
+        for (size_t i = 0; i < batch.size(); ++i) {
+            const StoreRecord& record = batch[i];
+            if (record.record.empty()) continue;
+            if (last_record[record.customer] == i) write_record(txn, record);
+            if (record.applied_event)
+                remember_applied(txn, *record.applied_event, record.customer, record.applied_at);
+            if (!record.stage_move) continue;
+            if (!record.stage_move->first.empty()) --stage_deltas[record.stage_move->first];
+            ++stage_deltas[record.stage_move->second];
+        }
+        add_to_stage_counts(txn, stage_deltas);
+        for (const StoreRecord& record : batch)
+            for (const TableWrite& write : record.writes)
+                apply(txn, write.table, write.key,
+                      write.value ? std::optional<std::string_view>(*write.value) : std::nullopt);
+    });
 }
 
 void LmdbStore::write_coalesced(const CoalescedWrites& writes) {
-    std::lock_guard<std::mutex> lock(commit_mutex_);
-    Transaction txn(env_, 0);
-    for (const CoalescedWrites::Customer& customer : writes.customers) {
-        put_customer(txn.get(), customer.customer, customer.record);
-        const std::optional<std::string> old_due = indexed_due_key(txn.get(), customer.customer);
-        const std::optional<TimeMs> due =
-            customer.lower_bound
-                ? earlier_due(old_due ? std::optional(decode_due(*old_due)) : std::nullopt,
-                              customer.due)
-                : customer.due;
-        if (old_due != (due ? std::optional(encode_due(*due)) : std::nullopt))
-            replace_index_entry(txn.get(), customer.customer, old_due, due);
-    }
-    for (const CoalescedWrites::Applied& applied : writes.applied)
-        remember_applied(txn.get(), applied.fingerprint, applied.customer, applied.at);
-    add_to_stage_counts(txn.get(), writes.stage_deltas);
-    for (const CoalescedWrites::Write& write : writes.writes)
-        apply(txn.get(), write.table, write.key, write.value);
-    const std::string through = be64_bytes(writes.log_through);
-    MDB_val key = as_val(kLogThroughKey), value = as_val(through);
-    check(mdb_put(txn.get(), meta_, &key, &value, 0), "mdb_put meta");
-    txn.commit();
+    write_transaction([&](MDB_txn* txn) {
+        for (const CoalescedWrites::Customer& customer : writes.customers) {
+            put_customer(txn, customer.customer, customer.record);
+            const std::optional<std::string> old_due = indexed_due_key(txn, customer.customer);
+            const std::optional<TimeMs> due =
+                customer.lower_bound
+                    ? earlier_due(old_due ? std::optional(decode_due(*old_due)) : std::nullopt,
+                                  customer.due)
+                    : customer.due;
+            if (old_due != (due ? std::optional(encode_due(*due)) : std::nullopt))
+                replace_index_entry(txn, customer.customer, old_due, due);
+        }
+        for (const CoalescedWrites::Applied& applied : writes.applied)
+            remember_applied(txn, applied.fingerprint, applied.customer, applied.at);
+        add_to_stage_counts(txn, writes.stage_deltas);
+        for (const CoalescedWrites::Write& write : writes.writes)
+            apply(txn, write.table, write.key, write.value);
+        const std::string through = be64_bytes(writes.log_through);
+        MDB_val key = as_val(kLogThroughKey), value = as_val(through);
+        check(mdb_put(txn, meta_, &key, &value, 0), "mdb_put meta");
+    });
 }
 
 void LmdbStore::apply(MDB_txn* txn, Table table, std::string_view key,
@@ -391,29 +409,27 @@ bool LmdbStore::was_applied(const std::string& customer, uint64_t event_fingerpr
 }
 
 size_t LmdbStore::forget_applied_before(TimeMs cutoff, size_t limit) {
-    std::lock_guard<std::mutex> lock(commit_mutex_);
-    Transaction txn(env_, 0);
-    const std::string cutoff_key = encode_due(cutoff);
     std::vector<std::string> forgotten;
-    {
-        Cursor cursor(txn.get(), applied_by_time_);
-        MDB_val key, value;
-        while (forgotten.size() < limit && cursor.next(key, value) &&
-               as_view(key).substr(0, kDueKeySize) < cutoff_key)
-            forgotten.emplace_back(as_view(key));
-    }
-    for (const std::string& by_time : forgotten) {
-        MDB_val by_time_key = as_val(by_time);
-        MDB_val applied_key = as_val(std::string_view(by_time).substr(kDueKeySize));
-        check(mdb_del(txn.get(), applied_by_time_, &by_time_key, nullptr),
-              "mdb_del applied_by_time");
-        // A later application of the same id (after an earlier purge) may have replaced it.
-        MDB_val at;
-        if (check_found(mdb_get(txn.get(), applied_, &applied_key, &at), "mdb_get applied") &&
-            as_view(at) == std::string_view(by_time).substr(0, kDueKeySize))
-            check(mdb_del(txn.get(), applied_, &applied_key, nullptr), "mdb_del applied");
-    }
-    txn.commit();
+    write_transaction([&](MDB_txn* txn) {
+        const std::string cutoff_key = encode_due(cutoff);
+        {
+            Cursor cursor(txn, applied_by_time_);
+            MDB_val key, value;
+            while (forgotten.size() < limit && cursor.next(key, value) &&
+                   as_view(key).substr(0, kDueKeySize) < cutoff_key)
+                forgotten.emplace_back(as_view(key));
+        }
+        for (const std::string& by_time : forgotten) {
+            MDB_val by_time_key = as_val(by_time);
+            MDB_val applied_key = as_val(std::string_view(by_time).substr(kDueKeySize));
+            check(mdb_del(txn, applied_by_time_, &by_time_key, nullptr), "mdb_del applied_by_time");
+            // A later application of the same id (after an earlier purge) may have replaced it.
+            MDB_val at;
+            if (check_found(mdb_get(txn, applied_, &applied_key, &at), "mdb_get applied") &&
+                as_view(at) == std::string_view(by_time).substr(0, kDueKeySize))
+                check(mdb_del(txn, applied_, &applied_key, nullptr), "mdb_del applied");
+        }
+    });
     return forgotten.size();
 }
 

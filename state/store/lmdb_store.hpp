@@ -6,8 +6,9 @@
 // process crash loses nothing, an OS crash or power loss can lose the last commits). A batch
 // is never partially visible, before or after a crash. On failure commit() aborts the
 // transaction, so nothing of the batch is written, and throws std::runtime_error naming the
-// LMDB call. A full map (MDB_MAP_FULL, LmdbOptions::map_size reached) is such a failure: the
-// map is not grown yet.
+// LMDB call. A full map (MDB_MAP_FULL, LmdbOptions::map_size reached) is such a failure; its
+// error says the store reached [store] max_size (the daemon's name for map_size) and to restart
+// journeyd with a larger one: the map is not grown at run time.
 //
 // Layout, ten named databases:
 //   "customers"        customer id -> the record bytes, exactly as committed
@@ -57,7 +58,9 @@ namespace journeyd {
 
 struct LmdbOptions {
     bool sync = true;  // false: MDB_NOSYNC, for benchmarks; the caller warns loudly
-    // Address space reserved for the map; the file grows only as data is written.
+    // The store's limit ([store] max_size): address space reserved for the map. Without
+    // MDB_WRITEMAP the data file grows only as pages are written, so a store starts small
+    // whatever the limit. A limit below what the file already holds opens as the file's size.
     size_t map_size = size_t(64) << 30;
 };
 
@@ -135,6 +138,10 @@ class LmdbStore final : public RecordStore {
 
   private:
     LmdbStore() = default;
+    // Runs body(txn) in a write transaction under commit_mutex_ and commits it; a full map's
+    // error names [store] max_size and the map's size (check() knows neither).
+    template <typename Body>
+    void write_transaction(Body&& body);
     void open_environment(const std::string& directory, const LmdbOptions& options);
     void write_record(MDB_txn* txn, const StoreRecord& record);
     void put_customer(MDB_txn* txn, std::string_view customer, std::string_view record);

@@ -30,9 +30,18 @@ std::unique_ptr<LoggedStore> LoggedStore::open(const std::string& directory,
     return store;
 }
 
+namespace {
+
+// What commit() throws, and write_error() says, while checkpoints fail.
+std::string refused(const std::string& checkpoint_error) {
+    return "store not writable, checkpoint failing: " + checkpoint_error;
+}
+
+}  // namespace
+
 void LoggedStore::open_files(const std::string& directory) {
     std::string error;
-    lmdb_ = LmdbStore::open(directory, LmdbOptions{options_.sync}, error);
+    lmdb_ = LmdbStore::open(directory, LmdbOptions{options_.sync, options_.max_size}, error);
     if (!lmdb_) throw std::runtime_error(error);
     const uint64_t through = lmdb_->snapshot()->log_through();
     active_ = std::make_unique<StoreOverlay>(through);
@@ -44,7 +53,11 @@ void LoggedStore::open_files(const std::string& directory) {
         error);
     if (!log_) throw std::runtime_error("store " + directory + ": " + error);
     // What was replayed goes to LMDB now, so the log is short again before the first commit.
-    checkpoint();
+    // A full store fails here and is opened all the same, for reads: see the header.
+    try {
+        checkpoint();
+    } catch (const std::exception&) {
+    }
 }
 
 LoggedStore::~LoggedStore() {
@@ -54,11 +67,11 @@ LoggedStore::~LoggedStore() {
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
-    // A checkpoint now only makes the next start shorter: the log holds it all anyway.
+    // A checkpoint now only makes the next start shorter: the log holds it all anyway. A
+    // failure was told on_error (the same one was told already).
     try {
-        if (log_ && !broken_) checkpoint();
-    } catch (const std::exception& e) {
-        if (options_.on_error) options_.on_error(std::string("final checkpoint: ") + e.what());
+        if (log_) checkpoint();
+    } catch (const std::exception&) {
     }
 }
 
@@ -66,10 +79,9 @@ void LoggedStore::commit(const std::vector<StoreRecord>& batch) {
     std::unique_lock<std::mutex> commit_lock(commit_mutex_);
     {
         std::unique_lock<std::shared_mutex> lock(state_mutex_);
-        if (broken_) throw std::runtime_error("write-ahead log failed earlier; restart journeyd");
-        while (frozen_ && active_->records() >= options_.stall_records) {
-            if (!checkpoint_error_.empty())
-                throw std::runtime_error("store checkpoint failing: " + checkpoint_error_);
+        for (;;) {
+            if (!checkpoint_error_.empty()) throw std::runtime_error(refused(checkpoint_error_));
+            if (!frozen_ || active_->records() < options_.stall_records) break;
             unfrozen_.wait_for(lock, std::chrono::milliseconds(100));
         }
     }
@@ -77,10 +89,14 @@ void LoggedStore::commit(const std::vector<StoreRecord>& batch) {
     try {
         sequence = log_->append(encode_batch(batch));
         log_->sync();
-    } catch (...) {
+    } catch (const std::exception& e) {
         std::unique_lock<std::shared_mutex> lock(state_mutex_);
-        broken_ = true;  // what reached the disk is unknown: replay at start decides
+        commit_error_ = e.what();
         throw;
+    }
+    if (!commit_error_.empty()) {
+        std::unique_lock<std::shared_mutex> lock(state_mutex_);
+        commit_error_.clear();
     }
     apply_to_active(batch, sequence);
     const bool due = active_->records() >= options_.checkpoint_records ||
@@ -229,6 +245,12 @@ StoreStats LoggedStore::stats() const {
     return stats;
 }
 
+std::string LoggedStore::write_error() const {
+    std::shared_lock<std::shared_mutex> lock(state_mutex_);
+    if (!checkpoint_error_.empty()) return refused(checkpoint_error_);
+    return commit_error_;
+}
+
 void LoggedStore::checkpoint() {
     std::lock_guard<std::mutex> one_at_a_time(checkpoint_mutex_);
     checkpoint_once();
@@ -248,11 +270,15 @@ void LoggedStore::run_checkpoints() {
         lock.unlock();
         try {
             checkpoint();
-        } catch (const std::exception& e) {
-            if (options_.on_error) options_.on_error(e.what());
+        } catch (const std::exception&) {
+            // Told on_error already, if it was news; tried again after checkpoint_every.
         }
         lock.lock();
     }
+}
+
+void LoggedStore::tell_error(const std::string& error) const {
+    if (options_.on_error) options_.on_error(error);
 }
 
 // Under checkpoint_mutex_.
@@ -270,22 +296,40 @@ void LoggedStore::checkpoint_once() {
     try {
         lmdb_->write_coalesced(frozen_->coalesced());
     } catch (const std::exception& e) {
-        std::unique_lock<std::shared_mutex> lock(state_mutex_);
-        checkpoint_error_ = e.what();
+        bool news = false;
+        {
+            std::unique_lock<std::shared_mutex> lock(state_mutex_);
+            news = checkpoint_error_ != e.what();
+            checkpoint_error_ = e.what();
+        }
+        unfrozen_.notify_all();  // a stalled commit gives up now
+        // Once per failure, not at every retry: a full store fails every checkpoint_every.
+        if (news)
+            tell_error("checkpoint failing, commits refused until one succeeds: " +
+                       std::string(e.what()));
         throw;
     }
     kill_point("checkpoint_written");
     const uint64_t through = frozen_->last_sequence();
     std::unique_ptr<StoreOverlay> written;
+    bool recovered = false;
     {
         std::unique_lock<std::shared_mutex> lock(state_mutex_);
         written = std::move(frozen_);
+        recovered = !checkpoint_error_.empty();
         checkpoint_error_.clear();
     }
     // Freeing a second of commits takes milliseconds: not while every reader waits.
     written.reset();
     unfrozen_.notify_all();
-    log_->release_through(through);
+    if (recovered && options_.on_recovered) options_.on_recovered();
+    try {
+        log_->release_through(through);
+    } catch (const std::exception& e) {
+        // The next checkpoint releases these segments with its own.
+        tell_error(std::string("releasing the write-ahead log: ") + e.what());
+        throw;
+    }
     kill_point("log_released");
 }
 
@@ -296,7 +340,13 @@ void LoggedStore::purge() {
         request = std::exchange(purge_request_, std::nullopt);
     }
     if (!request || request->second == 0) return;
-    while (lmdb_->forget_applied_before(request->first, request->second) == request->second) {
+    try {
+        while (lmdb_->forget_applied_before(request->first, request->second) == request->second) {
+        }
+    } catch (const std::exception& e) {
+        // The store writer asks again within a minute.
+        tell_error(std::string("purging applied event ids: ") + e.what());
+        throw;
     }
 }
 

@@ -18,14 +18,34 @@
 // the frozen one's final states go to LMDB in one synced transaction that also records the last
 // log sequence it covers ("log_through"); then it is dropped and the log released through that
 // sequence. A commit waits (back-pressure) while the active overlay holds stall_records and a
-// checkpoint runs, so memory stays bounded when LMDB cannot keep up. A failed checkpoint keeps
-// the frozen overlay (reads stay right) and is tried again; while it fails and the stall limit
-// is reached, commits fail with its error.
+// checkpoint runs, so memory stays bounded when LMDB is slow.
+//
+// A full store. A failed checkpoint (LMDB reached max_size, its disk is full, an I/O error) keeps
+// the frozen overlay, so reads stay right, and is tried again every checkpoint_every. Until one
+// succeeds, commit() throws at once: every further commit would only grow a log that LMDB cannot
+// take. Once one succeeds (space was freed on the disk; a map at max_size needs a restart with a
+// larger one), commits go through again. A commit whose log write or fdatasync fails throws; the
+// log has rolled itself back (write_ahead_log.hpp), so the next commit tries again, and only if
+// that rollback failed does every commit throw until journeyd restarts.
+//
+// write_error(): while checkpoints fail, "store not writable, checkpoint failing: <error>" (the
+// text commit() throws then); otherwise the error of the last commit that failed writing the log,
+// "" once a commit succeeded. Each is cleared only by its own kind's success, since a commit
+// says nothing about LMDB and a checkpoint nothing about the log; a commit refused because
+// checkpoints fail is not a commit error, so write_error() is "" as soon as a checkpoint
+// succeeds again (when the last log write did not fail).
+//
+// Reporting: on_error is told when checkpoints start failing or fail with a new message, not at
+// every retry, and on_recovered when one succeeds after failing; failures to purge applied ids
+// or to release the log each time.
 //
 // Open: LMDB first; the log records after LMDB's log_through are replayed into the overlay as
 // commits, and checkpointed before open() returns. A crash at any point loses nothing synced:
 // LMDB holds everything through log_through, the log everything after it, and replay skips what
-// LMDB has, so nothing is applied twice (stage counts are not idempotent).
+// LMDB has, so nothing is applied twice (stage counts are not idempotent). If that checkpoint
+// fails (the store was full when journeyd stopped), open() still succeeds: the replayed records
+// stay in the frozen overlay, where reads find them, and commits are refused as above, so that
+// journeyd can still answer reads.
 //
 // forget_applied_before() only records the request: the checkpoint thread purges LMDB slice
 // after slice once the next checkpoint is written, and the call returns 0. Ids still in an
@@ -35,8 +55,10 @@
 // process SIGKILL itself at the N-th time that point is reached; unset, it is inert.
 //
 // Thread-safety: as RecordStore: commit() and forget_applied_before() from one writer, reads
-// from any thread. state_mutex_ (shared for reads, exclusive for applying a batch and swapping
-// overlays) guards the overlays; commit_mutex_ keeps a freeze between two commits.
+// from any thread, write_error() too. state_mutex_ (shared for reads, exclusive for applying a
+// batch and swapping overlays) guards the overlays and both errors; commit_mutex_ keeps a freeze
+// between two commits; checkpoint_mutex_ runs one checkpoint at a time, so on_error and
+// on_recovered are never called at once (from the checkpoint thread, open() or checkpoint()).
 #pragma once
 
 #include <chrono>
@@ -63,8 +85,14 @@ struct LoggedStoreOptions {
     uint64_t checkpoint_log_bytes = uint64_t(64) << 20;
     std::chrono::milliseconds checkpoint_every{1000};
     size_t stall_records = 400'000;
-    // Told about failed checkpoints and purges (the daemon logs them); may be empty.
+    // LMDB's map size ([store] max_size): the most the store may hold. The data file grows
+    // only as pages are written, so a small store is small on disk whatever the limit.
+    uint64_t max_size = uint64_t(64) << 30;
+    // Told when checkpoints start failing (or fail with a new message), and about failed purges
+    // and log releases (the daemon logs them); may be empty.
     std::function<void(const std::string&)> on_error;
+    // Told when a checkpoint succeeds after failing: commits are accepted again; may be empty.
+    std::function<void()> on_recovered;
 };
 
 class LoggedStore final : public RecordStore {
@@ -85,9 +113,10 @@ class LoggedStore final : public RecordStore {
     bool was_applied(const std::string& customer, uint64_t event_fingerprint) const override;
     size_t forget_applied_before(TimeMs cutoff, size_t limit) override;
     StoreStats stats() const override;
+    std::string write_error() const override;
 
     // Checkpoints what is committed and runs a pending purge, now, on the calling thread;
-    // throws what LMDB threw. For tests and the end.
+    // throws what LMDB threw, after telling on_error as described above. For tests and the end.
     void checkpoint();
 
   private:
@@ -97,6 +126,7 @@ class LoggedStore final : public RecordStore {
     void run_checkpoints();
     void checkpoint_once();
     void purge();
+    void tell_error(const std::string& error) const;
 
     const LoggedStoreOptions options_;
     std::unique_ptr<LmdbStore> lmdb_;
@@ -106,9 +136,12 @@ class LoggedStore final : public RecordStore {
     mutable std::shared_mutex state_mutex_;
     std::unique_ptr<StoreOverlay> active_;
     std::unique_ptr<StoreOverlay> frozen_;  // being checkpointed; no longer changes
-    std::condition_variable_any unfrozen_;  // frozen_ became empty: stalled commits go on
-    std::string checkpoint_error_;          // the last checkpoint's, "" once one succeeded
-    bool broken_ = false;                   // a log write failed: no commit may follow
+    // frozen_ became empty, or its checkpoint failed: stalled commits go on, or give up.
+    std::condition_variable_any unfrozen_;
+    std::string checkpoint_error_;  // the last checkpoint's, "" once one succeeded
+    // The last commit's log error, "" once one succeeded. Written only by the committing
+    // thread (under state_mutex_, exclusive), which may therefore read it without the lock.
+    std::string commit_error_;
 
     std::mutex checkpoint_mutex_;  // one checkpoint at a time
     std::mutex wake_mutex_;        // guards the fields below

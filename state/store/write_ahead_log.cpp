@@ -162,6 +162,7 @@ void WriteAheadLog::recover(uint64_t replay_after, const Replay& replay) {
         segments_.clear();
         last_sequence_ = replay_after;
     }
+    kept_sequence_ = last_sequence_;
     if (segments_.empty()) {
         begin_segment(last_sequence_ + 1);
         return;
@@ -174,7 +175,14 @@ void WriteAheadLog::begin_segment(uint64_t first) {
     const std::string path = path_of(first);
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) fail("open", path);
-    sync_directory(directory_);
+    try {
+        sync_directory(directory_);
+    } catch (...) {
+        // The empty file may stay: the next roll truncates it again, and open() reads it as
+        // the empty segment that follows the last one.
+        ::close(fd);
+        throw;
+    }
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
     segments_.push_back({first, 0});
@@ -182,12 +190,12 @@ void WriteAheadLog::begin_segment(uint64_t first) {
 
 uint64_t WriteAheadLog::append(std::string_view payload) {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (!unusable_.empty()) throw std::runtime_error(unusable_);
     const Segment& current = segments_.back();
     if (current.bytes + buffer_.size() > 0 &&
         current.bytes + buffer_.size() + kHeaderSize + payload.size() > options_.segment_bytes) {
         // The old segment must be durable on its own: later sync()s only reach the new one.
-        write_buffer();
-        if (options_.sync && ::fdatasync(fd_) != 0) fail("fdatasync", path_of(current.first));
+        write_and_sync();
         begin_segment(last_sequence_ + 1);
     }
     const uint64_t sequence = ++last_sequence_;
@@ -198,6 +206,18 @@ uint64_t WriteAheadLog::append(std::string_view payload) {
     buffer_ += sequence_bytes;
     buffer_.append(payload);
     return sequence;
+}
+
+void WriteAheadLog::write_and_sync() {
+    const Segment& current = segments_.back();
+    const uint64_t kept_bytes = current.bytes;
+    try {
+        write_buffer();
+        if (options_.sync && ::fdatasync(fd_) != 0) fail("fdatasync", path_of(current.first));
+    } catch (const std::runtime_error& e) {
+        roll_back(kept_bytes, e.what());
+    }
+    kept_sequence_ = last_sequence_;
 }
 
 void WriteAheadLog::write_buffer() {
@@ -213,10 +233,36 @@ void WriteAheadLog::write_buffer() {
     buffer_.clear();
 }
 
+void WriteAheadLog::roll_back(uint64_t kept_bytes, const std::string& error) {
+    Segment& current = segments_.back();
+    buffer_.clear();
+    last_sequence_ = kept_sequence_;
+    // Synced even without WalOptions::sync: records of the failed write that reached the disk
+    // in part must not come back at a replay after a machine crash, since their commit failed
+    // and their sequences are given out again.
+    const char* call = nullptr;
+    if (::ftruncate(fd_, static_cast<off_t>(kept_bytes)) != 0)
+        call = "ftruncate";
+    else if (::fdatasync(fd_) != 0)
+        call = "fdatasync";
+    if (call != nullptr) {
+        const int cause = errno;
+        unusable_ =
+            "write-ahead log unusable, restart journeyd (its replay decides what was "
+            "written): " +
+            error + "; then rolling back: " + call + " " + path_of(current.first) + ": " +
+            std::strerror(cause);
+        throw std::runtime_error(unusable_);
+    }
+    current.bytes = kept_bytes;
+    throw std::runtime_error("write-ahead log: " + error +
+                             "; nothing appended since the last sync was kept");
+}
+
 void WriteAheadLog::sync() {
     std::lock_guard<std::mutex> lock(mutex_);
-    write_buffer();
-    if (options_.sync && ::fdatasync(fd_) != 0) fail("fdatasync", path_of(segments_.back().first));
+    if (!unusable_.empty()) throw std::runtime_error(unusable_);
+    write_and_sync();
 }
 
 void WriteAheadLog::release_through(uint64_t sequence) {

@@ -16,8 +16,18 @@
 // (CRC or sequence wrong), it truncates that segment there and deletes the segments after it.
 // Such a tail was never acknowledged: sync() had not returned for it, nor for anything after.
 // release_through(seq) deletes the segments all of whose records are <= seq (never the one
-// being appended to). Errors (I/O, a full disk) throw std::runtime_error naming the file; after
-// a failed sync() the log must not be used again (what reached the disk is unknown).
+// being appended to).
+//
+// Errors (I/O, a full disk) throw std::runtime_error naming the call and the file. A failed
+// write or fdatasync, in sync() or in append() when it begins a new segment, is rolled back:
+// the segment is truncated to its length before that write (truncating needs no free space)
+// and fdatasync'd, what was appended since the last sync() is dropped, and the sequence goes
+// back to the last record kept, so sequences stay consecutive; the error says that nothing
+// appended since the last sync() was kept, and the log can be used again (a full disk that got
+// space back takes the next sync()). Only if that rollback fails too is the log unusable: every
+// later append() and sync() throws, saying to restart journeyd, whose replay then decides what
+// reached the disk. A failure to begin a segment drops nothing: the old one was synced first,
+// the append that needed the new one did not happen, and the next append tries again.
 //
 // Thread-safety: append() and sync() from one writer thread; release_through(), bytes() and
 // last_sequence() from any thread (mutex_ guards the segment list and the file).
@@ -69,7 +79,9 @@ class WriteAheadLog {
     WriteAheadLog(std::string directory, const WalOptions& options);
     void recover(uint64_t replay_after, const Replay& replay);
     void begin_segment(uint64_t first);
+    void write_and_sync();
     void write_buffer();
+    [[noreturn]] void roll_back(uint64_t kept_bytes, const std::string& error);
     std::string path_of(uint64_t first) const;
 
     const std::string directory_;
@@ -79,6 +91,8 @@ class WriteAheadLog {
     int fd_ = -1;                    // of segments_.back()
     std::string buffer_;             // appended, not yet written
     uint64_t last_sequence_ = 0;
+    uint64_t kept_sequence_ = 0;  // the last sequence in the segment files, buffer_ aside
+    std::string unusable_;        // why, once a rollback failed: every append and sync throws it
 };
 
 // CRC-32 (zlib's polynomial) of `bytes`, continuing from `crc`.
