@@ -508,6 +508,8 @@ TEST_CASE("after a restart customers come back from the store, and their timers 
             decode_customer(store->read("gus").value_or(""), second.config.journey, error);
         return stored && second.config.journey.stages[stored->journey.stage] == "dormant";
     }));
+    // The send follows the commit of its decision, which follows the stage's record.
+    CHECK(test::poll_until([&] { return !second.sent_programs("gus").empty(); }));
     CHECK(second.sent_programs("gus") == Names{"winback"});
     using Counts = std::map<std::string, int64_t>;
     CHECK(store->stats().customers_in_stage ==
