@@ -234,12 +234,20 @@ void refuse(caf::event_based_actor* self, WriterState& w, const StoreRecord& rec
     refused.push_back(std::move(waiter));
 }
 
+// Table writes alone are kept through failed commits: the coordinator's decisions, the sinks'
+// confirmations and dead letters must not be lost. Everything else is refused: a customer's
+// record (its actor restores itself), and a barrier, whose sender (the coordinator ending, a
+// customer passivating) must not wait for a store that may never take a commit again.
+bool kept_through_failures(const StoreRecord& record) {
+    return record.customer.empty() && !record.writes.empty();
+}
+
 // A record arrives: gathered, or refused at once while the store refuses commits or when it
-// rests on state a failed commit left unstored. Table writes alone are always gathered: they
-// are committed as soon as the store takes commits again.
+// rests on state a failed commit left unstored.
 void arrive(caf::event_based_actor* self, WriterState& w, const GroupCommit& limits,
             StoreRecord record, Waiter waiter) {
-    if (!record.customer.empty() && (!w.failing.empty() || rests_on_failed(w, record, waiter))) {
+    if ((!w.failing.empty() && !kept_through_failures(record)) ||
+        rests_on_failed(w, record, waiter)) {
         Waiters refused;
         refuse(self, w, record, waiter, refused);
         answer(refused, w.failing.empty() ? "customer " + record.customer +
@@ -264,7 +272,7 @@ void commit_failed(caf::event_based_actor* self, WriterState& w, const std::stri
     Waiters refused;
     auto sort = [&](std::vector<StoreRecord>& records, Waiters& waiters) {
         for (size_t i = 0; i < records.size(); ++i) {
-            if (records[i].customer.empty()) {
+            if (kept_through_failures(records[i])) {
                 kept.push_back(std::move(records[i]));
                 kept_waiters.push_back(std::move(waiters[i]));
             } else {

@@ -29,8 +29,10 @@
 // - Table writes alone (the coordinator's decisions, the sinks' confirmations and dead
 //   letters) are kept, in order, ahead of what is gathered next: their senders wait, and a
 //   send is offered only once its decision is durable.
+// - A barrier (a record that writes nothing) is refused, so that no one waits for a store
+//   that may never take a commit again (the coordinator ending, a customer passivating).
 // - The next attempt comes after a back-off (50 ms, doubling to 1 s), an empty batch if
-//   nothing waits, and until one succeeds every customer's record is refused at once.
+//   nothing waits, and until one succeeds everything but table writes is refused at once.
 #pragma once
 
 #include <caf/all.hpp>

@@ -2,7 +2,8 @@
 // really full filesystem), journeyd answers events with the store's error and acknowledges
 // none of them, keeps answering reads, and says "store": "full" on /health. It takes events
 // again once a commit succeeds: after space was freed, or after a restart with a larger
-// max_size, also one that follows a SIGKILL while the store was full. Then every acknowledged
+// max_size, also one that follows a SIGKILL while the store was full. Stopped while full, it
+// stops, and starts again full. Then every acknowledged
 // event is there once, the refused ones are new when sent again, and every customer's welcome
 // was delivered once.
 #include <catch2/catch.hpp>
@@ -153,6 +154,12 @@ TEST_CASE(
     "them") {
     DaemonProcess daemon(store_config("1MiB"));
     const Sent sent = fill(daemon, 50'000);
+    check_full(daemon, sent);
+
+    // Stopped while full, it stops (nothing waits for a commit); it starts again full, from
+    // what the log holds that LMDB could not take.
+    CHECK(daemon.stop() == 0);
+    daemon.restart();
     check_full(daemon, sent);
 
     daemon.kill_hard();
