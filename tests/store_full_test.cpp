@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -187,6 +188,14 @@ TEST_CASE("store full: a full filesystem refuses events until space is freed") {
     CHECK(sent.error.find("No space left on device") != std::string::npos);
 
     std::remove(disk.sub("filler").c_str());
+    const auto freed = std::chrono::steady_clock::now();
+    REQUIRE(test::poll_until([&] { return admin_json(daemon, "/health")["store"] == "ok"; }));
+    std::cout << "store full test: " << sent.acknowledged.size()
+              << " customers fit; events taken again "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - freed)
+                     .count()
+              << " ms after space was freed" << std::endl;
     check_after_recovery(daemon, sent);
     daemon.stop();  // before the filesystem goes
 }
