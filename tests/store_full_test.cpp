@@ -156,6 +156,8 @@ TEST_CASE(
     DaemonProcess daemon(store_config("1MiB"));
     const Sent sent = fill(daemon, 50'000);
     check_full(daemon, sent);
+    std::cout << "store full test: " << sent.acknowledged.size() << " customers fit in 1 MiB"
+              << std::endl;
 
     // Stopped while full, it stops (nothing waits for a commit); it starts again full, from
     // what the log holds that LMDB could not take.
