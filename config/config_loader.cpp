@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -24,7 +25,7 @@ const std::vector<TableKeys>& known_config_keys() {
     static const std::vector<TableKeys> tables = {
         {kTopLevelTable,
          {"node", "cluster", "admin", "ingest", "delivery", "store", "runtime", "journey",
-          "program", "pressure"}},
+          "program", "pressure", "segment"}},
         {"[node]", {"name", "data_dir", "ingest", "admin"}},
         {"[cluster]", {"members", "listen", "connect_timeout", "forward_timeout"}},
         {"[admin]",
@@ -39,7 +40,8 @@ const std::vector<TableKeys>& known_config_keys() {
         {"[[journey.transition]]", {"from", "on", "count", "within", "to"}},
         {"[[journey.timer]]", {"name", "in", "after", "to"}},
         {"[[program]]",
-         {"name", "on_enter", "on_event", "delay", "channel", "priority", "template"}},
+         {"name", "on_enter", "on_event", "delay", "channel", "priority", "template", "when"}},
+        {"[[segment]]", {"name", "when"}},
         {"[pressure]", {"hierarchy", "exempt", "arbitration_window", "quiet_hours", "cap", "rate"}},
         {"[pressure].quiet_hours", {"start", "end"}},
         {"[[pressure.cap]]", {"channel", "max", "per"}},
@@ -201,6 +203,7 @@ class ConfigReader {
         read_runtime(top);
         read_journey(top);
         read_pressure(top);
+        read_segments(top);
         read_programs(top);
         check_admin_exposure(root);
         return finish();
@@ -698,7 +701,286 @@ class ConfigReader {
             if (auto index = resolve_class(*priority, "priority")) program.priority = *index;
         }
         if (auto name = required_string(section, "template")) program.template_name = name->value;
+        program.when = read_condition(section, Presence::optional);
         config_.journey.programs.push_back(std::move(program));
+    }
+
+    // --- conditions (segments, and `when` of programs and actions) -----------------------------
+
+    // Segment names are known before any condition is read, so a condition may name a segment
+    // defined further down; then segments are ordered so that each comes after those it names.
+    void read_segments(const Section& top) {
+        const std::vector<Section> sections = array_of_tables(top, "segment", "[[segment]]");
+        ConditionModel& model = config_.journey.conditions;
+        std::map<std::string, int> first_lines;
+        for (const Section& section : sections) {
+            check_known_keys(section);
+            SegmentRule rule;
+            rule.line = section.line();
+            if (auto name = required_string(section, "name"))
+                if (note_unique(first_lines, *name, "segment name")) rule.name = name->value;
+            model.segments.push_back(std::move(rule));
+        }
+        for (size_t i = 0; i < sections.size(); ++i)
+            model.segments[i].when = read_condition(sections[i], Presence::required);
+        order_segments();
+    }
+
+    // Depth first from each segment over the segments its condition names; a segment met again
+    // while its own references are being followed closes a cycle.
+    void order_segments() {
+        std::vector<SegmentRule>& segments = config_.journey.conditions.segments;
+        enum class Mark { none, visiting, done };
+        std::vector<Mark> marks(segments.size(), Mark::none);
+        std::vector<uint16_t> order;
+        std::vector<uint16_t> path;
+        bool cyclic = false;
+        std::function<void(uint16_t)> visit = [&](uint16_t at) {
+            if (marks[at] == Mark::done) return;
+            if (marks[at] == Mark::visiting) {
+                std::string cycle;
+                for (auto it = std::find(path.begin(), path.end(), at); it != path.end(); ++it)
+                    cycle += quote(segments[*it].name) + " -> ";
+                add_error({static_cast<toml::source_index>(segments[at].line), 1},
+                          "segment cycle: " + cycle + quote(segments[at].name));
+                cyclic = true;
+                return;
+            }
+            marks[at] = Mark::visiting;
+            path.push_back(at);
+            for (const ConditionEntry& entry : segments[at].when.entries)
+                if (entry.kind == EntryKind::segment || entry.kind == EntryKind::not_segment)
+                    visit(entry.segment);
+            path.pop_back();
+            marks[at] = Mark::done;
+            order.push_back(at);
+        };
+        for (size_t i = 0; i < segments.size(); ++i) visit(static_cast<uint16_t>(i));
+        if (cyclic) return;
+        std::vector<uint16_t> new_index(segments.size());
+        for (size_t i = 0; i < order.size(); ++i) new_index[order[i]] = static_cast<uint16_t>(i);
+        std::vector<SegmentRule> ordered;
+        for (uint16_t old : order) ordered.push_back(std::move(segments[old]));
+        for (SegmentRule& rule : ordered)
+            for (ConditionEntry& entry : rule.when.entries)
+                if (entry.kind == EntryKind::segment || entry.kind == EntryKind::not_segment)
+                    entry.segment = new_index[entry.segment];
+        segments = std::move(ordered);
+    }
+
+    // `when = [ {...}, ... ]` of `section`: every entry must hold.
+    Condition read_condition(const Section& section, Presence presence) {
+        Condition condition;
+        const toml::node* node = field(section, "when", presence);
+        if (!node) return condition;
+        const std::string what = subject("when", section);
+        if (!node->is_array()) {
+            add_error(node->source().begin,
+                      what + " must be an array of conditions, e.g. [ { stage = [\"active\"] } ]");
+            return condition;
+        }
+        for (const toml::node& element : *node->as_array()) {
+            if (!element.is_table()) {
+                add_error(element.source().begin, "each condition of " + what +
+                                                      " must be a table, not " +
+                                                      std::string(with_article(element.type())));
+                continue;
+            }
+            const Section entry{*element.as_table(), "a condition of " + section.label};
+            if (auto read = read_entry(entry)) condition.entries.push_back(std::move(*read));
+        }
+        return condition;
+    }
+
+    // Refuses keys of `entry` beyond `allowed`; `message` says what is wrong with one.
+    bool only_keys(const Section& entry, std::initializer_list<std::string_view> allowed,
+                   const std::string& message) {
+        bool clean = true;
+        for (auto&& [key, node] : entry.table) {
+            if (std::find(allowed.begin(), allowed.end(), key.str()) != allowed.end()) continue;
+            add_error(key.source().begin, message + " " + quote(key.str()));
+            clean = false;
+        }
+        return clean;
+    }
+
+    std::optional<ConditionEntry> read_entry(const Section& entry) {
+        ConditionEntry read;
+        read.line = entry.line();
+        const toml::table& table = entry.table;
+        if (table.contains("stage")) return read_stage_entry(entry, read);
+        if (table.contains("attr")) return read_attr_entry(entry, read);
+        if (table.contains("event")) return read_event_entry(entry, read);
+        if (table.contains("in_stage_for")) {
+            if (!only_keys(entry, {"in_stage_for"}, "unknown key in an in_stage_for condition:"))
+                return std::nullopt;
+            auto duration = duration_value(entry, "in_stage_for", Presence::required);
+            if (!duration) return std::nullopt;
+            read.kind = EntryKind::in_stage_for;
+            read.duration = duration->value;
+            return read;
+        }
+        for (const char* key : {"segment", "not_segment"}) {
+            if (!table.contains(key)) continue;
+            if (!only_keys(entry, {key}, "unknown key in a segment condition:"))
+                return std::nullopt;
+            auto name = required_string(entry, key);
+            if (!name) return std::nullopt;
+            auto id = config_.journey.conditions.segment_id(name->value);
+            if (!id) {
+                add_error(name->where, "unknown segment " + quote(name->value));
+                return std::nullopt;
+            }
+            read.kind =
+                std::string_view(key) == "segment" ? EntryKind::segment : EntryKind::not_segment;
+            read.segment = *id;
+            return read;
+        }
+        add_error(table.source().begin,
+                  "a condition needs one of stage, attr, event, in_stage_for, segment, "
+                  "not_segment");
+        return std::nullopt;
+    }
+
+    std::optional<ConditionEntry> read_stage_entry(const Section& entry, ConditionEntry& read) {
+        if (!only_keys(entry, {"stage"}, "unknown key in a stage condition:")) return std::nullopt;
+        const toml::node* node = entry.table.get("stage");
+        std::vector<Located<std::string>> names;
+        if (node->is_string()) {
+            if (auto one = string_value(*node, subject("stage", entry), AllowEmpty::no))
+                names.push_back(std::move(*one));
+        } else if (auto list = string_list(entry, "stage", Presence::required)) {
+            names = std::move(*list);
+        }
+        if (names.empty()) return std::nullopt;
+        read.kind = EntryKind::stage;
+        read.stages = resolve_stages(names);
+        return read;
+    }
+
+    std::optional<ConditionEntry> read_attr_entry(const Section& entry, ConditionEntry& read) {
+        static constexpr std::string_view kOperators[] = {"eq", "in",  "gt",    "gte",
+                                                          "lt", "lte", "exists"};
+        bool clean = true;
+        std::vector<std::string_view> operators;
+        for (auto&& [key, node] : entry.table) {
+            if (key.str() == "attr") continue;
+            if (std::find(std::begin(kOperators), std::end(kOperators), key.str()) ==
+                std::end(kOperators)) {
+                add_error(key.source().begin, "unknown attribute operator " + quote(key.str()) +
+                                                  " (operators: eq, in, gt, gte, lt, lte, exists)");
+                clean = false;
+                continue;
+            }
+            operators.push_back(key.str());
+        }
+        auto attr = required_string(entry, "attr");
+        if (!clean || !attr) return std::nullopt;
+        if (operators.size() != 1) {
+            add_error(entry.table.source().begin,
+                      "an attr condition needs exactly one operator of eq, in, gt, gte, lt, lte, "
+                      "exists, found " +
+                          std::to_string(operators.size()));
+            return std::nullopt;
+        }
+        read.attr = attr->value;
+        const std::string_view op = operators.front();
+        const toml::node& value = *entry.table.get(op);
+        const std::string what = subject(op, entry);
+        if (op == "exists") {
+            if (!expect_type(value, toml::node_type::boolean, what)) return std::nullopt;
+            read.kind = EntryKind::attr_exists;
+            read.exists = value.as_boolean()->get();
+        } else if (op == "eq") {
+            auto scalar = scalar_value(value, what);
+            if (!scalar) return std::nullopt;
+            read.kind = EntryKind::attr_equals;
+            read.values.push_back(std::move(*scalar));
+        } else if (op == "in") {
+            if (!expect_type(value, toml::node_type::array, what)) return std::nullopt;
+            for (const toml::node& element : *value.as_array()) {
+                auto scalar = scalar_value(element, "each element of " + what);
+                if (!scalar) return std::nullopt;
+                read.values.push_back(std::move(*scalar));
+            }
+            read.kind = EntryKind::attr_in;
+        } else {
+            if (!value.is_number()) {
+                add_error(value.source().begin, what + " must be a number, not " +
+                                                    std::string(with_article(value.type())));
+                return std::nullopt;
+            }
+            read.kind = EntryKind::attr_compare;
+            read.number = value.is_integer() ? double(value.as_integer()->get())
+                                             : value.as_floating_point()->get();
+            read.comparison = op == "gt"    ? Comparison::gt
+                              : op == "gte" ? Comparison::gte
+                              : op == "lt"  ? Comparison::lt
+                                            : Comparison::lte;
+        }
+        return read;
+    }
+
+    // A string, number or bool compared with a profile attribute.
+    std::optional<nlohmann::json> scalar_value(const toml::node& node, const std::string& what) {
+        if (const auto* text = node.as_string()) return nlohmann::json(text->get());
+        if (const auto* integer = node.as_integer()) return nlohmann::json(integer->get());
+        if (const auto* number = node.as_floating_point()) return nlohmann::json(number->get());
+        if (const auto* flag = node.as_boolean()) return nlohmann::json(flag->get());
+        add_error(node.source().begin, what + " must be a string, a number or a bool, not " +
+                                           std::string(with_article(node.type())));
+        return std::nullopt;
+    }
+
+    std::optional<ConditionEntry> read_event_entry(const Section& entry, ConditionEntry& read) {
+        if (!only_keys(entry, {"event", "min", "max", "within"},
+                       "unknown key in an event condition:"))
+            return std::nullopt;
+        auto type = required_string(entry, "event");
+        const bool has_min = entry.table.contains("min"), has_max = entry.table.contains("max");
+        if (has_min == has_max) {
+            add_error(entry.table.source().begin,
+                      std::string("an event condition needs exactly one of min / max, found ") +
+                          (has_min ? "both" : "neither"));
+            return std::nullopt;
+        }
+        if (!entry.table.contains("within")) {
+            add_error(entry.table.source().begin,
+                      "an event condition needs within: the window its events are counted in");
+            return std::nullopt;
+        }
+        auto within = duration_value(entry, "within", Presence::required);
+        auto count = integer_value(entry, has_min ? "min" : "max", Presence::required);
+        if (!type || !within || !count) return std::nullopt;
+        const int64_t lowest = has_min ? 1 : 0;
+        if (count->value < lowest || count->value > 10'000) {
+            add_error(count->where, subject(has_min ? "min" : "max", entry) + " must be from " +
+                                        std::to_string(lowest) + " to 10000");
+            return std::nullopt;
+        }
+        if (within->value <= 0) {
+            add_error(within->where, subject("within", entry) + " must be longer than 0s");
+            return std::nullopt;
+        }
+        read.kind = EntryKind::event_count;
+        read.at_least = has_min;
+        read.count = static_cast<uint32_t>(count->value);
+        read.duration = within->value;
+        read.window =
+            event_window(type->value, within->value, has_min ? read.count : read.count + 1);
+        return read;
+    }
+
+    // The window of (type, within), made on first use; it keeps the most times any entry needs.
+    uint16_t event_window(const std::string& type, DurationMs within, uint32_t needs) {
+        std::vector<EventWindow>& windows = config_.journey.conditions.windows;
+        for (size_t i = 0; i < windows.size(); ++i) {
+            if (windows[i].type != type || windows[i].within != within) continue;
+            windows[i].keep = std::max(windows[i].keep, needs);
+            return static_cast<uint16_t>(i);
+        }
+        windows.push_back({type, within, needs});
+        return static_cast<uint16_t>(windows.size() - 1);
     }
 
     // --- references --------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 namespace journeyd {
 namespace {
 
-constexpr uint32_t kFields = 13;
+// Records written before the condition language have one field fewer: no condition_hits.
+constexpr uint32_t kFields = 14;
 
 uint16_t index_of_timer(const JourneyModel& model, TimerKind kind, const std::string& name) {
     if (kind == TimerKind::inactivity) {
@@ -24,8 +25,51 @@ const std::string& timer_rule_name(const JourneyModel& model, const PendingTimer
                                                : model.programs[timer.rule].name;
 }
 
+// Windows are stored by what they count (type and within), not by index: a window the
+// configuration no longer has is dropped, and one that keeps fewer times keeps the newest.
+void read_condition_hits(const msgpack::object& o, const ConditionModel& model, JourneyState& j) {
+    const auto& windows = as_array(o, "condition_hits");
+    for (uint32_t i = 0; i < windows.size; ++i) {
+        const auto& w = as_array(windows.ptr[i], "condition window");
+        if (w.size != 3) throw DecodeError("bad condition window");
+        const std::string type = as_string(w.ptr[0], "window type");
+        const DurationMs within = as_int(w.ptr[1], "window within");
+        const auto& times = as_array(w.ptr[2], "window times");
+        for (size_t k = 0; k < model.windows.size(); ++k) {
+            if (model.windows[k].type != type || model.windows[k].within != within) continue;
+            const uint32_t skip =
+                times.size > model.windows[k].keep ? times.size - model.windows[k].keep : 0;
+            for (uint32_t t = skip; t < times.size; ++t)
+                j.condition_hits.push_back(
+                    {static_cast<uint16_t>(k), as_int(times.ptr[t], "window time")});
+        }
+    }
+    std::sort(j.condition_hits.begin(), j.condition_hits.end(), by_rule_then_ts);
+}
+
+void pack_condition_hits(msgpack::packer<msgpack::sbuffer>& pk, const ConditionModel& model,
+                         const JourneyState& j) {
+    uint32_t windows = 0;
+    for (size_t i = 0; i < j.condition_hits.size(); ++i)
+        if (i == 0 || j.condition_hits[i].rule != j.condition_hits[i - 1].rule) ++windows;
+    pk.pack_array(windows);
+    for (auto first = j.condition_hits.begin(); first != j.condition_hits.end();) {
+        const auto [begin, end] = hits_of(j.condition_hits, first->rule);
+        const EventWindow& window = model.windows[first->rule];
+        pk.pack_array(3);
+        pk.pack(window.type);
+        pk.pack(window.within);
+        pk.pack_array(static_cast<uint32_t>(end - begin));
+        for (auto hit = begin; hit != end; ++hit) pk.pack(hit->ts);
+        first = end;
+    }
+}
+
 CustomerState read_customer(const msgpack::object& root, const JourneyModel& model) {
-    const msgpack::object* f = fields_of(root, kFields, "record");
+    const auto& fields = as_array(root, "record");
+    if (fields.size != kFields && fields.size != kFields - 1)
+        throw DecodeError("record has the wrong number of fields");
+    const msgpack::object* f = fields.ptr;
     CustomerState c;
     c.id = as_string(f[0], "id");
     std::string error;
@@ -70,6 +114,7 @@ CustomerState read_customer(const msgpack::object& root, const JourneyModel& mod
             expect(ring.ptr[i], msgpack::type::POSITIVE_INTEGER, "recent id").via.u64));
     j.recent_ids.restore(std::move(fingerprints),
                          static_cast<uint32_t>(as_int(f[12], "recent_ids slot")));
+    if (fields.size == kFields) read_condition_hits(f[13], model.conditions, j);
     return c;
 }
 
@@ -108,6 +153,7 @@ std::string encode_customer(const CustomerState& c, const JourneyModel& model) {
     pk.pack(j.next_timer_seq);
     pk.pack(j.recent_ids.ring());
     pk.pack(j.recent_ids.next_slot());
+    pack_condition_hits(pk, model.conditions, j);
     return std::string(buffer.data(), buffer.size());
 }
 

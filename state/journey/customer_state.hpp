@@ -6,9 +6,11 @@
 // timestamps, never as strings or maps.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "state/duration.hpp"
@@ -42,6 +44,19 @@ struct WindowHit {
     bool operator==(const WindowHit& o) const { return rule == o.rule && ts == o.ts; }
 };
 
+inline bool by_rule_then_ts(const WindowHit& a, const WindowHit& b) {
+    return a.rule != b.rule ? a.rule < b.rule : a.ts < b.ts;
+}
+
+// The hits of one rule in hits sorted by (rule, ts): a contiguous run [first, last).
+template <class Hits>
+auto hits_of(Hits& hits, uint16_t rule) {
+    auto first =
+        std::lower_bound(hits.begin(), hits.end(), WindowHit{rule, INT64_MIN}, by_rule_then_ts);
+    auto last = std::find_if(first, hits.end(), [&](const WindowHit& h) { return h.rule != rule; });
+    return std::make_pair(first, last);
+}
+
 // The ids of the last events applied, as fingerprints, in a ring. It answers "was this id
 // already applied?" for retries, which arrive soon after the original; the durable store
 // keeps the longer history.
@@ -71,6 +86,9 @@ struct JourneyState {
     TimeMs last_event_ts = 0;  // newest event time seen (events may arrive out of order)
     TimeMs last_event_at = 0;  // processing time of the last event: inactivity runs from it
     std::vector<WindowHit> window_hits;  // sorted by (rule, ts)
+    // The newest event times of the condition language's event windows: `rule` indexes
+    // ConditionModel::windows (state/decisioning/condition.hpp); sorted by (rule, ts).
+    std::vector<WindowHit> condition_hits;
     std::vector<PendingTimer> timers;
     uint32_t next_timer_seq = 0;
     RecentEventIds recent_ids;
@@ -79,8 +97,8 @@ struct JourneyState {
         return created == o.created && stage == o.stage && stage_since == o.stage_since &&
                events_seen == o.events_seen && last_event_ts == o.last_event_ts &&
                last_event_at == o.last_event_at && window_hits == o.window_hits &&
-               timers == o.timers && next_timer_seq == o.next_timer_seq &&
-               recent_ids == o.recent_ids;
+               condition_hits == o.condition_hits && timers == o.timers &&
+               next_timer_seq == o.next_timer_seq && recent_ids == o.recent_ids;
     }
 };
 

@@ -19,19 +19,6 @@ std::string timer_cause(const std::string& timer_name, TimeMs due) {
     return "timer:" + timer_name + "@" + std::to_string(due);
 }
 
-bool by_rule_then_ts(const WindowHit& a, const WindowHit& b) {
-    return a.rule != b.rule ? a.rule < b.rule : a.ts < b.ts;
-}
-
-// The hits of one rule: a contiguous run, since window_hits is sorted by (rule, ts).
-template <class Hits>
-auto hits_of(Hits& hits, uint16_t rule) {
-    auto first =
-        std::lower_bound(hits.begin(), hits.end(), WindowHit{rule, INT64_MIN}, by_rule_then_ts);
-    auto last = std::find_if(first, hits.end(), [&](const WindowHit& h) { return h.rule != rule; });
-    return std::make_pair(first, last);
-}
-
 }  // namespace
 
 void Effects::clear() {
@@ -81,6 +68,7 @@ void JourneyEngine::apply(CustomerState& customer, const Event& event, TimeMs no
     journey.last_event_ts = std::max(journey.last_event_ts, event.ts);
     journey.last_event_at = now;
     if (event.type == kProfileEventType) customer.profile.merge(event.attrs);
+    record_condition_event(model_.conditions, journey, event.type, event.ts);
 
     auto rules = by_event_type_.find(event.type);
     if (rules != by_event_type_.end()) {
@@ -115,7 +103,10 @@ void JourneyEngine::fire_due(CustomerState& customer, TimeMs now, Effects& out) 
         journey.timers.erase(due);
         ++out.timers_fired;
         if (timer.kind == TimerKind::program_delay) {
-            out.requests.push_back({timer.rule, std::move(timer.cause), now});
+            if (eligible(customer, timer.rule, now))
+                out.requests.push_back({timer.rule, std::move(timer.cause), now});
+            else
+                out.drops.push_back({timer.rule, std::move(timer.cause), kReasonNotEligible, now});
             continue;
         }
         const TimerRule& rule = model_.timers[timer.rule];
@@ -220,8 +211,23 @@ void JourneyEngine::arm(JourneyState& journey, TimerKind kind, uint16_t rule, Ti
     out.timer_changes.push_back({true, kind, rule, due});
 }
 
+bool JourneyEngine::eligible(const CustomerState& customer, ProgramId program, TimeMs now) const {
+    const Condition& when = model_.programs[program].when;
+    if (when.entries.empty()) return true;
+    // One per thread: a condition naming segments needs them all evaluated, and reusing the
+    // membership's vectors keeps that from allocating.
+    thread_local SegmentMembership segments;
+    const bool names_segments =
+        std::any_of(when.entries.begin(), when.entries.end(), [](const ConditionEntry& e) {
+            return e.kind == EntryKind::segment || e.kind == EntryKind::not_segment;
+        });
+    if (names_segments) evaluate_segments(model_.conditions, customer, now, segments);
+    return holds(when, customer, segments, now);
+}
+
 void JourneyEngine::request_program(CustomerState& customer, ProgramId program,
                                     const std::string& cause, TimeMs now, Effects& out) const {
+    if (!eligible(customer, program, now)) return;
     const DurationMs delay = model_.programs[program].delay;
     if (delay > 0) {
         arm(customer.journey, TimerKind::program_delay, program, now + delay, cause, out);

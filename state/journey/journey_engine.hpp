@@ -18,6 +18,9 @@
 //   forgotten and count for nothing. Inactivity uses processing time (`now`): a backfill of old
 //   events must not make customers lapse at once.
 // - Transitions move to another stage: a rule whose `to` is the current stage does not match.
+// - A program with `when` is requested only if its condition holds at that moment, after the
+//   event's profile and window changes; a delayed one checks again when its delay ends and is
+//   dropped (reason "not_eligible") if it no longer holds.
 //
 // The engine holds no per-customer data; one instance serves every customer of a process.
 // Thread-safety: immutable once built; customer actors on every scheduler thread, the gateway,
@@ -85,6 +88,7 @@ struct Effects {
 };
 
 inline constexpr std::string_view kReasonLeftStage = "left_stage";
+inline constexpr std::string_view kReasonNotEligible = "not_eligible";
 
 class JourneyEngine {
   public:
@@ -117,6 +121,7 @@ class JourneyEngine {
              Effects& out) const;
     void request_program(CustomerState& customer, ProgramId program, const std::string& cause,
                          TimeMs now, Effects& out) const;
+    bool eligible(const CustomerState& customer, ProgramId program, TimeMs now) const;
     // Arms the inactivity timers of the current stage that are not running; an event also
     // restarts the running ones (restart_running), a timer-driven move does not.
     void arm_inactivity(JourneyState& journey, TimeMs now, bool restart_running,

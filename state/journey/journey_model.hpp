@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "state/decisioning/condition.hpp"
 #include "state/duration.hpp"
 
 namespace journeyd {
@@ -46,6 +47,7 @@ struct Program {
     std::string channel;
     PriorityClass priority = 0;
     std::string template_name;
+    Condition when;  // requested only while it holds (empty: always)
 };
 
 struct JourneyModel {
@@ -54,6 +56,7 @@ struct JourneyModel {
     std::vector<TransitionRule> transitions;
     std::vector<TimerRule> timers;
     std::vector<Program> programs;  // in file order: ties in arbitration go to the first
+    ConditionModel conditions;      // segments and the event windows conditions count in
 
     std::optional<StageId> stage_id(std::string_view name) const {
         for (size_t i = 0; i < stages.size(); ++i)
