@@ -40,7 +40,8 @@ const std::vector<TableKeys>& known_config_keys() {
         {"[[journey.transition]]", {"from", "on", "count", "within", "to"}},
         {"[[journey.timer]]", {"name", "in", "after", "to"}},
         {"[[program]]",
-         {"name", "on_enter", "on_event", "delay", "channel", "priority", "template", "when"}},
+         {"name", "on_enter", "on_event", "on_segment_enter", "on_segment_exit", "delay", "channel",
+          "priority", "template", "when"}},
         {"[[segment]]", {"name", "when"}},
         {"[pressure]", {"hierarchy", "exempt", "arbitration_window", "quiet_hours", "cap", "rate"}},
         {"[pressure].quiet_hours", {"start", "end"}},
@@ -684,17 +685,21 @@ class ConfigReader {
         }
         const auto on_enter = optional_string(section, "on_enter");
         const auto on_event = optional_string(section, "on_event");
-        const toml::node* enter_node = section.table.get("on_enter");
-        const toml::node* event_node = section.table.get("on_event");
-        if (enter_node && event_node) {
-            add_error(event_node->source().begin,
-                      "[[program]] needs exactly one of on_enter / on_event, found both");
-        } else if (!enter_node && !event_node) {
-            add_error(section.table.source().begin,
-                      "[[program]] needs exactly one of on_enter / on_event, found neither");
+        const auto on_segment_enter = optional_string(section, "on_segment_enter");
+        const auto on_segment_exit = optional_string(section, "on_segment_exit");
+        std::vector<const toml::node*> triggers;
+        for (const char* key : {"on_enter", "on_event", "on_segment_enter", "on_segment_exit"})
+            if (const toml::node* node = section.table.get(key)) triggers.push_back(node);
+        if (triggers.size() != 1) {
+            add_error(triggers.empty() ? section.table.source().begin : triggers[1]->source().begin,
+                      "[[program]] needs exactly one of on_enter / on_event / on_segment_enter / "
+                      "on_segment_exit, found " +
+                          std::string(triggers.empty() ? "neither" : "more"));
         }
         if (on_enter) program.on_enter = resolve_stage(*on_enter);
         if (on_event) program.on_event = on_event->value;
+        if (on_segment_enter) program.on_segment_enter = resolve_segment(*on_segment_enter);
+        if (on_segment_exit) program.on_segment_exit = resolve_segment(*on_segment_exit);
         if (auto delay = duration_value(section, "delay")) program.delay = delay->value;
         if (auto channel = required_string(section, "channel")) program.channel = channel->value;
         if (auto priority = required_string(section, "priority")) {
@@ -826,11 +831,8 @@ class ConfigReader {
                 return std::nullopt;
             auto name = required_string(entry, key);
             if (!name) return std::nullopt;
-            auto id = config_.journey.conditions.segment_id(name->value);
-            if (!id) {
-                add_error(name->where, "unknown segment " + quote(name->value));
-                return std::nullopt;
-            }
+            auto id = resolve_segment(*name);
+            if (!id) return std::nullopt;
             read.kind =
                 std::string_view(key) == "segment" ? EntryKind::segment : EntryKind::not_segment;
             read.segment = *id;
@@ -984,6 +986,12 @@ class ConfigReader {
     }
 
     // --- references --------------------------------------------------------------------------
+
+    std::optional<uint16_t> resolve_segment(const Located<std::string>& name) {
+        if (auto id = config_.journey.conditions.segment_id(name.value)) return id;
+        add_error(name.where, "unknown segment " + quote(name.value));
+        return std::nullopt;
+    }
 
     std::optional<StageId> resolve_stage(const Located<std::string>& name) {
         if (!stages_known_) return std::nullopt;

@@ -86,6 +86,11 @@ struct Customer {
         evaluate_segments(model.conditions, state, now, membership);
         return membership;
     }
+    size_t delays() const {
+        return std::count_if(
+            state.journey.timers.begin(), state.journey.timers.end(),
+            [](const PendingTimer& t) { return t.kind == TimerKind::program_delay; });
+    }
     bool in(const std::string& segment, TimeMs now) {
         return at(now).member[*model.conditions.segment_id(segment)];
     }
@@ -240,7 +245,7 @@ when = [ { event = "view", min = 2, within = "7d" } ]
     // A record of the format before conditions: its first 13 fields.
     msgpack::object_handle handle = msgpack::unpack(record.data() + 1, record.size() - 1);
     const msgpack::object_array& fields = handle.get().via.array;
-    REQUIRE(fields.size == 14);
+    REQUIRE(fields.size == 15);
     msgpack::sbuffer old;
     const char version = static_cast<char>(kCustomerRecordVersion);
     old.write(&version, 1);
@@ -286,19 +291,61 @@ when = [ { segment = "engaged" }, { stage = ["exploring"] } ]
 )"));
     constexpr TimeMs kHour = 3'600'000;
     CHECK(c.event("view", kStart).empty());  // neither holds: no request, no timer
-    CHECK(c.state.journey.timers.empty());
+    CHECK(c.delays() == 0);
     CHECK(c.event("profile", kStart, {{"plan", "pro"}}).empty());
     // Two views in a day: engaged, so the follow-up waits out its delay.
     CHECK(c.event("view", kStart + 1000) == Names{"pro_tip"});
-    REQUIRE(c.state.journey.timers.size() == 1);
+    REQUIRE(c.delays() == 1);
     CHECK(c.fire(kStart + 1000 + kHour) == Names{"follow_up"});
 
     // Engaged when it was triggered, no longer when its delay ends: dropped, not_eligible.
     c.event("view", kStart + 2 * kDay);
     c.event("view", kStart + 2 * kDay + 1);
-    REQUIRE(c.state.journey.timers.size() == 1);
+    REQUIRE(c.delays() == 1);
     c.event("ad_placed", kStart + 2 * kDay + 2);  // leaves "exploring"
     CHECK(c.fire(kStart + 2 * kDay + 1 + kHour) == Names{"follow_up:not_eligible"});
+}
+
+TEST_CASE("segments: membership kept per customer, its programs, and flips by time alone") {
+    Customer c(model_with(R"(
+[[segment]]
+name = "engaged"
+when = [ { event = "view", min = 2, within = "1d" } ]
+
+[[program]]
+name = "welcome_engaged"
+on_segment_enter = "engaged"
+channel = "push"
+priority = "promotional"
+template = "engaged"
+
+[[program]]
+name = "miss_you"
+on_segment_exit = "engaged"
+channel = "email"
+priority = "promotional"
+template = "miss"
+)"));
+    CHECK(c.event("view", kStart).empty());
+    CHECK(c.state.journey.segments.empty());
+    CHECK(c.event("view", kStart + 1000) == Names{"welcome_engaged"});
+    CHECK(c.state.journey.segments == std::vector<uint16_t>{0});
+    CHECK(c.event("view", kStart + 2000).empty());  // still in: no second welcome
+    // The segments timer is due when the older of the last two views leaves the window.
+    CHECK(c.engine.next_due(c.state) == kStart + 1000 + kDay);
+    CHECK(c.fire(kStart + 1000 + kDay - 1).empty());
+    CHECK(c.fire(kStart + 1000 + kDay) == Names{"miss_you"});
+    CHECK(c.state.journey.segments.empty());
+    CHECK_FALSE(c.engine.next_due(c.state));
+
+    // Membership and its timer are part of the record.
+    c.event("view", kStart + 3 * kDay);
+    c.event("view", kStart + 3 * kDay + 1);
+    std::string error;
+    auto decoded = decode_customer(encode_customer(c.state, c.model), c.model, error);
+    REQUIRE(decoded);
+    CHECK(decoded->journey.segments == std::vector<uint16_t>{0});
+    CHECK(*decoded == c.state);
 }
 
 TEST_CASE("conditions: configuration errors name their line") {

@@ -571,7 +571,10 @@ priority = "service"
 template = "t"
 )"));
         CHECK(error.line == 10);
-        CHECK_THAT(error.message, Contains("exactly one of on_enter / on_event, found both"));
+        CHECK_THAT(
+            error.message,
+            Contains("exactly one of on_enter / on_event / on_segment_enter / on_segment_exit, "
+                     "found more"));
     }
     SECTION("neither") {
         const ConfigError error = single_error(load_with_base(R"([[program]]
@@ -581,7 +584,10 @@ priority = "service"
 template = "t"
 )"));
         CHECK(error.line == 7);
-        CHECK_THAT(error.message, Contains("exactly one of on_enter / on_event, found neither"));
+        CHECK_THAT(
+            error.message,
+            Contains("exactly one of on_enter / on_event / on_segment_enter / on_segment_exit, "
+                     "found neither"));
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -184,6 +185,48 @@ TEST_CASE("daemon: a customer moves through the stages over the ingest port") {
     CHECK(stored["record_format"] == 1);
     CHECK(stats["store"]["customers"] == 1);
     CHECK(stats["store"]["bytes"] > 0);
+}
+
+TEST_CASE("daemon: a segment entered by events and left by time alone, with its programs") {
+    DaemonProcess daemon(test_config(R"(
+[[segment]]
+name = "browsing"
+when = [ { event = "view", min = 2, within = "3s" } ]
+
+[[program]]
+name = "browse_hint"
+on_segment_enter = "browsing"
+channel = "push"
+priority = "promotional"
+template = "hint-1"
+
+[[program]]
+name = "browse_gone"
+on_segment_exit = "browsing"
+channel = "email"
+priority = "promotional"
+template = "gone-1"
+)"));
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    for (int i = 0; i < 2; ++i) {
+        json view = event("v" + std::to_string(i), "lia", "view");
+        view["ts"] = now;
+        CHECK(send_one(client, view)["accepted"] == 1);
+    }
+    CHECK(get_json(daemon, "/customers/lia")["segments"] == json::array({"browsing"}));
+    auto programs = [&] {
+        std::set<std::string> names;
+        for (const json& d : get_json(daemon, "/customers/lia/decisions"))
+            names.insert(d["program"].get<std::string>());
+        return names;
+    };
+    CHECK(poll_until([&] { return programs().count("browse_hint") == 1; }));
+    // Three seconds after the views, with no event: the segments timer takes her out.
+    CHECK(poll_until([&] { return get_json(daemon, "/customers/lia")["segments"].empty(); }));
+    CHECK(poll_until([&] { return programs().count("browse_gone") == 1; }));
 }
 
 TEST_CASE("daemon: duplicates, invalid events in a batch, and pipelining") {

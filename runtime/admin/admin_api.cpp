@@ -96,6 +96,9 @@ json customer_json(const CustomerState& c, const std::vector<Contact>& contacts,
     json timers = json::array();
     for (const PendingTimer& t : c.journey.timers)
         timers.push_back({{"name", engine.timer_name(t)}, {"due", t.due}});
+    json segments = json::array();
+    for (uint16_t segment : c.journey.segments)
+        segments.push_back(model.conditions.segments[segment].name);
     json sent = json::array();
     for (const Contact& contact : contacts)
         sent.push_back({{"program", model.programs[contact.program].name},
@@ -106,6 +109,7 @@ json customer_json(const CustomerState& c, const std::vector<Contact>& contacts,
             {"stage_since", c.journey.stage_since},
             {"profile", c.profile.attrs()},
             {"events_seen", c.journey.events_seen},
+            {"segments", std::move(segments)},
             {"timers", std::move(timers)},
             {"contacts", std::move(sent)}};
 }

@@ -2,14 +2,17 @@
 
 #include "state/codec/msgpack_json.hpp"
 #include "state/codec/msgpack_read.hpp"
+#include "state/journey/journey_engine.hpp"
 
 namespace journeyd {
 namespace {
 
-// Records written before the condition language have one field fewer: no condition_hits.
-constexpr uint32_t kFields = 14;
+// Records written before the condition language have two fields fewer (no condition_hits,
+// no segments); some written while it was being built one fewer (no segments).
+constexpr uint32_t kFields = 15;
 
 uint16_t index_of_timer(const JourneyModel& model, TimerKind kind, const std::string& name) {
+    if (kind == TimerKind::segments) return 0;
     if (kind == TimerKind::inactivity) {
         for (size_t i = 0; i < model.timers.size(); ++i)
             if (model.timers[i].name == name) return static_cast<uint16_t>(i);
@@ -20,9 +23,16 @@ uint16_t index_of_timer(const JourneyModel& model, TimerKind kind, const std::st
     throw DecodeError("the configuration has no timer or program \"" + name + "\"");
 }
 
-const std::string& timer_rule_name(const JourneyModel& model, const PendingTimer& timer) {
-    return timer.kind == TimerKind::inactivity ? model.timers[timer.rule].name
-                                               : model.programs[timer.rule].name;
+std::string_view timer_rule_name(const JourneyModel& model, const PendingTimer& timer) {
+    switch (timer.kind) {
+        case TimerKind::inactivity:
+            return model.timers[timer.rule].name;
+        case TimerKind::program_delay:
+            return model.programs[timer.rule].name;
+        case TimerKind::segments:
+            break;
+    }
+    return kSegmentsTimer;
 }
 
 // Windows are stored by what they count (type and within), not by index: a window the
@@ -47,6 +57,15 @@ void read_condition_hits(const msgpack::object& o, const ConditionModel& model, 
     std::sort(j.condition_hits.begin(), j.condition_hits.end(), by_rule_then_ts);
 }
 
+// By name: a segment the configuration no longer has is dropped (it has no count to leave).
+void read_segments(const msgpack::object& o, const ConditionModel& model, JourneyState& j) {
+    const auto& names = as_array(o, "segments");
+    for (uint32_t i = 0; i < names.size; ++i)
+        if (auto id = model.segment_id(as_string(names.ptr[i], "segment")))
+            j.segments.push_back(*id);
+    std::sort(j.segments.begin(), j.segments.end());
+}
+
 void pack_condition_hits(msgpack::packer<msgpack::sbuffer>& pk, const ConditionModel& model,
                          const JourneyState& j) {
     uint32_t windows = 0;
@@ -67,7 +86,7 @@ void pack_condition_hits(msgpack::packer<msgpack::sbuffer>& pk, const ConditionM
 
 CustomerState read_customer(const msgpack::object& root, const JourneyModel& model) {
     const auto& fields = as_array(root, "record");
-    if (fields.size != kFields && fields.size != kFields - 1)
+    if (fields.size > kFields || fields.size < kFields - 2)
         throw DecodeError("record has the wrong number of fields");
     const msgpack::object* f = fields.ptr;
     CustomerState c;
@@ -99,7 +118,8 @@ CustomerState read_customer(const msgpack::object& root, const JourneyModel& mod
         PendingTimer timer;
         timer.seq = static_cast<uint32_t>(as_int(tf.ptr[0], "timer seq"));
         timer.kind = static_cast<TimerKind>(as_int(tf.ptr[1], "timer kind"));
-        if (timer.kind != TimerKind::inactivity && timer.kind != TimerKind::program_delay)
+        if (timer.kind != TimerKind::inactivity && timer.kind != TimerKind::program_delay &&
+            timer.kind != TimerKind::segments)
             throw DecodeError("bad timer kind");
         timer.rule = index_of_timer(model, timer.kind, as_string(tf.ptr[2], "timer name"));
         timer.due = as_int(tf.ptr[3], "timer due");
@@ -114,7 +134,8 @@ CustomerState read_customer(const msgpack::object& root, const JourneyModel& mod
             expect(ring.ptr[i], msgpack::type::POSITIVE_INTEGER, "recent id").via.u64));
     j.recent_ids.restore(std::move(fingerprints),
                          static_cast<uint32_t>(as_int(f[12], "recent_ids slot")));
-    if (fields.size == kFields) read_condition_hits(f[13], model.conditions, j);
+    if (fields.size > 13) read_condition_hits(f[13], model.conditions, j);
+    if (fields.size > 14) read_segments(f[14], model.conditions, j);
     return c;
 }
 
@@ -154,6 +175,8 @@ std::string encode_customer(const CustomerState& c, const JourneyModel& model) {
     pk.pack(j.recent_ids.ring());
     pk.pack(j.recent_ids.next_slot());
     pack_condition_hits(pk, model.conditions, j);
+    pk.pack_array(static_cast<uint32_t>(j.segments.size()));
+    for (uint16_t segment : j.segments) pk.pack(model.conditions.segments[segment].name);
     return std::string(buffer.data(), buffer.size());
 }
 

@@ -22,6 +22,7 @@ namespace journeyd {
 enum class TimerKind : uint8_t {
     inactivity = 0,     // a [[journey.timer]] rule; `rule` indexes JourneyModel::timers
     program_delay = 1,  // a program's `delay`; `rule` indexes JourneyModel::programs
+    segments = 2,       // the next instant a segment's answer can flip by time alone; rule 0
 };
 
 struct PendingTimer {
@@ -89,6 +90,8 @@ struct JourneyState {
     // The newest event times of the condition language's event windows: `rule` indexes
     // ConditionModel::windows (state/decisioning/condition.hpp); sorted by (rule, ts).
     std::vector<WindowHit> condition_hits;
+    // The segments the customer is in, by index into ConditionModel::segments, ascending.
+    std::vector<uint16_t> segments;
     std::vector<PendingTimer> timers;
     uint32_t next_timer_seq = 0;
     RecentEventIds recent_ids;
@@ -97,7 +100,7 @@ struct JourneyState {
         return created == o.created && stage == o.stage && stage_since == o.stage_since &&
                events_seen == o.events_seen && last_event_ts == o.last_event_ts &&
                last_event_at == o.last_event_at && window_hits == o.window_hits &&
-               condition_hits == o.condition_hits && timers == o.timers &&
+               condition_hits == o.condition_hits && segments == o.segments && timers == o.timers &&
                next_timer_seq == o.next_timer_seq && recent_ids == o.recent_ids;
     }
 };

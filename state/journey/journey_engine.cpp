@@ -15,8 +15,8 @@ std::string event_cause(const Event& event) {
     return "event:" + event.id;
 }
 
-std::string timer_cause(const std::string& timer_name, TimeMs due) {
-    return "timer:" + timer_name + "@" + std::to_string(due);
+std::string timer_cause(std::string_view timer_name, TimeMs due) {
+    return "timer:" + std::string(timer_name) + "@" + std::to_string(due);
 }
 
 }  // namespace
@@ -27,21 +27,30 @@ void Effects::clear() {
     timer_changes.clear();
     requests.clear();
     drops.clear();
+    segment_changes.clear();
     timers_fired = 0;
     forgotten_event.reset();
 }
 
 JourneyEngine::JourneyEngine(JourneyModel model)
-    : model_(std::move(model)), on_enter_(model_.stages.size()), timers_in_(model_.stages.size()) {
+    : model_(std::move(model)),
+      on_enter_(model_.stages.size()),
+      timers_in_(model_.stages.size()),
+      segment_programs_(model_.conditions.segments.size()) {
     for (size_t r = 0; r < model_.transitions.size(); ++r)
         for (const std::string& type : model_.transitions[r].on)
             by_event_type_[type].transitions.push_back(static_cast<uint16_t>(r));
     for (size_t p = 0; p < model_.programs.size(); ++p) {
         const Program& program = model_.programs[p];
+        const auto id = static_cast<ProgramId>(p);
         if (program.on_enter)
-            on_enter_[*program.on_enter].push_back(static_cast<ProgramId>(p));
+            on_enter_[*program.on_enter].push_back(id);
+        else if (program.on_segment_enter)
+            segment_programs_[*program.on_segment_enter].on_enter.push_back(id);
+        else if (program.on_segment_exit)
+            segment_programs_[*program.on_segment_exit].on_exit.push_back(id);
         else
-            by_event_type_[program.on_event].on_event.push_back(static_cast<ProgramId>(p));
+            by_event_type_[program.on_event].on_event.push_back(id);
     }
     for (size_t t = 0; t < model_.timers.size(); ++t)
         for (StageId stage : model_.timers[t].in)
@@ -88,33 +97,42 @@ void JourneyEngine::apply(CustomerState& customer, const Event& event, TimeMs no
 
     if (rules != by_event_type_.end())
         for (ProgramId p : rules->second.on_event) request_program(customer, p, cause, now, out);
+    update_segments(customer, cause, now, out);
 }
 
 void JourneyEngine::fire_due(CustomerState& customer, TimeMs now, Effects& out) const {
     out.clear();
     JourneyState& journey = customer.journey;
+    std::string cause;  // of the last timer fired: segments changed by these timers use it
     for (;;) {
         auto due = std::min_element(journey.timers.begin(), journey.timers.end(),
                                     [](const PendingTimer& a, const PendingTimer& b) {
                                         return a.due != b.due ? a.due < b.due : a.seq < b.seq;
                                     });
-        if (due == journey.timers.end() || due->due > now) return;
+        if (due == journey.timers.end() || due->due > now) break;
         PendingTimer timer = std::move(*due);
         journey.timers.erase(due);
         ++out.timers_fired;
         if (timer.kind == TimerKind::program_delay) {
+            cause = timer.cause;
             if (eligible(customer, timer.rule, now))
                 out.requests.push_back({timer.rule, std::move(timer.cause), now});
             else
                 out.drops.push_back({timer.rule, std::move(timer.cause), kReasonNotEligible, now});
             continue;
         }
+        if (timer.kind == TimerKind::segments) {
+            cause = timer_cause(kSegmentsTimer, timer.due);
+            continue;
+        }
         const TimerRule& rule = model_.timers[timer.rule];
+        cause = timer_cause(rule.name, timer.due);
         if (rule.to == journey.stage) continue;
         leave_stage(customer, rule.to, now, out);
-        enter_stage(customer, rule.to, timer.due, timer_cause(rule.name, timer.due), now, out);
+        enter_stage(customer, rule.to, timer.due, cause, now, out);
         arm_inactivity(journey, now, /*restart_running=*/false, out);
     }
+    if (out.timers_fired > 0) update_segments(customer, cause, now, out);
 }
 
 std::optional<TimeMs> JourneyEngine::next_due(const CustomerState& customer) const {
@@ -126,6 +144,7 @@ std::optional<TimeMs> JourneyEngine::next_due(const CustomerState& customer) con
 
 std::string JourneyEngine::timer_name(const PendingTimer& timer) const {
     if (timer.kind == TimerKind::program_delay) return "delay:" + model_.programs[timer.rule].name;
+    if (timer.kind == TimerKind::segments) return std::string(kSegmentsTimer);
     return model_.timers[timer.rule].name;
 }
 
@@ -168,7 +187,8 @@ void JourneyEngine::leave_stage(CustomerState& customer, StageId to, TimeMs now,
     auto& timers = journey.timers;
     auto stays = [&](const PendingTimer& timer) {
         if (timer.kind == TimerKind::inactivity) return contains(model_.timers[timer.rule].in, to);
-        return !model_.programs[timer.rule].on_enter;  // on_event delays do not depend on stage
+        if (timer.kind == TimerKind::segments) return true;  // evaluated again after the move
+        return !model_.programs[timer.rule].on_enter;        // other delays do not depend on stage
     };
     auto gone = std::stable_partition(timers.begin(), timers.end(), stays);
     for (auto it = gone; it != timers.end(); ++it) {
@@ -209,6 +229,41 @@ void JourneyEngine::arm(JourneyState& journey, TimerKind kind, uint16_t rule, Ti
                         std::string cause, Effects& out) const {
     journey.timers.push_back({journey.next_timer_seq++, kind, rule, due, std::move(cause)});
     out.timer_changes.push_back({true, kind, rule, due});
+}
+
+void JourneyEngine::update_segments(CustomerState& customer, const std::string& cause, TimeMs now,
+                                    Effects& out) const {
+    const std::vector<SegmentRule>& segments = model_.conditions.segments;
+    if (segments.empty()) return;
+    JourneyState& journey = customer.journey;
+    thread_local SegmentMembership membership;
+    evaluate_segments(model_.conditions, customer, now, membership);
+    size_t held = 0;  // journey.segments is ascending, as the ids below are visited
+    std::vector<uint16_t> now_in;
+    for (size_t i = 0; i < segments.size(); ++i) {
+        const auto id = static_cast<uint16_t>(i);
+        const bool was = held < journey.segments.size() && journey.segments[held] == id;
+        if (was) ++held;
+        if (membership.member[i]) now_in.push_back(id);
+        if (was == membership.member[i]) continue;
+        out.segment_changes.push_back({id, membership.member[i]});
+    }
+    journey.segments = std::move(now_in);
+    for (const SegmentChange& change : out.segment_changes) {
+        const SegmentPrograms& programs = segment_programs_[change.segment];
+        for (ProgramId p : change.entered ? programs.on_enter : programs.on_exit)
+            request_program(customer, p, cause, now, out);
+    }
+    // One timer, for the earliest flip.
+    auto& timers = journey.timers;
+    auto armed = std::find_if(timers.begin(), timers.end(),
+                              [](const PendingTimer& t) { return t.kind == TimerKind::segments; });
+    if (armed != timers.end() && membership.next_flip == armed->due) return;
+    if (armed != timers.end()) {
+        out.timer_changes.push_back({false, TimerKind::segments, 0, armed->due});
+        timers.erase(armed);
+    }
+    if (membership.next_flip) arm(journey, TimerKind::segments, 0, *membership.next_flip, {}, out);
 }
 
 bool JourneyEngine::eligible(const CustomerState& customer, ProgramId program, TimeMs now) const {

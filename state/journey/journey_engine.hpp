@@ -18,6 +18,10 @@
 //   forgotten and count for nothing. Inactivity uses processing time (`now`): a backfill of old
 //   events must not make customers lapse at once.
 // - Transitions move to another stage: a rule whose `to` is the current stage does not match.
+// - Segments are evaluated after every event and every firing of timers: entering one
+//   requests its on_segment_enter programs, leaving one its on_segment_exit programs (after
+//   the event's other programs). A segment whose answer can change with time alone arms one
+//   timer (TimerKind::segments) for the earliest such instant, when they are evaluated again.
 // - A program with `when` is requested only if its condition holds at that moment, after the
 //   event's profile and window changes; a delayed one checks again when its delay ends and is
 //   dropped (reason "not_eligible") if it no longer holds.
@@ -64,6 +68,11 @@ struct ProgramDrop {
     TimeMs at = 0;
 };
 
+struct SegmentChange {
+    uint16_t segment = 0;
+    bool entered = true;  // false: left
+};
+
 struct TimerChange {
     bool armed = true;  // false: cancelled
     TimerKind kind = TimerKind::inactivity;
@@ -77,6 +86,7 @@ struct Effects {
     std::vector<TimerChange> timer_changes;
     std::vector<ProgramRequest> requests;
     std::vector<ProgramDrop> drops;
+    std::vector<SegmentChange> segment_changes;
     uint32_t timers_fired = 0;
     // The event id (fingerprint) the applied event pushed out of the customer's window of
     // recent ids: from now on only the store's applied ids know it (see record_of).
@@ -89,6 +99,8 @@ struct Effects {
 
 inline constexpr std::string_view kReasonLeftStage = "left_stage";
 inline constexpr std::string_view kReasonNotEligible = "not_eligible";
+// The name of the timer that re-evaluates segments (TimerKind::segments), in records and views.
+inline constexpr std::string_view kSegmentsTimer = "segments";
 
 class JourneyEngine {
   public:
@@ -111,6 +123,10 @@ class JourneyEngine {
         std::vector<uint16_t> transitions;  // rules whose `on` lists this type, in file order
         std::vector<ProgramId> on_event;
     };
+    struct SegmentPrograms {
+        std::vector<ProgramId> on_enter;
+        std::vector<ProgramId> on_exit;
+    };
 
     bool window_complete(const JourneyState& journey, uint16_t rule, TimeMs ts) const;
     void record_hit(JourneyState& journey, uint16_t rule, TimeMs ts) const;
@@ -122,6 +138,8 @@ class JourneyEngine {
     void request_program(CustomerState& customer, ProgramId program, const std::string& cause,
                          TimeMs now, Effects& out) const;
     bool eligible(const CustomerState& customer, ProgramId program, TimeMs now) const;
+    void update_segments(CustomerState& customer, const std::string& cause, TimeMs now,
+                         Effects& out) const;
     // Arms the inactivity timers of the current stage that are not running; an event also
     // restarts the running ones (restart_running), a timer-driven move does not.
     void arm_inactivity(JourneyState& journey, TimeMs now, bool restart_running,
@@ -129,8 +147,9 @@ class JourneyEngine {
 
     const JourneyModel model_;
     std::unordered_map<std::string, EventTypeRules> by_event_type_;
-    std::vector<std::vector<ProgramId>> on_enter_;  // per stage
-    std::vector<std::vector<uint16_t>> timers_in_;  // per stage: timer rules active there
+    std::vector<std::vector<ProgramId>> on_enter_;   // per stage
+    std::vector<std::vector<uint16_t>> timers_in_;   // per stage: timer rules active there
+    std::vector<SegmentPrograms> segment_programs_;  // per segment
 };
 
 }  // namespace journeyd

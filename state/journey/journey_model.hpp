@@ -41,8 +41,11 @@ struct TimerRule {
 // `[[program]]`: what to ask the pressure coordinator to send, and when.
 struct Program {
     std::string name;
-    std::optional<StageId> on_enter;  // exactly one of on_enter / on_event is set
+    // Exactly one trigger is set: on_enter, on_event, on_segment_enter or on_segment_exit.
+    std::optional<StageId> on_enter;
     std::string on_event;
+    std::optional<uint16_t> on_segment_enter;  // index into ConditionModel::segments
+    std::optional<uint16_t> on_segment_exit;
     DurationMs delay = 0;
     std::string channel;
     PriorityClass priority = 0;
