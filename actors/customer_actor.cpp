@@ -75,6 +75,9 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
         record.stage_move = std::make_pair(
             changes.front().had_stage ? model.stages[changes.front().from] : std::string(),
             model.stages[customer.journey.stage]);
+    for (const SegmentChange& change : scratch_effects().segment_changes)
+        record.segment_moves.emplace_back(model.conditions.segments[change.segment].name,
+                                          change.entered);
     if (from_event) {
         // The record's own window of recent ids knows the event; the store's applied ids need
         // only what that window forgets, committed with the record that forgot it, so no id

@@ -187,7 +187,7 @@ TEST_CASE("daemon: a customer moves through the stages over the ingest port") {
     CHECK(stats["store"]["bytes"] > 0);
 }
 
-TEST_CASE("daemon: a segment entered by events and left by time alone, with its programs") {
+TEST_CASE("daemon: a segment entered by events and left by time alone, counted across a crash") {
     DaemonProcess daemon(test_config(R"(
 [[segment]]
 name = "browsing"
@@ -224,9 +224,16 @@ template = "gone-1"
         return names;
     };
     CHECK(poll_until([&] { return programs().count("browse_hint") == 1; }));
+    CHECK(get_json(daemon, "/segments") == json::array({{{"name", "browsing"}, {"members", 1}}}));
+    CHECK(daemon.metric("journeyd_segment_members{segment=\"browsing\"}") == 1);
+    // Counted once across a crash: the count is committed with the record that entered it.
+    daemon.kill_hard();
+    daemon.restart();
+    CHECK(get_json(daemon, "/segments")[0]["members"] == 1);
     // Three seconds after the views, with no event: the segments timer takes her out.
     CHECK(poll_until([&] { return get_json(daemon, "/customers/lia")["segments"].empty(); }));
     CHECK(poll_until([&] { return programs().count("browse_gone") == 1; }));
+    CHECK(poll_until([&] { return get_json(daemon, "/segments")[0]["members"] == 0; }));
 }
 
 TEST_CASE("daemon: duplicates, invalid events in a batch, and pipelining") {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "state/store/store_record_codec.hpp"
@@ -35,6 +36,7 @@ struct Workload {
     std::mt19937_64 rng{12345};
     std::vector<uint64_t> fingerprints;
     std::map<std::string, std::string> stage_of;
+    std::set<std::string> in_segment;  // customer + segment
     std::vector<std::pair<Table, std::string>> live_keys;
     int next_key = 0;
 
@@ -60,6 +62,12 @@ struct Workload {
             if (it == stage_of.end() || it->second != to) {
                 r.stage_move.emplace(it == stage_of.end() ? "" : it->second, to);
                 stage_of[r.customer] = to;
+            }
+            for (const char* segment : {"engaged", "sellers"}) {
+                if (pick(4) != 0) continue;
+                const bool entered = in_segment.insert(r.customer + segment).second;
+                if (!entered) in_segment.erase(r.customer + segment);
+                r.segment_moves.emplace_back(segment, entered);
             }
             for (int w = pick(3); w > 0; --w) {
                 if (like_daemon) {
@@ -124,6 +132,7 @@ void check_counts(const StoreStats& a, const StoreStats& b, Counts counts) {
     CHECK(a.pending_requests == b.pending_requests);
     CHECK(a.outbox == b.outbox);
     CHECK(nonzero(a.customers_in_stage) == nonzero(b.customers_in_stage));
+    CHECK(nonzero(a.customers_in_segment) == nonzero(b.customers_in_segment));
 }
 
 void check_same(const RecordStore& expected, const RecordStore& actual, const Workload& work,

@@ -78,9 +78,9 @@ void require_method(const AdminRequest& request, const char* allowed) {
     if (request.method != allowed) throw HttpError{405, "use " + std::string(allowed) + " here"};
 }
 
-int64_t in_stage(const StoreStats& stored, const std::string& stage) {
-    auto it = stored.customers_in_stage.find(stage);
-    return it == stored.customers_in_stage.end() ? 0 : it->second;
+int64_t count_of(const std::map<std::string, int64_t>& counts, const std::string& name) {
+    auto it = counts.find(name);
+    return it == counts.end() ? 0 : it->second;
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -180,11 +180,26 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
         require_method(request, "GET");
         return cluster();
     }
+    if (path.size() == 1 && path[0] == "segments") {
+        require_method(request, "GET");
+        return segments();
+    }
     if (path.size() >= 2 && path.size() <= 3 && path[0] == "customers")
         return customer(path, request);
     if (path.size() >= 2 && path[0] == "deliveries" && path[1] == "dead")
         return dead_letters(path, request);
     throw HttpError{404, "no such endpoint"};
+}
+
+// GET /segments: every segment of the configuration with its stored members, in the order
+// they are evaluated; exact across restarts as the counts per stage are.
+AdminResponse AdminApi::segments() const {
+    const StoreStats stored = backend_->store_stats();
+    ordered_json list = ordered_json::array();
+    for (const SegmentRule& segment : setup_.engine->model().conditions.segments)
+        list.push_back({{"name", segment.name},
+                        {"members", count_of(stored.customers_in_segment, segment.name)}});
+    return json_response(200, list);
 }
 
 // GET /deliveries/dead: newest first. POST /deliveries/dead/{decision_id}/retry: 202 once the
@@ -225,7 +240,7 @@ AdminResponse AdminApi::stats() const {
     // them in the order they come.
     ordered_json stages = ordered_json::object();
     for (const std::string& stage : setup_.engine->model().stages)
-        stages[stage] = in_stage(stored, stage);
+        stages[stage] = count_of(stored.customers_in_stage, stage);
     ordered_json limit_hits = ordered_json::object();
     for (size_t i = 0; i < kLimitNames.size(); ++i)
         limit_hits[std::string(kLimitNames[i])] = m.limit_hits.count(static_cast<Limit>(i));
@@ -325,7 +340,11 @@ AdminResponse AdminApi::metrics() const {
     out.sample(decided.suppress, {{"outcome", "suppress"}});
     out.family("journeyd_customers_in_stage", Type::gauge, "Stored customers by journey stage.");
     for (const std::string& stage : setup_.engine->model().stages)
-        out.sample(in_stage(stored, stage), {{"stage", stage}});
+        out.sample(count_of(stored.customers_in_stage, stage), {{"stage", stage}});
+    out.family("journeyd_segment_members", Type::gauge, "Stored customers by segment.");
+    for (const SegmentRule& segment : setup_.engine->model().conditions.segments)
+        out.sample(count_of(stored.customers_in_segment, segment.name),
+                   {{"segment", segment.name}});
     single("journeyd_delivery_outbox", Type::gauge,
            "Sends waiting in the coordinator for the delivery sink to accept them.",
            decided.outbox);

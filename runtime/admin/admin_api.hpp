@@ -119,6 +119,7 @@ class AdminApi {
     AdminResponse stats() const;
     AdminResponse metrics() const;
     AdminResponse cluster() const;
+    AdminResponse segments() const;
     AdminResponse dead_letters(const std::vector<std::string>& path,
                                const AdminRequest& request) const;
     AdminResponse customer(const std::vector<std::string>& path, const AdminRequest& request) const;

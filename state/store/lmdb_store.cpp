@@ -233,9 +233,7 @@ void LmdbStore::commit(const std::vector<StoreRecord>& batch) {
             if (last_record[record.customer] == i) write_record(txn, record);
             if (record.applied_event)
                 remember_applied(txn, *record.applied_event, record.customer, record.applied_at);
-            if (!record.stage_move) continue;
-            if (!record.stage_move->first.empty()) --stage_deltas[record.stage_move->first];
-            ++stage_deltas[record.stage_move->second];
+            count_moves(record, stage_deltas);
         }
         add_to_stage_counts(txn, stage_deltas);
         for (const StoreRecord& record : batch)
@@ -472,12 +470,12 @@ StoreStats LmdbStore::Snapshot::stats() const {
     check(mdb_env_info(store_.env_, &info), "mdb_env_info");
     MDB_stat environment;
     check(mdb_env_stat(store_.env_, &environment), "mdb_env_stat");
-    std::map<std::string, int64_t> in_stage;
+    std::map<std::string, int64_t> counters;
     {
         Cursor cursor(txn_, store_.stage_counts_);
         MDB_val key, value;
         while (cursor.next(key, value))
-            in_stage[std::string(as_view(key))] = static_cast<int64_t>(be64_value(as_view(value)));
+            counters[std::string(as_view(key))] = static_cast<int64_t>(be64_value(as_view(value)));
     }
     StoreStats stats;
     stats.customers = entries_in(txn_, store_.customers_);
@@ -487,7 +485,7 @@ StoreStats LmdbStore::Snapshot::stats() const {
     stats.pending_requests = entries_in(txn_, store_.tables_[static_cast<size_t>(Table::requests)]);
     stats.outbox = entries_in(txn_, store_.tables_[static_cast<size_t>(Table::outbox)]);
     stats.dead_letters = entries_in(txn_, store_.tables_[static_cast<size_t>(Table::dead_letters)]);
-    stats.customers_in_stage = std::move(in_stage);
+    add_counts(counters, stats);
     return stats;
 }
 

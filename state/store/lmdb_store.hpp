@@ -17,7 +17,8 @@
 //   "applied"          event fingerprint (8 bytes) + customer id -> due key of applied_at
 //   "applied_by_time"  due key of applied_at + fingerprint + customer id -> empty, so that
 //                      forget_applied_before walks the oldest first
-//   "stage_counts"     stage name -> customers in it (8-byte big-endian two's complement)
+//   "stage_counts"     stage name -> customers in it (8-byte big-endian two's complement); a
+//                      segment's count under a NUL, "segment:" and its name (kSegmentCount)
 //   "requests", "pressure", "outbox", "dead_letters"   the Tables, key -> value as written
 //   "meta"             "format" -> "1"; "log_through" -> the last write-ahead log sequence a
 //                      checkpoint wrote (8 bytes big-endian; absent: none), see write_coalesced

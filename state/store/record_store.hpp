@@ -66,6 +66,9 @@ struct StoreRecord {
     // With a record: the stage the customer left ("" when the record creates it) and the one
     // it is in now, when they differ. The store counts customers per stage from these.
     std::optional<std::pair<std::string, std::string>> stage_move;
+    // With a record: the segments the customer entered (true) or left (false), by name. The
+    // store counts customers per segment from these.
+    std::vector<std::pair<std::string, bool>> segment_moves;
     // Applied after the record (if any), in order; a batch applies its records' writes in the
     // order the records came.
     std::vector<TableWrite> writes;
@@ -123,7 +126,32 @@ struct StoreStats {
     uint64_t outbox = 0;            // sends not yet confirmed by the delivery sink
     uint64_t dead_letters = 0;      // sends parked after a permanent failure
     std::map<std::string, int64_t> customers_in_stage;
+    std::map<std::string, int64_t> customers_in_segment;
 };
+
+// Stores keep customers per stage and per segment as one table of counters: a stage under its
+// name, a segment under kSegmentCount + its name (a NUL first, which no stage name has).
+inline const std::string kSegmentCount{"\0segment:", 9};
+
+// Adds the counter changes of `record` to `deltas`.
+inline void count_moves(const StoreRecord& record, std::map<std::string, int64_t>& deltas) {
+    if (record.stage_move) {
+        if (!record.stage_move->first.empty()) --deltas[record.stage_move->first];
+        ++deltas[record.stage_move->second];
+    }
+    for (const auto& [segment, entered] : record.segment_moves)
+        deltas[kSegmentCount + segment] += entered ? 1 : -1;
+}
+
+// Adds counters (or their changes) to the stats' counts per stage and per segment.
+inline void add_counts(const std::map<std::string, int64_t>& counters, StoreStats& stats) {
+    for (const auto& [key, count] : counters) {
+        if (key.compare(0, kSegmentCount.size(), kSegmentCount) == 0)
+            stats.customers_in_segment[key.substr(kSegmentCount.size())] += count;
+        else
+            stats.customers_in_stage[key] += count;
+    }
+}
 
 class RecordStore {
   public:

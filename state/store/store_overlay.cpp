@@ -47,9 +47,7 @@ void StoreOverlay::apply_slice(const std::vector<StoreRecord>& batch, const Plan
         if (record.stage_move && record.stage_move->first.empty()) ++created_;
         if (record.applied_event)
             applied_[applied_key(record.customer, *record.applied_event)] = record.applied_at;
-        if (!record.stage_move) continue;
-        if (!record.stage_move->first.empty()) --stage_deltas_[record.stage_move->first];
-        ++stage_deltas_[record.stage_move->second];
+        count_moves(record, stage_deltas_);
     }
     for (size_t i = begin; i < end; ++i)
         for (const TableWrite& write : batch[i].writes) {
@@ -90,7 +88,7 @@ void StoreOverlay::add_to(StoreStats& stats) const {
             --stats.pending_timers;  // counted as removing the entry it had
     }
     stats.applied_events += applied_.size();
-    for (const auto& [stage, delta] : stage_deltas_) stats.customers_in_stage[stage] += delta;
+    add_counts(stage_deltas_, stats);
     auto count = [](const std::unordered_map<std::string, Entry>& entries) {
         int64_t delta = 0;
         for (const auto& [key, entry] : entries)

@@ -7,7 +7,13 @@ namespace journeyd {
 namespace {
 
 constexpr uint8_t kVersion = 1;
-enum Flags : uint8_t { kNextDue = 1, kLowerBound = 2, kApplied = 4, kStageMove = 8 };
+enum Flags : uint8_t {
+    kNextDue = 1,
+    kLowerBound = 2,
+    kApplied = 4,
+    kStageMove = 8,
+    kSegmentMoves = 16
+};
 
 void put(std::string& out, uint64_t value, size_t bytes) {
     for (size_t i = 0; i < bytes; ++i, value >>= 8) out.push_back(static_cast<char>(value & 0xff));
@@ -58,6 +64,7 @@ std::string encode_batch(const std::vector<StoreRecord>& batch) {
     for (const StoreRecord& r : batch) {
         size += 8 + r.customer.size() + r.record.size() + 1 + 8 + 8 + 8 + 4;
         if (r.stage_move) size += 8 + r.stage_move->first.size() + r.stage_move->second.size();
+        for (const auto& move : r.segment_moves) size += 5 + move.first.size();
         for (const TableWrite& w : r.writes)
             size += 2 + 8 + w.key.size() + (w.value ? w.value->size() : 0);
     }
@@ -70,7 +77,8 @@ std::string encode_batch(const std::vector<StoreRecord>& batch) {
         put_string(out, r.record);
         const uint8_t flags = (r.next_due ? kNextDue : 0) |
                               (r.index_lower_bound ? kLowerBound : 0) |
-                              (r.applied_event ? kApplied : 0) | (r.stage_move ? kStageMove : 0);
+                              (r.applied_event ? kApplied : 0) | (r.stage_move ? kStageMove : 0) |
+                              (r.segment_moves.empty() ? 0 : kSegmentMoves);
         out.push_back(static_cast<char>(flags));
         if (r.next_due) put(out, static_cast<uint64_t>(*r.next_due), 8);
         if (r.applied_event) put(out, *r.applied_event, 8);
@@ -78,6 +86,13 @@ std::string encode_batch(const std::vector<StoreRecord>& batch) {
         if (r.stage_move) {
             put_string(out, r.stage_move->first);
             put_string(out, r.stage_move->second);
+        }
+        if (!r.segment_moves.empty()) {
+            put(out, r.segment_moves.size(), 4);
+            for (const auto& [segment, entered] : r.segment_moves) {
+                put_string(out, segment);
+                out.push_back(static_cast<char>(entered ? 1 : 0));
+            }
         }
         put(out, r.writes.size(), 4);
         for (const TableWrite& w : r.writes) {
@@ -106,6 +121,13 @@ std::vector<StoreRecord> decode_batch(std::string_view bytes) {
         if (flags & kStageMove) {
             std::string from = in.string();
             r.stage_move.emplace(std::move(from), in.string());
+        }
+        if (flags & kSegmentMoves) {
+            r.segment_moves.resize(in.count());
+            for (auto& [segment, entered] : r.segment_moves) {
+                segment = in.string();
+                entered = in.number(1) != 0;
+            }
         }
         r.writes.resize(in.count());
         for (TableWrite& w : r.writes) {

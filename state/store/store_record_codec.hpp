@@ -4,10 +4,12 @@
 //
 // Encoding: a version byte (1), then u32 record count and per record: customer, record (each
 // u32 length + bytes), a flags byte (1 next_due, 2 index_lower_bound, 4 applied_event,
-// 8 stage_move), next_due (i64) if flagged, applied_event (u64) if flagged, applied_at (i64),
-// the stage move's two names if flagged, u32 write count and per write: table (u8), a byte 1
-// when it has a value, key, value if any. Integers are little-endian. The log's CRC guards the
-// bytes; decode throws std::runtime_error on bytes that are not such a batch all the same.
+// 8 stage_move, 16 segment_moves), next_due (i64) if flagged, applied_event (u64) if flagged,
+// applied_at (i64), the stage move's two names if flagged, the segment moves if flagged (u32
+// count, then per move its name and a byte 1 for entered, 0 for left), u32 write count and per
+// write: table (u8), a byte 1 when it has a value, key, value if any. Integers are little-endian.
+// The log's CRC guards the bytes; decode throws std::runtime_error on bytes that are not such a
+// batch all the same.
 //
 // Thread-safety: pure functions.
 #pragma once

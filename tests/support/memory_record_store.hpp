@@ -41,10 +41,7 @@ class MemoryRecordStore final : public RecordStore {
                 applied_[{r.customer, *r.applied_event}] = r.applied_at;
                 applied_by_time_.insert({r.applied_at, {r.customer, *r.applied_event}});
             }
-            if (r.stage_move) {
-                if (!r.stage_move->first.empty()) --in_stage_[r.stage_move->first];
-                ++in_stage_[r.stage_move->second];
-            }
+            count_moves(r, in_stage_);
         }
         for (const StoreRecord& r : batch)
             for (const TableWrite& w : r.writes) {
@@ -119,7 +116,7 @@ class MemoryRecordStore final : public RecordStore {
         stats.pending_requests = tables_[static_cast<size_t>(Table::requests)].size();
         stats.outbox = tables_[static_cast<size_t>(Table::outbox)].size();
         stats.dead_letters = tables_[static_cast<size_t>(Table::dead_letters)].size();
-        stats.customers_in_stage = in_stage_;
+        add_counts(in_stage_, stats);
         return stats;
     }
 
