@@ -226,6 +226,11 @@ template = "gone-1"
     CHECK(poll_until([&] { return programs().count("browse_hint") == 1; }));
     CHECK(get_json(daemon, "/segments") == json::array({{{"name", "browsing"}, {"members", 1}}}));
     CHECK(daemon.metric("journeyd_segment_members{segment=\"browsing\"}") == 1);
+    const auto [listed_status, listed] =
+        test::run_command(std::string(JOURNEYCTL_BINARY) + " --timeout 10 --admin " +
+                          daemon.admin_address() + " segments");
+    CHECK(listed_status == 0);
+    CHECK(listed.find("browsing") != std::string::npos);
     // Counted once across a crash: the count is committed with the record that entered it.
     daemon.kill_hard();
     daemon.restart();

@@ -287,24 +287,39 @@ int run_decisions(const GlobalOptions& global, const std::string& customer, bool
     return kSuccess;
 }
 
-json dead_letters(const GlobalOptions& global) {
-    const json dead = admin_get(global, "/deliveries/dead");
-    if (!dead.is_array())
-        throw CommandError(kFailure, "GET /deliveries/dead on " + global.admin +
+// An endpoint that answers a JSON list.
+json admin_list(const GlobalOptions& global, const std::string& path) {
+    const json list = admin_get(global, path);
+    if (!list.is_array())
+        throw CommandError(kFailure, "GET " + path + " on " + global.admin +
                                          " answered with something other than a list");
-    return dead;
+    return list;
+}
+
+json dead_letters(const GlobalOptions& global) {
+    return admin_list(global, "/deliveries/dead");
+}
+
+// A list as JSON, or as a table of `columns`, or `none` when it is empty.
+int print_list(const json& list, bool as_json, const std::string& none,
+               const std::vector<std::string>& columns) {
+    if (as_json)
+        std::cout << list.dump(2) << "\n";
+    else if (list.empty())
+        std::cout << none << "\n";
+    else
+        print_table(list, columns);
+    return kSuccess;
 }
 
 int run_dead(const GlobalOptions& global, bool as_json) {
-    const json dead = dead_letters(global);
-    if (as_json)
-        std::cout << dead.dump(2) << "\n";
-    else if (dead.empty())
-        std::cout << "no dead letters\n";
-    else
-        print_table(dead,
-                    {"at", "decision_id", "customer", "program", "channel", "status", "error"});
-    return kSuccess;
+    return print_list(dead_letters(global), as_json, "no dead letters",
+                      {"at", "decision_id", "customer", "program", "channel", "status", "error"});
+}
+
+int run_segments(const GlobalOptions& global, bool as_json) {
+    return print_list(admin_list(global, "/segments"), as_json, "no segments configured",
+                      {"name", "members"});
 }
 
 // Each id, or every dead letter with `all`; exits kRejected when one was not a dead letter.
@@ -420,6 +435,10 @@ int run(int argc, char** argv) {
             throw CLI::ValidationError("redeliver", "give decision ids or --all, not both");
     });
 
+    CLI::App* segments = app.add_subcommand("segments", "list the segments and their members");
+    bool segments_as_json = false;
+    segments->add_flag("--json", segments_as_json, "print the JSON list instead of a table");
+
     CLI::App* stats = app.add_subcommand("stats", "print the daemon's statistics");
     CLI::App* cluster = app.add_subcommand(
         "cluster", "list the cluster's members as this node sees them (exit 1: one is not up)");
@@ -441,6 +460,7 @@ int run(int argc, char** argv) {
         if (*decisions) return run_decisions(global, customer, decisions_as_json);
         if (*dead) return run_dead(global, dead_as_json);
         if (*redeliver) return run_redeliver(global, redeliver_ids, redeliver_all);
+        if (*segments) return run_segments(global, segments_as_json);
         if (*stats) return run_stats(global);
         if (*cluster) return run_cluster(global);
         return run_check_config(config_path);
