@@ -26,7 +26,26 @@ std::string validated(std::string toml_text, const std::string& what) {
 // The embedded default journey with the given arbitration window and a store that fsyncs
 // every commit. Edited as TOML, not as text, so a reworded default cannot silently keep the
 // old window.
-toml::table marketplace_table(const std::string& arbitration_window) {
+// `count` segments over the marketplace's events, as a marketer might write them: event counts
+// in windows of a day to a month, every third also on stages, every fourth on the segment
+// before it (so segments of segments are evaluated too).
+toml::array generated_segments(size_t count) {
+    static const char* const kTypes[] = {
+        "search", "view", "favorite", "ad_placed", "message_sent", "message_received", "sale"};
+    static const char* const kWithin[] = {"1d", "7d", "30d"};
+    toml::array segments;
+    for (size_t i = 0; i < count; ++i) {
+        toml::array when;
+        when.push_back(toml::table{
+            {"event", kTypes[i % 7]}, {"min", int64_t(1 + i % 3)}, {"within", kWithin[i % 3]}});
+        if (i % 3 == 0) when.push_back(toml::table{{"stage", toml::array{"exploring", "active"}}});
+        if (i % 4 == 3) when.push_back(toml::table{{"segment", "s" + std::to_string(i - 1)}});
+        segments.push_back(toml::table{{"name", "s" + std::to_string(i)}, {"when", when}});
+    }
+    return segments;
+}
+
+toml::table marketplace_table(const std::string& arbitration_window, size_t segments = 0) {
     if (!parse_duration(arbitration_window))
         throw std::runtime_error("--arbitration-window \"" + arbitration_window +
                                  "\" is not a duration like \"0s\" or \"2s\"");
@@ -35,6 +54,7 @@ toml::table marketplace_table(const std::string& arbitration_window) {
     if (!pressure) throw std::runtime_error("the default journey has no [pressure] table");
     pressure->insert_or_assign("arbitration_window", arbitration_window);
     config.insert_or_assign("store", toml::table{{"sync", true}});
+    if (segments > 0) config.insert_or_assign("segment", generated_segments(segments));
     return config;
 }
 
@@ -51,8 +71,9 @@ std::string cluster_member_name(size_t index) {
 }
 
 std::string marketplace_config(const std::string& arbitration_window,
-                               const std::vector<uint16_t>& middleman_ports, size_t self) {
-    toml::table config = marketplace_table(arbitration_window);
+                               const std::vector<uint16_t>& middleman_ports, size_t self,
+                               size_t segments) {
+    toml::table config = marketplace_table(arbitration_window, segments);
     if (middleman_ports.size() > 1) {
         toml::table* node = config["node"].as_table();
         if (!node) throw std::runtime_error("the default journey has no [node] table");

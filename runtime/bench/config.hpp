@@ -36,8 +36,11 @@ inline constexpr DurationMs kNoPassivation = 86'400'000;
 // The event type that creates a customer and does nothing else in the timer journey.
 inline constexpr const char* kTouchEventType = "touch";
 
+// With `segments` > 0, that many generated [[segment]]s (event counts, stages, segments of
+// segments) that every event re-evaluates.
 std::string marketplace_config(const std::string& arbitration_window,
-                               const std::vector<uint16_t>& middleman_ports = {}, size_t self = 0);
+                               const std::vector<uint16_t>& middleman_ports = {}, size_t self = 0,
+                               size_t segments = 0);
 std::string cluster_member_name(size_t index);  // "node-1", "node-2", ...
 std::string marketplace_memory_config(DurationMs idle_after);
 

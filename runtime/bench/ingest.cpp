@@ -112,12 +112,13 @@ Report run_ingest(const BenchOptions& o) {
     Target target;
     if (o.connect.empty()) {
         child.emplace(o.journeyd, o.data_dir, o.keep);
-        child->start(marketplace_config(o.arbitration_window));
+        child->start(marketplace_config(o.arbitration_window, {}, 0, o.segments));
         target.ingest = child->ingest();
         target.admin.emplace(child->admin());
         target.pid = child->pid();
         report.setting("journeyd", o.journeyd);
         report.setting("store", "durable, sync = true, in " + child->data_dir());
+        report.setting("segments", o.segments);
     } else {
         if (o.admin.empty()) throw std::runtime_error("--connect needs --admin HOST:PORT as well");
         target.ingest = o.connect;

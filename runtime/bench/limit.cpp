@@ -44,8 +44,10 @@ Report run_limit(const BenchOptions& o) {
     report.setting("customers", o.customers);
     report.setting("zipf_s", o.zipf);
     report.setting("arbitration_window", o.arbitration_window);
+    report.setting("segments", o.segments);
 
-    ConfigResult loaded = load_config_text(marketplace_config(o.arbitration_window), "marketplace");
+    ConfigResult loaded = load_config_text(
+        marketplace_config(o.arbitration_window, {}, 0, o.segments), "marketplace");
     const Config& config = *loaded.config;
     const JourneyEngine engine(config.journey);
     PressureLedger ledger(config.pressure, config.journey);

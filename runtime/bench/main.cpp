@@ -59,6 +59,9 @@ int main(int argc, char** argv) {
                          "[pressure] arbitration_window (a window holds requests on purpose)")
             ->capture_default_str();
         mode->add_option("--seed", o.seed, "random seed")->capture_default_str();
+        mode->add_option("--segments", o.segments,
+                         "generated [[segment]]s every event re-evaluates (0: none)")
+            ->capture_default_str();
     };
     const auto n_option = [&](CLI::App* mode, const std::string& what) {
         mode->add_option("--n", o.n, what)->capture_default_str()->check(CLI::PositiveNumber);

@@ -48,6 +48,7 @@ struct BenchOptions {
     size_t customers = 1'000'000;  // limit, ingest: the Zipf population
     double zipf = 1.0;
     std::string arbitration_window = "0s";
+    size_t segments = 0;  // limit, ingest: generated segments every event re-evaluates
     bool no_half = false;
     std::string connect;  // ingest: a running journeyd's ingest HOST:PORT instead of starting one
     std::string admin;    // with connect: its admin HOST:PORT

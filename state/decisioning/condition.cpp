@@ -47,54 +47,44 @@ bool attr_holds(const ConditionEntry& entry, const nlohmann::json& attrs) {
     }
 }
 
-bool entry_holds(const ConditionEntry& entry, const CustomerState& customer,
+// Whether the entry holds now, and the earliest instant time alone may change that (see
+// next_flip()): one pass over the customer's state for both.
+struct Answer {
+    bool holds = false;
+    std::optional<TimeMs> flip;
+};
+
+Answer answer_of(const ConditionEntry& entry, const CustomerState& customer,
                  const SegmentMembership& segments, TimeMs now) {
     const JourneyState& journey = customer.journey;
     switch (entry.kind) {
         case EntryKind::stage:
-            return journey.created && std::find(entry.stages.begin(), entry.stages.end(),
-                                                journey.stage) != entry.stages.end();
+            return {journey.created && std::find(entry.stages.begin(), entry.stages.end(),
+                                                 journey.stage) != entry.stages.end(),
+                    std::nullopt};
         case EntryKind::event_count: {
             const auto [first, last] = in_window(entry, journey, now);
             const auto seen = static_cast<uint32_t>(last - first);
-            return entry.at_least ? seen >= entry.count : seen <= entry.count;
-        }
-        case EntryKind::in_stage_for:
-            return journey.created && now - journey.stage_since >= entry.duration;
-        case EntryKind::segment:
-            return segments.member[entry.segment];
-        case EntryKind::not_segment:
-            return !segments.member[entry.segment];
-        default:
-            return attr_holds(entry, customer.profile.attrs());
-    }
-}
-
-// When time alone may change the entry's answer; see next_flip().
-std::optional<TimeMs> entry_flip(const ConditionEntry& entry, const CustomerState& customer,
-                                 const SegmentMembership& segments, TimeMs now) {
-    const JourneyState& journey = customer.journey;
-    switch (entry.kind) {
-        case EntryKind::event_count: {
+            const bool holds = entry.at_least ? seen >= entry.count : seen <= entry.count;
             // Counts only fall with time: `min` may stop holding, `max` may start to.
-            const auto [first, last] = in_window(entry, journey, now);
-            const auto seen = static_cast<uint32_t>(last - first);
-            if (entry.at_least ? seen < entry.count : seen <= entry.count) return std::nullopt;
+            if (entry.at_least ? !holds : holds) return {holds, std::nullopt};
             // The oldest times leave first; this many must, for the answer to change.
             const uint32_t must_leave =
                 entry.at_least ? seen - entry.count + 1 : seen - entry.count;
-            return first[must_leave - 1].ts + entry.duration;
+            return {holds, first[must_leave - 1].ts + entry.duration};
         }
         case EntryKind::in_stage_for: {
+            if (!journey.created) return {false, std::nullopt};
             const TimeMs reached = journey.stage_since + entry.duration;
-            if (!journey.created || reached <= now) return std::nullopt;
-            return reached;
+            if (reached <= now) return {true, std::nullopt};
+            return {false, reached};
         }
         case EntryKind::segment:
+            return {segments.member[entry.segment], segments.flips[entry.segment]};
         case EntryKind::not_segment:
-            return segments.flips[entry.segment];
+            return {!segments.member[entry.segment], segments.flips[entry.segment]};
         default:
-            return std::nullopt;
+            return {attr_holds(entry, customer.profile.attrs()), std::nullopt};
     }
 }
 
@@ -116,14 +106,14 @@ bool holds(const Condition& condition, const CustomerState& customer,
            const SegmentMembership& segments, TimeMs now) {
     return std::all_of(
         condition.entries.begin(), condition.entries.end(),
-        [&](const ConditionEntry& e) { return entry_holds(e, customer, segments, now); });
+        [&](const ConditionEntry& e) { return answer_of(e, customer, segments, now).holds; });
 }
 
 std::optional<TimeMs> next_flip(const Condition& condition, const CustomerState& customer,
                                 const SegmentMembership& segments, TimeMs now) {
     std::optional<TimeMs> flip;
     for (const ConditionEntry& entry : condition.entries)
-        flip = earliest(flip, entry_flip(entry, customer, segments, now));
+        flip = earliest(flip, answer_of(entry, customer, segments, now).flip);
     return flip;
 }
 
@@ -133,20 +123,24 @@ void evaluate_segments(const ConditionModel& model, const CustomerState& custome
     out.flips.assign(model.segments.size(), std::nullopt);
     out.next_flip.reset();
     for (size_t i = 0; i < model.segments.size(); ++i) {
-        const Condition& when = model.segments[i].when;
-        out.member[i] = holds(when, customer, out, now);
-        out.flips[i] = next_flip(when, customer, out, now);
-        out.next_flip = earliest(out.next_flip, out.flips[i]);
+        bool member = true;
+        std::optional<TimeMs> flip;
+        for (const ConditionEntry& entry : model.segments[i].when.entries) {
+            const Answer answer = answer_of(entry, customer, out, now);
+            member = member && answer.holds;
+            flip = earliest(flip, answer.flip);
+        }
+        out.member[i] = member;
+        out.flips[i] = flip;
+        out.next_flip = earliest(out.next_flip, flip);
     }
 }
 
 void record_condition_event(const ConditionModel& model, JourneyState& journey,
-                            std::string_view type, TimeMs ts) {
+                            const std::vector<uint16_t>& windows, TimeMs ts) {
     auto& hits = journey.condition_hits;
-    for (size_t w = 0; w < model.windows.size(); ++w) {
-        const EventWindow& window = model.windows[w];
-        if (window.type != type) continue;
-        const auto rule = static_cast<uint16_t>(w);
+    for (const uint16_t rule : windows) {
+        const EventWindow& window = model.windows[rule];
         const auto [first, last] = hits_of(hits, rule);
         // Times that left the window can never count again, behind the newest one seen.
         const TimeMs newest = first == last ? ts : std::max(ts, std::prev(last)->ts);

@@ -107,8 +107,8 @@ std::optional<TimeMs> next_flip(const Condition& condition, const CustomerState&
 void evaluate_segments(const ConditionModel& model, const CustomerState& customer, TimeMs now,
                        SegmentMembership& out);
 
-// Keeps an event of `type` at event time `ts` in the customer's windows of that type.
+// Keeps an event at event time `ts` in the customer's `windows` (those counting its type).
 void record_condition_event(const ConditionModel& model, JourneyState& journey,
-                            std::string_view type, TimeMs ts);
+                            const std::vector<uint16_t>& windows, TimeMs ts);
 
 }  // namespace journeyd

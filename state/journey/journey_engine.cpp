@@ -52,6 +52,9 @@ JourneyEngine::JourneyEngine(JourneyModel model)
         else
             by_event_type_[program.on_event].on_event.push_back(id);
     }
+    for (size_t w = 0; w < model_.conditions.windows.size(); ++w)
+        by_event_type_[model_.conditions.windows[w].type].condition_windows.push_back(
+            static_cast<uint16_t>(w));
     for (size_t t = 0; t < model_.timers.size(); ++t)
         for (StageId stage : model_.timers[t].in)
             timers_in_[stage].push_back(static_cast<uint16_t>(t));
@@ -77,9 +80,11 @@ void JourneyEngine::apply(CustomerState& customer, const Event& event, TimeMs no
     journey.last_event_ts = std::max(journey.last_event_ts, event.ts);
     journey.last_event_at = now;
     if (event.type == kProfileEventType) customer.profile.merge(event.attrs);
-    record_condition_event(model_.conditions, journey, event.type, event.ts);
 
     auto rules = by_event_type_.find(event.type);
+    if (rules != by_event_type_.end())
+        record_condition_event(model_.conditions, journey, rules->second.condition_windows,
+                               event.ts);
     if (rules != by_event_type_.end()) {
         for (uint16_t r : rules->second.transitions)
             if (model_.transitions[r].counts()) record_hit(journey, r, event.ts);
@@ -239,7 +244,8 @@ void JourneyEngine::update_segments(CustomerState& customer, const std::string& 
     thread_local SegmentMembership membership;
     evaluate_segments(model_.conditions, customer, now, membership);
     size_t held = 0;  // journey.segments is ascending, as the ids below are visited
-    std::vector<uint16_t> now_in;
+    thread_local std::vector<uint16_t> now_in;  // reused: no allocation per event
+    now_in.clear();
     for (size_t i = 0; i < segments.size(); ++i) {
         const auto id = static_cast<uint16_t>(i);
         const bool was = held < journey.segments.size() && journey.segments[held] == id;
@@ -248,7 +254,7 @@ void JourneyEngine::update_segments(CustomerState& customer, const std::string& 
         if (was == membership.member[i]) continue;
         out.segment_changes.push_back({id, membership.member[i]});
     }
-    journey.segments = std::move(now_in);
+    journey.segments.assign(now_in.begin(), now_in.end());
     for (const SegmentChange& change : out.segment_changes) {
         const SegmentPrograms& programs = segment_programs_[change.segment];
         for (ProgramId p : change.entered ? programs.on_enter : programs.on_exit)

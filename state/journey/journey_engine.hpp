@@ -122,6 +122,7 @@ class JourneyEngine {
     struct EventTypeRules {
         std::vector<uint16_t> transitions;  // rules whose `on` lists this type, in file order
         std::vector<ProgramId> on_event;
+        std::vector<uint16_t> condition_windows;  // event windows of conditions counting it
     };
     struct SegmentPrograms {
         std::vector<ProgramId> on_enter;
