@@ -90,6 +90,10 @@ arbitration_window = "0s"
 channel = "email"
 max = 1
 per = "7d"
+
+[[segment]]
+name = "sellers"
+when = [ { event = "ad_placed", min = 1, within = "30d" } ]
 )";
 
 std::string find_chromium() {
@@ -180,6 +184,9 @@ TEST_CASE("console: the page looks a customer up with the token from the fragmen
     // Drawn from /stats.
     CHECK(contains(dom, R"(data-label="loyal" data-value="1")"));
     CHECK(contains(dom, R"(data-label="suppress" data-value="1")"));
+    // Drawn from /segments, and the customer's own.
+    CHECK(contains(dom, R"(data-label="sellers" data-value="1")"));
+    CHECK(contains(dom, R"(id="customer-segments">sellers</span>)"));
     CHECK(contains(dom, R"(<section id="token-form" hidden="">)"));
     // A single node: /cluster answered, and its section stays hidden.
     CHECK(contains(dom, R"(<section class="wide" id="cluster" hidden="">)"));

@@ -120,6 +120,13 @@ function showStats(stats) {
       .map(([limit, hits]) => row([limit, number(hits)], ["", hits > 0 ? "error" : "muted"])));
 }
 
+// Members per segment; the section stays hidden when the journey defines none.
+function showSegments(segments) {
+  $("segments").hidden = segments.length === 0;
+  drawBars($("segment-chart"), segments.map(s => [s.name, s.members]),
+           (name, i) => STAGE_COLORS[i % STAGE_COLORS.length]);
+}
+
 // This node's view of the members; the section stays hidden on a single node.
 function showCluster(cluster) {
   $("cluster").hidden = !cluster.clustered;
@@ -134,6 +141,7 @@ function showCustomer(customer, decisions) {
   $("customer-stage").textContent = customer.stage;
   $("customer-since").textContent = when(customer.stage_since);
   $("customer-events").textContent = number(customer.events_seen);
+  $("customer-segments").textContent = (customer.segments || []).join(", ") || "none";
   $("customer-owner").textContent = customer.owner ? " · owned by " + customer.owner : "";
   $("customer-profile").textContent = JSON.stringify(customer.profile, null, 2);
   const none = columns => { const r = row(["none"], ["muted"]); r.firstChild.colSpan = columns; return r; };
@@ -166,9 +174,11 @@ async function lookup(id) {
 
 async function refresh() {
   try {
-    const [stats, cluster] = await Promise.all([api("/stats"), api("/cluster")]);
+    const [stats, cluster, segments] =
+        await Promise.all([api("/stats"), api("/cluster"), api("/segments")]);
     showStats(stats);
     showCluster(cluster);
+    showSegments(segments);
     $("status").textContent = "updated " + new Date().toLocaleTimeString();
     if (shownCustomer && !$("customer").hidden) lookup(shownCustomer);
   } catch (error) {
