@@ -260,7 +260,7 @@ void arrive(caf::event_based_actor* self, WriterState& w, const GroupCommit& lim
     gathered(self, w, limits);
 }
 
-// A commit failed: its customers' records (and those gathered since from the same actors) are
+// A commit failed: its customers' records, and every customer's record gathered since, are
 // refused and their customers restored; its table writes alone (the coordinator's decisions,
 // confirmed and parked deliveries) go first into the next attempt, after a back-off, so none
 // is lost and their order holds.
