@@ -973,12 +973,14 @@ class ConfigReader {
         return read;
     }
 
-    // The window of (type, within), made on first use; it keeps the most times any entry needs.
+    // The window of an event type, made on first use: it keeps the most times any entry on
+    // the type needs, for the longest `within` of them (each entry counts in its own).
     uint16_t event_window(const std::string& type, DurationMs within, uint32_t needs) {
         std::vector<EventWindow>& windows = config_.journey.conditions.windows;
         for (size_t i = 0; i < windows.size(); ++i) {
-            if (windows[i].type != type || windows[i].within != within) continue;
+            if (windows[i].type != type) continue;
             windows[i].keep = std::max(windows[i].keep, needs);
+            windows[i].within = std::max(windows[i].within, within);
             return static_cast<uint16_t>(i);
         }
         windows.push_back({type, within, needs});

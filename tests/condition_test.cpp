@@ -227,6 +227,30 @@ when = [ { event = "view", max = 4, within = "1d" } ]
     CHECK(c.state.journey.condition_hits.size() == 5);
 }
 
+TEST_CASE("conditions: entries on one event type with different windows share its times") {
+    Customer c(model_with(R"(
+[[segment]]
+name = "today"
+when = [ { event = "view", min = 2, within = "1d" } ]
+[[segment]]
+name = "quiet_week"
+when = [ { event = "view", max = 1, within = "7d" } ]
+)"));
+    REQUIRE(c.model.conditions.windows.size() == 1);
+    CHECK(c.model.conditions.windows[0].keep == 2);
+    CHECK(c.model.conditions.windows[0].within == 7 * kDay);
+    c.event("view", kStart);
+    CHECK(c.in("quiet_week", kStart));
+    c.event("view", kStart + 2 * kDay);
+    CHECK_FALSE(c.in("today", kStart + 2 * kDay));       // one view in the last day
+    CHECK_FALSE(c.in("quiet_week", kStart + 2 * kDay));  // two in the week
+    CHECK(c.at(kStart + 2 * kDay).flips[1] == kStart + 7 * kDay);
+    CHECK(c.in("quiet_week", kStart + 7 * kDay));
+    c.event("view", kStart + 2 * kDay + 1);
+    CHECK(c.in("today", kStart + 2 * kDay + 1));
+    CHECK(c.state.journey.condition_hits.size() == 2);
+}
+
 TEST_CASE("conditions: the window times survive the customer's record, and old records read") {
     Customer c(model_with(R"(
 [[segment]]

@@ -35,18 +35,19 @@ std::string_view timer_rule_name(const JourneyModel& model, const PendingTimer& 
     return kSegmentsTimer;
 }
 
-// Windows are stored by what they count (type and within), not by index: a window the
-// configuration no longer has is dropped, and one that keeps fewer times keeps the newest.
+// Windows are stored by the event type they count, not by index: a type the configuration no
+// longer counts is dropped, and a window that keeps fewer times keeps the newest. The stored
+// `within` is informational (the next event prunes by the configuration's).
 void read_condition_hits(const msgpack::object& o, const ConditionModel& model, JourneyState& j) {
     const auto& windows = as_array(o, "condition_hits");
     for (uint32_t i = 0; i < windows.size; ++i) {
         const auto& w = as_array(windows.ptr[i], "condition window");
         if (w.size != 3) throw DecodeError("bad condition window");
         const std::string type = as_string(w.ptr[0], "window type");
-        const DurationMs within = as_int(w.ptr[1], "window within");
+        as_int(w.ptr[1], "window within");
         const auto& times = as_array(w.ptr[2], "window times");
         for (size_t k = 0; k < model.windows.size(); ++k) {
-            if (model.windows[k].type != type || model.windows[k].within != within) continue;
+            if (model.windows[k].type != type) continue;
             const uint32_t skip =
                 times.size > model.windows[k].keep ? times.size - model.windows[k].keep : 0;
             for (uint32_t t = skip; t < times.size; ++t)

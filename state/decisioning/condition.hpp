@@ -7,10 +7,11 @@
 // answer (an event leaving a `within` window, `in_stage_for` being reached), so the customer
 // actor arms one timer instead of re-evaluating on every tick.
 //
-// Event windows: every distinct (event type, within) the configuration counts is one
-// EventWindow. A customer keeps, per window, only the newest `keep` event times (the most any
-// entry on it needs: `min`, or `max` + 1) in JourneyState::condition_hits, so a flood of
-// events costs no memory.
+// Event windows: every event type the configuration counts is one EventWindow. A customer
+// keeps, per window, only the newest `keep` event times (the most any entry on the type needs:
+// `min`, or `max` + 1) younger than the longest `within` of those entries, in
+// JourneyState::condition_hits, so a flood of events costs no memory, and entries on one type
+// with different `within`s share the times (each counts those inside its own).
 //
 // Thread-safety: plain values; everything here is const and may be called from any thread.
 #pragma once
@@ -52,7 +53,7 @@ struct ConditionEntry {
     Comparison comparison = Comparison::gte;
     double number = 0;        // attr_compare
     bool exists = true;       // attr_exists
-    uint16_t window = 0;      // event_count: index into ConditionModel::windows
+    uint16_t window = 0;      // event_count: index into ConditionModel::windows (its type's)
     bool at_least = true;     // event_count: `min` (else `max`)
     uint32_t count = 0;       // event_count: the min or the max
     DurationMs duration = 0;  // in_stage_for; event_count: the window's within
@@ -67,8 +68,8 @@ struct Condition {
 
 struct EventWindow {
     std::string type;
-    DurationMs within = 0;
-    uint32_t keep = 0;  // newest event times a customer keeps for it
+    DurationMs within = 0;  // the longest `within` of the entries counting this type
+    uint32_t keep = 0;      // newest event times a customer keeps for it
 };
 
 struct SegmentRule {
