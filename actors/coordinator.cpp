@@ -230,8 +230,8 @@ void queue_decided(CoordinatorState& s) {
     s.pending.add(s.decided);
 }
 
+// The caller remembered the customer first (it checked the request against their log).
 void submit(CoordinatorState& s, ContactRequest request) {
-    remember(s, request.customer, request.new_customer);
     s.ledger.submit(std::move(request), s.setup.now(), s.decided);
     queue_decided(s);
 }
@@ -248,8 +248,7 @@ const Decision* logged(const CoordinatorState& s, const ContactRequest& r) {
 // decision ids. Deciding it twice could send twice. Its record wrote the request entry
 // again; that entry goes, so that a restart does not submit it. (An id pushed out of the
 // bounded decision log is not recognised.)
-bool decided_before(Self self, CoordinatorState& s, const ContactRequest& r) {
-    const Decision* d = logged(s, r);
+bool decided_before(Self self, CoordinatorState& s, const ContactRequest& r, const Decision* d) {
     if (d == nullptr || d->outcome == Outcome::defer) return false;
     spdlog::debug("request decided before id={} customer={}", r.decision_id, r.customer);
     self->send(s.setup.store_writer, commit_atom::value,
@@ -260,8 +259,8 @@ bool decided_before(Self self, CoordinatorState& s, const ContactRequest& r) {
 
 // A request asked for again while the first is still held: deferred (logged), decided and not
 // yet committed, or in an open arbitration window. The first one's entry is the one stored.
-bool held_already(const CoordinatorState& s, const ContactRequest& r) {
-    return logged(s, r) != nullptr || s.pending.contains(r.customer, r.decision_id) ||
+bool held_already(const CoordinatorState& s, const ContactRequest& r, const Decision* d) {
+    return d != nullptr || s.pending.contains(r.customer, r.decision_id) ||
            s.ledger.contends(r.customer, r.decision_id);
 }
 
@@ -274,7 +273,7 @@ void recover(Self self, const StatePtr& s) {
         // No actor of theirs is live yet: forgotten once decided, unless one sends a request.
         s->passivated.passivated(request.customer, false);
         remember(*s, request.customer);
-        if (decided_before(self, *s, request)) continue;
+        if (decided_before(self, *s, request, logged(*s, request))) continue;
         submit(*s, std::move(request));
     }
     drain_outbox(self, *s);
@@ -312,7 +311,9 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
         [self, s](contact_atom, ContactRequest& request) {
             s->passivated.active(request.customer);
             remember(*s, request.customer, request.new_customer);
-            if (decided_before(self, *s, request) || held_already(*s, request)) return;
+            const Decision* before = logged(*s, request);  // one pass over the log for both
+            if (decided_before(self, *s, request, before) || held_already(*s, request, before))
+                return;
             s->undecided.emplace(request.decision_id, request.sent);
             submit(*s, std::move(request));
             publish_soon(self, *s);
