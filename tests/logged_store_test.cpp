@@ -69,6 +69,9 @@ struct Workload {
                 if (!entered) in_segment.erase(r.customer + segment);
                 r.segment_moves.emplace_back(segment, entered);
             }
+            if (pick(5) == 0)
+                r.counter_changes.emplace_back(
+                    action_counter_key("sell", static_cast<ActionOutcome>(pick(3))), 1);
             for (int w = pick(3); w > 0; --w) {
                 if (like_daemon) {
                     r.writes.push_back(daemon_write());
@@ -133,6 +136,7 @@ void check_counts(const StoreStats& a, const StoreStats& b, Counts counts) {
     CHECK(a.outbox == b.outbox);
     CHECK(nonzero(a.customers_in_stage) == nonzero(b.customers_in_stage));
     CHECK(nonzero(a.customers_in_segment) == nonzero(b.customers_in_segment));
+    CHECK(nonzero(a.counters) == nonzero(b.counters));
 }
 
 void check_same(const RecordStore& expected, const RecordStore& actual, const Workload& work,

@@ -39,8 +39,9 @@ enum class Table : uint8_t {
     pressure,      // customer id -> the customer's contact history and decision log
     outbox,        // decision id -> a send the delivery sink has not yet confirmed
     dead_letters,  // decision id -> a send the endpoint refused for good (DeadLetter)
+    notices,       // decision id -> an action's send its customer has not yet heard of
 };
-constexpr size_t kTables = 4;
+constexpr size_t kTables = 5;
 
 struct TableWrite {
     Table table = Table::requests;
@@ -69,6 +70,9 @@ struct StoreRecord {
     // With a record: the segments the customer entered (true) or left (false), by name. The
     // store counts customers per segment from these.
     std::vector<std::pair<std::string, bool>> segment_moves;
+    // With a record: changes of other counters of the store's counters table, by key (an
+    // action's outcomes, action_counter_key).
+    std::vector<std::pair<std::string, int64_t>> counter_changes;
     // Applied after the record (if any), in order; a batch applies its records' writes in the
     // order the records came.
     std::vector<TableWrite> writes;
@@ -117,6 +121,22 @@ struct DueTimer {
     std::string customer;
 };
 
+// What the store counted of one action of the catalogue: sends whose goal window opened,
+// and how those windows closed. The rest are open.
+struct ActionCounts {
+    int64_t sent = 0;
+    int64_t successes = 0;
+    int64_t failures = 0;
+
+    int64_t open() const { return sent - successes - failures; }
+    ActionCounts& operator+=(const ActionCounts& other) {
+        sent += other.sent;
+        successes += other.successes;
+        failures += other.failures;
+        return *this;
+    }
+};
+
 struct StoreStats {
     uint64_t customers = 0;
     uint64_t pending_timers = 0;    // customers in the timer index
@@ -127,11 +147,27 @@ struct StoreStats {
     uint64_t dead_letters = 0;      // sends parked after a permanent failure
     std::map<std::string, int64_t> customers_in_stage;
     std::map<std::string, int64_t> customers_in_segment;
+    std::map<std::string, ActionCounts> actions;  // by action name
+    // Every counter as stored (the three above are read from it): what a cluster member
+    // sends the others, who sum them.
+    std::map<std::string, int64_t> counters;
 };
 
 // Stores keep customers per stage and per segment as one table of counters: a stage under its
-// name, a segment under kSegmentCount + its name (a NUL first, which no stage name has).
+// name, a segment under kSegmentCount + its name (a NUL first, which no stage name has), an
+// action's outcome under kActionCount + "sent:" | "success:" | "failure:" + its name.
 inline const std::string kSegmentCount{"\0segment:", 9};
+inline const std::string kActionCount{"\0action:", 8};
+
+enum class ActionOutcome : uint8_t { sent, success, failure };
+
+inline std::string action_counter_key(std::string_view action, ActionOutcome outcome) {
+    static constexpr std::string_view kNames[] = {"sent:", "success:", "failure:"};
+    std::string key = kActionCount;
+    key += kNames[static_cast<size_t>(outcome)];
+    key += action;
+    return key;
+}
 
 // Adds the counter changes of `record` to `deltas`.
 inline void count_moves(const StoreRecord& record, std::map<std::string, int64_t>& deltas) {
@@ -141,15 +177,30 @@ inline void count_moves(const StoreRecord& record, std::map<std::string, int64_t
     }
     for (const auto& [segment, entered] : record.segment_moves)
         deltas[kSegmentCount + segment] += entered ? 1 : -1;
+    for (const auto& [key, change] : record.counter_changes) deltas[key] += change;
 }
 
 // Adds counters (or their changes) to the stats' counts per stage and per segment.
 inline void add_counts(const std::map<std::string, int64_t>& counters, StoreStats& stats) {
+    auto starts = [](const std::string& key, const std::string& prefix) {
+        return key.compare(0, prefix.size(), prefix) == 0;
+    };
     for (const auto& [key, count] : counters) {
-        if (key.compare(0, kSegmentCount.size(), kSegmentCount) == 0)
+        stats.counters[key] += count;
+        if (starts(key, kSegmentCount)) {
             stats.customers_in_segment[key.substr(kSegmentCount.size())] += count;
-        else
+        } else if (starts(key, kActionCount)) {
+            const size_t colon = key.find(':', kActionCount.size());
+            if (colon == std::string::npos) continue;
+            const std::string_view outcome =
+                std::string_view(key).substr(kActionCount.size(), colon - kActionCount.size());
+            ActionCounts& counts = stats.actions[key.substr(colon + 1)];
+            if (outcome == "sent") counts.sent += count;
+            if (outcome == "success") counts.successes += count;
+            if (outcome == "failure") counts.failures += count;
+        } else {
             stats.customers_in_stage[key] += count;
+        }
     }
 }
 

@@ -12,7 +12,8 @@ enum Flags : uint8_t {
     kLowerBound = 2,
     kApplied = 4,
     kStageMove = 8,
-    kSegmentMoves = 16
+    kSegmentMoves = 16,
+    kCounterChanges = 32
 };
 
 void put(std::string& out, uint64_t value, size_t bytes) {
@@ -65,6 +66,7 @@ std::string encode_batch(const std::vector<StoreRecord>& batch) {
         size += 8 + r.customer.size() + r.record.size() + 1 + 8 + 8 + 8 + 4;
         if (r.stage_move) size += 8 + r.stage_move->first.size() + r.stage_move->second.size();
         for (const auto& move : r.segment_moves) size += 5 + move.first.size();
+        for (const auto& change : r.counter_changes) size += 12 + change.first.size();
         for (const TableWrite& w : r.writes)
             size += 2 + 8 + w.key.size() + (w.value ? w.value->size() : 0);
     }
@@ -78,7 +80,8 @@ std::string encode_batch(const std::vector<StoreRecord>& batch) {
         const uint8_t flags = (r.next_due ? kNextDue : 0) |
                               (r.index_lower_bound ? kLowerBound : 0) |
                               (r.applied_event ? kApplied : 0) | (r.stage_move ? kStageMove : 0) |
-                              (r.segment_moves.empty() ? 0 : kSegmentMoves);
+                              (r.segment_moves.empty() ? 0 : kSegmentMoves) |
+                              (r.counter_changes.empty() ? 0 : kCounterChanges);
         out.push_back(static_cast<char>(flags));
         if (r.next_due) put(out, static_cast<uint64_t>(*r.next_due), 8);
         if (r.applied_event) put(out, *r.applied_event, 8);
@@ -92,6 +95,13 @@ std::string encode_batch(const std::vector<StoreRecord>& batch) {
             for (const auto& [segment, entered] : r.segment_moves) {
                 put_string(out, segment);
                 out.push_back(static_cast<char>(entered ? 1 : 0));
+            }
+        }
+        if (!r.counter_changes.empty()) {
+            put(out, r.counter_changes.size(), 4);
+            for (const auto& [key, change] : r.counter_changes) {
+                put_string(out, key);
+                put(out, static_cast<uint64_t>(change), 8);
             }
         }
         put(out, r.writes.size(), 4);
@@ -127,6 +137,13 @@ std::vector<StoreRecord> decode_batch(std::string_view bytes) {
             for (auto& [segment, entered] : r.segment_moves) {
                 segment = in.string();
                 entered = in.number(1) != 0;
+            }
+        }
+        if (flags & kCounterChanges) {
+            r.counter_changes.resize(in.count());
+            for (auto& [key, change] : r.counter_changes) {
+                key = in.string();
+                change = static_cast<int64_t>(in.number(8));
             }
         }
         r.writes.resize(in.count());
