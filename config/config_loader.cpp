@@ -25,7 +25,7 @@ const std::vector<TableKeys>& known_config_keys() {
     static const std::vector<TableKeys> tables = {
         {kTopLevelTable,
          {"node", "cluster", "admin", "ingest", "delivery", "store", "runtime", "journey",
-          "program", "pressure", "segment"}},
+          "program", "pressure", "segment", "action", "decisioning"}},
         {"[node]", {"name", "data_dir", "ingest", "admin"}},
         {"[cluster]", {"members", "listen", "connect_timeout", "forward_timeout"}},
         {"[admin]",
@@ -41,8 +41,13 @@ const std::vector<TableKeys>& known_config_keys() {
         {"[[journey.timer]]", {"name", "in", "after", "to"}},
         {"[[program]]",
          {"name", "on_enter", "on_event", "on_segment_enter", "on_segment_exit", "delay", "channel",
-          "priority", "template", "when"}},
+          "priority", "template", "when", "action", "actions"}},
         {"[[segment]]", {"name", "when"}},
+        {"[[action]]",
+         {"name", "channel", "priority", "template", "value", "weight", "when", "goal",
+          "cooldown"}},
+        {"[[action]].goal", {"event", "within"}},
+        {"[decisioning]", {"explore"}},
         {"[pressure]", {"hierarchy", "exempt", "arbitration_window", "quiet_hours", "cap", "rate"}},
         {"[pressure].quiet_hours", {"start", "end"}},
         {"[[pressure.cap]]", {"channel", "max", "per"}},
@@ -205,6 +210,8 @@ class ConfigReader {
         read_journey(top);
         read_pressure(top);
         read_segments(top);
+        read_decisioning(top);
+        read_actions(top);
         read_programs(top);
         check_admin_exposure(root);
         return finish();
@@ -701,13 +708,130 @@ class ConfigReader {
         if (on_segment_enter) program.on_segment_enter = resolve_segment(*on_segment_enter);
         if (on_segment_exit) program.on_segment_exit = resolve_segment(*on_segment_exit);
         if (auto delay = duration_value(section, "delay")) program.delay = delay->value;
-        if (auto channel = required_string(section, "channel")) program.channel = channel->value;
-        if (auto priority = required_string(section, "priority")) {
-            if (auto index = resolve_class(*priority, "priority")) program.priority = *index;
+        if (const auto action = optional_string(section, "action")) {
+            read_best_action(section, *action, program);
+        } else {
+            if (section.table.get("actions"))
+                add_error(section.table.get("actions")->source().begin,
+                          "actions of [[program]] needs action = \"best\"");
+            read_message(section, program.channel, program.priority, program.template_name);
         }
-        if (auto name = required_string(section, "template")) program.template_name = name->value;
         program.when = read_condition(section, Presence::optional);
         config_.journey.programs.push_back(std::move(program));
+    }
+
+    // channel, priority and template: what a program or an action sends.
+    void read_message(const Section& section, std::string& channel, PriorityClass& priority,
+                      std::string& template_name) {
+        if (auto read = required_string(section, "channel")) channel = read->value;
+        if (auto name = required_string(section, "priority")) {
+            if (auto index = resolve_class(*name, "priority")) priority = *index;
+        }
+        if (auto name = required_string(section, "template")) template_name = name->value;
+    }
+
+    // `action = "best"`: the program sends the best of its candidate actions, so it names no
+    // message of its own.
+    void read_best_action(const Section& section, const Located<std::string>& action,
+                          Program& program) {
+        if (action.value != "best")
+            add_error(action.where, "action of [[program]] must be \"best\", not " +
+                                        quote(action.value));
+        for (const char* key : {"channel", "priority", "template"})
+            if (const toml::node* node = section.table.get(key))
+                add_error(node->source().begin,
+                          std::string(key) +
+                              " of [[program]] comes from the chosen action with action = "
+                              "\"best\"; remove it");
+        program.best_action = true;
+        const auto& actions = config_.journey.actions;
+        if (actions.empty())
+            add_error(action.where, "action = \"best\" needs at least one [[action]]");
+        if (const auto listed = string_list(section, "actions", Presence::optional)) {
+            if (listed->empty())
+                add_error(section.table.get("actions")->source().begin,
+                          "actions of [[program]] must name at least one action (or be left out "
+                          "for all)");
+            for (const Located<std::string>& name : *listed) {
+                if (const auto id = config_.journey.action_id(name.value))
+                    program.candidates.push_back(*id);
+                else
+                    add_error(name.where, "unknown action " + quote(name.value));
+            }
+        } else {
+            for (size_t i = 0; i < actions.size(); ++i)
+                program.candidates.push_back(static_cast<ActionId>(i));
+        }
+    }
+
+    void read_decisioning(const Section& top) {
+        const std::optional<Section> decisioning =
+            optional_table(top, "decisioning", "[decisioning]");
+        if (!decisioning) return;
+        check_known_keys(*decisioning);
+        if (const auto explore = optional_string(*decisioning, "explore")) {
+            if (explore->value == "thompson")
+                config_.journey.explore = Explore::thompson;
+            else if (explore->value == "greedy")
+                config_.journey.explore = Explore::greedy;
+            else
+                add_error(explore->where, "explore in [decisioning] must be \"thompson\" or "
+                                          "\"greedy\", not " +
+                                              quote(explore->value));
+        }
+    }
+
+    void read_actions(const Section& top) {
+        std::map<std::string, int> first_lines;
+        for (const Section& section : array_of_tables(top, "action", "[[action]]")) {
+            check_known_keys(section);
+            Action action;
+            if (auto name = required_string(section, "name")) {
+                note_unique(first_lines, *name, "action name");
+                action.name = name->value;
+            }
+            read_message(section, action.channel, action.priority, action.template_name);
+            if (auto value = positive_number(section, "value")) action.value = *value;
+            if (auto weight = positive_number(section, "weight")) action.weight = *weight;
+            action.when = read_condition(section, Presence::optional);
+            if (auto cooldown = duration_value(section, "cooldown"))
+                action.cooldown = cooldown->value;
+            read_goal(section, action);
+            config_.journey.actions.push_back(std::move(action));
+        }
+    }
+
+    // `goal = { event = "...", within = "3d" }`: required, an action learns from its outcomes.
+    void read_goal(const Section& section, Action& action) {
+        if (!section.table.get("goal")) {
+            add_error(section.table.source().begin,
+                      "[[action]] needs goal = { event = \"...\", within = \"...\" }: its "
+                      "propensity is learned from it");
+            return;
+        }
+        const std::optional<Section> goal = optional_table(section, "goal", "[[action]].goal");
+        if (!goal) return;
+        check_known_keys(*goal);
+        if (auto event = required_string(*goal, "event")) action.goal_event = event->value;
+        if (auto within = duration_value(*goal, "within", Presence::required)) {
+            if (within->value <= 0)
+                add_error(within->where, "within of [[action]].goal must be longer than 0");
+            action.goal_within = within->value;
+        }
+    }
+
+    // An integer or a float above 0.
+    std::optional<double> positive_number(const Section& section, std::string_view key) {
+        const toml::node* node = field(section, key, Presence::optional);
+        if (!node) return std::nullopt;
+        std::optional<double> number;
+        if (const auto* integer = node->as_integer()) number = double(integer->get());
+        if (const auto* floating = node->as_floating_point()) number = floating->get();
+        if (!number || !(*number > 0)) {
+            add_error(node->source().begin, subject(key, section) + " must be a number above 0");
+            return std::nullopt;
+        }
+        return number;
     }
 
     // --- conditions (segments, and `when` of programs and actions) -----------------------------

@@ -269,7 +269,7 @@ when = [ { event = "view", min = 2, within = "7d" } ]
     // A record of the format before conditions: its first 13 fields.
     msgpack::object_handle handle = msgpack::unpack(record.data() + 1, record.size() - 1);
     const msgpack::object_array& fields = handle.get().via.array;
-    REQUIRE(fields.size == 15);
+    REQUIRE(fields.size == 16);
     msgpack::sbuffer old;
     const char version = static_cast<char>(kCustomerRecordVersion);
     old.write(&version, 1);

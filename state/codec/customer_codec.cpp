@@ -7,9 +7,9 @@
 namespace journeyd {
 namespace {
 
-// Records written before the condition language have two fields fewer (no condition_hits,
-// no segments); some written while it was being built one fewer (no segments).
-constexpr uint32_t kFields = 15;
+// Records written before the condition language have three fields fewer (no condition_hits,
+// no segments, no goal windows); some written while it was being built two or one fewer.
+constexpr uint32_t kFields = 16;
 
 uint16_t index_of_timer(const JourneyModel& model, TimerKind kind, const std::string& name) {
     if (kind == TimerKind::segments) return 0;
@@ -67,6 +67,20 @@ void read_segments(const msgpack::object& o, const ConditionModel& model, Journe
     std::sort(j.segments.begin(), j.segments.end());
 }
 
+// By action name: the window of an action the configuration no longer has is dropped.
+void read_goal_windows(const msgpack::object& o, const JourneyModel& model, JourneyState& j) {
+    const auto& windows = as_array(o, "goal_windows");
+    for (uint32_t i = 0; i < windows.size; ++i) {
+        const msgpack::object* w = fields_of(windows.ptr[i], 4, "goal window");
+        const auto action = model.action_id(as_string(w[0], "goal window action"));
+        const uint64_t decision =
+            expect(w[1], msgpack::type::POSITIVE_INTEGER, "goal window decision").via.u64;
+        const TimeMs sent_at = as_int(w[2], "goal window sent_at");
+        const TimeMs closes_at = as_int(w[3], "goal window closes_at");
+        if (action) j.goal_windows.push_back({*action, decision, sent_at, closes_at});
+    }
+}
+
 void pack_condition_hits(msgpack::packer<msgpack::sbuffer>& pk, const ConditionModel& model,
                          const JourneyState& j) {
     uint32_t windows = 0;
@@ -87,7 +101,7 @@ void pack_condition_hits(msgpack::packer<msgpack::sbuffer>& pk, const ConditionM
 
 CustomerState read_customer(const msgpack::object& root, const JourneyModel& model) {
     const auto& fields = as_array(root, "record");
-    if (fields.size > kFields || fields.size < kFields - 2)
+    if (fields.size > kFields || fields.size < kFields - 3)
         throw DecodeError("record has the wrong number of fields");
     const msgpack::object* f = fields.ptr;
     CustomerState c;
@@ -137,6 +151,7 @@ CustomerState read_customer(const msgpack::object& root, const JourneyModel& mod
                          static_cast<uint32_t>(as_int(f[12], "recent_ids slot")));
     if (fields.size > 13) read_condition_hits(f[13], model.conditions, j);
     if (fields.size > 14) read_segments(f[14], model.conditions, j);
+    if (fields.size > 15) read_goal_windows(f[15], model, j);
     return c;
 }
 
@@ -178,6 +193,14 @@ std::string encode_customer(const CustomerState& c, const JourneyModel& model) {
     pack_condition_hits(pk, model.conditions, j);
     pk.pack_array(static_cast<uint32_t>(j.segments.size()));
     for (uint16_t segment : j.segments) pk.pack(model.conditions.segments[segment].name);
+    pk.pack_array(static_cast<uint32_t>(j.goal_windows.size()));
+    for (const GoalWindow& w : j.goal_windows) {
+        pk.pack_array(4);
+        pk.pack(model.actions[w.action].name);
+        pk.pack(w.decision);
+        pk.pack(w.sent_at);
+        pk.pack(w.closes_at);
+    }
     return std::string(buffer.data(), buffer.size());
 }
 

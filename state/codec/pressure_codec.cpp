@@ -27,8 +27,52 @@ ProgramId program_named(const JourneyModel& model, const std::string& name) {
     return *id;
 }
 
+// Ranked candidate actions as [name, propensity, score] triples.
+void pack_candidates(Packer& pk, const std::vector<RankedAction>& candidates,
+                     const JourneyModel& model) {
+    pk.pack_array(static_cast<uint32_t>(candidates.size()));
+    for (const RankedAction& c : candidates) {
+        pk.pack_array(3);
+        pk.pack(model.actions[c.action].name);
+        pk.pack(c.propensity);
+        pk.pack(c.score);
+    }
+}
+
+double as_double(const msgpack::object& o, const char* what) {
+    if (o.type == msgpack::type::FLOAT64 || o.type == msgpack::type::FLOAT32) return o.via.f64;
+    return static_cast<double>(as_int(o, what));
+}
+
+// An action the configuration no longer has is left out; a decision naming one keeps kNoAction.
+std::vector<RankedAction> read_candidates(const msgpack::object& o, const JourneyModel& model) {
+    std::vector<RankedAction> candidates;
+    const auto& list = as_array(o, "candidates");
+    for (uint32_t i = 0; i < list.size; ++i) {
+        const msgpack::object* c = fields_of(list.ptr[i], 3, "candidate");
+        if (auto id = model.action_id(as_string(c[0], "candidate action")))
+            candidates.push_back({*id, as_double(c[1], "propensity"), as_double(c[2], "score")});
+    }
+    return candidates;
+}
+
+ActionId action_named(const JourneyModel& model, const std::string& name) {
+    if (name.empty()) return kNoAction;
+    return model.action_id(name).value_or(kNoAction);
+}
+
+// Fields written by builds before next best actions lack the action ones at the end.
+const msgpack::object* fields_between(const msgpack::object& o, uint32_t fewest, uint32_t most,
+                                      const char* what, uint32_t& size) {
+    const auto& array = as_array(o, what);
+    if (array.size < fewest || array.size > most)
+        throw DecodeError(std::string(what) + " has the wrong number of fields");
+    size = array.size;
+    return array.ptr;
+}
+
 void pack_request(Packer& pk, const ContactRequest& r, const JourneyModel& model) {
-    pk.pack_array(8);
+    pk.pack_array(9);
     pk.pack(r.decision_id);
     pk.pack(r.customer);
     pk.pack(model.programs[r.program].name);
@@ -37,10 +81,12 @@ void pack_request(Packer& pk, const ContactRequest& r, const JourneyModel& model
     pk.pack(r.dropped_reason);
     pk.pack(r.preferences.time_zone);
     pk.pack(r.preferences.refused_channels);
+    pack_candidates(pk, r.candidates, model);
 }
 
 ContactRequest read_request(const msgpack::object& root, const JourneyModel& model) {
-    const msgpack::object* f = fields_of(root, 8, "request");
+    uint32_t size = 0;
+    const msgpack::object* f = fields_between(root, 8, 9, "request", size);
     ContactRequest r;
     r.decision_id = as_string(f[0], "decision_id");
     r.customer = as_string(f[1], "customer");
@@ -52,11 +98,12 @@ ContactRequest read_request(const msgpack::object& root, const JourneyModel& mod
     const auto& refused = as_array(f[7], "refused_channels");
     for (uint32_t i = 0; i < refused.size; ++i)
         r.preferences.refused_channels.push_back(as_string(refused.ptr[i], "refused channel"));
+    if (size > 8) r.candidates = read_candidates(f[8], model);
     return r;
 }
 
 void pack_decision(Packer& pk, const Decision& d, const JourneyModel& model) {
-    pk.pack_array(8);
+    pk.pack_array(11);
     pk.pack(d.decision_id);
     pk.pack(model.programs[d.program].name);
     pk.pack(static_cast<uint8_t>(d.outcome));
@@ -65,11 +112,20 @@ void pack_decision(Packer& pk, const Decision& d, const JourneyModel& model) {
     pk.pack(d.until);
     pk.pack(d.at);
     pk.pack(d.requested_at);
+    pk.pack(model.action_name(d.action));
+    pack_candidates(pk, d.candidates, model);
+    pk.pack_array(static_cast<uint32_t>(d.skipped.size()));
+    for (const SkippedAction& skipped : d.skipped) {
+        pk.pack_array(2);
+        pk.pack(model.actions[skipped.action].name);
+        pk.pack(skipped.reason);
+    }
 }
 
 std::optional<Decision> read_decision(const msgpack::object& o, const std::string& customer,
                                       const JourneyModel& model) {
-    const msgpack::object* f = fields_of(o, 8, "decision");
+    uint32_t size = 0;
+    const msgpack::object* f = fields_between(o, 8, 11, "decision", size);
     auto program = model.program_id(as_string(f[1], "decision program"));
     if (!program) return std::nullopt;
     const int64_t outcome = as_int(f[2], "outcome");
@@ -85,6 +141,16 @@ std::optional<Decision> read_decision(const msgpack::object& o, const std::strin
     d.until = as_int(f[5], "until");
     d.at = as_int(f[6], "decided at");
     d.requested_at = as_int(f[7], "requested_at");
+    if (size > 8) d.action = action_named(model, as_string(f[8], "decision action"));
+    if (size > 9) d.candidates = read_candidates(f[9], model);
+    if (size > 10) {
+        const auto& skipped = as_array(f[10], "skipped");
+        for (uint32_t i = 0; i < skipped.size; ++i) {
+            const msgpack::object* k = fields_of(skipped.ptr[i], 2, "skipped action");
+            if (auto id = model.action_id(as_string(k[0], "skipped action")))
+                d.skipped.push_back({*id, as_string(k[1], "skipped reason")});
+        }
+    }
     return d;
 }
 
@@ -94,12 +160,14 @@ PressureHistory read_history(const msgpack::object& root, const std::string& cus
     PressureHistory history;
     const auto& sends = as_array(f[0], "sends");
     for (uint32_t i = 0; i < sends.size; ++i) {
-        const msgpack::object* s = fields_of(sends.ptr[i], 3, "send");
+        uint32_t size = 0;
+        const msgpack::object* s = fields_between(sends.ptr[i], 3, 4, "send", size);
         auto program = model.program_id(as_string(s[0], "send program"));
         if (!program) continue;
         history.sends.push_back(
             {*program, as_int(s[1], "send at"),
-             expect(s[2], msgpack::type::BOOLEAN, "counts_against_caps").via.boolean});
+             expect(s[2], msgpack::type::BOOLEAN, "counts_against_caps").via.boolean,
+             size > 3 ? action_named(model, as_string(s[3], "send action")) : kNoAction});
     }
     const auto& decisions = as_array(f[1], "decisions");
     for (uint32_t i = 0; i < decisions.size; ++i)
@@ -109,7 +177,7 @@ PressureHistory read_history(const msgpack::object& root, const std::string& cus
 }
 
 void pack_delivery(Packer& pk, const Delivery& d) {
-    pk.pack_array(7);
+    pk.pack_array(8);
     pk.pack(d.decision_id);
     pk.pack(d.customer);
     pk.pack(d.program);
@@ -117,10 +185,12 @@ void pack_delivery(Packer& pk, const Delivery& d) {
     pk.pack(d.template_name);
     pk.pack(d.priority);
     pk.pack(d.decided_at);
+    pk.pack(d.action);
 }
 
 Delivery read_delivery(const msgpack::object& root) {
-    const msgpack::object* f = fields_of(root, 7, "delivery");
+    uint32_t size = 0;
+    const msgpack::object* f = fields_between(root, 7, 8, "delivery", size);
     Delivery d;
     d.decision_id = as_string(f[0], "decision_id");
     d.customer = as_string(f[1], "customer");
@@ -129,6 +199,7 @@ Delivery read_delivery(const msgpack::object& root) {
     d.template_name = as_string(f[4], "template");
     d.priority = as_string(f[5], "priority");
     d.decided_at = as_int(f[6], "decided_at");
+    if (size > 7) d.action = as_string(f[7], "action");
     return d;
 }
 
@@ -155,10 +226,11 @@ std::string encode_history(const std::vector<Contact>& sends,
     pk.pack_array(2);
     pk.pack_array(static_cast<uint32_t>(sends.size()));
     for (const Contact& send : sends) {
-        pk.pack_array(3);
+        pk.pack_array(4);
         pk.pack(model.programs[send.program].name);
         pk.pack(send.at);
         pk.pack(send.counts_against_caps);
+        pk.pack(model.action_name(send.action));
     }
     pk.pack_array(static_cast<uint32_t>(decisions.size()));
     for (const Decision& d : decisions) pack_decision(pk, d, model);

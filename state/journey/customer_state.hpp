@@ -58,6 +58,20 @@ auto hits_of(Hits& hits, uint16_t rule) {
     return std::make_pair(first, last);
 }
 
+// A send of a next-best action waiting for its goal event: a success if one comes by
+// closes_at, a failure then.
+struct GoalWindow {
+    ActionId action = 0;
+    uint64_t decision = 0;  // stable_hash of the send's decision id
+    TimeMs sent_at = 0;
+    TimeMs closes_at = 0;
+
+    bool operator==(const GoalWindow& o) const {
+        return action == o.action && decision == o.decision && sent_at == o.sent_at &&
+               closes_at == o.closes_at;
+    }
+};
+
 // The ids of the last events applied, as fingerprints, in a ring. It answers "was this id
 // already applied?" for retries, which arrive soon after the original; the durable store
 // keeps the longer history.
@@ -95,13 +109,15 @@ struct JourneyState {
     std::vector<PendingTimer> timers;
     uint32_t next_timer_seq = 0;
     RecentEventIds recent_ids;
+    std::vector<GoalWindow> goal_windows;  // in the order they opened
 
     bool operator==(const JourneyState& o) const {
         return created == o.created && stage == o.stage && stage_since == o.stage_since &&
                events_seen == o.events_seen && last_event_ts == o.last_event_ts &&
                last_event_at == o.last_event_at && window_hits == o.window_hits &&
                condition_hits == o.condition_hits && segments == o.segments && timers == o.timers &&
-               next_timer_seq == o.next_timer_seq && recent_ids == o.recent_ids;
+               next_timer_seq == o.next_timer_seq && recent_ids == o.recent_ids &&
+               goal_windows == o.goal_windows;
     }
 };
 

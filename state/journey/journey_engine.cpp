@@ -28,6 +28,7 @@ void Effects::clear() {
     requests.clear();
     drops.clear();
     segment_changes.clear();
+    outcomes.clear();
     timers_fired = 0;
     forgotten_event.reset();
 }
@@ -55,6 +56,7 @@ JourneyEngine::JourneyEngine(JourneyModel model)
     for (size_t w = 0; w < model_.conditions.windows.size(); ++w)
         by_event_type_[model_.conditions.windows[w].type].condition_windows.push_back(
             static_cast<uint16_t>(w));
+    for (const Action& action : model_.actions) by_event_type_[action.goal_event].goal = true;
     for (size_t t = 0; t < model_.timers.size(); ++t)
         for (StageId stage : model_.timers[t].in)
             timers_in_[stage].push_back(static_cast<uint16_t>(t));
@@ -85,6 +87,7 @@ void JourneyEngine::apply(CustomerState& customer, const Event& event, TimeMs no
     if (rules != by_event_type_.end())
         record_condition_event(model_.conditions, journey, rules->second.condition_windows,
                                event.ts);
+    if (rules != by_event_type_.end() && rules->second.goal) reach_goals(journey, event, out);
     if (rules != by_event_type_.end()) {
         for (uint16_t r : rules->second.transitions)
             if (model_.transitions[r].counts()) record_hit(journey, r, event.ts);
@@ -137,13 +140,49 @@ void JourneyEngine::fire_due(CustomerState& customer, TimeMs now, Effects& out) 
         enter_stage(customer, rule.to, timer.due, cause, now, out);
         arm_inactivity(journey, now, /*restart_running=*/false, out);
     }
+    // Goal windows that reached their end without the goal event.
+    auto& windows = journey.goal_windows;
+    const auto closed = std::stable_partition(windows.begin(), windows.end(),
+                                              [&](const GoalWindow& w) { return w.closes_at > now; });
+    for (auto it = closed; it != windows.end(); ++it) {
+        out.outcomes.emplace_back(it->action, ActionOutcome::failure);
+        ++out.timers_fired;
+    }
+    windows.erase(closed, windows.end());
     if (out.timers_fired > 0) update_segments(customer, cause, now, out);
+}
+
+bool JourneyEngine::open_goal_window(CustomerState& customer, ActionId action, uint64_t decision,
+                                     TimeMs sent_at, Effects& out) const {
+    out.clear();
+    auto& windows = customer.journey.goal_windows;
+    if (std::any_of(windows.begin(), windows.end(),
+                    [&](const GoalWindow& w) { return w.decision == decision; }))
+        return false;
+    windows.push_back({action, decision, sent_at, sent_at + model_.actions[action].goal_within});
+    out.outcomes.emplace_back(action, ActionOutcome::sent);
+    return true;
+}
+
+// Every open window of an action with this goal closes as a success: each send counts for its
+// own action, so two actions aiming at one goal both learn from it.
+void JourneyEngine::reach_goals(JourneyState& journey, const Event& event, Effects& out) const {
+    auto& windows = journey.goal_windows;
+    const auto reached = std::stable_partition(windows.begin(), windows.end(), [&](const GoalWindow& w) {
+        return model_.actions[w.action].goal_event != event.type || event.ts < w.sent_at ||
+               event.ts > w.closes_at;
+    });
+    for (auto it = reached; it != windows.end(); ++it)
+        out.outcomes.emplace_back(it->action, ActionOutcome::success);
+    windows.erase(reached, windows.end());
 }
 
 std::optional<TimeMs> JourneyEngine::next_due(const CustomerState& customer) const {
     std::optional<TimeMs> earliest;
     for (const PendingTimer& timer : customer.journey.timers)
         if (!earliest || timer.due < *earliest) earliest = timer.due;
+    for (const GoalWindow& window : customer.journey.goal_windows)
+        if (!earliest || window.closes_at < *earliest) earliest = window.closes_at;
     return earliest;
 }
 

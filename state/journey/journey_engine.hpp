@@ -25,6 +25,9 @@
 // - A program with `when` is requested only if its condition holds at that moment, after the
 //   event's profile and window changes; a delayed one checks again when its delay ends and is
 //   dropped (reason "not_eligible") if it no longer holds.
+// - open_goal_window() opens the goal window of an action sent to the customer (once per
+//   decision). An event of the action's goal type with `ts` inside an open window closes it
+//   as a success; fire_due() closes windows that reached their end as failures.
 //
 // The engine holds no per-customer data; one instance serves every customer of a process.
 // Thread-safety: immutable once built; customer actors on every scheduler thread, the gateway,
@@ -37,6 +40,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "state/decisioning/action_outcome.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/event.hpp"
 #include "state/journey/journey_model.hpp"
@@ -82,6 +86,8 @@ struct TimerChange {
 
 struct Effects {
     ApplyOutcome outcome = ApplyOutcome::applied;
+    // Goal windows of action sends opened and closed (the store counts them per action).
+    std::vector<std::pair<ActionId, ActionOutcome>> outcomes;
     std::vector<StageChange> stage_changes;
     std::vector<TimerChange> timer_changes;
     std::vector<ProgramRequest> requests;
@@ -109,6 +115,9 @@ class JourneyEngine {
     // `out` is cleared first; reusing one Effects across calls saves its allocations.
     void apply(CustomerState& customer, const Event& event, TimeMs now, Effects& out) const;
     void fire_due(CustomerState& customer, TimeMs now, Effects& out) const;
+    // false (and no effects) when the window of this decision is open already.
+    bool open_goal_window(CustomerState& customer, ActionId action, uint64_t decision,
+                          TimeMs sent_at, Effects& out) const;
 
     // When the earliest pending timer is due; nullopt when none is pending.
     std::optional<TimeMs> next_due(const CustomerState& customer) const;
@@ -123,6 +132,7 @@ class JourneyEngine {
         std::vector<uint16_t> transitions;  // rules whose `on` lists this type, in file order
         std::vector<ProgramId> on_event;
         std::vector<uint16_t> condition_windows;  // event windows of conditions counting it
+        bool goal = false;                        // some action's goal event
     };
     struct SegmentPrograms {
         std::vector<ProgramId> on_enter;
@@ -139,6 +149,7 @@ class JourneyEngine {
     void request_program(CustomerState& customer, ProgramId program, const std::string& cause,
                          TimeMs now, Effects& out) const;
     bool eligible(const CustomerState& customer, ProgramId program, TimeMs now) const;
+    void reach_goals(JourneyState& journey, const Event& event, Effects& out) const;
     void update_segments(CustomerState& customer, const std::string& cause, TimeMs now,
                          Effects& out) const;
     // Arms the inactivity timers of the current stage that are not running; an event also

@@ -17,6 +17,8 @@ namespace journeyd {
 using StageId = uint16_t;
 using ProgramId = uint16_t;
 using PriorityClass = uint8_t;  // index into PressurePolicy::hierarchy, 0 = highest
+using ActionId = uint16_t;       // index into JourneyModel::actions
+inline constexpr ActionId kNoAction = 0xffff;
 
 // `[[journey.transition]]`: checked in file order, the first that matches wins.
 struct TransitionRule {
@@ -38,6 +40,28 @@ struct TimerRule {
     StageId to = 0;
 };
 
+// `[[action]]`: a candidate message of the next-best-action catalogue
+// (docs/configuration.md, "Next best actions").
+struct Action {
+    std::string name;
+    std::string channel;
+    PriorityClass priority = 0;
+    std::string template_name;
+    double value = 1;   // of one success
+    double weight = 1;  // the business's lever
+    Condition when;     // eligible only while it holds
+    // A success: an event of goal_event within goal_within of the send; else a failure.
+    std::string goal_event;
+    DurationMs goal_within = 0;
+    DurationMs cooldown = 0;  // not sent again to the same customer within this (0: no limit)
+};
+
+// `[decisioning] explore`: how a propensity is read from an action's outcome counts.
+enum class Explore : uint8_t {
+    thompson,  // a draw from Beta(1 + successes, 1 + failures), seeded by the decision id
+    greedy,    // the mean of that distribution
+};
+
 // `[[program]]`: what to ask the pressure coordinator to send, and when.
 struct Program {
     std::string name;
@@ -51,6 +75,10 @@ struct Program {
     PriorityClass priority = 0;
     std::string template_name;
     Condition when;  // requested only while it holds (empty: always)
+    // `action = "best"`: channel, priority and template are those of the action chosen among
+    // `candidates` (every action when the program lists none), not the program's own.
+    bool best_action = false;
+    std::vector<ActionId> candidates;
 };
 
 struct JourneyModel {
@@ -60,6 +88,8 @@ struct JourneyModel {
     std::vector<TimerRule> timers;
     std::vector<Program> programs;  // in file order: ties in arbitration go to the first
     ConditionModel conditions;      // segments and the event windows conditions count in
+    std::vector<Action> actions;    // the catalogue, in file order
+    Explore explore = Explore::thompson;
 
     std::optional<StageId> stage_id(std::string_view name) const {
         for (size_t i = 0; i < stages.size(); ++i)
@@ -71,6 +101,29 @@ struct JourneyModel {
         for (size_t i = 0; i < programs.size(); ++i)
             if (programs[i].name == name) return static_cast<ProgramId>(i);
         return std::nullopt;
+    }
+
+    std::optional<ActionId> action_id(std::string_view name) const {
+        for (size_t i = 0; i < actions.size(); ++i)
+            if (actions[i].name == name) return static_cast<ActionId>(i);
+        return std::nullopt;
+    }
+
+    // What a program sends: its own channel, class and template, or those of the action chosen
+    // for it (kNoAction: none chosen).
+    const std::string& channel_of(ProgramId program, ActionId action) const {
+        return action == kNoAction ? programs[program].channel : actions[action].channel;
+    }
+    PriorityClass priority_of(ProgramId program, ActionId action) const {
+        return action == kNoAction ? programs[program].priority : actions[action].priority;
+    }
+    const std::string& template_of(ProgramId program, ActionId action) const {
+        return action == kNoAction ? programs[program].template_name
+                                   : actions[action].template_name;
+    }
+    const std::string& action_name(ActionId action) const {
+        static const std::string none;
+        return action == kNoAction ? none : actions[action].name;
     }
 };
 

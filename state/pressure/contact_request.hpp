@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "state/decisioning/action_ranking.hpp"
 #include "state/duration.hpp"
 #include "state/journey/journey_model.hpp"
 #include "state/stable_hash.hpp"
@@ -50,6 +51,11 @@ struct ContactRequest {
     // history of theirs for the coordinator to read first. Not stored: recovered requests
     // are false and read it.
     bool new_customer = false;
+    // A program with action = "best": its eligible actions, best first (action_ranking.hpp).
+    // The coordinator sends the first the pressure rules allow; `action` is the one chosen
+    // (kNoAction until then, and for other programs).
+    std::vector<RankedAction> candidates{};
+    ActionId action = kNoAction;
 };
 
 inline std::string make_decision_id(const std::string& customer, const std::string& program,

@@ -17,12 +17,16 @@ struct Delivery {
     std::string template_name;
     std::string priority;
     TimeMs decided_at = 0;
+    std::string action{};  // the next best action sent, for a program with action = "best"
 };
 
 inline nlohmann::json to_json(const Delivery& d) {
-    return {{"decision_id", d.decision_id}, {"customer", d.customer},      {"program", d.program},
-            {"channel", d.channel},         {"template", d.template_name}, {"priority", d.priority},
-            {"decided_at", d.decided_at}};
+    nlohmann::json json = {{"decision_id", d.decision_id}, {"customer", d.customer},
+                           {"program", d.program},         {"channel", d.channel},
+                           {"template", d.template_name},  {"priority", d.priority},
+                           {"decided_at", d.decided_at}};
+    if (!d.action.empty()) json["action"] = d.action;
+    return json;
 }
 
 // A send the endpoint refused for good (an HTTP 4xx that retrying cannot change): parked in

@@ -41,6 +41,8 @@ std::string_view to_string(Outcome outcome) {
 PressureLedger::PressureLedger(PressurePolicy policy, JourneyModel model)
     : policy_(std::move(policy)), model_(std::move(model)) {
     for (const CapRule& cap : policy_.caps) longest_cap_ = std::max(longest_cap_, cap.per);
+    for (const Action& action : model_.actions)
+        longest_cap_ = std::max(longest_cap_, action.cooldown);
     for (const auto& [channel, per_second] : policy_.rate)
         rates_[channel] = RateBudget{1000.0 / per_second, 0};
 }
@@ -153,32 +155,88 @@ std::vector<Contact> PressureLedger::contacts(const std::string& customer) const
 void PressureLedger::arbitrate(CustomerLedger& customer, TimeMs now, std::vector<Decision>& out) {
     std::vector<ContactRequest> contenders = std::move(customer.contenders);
     customer.contenders.clear();
-    auto rank = [&](const ContactRequest& r) {
-        return std::make_pair(model_.programs[r.program].priority, r.program);
+    // A "best" program contends with the class of its best ranked action.
+    auto priority = [&](const ContactRequest& r) {
+        return model_.priority_of(r.program,
+                                  r.candidates.empty() ? kNoAction : r.candidates.front().action);
     };
+    auto rank = [&](const ContactRequest& r) { return std::make_pair(priority(r), r.program); };
     auto winner = std::min_element(contenders.begin(), contenders.end(),
                                    [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
-    const Program& won = model_.programs[winner->program];
+    const std::string lost_to = "lost to " + model_.programs[winner->program].name + " (" +
+                                policy_.hierarchy[priority(*winner)] + ")";
     for (auto it = contenders.begin(); it != contenders.end(); ++it) {
         if (it == winner) continue;
-        out.push_back(decide(*it, Outcome::suppress, "arbitration",
-                             "lost to " + won.name + " (" + policy_.hierarchy[won.priority] + ")",
-                             now));
+        out.push_back(decide(*it, Outcome::suppress, "arbitration", lost_to, now));
     }
     evaluate(Held{std::move(*winner), false}, now, out);
 }
 
 void PressureLedger::evaluate(Held held, TimeMs now, std::vector<Decision>& out) {
+    if (held.request.candidates.empty()) return apply_rules(std::move(held), now, out);
+    CustomerLedger& customer = customers_[held.request.customer];
+    forget_old_sends(customer, now);
+    std::vector<SkippedAction> skipped;
+    auto refused = choose_action(customer, held.request, now, skipped);
+    if (refused) {
+        out.push_back(decide(held.request, Outcome::suppress, std::move(refused->first),
+                             std::move(refused->second), now));
+    } else {
+        apply_rules(std::move(held), now, out);
+    }
+    out.back().skipped = std::move(skipped);
+}
+
+std::optional<std::pair<std::string, std::string>> PressureLedger::choose_action(
+    const CustomerLedger& customer, ContactRequest& request, TimeMs now,
+    std::vector<SkippedAction>& skipped) const {
+    std::optional<std::pair<std::string, std::string>> first_refusal;
+    const auto& refused = customer.preferences.refused_channels;
+    for (const RankedAction& candidate : request.candidates) {
+        const Action& action = model_.actions[candidate.action];
+        std::optional<std::pair<std::string, std::string>> refusal;
+        if (std::find(refused.begin(), refused.end(), action.channel) != refused.end())
+            refusal.emplace("consent", "no consent for " + action.channel);
+        else if (auto cooldown = in_cooldown(customer, candidate.action, now))
+            refusal.emplace("cooldown", std::move(*cooldown));
+        else if (!policy_.exempt[action.priority])
+            if (auto cap = exceeded_cap(customer, action.channel, now))
+                refusal.emplace("cap", std::move(*cap));
+        if (!refusal) {
+            request.action = candidate.action;
+            return std::nullopt;
+        }
+        skipped.push_back({candidate.action, refusal->first});
+        if (!first_refusal) first_refusal = std::move(refusal);
+    }
+    request.action = request.candidates.front().action;
+    first_refusal->second =
+        model_.actions[request.action].name + ": " + first_refusal->second;
+    return first_refusal;
+}
+
+std::optional<std::string> PressureLedger::in_cooldown(const CustomerLedger& customer,
+                                                       ActionId action, TimeMs now) const {
+    const DurationMs cooldown = model_.actions[action].cooldown;
+    if (cooldown <= 0) return std::nullopt;
+    for (const Contact& sent : customer.sends)
+        if (sent.action == action && sent.at > now - cooldown)
+            return model_.actions[action].name + " sent at " + std::to_string(sent.at) +
+                   ", cooldown " + std::to_string(cooldown / 1000) + "s";
+    return std::nullopt;
+}
+
+void PressureLedger::apply_rules(Held held, TimeMs now, std::vector<Decision>& out) {
     const ContactRequest& request = held.request;
-    const Program& program = model_.programs[request.program];
-    const bool exempt = policy_.exempt[program.priority];
+    const std::string& channel = model_.channel_of(request.program, request.action);
+    const bool exempt = policy_.exempt[model_.priority_of(request.program, request.action)];
     CustomerLedger& customer = customers_[request.customer];
     const ContactPreferences& preferences = customer.preferences;
 
     const auto& refused = preferences.refused_channels;
-    if (std::find(refused.begin(), refused.end(), program.channel) != refused.end()) {
-        out.push_back(decide(request, Outcome::suppress, "consent",
-                             "no consent for " + program.channel, now));
+    if (std::find(refused.begin(), refused.end(), channel) != refused.end()) {
+        out.push_back(
+            decide(request, Outcome::suppress, "consent", "no consent for " + channel, now));
         return;
     }
     if (!exempt && policy_.quiet_hours) {
@@ -197,12 +255,12 @@ void PressureLedger::evaluate(Held held, TimeMs now, std::vector<Decision>& out)
     }
     forget_old_sends(customer, now);
     if (!exempt) {
-        if (auto cap = exceeded_cap(customer, request.program, now)) {
+        if (auto cap = exceeded_cap(customer, channel, now)) {
             out.push_back(decide(request, Outcome::suppress, "cap", std::move(*cap), now));
             return;
         }
     }
-    auto rate = rates_.find(program.channel);
+    auto rate = rates_.find(channel);
     if (rate != rates_.end() && !held.rate_reserved) {
         RateBudget& budget = rate->second;
         ++budget.asked;
@@ -212,7 +270,7 @@ void PressureLedger::evaluate(Held held, TimeMs now, std::vector<Decision>& out)
             const TimeMs until = static_cast<TimeMs>(std::ceil(slot - kRateBurstMs));
             Decision d = decide(
                 request, Outcome::defer, "rate",
-                program.channel + " budget " + rate_text(1000.0 / budget.interval_ms) + "/s", now);
+                channel + " budget " + rate_text(1000.0 / budget.interval_ms) + "/s", now);
             d.until = until;
             out.push_back(std::move(d));
             held.rate_reserved = true;
@@ -220,7 +278,7 @@ void PressureLedger::evaluate(Held held, TimeMs now, std::vector<Decision>& out)
             return;
         }
     }
-    customer.sends.push_back({request.program, now, !exempt});
+    customer.sends.push_back({request.program, now, !exempt, request.action});
     out.push_back(decide(request, Outcome::send, "ok", exempt ? "exempt class" : "", now));
 }
 
@@ -235,18 +293,21 @@ Decision PressureLedger::decide(const ContactRequest& request, Outcome outcome, 
     d.detail = std::move(detail);
     d.at = now;
     d.requested_at = request.at;
+    d.action = request.action;
+    d.candidates = request.candidates;
     return d;
 }
 
 std::optional<std::string> PressureLedger::exceeded_cap(const CustomerLedger& customer,
-                                                        ProgramId program, TimeMs now) const {
-    const std::string& channel = model_.programs[program].channel;
+                                                        const std::string& channel,
+                                                        TimeMs now) const {
     for (const CapRule& cap : policy_.caps) {
         if (cap.channel != "*" && cap.channel != channel) continue;
         uint32_t used = 0;
         for (const Contact& sent : customer.sends) {
             if (!sent.counts_against_caps || sent.at <= now - cap.per) continue;
-            if (cap.channel == "*" || model_.programs[sent.program].channel == channel) ++used;
+            if (cap.channel == "*" || model_.channel_of(sent.program, sent.action) == channel)
+                ++used;
         }
         if (used >= cap.max)
             return cap.channel + " " + std::to_string(cap.max) + " per " +

@@ -21,6 +21,12 @@
 //    the request reserves, so deferred requests leave in order, one slot each, and never
 //    wake up together to fight over one token. A reserved slot is honoured when it comes.
 // 6. Send.
+// A request with candidate actions (a program with action = "best") first chooses the best
+// ranked action whose channel the customer consents to, that is not in its cooldown for the
+// customer and whose channel is under its caps (exempt classes: not capped); the skipped ones
+// and why are on the decision. The rules above then apply to the chosen action's channel and
+// class. When every candidate is skipped, the request is suppressed with the best one's reason.
+// A deferred request chooses again when it is evaluated again.
 // Requests the journey already dropped (ContactRequest::dropped_reason, e.g. "left_stage")
 // are recorded as suppress with that reason and no rule applied.
 //
@@ -45,6 +51,15 @@ namespace journeyd {
 enum class Outcome : uint8_t { send, defer, suppress };
 std::string_view to_string(Outcome outcome);
 
+struct SkippedAction {
+    ActionId action = 0;
+    std::string reason;  // "consent", "cooldown", "cap"
+
+    bool operator==(const SkippedAction& o) const {
+        return action == o.action && reason == o.reason;
+    }
+};
+
 struct Decision {
     std::string decision_id;
     std::string customer;
@@ -55,12 +70,16 @@ struct Decision {
     TimeMs until = 0;    // defer: when it is evaluated again
     TimeMs at = 0;       // when it was decided
     TimeMs requested_at = 0;
+    ActionId action = kNoAction;           // the action sent (or refused), for "best" programs
+    std::vector<RankedAction> candidates;  // as ranked for the request
+    std::vector<SkippedAction> skipped;    // ranked above the chosen one, refused by the rules
 };
 
 struct Contact {
     ProgramId program = 0;
     TimeMs at = 0;
     bool counts_against_caps = true;
+    ActionId action = kNoAction;
 };
 
 class PressureLedger {
@@ -128,17 +147,25 @@ class PressureLedger {
 
     void arbitrate(CustomerLedger& customer, TimeMs now, std::vector<Decision>& out);
     void evaluate(Held held, TimeMs now, std::vector<Decision>& out);
+    void apply_rules(Held held, TimeMs now, std::vector<Decision>& out);
+    // Sets request.action to the best candidate the rules allow; when none, to the best one,
+    // and returns why it is refused (reason, detail).
+    std::optional<std::pair<std::string, std::string>> choose_action(
+        const CustomerLedger& customer, ContactRequest& request, TimeMs now,
+        std::vector<SkippedAction>& skipped) const;
+    std::optional<std::string> in_cooldown(const CustomerLedger& customer, ActionId action,
+                                           TimeMs now) const;
     Decision decide(const ContactRequest& request, Outcome outcome, std::string reason,
                     std::string detail, TimeMs now) const;
-    std::optional<std::string> exceeded_cap(const CustomerLedger& customer, ProgramId program,
-                                            TimeMs now) const;
+    std::optional<std::string> exceeded_cap(const CustomerLedger& customer,
+                                            const std::string& channel, TimeMs now) const;
     void forget_old_sends(CustomerLedger& customer, TimeMs now) const;
     void defer(CustomerLedger& customer, TimeMs until, Held held);
 
     PressurePolicy policy_;
     JourneyModel model_;
     TimeZones zones_;
-    DurationMs longest_cap_ = 0;
+    DurationMs longest_cap_ = 0;  // or cooldown: how long a send is remembered
     ShardedHashMap<CustomerLedger> customers_;  // no stall while growing
     std::unordered_map<std::string, RateBudget> rates_;
     std::multimap<TimeMs, Held> deferred_;                   // by when they are due again

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "state/decisioning/action_outcome.hpp"
 #include "state/duration.hpp"
 
 namespace journeyd {
@@ -121,22 +122,6 @@ struct DueTimer {
     std::string customer;
 };
 
-// What the store counted of one action of the catalogue: sends whose goal window opened,
-// and how those windows closed. The rest are open.
-struct ActionCounts {
-    int64_t sent = 0;
-    int64_t successes = 0;
-    int64_t failures = 0;
-
-    int64_t open() const { return sent - successes - failures; }
-    ActionCounts& operator+=(const ActionCounts& other) {
-        sent += other.sent;
-        successes += other.successes;
-        failures += other.failures;
-        return *this;
-    }
-};
-
 struct StoreStats {
     uint64_t customers = 0;
     uint64_t pending_timers = 0;    // customers in the timer index
@@ -158,8 +143,6 @@ struct StoreStats {
 // action's outcome under kActionCount + "sent:" | "success:" | "failure:" + its name.
 inline const std::string kSegmentCount{"\0segment:", 9};
 inline const std::string kActionCount{"\0action:", 8};
-
-enum class ActionOutcome : uint8_t { sent, success, failure };
 
 inline std::string action_counter_key(std::string_view action, ActionOutcome outcome) {
     static constexpr std::string_view kNames[] = {"sent:", "success:", "failure:"};

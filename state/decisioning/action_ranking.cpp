@@ -1,0 +1,80 @@
+#include "state/decisioning/action_ranking.hpp"
+
+#include <algorithm>
+#include <boost/math/special_functions/beta.hpp>
+#include <random>
+
+#include "state/decisioning/condition.hpp"
+#include "state/stable_hash.hpp"
+
+namespace journeyd {
+namespace {
+
+double alpha(const ActionCounts& c) {
+    return 1.0 + static_cast<double>(std::max<int64_t>(0, c.successes));
+}
+double beta(const ActionCounts& c) {
+    return 1.0 + static_cast<double>(std::max<int64_t>(0, c.failures));
+}
+
+bool names_segments(const Condition& when) {
+    return std::any_of(when.entries.begin(), when.entries.end(), [](const ConditionEntry& e) {
+        return e.kind == EntryKind::segment || e.kind == EntryKind::not_segment;
+    });
+}
+
+}  // namespace
+
+double propensity_mean(const ActionCounts& counts) {
+    return alpha(counts) / (alpha(counts) + beta(counts));
+}
+
+std::pair<double, double> propensity_interval(const ActionCounts& counts) {
+    return {boost::math::ibeta_inv(alpha(counts), beta(counts), 0.025),
+            boost::math::ibeta_inv(alpha(counts), beta(counts), 0.975)};
+}
+
+// X / (X + Y) of X ~ Gamma(alpha), Y ~ Gamma(beta) is Beta(alpha, beta).
+double propensity_draw(const ActionCounts& counts, uint64_t seed) {
+    std::mt19937_64 random(seed);
+    std::gamma_distribution<double> x(alpha(counts), 1.0);
+    std::gamma_distribution<double> y(beta(counts), 1.0);
+    const double a = x(random);
+    const double b = y(random);
+    return a + b > 0 ? a / (a + b) : 0.5;
+}
+
+uint64_t draw_seed(std::string_view decision_id, std::string_view action) {
+    return stable_hash(action, stable_hash(decision_id, stable_hash("thompson")));
+}
+
+bool action_eligible(const CustomerState& customer, const JourneyModel& model, ActionId action,
+                     TimeMs now) {
+    const Condition& when = model.actions[action].when;
+    if (when.entries.empty()) return true;
+    // Reused per thread: evaluating segments allocates only the first time.
+    thread_local SegmentMembership segments;
+    if (names_segments(when)) evaluate_segments(model.conditions, customer, now, segments);
+    return holds(when, customer, segments, now);
+}
+
+std::vector<RankedAction> rank_actions(const CustomerState& customer, const JourneyModel& model,
+                                       const Program& program,
+                                       const std::vector<ActionCounts>& totals,
+                                       std::string_view decision_id, TimeMs now) {
+    std::vector<RankedAction> ranked;
+    for (ActionId id : program.candidates) {
+        if (!action_eligible(customer, model, id, now)) continue;
+        const Action& action = model.actions[id];
+        const ActionCounts counts = id < totals.size() ? totals[id] : ActionCounts{};
+        const double propensity = model.explore == Explore::thompson
+                                      ? propensity_draw(counts, draw_seed(decision_id, action.name))
+                                      : propensity_mean(counts);
+        ranked.push_back({id, propensity, propensity * action.value * action.weight});
+    }
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const RankedAction& a, const RankedAction& b) { return a.score > b.score; });
+    return ranked;
+}
+
+}  // namespace journeyd

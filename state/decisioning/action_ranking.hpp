@@ -1,0 +1,59 @@
+// Next best actions: which of a program's candidate actions suits a customer now
+// (docs/configuration.md, "Next best actions").
+//
+// An eligible action (its `when` holds) scores propensity × value × weight. The propensity
+// is read from the action's outcome counts as a Beta(1 + successes, 1 + failures): with
+// Explore::thompson a draw from it, from a generator seeded by the decision id and the action's
+// name (a replay of the decision after a crash ranks the same way, and adding an action to the
+// catalogue changes no other action's draw); with Explore::greedy its mean. Open goal windows
+// count as neither.
+//
+// The coordinator then sends the best ranked action that the contact-pressure rules allow
+// (PressureLedger); ranking here knows nothing of pressure.
+//
+// Thread-safety: plain functions of their arguments.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "state/decisioning/action_outcome.hpp"
+#include "state/journey/customer_state.hpp"
+#include "state/journey/journey_model.hpp"
+
+namespace journeyd {
+
+struct RankedAction {
+    ActionId action = 0;
+    double propensity = 0;
+    double score = 0;  // propensity × value × weight
+
+    bool operator==(const RankedAction& o) const {
+        return action == o.action && propensity == o.propensity && score == o.score;
+    }
+};
+
+// The mean of Beta(1 + successes, 1 + failures).
+double propensity_mean(const ActionCounts& counts);
+// Its central 95% interval (the 2.5% and 97.5% quantiles).
+std::pair<double, double> propensity_interval(const ActionCounts& counts);
+// One draw from it, the same for the same counts and seed.
+double propensity_draw(const ActionCounts& counts, uint64_t seed);
+// The seed of `action`'s draw for the decision `decision_id`.
+uint64_t draw_seed(std::string_view decision_id, std::string_view action);
+
+// The program's eligible candidates, best first (ties: catalogue order). `totals` holds every
+// action's counts by ActionId.
+std::vector<RankedAction> rank_actions(const CustomerState& customer, const JourneyModel& model,
+                                       const Program& program,
+                                       const std::vector<ActionCounts>& totals,
+                                       std::string_view decision_id, TimeMs now);
+
+// Whether the action's `when` holds for the customer now.
+bool action_eligible(const CustomerState& customer, const JourneyModel& model, ActionId action,
+                     TimeMs now);
+
+}  // namespace journeyd
