@@ -390,6 +390,7 @@ AdminResponse AdminApi::cluster() const {
             member["attempts"] = m.attempts;
             member["forwarded"] = m.forwarded;
             member["refused"] = m.refused;
+            member["counters_at"] = m.counters_at;
         }
         members.push_back(std::move(member));
     }
