@@ -161,11 +161,11 @@ void Daemon::start() {
         return ClusterView{clustered, cluster->fingerprint(), cluster->members(), std::move(rates),
                            lease_until};
     };
-    admin_ = std::make_unique<AdminServer>(
-        AdminContext{config_.node.name, config_.admin.token, system_.get(), cluster_->router(),
-                     coordinator_, cluster_view, metrics_, store_, sink_, context->engine,
-                     config_.pressure, system_now_ms, config_.admin.max_body,
-                     config_.admin.max_connections, config_.admin.read_timeout, admin_tls});
+    admin_ = std::make_unique<AdminServer>(AdminContext{
+        config_.node.name, config_.admin.token, system_.get(), cluster_->router(), coordinator_,
+        cluster_view, metrics_, store_, sink_, context->engine, config_.pressure, system_now_ms,
+        config_.admin.max_body, config_.admin.max_connections, config_.admin.read_timeout,
+        admin_tls, config_.cluster.forward_timeout});
     const auto [admin_host, admin_port] = *parse_address(config_.node.admin);
     admin_port_ = admin_->start(admin_host, admin_port);
     // The start line stays as the programs reading it expect (start_line.hpp); TLS is said
