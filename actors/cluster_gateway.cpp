@@ -149,6 +149,9 @@ class Gateway {
         return caf::make_message(stored.has_value(), stored.value_or(std::string()));
     }
 
+    // Answered while draining too: a read of the store, nothing to finish.
+    std::string counters() const { return encode_counters(setup_.store->stats().counters); }
+
     caf::result<std::string> lease(uint64_t member, const std::string& demand) {
         if (!setup_.lender)
             return caf::make_error(caf::sec::runtime_error, "this member lends no rate budget");
@@ -218,6 +221,7 @@ caf::behavior cluster_gateway(caf::event_based_actor* self, GatewaySetup setup) 
         },
         [gateway](contacts_atom atom, const std::string& id) { return gateway->history(atom, id); },
         [gateway](record_atom, const std::string& id) { return gateway->record(id); },
+        [gateway](counters_atom) { return gateway->counters(); },
         [gateway](lease_atom, uint64_t member, const std::string& demand) {
             return gateway->lease(member, demand);
         },

@@ -18,6 +18,7 @@
 //   (lookup_atom, std::string id) -> (bool found, std::string encode_customer bytes)
 //   (decisions_atom | contacts_atom, std::string id) -> std::string encode_history bytes
 //   (record_atom, std::string id) -> (bool found, std::string stored record)
+//   (counters_atom) -> std::string encode_counters bytes: this node's store counters
 //   (lease_atom, uint64_t member, std::string encode_rates demand)
 //       -> std::string encode_rates lease (the lender only, state/pressure/rate_lease.hpp)
 //   (drain_atom) -> caf::unit_t once every request taken is answered; later ones are refused

@@ -39,6 +39,7 @@ class Peer {
         status_.reason.clear();
         enter(MemberState::up);
         self_->delayed_send(self_, setup_.heartbeat, heartbeat_atom::value, generation_);
+        exchange(generation_);
     }
 
     void on_unreachable(const std::string& reason) {
@@ -74,6 +75,43 @@ class Peer {
                          std::to_string(setup_.connect_timeout.count()) +
                          " ms: " + describe(self_->system(), error));
                 });
+    }
+
+    // Asks the member's counters for RemoteCounters, then again `exchange_every` after the
+    // answer (or the error), so that a slow member never has two questions pending. The
+    // exchange of a connection since lost ends here: the new one runs its own.
+    void exchange(uint64_t generation) {
+        if (generation != generation_ || !gateway_) return;
+        auto again = [this, generation] {
+            self_->delayed_send(self_, setup_.exchange_every, exchange_atom::value, generation);
+        };
+        self_->request(gateway_, setup_.forward_timeout, counters_atom::value)
+            .then(
+                [this, generation, again](const std::string& bytes) {
+                    // An answer from before a reconnect may be older than one reported since.
+                    if (generation != generation_) return;
+                    auto counters = read_counters(bytes);
+                    if (counters) {
+                        setup_.remote_counters->report(setup_.index, *counters);
+                        status_.counters_at = setup_.now();
+                        setup_.status->publish(setup_.index, status_);
+                    } else {
+                        spdlog::warn("cluster: {}", describe(self_->system(), counters.error()));
+                    }
+                    again();
+                },
+                // A member that does not answer is the heartbeat's to notice; its last
+                // counters stay.
+                [again](const caf::error&) { again(); });
+    }
+
+    caf::expected<StoreCounters> read_counters(const std::string& bytes) const {
+        std::string error;
+        auto counters = decode_counters(bytes, error);
+        if (!counters)
+            return caf::make_error(caf::sec::runtime_error,
+                                   "counters from " + status_.name + ": " + error);
+        return std::move(*counters);
     }
 
     // Forwards `message` (about `count` events or questions, for the status counters) to the
@@ -194,6 +232,12 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
         },
         [peer](unreachable_atom, const std::string& reason) { peer->on_unreachable(reason); },
         [peer](heartbeat_atom, uint64_t generation) { peer->heartbeat(generation); },
+        [peer](exchange_atom, uint64_t generation) { peer->exchange(generation); },
+        [peer](counters_atom atom) {
+            return peer->forward<StoreCounters>(
+                "its store counters", 0, caf::detail::type_list<std::string>{},
+                [peer](const std::string& bytes) { return peer->read_counters(bytes); }, atom);
+        },
         [peer](event_atom, const std::vector<Event>& events) {
             return peer->forward_events(events);
         },

@@ -18,6 +18,11 @@
 // is a down_msg) and says hello every `heartbeat`; no answer within `connect_timeout` counts as
 // down, since a hung process keeps its TCP connection. Down, it tries again after 100 ms,
 // doubling to 5 s.
+//
+// Counters: up, the peer asks the member's store counters at once and then every
+// `exchange_every` (counters_atom, the question the admin API asks for GET /segments too) and
+// reports them to `remote_counters`; down, it stops asking, and what the member reported last
+// stays there (state/cluster/remote_counters.hpp says why).
 #pragma once
 
 #include <caf/all.hpp>
@@ -27,6 +32,7 @@
 
 #include "actors/cluster_status.hpp"
 #include "config/config.hpp"
+#include "state/cluster/remote_counters.hpp"
 #include "state/journey/journey_engine.hpp"
 
 namespace journeyd {
@@ -38,11 +44,13 @@ struct PeerSetup {
     uint64_t fingerprint = 0;
     std::shared_ptr<const JourneyEngine> engine;  // reads forwarded customers back
     std::function<void(const caf::actor& peer, const ClusterMember& member)> connect;
-    std::shared_ptr<ClusterStatus> status;  // holds the member's first entry at `index`
+    std::shared_ptr<ClusterStatus> status;            // holds the member's first entry at `index`
+    std::shared_ptr<RemoteCounters> remote_counters;  // the member's reports go to `index`
     std::function<TimeMs()> now;
     std::chrono::milliseconds forward_timeout{10'000};
     std::chrono::milliseconds connect_timeout{2'000};
     std::chrono::milliseconds heartbeat{1'000};
+    std::chrono::milliseconds exchange_every{2'000};
 };
 
 caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup);

@@ -1,7 +1,7 @@
 // What this node knows of every cluster member, for /cluster: the peer actors write their
-// member's entry on every change of state and with each heartbeat, the rate borrower the
-// node's budgets; admin threads read a copy. A lock, not a message, so that reading never waits on
-// a busy actor.
+// member's entry on every change of state, with each heartbeat and each exchange of counters,
+// the rate borrower the node's budgets; admin threads read a copy. A lock, not a message, so
+// that reading never waits on a busy actor.
 #pragma once
 
 #include <mutex>
@@ -41,6 +41,7 @@ struct MemberStatus {
     uint64_t forwarded = 0;  // events and questions forwarded to it and answered
     uint64_t refused = 0;    // events and questions for its customers this node answered
                              // with an error
+    TimeMs counters_at = 0;  // when its store counters last came (RemoteCounters); 0: never
 };
 
 // Thread-safety: every method from any thread; one mutex guards all the state.

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "actors/customer_shard.hpp"
@@ -55,6 +56,13 @@ class CustomerRouter {
         return to.local ? coordinator_ : to.to;
     }
     const ShardRouter& shards() const { return shards_; }
+    // Every other member's name and peer, in list order; empty on a single node.
+    std::vector<std::pair<std::string, caf::actor>> peers() const {
+        std::vector<std::pair<std::string, caf::actor>> others;
+        for (size_t i = 0; i < peers_.size(); ++i)
+            if (i != ownership_.self()) others.emplace_back(ownership_.members()[i], peers_[i]);
+        return others;
+    }
     // The owner's member name in a cluster; nullopt on a single node.
     std::optional<std::string> owner_name(std::string_view id) const {
         if (peers_.empty()) return std::nullopt;

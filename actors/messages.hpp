@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "state/cluster/remote_counters.hpp"
 #include "state/codec/event_codec.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/event.hpp"
@@ -159,6 +160,14 @@ using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 // (uint64_t generation): peer -> itself, every heartbeat while up: say hello (stale
 // generations, of a connection since lost, are ignored).
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+// A member's store counters (StoreStats::counters), for sums over the cluster.
+//   () -> StoreCounters: admin API -> peer: the member's, for GET /segments.
+//   Wire: () -> std::string encode_counters: peer -> gateway, for the admin API and for every
+//       exchange (state/cluster/remote_counters.hpp).
+using counters_atom = caf::atom_constant<caf::atom("counters")>;
+// (uint64_t generation): peer -> itself, every 2 s while up: ask the member's counters for
+// this node's RemoteCounters (stale generations are ignored, as heartbeats').
+using exchange_atom = caf::atom_constant<caf::atom("exchange")>;
 
 // ---- Rate budgets in a cluster (state/pressure/rate_lease.hpp, actors/rate_borrower.hpp)
 
@@ -233,6 +242,7 @@ inline std::string describe(const caf::actor_system& system, const caf::error& e
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::StoredRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::ChannelRates)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::StoreCounters)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::Event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::Event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::EventResult>)

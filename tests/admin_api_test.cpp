@@ -15,8 +15,10 @@ namespace {
 constexpr TimeMs kNow = 1'700'000'000'000;
 
 struct ApiFixture {
-    explicit ApiFixture(std::string token = "t0k") {
-        ConfigResult loaded = load_default_config();
+    // `extra`: TOML appended to the default configuration.
+    explicit ApiFixture(std::string token = "t0k", const std::string& extra = "") {
+        ConfigResult loaded =
+            load_config_text(std::string(default_config_text()) + extra, "t.toml");
         REQUIRE(loaded.config);
         auto engine = std::make_shared<const JourneyEngine>(loaded.config->journey);
         auto memory = std::make_unique<test::MemoryAdminBackend>(engine, kNow);
@@ -224,4 +226,32 @@ TEST_CASE("admin api: dead letters are listed newest first and sent again once e
     CHECK(f.call("GET", "/deliveries/dead/0b0b").status == 404);
     CHECK(json::parse(f.call("GET", "/deliveries/dead").body).size() == 1);
     CHECK(f.call("GET", "/deliveries/dead", "", "wrong").status == 401);
+}
+
+TEST_CASE("admin api: /segments sums the cluster's counters and names the members missing") {
+    ApiFixture f("t0k", R"(
+[[segment]]
+name = "engaged"
+when = [ { event = "view", min = 1, within = "7d" } ]
+
+[[segment]]
+name = "idle"
+when = [ { not_segment = "engaged" } ]
+)");
+    // As summed by the backend: every member's segment counters, stages and actions beside.
+    f.backend->counters.summed = {{kSegmentCount + "engaged", 7}, {"new", 9}};
+    AdminResponse answer = f.call("GET", "/segments");
+    CHECK(answer.status == 200);
+    CHECK(answer.headers.empty());
+    CHECK(json::parse(answer.body) == json::parse(R"([{"name": "engaged", "members": 7},
+                                                      {"name": "idle", "members": 0}])"));
+
+    f.backend->counters.partial = {"node-b", "node-c"};
+    answer = f.call("GET", "/segments");
+    CHECK(answer.status == 200);
+    CHECK(answer.headers == std::vector<std::pair<std::string, std::string>>{
+                                {"X-Journeyd-Partial", "node-b,node-c"}});
+    CHECK(json::parse(answer.body) ==
+          json::parse(R"([{"name": "engaged", "members": 7, "partial": ["node-b", "node-c"]},
+                          {"name": "idle", "members": 0, "partial": ["node-b", "node-c"]}])"));
 }

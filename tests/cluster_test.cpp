@@ -1,9 +1,10 @@
 // The cluster end to end: three real journeyd processes on loopback ports, clustered over
 // CAF's middleman, against one journeyd alone. The same scripted stream, sent to whichever
 // node (two thirds of it to a node that does not own the customer), must give the same final
-// stages, the same decisions and the same deliveries as on one node; each event is applied
-// once, on its owner. Then one node stops: its customers, and only they, get errors naming
-// it; it restarts on its store and its customers are back as they were.
+// stages, the same decisions, the same deliveries and the same segment counts as on one node;
+// each event is applied once, on its owner, and every member learns the others' counters. Then
+// one node stops: its customers, and only they, get errors naming it, and segment counts name it
+// as missing; it restarts on its store and its customers are back as they were.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -16,6 +17,7 @@
 
 #include "runtime/client/ingest_client.hpp"
 #include "state/cluster/cluster_ownership.hpp"
+#include "tests/support/command.hpp"
 #include "tests/support/daemon_process.hpp"
 #include "tests/support/poll.hpp"
 #include "tests/support/ports.hpp"
@@ -89,6 +91,14 @@ channel = "email"
 priority = "promotional"
 template = "gift-1"
 
+[[segment]]
+name = "basic_plan"
+when = [ { attr = "plan", eq = "basic" } ]
+
+[[segment]]
+name = "high_score"
+when = [ { attr = "score", gte = 30 } ]
+
 [pressure]
 hierarchy = ["service", "lifecycle", "promotional"]
 arbitration_window = "0s"
@@ -115,7 +125,8 @@ json scripted_event(int i, int round, int64_t base_ts) {
                   {"customer", customer(i)},
                   {"type", kTypes[round]},
                   {"ts", base_ts + round * 1000}};
-    if (round == 0) event["attrs"] = {{"consent", {{"push", i % 5 != 0}}}, {"plan", "basic"}};
+    if (round == 0)
+        event["attrs"] = {{"consent", {{"push", i % 5 != 0}}}, {"plan", "basic"}, {"score", i}};
     return event;
 }
 constexpr int kRounds = 8;
@@ -152,6 +163,31 @@ json get_json(const DaemonProcess& node, const std::string& path, int expected_s
     INFO(path << " -> " << answer->status << " " << answer->body);
     REQUIRE(answer->status == expected_status);
     return json::parse(answer->body);
+}
+
+// GET /segments: the answer, and its X-Journeyd-Partial header ("" when absent).
+std::pair<json, std::string> segments_of(const DaemonProcess& node) {
+    auto answer = node.admin().Get("/segments");
+    REQUIRE(answer);
+    INFO(answer->status << " " << answer->body);
+    REQUIRE(answer->status == 200);
+    return {json::parse(answer->body), answer->get_header_value("X-Journeyd-Partial")};
+}
+
+// The node's own journeyd_segment_members sample for `segment`.
+int64_t segment_metric(const DaemonProcess& node, const std::string& segment) {
+    auto answer = node.admin().Get("/metrics");
+    REQUIRE(answer);
+    const std::string sample = "journeyd_segment_members{segment=\"" + segment + "\"} ";
+    const size_t at = answer->body.find(sample);
+    REQUIRE(at != std::string::npos);
+    return std::stoll(answer->body.substr(at + sample.size()));
+}
+
+int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 int64_t stat(const DaemonProcess& node, const char* pointer) {
@@ -236,10 +272,7 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
     REQUIRE(poll_until([&] { return cluster.all_up(); }));
     const ClusterOwnership ownership(kNames, "node-a");
 
-    const int64_t base_ts = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count() -
-                            60'000;
+    const int64_t base_ts = now_ms() - 60'000;
     const auto frames = scripted_frames(base_ts);
     for (const json& answer : send_all(cluster.ingest_addresses(), frames)) {
         INFO(answer.dump());
@@ -252,6 +285,29 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
         for (const auto& node : cluster.nodes)
             if (!settled(*node)) return false;
         return settled(single);
+    }));
+
+    // Segment counts answer for the whole cluster from any node, as the single node's for
+    // itself; each node's metric stays its own.
+    constexpr int kHighScores = kCustomers - 30;
+    const json single_segments = segments_of(single).first;
+    CHECK(single_segments == json::array({{{"name", "basic_plan"}, {"members", kCustomers}},
+                                          {{"name", "high_score"}, {"members", kHighScores}}}));
+    int64_t own_high_scores = 0;
+    for (const auto& node : cluster.nodes) {
+        CHECK(segments_of(*node) == std::make_pair(single_segments, std::string()));
+        own_high_scores += segment_metric(*node, "high_score");
+    }
+    CHECK(own_high_scores == kHighScores);
+    // Every member learns the others' counters as they are after the last commit.
+    const int64_t committed = now_ms();
+    REQUIRE(poll_until([&] {
+        for (int k = 0; k < kNodes; ++k) {
+            const json members = get_json(*cluster.nodes[k], "/cluster")["members"];
+            for (int m = 0; m < kNodes; ++m)
+                if (m != k && members[m]["counters_at"].get<int64_t>() < committed) return false;
+        }
+        return true;
     }));
 
     {
@@ -338,7 +394,26 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
         CHECK(!owned_by_c.empty());
         CHECK(refused == owned_by_c);
         CHECK(answer["accepted"] == kCustomers - static_cast<int64_t>(owned_by_c.size()));
+        // Segment counts still answer, without node-c's customers, and say so.
+        int64_t c_high_scores = 0;
+        for (int i : owned_by_c) c_high_scores += i >= kCustomers - kHighScores;
+        const json missing_c = {"node-c"};
+        CHECK(segments_of(*cluster.nodes[0]) ==
+              std::make_pair(
+                  json::array({{{"name", "basic_plan"},
+                                {"members", kCustomers - static_cast<int64_t>(owned_by_c.size())},
+                                {"partial", missing_c}},
+                               {{"name", "high_score"},
+                                {"members", kHighScores - c_high_scores},
+                                {"partial", missing_c}}}),
+                  std::string("node-c")));
         CHECK(journeyctl_cluster(*cluster.nodes[0]) == 1);
+        const auto [segments_status, segments_table] =
+            test::run_command(std::string(JOURNEYCTL_BINARY) + " --admin " +
+                              cluster.nodes[0]->admin_address() + " segments");
+        CHECK(segments_status == 0);
+        CHECK_THAT(segments_table, Catch::Contains("basic_plan") &&
+                                       Catch::Contains("not counted are the customers of node-c"));
         const int c_customer = *owned_by_c.begin();
         const json unavailable =
             get_json(*cluster.nodes[1], "/customers/" + customer(c_customer), 503);
@@ -368,6 +443,7 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
         REQUIRE(poll_until([&] { return cluster.state_seen(0, 1) == "down"; }));
         const json while_hung = send_all({cluster.nodes[0]->ingest()}, b_frame)[0];
         CHECK(while_hung["accepted"] == 0);
+        CHECK(segments_of(*cluster.nodes[0]).second == "node-b");
         CHECK_THAT(while_hung.dump(), Catch::Contains("node-b") && Catch::Contains("heartbeat"));
         cluster.nodes[1]->resume();
         REQUIRE(poll_until([&] { return cluster.all_up(); }));

@@ -84,4 +84,28 @@ ClusterView ActorAdminBackend::cluster() {
     return setup_.cluster();
 }
 
+ClusterCounters ActorAdminBackend::cluster_counters() {
+    ClusterCounters counters;
+    counters.summed = setup_.store->stats().counters;
+    const auto peers = setup_.router.peers();
+    if (peers.empty()) return counters;
+    // Each peer answers within forward_timeout, with the counters or an error; the margin
+    // lets its answer, not our own timeout, decide also on a busy scheduler.
+    const auto deadline = setup_.forward_timeout + std::chrono::seconds(1);
+    caf::scoped_actor self{*setup_.system};
+    // Every member is asked before any answer is awaited, so the answers come in parallel and
+    // the wait is the slowest member's, not the sum of all.
+    using Asked = decltype(self->request(peers[0].second, deadline, counters_atom::value));
+    std::vector<Asked> asked;
+    for (const auto& [name, peer] : peers)
+        asked.push_back(self->request(peer, deadline, counters_atom::value));
+    for (size_t i = 0; i < asked.size(); ++i)
+        asked[i].receive(
+            [&](StoreCounters& theirs) {
+                for (const auto& [key, count] : theirs) counters.summed[key] += count;
+            },
+            [&](caf::error&) { counters.partial.push_back(peers[i].first); });
+    return counters;
+}
+
 }  // namespace journeyd

@@ -4,7 +4,9 @@
 // the sink's counters directly.
 //
 // Every question to an actor waits at most `timeout`; then BackendUnavailable (a 503), so
-// a stuck actor never hangs an operator.
+// a stuck actor never hangs an operator. The cluster's counters are asked of every peer at
+// once and wait for the slowest member, `forward_timeout` at most; a member that did not answer
+// is named, not an error.
 //
 // Thread-safety: any method from many threads at once: each question to an actor goes
 // through a scoped actor of its own, the rest reads the store, the sink's stats and the
@@ -31,6 +33,7 @@ struct ActorAdminBackendSetup {
     std::shared_ptr<RecordStore> store;
     std::shared_ptr<DeliverySink> sink;
     std::chrono::milliseconds timeout{5000};
+    std::chrono::milliseconds forward_timeout{10'000};  // [cluster]: the peers' deadline
 };
 
 class ActorAdminBackend : public AdminBackend {
@@ -49,6 +52,7 @@ class ActorAdminBackend : public AdminBackend {
     std::vector<DeadLetter> dead_letters() override;
     bool redeliver(const std::string& decision_id) override;
     ClusterView cluster() override;
+    ClusterCounters cluster_counters() override;
     std::optional<std::string> owner(const std::string& id) override {
         return setup_.router.owner_name(id);
     }

@@ -83,6 +83,20 @@ int64_t count_of(const std::map<std::string, int64_t>& counts, const std::string
     return it == counts.end() ? 0 : it->second;
 }
 
+// A list of counts summed over the cluster (`partial`: the members missing from the sums).
+// When some are missing, every entry names them, and so does the header X-Journeyd-Partial,
+// so that neither a client reading one entry nor one reading only the status takes a part for
+// the whole.
+AdminResponse cluster_list(ordered_json list, const std::vector<std::string>& partial) {
+    if (partial.empty()) return json_response(200, list);
+    for (ordered_json& entry : list) entry["partial"] = partial;
+    AdminResponse response = json_response(200, list);
+    std::string names;
+    for (const std::string& name : partial) names += (names.empty() ? "" : ",") + name;
+    response.headers.emplace_back("X-Journeyd-Partial", names);
+    return response;
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
     unsigned char difference = a.size() == b.size() ? 0 : 1;
     for (size_t i = 0; i < a.size(); ++i)
@@ -192,14 +206,17 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
 }
 
 // GET /segments: every segment of the configuration with its stored members, in the order
-// they are evaluated; exact across restarts as the counts per stage are.
+// they are evaluated; exact across restarts as the counts per stage are. In a cluster, summed
+// over the members.
 AdminResponse AdminApi::segments() const {
-    const StoreStats stored = backend_->store_stats();
+    const ClusterCounters counters = backend_->cluster_counters();
+    StoreStats summed;
+    add_counts(counters.summed, summed);
     ordered_json list = ordered_json::array();
     for (const SegmentRule& segment : setup_.engine->model().conditions.segments)
         list.push_back({{"name", segment.name},
-                        {"members", count_of(stored.customers_in_segment, segment.name)}});
-    return json_response(200, list);
+                        {"members", count_of(summed.customers_in_segment, segment.name)}});
+    return cluster_list(std::move(list), counters.partial);
 }
 
 // GET /deliveries/dead: newest first. POST /deliveries/dead/{decision_id}/retry: 202 once the
@@ -390,6 +407,7 @@ AdminResponse AdminApi::cluster() const {
             member["attempts"] = m.attempts;
             member["forwarded"] = m.forwarded;
             member["refused"] = m.refused;
+            member["counters_at"] = m.counters_at;
         }
         members.push_back(std::move(member));
     }

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -68,6 +69,13 @@ struct ClusterView {
     TimeMs rate_lease_until = 0;  // 0: no lease, the floor alone
 };
 
+// The store counters of the whole cluster (StoreStats::counters; add_counts reads them):
+// this node's plus those of every member that answered. On a single node, its own.
+struct ClusterCounters {
+    std::map<std::string, int64_t> summed;
+    std::vector<std::string> partial;  // the members that did not answer, in list order
+};
+
 // Thread-safety: implementations must allow calls from many threads at once (AdminApi).
 class AdminBackend {
   public:
@@ -92,6 +100,9 @@ class AdminBackend {
     // Queues a dead letter to be sent again; false when there is no dead letter of that id.
     virtual bool redeliver(const std::string& decision_id) = 0;
     virtual ClusterView cluster() = 0;
+    // Asks every other member at once; one that is down, or does not answer within
+    // [cluster] forward_timeout, is named in `partial`.
+    virtual ClusterCounters cluster_counters() = 0;
     // The member that owns the customer, in a cluster; nullopt on a single node.
     virtual std::optional<std::string> owner(const std::string& id) = 0;
 };

@@ -419,6 +419,7 @@ AdminServer::AdminServer(AdminContext context)
     backend.cluster = context.cluster;
     backend.store = context.store;
     backend.sink = context.sink;
+    backend.forward_timeout = milliseconds(context.forward_timeout);
     AdminApiSetup api;
     api.node_name = context.node_name;
     api.token = context.token;

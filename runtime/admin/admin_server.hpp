@@ -53,6 +53,7 @@ struct AdminContext {
     DurationMs read_timeout = 5'000;  // for a whole request; then the connection is closed
     // Set: HTTPS only (runtime/tls/tls_context.hpp). Null: plain HTTP.
     std::shared_ptr<asio::ssl::context> tls;
+    DurationMs forward_timeout = 10'000;  // [cluster]: what a member takes to answer
 };
 
 class AdminServer {

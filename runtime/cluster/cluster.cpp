@@ -90,6 +90,7 @@ Cluster::Cluster(caf::actor_system& system, const Config& config, ClusterLocal l
             connector->connect(who, member);
         };
         peer.status = status_;
+        peer.remote_counters = local.remote_counters;
         peer.now = local.now;
         peer.forward_timeout = std::chrono::milliseconds(settings.forward_timeout);
         peer.connect_timeout = std::chrono::milliseconds(settings.connect_timeout);

@@ -2,6 +2,7 @@
 // the middleman port, spawns a peer actor for every other member and the connector they
 // connect through, routes each customer's messages to its owner (CustomerRouter), and
 // borrows its share of the rate budgets (actors/rate_borrower.hpp; the first member lends).
+// Its peers keep the other members' store counters in ClusterLocal::remote_counters.
 // Without [cluster] members it is a single node: router() is the local one, nothing is
 // published and members() lists this node alone.
 //
@@ -33,6 +34,8 @@ struct ClusterLocal {
     std::shared_ptr<const RecordStore> store;
     std::shared_ptr<const JourneyEngine> engine;
     std::function<TimeMs()> now;
+    // Where the peers report the other members' counters; null on a single node.
+    std::shared_ptr<RemoteCounters> remote_counters;
 };
 
 class Cluster {

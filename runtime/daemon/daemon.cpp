@@ -116,6 +116,11 @@ void Daemon::start() {
         {"coordinator", config_.runtime.realtime_coordinator ? OwnThread::Wakeups::prompt_realtime
                                                              : OwnThread::Wakeups::prompt},
         coordinator, std::move(coordination));
+    // Made before the customers' context, which hands it to them, and filled by the cluster's
+    // peers.
+    std::shared_ptr<RemoteCounters> remote_counters;
+    if (!config_.cluster.members.empty())
+        remote_counters = std::make_shared<RemoteCounters>(config_.cluster.members.size());
     auto context = std::make_shared<CustomerContext>();
     context->engine = std::make_shared<JourneyEngine>(config_.journey);
     context->store_writer = store_writer_;
@@ -124,12 +129,14 @@ void Daemon::start() {
     context->metrics = metrics_;
     context->store = store_;
     context->idle_after = config_.runtime.idle_after;
+    context->remote_counters = remote_counters;
     const size_t shards = std::max(2u, std::thread::hardware_concurrency()) * 2;
     router_ = ShardRouter(*system_, context, shards);
     sweeper_ = system_->spawn(timer_sweeper, SweeperSetup{store_, router_, system_now_ms});
-    cluster_ = std::make_unique<Cluster>(
-        *system_, config_,
-        ClusterLocal{router_, coordinator_, store_, context->engine, system_now_ms});
+    cluster_ =
+        std::make_unique<Cluster>(*system_, config_,
+                                  ClusterLocal{router_, coordinator_, store_, context->engine,
+                                               system_now_ms, remote_counters});
 
     auto ingest_context = std::make_shared<IngestContext>();
     ingest_context->router = cluster_->router();
@@ -154,11 +161,11 @@ void Daemon::start() {
         return ClusterView{clustered, cluster->fingerprint(), cluster->members(), std::move(rates),
                            lease_until};
     };
-    admin_ = std::make_unique<AdminServer>(
-        AdminContext{config_.node.name, config_.admin.token, system_.get(), cluster_->router(),
-                     coordinator_, cluster_view, metrics_, store_, sink_, context->engine,
-                     config_.pressure, system_now_ms, config_.admin.max_body,
-                     config_.admin.max_connections, config_.admin.read_timeout, admin_tls});
+    admin_ = std::make_unique<AdminServer>(AdminContext{
+        config_.node.name, config_.admin.token, system_.get(), cluster_->router(), coordinator_,
+        cluster_view, metrics_, store_, sink_, context->engine, config_.pressure, system_now_ms,
+        config_.admin.max_body, config_.admin.max_connections, config_.admin.read_timeout,
+        admin_tls, config_.cluster.forward_timeout});
     const auto [admin_host, admin_port] = *parse_address(config_.node.admin);
     admin_port_ = admin_->start(admin_host, admin_port);
     // The start line stays as the programs reading it expect (start_line.hpp); TLS is said

@@ -1,7 +1,8 @@
 // Reading the store's versioned msgpack records (customer_codec, pressure_codec): typed field
 // accessors that throw DecodeError naming the field, and the envelope every record shares, a
 // version byte and then one msgpack value. decode_versioned turns every failure, ours or
-// msgpack's, into nullopt and a message.
+// msgpack's, into nullopt and a message. Also the plain maps cluster members exchange (rate
+// leases, store counters): pack_map and unpack_map.
 #pragma once
 
 #include <msgpack.hpp>
@@ -58,6 +59,32 @@ auto decode_versioned(std::string_view record, uint8_t version, const char* what
         return read(handle.get());
     } catch (const std::exception& e) {  // DecodeError, or msgpack's own parse errors
         error = e.what();
+        return std::nullopt;
+    }
+}
+
+// `map` as msgpack bytes, for a std::string crossing the middleman.
+template <class Map>
+std::string pack_map(const Map& map) {
+    msgpack::sbuffer buffer;
+    msgpack::pack(buffer, map);
+    return std::string(buffer.data(), buffer.size());
+}
+
+// What pack_map made, or nullopt and "WHAT unreadable: ...". msgpack's limits come from the
+// size of what came (a map of n bytes has fewer than n / 2 entries), so a corrupt length cannot
+// make it allocate more than the bytes could hold.
+template <class Map>
+std::optional<Map> unpack_map(std::string_view bytes, const char* what, std::string& error) {
+    try {
+        const size_t n = bytes.size();
+        const msgpack::unpack_limit limits(n, n / 2, n, n, n, 4);
+        size_t offset = 0;
+        const msgpack::object_handle handle =
+            msgpack::unpack(bytes.data(), n, offset, nullptr, nullptr, limits);
+        return handle.get().as<Map>();
+    } catch (const std::exception& e) {
+        error = std::string(what) + " unreadable: " + e.what();
         return std::nullopt;
     }
 }

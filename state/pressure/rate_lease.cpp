@@ -1,6 +1,6 @@
 #include "state/pressure/rate_lease.hpp"
 
-#include <msgpack.hpp>
+#include "state/codec/msgpack_read.hpp"
 
 namespace journeyd {
 
@@ -42,23 +42,11 @@ ChannelRates RateLender::lend(size_t member, const ChannelRates& demand, TimeMs 
 }
 
 std::string encode_rates(const ChannelRates& rates) {
-    msgpack::sbuffer buffer;
-    msgpack::pack(buffer, rates);
-    return std::string(buffer.data(), buffer.size());
+    return pack_map(rates);
 }
 
 std::optional<ChannelRates> decode_rates(std::string_view bytes, std::string& error) {
-    try {
-        const size_t n = bytes.size();
-        const msgpack::unpack_limit limits(n, n / 2, n, n, n, 4);
-        size_t offset = 0;
-        const msgpack::object_handle handle =
-            msgpack::unpack(bytes.data(), n, offset, nullptr, nullptr, limits);
-        return handle.get().as<ChannelRates>();
-    } catch (const std::exception& e) {
-        error = std::string("rates unreadable: ") + e.what();
-        return std::nullopt;
-    }
+    return unpack_map<ChannelRates>(bytes, "rates", error);
 }
 
 }  // namespace journeyd

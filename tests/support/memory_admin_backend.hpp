@@ -123,6 +123,12 @@ class MemoryAdminBackend : public AdminBackend {
         return view;
     }
 
+    ClusterCounters cluster_counters() override {
+        answer();
+        return counters;
+    }
+    ClusterCounters counters;  // what the test makes the cluster count
+
   private:
     void answer() const {
         if (unavailable) throw BackendUnavailable("the memory backend is set to fail");
