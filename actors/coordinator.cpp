@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "actors/customer_shard.hpp"
 #include "actors/messages.hpp"
 #include "state/codec/pressure_codec.hpp"
 #include "state/pressure/decision_log.hpp"
@@ -40,20 +41,33 @@ struct CoordinatorState {
     // were sent: event_to_decision measures the way to a request's first decision only.
     // Recovered requests were sent by an earlier process and are not measured.
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> undecided;
+    std::optional<ShardRouter> shards;  // where notices go, once the daemon said
+    std::vector<ActionNotice> unannounced;  // notices committed before it did
 };
 
 using Self = caf::event_based_actor*;
 using StatePtr = std::shared_ptr<CoordinatorState>;
 
 Delivery delivery_of(const Decision& d, const CoordinatorSetup& setup) {
-    const Program& program = setup.model.programs[d.program];
+    const JourneyModel& model = setup.model;
     return {d.decision_id,
             d.customer,
-            program.name,
-            program.channel,
-            program.template_name,
-            setup.policy.hierarchy[program.priority],
-            d.at};
+            model.programs[d.program].name,
+            model.channel_of(d.program, d.action),
+            model.template_of(d.program, d.action),
+            setup.policy.hierarchy[model.priority_of(d.program, d.action)],
+            d.at,
+            model.action_name(d.action)};
+}
+
+void announce(Self self, CoordinatorState& s, std::vector<ActionNotice> notices) {
+    if (!s.shards) {
+        s.unannounced.insert(s.unannounced.end(), std::make_move_iterator(notices.begin()),
+                             std::make_move_iterator(notices.end()));
+        return;
+    }
+    for (ActionNotice& notice : notices)
+        self->send(s.shards->shard_for(notice.customer), notice_atom::value, std::move(notice));
 }
 
 PressureHistory stored_history(const CoordinatorState& s, const std::string& customer) {
@@ -97,16 +111,17 @@ void drain_outbox(Self self, CoordinatorState& s) {
 
 // The store writer answers in commit order, so sends reach the outbox in decision order.
 void commit_then_offer(Self self, const StatePtr& s, std::vector<TableWrite> writes,
-                       std::vector<Delivery> sends) {
-    auto offer = [self, s, sends] {
+                       std::vector<Delivery> sends, std::vector<ActionNotice> notices) {
+    auto offer = [self, s, sends, notices]() mutable {
         s->outbox.insert(s->outbox.end(), sends.begin(), sends.end());
         drain_outbox(self, *s);
+        announce(self, *s, std::move(notices));
     };
     s->passivated.sent_commit();
     self->request(s->setup.store_writer, caf::infinite, commit_atom::value,
                   table_writes(std::move(writes)), EventOutcome::accepted)
         .then(
-            [s, offer](EventOutcome) {
+            [s, offer](EventOutcome) mutable {
                 offer();
                 for (const std::string& customer : s->passivated.answered(true))
                     if (settled(*s, customer)) forget(*s, customer);
@@ -129,6 +144,7 @@ void publish(Self self, const StatePtr& sp, const std::vector<Decision>& decisio
     if (decisions.empty()) return;
     std::vector<TableWrite> writes;
     std::vector<Delivery> sends;
+    std::vector<ActionNotice> notices;
     for (size_t i = 0; i < decisions.size(); ++i) {
         const Decision& d = decisions[i];
         s.log.record(d);
@@ -137,6 +153,11 @@ void publish(Self self, const StatePtr& sp, const std::vector<Decision>& decisio
                 ++s.stats.send;
                 sends.push_back(delivery_of(d, s.setup));
                 writes.push_back({Table::outbox, d.decision_id, encode_delivery(sends.back())});
+                if (d.action != kNoAction) {
+                    notices.push_back({d.decision_id, d.customer, d.action, d.at});
+                    writes.push_back({Table::notices, d.decision_id,
+                                      encode_notice(notices.back(), s.setup.model)});
+                }
                 break;
             case Outcome::defer:
                 ++s.stats.defer;
@@ -147,9 +168,13 @@ void publish(Self self, const StatePtr& sp, const std::vector<Decision>& decisio
         }
         if (d.outcome != Outcome::defer)
             writes.push_back({Table::requests, d.decision_id, std::nullopt});
-        spdlog::debug("decision id={} customer={} program={} outcome={} reason={} detail={}",
+        spdlog::debug("decision id={} customer={} program={} action={} outcome={} reason={} detail={}",
                       d.decision_id, d.customer, s.setup.model.programs[d.program].name,
-                      to_string(d.outcome), d.reason, d.detail);
+                      s.setup.model.action_name(d.action), to_string(d.outcome), d.reason,
+                      d.detail);
+        for (const SkippedAction& skipped : d.skipped)
+            spdlog::debug("action skipped id={} customer={} action={} reason={}", d.decision_id,
+                          d.customer, s.setup.model.actions[skipped.action].name, skipped.reason);
         if (i + 1 == decisions.size() || decisions[i + 1].customer != d.customer) {
             writes.push_back({Table::pressure, d.customer,
                               encode_history(s.ledger.contacts(d.customer),
@@ -158,7 +183,7 @@ void publish(Self self, const StatePtr& sp, const std::vector<Decision>& decisio
                 s.passivated.committing(d.customer, settled(s, d.customer));
         }
     }
-    commit_then_offer(self, sp, std::move(writes), std::move(sends));
+    commit_then_offer(self, sp, std::move(writes), std::move(sends), std::move(notices));
 }
 
 void publish_all(Self self, const StatePtr& sp) {
@@ -266,9 +291,11 @@ bool held_already(const CoordinatorState& s, const ContactRequest& r, const Deci
 
 void recover(Self self, const StatePtr& s) {
     Unfinished unfinished = std::move(s->setup.unfinished);
-    spdlog::info("coordinator recovered outbox={} requests={}", unfinished.outbox.size(),
-                 unfinished.requests.size());
+    spdlog::info("coordinator recovered outbox={} requests={} notices={}",
+                 unfinished.outbox.size(), unfinished.requests.size(),
+                 unfinished.notices.size());
     s->outbox.insert(s->outbox.end(), unfinished.outbox.begin(), unfinished.outbox.end());
+    announce(self, *s, std::move(unfinished.notices));
     for (ContactRequest& request : unfinished.requests) {
         // No actor of theirs is live yet: forgotten once decided, unless one sends a request.
         s->passivated.passivated(request.customer, false);
@@ -298,6 +325,12 @@ Unfinished read_unfinished(const RecordStore& store, const JourneyModel& model) 
         else
             spdlog::error("contact request unreadable id={} error={}", id, error);
     }
+    for (const auto& [id, bytes] : store.read_all(Table::notices)) {
+        if (auto notice = decode_notice(bytes, model, error))
+            unfinished.notices.push_back(std::move(*notice));
+        else
+            spdlog::error("action notice unreadable id={} error={}", id, error);
+    }
     std::stable_sort(unfinished.requests.begin(), unfinished.requests.end(),
                      [](const ContactRequest& a, const ContactRequest& b) { return a.at < b.at; });
     return unfinished;
@@ -320,6 +353,10 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
             schedule_wakeup(self, *s);
         },
         [self, s](publish_atom, bool backlog) { publish_slice(self, s, backlog); },
+        [self, s](shards_atom, std::vector<caf::actor>& shards) {
+            s->shards.emplace(std::move(shards));
+            announce(self, *s, std::exchange(s->unannounced, {}));
+        },
         [s](passivate_atom, const std::string& customer) {
             if (s->ledger.knows(customer) &&
                 s->passivated.passivated(customer, settled(*s, customer)))

@@ -13,6 +13,9 @@
 //   is offered: a final decision erases its request, a send enters the outbox in the same
 //   transaction, and each customer's contact history and decision log are rewritten. A crash
 //   therefore forgets no send, and caps count every send made before it.
+// - The send of a next best action also writes a notice (Table::notices) in that
+//   transaction; once committed it goes to the customer, whose record opening the action's goal
+//   window erases it. At start the stored notices are sent again.
 // - The sink confirms what it delivered; the daemon erases those outbox entries.
 // - At start it offers the stored outbox again and submits the stored requests again, oldest
 //   first: deferrals and open arbitration windows start over, decision ids stay the same.
@@ -39,6 +42,8 @@
 //   (rate_atom, ChannelRates)               this node's rate budgets from now on
 //   (demand_atom)                           -> ChannelRates, slot requests per channel
 //                                              since the last time asked
+//   (shards_atom, std::vector<caf::actor>)  where notices go from now on (notice_atom,
+//                                       actors/customer_shard.hpp); until then they wait
 //   (drain_atom)  decides open arbitration, commits, offers, then ends; what the sink
 //                 refuses stays in the store's outbox for the next start
 #pragma once
@@ -49,6 +54,7 @@
 
 #include "actors/metrics.hpp"
 #include "state/journey/journey_model.hpp"
+#include "state/pressure/action_notice.hpp"
 #include "state/pressure/contact_request.hpp"
 #include "state/pressure/delivery.hpp"
 #include "state/pressure/pressure_ledger.hpp"
@@ -70,6 +76,7 @@ struct CoordinatorStats {
 struct Unfinished {
     std::vector<Delivery> outbox;
     std::vector<ContactRequest> requests;
+    std::vector<ActionNotice> notices;  // sent actions whose customers have not heard of them
 };
 Unfinished read_unfinished(const RecordStore& store, const JourneyModel& model);
 

@@ -78,6 +78,11 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
     for (const SegmentChange& change : scratch_effects().segment_changes)
         record.segment_moves.emplace_back(model.conditions.segments[change.segment].name,
                                           change.entered);
+    for (const auto& [action, outcome] : scratch_effects().outcomes) {
+        record.counter_changes.emplace_back(action_counter_key(model.actions[action].name, outcome),
+                                            1);
+        if (r.context->action_totals) r.context->action_totals->add(action, outcome);
+    }
     if (from_event) {
         // The record's own window of recent ids knows the event; the store's applied ids need
         // only what that window forgets, committed with the record that forgot it, so no id
@@ -146,8 +151,8 @@ auto apply_event(caf::stateful_actor<CustomerState>* self, Routing& r, const Eve
     ++r.context->metrics->events_accepted;
     log_stage_changes(self->state, r);
     send_preferences_if_changed(self, r, preferences_before);
-    std::vector<ContactRequest> requests =
-        contact_requests(self->state, r.context->engine->model(), scratch_effects());
+    std::vector<ContactRequest> requests = contact_requests(
+        self->state, r.context->engine->model(), scratch_effects(), r.context->action_totals.get());
     auto committed = commit(record_of(self->state, r, requests, true), EventOutcome::accepted);
     send_contacts(self, r, requests);
     schedule_wakeup(self, r);
@@ -244,7 +249,8 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                         std::chrono::milliseconds(now - *due));
                 log_stage_changes(self->state, r);
                 std::vector<ContactRequest> requests =
-                    contact_requests(self->state, r.context->engine->model(), scratch_effects());
+                    contact_requests(self->state, r.context->engine->model(), scratch_effects(),
+                                     r.context->action_totals.get());
                 self->send(r.context->store_writer, commit_atom::value,
                            record_of(self->state, r, requests), EventOutcome::accepted);
                 send_contacts(self, r, requests);
@@ -265,6 +271,19 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                       [self](caf::error&) { self->quit(); });
         },
         [self, routing](restore_atom) { restore(self, *routing); },
+        // The action's goal window opens in the same commit that erases the notice: a crash
+        // leaves either both or neither, and a notice sent again finds the window open.
+        [self, routing](notice_atom, const ActionNotice& notice) {
+            Routing& r = *routing;
+            const bool opened = r.context->engine->open_goal_window(
+                self->state, notice.action, stable_hash(notice.decision_id), notice.sent_at,
+                scratch_effects());
+            StoreRecord record = record_of(self->state, r, {});
+            record.writes.push_back({Table::notices, notice.decision_id, std::nullopt});
+            self->send(r.context->store_writer, commit_atom::value, std::move(record),
+                       EventOutcome::accepted);
+            if (opened) schedule_wakeup(self, r);
+        },
     };
 }
 

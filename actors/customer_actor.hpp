@@ -24,7 +24,7 @@
 #include <memory>
 
 #include "actors/metrics.hpp"
-#include "state/cluster/remote_counters.hpp"
+#include "state/decisioning/action_totals.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/journey_engine.hpp"
 #include "state/store/record_store.hpp"
@@ -40,9 +40,8 @@ struct CustomerContext {
     std::shared_ptr<Metrics> metrics;
     std::shared_ptr<RecordStore> store;  // read when a stored customer is activated
     DurationMs idle_after = 0;           // passivate customers idle this long; 0: never
-    // In a cluster, the other members' store counters, for what learns from the whole cluster;
-    // null on a single node.
-    std::shared_ptr<const RemoteCounters> remote_counters;
+    // The actions' outcome counts the customers rank by and add to (null: no catalogue learns).
+    std::shared_ptr<ActionTotals> action_totals;
 };
 
 enum class IfUnknown { create, skip };

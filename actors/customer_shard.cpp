@@ -112,19 +112,32 @@ class Shard {
     // (customer_actor.cpp), and an index entry may be early (StoreRecord::index_lower_bound):
     // its answer to the call puts the entry right.
     void wake(const std::string& id) {
+        if (const caf::actor* actor = stored_actor(id, "timer cannot fire"))
+            self_->send(*actor, wakeup_atom::value, kSweeperWakeup);
+    }
+
+    void announce(const ActionNotice& notice) {
+        if (const caf::actor* actor = stored_actor(notice.customer, "action notice not taken"))
+            self_->send(*actor, notice_atom::value, notice);
+    }
+
+    // The live actor of a stored customer, activated if need be; null when the customer is
+    // not stored, is passivating (the next activation reads what it committed), or cannot be
+    // read (logged with `failure`).
+    const caf::actor* stored_actor(const std::string& id, const char* failure) {
         auto live = registry_.by_id.find(id);
-        if (live != registry_.by_id.end() && live->second.passivating) return;
+        if (live != registry_.by_id.end() && live->second.passivating) return nullptr;
         if (live == registry_.by_id.end()) {
             auto initial = stored_customer(*context_, id, IfUnknown::skip);
             if (!initial) {
-                spdlog::warn("timer of customer {} cannot fire: {}", id,
+                spdlog::warn("{} customer={} error={}", failure, id,
                              caf::to_string(initial.error()));
-                return;
+                return nullptr;
             }
-            if (!*initial) return;
+            if (!*initial) return nullptr;
             live = activate(std::move(**initial));
         }
-        self_->send(live->second.actor, wakeup_atom::value, kSweeperWakeup);
+        return &live->second.actor;
     }
 
     // Asks every customer idle since before `idle_since` to passivate.
@@ -303,6 +316,7 @@ caf::behavior customer_shard(caf::event_based_actor* self,
             return shard->route(id, caf::make_message(atom), IfUnknown::skip);
         },
         [shard](timer_due_atom, const std::string& id) { shard->wake(id); },
+        [shard](notice_atom, const ActionNotice& notice) { shard->announce(notice); },
         [shard, context, idle_after, check_idle_later](passivate_idle_atom) {
             shard->passivate_idle(context->now() - idle_after);
             check_idle_later();

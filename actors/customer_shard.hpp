@@ -22,6 +22,7 @@
 //   (committed_atom, CommittedTickets) from the store writer: outcomes of this shard's tickets
 //   (lookup_atom, std::string id)   -> CustomerLookup; found = false for an unknown id
 //   (timer_due_atom, std::string id)   activates a stored customer whose timer is due
+//   (notice_atom, ActionNotice)     activates the stored customer and hands it the notice
 #pragma once
 
 #include <caf/all.hpp>
@@ -43,6 +44,9 @@ class ShardRouter {
     ShardRouter() = default;
     ShardRouter(caf::actor_system& system, std::shared_ptr<const CustomerContext> context,
                 size_t shard_count);
+
+    // The shards of another router: the same customer goes to the same shard.
+    explicit ShardRouter(std::vector<caf::actor> shards) : shards_(std::move(shards)) {}
 
     const caf::actor& shard_for(std::string_view customer) const;
     const std::vector<caf::actor>& shards() const { return shards_; }

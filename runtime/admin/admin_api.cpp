@@ -114,10 +114,18 @@ json customer_json(const CustomerState& c, const std::vector<Contact>& contacts,
     for (uint16_t segment : c.journey.segments)
         segments.push_back(model.conditions.segments[segment].name);
     json sent = json::array();
-    for (const Contact& contact : contacts)
+    for (const Contact& contact : contacts) {
         sent.push_back({{"program", model.programs[contact.program].name},
-                        {"channel", model.programs[contact.program].channel},
+                        {"channel", model.channel_of(contact.program, contact.action)},
                         {"at", contact.at}});
+        if (contact.action != kNoAction) sent.back()["action"] = model.action_name(contact.action);
+    }
+    json goals = json::array();
+    for (const GoalWindow& w : c.journey.goal_windows)
+        goals.push_back({{"action", model.actions[w.action].name},
+                         {"goal", model.actions[w.action].goal_event},
+                         {"sent_at", w.sent_at},
+                         {"closes_at", w.closes_at}});
     return {{"id", c.id},
             {"stage", model.stages[c.journey.stage]},
             {"stage_since", c.journey.stage_since},
@@ -125,20 +133,37 @@ json customer_json(const CustomerState& c, const std::vector<Contact>& contacts,
             {"events_seen", c.journey.events_seen},
             {"segments", std::move(segments)},
             {"timers", std::move(timers)},
+            {"goal_windows", std::move(goals)},
             {"contacts", std::move(sent)}};
 }
 
 json decision_json(const Decision& d, const JourneyModel& model, const PressurePolicy& policy) {
-    const Program& program = model.programs[d.program];
     json out = {{"decision_id", d.decision_id},
-                {"program", program.name},
-                {"channel", program.channel},
-                {"priority", policy.hierarchy[program.priority]},
+                {"program", model.programs[d.program].name},
+                {"channel", model.channel_of(d.program, d.action)},
+                {"priority", policy.hierarchy[model.priority_of(d.program, d.action)]},
                 {"outcome", std::string(to_string(d.outcome))},
                 {"reason", d.reason},
                 {"detail", d.detail},
                 {"at", d.at}};
     if (d.outcome == Outcome::defer) out["until"] = d.until;
+    if (d.action != kNoAction) out["action"] = model.action_name(d.action);
+    if (!d.candidates.empty()) {
+        json candidates = json::array();
+        for (const RankedAction& c : d.candidates) {
+            const Action& action = model.actions[c.action];
+            candidates.push_back({{"action", action.name},
+                                  {"propensity", c.propensity},
+                                  {"value", action.value},
+                                  {"weight", action.weight},
+                                  {"score", c.score}});
+        }
+        out["candidates"] = std::move(candidates);
+        json skipped = json::array();
+        for (const SkippedAction& k : d.skipped)
+            skipped.push_back({{"action", model.actions[k.action].name}, {"reason", k.reason}});
+        out["skipped"] = std::move(skipped);
+    }
     return out;
 }
 
@@ -198,6 +223,10 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
         require_method(request, "GET");
         return segments();
     }
+    if (path.size() == 1 && path[0] == "actions") {
+        require_method(request, "GET");
+        return actions();
+    }
     if (path.size() >= 2 && path.size() <= 3 && path[0] == "customers")
         return customer(path, request);
     if (path.size() >= 2 && path[0] == "deliveries" && path[1] == "dead")
@@ -217,6 +246,54 @@ AdminResponse AdminApi::segments() const {
         list.push_back({{"name", segment.name},
                         {"members", count_of(summed.customers_in_segment, segment.name)}});
     return cluster_list(std::move(list), counters.partial);
+}
+
+// GET /actions: the catalogue with its outcome counts as the store keeps them (exact across
+// restarts and crashes) and the propensity they give; in a cluster, summed over the members.
+AdminResponse AdminApi::actions() const {
+    const ClusterCounters counters = backend_->cluster_counters();
+    StoreStats summed;
+    add_counts(counters.summed, summed);
+    ordered_json list = ordered_json::array();
+    for (const Action& action : setup_.engine->model().actions) {
+        auto found = summed.actions.find(action.name);
+        const ActionCounts counts = found == summed.actions.end() ? ActionCounts{} : found->second;
+        const auto [low, high] = propensity_interval(counts);
+        list.push_back({{"action", action.name},
+                        {"channel", action.channel},
+                        {"value", action.value},
+                        {"weight", action.weight},
+                        {"sent", counts.sent},
+                        {"successes", counts.successes},
+                        {"failures", counts.failures},
+                        {"open", counts.open()},
+                        {"propensity", {{"mean", propensity_mean(counts)}, {"ci95", {low, high}}}}});
+    }
+    return cluster_list(std::move(list), counters.partial);
+}
+
+// GET /customers/{id}/actions: the catalogue ranked for the customer now, by the propensities'
+// means (a decision draws its own), with why each action that may not be sent now may not.
+AdminResponse AdminApi::customer_actions(const CustomerState& customer) const {
+    const JourneyModel& model = setup_.engine->model();
+    std::vector<std::pair<ActionId, TimeMs>> sent;
+    for (const Contact& contact : backend_->contacts(customer.id))
+        if (contact.action != kNoAction) sent.emplace_back(contact.action, contact.at);
+    const std::vector<ActionCounts> totals =
+        setup_.action_totals ? setup_.action_totals->snapshot()
+                             : std::vector<ActionCounts>(model.actions.size());
+    ordered_json list = ordered_json::array();
+    for (const ActionStanding& a : rank_catalogue(customer, model, totals, sent, setup_.now())) {
+        const Action& action = model.actions[a.action];
+        ordered_json entry = {{"action", action.name}, {"eligible", a.eligible}};
+        if (!a.eligible) entry["reason"] = a.reason;
+        entry["propensity"] = a.propensity;
+        entry["value"] = action.value;
+        entry["weight"] = action.weight;
+        entry["score"] = a.score;
+        list.push_back(std::move(entry));
+    }
+    return json_response(200, list);
 }
 
 // GET /deliveries/dead: newest first. POST /deliveries/dead/{decision_id}/retry: 202 once the
@@ -436,10 +513,12 @@ AdminResponse AdminApi::customer(const std::vector<std::string>& path,
         require_method(request, "GET");
         return stored_customer(id);
     }
-    if (!part.empty() && part != "decisions") throw HttpError{404, "no such endpoint"};
+    if (!part.empty() && part != "decisions" && part != "actions")
+        throw HttpError{404, "no such endpoint"};
     require_method(request, "GET");
     const std::optional<CustomerState> found = backend_->customer(id);
     if (!found) throw HttpError{404, "customer \"" + id + "\" not found"};
+    if (part == "actions") return customer_actions(*found);
     if (part == "decisions") {
         json list = json::array();
         for (const Decision& d : backend_->decisions(id))

@@ -35,6 +35,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "runtime/delivery/delivery_sink.hpp"
+#include "state/decisioning/action_totals.hpp"
 #include "state/journey/journey_engine.hpp"
 #include "state/pressure/pressure_policy.hpp"
 #include "state/store/record_store.hpp"
@@ -114,6 +115,8 @@ struct AdminApiSetup {
     std::shared_ptr<const JourneyEngine> engine;
     PressurePolicy policy;
     std::function<TimeMs()> now;  // receive time of events posted without "ts"
+    // The propensities /customers/{id}/actions ranks by (null: every action at its prior).
+    std::shared_ptr<const ActionTotals> action_totals;
 };
 
 class AdminApi {
@@ -131,6 +134,8 @@ class AdminApi {
     AdminResponse metrics() const;
     AdminResponse cluster() const;
     AdminResponse segments() const;
+    AdminResponse actions() const;
+    AdminResponse customer_actions(const CustomerState& customer) const;
     AdminResponse dead_letters(const std::vector<std::string>& path,
                                const AdminRequest& request) const;
     AdminResponse customer(const std::vector<std::string>& path, const AdminRequest& request) const;

@@ -427,6 +427,7 @@ AdminServer::AdminServer(AdminContext context)
     api.engine = context.engine;
     api.policy = context.policy;
     api.now = context.now;
+    api.action_totals = context.action_totals;
     api_ = std::make_unique<AdminApi>(std::move(api),
                                       std::make_unique<ActorAdminBackend>(std::move(backend)));
 

@@ -54,6 +54,7 @@ struct AdminContext {
     // Set: HTTPS only (runtime/tls/tls_context.hpp). Null: plain HTTP.
     std::shared_ptr<asio::ssl::context> tls;
     DurationMs forward_timeout = 10'000;  // [cluster]: what a member takes to answer
+    std::shared_ptr<const ActionTotals> action_totals;
 };
 
 class AdminServer {

@@ -129,9 +129,11 @@ void Daemon::start() {
     context->metrics = metrics_;
     context->store = store_;
     context->idle_after = config_.runtime.idle_after;
-    context->remote_counters = remote_counters;
+    context->action_totals = std::make_shared<ActionTotals>(config_.journey, remote_counters);
+    context->action_totals->load(store_->stats().actions);
     const size_t shards = std::max(2u, std::thread::hardware_concurrency()) * 2;
     router_ = ShardRouter(*system_, context, shards);
+    caf::anon_send(coordinator_, shards_atom::value, router_.shards());
     sweeper_ = system_->spawn(timer_sweeper, SweeperSetup{store_, router_, system_now_ms});
     cluster_ =
         std::make_unique<Cluster>(*system_, config_,
@@ -165,7 +167,7 @@ void Daemon::start() {
         config_.node.name, config_.admin.token, system_.get(), cluster_->router(), coordinator_,
         cluster_view, metrics_, store_, sink_, context->engine, config_.pressure, system_now_ms,
         config_.admin.max_body, config_.admin.max_connections, config_.admin.read_timeout,
-        admin_tls, config_.cluster.forward_timeout});
+        admin_tls, config_.cluster.forward_timeout, context->action_totals});
     const auto [admin_host, admin_port] = *parse_address(config_.node.admin);
     admin_port_ = admin_->start(admin_host, admin_port);
     // The start line stays as the programs reading it expect (start_line.hpp); TLS is said

@@ -285,4 +285,34 @@ std::optional<Delivery> decode_delivery(std::string_view record, std::string& er
     return decode_versioned(record, kPressureRecordVersion, "outbox record", read_delivery, error);
 }
 
+std::string encode_notice(const ActionNotice& notice, const JourneyModel& model) {
+    msgpack::sbuffer buffer = versioned_buffer();
+    Packer pk(buffer);
+    pk.pack_array(4);
+    pk.pack(notice.decision_id);
+    pk.pack(notice.customer);
+    pk.pack(model.actions[notice.action].name);
+    pk.pack(notice.sent_at);
+    return finish(buffer);
+}
+
+std::optional<ActionNotice> decode_notice(std::string_view record, const JourneyModel& model,
+                                          std::string& error) {
+    return decode_versioned(
+        record, kPressureRecordVersion, "action notice record",
+        [&model](const msgpack::object& root) {
+            const msgpack::object* f = fields_of(root, 4, "action notice");
+            ActionNotice notice;
+            notice.decision_id = as_string(f[0], "decision_id");
+            notice.customer = as_string(f[1], "customer");
+            const std::string action = as_string(f[2], "action");
+            const auto id = model.action_id(action);
+            if (!id) throw DecodeError("the configuration has no action \"" + action + "\"");
+            notice.action = *id;
+            notice.sent_at = as_int(f[3], "sent_at");
+            return notice;
+        },
+        error);
+}
+
 }  // namespace journeyd

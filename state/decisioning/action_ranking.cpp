@@ -77,4 +77,37 @@ std::vector<RankedAction> rank_actions(const CustomerState& customer, const Jour
     return ranked;
 }
 
+std::vector<ActionStanding> rank_catalogue(const CustomerState& customer, const JourneyModel& model,
+                                           const std::vector<ActionCounts>& totals,
+                                           const std::vector<std::pair<ActionId, TimeMs>>& sent,
+                                           TimeMs now) {
+    const std::vector<std::string> refused = customer.profile.refused_channels();
+    std::vector<ActionStanding> standings;
+    for (size_t i = 0; i < model.actions.size(); ++i) {
+        const auto id = static_cast<ActionId>(i);
+        const Action& action = model.actions[i];
+        ActionStanding standing;
+        standing.action = id;
+        standing.propensity = propensity_mean(i < totals.size() ? totals[i] : ActionCounts{});
+        standing.score = standing.propensity * action.value * action.weight;
+        const bool cooling = std::any_of(sent.begin(), sent.end(), [&](const auto& s) {
+            return s.first == id && action.cooldown > 0 && s.second > now - action.cooldown;
+        });
+        if (!action_eligible(customer, model, id, now))
+            standing.reason = "not_eligible";
+        else if (std::find(refused.begin(), refused.end(), action.channel) != refused.end())
+            standing.reason = "consent";
+        else if (cooling)
+            standing.reason = "cooldown";
+        standing.eligible = standing.reason.empty();
+        standings.push_back(std::move(standing));
+    }
+    std::stable_sort(standings.begin(), standings.end(),
+                     [](const ActionStanding& a, const ActionStanding& b) {
+                         if (a.eligible != b.eligible) return a.eligible;
+                         return a.eligible && a.score > b.score;
+                     });
+    return standings;
+}
+
 }  // namespace journeyd

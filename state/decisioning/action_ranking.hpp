@@ -52,6 +52,23 @@ std::vector<RankedAction> rank_actions(const CustomerState& customer, const Jour
                                        const std::vector<ActionCounts>& totals,
                                        std::string_view decision_id, TimeMs now);
 
+// An action of the catalogue as it stands for one customer now (GET /customers/{id}/actions).
+struct ActionStanding {
+    ActionId action = 0;
+    bool eligible = false;
+    std::string reason;  // when not eligible: "not_eligible" (its when), "consent", "cooldown"
+    double propensity = 0;  // the mean
+    double score = 0;
+};
+
+// Every action of the catalogue: the eligible ones first, best first by the mean propensity,
+// then the others in catalogue order. `sent` are the customer's recent sends (action, time),
+// for cooldowns; consent is read from the profile.
+std::vector<ActionStanding> rank_catalogue(const CustomerState& customer, const JourneyModel& model,
+                                           const std::vector<ActionCounts>& totals,
+                                           const std::vector<std::pair<ActionId, TimeMs>>& sent,
+                                           TimeMs now);
+
 // Whether the action's `when` holds for the customer now.
 bool action_eligible(const CustomerState& customer, const JourneyModel& model, ActionId action,
                      TimeMs now);

@@ -24,10 +24,21 @@ ContactPreferences preferences_of(const Profile& profile) {
 }
 
 std::vector<ContactRequest> contact_requests(const CustomerState& customer,
-                                             const JourneyModel& model, const Effects& effects) {
+                                             const JourneyModel& model, const Effects& effects,
+                                             const ActionTotals* totals) {
     std::vector<ContactRequest> requests;
-    for (const ProgramRequest& r : effects.requests)
+    std::vector<ActionCounts> counts;  // read once, for the first program that ranks
+    for (const ProgramRequest& r : effects.requests) {
+        const Program& program = model.programs[r.program];
         requests.push_back(contact_request(customer, model, r.program, r.cause, r.at, {}));
+        if (!program.best_action) continue;
+        if (counts.empty()) counts = totals ? totals->snapshot() : std::vector<ActionCounts>(
+                                                                       model.actions.size());
+        ContactRequest& request = requests.back();
+        request.candidates =
+            rank_actions(customer, model, program, counts, request.decision_id, r.at);
+        if (request.candidates.empty()) request.dropped_reason = std::string(kReasonNoAction);
+    }
     for (const ProgramDrop& d : effects.drops)
         requests.push_back(
             contact_request(customer, model, d.program, d.cause, d.at, std::string(d.reason)));

@@ -8,14 +8,21 @@
 
 #include "state/journey/customer_state.hpp"
 #include "state/journey/journey_engine.hpp"
+#include "state/decisioning/action_totals.hpp"
 #include "state/pressure/contact_request.hpp"
 
 namespace journeyd {
 
 ContactPreferences preferences_of(const Profile& profile);
 
-// Requests first, then drops (the coordinator records those as suppressed).
+// The reason of a request of a program with action = "best" none of whose actions is eligible.
+inline constexpr std::string_view kReasonNoAction = "no_action";
+
+// Requests first, then drops (the coordinator records those as suppressed). A program with
+// action = "best" gets its eligible actions ranked with `totals` (none: every action at its
+// prior); with none eligible it is dropped, reason kReasonNoAction.
 std::vector<ContactRequest> contact_requests(const CustomerState& customer,
-                                             const JourneyModel& model, const Effects& effects);
+                                             const JourneyModel& model, const Effects& effects,
+                                             const ActionTotals* totals = nullptr);
 
 }  // namespace journeyd
