@@ -58,6 +58,76 @@ in    = ["exploring", "active", "loyal"]
 after = "30d"
 to    = "dormant"
 
+# Segments: evaluated after every event and timer; counted durably (GET /segments).
+[[segment]]
+name = "engaged_browsers"
+when = [ { stage = ["exploring"] }, { event = "view", min = 3, within = "7d" } ]
+
+[[segment]]
+name = "sellers_without_sale"
+when = [ { event = "ad_placed", min = 1, within = "90d" }, { event = "sale", max = 0, within = "30d" } ]
+
+[[segment]]
+name = "unanswered_buyers"
+when = [ { event = "message_received", min = 1, within = "2d" },
+         { event = "message_sent", max = 0, within = "2d" } ]
+
+# Next best actions: a program with action = "best" sends the eligible action with the best
+# propensity x value x weight that the pressure rules allow; propensities are learned from
+# each action's goal.
+[decisioning]
+explore = "thompson"
+
+[[action]]
+name     = "sell_first_item"
+channel  = "push"
+priority = "promotional"
+template = "sell-first-1"
+value    = 5
+when     = [ { stage = ["exploring", "active"] }, { event = "ad_placed", max = 0, within = "90d" } ]
+goal     = { event = "ad_placed", within = "3d" }
+cooldown = "7d"
+
+[[action]]
+name     = "complete_profile"
+channel  = "email"
+priority = "lifecycle"
+template = "complete-profile-1"
+when     = [ { attr = "verified", exists = false } ]
+goal     = { event = "profile", within = "7d" }
+cooldown = "14d"
+
+[[action]]
+name     = "answer_your_buyer"
+channel  = "push"
+priority = "transactional"
+template = "answer-buyer-1"
+value    = 3
+when     = [ { segment = "unanswered_buyers" } ]
+goal     = { event = "message_sent", within = "1d" }
+cooldown = "1d"
+
+[[action]]
+name     = "feature_your_listing"
+channel  = "email"
+priority = "promotional"
+template = "feature-listing-1"
+value    = 8
+weight   = 0.5
+when     = [ { segment = "sellers_without_sale" } ]
+goal     = { event = "listing_featured", within = "7d" }
+cooldown = "14d"
+
+[[action]]
+name     = "reactivation_offer"
+channel  = "email"
+priority = "promotional"
+template = "reactivation-1"
+value    = 2
+when     = [ { stage = ["dormant"] } ]
+goal     = { event = "view", within = "7d" }
+cooldown = "30d"
+
 # Listed in arbitration order: on a tie of class, the program listed first wins.
 [[program]]
 name     = "welcome"
@@ -108,6 +178,18 @@ on_event = "message_received"
 channel  = "push"
 priority = "transactional"
 template = "message-received-1"
+
+[[program]]
+name     = "next_best_action"
+on_event = "app_open"
+action   = "best"               # among all [[action]]s
+
+[[program]]
+name             = "browsing_tips"
+on_segment_enter = "engaged_browsers"
+channel          = "in_app"
+priority         = "promotional"
+template         = "browsing-tips-1"
 
 [pressure]
 hierarchy          = ["service", "transactional", "lifecycle", "promotional"]  # highest first

@@ -113,7 +113,7 @@ TEST_CASE("the embedded default journey loads without errors", "[config][default
     CHECK(pressure.quiet_hours->start_minute == 1320);
     CHECK(pressure.quiet_hours->end_minute == 480);
 
-    REQUIRE(journey.programs.size() == 7);
+    REQUIRE(journey.programs.size() == 9);
     struct Expected {
         const char* name;
         std::optional<StageId> on_enter;
@@ -133,6 +133,8 @@ TEST_CASE("the embedded default journey loads without errors", "[config][default
         {"password_reset", std::nullopt, "password_reset", 0, "email", service, "password-reset-1"},
         {"message_received", std::nullopt, "message_received", 0, "push", transactional,
          "message-received-1"},
+        {"next_best_action", std::nullopt, "app_open", 0, "", 0, ""},
+        {"browsing_tips", std::nullopt, "", 0, "in_app", promotional, "browsing-tips-1"},
     };
     for (size_t i = 0; i < journey.programs.size(); ++i) {
         const Program& program = journey.programs[i];
@@ -145,6 +147,18 @@ TEST_CASE("the embedded default journey loads without errors", "[config][default
         CHECK(program.priority == expected[i].priority);
         CHECK(program.template_name == expected[i].template_name);
     }
+    CHECK(journey.programs[7].best_action);
+    CHECK(journey.programs[7].candidates.size() == journey.actions.size());
+    CHECK(journey.programs[8].on_segment_enter == journey.conditions.segment_id("engaged_browsers"));
+    CHECK(journey.conditions.segments.size() == 3);
+    REQUIRE(journey.actions.size() == 5);
+    CHECK(journey.actions[0].name == "sell_first_item");
+    CHECK(journey.actions[0].goal_event == "ad_placed");
+    CHECK(journey.actions[0].goal_within == 3 * 86'400'000);
+    CHECK(journey.actions[0].cooldown == 7 * 86'400'000);
+    CHECK(journey.actions[0].value == 5);
+    CHECK(journey.actions[3].weight == 0.5);
+    CHECK(journey.explore == Explore::thompson);
 
     REQUIRE(pressure.caps.size() == 3);
     CHECK(pressure.caps[0].channel == "email");
@@ -980,7 +994,7 @@ TEST_CASE("load_config_file reads a file and reports an unreadable one", "[confi
         const ConfigResult result = load_config_file(path);
         std::remove(path.c_str());
         require_valid(result);
-        CHECK(result.config->journey.programs.size() == 7);
+        CHECK(result.config->journey.programs.size() == 9);
     }
 }
 
