@@ -317,17 +317,67 @@ int run_dead(const GlobalOptions& global, bool as_json) {
                       {"at", "decision_id", "customer", "program", "channel", "status", "error"});
 }
 
+// The table has no column for it: a partial sum must not pass for the whole cluster's.
+void warn_if_partial(const json& list, bool as_json) {
+    if (as_json || list.empty() || !list[0].contains("partial")) return;
+    std::string missing;
+    for (const json& name : list[0]["partial"])
+        missing += (missing.empty() ? "" : ", ") + name.get<std::string>();
+    std::cerr << "partial: not counted are the customers of " << missing
+              << ", which did not answer\n";
+}
+
 int run_segments(const GlobalOptions& global, bool as_json) {
     const json list = admin_list(global, "/segments");
     const int status = print_list(list, as_json, "no segments configured", {"name", "members"});
-    // The table has no column for it: a partial sum must not pass for the whole cluster's.
-    if (!as_json && !list.empty() && list[0].contains("partial")) {
-        std::string missing;
-        for (const json& name : list[0]["partial"])
-            missing += (missing.empty() ? "" : ", ") + name.get<std::string>();
-        std::cerr << "partial: not counted are the customers of " << missing
-                  << ", which did not answer\n";
+    warn_if_partial(list, as_json);
+    return status;
+}
+
+std::string fixed(double number, int decimals) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.*f", decimals, number);
+    return text;
+}
+
+// `journeyctl actions`: the catalogue with its outcomes; `journeyctl actions CUSTOMER`: the
+// catalogue ranked for that customer now.
+int run_actions(const GlobalOptions& global, const std::string& customer, bool as_json) {
+    if (!customer.empty()) {
+        const json ranked =
+            admin_get(global, customer_path(customer) + "/actions", customer_not_found(customer));
+        if (as_json) return print_list(ranked, true, "", {});
+        json rows = json::array();
+        for (const json& a : ranked)
+            rows.push_back({{"action", a.value("action", "")},
+                            {"eligible", a.value("eligible", false) ? "yes" : "no"},
+                            {"reason", a.value("reason", "")},
+                            {"propensity", fixed(a.value("propensity", 0.0), 3)},
+                            {"value", a.value("value", 0.0)},
+                            {"weight", a.value("weight", 0.0)},
+                            {"score", fixed(a.value("score", 0.0), 3)}});
+        return print_list(rows, false, "no actions configured",
+                          {"action", "eligible", "reason", "propensity", "value", "weight", "score"});
     }
+    const json list = admin_list(global, "/actions");
+    if (as_json) return print_list(list, true, "", {});
+    json rows = json::array();
+    for (const json& a : list) {
+        const json propensity = a.value("propensity", json::object());
+        const json interval = propensity.value("ci95", json::array({0.0, 0.0}));
+        rows.push_back({{"action", a.value("action", "")},
+                        {"sent", a.value("sent", 0)},
+                        {"successes", a.value("successes", 0)},
+                        {"failures", a.value("failures", 0)},
+                        {"open", a.value("open", 0)},
+                        {"propensity", fixed(propensity.value("mean", 0.0), 3)},
+                        {"ci95", fixed(interval[0].get<double>(), 3) + "-" +
+                                     fixed(interval[1].get<double>(), 3)}});
+    }
+    const int status = print_list(rows, false, "no actions configured",
+                                  {"action", "sent", "successes", "failures", "open", "propensity",
+                                   "ci95"});
+    warn_if_partial(list, as_json);
     return status;
 }
 
@@ -448,6 +498,13 @@ int run(int argc, char** argv) {
     bool segments_as_json = false;
     segments->add_flag("--json", segments_as_json, "print the JSON list instead of a table");
 
+    CLI::App* actions = app.add_subcommand(
+        "actions", "list the next best actions and their outcomes, or rank them for a customer");
+    std::string actions_customer;
+    bool actions_as_json = false;
+    actions->add_option("CUSTOMER", actions_customer, "rank the catalogue for this customer now");
+    actions->add_flag("--json", actions_as_json, "print the JSON list instead of a table");
+
     CLI::App* stats = app.add_subcommand("stats", "print the daemon's statistics");
     CLI::App* cluster = app.add_subcommand(
         "cluster", "list the cluster's members as this node sees them (exit 1: one is not up)");
@@ -470,6 +527,7 @@ int run(int argc, char** argv) {
         if (*dead) return run_dead(global, dead_as_json);
         if (*redeliver) return run_redeliver(global, redeliver_ids, redeliver_all);
         if (*segments) return run_segments(global, segments_as_json);
+        if (*actions) return run_actions(global, actions_customer, actions_as_json);
         if (*stats) return run_stats(global);
         if (*cluster) return run_cluster(global);
         return run_check_config(config_path);

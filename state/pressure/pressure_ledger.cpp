@@ -167,6 +167,8 @@ void PressureLedger::arbitrate(CustomerLedger& customer, TimeMs now, std::vector
                                 policy_.hierarchy[priority(*winner)] + ")";
     for (auto it = contenders.begin(); it != contenders.end(); ++it) {
         if (it == winner) continue;
+        // A "best" program loses with its best ranked action, whose class contended.
+        if (!it->candidates.empty()) it->action = it->candidates.front().action;
         out.push_back(decide(*it, Outcome::suppress, "arbitration", lost_to, now));
     }
     evaluate(Held{std::move(*winner), false}, now, out);
