@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -239,6 +240,113 @@ template = "gone-1"
     CHECK(poll_until([&] { return get_json(daemon, "/customers/lia")["segments"].empty(); }));
     CHECK(poll_until([&] { return programs().count("browse_gone") == 1; }));
     CHECK(poll_until([&] { return get_json(daemon, "/segments")[0]["members"] == 0; }));
+}
+
+TEST_CASE("daemon: next best actions: chosen under pressure, outcomes counted across a crash") {
+    DaemonProcess daemon(test_config(R"(
+[decisioning]
+explore = "greedy"
+
+[[action]]
+name = "sell"
+channel = "push"
+priority = "promotional"
+template = "sell-1"
+value = 5
+goal = { event = "ad_placed", within = "1h" }
+cooldown = "1h"
+
+[[action]]
+name = "nudge"
+channel = "email"
+priority = "promotional"
+template = "nudge-1"
+goal = { event = "favorite", within = "2s" }
+
+[[program]]
+name = "nba"
+on_event = "app_open"
+action = "best"
+)"));
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    auto nba_decisions = [&] {
+        json found = json::array();
+        for (const json& d : get_json(daemon, "/customers/max/decisions"))
+            if (d["program"] == "nba") found.push_back(d);
+        return found;
+    };
+    auto action_counts = [&](const std::string& name) {
+        for (const json& a : get_json(daemon, "/actions"))
+            if (a["action"] == name) return a;
+        return json();
+    };
+
+    // The better score (5 x 0.5 against 1 x 0.5) goes first.
+    CHECK(send_one(client, event("o1", "max", "app_open"))["accepted"] == 1);
+    REQUIRE(poll_until([&] { return nba_decisions().size() == 1; }));
+    json first = nba_decisions()[0];
+    CHECK(first["outcome"] == "send");
+    CHECK(first["action"] == "sell");
+    CHECK(first["channel"] == "push");
+    CHECK(first["candidates"].size() == 2);
+    CHECK(first["candidates"][0]["action"] == "sell");
+    CHECK(first["candidates"][0]["score"] == 2.5);
+    REQUIRE(poll_until([&] { return action_counts("sell")["open"] == 1; }));
+    CHECK(get_json(daemon, "/customers/max")["goal_windows"][0]["action"] == "sell");
+
+    // "sell" is in its cooldown: skipped, and "nudge" goes instead.
+    CHECK(send_one(client, event("o2", "max", "app_open"))["accepted"] == 1);
+    REQUIRE(poll_until([&] { return nba_decisions().size() == 2; }));
+    json second = nba_decisions()[0];
+    CHECK(second["outcome"] == "send");
+    CHECK(second["action"] == "nudge");
+    CHECK(second["skipped"] == json::array({{{"action", "sell"}, {"reason", "cooldown"}}}));
+    const json ranked = get_json(daemon, "/customers/max/actions");
+    CHECK(ranked[0]["action"] == "nudge");
+    CHECK(ranked[1]["action"] == "sell");
+    CHECK(ranked[1]["eligible"] == false);
+    CHECK(ranked[1]["reason"] == "cooldown");
+
+    // Both deliveries name their action.
+    REQUIRE(poll_until([&] {
+        std::ifstream file(daemon.directory() + "/deliveries.ndjson");
+        std::set<std::string> actions;
+        for (std::string line; std::getline(file, line);) {
+            const json d = json::parse(line);
+            if (d.contains("action")) actions.insert(d["action"].get<std::string>());
+        }
+        return actions == std::set<std::string>{"sell", "nudge"};
+    }));
+
+    // "nudge" hears nothing of its goal for 2 s: a failure, by its timer alone.
+    CHECK(poll_until([&] { return action_counts("nudge")["failures"] == 1; }));
+    // A crash with "sell" still open; its goal event after the restart still counts, once.
+    daemon.kill_hard();
+    daemon.restart();
+    IngestClient again = IngestClient::connect(daemon.ingest(), 10s);
+    CHECK(action_counts("sell")["open"] == 1);
+    CHECK(send_one(again, event("a1", "max", "ad_placed"))["accepted"] == 1);
+    CHECK(send_one(again, event("a2", "max", "ad_placed"))["accepted"] == 1);
+    const json sell = action_counts("sell");
+    CHECK(sell["sent"] == 1);
+    CHECK(sell["successes"] == 1);
+    CHECK(sell["open"] == 0);
+    CHECK(sell["propensity"]["mean"] == Approx(2.0 / 3.0));
+    const json nudge = action_counts("nudge");
+    CHECK(nudge["sent"] == 1);
+    CHECK(nudge["failures"] == 1);
+    CHECK(nudge["successes"] == 0);
+
+    const auto [status, listed] = test::run_command(std::string(JOURNEYCTL_BINARY) +
+                                                    " --timeout 10 --admin " +
+                                                    daemon.admin_address() + " actions");
+    CHECK(status == 0);
+    CHECK(listed.find("sell") != std::string::npos);
+    const auto [for_max_status, for_max] =
+        test::run_command(std::string(JOURNEYCTL_BINARY) + " --timeout 10 --admin " +
+                          daemon.admin_address() + " actions max");
+    CHECK(for_max_status == 0);
+    CHECK(for_max.find("cooldown") != std::string::npos);
 }
 
 TEST_CASE("daemon: duplicates, invalid events in a batch, and pipelining") {
