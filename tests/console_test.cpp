@@ -94,6 +94,18 @@ per = "7d"
 [[segment]]
 name = "sellers"
 when = [ { event = "ad_placed", min = 1, within = "30d" } ]
+
+[[action]]
+name = "sell_more"
+channel = "in_app"
+priority = "lifecycle"
+template = "sell-more-1"
+goal = { event = "ad_placed", within = "7d" }
+
+[[program]]
+name = "nba"
+on_event = "sale"
+action = "best"
 )";
 
 std::string find_chromium() {
@@ -167,7 +179,7 @@ TEST_CASE("console: the page looks a customer up with the token from the fragmen
     const httplib::Headers auth{{"Authorization", std::string("Bearer ") + kToken}};
     REQUIRE(poll_until([&] {
         auto decisions = daemon.admin().Get("/customers/ann/decisions", auth);
-        return decisions && decisions->status == 200 && json::parse(decisions->body).size() == 3;
+        return decisions && decisions->status == 200 && json::parse(decisions->body).size() == 4;
     }));
 
     const std::string base = "http://" + daemon.admin_address() + "/";
@@ -179,7 +191,13 @@ TEST_CASE("console: the page looks a customer up with the token from the fragmen
     CHECK(contains(dom, R"(<div id="customer">)"));
     CHECK(contains(dom, "<td>lapse</td>"));
     CHECK(contains(dom, R"(<td class="outcome-suppress">suppress</td><td>cap</td>)"));
-    CHECK(contains(dom, "<td>loyalty_thanks</td><td>in_app</td>"));
+    CHECK(contains(dom, "<td>loyalty_thanks</td><td></td><td>in_app</td>"));
+    // Next best actions: the decision names its action; the catalogue and the customer's
+    // ranking are drawn from /actions and /customers/ann/actions.
+    CHECK(contains(dom, "<td>nba</td><td>sell_more</td><td>in_app</td>"));
+    CHECK(contains(dom, R"(<section class="wide" id="actions">)"));
+    CHECK(contains(dom, "<td>sell_more</td><td>in_app</td><td>1</td><td>1</td>"));
+    CHECK(contains(dom, "<td>sell_more</td><td>yes</td><td>50.0%</td>"));
     CHECK(contains(dom, "&lt;b&gt;Ann&lt;/b&gt;"));  // profile text stays text
     // Drawn from /stats.
     CHECK(contains(dom, R"(data-label="loyal" data-value="1")"));

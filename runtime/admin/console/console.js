@@ -127,6 +127,17 @@ function showSegments(segments) {
            (name, i) => STAGE_COLORS[i % STAGE_COLORS.length]);
 }
 
+// The catalogue with its learned propensities; hidden when the journey has no actions.
+function showActions(actions) {
+  $("actions").hidden = actions.length === 0;
+  const share = p => (100 * p).toFixed(1) + "%";
+  $("action-rows").replaceChildren(...actions.map(a => row(
+      [a.action, a.channel, number(a.value * a.weight), number(a.sent), number(a.successes),
+       number(a.failures), number(a.open),
+       share(a.propensity.mean) + " (" + share(a.propensity.ci95[0]) + "–" +
+           share(a.propensity.ci95[1]) + ")"])));
+}
+
 // This node's view of the members; the section stays hidden on a single node.
 function showCluster(cluster) {
   $("cluster").hidden = !cluster.clustered;
@@ -136,7 +147,7 @@ function showCluster(cluster) {
       ["", m.state === "down" ? "error" : m.state === "connecting" ? "muted" : ""])));
 }
 
-function showCustomer(customer, decisions) {
+function showCustomer(customer, decisions, actions) {
   $("customer-id").textContent = customer.id;
   $("customer-stage").textContent = customer.stage;
   $("customer-since").textContent = when(customer.stage_since);
@@ -148,11 +159,17 @@ function showCustomer(customer, decisions) {
   $("customer-timers").replaceChildren(...(customer.timers.length
       ? customer.timers.map(t => row([t.name, when(t.due)])) : [none(2)]));
   $("customer-contacts").replaceChildren(...(customer.contacts.length
-      ? customer.contacts.map(c => row([c.program, c.channel, when(c.at)])) : [none(3)]));
+      ? customer.contacts.map(c => row([c.program, c.action || "", c.channel, when(c.at)]))
+      : [none(4)]));
+  $("customer-action-block").hidden = actions.length === 0;
+  $("customer-actions").replaceChildren(...actions.map(a => row(
+      [a.action, a.eligible ? "yes" : "no: " + a.reason, (100 * a.propensity).toFixed(1) + "%",
+       a.score.toFixed(2)], ["", a.eligible ? "" : "muted"])));
   $("customer-decisions").replaceChildren(...(decisions.length ? decisions.map(d => row(
-      [when(d.at), d.program, d.channel, d.priority, d.outcome, d.reason,
-       (d.detail || "") + (d.outcome === "defer" ? " until " + when(d.until) : "")],
-      ["", "", "", "", "outcome-" + d.outcome])) : [none(7)]));
+      [when(d.at), d.program, d.action || "", d.channel, d.priority, d.outcome, d.reason,
+       (d.detail || "") + (d.outcome === "defer" ? " until " + when(d.until) : "") +
+           (d.skipped || []).map(k => " · skipped " + k.action + ": " + k.reason).join("")],
+      ["", "", "", "", "", "outcome-" + d.outcome])) : [none(8)]));
   $("customer").hidden = false;
 }
 
@@ -163,8 +180,9 @@ async function lookup(id) {
   if (!id) { $("customer").hidden = true; return; }
   const path = "/customers/" + encodeURIComponent(id);
   try {
-    const [customer, decisions] = await Promise.all([api(path), api(path + "/decisions")]);
-    if (id === shownCustomer) showCustomer(customer, decisions);
+    const [customer, decisions, actions] = await Promise.all(
+        [api(path), api(path + "/decisions"), api(path + "/actions")]);
+    if (id === shownCustomer) showCustomer(customer, decisions, actions);
   } catch (error) {
     if (error instanceof AuthRequired) return;
     $("customer").hidden = true;
@@ -174,11 +192,12 @@ async function lookup(id) {
 
 async function refresh() {
   try {
-    const [stats, cluster, segments] =
-        await Promise.all([api("/stats"), api("/cluster"), api("/segments")]);
+    const [stats, cluster, segments, actions] = await Promise.all(
+        [api("/stats"), api("/cluster"), api("/segments"), api("/actions")]);
     showStats(stats);
     showCluster(cluster);
     showSegments(segments);
+    showActions(actions);
     $("status").textContent = "updated " + new Date().toLocaleTimeString();
     if (shownCustomer && !$("customer").hidden) lookup(shownCustomer);
   } catch (error) {
