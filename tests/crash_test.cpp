@@ -19,6 +19,7 @@
 
 #include "runtime/client/ingest_client.hpp"
 #include "tests/support/daemon_process.hpp"
+#include "tests/support/poll.hpp"
 
 using namespace journeyd;
 using namespace std::chrono_literals;
@@ -85,6 +86,18 @@ on_event = "view"
 channel = "email"
 priority = "promotional"
 template = "nudge-1"
+
+[[action]]
+name = "tip"
+channel = "in_app"
+priority = "promotional"
+template = "tip-1"
+goal = { event = "view", within = "1h" }
+
+[[program]]
+name = "tips"
+on_event = "view"
+action = "best"
 
 [pressure]
 hierarchy = ["service", "lifecycle", "promotional"]
@@ -476,12 +489,44 @@ void crash_round(DaemonProcess& daemon, std::vector<uint64_t>& applied, int roun
     for (int c = 0; c < kCustomers; ++c) applied[c] += tallies[c].sent;
 }
 
+// Every tip delivered opened exactly one goal window: /actions counts as many sent as there are
+// distinct tip decisions in the file sink, once the notices of the last sends have arrived.
+void check_goal_windows(DaemonProcess& daemon) {
+    auto delivered_tips = [&] {
+        std::ifstream file(daemon.directory() + "/deliveries.ndjson");
+        std::set<std::string> ids;
+        for (std::string line; std::getline(file, line);) {
+            const json delivery = json::parse(line, nullptr, false);
+            if (delivery.is_object() && delivery.value("action", "") == "tip")
+                ids.insert(delivery.at("decision_id").get<std::string>());
+        }
+        return ids.size();
+    };
+    auto tip = [&] {
+        auto answer = daemon.admin().Get("/actions");
+        REQUIRE(answer);
+        REQUIRE(answer->status == 200);
+        return json::parse(answer->body).at(0);
+    };
+    const bool settled = test::poll_until(
+        [&] { return tip()["sent"].get<size_t>() == delivered_tips(); }, std::chrono::seconds(30));
+    const json counts = tip();
+    INFO(counts.dump() << " with " << delivered_tips() << " tips delivered");
+    CHECK(settled);
+    CHECK(counts["sent"].get<int64_t>() ==
+          counts["successes"].get<int64_t>() + counts["failures"].get<int64_t>() +
+              counts["open"].get<int64_t>());
+    CHECK(counts["failures"] == 0);  // windows of an hour
+    std::cout << "crash test goal windows: " << counts.dump() << std::endl;
+}
+
 // Once the daemon has drained, in the file sink: one browse per view applied, one welcome and
 // one nudge per customer that saw any, and no decision_id twice. A request or an unconfirmed send
 // that a crash lost shows as too few; a send offered again, or a cap forgotten, as too many. Lines
 // a kill tore in half are skipped: their sends were not confirmed and came again whole.
 void check_deliveries(DaemonProcess& daemon) {
     const std::vector<uint64_t> views = events_seen(daemon);
+    check_goal_windows(daemon);
     REQUIRE(daemon.stop() == 0);
     std::ifstream file(daemon.directory() + "/deliveries.ndjson");
     REQUIRE(file);
@@ -504,7 +549,7 @@ void check_deliveries(DaemonProcess& daemon) {
         const std::string customer = "c" + std::to_string(c);
         const uint64_t once = views[c] > 0 ? 1 : 0;  // a short round reaches few customers
         const std::map<std::string, uint64_t> expected = {
-            {"welcome", once}, {"nudge", once}, {"browse", views[c]}};
+            {"welcome", once}, {"nudge", once}, {"browse", views[c]}, {"tips", views[c]}};
         for (const auto& [program, count] : expected)
             if (sends[customer][program] != count)
                 found.found.push_back(customer + " got " +
