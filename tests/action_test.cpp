@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "state/codec/customer_codec.hpp"
 #include "state/decisioning/action_ranking.hpp"
+#include "state/decisioning/action_totals.hpp"
 #include "state/journey/journey_engine.hpp"
 #include "state/journey/program_requests.hpp"
 #include "state/pressure/pressure_ledger.hpp"
@@ -355,4 +356,29 @@ action = "best"
     requests = contact_requests(d, none.journey, effects);
     REQUIRE(requests.size() == 1);
     CHECK(requests[0].dropped_reason == "no_action");
+}
+
+TEST_CASE("actions: totals add this node's outcomes to what the other members reported") {
+    const Config config = config_with(std::string(kCatalogue));
+    auto others = std::make_shared<RemoteCounters>(3);
+    ActionTotals totals(config.journey, others);
+    totals.load({{"sell", ActionCounts{10, 2, 5}}, {"gone", ActionCounts{1, 1, 0}}});
+    totals.add(0, ActionOutcome::sent);
+    totals.add(1, ActionOutcome::failure, 2);
+    auto counts = totals.snapshot();
+    REQUIRE(counts.size() == 2);
+    CHECK(counts[0].sent == 11);
+    CHECK(counts[0].successes == 2);
+    CHECK(counts[1].failures == 2);
+
+    others->report(1, {{action_counter_key("sell", ActionOutcome::success), 4},
+                       {action_counter_key("profile", ActionOutcome::sent), 7},
+                       {"active", 12}});
+    others->report(2, {{action_counter_key("sell", ActionOutcome::success), 1}});
+    counts = totals.snapshot();
+    CHECK(counts[0].successes == 2 + 4 + 1);
+    CHECK(counts[1].sent == 7);
+    // A later report replaces the member's earlier one.
+    others->report(2, {{action_counter_key("sell", ActionOutcome::success), 3}});
+    CHECK(totals.snapshot()[0].successes == 2 + 4 + 3);
 }

@@ -6,6 +6,7 @@
 // one node stops: its customers, and only they, get errors naming it, and segment counts name it
 // as missing; it restarts on its store and its customers are back as they were.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -98,6 +99,21 @@ when = [ { attr = "plan", eq = "basic" } ]
 [[segment]]
 name = "high_score"
 when = [ { attr = "score", gte = 30 } ]
+
+[decisioning]
+explore = "greedy"
+
+[[action]]
+name = "tip"
+channel = "in_app"
+priority = "promotional"
+template = "tip-1"
+goal = { event = "ad_placed", within = "1h" }
+
+[[program]]
+name = "tips"
+on_event = "view"
+action = "best"
 
 [pressure]
 hierarchy = ["service", "lifecycle", "promotional"]
@@ -309,6 +325,26 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
         }
         return true;
     }));
+    // Next best actions: every view sent a tip (3 a customer), counted over the whole cluster
+    // from any node as on the single node, once each goal window has opened; and a node ranks
+    // for its customers by every member's outcomes, as /actions sums them.
+    auto tips_sent = [&](const DaemonProcess& node) {
+        return get_json(node, "/actions")[0]["sent"].get<int64_t>();
+    };
+    REQUIRE(poll_until([&] { return tips_sent(single) == 3 * kCustomers; }));
+    for (const auto& node : cluster.nodes)
+        CHECK(poll_until([&] { return tips_sent(*node) == 3 * kCustomers; }));
+    for (int k = 0; k < kNodes; ++k) {
+        int own = 0;
+        while (ownership.owner_of(customer(own)) != static_cast<size_t>(k)) ++own;
+        const DaemonProcess& node = *cluster.nodes[k];
+        CHECK(poll_until([&] {
+            const double ranked =
+                get_json(node, "/customers/" + customer(own) + "/actions")[0]["propensity"];
+            const double summed = get_json(node, "/actions")[0]["propensity"]["mean"];
+            return std::abs(ranked - summed) < 1e-9;
+        }));
+    }
 
     {
         std::map<std::string, json> before_stop;
