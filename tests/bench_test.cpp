@@ -164,7 +164,22 @@ TEST_CASE("bench: the generated configurations are what the modes assume") {
     const Config marketplace = test::config_from(marketplace_config("0s"));
     CHECK(marketplace.pressure.arbitration_window == 0);
     CHECK(marketplace.store.sync);
-    CHECK(marketplace.journey.programs.size() == 7);  // the default journey, untouched
+    CHECK(marketplace.journey.programs.size() == 9);  // the default journey, untouched
+    CHECK(marketplace.journey.actions.size() == 5);
+    // Generated segments join the default's own, which its actions name.
+    const Config segmented = test::config_from(marketplace_config("0s", {}, 0, 4));
+    CHECK(segmented.journey.conditions.segments.size() == 3 + 4);
+    // decisioning: none of the default's segments and actions, then only generated ones.
+    const Config plain = test::config_from(decisioning_config(0, 0));
+    CHECK(plain.journey.conditions.segments.empty());
+    CHECK(plain.journey.actions.empty());
+    CHECK(plain.journey.programs.size() == 7);
+    const Config deciding = test::config_from(decisioning_config(20, 20));
+    CHECK(deciding.journey.conditions.segments.size() == 20);
+    CHECK(deciding.journey.actions.size() == 20);
+    REQUIRE(deciding.journey.program_id("nba_on_view"));
+    CHECK(deciding.journey.programs[*deciding.journey.program_id("nba_on_view")].candidates.size() ==
+          20);
     CHECK_THROWS_WITH(marketplace_config("soon"), Catch::Contains("not a duration"));
 
     const Config timers = test::config_from(timer_journey_config({5'000, 9'000}, 1'000));

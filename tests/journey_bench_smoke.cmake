@@ -17,6 +17,7 @@ function(bench)
 endfunction()
 
 bench(limit --n 20000)
+bench(decisioning --n 20000 --customers 2000)
 bench(ingest --journeyd ${JOURNEYD} --seconds 2 --no-half --json)
 # A fixed number of events per run (peak, then half): --check wants CPU per event positive.
 bench(ingest --journeyd ${JOURNEYD} --events 10000 --json)

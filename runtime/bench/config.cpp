@@ -45,6 +45,41 @@ toml::array generated_segments(size_t count) {
     return segments;
 }
 
+// `count` actions, each on a generated segment or stage, with goals on the marketplace's events.
+toml::array generated_actions(size_t count, size_t segments) {
+    static const char* const kChannels[] = {"email", "push", "in_app"};
+    static const char* const kGoals[] = {"ad_placed", "message_sent", "sale", "favorite"};
+    toml::array actions;
+    for (size_t i = 0; i < count; ++i) {
+        toml::array when;
+        if (segments > 0 && i % 2 == 0)
+            when.push_back(toml::table{{"segment", "s" + std::to_string(i % segments)}});
+        else
+            when.push_back(toml::table{{"stage", toml::array{"exploring", "active", "loyal"}}});
+        actions.push_back(toml::table{{"name", "a" + std::to_string(i)},
+                                      {"channel", kChannels[i % 3]},
+                                      {"priority", "promotional"},
+                                      {"template", "a" + std::to_string(i)},
+                                      {"value", double(1 + i % 5)},
+                                      {"when", when},
+                                      {"goal", toml::table{{"event", kGoals[i % 4]},
+                                                           {"within", "3d"}}},
+                                      {"cooldown", "1d"}});
+    }
+    return actions;
+}
+
+// Appends the generated segments to the journey's own.
+void add_segments(toml::table& config, size_t segments) {
+    if (segments == 0) return;
+    toml::array* own = config["segment"].as_array();
+    if (!own) {
+        config.insert_or_assign("segment", generated_segments(segments));
+        return;
+    }
+    for (auto& segment : generated_segments(segments)) own->push_back(std::move(segment));
+}
+
 toml::table marketplace_table(const std::string& arbitration_window, size_t segments = 0) {
     if (!parse_duration(arbitration_window))
         throw std::runtime_error("--arbitration-window \"" + arbitration_window +
@@ -54,7 +89,7 @@ toml::table marketplace_table(const std::string& arbitration_window, size_t segm
     if (!pressure) throw std::runtime_error("the default journey has no [pressure] table");
     pressure->insert_or_assign("arbitration_window", arbitration_window);
     config.insert_or_assign("store", toml::table{{"sync", true}});
-    if (segments > 0) config.insert_or_assign("segment", generated_segments(segments));
+    add_segments(config, segments);
     return config;
 }
 
@@ -85,6 +120,30 @@ std::string marketplace_config(const std::string& arbitration_window,
         config.insert_or_assign("cluster", toml::table{{"members", std::move(members)}});
     }
     return marketplace_text(config, "marketplace configuration");
+}
+
+std::string decisioning_config(size_t segments, size_t actions) {
+    toml::table config = marketplace_table("0s");
+    // Without the default journey's own segments, actions and the programs that use them.
+    config.erase("segment");
+    config.erase("action");
+    config.erase("decisioning");
+    toml::array kept;
+    for (auto& program : *config["program"].as_array()) {
+        const toml::table& table = *program.as_table();
+        if (table.contains("action") || table.contains("on_segment_enter") ||
+            table.contains("on_segment_exit"))
+            continue;
+        kept.push_back(program);
+    }
+    if (actions > 0) {
+        kept.push_back(toml::table{{"name", "nba_on_view"}, {"on_event", "view"},
+                                   {"action", "best"}});
+        config.insert_or_assign("action", generated_actions(actions, segments));
+    }
+    config.insert_or_assign("program", std::move(kept));
+    add_segments(config, segments);
+    return marketplace_text(config, "decisioning configuration");
 }
 
 std::string marketplace_memory_config(DurationMs idle_after) {

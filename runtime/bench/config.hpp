@@ -41,6 +41,9 @@ inline constexpr const char* kTouchEventType = "touch";
 std::string marketplace_config(const std::string& arbitration_window,
                                const std::vector<uint16_t>& middleman_ports = {}, size_t self = 0,
                                size_t segments = 0);
+// The marketplace journey without the default's own segments and actions, plus `segments`
+// generated segments and `actions` generated actions chosen by a best program on every view.
+std::string decisioning_config(size_t segments, size_t actions);
 std::string cluster_member_name(size_t index);  // "node-1", "node-2", ...
 std::string marketplace_memory_config(DurationMs idle_after);
 

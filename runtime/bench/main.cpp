@@ -180,8 +180,21 @@ int main(int argc, char** argv) {
     output_flags(cluster);
     modes[cluster] = run_cluster;
 
+    CLI::App* decisioning = app.add_subcommand(
+        "decisioning",
+        "the cost per event of segments and next best actions, and decisions/s, on one thread");
+    n_option(decisioning, "events");
+    decisioning->add_option("--actions", o.actions, "generated [[action]]s")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    batch_flag(decisioning);
+    mix_flags(decisioning);
+    output_flags(decisioning);
+    modes[decisioning] = run_decisioning;
+
     CLI11_PARSE(app, argc, argv);
     if (soak->parsed() && soak->count("--n") == 0) o.n = 10'000'000;
+    if (decisioning->parsed() && decisioning->count("--segments") == 0) o.segments = 20;
 
     for (const auto& [mode, run] : modes) {
         if (!mode->parsed()) continue;

@@ -24,6 +24,10 @@
 //          workload over the same connections spread over the nodes, so most events are
 //          forwarded to their owner; events/s, ack latency, the share forwarded, CPU, RSS,
 //          and the same with clients that send each event to its owner's node.
+// decisioning  as limit, the same frames under the marketplace journey without segments and
+//          actions, with `segments` generated segments, and with `actions` generated actions
+//          chosen on every view: the cost per event of each; then decisions/s of next best
+//          actions alone.
 #pragma once
 
 #include <cstdint>
@@ -48,7 +52,8 @@ struct BenchOptions {
     size_t customers = 1'000'000;  // limit, ingest: the Zipf population
     double zipf = 1.0;
     std::string arbitration_window = "0s";
-    size_t segments = 0;  // limit, ingest: generated segments every event re-evaluates
+    size_t segments = 0;  // limit, ingest, decisioning: generated segments every event re-evaluates
+    size_t actions = 20;  // decisioning: generated next best actions
     bool no_half = false;
     std::string connect;  // ingest: a running journeyd's ingest HOST:PORT instead of starting one
     std::string admin;    // with connect: its admin HOST:PORT
@@ -75,5 +80,6 @@ Report run_timers(const BenchOptions& options);
 Report run_restart(const BenchOptions& options);
 Report run_cluster(const BenchOptions& options);
 Report run_soak(const BenchOptions& options);
+Report run_decisioning(const BenchOptions& options);
 
 }  // namespace journeyd::bench

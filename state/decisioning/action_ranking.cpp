@@ -17,10 +17,30 @@ double beta(const ActionCounts& c) {
     return 1.0 + static_cast<double>(std::max<int64_t>(0, c.failures));
 }
 
-bool names_segments(const Condition& when) {
-    return std::any_of(when.entries.begin(), when.entries.end(), [](const ConditionEntry& e) {
-        return e.kind == EntryKind::segment || e.kind == EntryKind::not_segment;
-    });
+// A generator cheap to seed, one per draw: std::mt19937_64's seeding fills 312 words, which
+// cost more than the draw itself. SplitMix64 (Steele, Lea, Flood 2014).
+class SplitMix64 {
+  public:
+    using result_type = uint64_t;
+    explicit SplitMix64(uint64_t seed) : state_(seed) {}
+    static constexpr result_type min() { return 0; }
+    static constexpr result_type max() { return ~uint64_t(0); }
+    result_type operator()() {
+        uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+
+  private:
+    uint64_t state_;
+};
+
+// The customer's segments as the engine last evaluated them, reused per thread.
+const SegmentMembership& membership_of(const CustomerState& customer, const JourneyModel& model) {
+    thread_local SegmentMembership membership;
+    stored_membership(model.conditions, customer.journey, membership);
+    return membership;
 }
 
 }  // namespace
@@ -36,7 +56,7 @@ std::pair<double, double> propensity_interval(const ActionCounts& counts) {
 
 // X / (X + Y) of X ~ Gamma(alpha), Y ~ Gamma(beta) is Beta(alpha, beta).
 double propensity_draw(const ActionCounts& counts, uint64_t seed) {
-    std::mt19937_64 random(seed);
+    SplitMix64 random(seed);
     std::gamma_distribution<double> x(alpha(counts), 1.0);
     std::gamma_distribution<double> y(beta(counts), 1.0);
     const double a = x(random);
@@ -48,23 +68,14 @@ uint64_t draw_seed(std::string_view decision_id, std::string_view action) {
     return stable_hash(action, stable_hash(decision_id, stable_hash("thompson")));
 }
 
-bool action_eligible(const CustomerState& customer, const JourneyModel& model, ActionId action,
-                     TimeMs now) {
-    const Condition& when = model.actions[action].when;
-    if (when.entries.empty()) return true;
-    // Reused per thread: evaluating segments allocates only the first time.
-    thread_local SegmentMembership segments;
-    if (names_segments(when)) evaluate_segments(model.conditions, customer, now, segments);
-    return holds(when, customer, segments, now);
-}
-
 std::vector<RankedAction> rank_actions(const CustomerState& customer, const JourneyModel& model,
                                        const Program& program,
                                        const std::vector<ActionCounts>& totals,
                                        std::string_view decision_id, TimeMs now) {
     std::vector<RankedAction> ranked;
+    const SegmentMembership& segments = membership_of(customer, model);
     for (ActionId id : program.candidates) {
-        if (!action_eligible(customer, model, id, now)) continue;
+        if (!holds(model.actions[id].when, customer, segments, now)) continue;
         const Action& action = model.actions[id];
         const ActionCounts counts = id < totals.size() ? totals[id] : ActionCounts{};
         const double propensity = model.explore == Explore::thompson
@@ -82,6 +93,7 @@ std::vector<ActionStanding> rank_catalogue(const CustomerState& customer, const 
                                            const std::vector<std::pair<ActionId, TimeMs>>& sent,
                                            TimeMs now) {
     const std::vector<std::string> refused = customer.profile.refused_channels();
+    const SegmentMembership& segments = membership_of(customer, model);
     std::vector<ActionStanding> standings;
     for (size_t i = 0; i < model.actions.size(); ++i) {
         const auto id = static_cast<ActionId>(i);
@@ -93,7 +105,7 @@ std::vector<ActionStanding> rank_catalogue(const CustomerState& customer, const 
         const bool cooling = std::any_of(sent.begin(), sent.end(), [&](const auto& s) {
             return s.first == id && action.cooldown > 0 && s.second > now - action.cooldown;
         });
-        if (!action_eligible(customer, model, id, now))
+        if (!holds(action.when, customer, segments, now))
             standing.reason = "not_eligible";
         else if (std::find(refused.begin(), refused.end(), action.channel) != refused.end())
             standing.reason = "consent";

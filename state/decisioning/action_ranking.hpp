@@ -1,7 +1,8 @@
 // Next best actions: which of a program's candidate actions suits a customer now
 // (docs/configuration.md, "Next best actions").
 //
-// An eligible action (its `when` holds) scores propensity × value × weight. The propensity
+// An eligible action (its `when` holds; a segment it names by the customer's membership as the
+// engine last evaluated it, after the event or timer that led here) scores propensity × value × weight. The propensity
 // is read from the action's outcome counts as a Beta(1 + successes, 1 + failures): with
 // Explore::thompson a draw from it, from a generator seeded by the decision id and the action's
 // name (a replay of the decision after a crash ranks the same way, and adding an action to the
@@ -69,8 +70,6 @@ std::vector<ActionStanding> rank_catalogue(const CustomerState& customer, const 
                                            const std::vector<std::pair<ActionId, TimeMs>>& sent,
                                            TimeMs now);
 
-// Whether the action's `when` holds for the customer now.
-bool action_eligible(const CustomerState& customer, const JourneyModel& model, ActionId action,
-                     TimeMs now);
+
 
 }  // namespace journeyd

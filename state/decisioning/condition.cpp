@@ -136,6 +136,15 @@ void evaluate_segments(const ConditionModel& model, const CustomerState& custome
     }
 }
 
+void stored_membership(const ConditionModel& model, const JourneyState& journey,
+                       SegmentMembership& out) {
+    out.member.assign(model.segments.size(), false);
+    out.flips.assign(model.segments.size(), std::nullopt);
+    out.next_flip.reset();
+    for (uint16_t segment : journey.segments)
+        if (segment < out.member.size()) out.member[segment] = true;
+}
+
 void record_condition_event(const ConditionModel& model, JourneyState& journey,
                             const std::vector<uint16_t>& windows, TimeMs ts) {
     auto& hits = journey.condition_hits;

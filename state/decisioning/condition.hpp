@@ -108,6 +108,12 @@ std::optional<TimeMs> next_flip(const Condition& condition, const CustomerState&
 void evaluate_segments(const ConditionModel& model, const CustomerState& customer, TimeMs now,
                        SegmentMembership& out);
 
+// The memberships the customer's state holds (JourneyState::segments), which the engine keeps
+// current after every event and timer: for conditions evaluated between those (ranking next best
+// actions), at the cost of copying bits instead of evaluating every segment again. No flips.
+void stored_membership(const ConditionModel& model, const JourneyState& journey,
+                       SegmentMembership& out);
+
 // Keeps an event at event time `ts` in the customer's `windows` (those counting its type).
 void record_condition_event(const ConditionModel& model, JourneyState& journey,
                             const std::vector<uint16_t>& windows, TimeMs ts);
