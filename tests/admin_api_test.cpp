@@ -228,7 +228,7 @@ TEST_CASE("admin api: dead letters are listed newest first and sent again once e
     CHECK(f.call("GET", "/deliveries/dead", "", "wrong").status == 401);
 }
 
-TEST_CASE("admin api: /segments sums the cluster's counters and names the members missing") {
+TEST_CASE("admin api: /segments and /actions sum the cluster's counters, naming members missing") {
     ApiFixture f("t0k", R"(
 [[segment]]
 name = "engaged"
@@ -238,20 +238,46 @@ when = [ { event = "view", min = 1, within = "7d" } ]
 name = "idle"
 when = [ { not_segment = "engaged" } ]
 )");
+    // The default journey's own segments come first; these two after them.
+    auto added = [](const AdminResponse& answer) {
+        const json all = json::parse(answer.body);
+        return json(std::vector<json>(all.end() - 2, all.end()));
+    };
     // As summed by the backend: every member's segment counters, stages and actions beside.
-    f.backend->counters.summed = {{kSegmentCount + "engaged", 7}, {"new", 9}};
+    f.backend->counters.summed = {{kSegmentCount + "engaged", 7},
+                                  {"new", 9},
+                                  {action_counter_key("sell_first_item", ActionOutcome::sent), 10},
+                                  {action_counter_key("sell_first_item", ActionOutcome::success), 3},
+                                  {action_counter_key("sell_first_item", ActionOutcome::failure), 5}};
     AdminResponse answer = f.call("GET", "/segments");
     CHECK(answer.status == 200);
     CHECK(answer.headers.empty());
-    CHECK(json::parse(answer.body) == json::parse(R"([{"name": "engaged", "members": 7},
-                                                      {"name": "idle", "members": 0}])"));
+    CHECK(added(answer) == json::parse(R"([{"name": "engaged", "members": 7},
+                                           {"name": "idle", "members": 0}])"));
+    answer = f.call("GET", "/actions");
+    CHECK(answer.status == 200);
+    json sell = json::parse(answer.body).at(0);
+    CHECK(sell["action"] == "sell_first_item");
+    CHECK(sell["sent"] == 10);
+    CHECK(sell["successes"] == 3);
+    CHECK(sell["failures"] == 5);
+    CHECK(sell["open"] == 2);
+    CHECK(sell["propensity"]["mean"] == Approx(0.4));  // Beta(4, 6)
+    CHECK(sell["propensity"]["ci95"][0] == Approx(0.1370).margin(0.001));
+    CHECK(sell["propensity"]["ci95"][1] == Approx(0.7007).margin(0.001));
+    CHECK(json::parse(answer.body).at(1)["sent"] == 0);
 
     f.backend->counters.partial = {"node-b", "node-c"};
+    const std::vector<std::pair<std::string, std::string>> partial_header = {
+        {"X-Journeyd-Partial", "node-b,node-c"}};
     answer = f.call("GET", "/segments");
     CHECK(answer.status == 200);
-    CHECK(answer.headers == std::vector<std::pair<std::string, std::string>>{
-                                {"X-Journeyd-Partial", "node-b,node-c"}});
-    CHECK(json::parse(answer.body) ==
+    CHECK(answer.headers == partial_header);
+    CHECK(added(answer) ==
           json::parse(R"([{"name": "engaged", "members": 7, "partial": ["node-b", "node-c"]},
                           {"name": "idle", "members": 0, "partial": ["node-b", "node-c"]}])"));
+    answer = f.call("GET", "/actions");
+    CHECK(answer.headers == partial_header);
+    CHECK(json::parse(answer.body).at(0)["partial"] == json::array({"node-b", "node-c"}));
+    CHECK(f.call("POST", "/actions").status == 405);
 }
