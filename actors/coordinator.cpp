@@ -41,7 +41,7 @@ struct CoordinatorState {
     // were sent: event_to_decision measures the way to a request's first decision only.
     // Recovered requests were sent by an earlier process and are not measured.
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> undecided;
-    std::optional<ShardRouter> shards;  // where notices go, once the daemon said
+    std::optional<ShardRouter> shards;      // where notices go, once the daemon said
     std::vector<ActionNotice> unannounced;  // notices committed before it did
 };
 
@@ -168,10 +168,10 @@ void publish(Self self, const StatePtr& sp, const std::vector<Decision>& decisio
         }
         if (d.outcome != Outcome::defer)
             writes.push_back({Table::requests, d.decision_id, std::nullopt});
-        spdlog::debug("decision id={} customer={} program={} action={} outcome={} reason={} detail={}",
-                      d.decision_id, d.customer, s.setup.model.programs[d.program].name,
-                      s.setup.model.action_name(d.action), to_string(d.outcome), d.reason,
-                      d.detail);
+        spdlog::debug(
+            "decision id={} customer={} program={} action={} outcome={} reason={} detail={}",
+            d.decision_id, d.customer, s.setup.model.programs[d.program].name,
+            s.setup.model.action_name(d.action), to_string(d.outcome), d.reason, d.detail);
         for (const SkippedAction& skipped : d.skipped)
             spdlog::debug("action skipped id={} customer={} action={} reason={}", d.decision_id,
                           d.customer, s.setup.model.actions[skipped.action].name, skipped.reason);
@@ -291,9 +291,8 @@ bool held_already(const CoordinatorState& s, const ContactRequest& r, const Deci
 
 void recover(Self self, const StatePtr& s) {
     Unfinished unfinished = std::move(s->setup.unfinished);
-    spdlog::info("coordinator recovered outbox={} requests={} notices={}",
-                 unfinished.outbox.size(), unfinished.requests.size(),
-                 unfinished.notices.size());
+    spdlog::info("coordinator recovered outbox={} requests={} notices={}", unfinished.outbox.size(),
+                 unfinished.requests.size(), unfinished.notices.size());
     s->outbox.insert(s->outbox.end(), unfinished.outbox.begin(), unfinished.outbox.end());
     announce(self, *s, std::move(unfinished.notices));
     for (ContactRequest& request : unfinished.requests) {

@@ -735,8 +735,8 @@ class ConfigReader {
     void read_best_action(const Section& section, const Located<std::string>& action,
                           Program& program) {
         if (action.value != "best")
-            add_error(action.where, "action of [[program]] must be \"best\", not " +
-                                        quote(action.value));
+            add_error(action.where,
+                      "action of [[program]] must be \"best\", not " + quote(action.value));
         for (const char* key : {"channel", "priority", "template"})
             if (const toml::node* node = section.table.get(key))
                 add_error(node->source().begin,
@@ -775,9 +775,10 @@ class ConfigReader {
             else if (explore->value == "greedy")
                 config_.journey.explore = Explore::greedy;
             else
-                add_error(explore->where, "explore in [decisioning] must be \"thompson\" or "
-                                          "\"greedy\", not " +
-                                              quote(explore->value));
+                add_error(explore->where,
+                          "explore in [decisioning] must be \"thompson\" or "
+                          "\"greedy\", not " +
+                              quote(explore->value));
         }
     }
 

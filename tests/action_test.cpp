@@ -114,15 +114,17 @@ TEST_CASE("actions: the catalogue and best programs as configured, errors with t
     CHECK(nba.candidates == std::vector<ActionId>{0, 1});
     CHECK(model.explore == Explore::thompson);
 
-    const std::string action = "[[action]]\nname = \"a\"\nchannel = \"push\"\n"
-                               "priority = \"promotional\"\ntemplate = \"t\"\n";
+    const std::string action =
+        "[[action]]\nname = \"a\"\nchannel = \"push\"\n"
+        "priority = \"promotional\"\ntemplate = \"t\"\n";
     CHECK(errors_of(action) ==
           std::vector<std::string>{"17: [[action]] needs goal = { event = \"...\", within = "
                                    "\"...\" }: its propensity is learned from it"});
     CHECK(errors_of(action + "goal = { event = \"x\", within = \"3d\" }\nvalue = 0\n") ==
           std::vector<std::string>{"23: \"value\" in [[action]] must be a number above 0"});
     CHECK(errors_of(action + "goal = { event = \"x\", within = \"3d\", by = 1 }\n") ==
-          std::vector<std::string>{"22: unknown key \"by\" in [[action]].goal (known keys: event, within)"});
+          std::vector<std::string>{
+              "22: unknown key \"by\" in [[action]].goal (known keys: event, within)"});
     const std::string goal = "goal = { event = \"x\", within = \"3d\" }\n";
     CHECK(errors_of(action + goal +
                     "[[program]]\nname = \"p\"\non_event = \"o\"\naction = \"best\"\n"
@@ -214,9 +216,9 @@ action = "best"
     std::uniform_real_distribution<double> chance(0, 1);
     int strong_in_last = 0;
     for (int decision = 0; decision < 5000; ++decision) {
-        const auto ranked = rank_actions(customer, model, model.programs[0], totals,
-                                         make_decision_id("c", "nba", std::to_string(decision)),
-                                         kNoon);
+        const auto ranked =
+            rank_actions(customer, model, model.programs[0], totals,
+                         make_decision_id("c", "nba", std::to_string(decision)), kNoon);
         const ActionId chosen = ranked.front().action;
         ++totals[chosen].sent;
         if (chance(world) < converts[chosen])
@@ -292,8 +294,8 @@ TEST_CASE("actions: goal windows count a success once, a failure at their end, i
     engine.apply(c, Event{"e1", "c", "view", kNoon, nullptr}, kNoon, effects);
 
     REQUIRE(engine.open_goal_window(c, 0, 11, kNoon, effects));
-    CHECK(effects.outcomes == std::vector<std::pair<ActionId, ActionOutcome>>{
-                                  {0, ActionOutcome::sent}});
+    CHECK(effects.outcomes ==
+          std::vector<std::pair<ActionId, ActionOutcome>>{{0, ActionOutcome::sent}});
     CHECK_FALSE(engine.open_goal_window(c, 0, 11, kNoon, effects));  // the same decision
     CHECK(effects.outcomes.empty());
     REQUIRE(engine.open_goal_window(c, 1, 12, kNoon, effects));
@@ -307,8 +309,8 @@ TEST_CASE("actions: goal windows count a success once, a failure at their end, i
 
     // The goal event of "sell" inside its window: a success; "profile" stays open.
     engine.apply(c, Event{"e2", "c", "ad_placed", kNoon + kDay, nullptr}, kNoon + kDay, effects);
-    CHECK(effects.outcomes == std::vector<std::pair<ActionId, ActionOutcome>>{
-                                  {0, ActionOutcome::success}});
+    CHECK(effects.outcomes ==
+          std::vector<std::pair<ActionId, ActionOutcome>>{{0, ActionOutcome::success}});
     engine.apply(c, Event{"e3", "c", "ad_placed", kNoon + kDay, nullptr}, kNoon + kDay, effects);
     CHECK(effects.outcomes.empty());  // counted once
     REQUIRE(c.journey.goal_windows.size() == 1);
@@ -316,8 +318,8 @@ TEST_CASE("actions: goal windows count a success once, a failure at their end, i
     // "profile" closes after 7 days without its goal: a failure, fired like a timer.
     CHECK(engine.next_due(c) == kNoon + 7 * kDay);
     engine.fire_due(c, kNoon + 7 * kDay, effects);
-    CHECK(effects.outcomes == std::vector<std::pair<ActionId, ActionOutcome>>{
-                                  {1, ActionOutcome::failure}});
+    CHECK(effects.outcomes ==
+          std::vector<std::pair<ActionId, ActionOutcome>>{{1, ActionOutcome::failure}});
     CHECK(effects.timers_fired >= 1);
     CHECK(c.journey.goal_windows.empty());
 }

@@ -244,11 +244,12 @@ when = [ { not_segment = "engaged" } ]
         return json(std::vector<json>(all.end() - 2, all.end()));
     };
     // As summed by the backend: every member's segment counters, stages and actions beside.
-    f.backend->counters.summed = {{kSegmentCount + "engaged", 7},
-                                  {"new", 9},
-                                  {action_counter_key("sell_first_item", ActionOutcome::sent), 10},
-                                  {action_counter_key("sell_first_item", ActionOutcome::success), 3},
-                                  {action_counter_key("sell_first_item", ActionOutcome::failure), 5}};
+    f.backend->counters.summed = {
+        {kSegmentCount + "engaged", 7},
+        {"new", 9},
+        {action_counter_key("sell_first_item", ActionOutcome::sent), 10},
+        {action_counter_key("sell_first_item", ActionOutcome::success), 3},
+        {action_counter_key("sell_first_item", ActionOutcome::failure), 5}};
     AdminResponse answer = f.call("GET", "/segments");
     CHECK(answer.status == 200);
     CHECK(answer.headers.empty());

@@ -178,8 +178,9 @@ TEST_CASE("bench: the generated configurations are what the modes assume") {
     CHECK(deciding.journey.conditions.segments.size() == 20);
     CHECK(deciding.journey.actions.size() == 20);
     REQUIRE(deciding.journey.program_id("nba_on_view"));
-    CHECK(deciding.journey.programs[*deciding.journey.program_id("nba_on_view")].candidates.size() ==
-          20);
+    CHECK(
+        deciding.journey.programs[*deciding.journey.program_id("nba_on_view")].candidates.size() ==
+        20);
     CHECK_THROWS_WITH(marketplace_config("soon"), Catch::Contains("not a duration"));
 
     const Config timers = test::config_from(timer_journey_config({5'000, 9'000}, 1'000));

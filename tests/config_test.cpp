@@ -149,7 +149,8 @@ TEST_CASE("the embedded default journey loads without errors", "[config][default
     }
     CHECK(journey.programs[7].best_action);
     CHECK(journey.programs[7].candidates.size() == journey.actions.size());
-    CHECK(journey.programs[8].on_segment_enter == journey.conditions.segment_id("engaged_browsers"));
+    CHECK(journey.programs[8].on_segment_enter ==
+          journey.conditions.segment_id("engaged_browsers"));
     CHECK(journey.conditions.segments.size() == 3);
     REQUIRE(journey.actions.size() == 5);
     CHECK(journey.actions[0].name == "sell_first_item");

@@ -513,9 +513,9 @@ void check_goal_windows(DaemonProcess& daemon) {
     const json counts = tip();
     INFO(counts.dump() << " with " << delivered_tips() << " tips delivered");
     CHECK(settled);
-    CHECK(counts["sent"].get<int64_t>() ==
-          counts["successes"].get<int64_t>() + counts["failures"].get<int64_t>() +
-              counts["open"].get<int64_t>());
+    CHECK(counts["sent"].get<int64_t>() == counts["successes"].get<int64_t>() +
+                                               counts["failures"].get<int64_t>() +
+                                               counts["open"].get<int64_t>());
     CHECK(counts["failures"] == 0);  // windows of an hour
     std::cout << "crash test goal windows: " << counts.dump() << std::endl;
 }

@@ -337,9 +337,9 @@ action = "best"
     CHECK(nudge["failures"] == 1);
     CHECK(nudge["successes"] == 0);
 
-    const auto [status, listed] = test::run_command(std::string(JOURNEYCTL_BINARY) +
-                                                    " --timeout 10 --admin " +
-                                                    daemon.admin_address() + " actions");
+    const auto [status, listed] =
+        test::run_command(std::string(JOURNEYCTL_BINARY) + " --timeout 10 --admin " +
+                          daemon.admin_address() + " actions");
     CHECK(status == 0);
     CHECK(listed.find("sell") != std::string::npos);
     const auto [for_max_status, for_max] =

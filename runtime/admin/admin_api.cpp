@@ -259,15 +259,16 @@ AdminResponse AdminApi::actions() const {
         auto found = summed.actions.find(action.name);
         const ActionCounts counts = found == summed.actions.end() ? ActionCounts{} : found->second;
         const auto [low, high] = propensity_interval(counts);
-        list.push_back({{"action", action.name},
-                        {"channel", action.channel},
-                        {"value", action.value},
-                        {"weight", action.weight},
-                        {"sent", counts.sent},
-                        {"successes", counts.successes},
-                        {"failures", counts.failures},
-                        {"open", counts.open()},
-                        {"propensity", {{"mean", propensity_mean(counts)}, {"ci95", {low, high}}}}});
+        list.push_back(
+            {{"action", action.name},
+             {"channel", action.channel},
+             {"value", action.value},
+             {"weight", action.weight},
+             {"sent", counts.sent},
+             {"successes", counts.successes},
+             {"failures", counts.failures},
+             {"open", counts.open()},
+             {"propensity", {{"mean", propensity_mean(counts)}, {"ci95", {low, high}}}}});
     }
     return cluster_list(std::move(list), counters.partial);
 }
@@ -279,9 +280,9 @@ AdminResponse AdminApi::customer_actions(const CustomerState& customer) const {
     std::vector<std::pair<ActionId, TimeMs>> sent;
     for (const Contact& contact : backend_->contacts(customer.id))
         if (contact.action != kNoAction) sent.emplace_back(contact.action, contact.at);
-    const std::vector<ActionCounts> totals =
-        setup_.action_totals ? setup_.action_totals->snapshot()
-                             : std::vector<ActionCounts>(model.actions.size());
+    const std::vector<ActionCounts> totals = setup_.action_totals
+                                                 ? setup_.action_totals->snapshot()
+                                                 : std::vector<ActionCounts>(model.actions.size());
     ordered_json list = ordered_json::array();
     for (const ActionStanding& a : rank_catalogue(customer, model, totals, sent, setup_.now())) {
         const Action& action = model.actions[a.action];

@@ -56,15 +56,15 @@ toml::array generated_actions(size_t count, size_t segments) {
             when.push_back(toml::table{{"segment", "s" + std::to_string(i % segments)}});
         else
             when.push_back(toml::table{{"stage", toml::array{"exploring", "active", "loyal"}}});
-        actions.push_back(toml::table{{"name", "a" + std::to_string(i)},
-                                      {"channel", kChannels[i % 3]},
-                                      {"priority", "promotional"},
-                                      {"template", "a" + std::to_string(i)},
-                                      {"value", double(1 + i % 5)},
-                                      {"when", when},
-                                      {"goal", toml::table{{"event", kGoals[i % 4]},
-                                                           {"within", "3d"}}},
-                                      {"cooldown", "1d"}});
+        actions.push_back(
+            toml::table{{"name", "a" + std::to_string(i)},
+                        {"channel", kChannels[i % 3]},
+                        {"priority", "promotional"},
+                        {"template", "a" + std::to_string(i)},
+                        {"value", double(1 + i % 5)},
+                        {"when", when},
+                        {"goal", toml::table{{"event", kGoals[i % 4]}, {"within", "3d"}}},
+                        {"cooldown", "1d"}});
     }
     return actions;
 }
@@ -137,8 +137,8 @@ std::string decisioning_config(size_t segments, size_t actions) {
         kept.push_back(program);
     }
     if (actions > 0) {
-        kept.push_back(toml::table{{"name", "nba_on_view"}, {"on_event", "view"},
-                                   {"action", "best"}});
+        kept.push_back(
+            toml::table{{"name", "nba_on_view"}, {"on_event", "view"}, {"action", "best"}});
         config.insert_or_assign("action", generated_actions(actions, segments));
     }
     config.insert_or_assign("program", std::move(kept));

@@ -90,16 +90,16 @@ Report run_decisioning(const BenchOptions& o) {
     const OneThreadRun runs[] = {run_one_thread(plain, frames),
                                  run_one_thread(with_segments, frames),
                                  run_one_thread(with_actions, frames, &totals)};
-    const std::string columns[] = {"no segments or actions",
-                                   std::to_string(o.segments) + " segments",
-                                   std::to_string(o.segments) + " segments, " +
-                                       std::to_string(o.actions) + " actions"};
+    const std::string columns[] = {
+        "no segments or actions", std::to_string(o.segments) + " segments",
+        std::to_string(o.segments) + " segments, " + std::to_string(o.actions) + " actions"};
     double us[3];
     for (int i = 0; i < 3; ++i) {
         const OneThreadRun& run = runs[i];
         const double events = static_cast<double>(run.events);
         us[i] = events > 0 ? run.seconds * 1e6 / events : 0;
-        report.set(columns[i], "events_per_s", "events/s", run.seconds > 0 ? events / run.seconds : 0);
+        report.set(columns[i], "events_per_s", "events/s",
+                   run.seconds > 0 ? events / run.seconds : 0);
         report.set(columns[i], "us_per_event", "us per event", us[i], 2);
         report.set(columns[i], "decisions", "decisions",
                    static_cast<double>(run.send + run.defer + run.suppress));
@@ -114,9 +114,10 @@ Report run_decisioning(const BenchOptions& o) {
     const DecisionRun decided = decide_repeatedly(with_actions, runs[2], totals, 200'000);
     const std::string d = "decisions alone";
     const double count = static_cast<double>(decided.decisions);
-    report.set(d, "decisions_per_s", "decisions/s", decided.seconds > 0 ? count / decided.seconds : 0);
-    report.set(d, "us_per_decision", "us per decision", count > 0 ? decided.seconds * 1e6 / count : 0,
-               2);
+    report.set(d, "decisions_per_s", "decisions/s",
+               decided.seconds > 0 ? count / decided.seconds : 0);
+    report.set(d, "us_per_decision", "us per decision",
+               count > 0 ? decided.seconds * 1e6 / count : 0, 2);
     report.set(d, "candidates", "eligible actions per decision",
                count > 0 ? static_cast<double>(decided.candidates) / count : 0, 1);
     report.set(d, "send_share", "sent (%)", count > 0 ? 100.0 * decided.sends / count : 0, 1);

@@ -21,8 +21,9 @@ TimeMs wall_clock_ms() {
 
 void count(const std::vector<Decision>& decisions, OneThreadRun& run) {
     for (const Decision& d : decisions)
-        ++(d.outcome == Outcome::send ? run.send : d.outcome == Outcome::defer ? run.defer
-                                                                               : run.suppress);
+        ++(d.outcome == Outcome::send    ? run.send
+           : d.outcome == Outcome::defer ? run.defer
+                                         : run.suppress);
 }
 
 }  // namespace

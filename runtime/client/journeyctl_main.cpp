@@ -356,8 +356,9 @@ int run_actions(const GlobalOptions& global, const std::string& customer, bool a
                             {"value", a.value("value", 0.0)},
                             {"weight", a.value("weight", 0.0)},
                             {"score", fixed(a.value("score", 0.0), 3)}});
-        return print_list(rows, false, "no actions configured",
-                          {"action", "eligible", "reason", "propensity", "value", "weight", "score"});
+        return print_list(
+            rows, false, "no actions configured",
+            {"action", "eligible", "reason", "propensity", "value", "weight", "score"});
     }
     const json list = admin_list(global, "/actions");
     if (as_json) return print_list(list, true, "", {});
@@ -374,9 +375,9 @@ int run_actions(const GlobalOptions& global, const std::string& customer, bool a
                         {"ci95", fixed(interval[0].get<double>(), 3) + "-" +
                                      fixed(interval[1].get<double>(), 3)}});
     }
-    const int status = print_list(rows, false, "no actions configured",
-                                  {"action", "sent", "successes", "failures", "open", "propensity",
-                                   "ci95"});
+    const int status =
+        print_list(rows, false, "no actions configured",
+                   {"action", "sent", "successes", "failures", "open", "propensity", "ci95"});
     warn_if_partial(list, as_json);
     return status;
 }

@@ -83,8 +83,9 @@ std::vector<RankedAction> rank_actions(const CustomerState& customer, const Jour
                                       : propensity_mean(counts);
         ranked.push_back({id, propensity, propensity * action.value * action.weight});
     }
-    std::stable_sort(ranked.begin(), ranked.end(),
-                     [](const RankedAction& a, const RankedAction& b) { return a.score > b.score; });
+    std::stable_sort(
+        ranked.begin(), ranked.end(),
+        [](const RankedAction& a, const RankedAction& b) { return a.score > b.score; });
     return ranked;
 }
 

@@ -2,12 +2,12 @@
 // (docs/configuration.md, "Next best actions").
 //
 // An eligible action (its `when` holds; a segment it names by the customer's membership as the
-// engine last evaluated it, after the event or timer that led here) scores propensity × value × weight. The propensity
-// is read from the action's outcome counts as a Beta(1 + successes, 1 + failures): with
-// Explore::thompson a draw from it, from a generator seeded by the decision id and the action's
-// name (a replay of the decision after a crash ranks the same way, and adding an action to the
-// catalogue changes no other action's draw); with Explore::greedy its mean. Open goal windows
-// count as neither.
+// engine last evaluated it, after the event or timer that led here) scores propensity × value ×
+// weight. The propensity is read from the action's outcome counts as a Beta(1 + successes, 1 +
+// failures): with Explore::thompson a draw from it, from a generator seeded by the decision id and
+// the action's name (a replay of the decision after a crash ranks the same way, and adding an
+// action to the catalogue changes no other action's draw); with Explore::greedy its mean. Open goal
+// windows count as neither.
 //
 // The coordinator then sends the best ranked action that the contact-pressure rules allow
 // (PressureLedger); ranking here knows nothing of pressure.
@@ -57,7 +57,7 @@ std::vector<RankedAction> rank_actions(const CustomerState& customer, const Jour
 struct ActionStanding {
     ActionId action = 0;
     bool eligible = false;
-    std::string reason;  // when not eligible: "not_eligible" (its when), "consent", "cooldown"
+    std::string reason;     // when not eligible: "not_eligible" (its when), "consent", "cooldown"
     double propensity = 0;  // the mean
     double score = 0;
 };
@@ -69,7 +69,5 @@ std::vector<ActionStanding> rank_catalogue(const CustomerState& customer, const 
                                            const std::vector<ActionCounts>& totals,
                                            const std::vector<std::pair<ActionId, TimeMs>>& sent,
                                            TimeMs now);
-
-
 
 }  // namespace journeyd

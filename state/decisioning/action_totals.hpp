@@ -5,8 +5,9 @@
 // memory, loaded from the store at start and moved by the customer actors as they open and
 // close goal windows, so that ranking an action reads a few atomics instead of the store. In
 // a cluster the other members' counts are added as their last exchange reported them
-// (state/cluster/remote_counters.hpp), parsed once per report. A commit that fails after a count moved leaves this copy a little ahead of
-// the store until the next start: a propensity is an estimate, and the store stays exact.
+// (state/cluster/remote_counters.hpp), parsed once per report. A commit that fails after a count
+// moved leaves this copy a little ahead of the store until the next start: a propensity is an
+// estimate, and the store stays exact.
 //
 // Thread-safety: every method from any thread at once (customer actors on every scheduler
 // thread, admin threads).

@@ -142,8 +142,8 @@ void JourneyEngine::fire_due(CustomerState& customer, TimeMs now, Effects& out) 
     }
     // Goal windows that reached their end without the goal event.
     auto& windows = journey.goal_windows;
-    const auto closed = std::stable_partition(windows.begin(), windows.end(),
-                                              [&](const GoalWindow& w) { return w.closes_at > now; });
+    const auto closed = std::stable_partition(
+        windows.begin(), windows.end(), [&](const GoalWindow& w) { return w.closes_at > now; });
     for (auto it = closed; it != windows.end(); ++it) {
         out.outcomes.emplace_back(it->action, ActionOutcome::failure);
         ++out.timers_fired;
@@ -168,10 +168,11 @@ bool JourneyEngine::open_goal_window(CustomerState& customer, ActionId action, u
 // own action, so two actions aiming at one goal both learn from it.
 void JourneyEngine::reach_goals(JourneyState& journey, const Event& event, Effects& out) const {
     auto& windows = journey.goal_windows;
-    const auto reached = std::stable_partition(windows.begin(), windows.end(), [&](const GoalWindow& w) {
-        return model_.actions[w.action].goal_event != event.type || event.ts < w.sent_at ||
-               event.ts > w.closes_at;
-    });
+    const auto reached =
+        std::stable_partition(windows.begin(), windows.end(), [&](const GoalWindow& w) {
+            return model_.actions[w.action].goal_event != event.type || event.ts < w.sent_at ||
+                   event.ts > w.closes_at;
+        });
     for (auto it = reached; it != windows.end(); ++it)
         out.outcomes.emplace_back(it->action, ActionOutcome::success);
     windows.erase(reached, windows.end());

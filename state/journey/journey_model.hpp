@@ -17,7 +17,7 @@ namespace journeyd {
 using StageId = uint16_t;
 using ProgramId = uint16_t;
 using PriorityClass = uint8_t;  // index into PressurePolicy::hierarchy, 0 = highest
-using ActionId = uint16_t;       // index into JourneyModel::actions
+using ActionId = uint16_t;      // index into JourneyModel::actions
 inline constexpr ActionId kNoAction = 0xffff;
 
 // `[[journey.transition]]`: checked in file order, the first that matches wins.

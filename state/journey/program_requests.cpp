@@ -32,8 +32,8 @@ std::vector<ContactRequest> contact_requests(const CustomerState& customer,
         const Program& program = model.programs[r.program];
         requests.push_back(contact_request(customer, model, r.program, r.cause, r.at, {}));
         if (!program.best_action) continue;
-        if (counts.empty()) counts = totals ? totals->snapshot() : std::vector<ActionCounts>(
-                                                                       model.actions.size());
+        if (counts.empty())
+            counts = totals ? totals->snapshot() : std::vector<ActionCounts>(model.actions.size());
         ContactRequest& request = requests.back();
         request.candidates =
             rank_actions(customer, model, program, counts, request.decision_id, r.at);

@@ -6,9 +6,9 @@
 
 #include <vector>
 
+#include "state/decisioning/action_totals.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/journey_engine.hpp"
-#include "state/decisioning/action_totals.hpp"
 #include "state/pressure/contact_request.hpp"
 
 namespace journeyd {

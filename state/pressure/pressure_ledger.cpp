@@ -212,8 +212,7 @@ std::optional<std::pair<std::string, std::string>> PressureLedger::choose_action
         if (!first_refusal) first_refusal = std::move(refusal);
     }
     request.action = request.candidates.front().action;
-    first_refusal->second =
-        model_.actions[request.action].name + ": " + first_refusal->second;
+    first_refusal->second = model_.actions[request.action].name + ": " + first_refusal->second;
     return first_refusal;
 }
 
@@ -270,9 +269,9 @@ void PressureLedger::apply_rules(Held held, TimeMs now, std::vector<Decision>& o
         budget.theoretical_arrival = slot + budget.interval_ms;
         if (slot - now > kRateBurstMs) {
             const TimeMs until = static_cast<TimeMs>(std::ceil(slot - kRateBurstMs));
-            Decision d = decide(
-                request, Outcome::defer, "rate",
-                channel + " budget " + rate_text(1000.0 / budget.interval_ms) + "/s", now);
+            Decision d =
+                decide(request, Outcome::defer, "rate",
+                       channel + " budget " + rate_text(1000.0 / budget.interval_ms) + "/s", now);
             d.until = until;
             out.push_back(std::move(d));
             held.rate_reserved = true;

@@ -165,7 +165,7 @@ class PressureLedger {
     PressurePolicy policy_;
     JourneyModel model_;
     TimeZones zones_;
-    DurationMs longest_cap_ = 0;  // or cooldown: how long a send is remembered
+    DurationMs longest_cap_ = 0;                // or cooldown: how long a send is remembered
     ShardedHashMap<CustomerLedger> customers_;  // no stall while growing
     std::unordered_map<std::string, RateBudget> rates_;
     std::multimap<TimeMs, Held> deferred_;                   // by when they are due again
