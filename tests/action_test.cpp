@@ -13,6 +13,7 @@
 #include "state/journey/journey_engine.hpp"
 #include "state/journey/program_requests.hpp"
 #include "state/pressure/pressure_ledger.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace journeyd;
 
@@ -63,17 +64,8 @@ on_event = "app_open"
 action   = "best"
 )";
 
-std::string describe(const std::vector<ConfigError>& errors) {
-    std::string text;
-    for (const ConfigError& error : errors) text += error.to_string() + "\n";
-    return text.empty() ? "(no errors)" : text;
-}
-
 Config config_with(const std::string& extra) {
-    ConfigResult result = load_config_text(std::string(kBase) + extra, "t.toml");
-    INFO(describe(result.errors));
-    REQUIRE(result.config);
-    return *result.config;
+    return test::config_from(std::string(kBase) + extra);
 }
 
 // The errors of the base (whose last line is 16) with `extra` appended, "LINE: message" each.
