@@ -116,14 +116,27 @@ class Shard {
             self_->send(*actor, wakeup_atom::value, kSweeperWakeup);
     }
 
+    // Unlike a due timer, which the successor finds in its record, a notice held back here
+    // would wait for the next start: one for a passivating customer goes to its successor.
     void announce(const ActionNotice& notice) {
+        auto live = registry_.by_id.find(notice.customer);
+        if (live != registry_.by_id.end() && live->second.passivating) {
+            live->second.waiting.push_back(
+                {[self = self_, notice](const caf::actor& actor) {
+                     self->send(actor, notice_atom::value, notice);
+                 },
+                 [notice](const caf::error& error) {
+                     spdlog::warn("action notice not taken customer={} decision_id={} error={}",
+                                  notice.customer, notice.decision_id, caf::to_string(error));
+                 }});
+            return;
+        }
         if (const caf::actor* actor = stored_actor(notice.customer, "action notice not taken"))
             self_->send(*actor, notice_atom::value, notice);
     }
 
     // The live actor of a stored customer, activated if need be; null when the customer is
-    // not stored, is passivating (the next activation reads what it committed), or cannot be
-    // read (logged with `failure`).
+    // not stored, is passivating, or cannot be read (logged with `failure`).
     const caf::actor* stored_actor(const std::string& id, const char* failure) {
         auto live = registry_.by_id.find(id);
         if (live != registry_.by_id.end() && live->second.passivating) return nullptr;

@@ -789,6 +789,35 @@ TEST_CASE("events of a batch that arrive while their customer passivates go to i
     CHECK(f.lookup("pia").state.journey.events_seen == 25);
 }
 
+// Notices at random moments around the idle time, so that some find their customer passivating:
+// they go to its successor. Dropped there, a notice would wait for the next start and its
+// window would be missing here.
+TEST_CASE("action notices open their windows also while the customer passivates") {
+    ActorFixture f(std::string(test::kTestJourney) + R"(
+[[action]]
+name = "tip"
+channel = "push"
+priority = "promotional"
+template = "tip-1"
+goal = { event = "ad_placed", within = "1h" }
+
+[runtime]
+idle_after = "40ms"
+)");
+    REQUIRE(f.send("pia", "view") == EventOutcome::accepted);
+    std::mt19937 random(5);
+    constexpr int kNotices = 60;
+    for (int i = 0; i < kNotices; ++i) {
+        std::this_thread::sleep_for(std::chrono::microseconds(40'000 + random() % 20'000));
+        caf::anon_send(f.router.shard_for("pia"), notice_atom::value,
+                       ActionNotice{"d" + std::to_string(i), "pia", 0, midday_clock()});
+    }
+    CHECK(test::poll_until([&] { return f.store->stats().actions["tip"].sent == kNotices; }));
+    CHECK(f.metrics->passivations > 1);
+    CHECK(f.lookup("pia").state.journey.goal_windows.size() == kNotices);
+    CHECK(f.store->read_all(Table::notices).empty());
+}
+
 TEST_CASE("if the store writer ends, events of a batch fail rather than wait") {
     ActorFixture f(test::kTestJourney);
     f.send("ann", "view");
