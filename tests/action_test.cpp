@@ -277,6 +277,34 @@ TEST_CASE("actions: the ledger sends the best action the pressure rules allow, a
     CHECK(model.channel_of(sends[0].program, sends[0].action) == "push");
 }
 
+TEST_CASE("actions: a deferred request chooses again, and asks the budget of its new channel") {
+    const Config config =
+        config_with(std::string(kCatalogue) + "\n[pressure.rate]\npush = 1\nemail = 100\n");
+    const JourneyModel& model = config.journey;
+    PressureLedger ledger(config.pressure, model);
+    const std::vector<RankedAction> both{{0, 0.5, 2.5}, {1, 0.5, 0.5}};
+    std::vector<Decision> out;
+    // One push a second with a second of burst: the third push waits for its slot.
+    for (const char* customer : {"a", "b", "c"}) {
+        ContactRequest r = best_request(model, customer, both);
+        r.customer = customer;
+        ledger.submit(r, kNoon, out);
+    }
+    REQUIRE(out.size() == 3);
+    CHECK(outcome_of(out[2]) == "defer:rate");
+    CHECK(out[2].action == 0);
+    ledger.take_rate_demand();
+    // Meanwhile "c" refuses push: the request sends "profile" by email, with an email slot.
+    ledger.set_preferences("c", ContactPreferences{"", {"push"}});
+    out.clear();
+    ledger.advance(kNoon + 2000, out);
+    REQUIRE(out.size() == 1);
+    CHECK(outcome_of(out[0]) == "send:ok");
+    CHECK(out[0].action == 1);
+    CHECK(out[0].skipped == std::vector<SkippedAction>{{0, "consent"}});
+    CHECK(ledger.take_rate_demand()["email"] == 1);
+}
+
 TEST_CASE("actions: goal windows count a success once, a failure at their end, in the record") {
     const Config config = config_with(std::string(kCatalogue));
     const JourneyEngine engine(config.journey);

@@ -179,7 +179,12 @@ void PressureLedger::evaluate(Held held, TimeMs now, std::vector<Decision>& out)
     CustomerLedger& customer = customers_[held.request.customer];
     forget_old_sends(customer, now);
     std::vector<SkippedAction> skipped;
+    const ActionId before = held.request.action;
     auto refused = choose_action(customer, held.request, now, skipped);
+    // A slot reserved on another channel is not this action's to use: it asks its own.
+    if (held.rate_reserved && model_.channel_of(held.request.program, before) !=
+                                  model_.channel_of(held.request.program, held.request.action))
+        held.rate_reserved = false;
     if (refused) {
         out.push_back(decide(held.request, Outcome::suppress, std::move(refused->first),
                              std::move(refused->second), now));

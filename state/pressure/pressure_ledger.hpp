@@ -26,7 +26,8 @@
 // customer and whose channel is under its caps (exempt classes: not capped); the skipped ones
 // and why are on the decision. The rules above then apply to the chosen action's channel and
 // class. When every candidate is skipped, the request is suppressed with the best one's reason.
-// A deferred request chooses again when it is evaluated again.
+// A deferred request chooses again when it is evaluated again; one that reserved a rate slot and
+// now chooses an action on another channel asks that channel's budget for a slot.
 // Requests the journey already dropped (ContactRequest::dropped_reason, e.g. "left_stage")
 // are recorded as suppress with that reason and no rule applied.
 //
