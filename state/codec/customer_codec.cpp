@@ -100,10 +100,8 @@ void pack_condition_hits(msgpack::packer<msgpack::sbuffer>& pk, const ConditionM
 }
 
 CustomerState read_customer(const msgpack::object& root, const JourneyModel& model) {
-    const auto& fields = as_array(root, "record");
-    if (fields.size > kFields || fields.size < kFields - 3)
-        throw DecodeError("record has the wrong number of fields");
-    const msgpack::object* f = fields.ptr;
+    uint32_t size = 0;
+    const msgpack::object* f = fields_between(root, kFields - 3, kFields, "record", size);
     CustomerState c;
     c.id = as_string(f[0], "id");
     std::string error;
@@ -149,9 +147,9 @@ CustomerState read_customer(const msgpack::object& root, const JourneyModel& mod
             expect(ring.ptr[i], msgpack::type::POSITIVE_INTEGER, "recent id").via.u64));
     j.recent_ids.restore(std::move(fingerprints),
                          static_cast<uint32_t>(as_int(f[12], "recent_ids slot")));
-    if (fields.size > 13) read_condition_hits(f[13], model.conditions, j);
-    if (fields.size > 14) read_segments(f[14], model.conditions, j);
-    if (fields.size > 15) read_goal_windows(f[15], model, j);
+    if (size > 13) read_condition_hits(f[13], model.conditions, j);
+    if (size > 14) read_segments(f[14], model.conditions, j);
+    if (size > 15) read_goal_windows(f[15], model, j);
     return c;
 }
 

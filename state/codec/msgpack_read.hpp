@@ -29,6 +29,12 @@ inline int64_t as_int(const msgpack::object& o, const char* what) {
     return o.as<int64_t>();
 }
 
+// A float, or an integer (a whole number packed by a writer that chose the shorter form).
+inline double as_double(const msgpack::object& o, const char* what) {
+    if (o.type == msgpack::type::FLOAT64 || o.type == msgpack::type::FLOAT32) return o.via.f64;
+    return static_cast<double>(as_int(o, what));
+}
+
 inline std::string as_string(const msgpack::object& o, const char* what) {
     expect(o, msgpack::type::STR, what);
     return std::string(o.via.str.ptr, o.via.str.size);
@@ -38,12 +44,21 @@ inline const msgpack::object_array& as_array(const msgpack::object& o, const cha
     return expect(o, msgpack::type::ARRAY, what).via.array;
 }
 
+// An array of `fewest` to `most` fields (records written by older builds lack the newest
+// ones at the end); `size` is set to how many it has.
+inline const msgpack::object* fields_between(const msgpack::object& o, uint32_t fewest,
+                                             uint32_t most, const char* what, uint32_t& size) {
+    const auto& array = as_array(o, what);
+    if (array.size < fewest || array.size > most)
+        throw DecodeError(std::string(what) + " has the wrong number of fields");
+    size = array.size;
+    return array.ptr;
+}
+
 // An array of exactly `size` fields.
 inline const msgpack::object* fields_of(const msgpack::object& o, uint32_t size, const char* what) {
-    const auto& array = as_array(o, what);
-    if (array.size != size)
-        throw DecodeError(std::string(what) + " has the wrong number of fields");
-    return array.ptr;
+    uint32_t read = 0;
+    return fields_between(o, size, size, what, read);
 }
 
 // `read(const msgpack::object&)` builds the value from the record's msgpack body.

@@ -39,11 +39,6 @@ void pack_candidates(Packer& pk, const std::vector<RankedAction>& candidates,
     }
 }
 
-double as_double(const msgpack::object& o, const char* what) {
-    if (o.type == msgpack::type::FLOAT64 || o.type == msgpack::type::FLOAT32) return o.via.f64;
-    return static_cast<double>(as_int(o, what));
-}
-
 // An action the configuration no longer has is left out; a decision naming one keeps kNoAction.
 std::vector<RankedAction> read_candidates(const msgpack::object& o, const JourneyModel& model) {
     std::vector<RankedAction> candidates;
@@ -59,16 +54,6 @@ std::vector<RankedAction> read_candidates(const msgpack::object& o, const Journe
 ActionId action_named(const JourneyModel& model, const std::string& name) {
     if (name.empty()) return kNoAction;
     return model.action_id(name).value_or(kNoAction);
-}
-
-// Fields written by builds before next best actions lack the action ones at the end.
-const msgpack::object* fields_between(const msgpack::object& o, uint32_t fewest, uint32_t most,
-                                      const char* what, uint32_t& size) {
-    const auto& array = as_array(o, what);
-    if (array.size < fewest || array.size > most)
-        throw DecodeError(std::string(what) + " has the wrong number of fields");
-    size = array.size;
-    return array.ptr;
 }
 
 void pack_request(Packer& pk, const ContactRequest& r, const JourneyModel& model) {

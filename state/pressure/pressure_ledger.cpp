@@ -176,8 +176,7 @@ void PressureLedger::arbitrate(CustomerLedger& customer, TimeMs now, std::vector
 
 void PressureLedger::evaluate(Held held, TimeMs now, std::vector<Decision>& out) {
     if (held.request.candidates.empty()) return apply_rules(std::move(held), now, out);
-    CustomerLedger& customer = customers_[held.request.customer];
-    forget_old_sends(customer, now);
+    const CustomerLedger& customer = customers_[held.request.customer];
     std::vector<SkippedAction> skipped;
     const ActionId before = held.request.action;
     auto refused = choose_action(customer, held.request, now, skipped);
