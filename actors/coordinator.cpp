@@ -42,7 +42,7 @@ struct CoordinatorState {
     // Recovered requests were sent by an earlier process and are not measured.
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> undecided;
     std::optional<ShardRouter> shards;      // where notices go, once the daemon said
-    std::vector<ActionNotice> unannounced;  // notices committed before it did
+    std::vector<GoalNotice> unannounced;  // notices committed before it did
 };
 
 using Self = caf::event_based_actor*;
@@ -60,13 +60,13 @@ Delivery delivery_of(const Decision& d, const CoordinatorSetup& setup) {
             model.action_name(d.action)};
 }
 
-void announce(Self self, CoordinatorState& s, std::vector<ActionNotice> notices) {
+void announce(Self self, CoordinatorState& s, std::vector<GoalNotice> notices) {
     if (!s.shards) {
         s.unannounced.insert(s.unannounced.end(), std::make_move_iterator(notices.begin()),
                              std::make_move_iterator(notices.end()));
         return;
     }
-    for (ActionNotice& notice : notices)
+    for (GoalNotice& notice : notices)
         self->send(s.shards->shard_for(notice.customer), notice_atom::value, std::move(notice));
 }
 
@@ -111,7 +111,7 @@ void drain_outbox(Self self, CoordinatorState& s) {
 
 // The store writer answers in commit order, so sends reach the outbox in decision order.
 void commit_then_offer(Self self, const StatePtr& s, std::vector<TableWrite> writes,
-                       std::vector<Delivery> sends, std::vector<ActionNotice> notices) {
+                       std::vector<Delivery> sends, std::vector<GoalNotice> notices) {
     auto offer = [self, s, sends, notices]() mutable {
         s->outbox.insert(s->outbox.end(), sends.begin(), sends.end());
         drain_outbox(self, *s);
@@ -144,7 +144,7 @@ void publish(Self self, const StatePtr& sp, const std::vector<Decision>& decisio
     if (decisions.empty()) return;
     std::vector<TableWrite> writes;
     std::vector<Delivery> sends;
-    std::vector<ActionNotice> notices;
+    std::vector<GoalNotice> notices;
     for (size_t i = 0; i < decisions.size(); ++i) {
         const Decision& d = decisions[i];
         s.log.record(d);

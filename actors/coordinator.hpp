@@ -54,7 +54,7 @@
 
 #include "actors/metrics.hpp"
 #include "state/journey/journey_model.hpp"
-#include "state/pressure/action_notice.hpp"
+#include "state/pressure/goal_notice.hpp"
 #include "state/pressure/contact_request.hpp"
 #include "state/pressure/delivery.hpp"
 #include "state/pressure/pressure_ledger.hpp"
@@ -76,7 +76,7 @@ struct CoordinatorStats {
 struct Unfinished {
     std::vector<Delivery> outbox;
     std::vector<ContactRequest> requests;
-    std::vector<ActionNotice> notices;  // sent actions whose customers have not heard of them
+    std::vector<GoalNotice> notices;  // sent actions whose customers have not heard of them
 };
 Unfinished read_unfinished(const RecordStore& store, const JourneyModel& model);
 

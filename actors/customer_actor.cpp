@@ -273,7 +273,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
         [self, routing](restore_atom) { restore(self, *routing); },
         // The action's goal window opens in the same commit that erases the notice: a crash
         // leaves either both or neither, and a notice sent again finds the window open.
-        [self, routing](notice_atom, const ActionNotice& notice) {
+        [self, routing](notice_atom, const GoalNotice& notice) {
             Routing& r = *routing;
             const bool opened = r.context->engine->open_goal_window(
                 self->state, notice.action, stable_hash(notice.decision_id), notice.sent_at,

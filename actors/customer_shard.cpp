@@ -118,7 +118,7 @@ class Shard {
 
     // Unlike a due timer, which the successor finds in its record, a notice held back here
     // would wait for the next start: one for a passivating customer goes to its successor.
-    void announce(const ActionNotice& notice) {
+    void announce(const GoalNotice& notice) {
         auto live = registry_.by_id.find(notice.customer);
         if (live != registry_.by_id.end() && live->second.passivating) {
             live->second.waiting.push_back(
@@ -329,7 +329,7 @@ caf::behavior customer_shard(caf::event_based_actor* self,
             return shard->route(id, caf::make_message(atom), IfUnknown::skip);
         },
         [shard](timer_due_atom, const std::string& id) { shard->wake(id); },
-        [shard](notice_atom, const ActionNotice& notice) { shard->announce(notice); },
+        [shard](notice_atom, const GoalNotice& notice) { shard->announce(notice); },
         [shard, context, idle_after, check_idle_later](passivate_idle_atom) {
             shard->passivate_idle(context->now() - idle_after);
             check_idle_later();

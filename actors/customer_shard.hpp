@@ -22,7 +22,7 @@
 //   (committed_atom, CommittedTickets) from the store writer: outcomes of this shard's tickets
 //   (lookup_atom, std::string id)   -> CustomerLookup; found = false for an unknown id
 //   (timer_due_atom, std::string id)   activates a stored customer whose timer is due
-//   (notice_atom, ActionNotice)     activates the stored customer and hands it the notice
+//   (notice_atom, GoalNotice)     activates the stored customer and hands it the notice
 #pragma once
 
 #include <caf/all.hpp>

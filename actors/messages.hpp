@@ -27,7 +27,7 @@
 #include "state/codec/event_codec.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/event.hpp"
-#include "state/pressure/action_notice.hpp"
+#include "state/pressure/goal_notice.hpp"
 #include "state/pressure/contact_request.hpp"
 #include "state/pressure/pressure_ledger.hpp"
 #include "state/pressure/rate_lease.hpp"
@@ -144,7 +144,7 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;
 // (std::string decision_id) -> bool: admin API -> coordinator: send a dead letter again;
 // false when there is none of that id (or it is being re-queued already).
 using redeliver_atom = caf::atom_constant<caf::atom("redeliver")>;
-// (ActionNotice): a next best action was sent, durably: coordinator -> shard -> customer
+// (GoalNotice): a next best action was sent, durably: coordinator -> shard -> customer
 // actor, which opens the action's goal window.
 using notice_atom = caf::atom_constant<caf::atom("notice")>;
 // (std::vector<caf::actor>): daemon -> coordinator, once: the shards to send notices to (they
@@ -259,7 +259,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::CommittedTickets)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::StoreRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::CustomerLookup)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::ContactRequest)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::ActionNotice)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::GoalNotice)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::ContactPreferences)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::Decision>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::Contact>)

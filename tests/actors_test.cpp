@@ -810,7 +810,7 @@ idle_after = "40ms"
     for (int i = 0; i < kNotices; ++i) {
         std::this_thread::sleep_for(std::chrono::microseconds(40'000 + random() % 20'000));
         caf::anon_send(f.router.shard_for("pia"), notice_atom::value,
-                       ActionNotice{"d" + std::to_string(i), "pia", 0, midday_clock()});
+                       GoalNotice{"d" + std::to_string(i), "pia", 0, midday_clock()});
     }
     CHECK(test::poll_until([&] { return f.store->stats().actions["tip"].sent == kNotices; }));
     CHECK(f.metrics->passivations > 1);

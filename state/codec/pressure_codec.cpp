@@ -270,7 +270,7 @@ std::optional<Delivery> decode_delivery(std::string_view record, std::string& er
     return decode_versioned(record, kPressureRecordVersion, "outbox record", read_delivery, error);
 }
 
-std::string encode_notice(const ActionNotice& notice, const JourneyModel& model) {
+std::string encode_notice(const GoalNotice& notice, const JourneyModel& model) {
     msgpack::sbuffer buffer = versioned_buffer();
     Packer pk(buffer);
     pk.pack_array(4);
@@ -281,13 +281,13 @@ std::string encode_notice(const ActionNotice& notice, const JourneyModel& model)
     return finish(buffer);
 }
 
-std::optional<ActionNotice> decode_notice(std::string_view record, const JourneyModel& model,
+std::optional<GoalNotice> decode_notice(std::string_view record, const JourneyModel& model,
                                           std::string& error) {
     return decode_versioned(
         record, kPressureRecordVersion, "action notice record",
         [&model](const msgpack::object& root) {
             const msgpack::object* f = fields_of(root, 4, "action notice");
-            ActionNotice notice;
+            GoalNotice notice;
             notice.decision_id = as_string(f[0], "decision_id");
             notice.customer = as_string(f[1], "customer");
             const std::string action = as_string(f[2], "action");

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "state/journey/journey_model.hpp"
-#include "state/pressure/action_notice.hpp"
+#include "state/pressure/goal_notice.hpp"
 #include "state/pressure/contact_request.hpp"
 #include "state/pressure/delivery.hpp"
 #include "state/pressure/pressure_ledger.hpp"
@@ -48,8 +48,8 @@ std::optional<Delivery> decode_delivery(std::string_view record, std::string& er
 std::string encode_dead_letter(const DeadLetter& dead);
 std::optional<DeadLetter> decode_dead_letter(std::string_view record, std::string& error);
 // An entry of the notices table; the action by name (an action no longer configured: error).
-std::string encode_notice(const ActionNotice& notice, const JourneyModel& model);
-std::optional<ActionNotice> decode_notice(std::string_view record, const JourneyModel& model,
+std::string encode_notice(const GoalNotice& notice, const JourneyModel& model);
+std::optional<GoalNotice> decode_notice(std::string_view record, const JourneyModel& model,
                                           std::string& error);
 
 }  // namespace journeyd

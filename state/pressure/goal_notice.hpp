@@ -14,7 +14,7 @@
 
 namespace journeyd {
 
-struct ActionNotice {
+struct GoalNotice {
     std::string decision_id;
     std::string customer;
     ActionId action = 0;
