@@ -1,6 +1,7 @@
 #include "actors/coordinator.hpp"
 
 #include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <deque>
 #include <unordered_map>
@@ -9,6 +10,7 @@
 #include "actors/customer_shard.hpp"
 #include "actors/messages.hpp"
 #include "state/codec/pressure_codec.hpp"
+#include "state/decisioning/program_counts.hpp"
 #include "state/pressure/decision_log.hpp"
 #include "state/pressure/passivated_customers.hpp"
 #include "state/pressure/pending_decisions.hpp"
@@ -41,7 +43,7 @@ struct CoordinatorState {
     // were sent: event_to_decision measures the way to a request's first decision only.
     // Recovered requests were sent by an earlier process and are not measured.
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> undecided;
-    std::optional<ShardRouter> shards;      // where notices go, once the daemon said
+    std::optional<ShardRouter> shards;    // where notices go, once the daemon said
     std::vector<GoalNotice> unannounced;  // notices committed before it did
 };
 
@@ -110,7 +112,7 @@ void drain_outbox(Self self, CoordinatorState& s) {
 }
 
 // The store writer answers in commit order, so sends reach the outbox in decision order.
-void commit_then_offer(Self self, const StatePtr& s, std::vector<TableWrite> writes,
+void commit_then_offer(Self self, const StatePtr& s, StoreRecord decisions,
                        std::vector<Delivery> sends, std::vector<GoalNotice> notices) {
     auto offer = [self, s, sends, notices]() mutable {
         s->outbox.insert(s->outbox.end(), sends.begin(), sends.end());
@@ -118,8 +120,8 @@ void commit_then_offer(Self self, const StatePtr& s, std::vector<TableWrite> wri
         announce(self, *s, std::move(notices));
     };
     s->passivated.sent_commit();
-    self->request(s->setup.store_writer, caf::infinite, commit_atom::value,
-                  table_writes(std::move(writes)), EventOutcome::accepted)
+    self->request(s->setup.store_writer, caf::infinite, commit_atom::value, std::move(decisions),
+                  EventOutcome::accepted)
         .then(
             [s, offer](EventOutcome) mutable {
                 offer();
@@ -136,13 +138,36 @@ void commit_then_offer(Self self, const StatePtr& s, std::vector<TableWrite> wri
             });
 }
 
-// Decisions, their customers' histories and the outbox entries of their sends, committed as
-// one: a restart finds either all of them or none. `decisions` come from PendingDecisions,
-// each customer's together, so a history is encoded once its customer's last one is logged.
+// The goal windows a decision opens, if any: the action's and the program's when sent (the
+// treated arm), the program's alone when held out and it would have been sent (the control arm).
+std::optional<GoalNotice> notice_of(const Decision& d, const JourneyModel& model) {
+    const bool program_goal = model.programs[d.program].goal.set();
+    if (d.outcome == Outcome::send && (d.action != kNoAction || program_goal))
+        return GoalNotice{d.decision_id, d.customer, d.action, d.at, d.program, false};
+    if (d.would_have == Outcome::send && program_goal)
+        return GoalNotice{d.decision_id, d.customer, kNoAction, d.at, d.program, true};
+    return std::nullopt;
+}
+
+// The program's counter of this decision (program_counts.hpp).
+std::string decision_counter(const Decision& d, const JourneyModel& model) {
+    const std::string& program = model.programs[d.program].name;
+    if (d.outcome == Outcome::suppress)
+        return program_decision_key("suppressed", d.reason, program);
+    return program_decision_key(to_string(d.outcome), {}, program);
+}
+
+// Decisions, their customers' histories, the outbox entries of their sends, the notices of
+// goal windows to open and the programs' counts, committed as one: a restart finds either all
+// of them or none. `decisions` come from PendingDecisions, each customer's together, so a
+// history is encoded once its customer's last one is logged.
 void publish(Self self, const StatePtr& sp, const std::vector<Decision>& decisions) {
     CoordinatorState& s = *sp;
     if (decisions.empty()) return;
-    std::vector<TableWrite> writes;
+    const JourneyModel& model = s.setup.model;
+    StoreRecord commit;
+    std::vector<TableWrite>& writes = commit.writes;
+    std::map<std::string, int64_t> counts;
     std::vector<Delivery> sends;
     std::vector<GoalNotice> notices;
     for (size_t i = 0; i < decisions.size(); ++i) {
@@ -153,11 +178,6 @@ void publish(Self self, const StatePtr& sp, const std::vector<Decision>& decisio
                 ++s.stats.send;
                 sends.push_back(delivery_of(d, s.setup));
                 writes.push_back({Table::outbox, d.decision_id, encode_delivery(sends.back())});
-                if (d.action != kNoAction) {
-                    notices.push_back({d.decision_id, d.customer, d.action, d.at});
-                    writes.push_back({Table::notices, d.decision_id,
-                                      encode_notice(notices.back(), s.setup.model)});
-                }
                 break;
             case Outcome::defer:
                 ++s.stats.defer;
@@ -166,24 +186,30 @@ void publish(Self self, const StatePtr& sp, const std::vector<Decision>& decisio
                 ++s.stats.suppress;
                 break;
         }
+        ++counts[decision_counter(d, model)];
+        if (auto notice = notice_of(d, model)) {
+            writes.push_back({Table::notices, d.decision_id, encode_notice(*notice, model)});
+            notices.push_back(std::move(*notice));
+        }
         if (d.outcome != Outcome::defer)
             writes.push_back({Table::requests, d.decision_id, std::nullopt});
         spdlog::debug(
             "decision id={} customer={} program={} action={} outcome={} reason={} detail={}",
-            d.decision_id, d.customer, s.setup.model.programs[d.program].name,
-            s.setup.model.action_name(d.action), to_string(d.outcome), d.reason, d.detail);
+            d.decision_id, d.customer, model.programs[d.program].name, model.action_name(d.action),
+            to_string(d.outcome), d.reason, d.detail);
         for (const SkippedAction& skipped : d.skipped)
             spdlog::debug("action skipped id={} customer={} action={} reason={}", d.decision_id,
-                          d.customer, s.setup.model.actions[skipped.action].name, skipped.reason);
+                          d.customer, model.actions[skipped.action].name, skipped.reason);
         if (i + 1 == decisions.size() || decisions[i + 1].customer != d.customer) {
             writes.push_back({Table::pressure, d.customer,
                               encode_history(s.ledger.contacts(d.customer),
-                                             s.log.entries_of(d.customer), s.setup.model)});
+                                             s.log.entries_of(d.customer), model)});
             if (s.passivated.waiting(d.customer))
                 s.passivated.committing(d.customer, settled(s, d.customer));
         }
     }
-    commit_then_offer(self, sp, std::move(writes), std::move(sends), std::move(notices));
+    commit.counter_changes.assign(counts.begin(), counts.end());
+    commit_then_offer(self, sp, std::move(commit), std::move(sends), std::move(notices));
 }
 
 void publish_all(Self self, const StatePtr& sp) {

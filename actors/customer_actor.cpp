@@ -7,6 +7,7 @@
 #include "actors/messages.hpp"
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/pressure_codec.hpp"
+#include "state/decisioning/program_counts.hpp"
 #include "state/journey/program_requests.hpp"
 #include "state/stable_hash.hpp"
 
@@ -78,10 +79,16 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
     for (const SegmentChange& change : scratch_effects().segment_changes)
         record.segment_moves.emplace_back(model.conditions.segments[change.segment].name,
                                           change.entered);
-    for (const auto& [action, outcome] : scratch_effects().outcomes) {
-        record.counter_changes.emplace_back(action_counter_key(model.actions[action].name, outcome),
-                                            1);
-        if (r.context->action_totals) r.context->action_totals->add(action, outcome);
+    for (const Effects::GoalOutcome& goal : scratch_effects().outcomes) {
+        if (goal.of != GoalOf::action) {
+            const Arm arm = goal.of == GoalOf::program_treated ? Arm::treated : Arm::control;
+            record.counter_changes.emplace_back(
+                program_goal_key(arm, goal.outcome, model.programs[goal.id].name), 1);
+            continue;
+        }
+        record.counter_changes.emplace_back(
+            action_counter_key(model.actions[goal.id].name, goal.outcome), 1);
+        if (r.context->action_totals) r.context->action_totals->add(goal.id, goal.outcome);
     }
     if (from_event) {
         // The record's own window of recent ids knows the event; the store's applied ids need
@@ -271,13 +278,12 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                       [self](caf::error&) { self->quit(); });
         },
         [self, routing](restore_atom) { restore(self, *routing); },
-        // The action's goal window opens in the same commit that erases the notice: a crash
-        // leaves either both or neither, and a notice sent again finds the window open.
+        // The goal windows open in the same commit that erases the notice: a crash leaves
+        // either both or neither, and a notice sent again finds the windows open.
         [self, routing](notice_atom, const GoalNotice& notice) {
             Routing& r = *routing;
-            const bool opened = r.context->engine->open_goal_window(
-                self->state, notice.action, stable_hash(notice.decision_id), notice.sent_at,
-                scratch_effects());
+            const bool opened =
+                r.context->engine->open_goal_windows(self->state, notice, scratch_effects());
             StoreRecord record = record_of(self->state, r, {});
             record.writes.push_back({Table::notices, notice.decision_id, std::nullopt});
             self->send(r.context->store_writer, commit_atom::value, std::move(record),

@@ -25,7 +25,7 @@ const std::vector<TableKeys>& known_config_keys() {
     static const std::vector<TableKeys> tables = {
         {kTopLevelTable,
          {"node", "cluster", "admin", "ingest", "delivery", "store", "runtime", "journey",
-          "program", "pressure", "segment", "action", "decisioning"}},
+          "program", "pressure", "segment", "action", "decisioning", "experiment"}},
         {"[node]", {"name", "data_dir", "ingest", "admin"}},
         {"[cluster]", {"members", "listen", "connect_timeout", "forward_timeout"}},
         {"[admin]",
@@ -41,13 +41,15 @@ const std::vector<TableKeys>& known_config_keys() {
         {"[[journey.timer]]", {"name", "in", "after", "to"}},
         {"[[program]]",
          {"name", "on_enter", "on_event", "on_segment_enter", "on_segment_exit", "delay", "channel",
-          "priority", "template", "when", "action", "actions"}},
+          "priority", "template", "when", "action", "actions", "goal", "holdout"}},
+        {"[[program]].goal", {"event", "within"}},
         {"[[segment]]", {"name", "when"}},
         {"[[action]]",
          {"name", "channel", "priority", "template", "value", "weight", "when", "goal",
           "cooldown"}},
         {"[[action]].goal", {"event", "within"}},
         {"[decisioning]", {"explore"}},
+        {"[experiment]", {"global_holdout", "salt"}},
         {"[pressure]", {"hierarchy", "exempt", "arbitration_window", "quiet_hours", "cap", "rate"}},
         {"[pressure].quiet_hours", {"start", "end"}},
         {"[[pressure.cap]]", {"channel", "max", "per"}},
@@ -211,6 +213,7 @@ class ConfigReader {
         read_pressure(top);
         read_segments(top);
         read_decisioning(top);
+        read_experiment(top);
         read_actions(top);
         read_programs(top);
         check_admin_exposure(root);
@@ -717,6 +720,8 @@ class ConfigReader {
             read_message(section, program.channel, program.priority, program.template_name);
         }
         program.when = read_condition(section, Presence::optional);
+        if (section.table.get("goal")) program.goal = read_goal(section, "[[program]]");
+        if (auto holdout = share(section, "holdout")) program.holdout = *holdout;
         config_.journey.programs.push_back(std::move(program));
     }
 
@@ -797,39 +802,66 @@ class ConfigReader {
             action.when = read_condition(section, Presence::optional);
             if (auto cooldown = duration_value(section, "cooldown"))
                 action.cooldown = cooldown->value;
-            read_goal(section, action);
+            if (section.table.get("goal"))
+                action.goal = read_goal(section, "[[action]]");
+            else
+                add_error(section.table.source().begin,
+                          "[[action]] needs goal = { event = \"...\", within = \"...\" }: its "
+                          "propensity is learned from it");
             config_.journey.actions.push_back(std::move(action));
         }
     }
 
-    // `goal = { event = "...", within = "3d" }`: required, an action learns from its outcomes.
-    void read_goal(const Section& section, Action& action) {
-        if (!section.table.get("goal")) {
-            add_error(section.table.source().begin,
-                      "[[action]] needs goal = { event = \"...\", within = \"...\" }: its "
-                      "propensity is learned from it");
-            return;
-        }
-        const std::optional<Section> goal = optional_table(section, "goal", "[[action]].goal");
-        if (!goal) return;
+    // `goal = { event = "...", within = "3d" }` of an action or a program (`owner`).
+    Goal read_goal(const Section& section, const std::string& owner) {
+        Goal read;
+        const std::optional<Section> goal = optional_table(section, "goal", owner + ".goal");
+        if (!goal) return read;
         check_known_keys(*goal);
-        if (auto event = required_string(*goal, "event")) action.goal_event = event->value;
+        if (auto event = required_string(*goal, "event")) read.event = event->value;
         if (auto within = duration_value(*goal, "within", Presence::required)) {
             if (within->value <= 0)
-                add_error(within->where, "within of [[action]].goal must be longer than 0");
-            action.goal_within = within->value;
+                add_error(within->where, "within of " + owner + ".goal must be longer than 0");
+            read.within = within->value;
         }
+        return read;
     }
 
-    // An integer or a float above 0.
+    void read_experiment(const Section& top) {
+        const std::optional<Section> experiment = optional_table(top, "experiment", "[experiment]");
+        if (!experiment) return;
+        check_known_keys(*experiment);
+        if (auto global = share(*experiment, "global_holdout"))
+            config_.journey.experiment.global_holdout = *global;
+        if (auto salt = optional_string(*experiment, "salt"))
+            config_.journey.experiment.salt = salt->value;
+    }
+
+    // A share of customers: from 0 up to, not including, 1 (a holdout of everyone would leave
+    // no treated arm to compare with).
+    std::optional<double> share(const Section& section, std::string_view key) {
+        return number(
+            section, key, [](double x) { return x >= 0 && x < 1; },
+            "a share from 0 up to (not including) 1");
+    }
+
     std::optional<double> positive_number(const Section& section, std::string_view key) {
+        return number(
+            section, key, [](double x) { return x > 0; }, "a number above 0");
+    }
+
+    // An integer or a float for which `valid` holds; else an error saying it must be `what`.
+    template <class Valid>
+    std::optional<double> number(const Section& section, std::string_view key, Valid valid,
+                                 std::string_view what) {
         const toml::node* node = field(section, key, Presence::optional);
         if (!node) return std::nullopt;
         std::optional<double> number;
         if (const auto* integer = node->as_integer()) number = double(integer->get());
         if (const auto* floating = node->as_floating_point()) number = floating->get();
-        if (!number || !(*number > 0)) {
-            add_error(node->source().begin, subject(key, section) + " must be a number above 0");
+        if (!number || !valid(*number)) {
+            add_error(node->source().begin,
+                      subject(key, section) + " must be " + std::string(what));
             return std::nullopt;
         }
         return number;

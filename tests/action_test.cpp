@@ -98,7 +98,7 @@ TEST_CASE("actions: the catalogue and best programs as configured, errors with t
     const Config config = config_with(std::string(kCatalogue));
     const JourneyModel& model = config.journey;
     REQUIRE(model.actions.size() == 2);
-    CHECK(model.actions[0].goal_within == 3 * kDay);
+    CHECK(model.actions[0].goal.within == 3 * kDay);
     CHECK(model.actions[0].cooldown == 2 * kDay);
     CHECK(model.actions[1].value == 1);
     const Program& nba = model.programs[0];
@@ -313,12 +313,13 @@ TEST_CASE("actions: goal windows count a success once, a failure at their end, i
     Effects effects;
     engine.apply(c, Event{"e1", "c", "view", kNoon, nullptr}, kNoon, effects);
 
-    REQUIRE(engine.open_goal_window(c, 0, 11, kNoon, effects));
-    CHECK(effects.outcomes ==
-          std::vector<std::pair<ActionId, ActionOutcome>>{{0, ActionOutcome::sent}});
-    CHECK_FALSE(engine.open_goal_window(c, 0, 11, kNoon, effects));  // the same decision
+    using Outcomes = std::vector<Effects::GoalOutcome>;
+    REQUIRE(engine.open_goal_windows(c, GoalNotice{"d11", "c", 0, kNoon}, effects));
+    CHECK(effects.outcomes == Outcomes{{GoalOf::action, 0, ActionOutcome::sent}});
+    // The same decision again.
+    CHECK_FALSE(engine.open_goal_windows(c, GoalNotice{"d11", "c", 0, kNoon}, effects));
     CHECK(effects.outcomes.empty());
-    REQUIRE(engine.open_goal_window(c, 1, 12, kNoon, effects));
+    REQUIRE(engine.open_goal_windows(c, GoalNotice{"d12", "c", 1, kNoon}, effects));
     CHECK(engine.next_due(c) == kNoon + 3 * kDay);
 
     std::string error;
@@ -329,8 +330,7 @@ TEST_CASE("actions: goal windows count a success once, a failure at their end, i
 
     // The goal event of "sell" inside its window: a success; "profile" stays open.
     engine.apply(c, Event{"e2", "c", "ad_placed", kNoon + kDay, nullptr}, kNoon + kDay, effects);
-    CHECK(effects.outcomes ==
-          std::vector<std::pair<ActionId, ActionOutcome>>{{0, ActionOutcome::success}});
+    CHECK(effects.outcomes == Outcomes{{GoalOf::action, 0, ActionOutcome::success}});
     engine.apply(c, Event{"e3", "c", "ad_placed", kNoon + kDay, nullptr}, kNoon + kDay, effects);
     CHECK(effects.outcomes.empty());  // counted once
     REQUIRE(c.journey.goal_windows.size() == 1);
@@ -338,8 +338,7 @@ TEST_CASE("actions: goal windows count a success once, a failure at their end, i
     // "profile" closes after 7 days without its goal: a failure, fired like a timer.
     CHECK(engine.next_due(c) == kNoon + 7 * kDay);
     engine.fire_due(c, kNoon + 7 * kDay, effects);
-    CHECK(effects.outcomes ==
-          std::vector<std::pair<ActionId, ActionOutcome>>{{1, ActionOutcome::failure}});
+    CHECK(effects.outcomes == Outcomes{{GoalOf::action, 1, ActionOutcome::failure}});
     CHECK(effects.timers_fired >= 1);
     CHECK(c.journey.goal_windows.empty());
 }

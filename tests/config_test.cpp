@@ -154,8 +154,8 @@ TEST_CASE("the embedded default journey loads without errors", "[config][default
     CHECK(journey.conditions.segments.size() == 3);
     REQUIRE(journey.actions.size() == 5);
     CHECK(journey.actions[0].name == "sell_first_item");
-    CHECK(journey.actions[0].goal_event == "ad_placed");
-    CHECK(journey.actions[0].goal_within == 3 * 86'400'000);
+    CHECK(journey.actions[0].goal.event == "ad_placed");
+    CHECK(journey.actions[0].goal.within == 3 * 86'400'000);
     CHECK(journey.actions[0].cooldown == 7 * 86'400'000);
     CHECK(journey.actions[0].value == 5);
     CHECK(journey.actions[3].weight == 0.5);

@@ -11,6 +11,9 @@
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/event_codec.hpp"
 #include "state/codec/msgpack_json.hpp"
+#include "state/decisioning/holdout.hpp"
+#include "state/decisioning/program_counts.hpp"
+#include "state/decisioning/uplift.hpp"
 
 namespace journeyd {
 namespace {
@@ -121,11 +124,21 @@ json customer_json(const CustomerState& c, const std::vector<Contact>& contacts,
         if (contact.action != kNoAction) sent.back()["action"] = model.action_name(contact.action);
     }
     json goals = json::array();
-    for (const GoalWindow& w : c.journey.goal_windows)
-        goals.push_back({{"action", model.actions[w.action].name},
-                         {"goal", model.actions[w.action].goal_event},
-                         {"sent_at", w.sent_at},
-                         {"closes_at", w.closes_at}});
+    for (const GoalWindow& w : c.journey.goal_windows) {
+        const bool of_action = w.of == GoalOf::action;
+        json window = {
+            {of_action ? "action" : "program",
+             of_action ? model.actions[w.id].name : model.programs[w.id].name},
+            {"goal", of_action ? model.actions[w.id].goal.event : model.programs[w.id].goal.event},
+            {"sent_at", w.sent_at},
+            {"closes_at", w.closes_at}};
+        if (!of_action) window["arm"] = w.of == GoalOf::program_treated ? "treated" : "control";
+        goals.push_back(std::move(window));
+    }
+    json held_out_of = json::array();
+    for (size_t p = 0; p < model.programs.size(); ++p)
+        if (in_program_holdout(model, static_cast<ProgramId>(p), c.id))
+            held_out_of.push_back(model.programs[p].name);
     return {{"id", c.id},
             {"stage", model.stages[c.journey.stage]},
             {"stage_since", c.journey.stage_since},
@@ -134,6 +147,8 @@ json customer_json(const CustomerState& c, const std::vector<Contact>& contacts,
             {"segments", std::move(segments)},
             {"timers", std::move(timers)},
             {"goal_windows", std::move(goals)},
+            {"holdout",
+             {{"global", in_global_holdout(model, c.id)}, {"programs", std::move(held_out_of)}}},
             {"contacts", std::move(sent)}};
 }
 
@@ -147,6 +162,7 @@ json decision_json(const Decision& d, const JourneyModel& model, const PressureP
                 {"detail", d.detail},
                 {"at", d.at}};
     if (d.outcome == Outcome::defer) out["until"] = d.until;
+    if (d.would_have) out["would_have"] = std::string(to_string(*d.would_have));
     if (d.action != kNoAction) out["action"] = model.action_name(d.action);
     if (!d.candidates.empty()) {
         json candidates = json::array();
@@ -227,6 +243,10 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
         require_method(request, "GET");
         return actions();
     }
+    if (path.size() == 1 && path[0] == "programs") {
+        require_method(request, "GET");
+        return programs();
+    }
     if (path.size() >= 2 && path.size() <= 3 && path[0] == "customers")
         return customer(path, request);
     if (path.size() >= 2 && path[0] == "deliveries" && path[1] == "dead")
@@ -269,6 +289,56 @@ AdminResponse AdminApi::actions() const {
              {"failures", counts.failures},
              {"open", counts.open()},
              {"propensity", {{"mean", propensity_mean(counts)}, {"ci95", {low, high}}}}});
+    }
+    return cluster_list(std::move(list), counters.partial);
+}
+
+// GET /programs: each program's decisions and, for a program with a goal, the conversion of its
+// treated and control arms and the uplift between them; exact across restarts and crashes (store
+// counters), in a cluster summed over the members.
+AdminResponse AdminApi::programs() const {
+    const ClusterCounters counters = backend_->cluster_counters();
+    const std::map<std::string, ProgramCounts> counted = program_counts(counters.summed);
+    const JourneyModel& model = setup_.engine->model();
+    ordered_json list = ordered_json::array();
+    for (size_t p = 0; p < model.programs.size(); ++p) {
+        const Program& program = model.programs[p];
+        auto found = counted.find(program.name);
+        const ProgramCounts counts = found == counted.end() ? ProgramCounts{} : found->second;
+        ordered_json suppressed = ordered_json::object();
+        for (const auto& [reason, n] : counts.suppressed) suppressed[reason] = n;
+        ordered_json entry = {
+            {"program", program.name},
+            {"requests", counts.requests()},
+            {"sent", counts.sent},
+            {"deferred", counts.deferred},
+            {"suppressed", std::move(suppressed)},
+            {"holdout", held_out_share(model, setup_.policy, static_cast<ProgramId>(p))}};
+        if (!program.goal.set()) {
+            entry["goal"] = nullptr;
+            entry["uplift"] = nullptr;
+            list.push_back(std::move(entry));
+            continue;
+        }
+        auto arm = [](const ActionCounts& a) {
+            return ordered_json{
+                {"n", a.successes + a.failures}, {"converted", a.successes}, {"open", a.open()}};
+        };
+        entry["goal"] = {{"event", program.goal.event},
+                         {"within", program.goal.within},
+                         {"treated", arm(counts.treated)},
+                         {"control", arm(counts.control)}};
+        const auto lift =
+            uplift(counts.treated.successes + counts.treated.failures, counts.treated.successes,
+                   counts.control.successes + counts.control.failures, counts.control.successes);
+        if (lift)
+            entry["uplift"] = {
+                {"absolute", lift->absolute},
+                {"relative", lift->relative ? ordered_json(*lift->relative) : ordered_json()},
+                {"ci95", {lift->ci95.first, lift->ci95.second}}};
+        else
+            entry["uplift"] = nullptr;
+        list.push_back(std::move(entry));
     }
     return cluster_list(std::move(list), counters.partial);
 }

@@ -135,6 +135,7 @@ class AdminApi {
     AdminResponse cluster() const;
     AdminResponse segments() const;
     AdminResponse actions() const;
+    AdminResponse programs() const;
     AdminResponse customer_actions(const CustomerState& customer) const;
     AdminResponse dead_letters(const std::vector<std::string>& path,
                                const AdminRequest& request) const;

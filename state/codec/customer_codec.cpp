@@ -67,17 +67,24 @@ void read_segments(const msgpack::object& o, const ConditionModel& model, Journe
     std::sort(j.segments.begin(), j.segments.end());
 }
 
-// By action name: the window of an action the configuration no longer has is dropped.
+// By name: the window of an action or program the configuration no longer has is dropped.
+// Windows written before programs had goals have four fields and are an action's.
 void read_goal_windows(const msgpack::object& o, const JourneyModel& model, JourneyState& j) {
     const auto& windows = as_array(o, "goal_windows");
     for (uint32_t i = 0; i < windows.size; ++i) {
-        const msgpack::object* w = fields_of(windows.ptr[i], 4, "goal window");
-        const auto action = model.action_id(as_string(w[0], "goal window action"));
+        uint32_t size = 0;
+        const msgpack::object* w = fields_between(windows.ptr[i], 4, 5, "goal window", size);
+        const int64_t of = size > 4 ? as_int(w[4], "goal window of") : 0;
+        if (of < 0 || of > static_cast<int64_t>(GoalOf::program_control))
+            throw DecodeError("bad field goal window of");
+        const std::string name = as_string(w[0], "goal window name");
+        const auto id = of == 0 ? model.action_id(name) : model.program_id(name);
         const uint64_t decision =
             expect(w[1], msgpack::type::POSITIVE_INTEGER, "goal window decision").via.u64;
         const TimeMs sent_at = as_int(w[2], "goal window sent_at");
         const TimeMs closes_at = as_int(w[3], "goal window closes_at");
-        if (action) j.goal_windows.push_back({*action, decision, sent_at, closes_at});
+        if (id)
+            j.goal_windows.push_back({static_cast<GoalOf>(of), *id, decision, sent_at, closes_at});
     }
 }
 
@@ -193,11 +200,12 @@ std::string encode_customer(const CustomerState& c, const JourneyModel& model) {
     for (uint16_t segment : j.segments) pk.pack(model.conditions.segments[segment].name);
     pk.pack_array(static_cast<uint32_t>(j.goal_windows.size()));
     for (const GoalWindow& w : j.goal_windows) {
-        pk.pack_array(4);
-        pk.pack(model.actions[w.action].name);
+        pk.pack_array(5);
+        pk.pack(w.of == GoalOf::action ? model.actions[w.id].name : model.programs[w.id].name);
         pk.pack(w.decision);
         pk.pack(w.sent_at);
         pk.pack(w.closes_at);
+        pk.pack(static_cast<uint8_t>(w.of));
     }
     return std::string(buffer.data(), buffer.size());
 }

@@ -87,8 +87,15 @@ ContactRequest read_request(const msgpack::object& root, const JourneyModel& mod
     return r;
 }
 
+Outcome as_outcome(const msgpack::object& o) {
+    const int64_t outcome = as_int(o, "outcome");
+    if (outcome < 0 || outcome > static_cast<int64_t>(Outcome::suppress))
+        throw DecodeError("bad field outcome");
+    return static_cast<Outcome>(outcome);
+}
+
 void pack_decision(Packer& pk, const Decision& d, const JourneyModel& model) {
-    pk.pack_array(11);
+    pk.pack_array(12);
     pk.pack(d.decision_id);
     pk.pack(model.programs[d.program].name);
     pk.pack(static_cast<uint8_t>(d.outcome));
@@ -105,22 +112,25 @@ void pack_decision(Packer& pk, const Decision& d, const JourneyModel& model) {
         pk.pack(model.actions[skipped.action].name);
         pk.pack(skipped.reason);
     }
+    if (d.would_have)
+        pk.pack(static_cast<uint8_t>(*d.would_have));
+    else
+        pk.pack_nil();
 }
 
 std::optional<Decision> read_decision(const msgpack::object& o, const std::string& customer,
                                       const JourneyModel& model) {
     uint32_t size = 0;
-    const msgpack::object* f = fields_between(o, 8, 11, "decision", size);
+    const msgpack::object* f = fields_between(o, 8, 12, "decision", size);
     auto program = model.program_id(as_string(f[1], "decision program"));
     if (!program) return std::nullopt;
-    const int64_t outcome = as_int(f[2], "outcome");
-    if (outcome < 0 || outcome > static_cast<int64_t>(Outcome::suppress))
-        throw DecodeError("bad field outcome");
+    const Outcome outcome = as_outcome(f[2]);
     Decision d;
     d.decision_id = as_string(f[0], "decision_id");
     d.customer = customer;
     d.program = *program;
-    d.outcome = static_cast<Outcome>(outcome);
+    d.outcome = outcome;
+    if (size > 11 && f[11].type != msgpack::type::NIL) d.would_have = as_outcome(f[11]);
     d.reason = as_string(f[3], "reason");
     d.detail = as_string(f[4], "detail");
     d.until = as_int(f[5], "until");
@@ -273,28 +283,42 @@ std::optional<Delivery> decode_delivery(std::string_view record, std::string& er
 std::string encode_notice(const GoalNotice& notice, const JourneyModel& model) {
     msgpack::sbuffer buffer = versioned_buffer();
     Packer pk(buffer);
-    pk.pack_array(4);
+    pk.pack_array(6);
     pk.pack(notice.decision_id);
     pk.pack(notice.customer);
-    pk.pack(model.actions[notice.action].name);
+    pk.pack(model.action_name(notice.action));
     pk.pack(notice.sent_at);
+    pk.pack(model.programs[notice.program].name);
+    pk.pack(notice.control);
     return finish(buffer);
 }
 
+// Notices written before programs had goals name an action alone, and no program.
 std::optional<GoalNotice> decode_notice(std::string_view record, const JourneyModel& model,
-                                          std::string& error) {
+                                        std::string& error) {
     return decode_versioned(
-        record, kPressureRecordVersion, "action notice record",
+        record, kPressureRecordVersion, "goal notice record",
         [&model](const msgpack::object& root) {
-            const msgpack::object* f = fields_of(root, 4, "action notice");
+            uint32_t size = 0;
+            const msgpack::object* f = fields_between(root, 4, 6, "goal notice", size);
             GoalNotice notice;
             notice.decision_id = as_string(f[0], "decision_id");
             notice.customer = as_string(f[1], "customer");
             const std::string action = as_string(f[2], "action");
-            const auto id = model.action_id(action);
-            if (!id) throw DecodeError("the configuration has no action \"" + action + "\"");
-            notice.action = *id;
+            if (!action.empty()) {
+                const auto id = model.action_id(action);
+                if (!id) throw DecodeError("the configuration has no action \"" + action + "\"");
+                notice.action = *id;
+            }
             notice.sent_at = as_int(f[3], "sent_at");
+            if (size > 4) {
+                const std::string program = as_string(f[4], "program");
+                const auto id = model.program_id(program);
+                if (!id) throw DecodeError("the configuration has no program \"" + program + "\"");
+                notice.program = *id;
+            }
+            if (size > 5)
+                notice.control = expect(f[5], msgpack::type::BOOLEAN, "control").via.boolean;
             return notice;
         },
         error);

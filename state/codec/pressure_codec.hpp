@@ -47,7 +47,8 @@ std::string encode_delivery(const Delivery& delivery);
 std::optional<Delivery> decode_delivery(std::string_view record, std::string& error);
 std::string encode_dead_letter(const DeadLetter& dead);
 std::optional<DeadLetter> decode_dead_letter(std::string_view record, std::string& error);
-// An entry of the notices table; the action by name (an action no longer configured: error).
+// An entry of the notices table; the action and the program by name (one no longer configured:
+// error).
 std::string encode_notice(const GoalNotice& notice, const JourneyModel& model);
 std::optional<GoalNotice> decode_notice(std::string_view record, const JourneyModel& model,
                                           std::string& error);

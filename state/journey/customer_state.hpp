@@ -58,16 +58,20 @@ auto hits_of(Hits& hits, uint16_t rule) {
     return std::make_pair(first, last);
 }
 
-// A send of a next-best action waiting for its goal event: a success if one comes by
-// closes_at, a failure then.
+// Whose goal a window measures: an action sent (next best actions), or a program's, for the
+// customers it was sent to (treated) or held out from when it would have been sent (control).
+enum class GoalOf : uint8_t { action = 0, program_treated = 1, program_control = 2 };
+
+// A decision waiting for its goal event: a success if one comes by closes_at, a failure then.
 struct GoalWindow {
-    ActionId action = 0;
-    uint64_t decision = 0;  // stable_hash of the send's decision id
-    TimeMs sent_at = 0;
+    GoalOf of = GoalOf::action;
+    uint16_t id = 0;        // ActionId or ProgramId, as `of` says
+    uint64_t decision = 0;  // stable_hash of the decision id
+    TimeMs sent_at = 0;     // or when it would have been sent
     TimeMs closes_at = 0;
 
     bool operator==(const GoalWindow& o) const {
-        return action == o.action && decision == o.decision && sent_at == o.sent_at &&
+        return of == o.of && id == o.id && decision == o.decision && sent_at == o.sent_at &&
                closes_at == o.closes_at;
     }
 };

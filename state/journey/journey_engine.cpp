@@ -56,7 +56,9 @@ JourneyEngine::JourneyEngine(JourneyModel model)
     for (size_t w = 0; w < model_.conditions.windows.size(); ++w)
         by_event_type_[model_.conditions.windows[w].type].condition_windows.push_back(
             static_cast<uint16_t>(w));
-    for (const Action& action : model_.actions) by_event_type_[action.goal_event].goal = true;
+    for (const Action& action : model_.actions) by_event_type_[action.goal.event].goal = true;
+    for (const Program& program : model_.programs)
+        if (program.goal.set()) by_event_type_[program.goal.event].goal = true;
     for (size_t t = 0; t < model_.timers.size(); ++t)
         for (StageId stage : model_.timers[t].in)
             timers_in_[stage].push_back(static_cast<uint16_t>(t));
@@ -145,36 +147,48 @@ void JourneyEngine::fire_due(CustomerState& customer, TimeMs now, Effects& out) 
     const auto closed = std::stable_partition(
         windows.begin(), windows.end(), [&](const GoalWindow& w) { return w.closes_at > now; });
     for (auto it = closed; it != windows.end(); ++it) {
-        out.outcomes.emplace_back(it->action, ActionOutcome::failure);
+        out.outcomes.push_back({it->of, it->id, ActionOutcome::failure});
         ++out.timers_fired;
     }
     windows.erase(closed, windows.end());
     if (out.timers_fired > 0) update_segments(customer, cause, now, out);
 }
 
-bool JourneyEngine::open_goal_window(CustomerState& customer, ActionId action, uint64_t decision,
-                                     TimeMs sent_at, Effects& out) const {
+bool JourneyEngine::open_goal_windows(CustomerState& customer, const GoalNotice& notice,
+                                      Effects& out) const {
     out.clear();
+    const uint64_t decision = stable_hash(notice.decision_id);
     auto& windows = customer.journey.goal_windows;
-    if (std::any_of(windows.begin(), windows.end(),
-                    [&](const GoalWindow& w) { return w.decision == decision; }))
-        return false;
-    windows.push_back({action, decision, sent_at, sent_at + model_.actions[action].goal_within});
-    out.outcomes.emplace_back(action, ActionOutcome::sent);
-    return true;
+    auto open = [&](GoalOf of, uint16_t id) {
+        if (std::any_of(windows.begin(), windows.end(),
+                        [&](const GoalWindow& w) { return w.decision == decision && w.of == of; }))
+            return;
+        GoalWindow window{of, id, decision, notice.sent_at, 0};
+        window.closes_at = notice.sent_at + goal_of(window).within;
+        windows.push_back(window);
+        out.outcomes.push_back({of, id, ActionOutcome::sent});
+    };
+    if (notice.action != kNoAction) open(GoalOf::action, notice.action);
+    if (model_.programs[notice.program].goal.set())
+        open(notice.control ? GoalOf::program_control : GoalOf::program_treated, notice.program);
+    return !out.outcomes.empty();
 }
 
-// Every open window of an action with this goal closes as a success: each send counts for its
-// own action, so two actions aiming at one goal both learn from it.
+const Goal& JourneyEngine::goal_of(const GoalWindow& window) const {
+    return window.of == GoalOf::action ? model_.actions[window.id].goal
+                                       : model_.programs[window.id].goal;
+}
+
+// Every open window with this goal closes as a success: each counts for its own action or
+// program, so two actions aiming at one goal both learn from it.
 void JourneyEngine::reach_goals(JourneyState& journey, const Event& event, Effects& out) const {
     auto& windows = journey.goal_windows;
     const auto reached =
         std::stable_partition(windows.begin(), windows.end(), [&](const GoalWindow& w) {
-            return model_.actions[w.action].goal_event != event.type || event.ts < w.sent_at ||
-                   event.ts > w.closes_at;
+            return goal_of(w).event != event.type || event.ts < w.sent_at || event.ts > w.closes_at;
         });
     for (auto it = reached; it != windows.end(); ++it)
-        out.outcomes.emplace_back(it->action, ActionOutcome::success);
+        out.outcomes.push_back({it->of, it->id, ActionOutcome::success});
     windows.erase(reached, windows.end());
 }
 

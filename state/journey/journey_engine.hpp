@@ -25,9 +25,10 @@
 // - A program with `when` is requested only if its condition holds at that moment, after the
 //   event's profile and window changes; a delayed one checks again when its delay ends and is
 //   dropped (reason "not_eligible") if it no longer holds.
-// - open_goal_window() opens the goal window of an action sent to the customer (once per
-//   decision). An event of the action's goal type with `ts` inside an open window closes it
-//   as a success; fire_due() closes windows that reached their end as failures.
+// - open_goal_windows() opens the goal windows of a decision (GoalNotice): an action sent to the
+//   customer, a program's goal for its treated or control arm; each once per decision. An event
+//   of the goal's type with `ts` inside an open window closes it as a success; fire_due() closes
+//   windows that reached their end as failures.
 //
 // The engine holds no per-customer data; one instance serves every customer of a process.
 // Thread-safety: immutable once built; customer actors on every scheduler thread, the gateway,
@@ -44,6 +45,7 @@
 #include "state/journey/customer_state.hpp"
 #include "state/journey/event.hpp"
 #include "state/journey/journey_model.hpp"
+#include "state/pressure/goal_notice.hpp"
 
 namespace journeyd {
 
@@ -86,8 +88,17 @@ struct TimerChange {
 
 struct Effects {
     ApplyOutcome outcome = ApplyOutcome::applied;
-    // Goal windows of action sends opened and closed (the store counts them per action).
-    std::vector<std::pair<ActionId, ActionOutcome>> outcomes;
+    // Goal windows opened and closed (the store counts them per action and per program arm).
+    struct GoalOutcome {
+        GoalOf of = GoalOf::action;
+        uint16_t id = 0;
+        ActionOutcome outcome = ActionOutcome::sent;
+
+        bool operator==(const GoalOutcome& o) const {
+            return of == o.of && id == o.id && outcome == o.outcome;
+        }
+    };
+    std::vector<GoalOutcome> outcomes;
     std::vector<StageChange> stage_changes;
     std::vector<TimerChange> timer_changes;
     std::vector<ProgramRequest> requests;
@@ -115,9 +126,9 @@ class JourneyEngine {
     // `out` is cleared first; reusing one Effects across calls saves its allocations.
     void apply(CustomerState& customer, const Event& event, TimeMs now, Effects& out) const;
     void fire_due(CustomerState& customer, TimeMs now, Effects& out) const;
-    // false (and no effects) when the window of this decision is open already.
-    bool open_goal_window(CustomerState& customer, ActionId action, uint64_t decision,
-                          TimeMs sent_at, Effects& out) const;
+    // Opens the goal windows the notice announces; false (and no effects) when they are open
+    // already.
+    bool open_goal_windows(CustomerState& customer, const GoalNotice& notice, Effects& out) const;
 
     // When the earliest pending timer is due; nullopt when none is pending.
     std::optional<TimeMs> next_due(const CustomerState& customer) const;
@@ -150,6 +161,7 @@ class JourneyEngine {
                          TimeMs now, Effects& out) const;
     bool eligible(const CustomerState& customer, ProgramId program, TimeMs now) const;
     void reach_goals(JourneyState& journey, const Event& event, Effects& out) const;
+    const Goal& goal_of(const GoalWindow& window) const;
     void update_segments(CustomerState& customer, const std::string& cause, TimeMs now,
                          Effects& out) const;
     // Arms the inactivity timers of the current stage that are not running; an event also

@@ -40,6 +40,23 @@ struct TimerRule {
     StageId to = 0;
 };
 
+// `goal = { event, within }` of an action or a program: a success when an event of this type
+// comes within `within` of the send (or, for a held-out customer, of the send it would have
+// been); a failure when the window ends without one.
+struct Goal {
+    std::string event;  // empty: no goal
+    DurationMs within = 0;
+
+    bool set() const { return !event.empty(); }
+};
+
+// `[experiment]`: who is kept from programs, to measure what they change
+// (state/decisioning/holdout.hpp).
+struct Experiment {
+    double global_holdout = 0;  // share of customers kept from every non-exempt program
+    std::string salt;           // a new salt assigns everyone afresh
+};
+
 // `[[action]]`: a candidate message of the next-best-action catalogue
 // (docs/configuration.md, "Next best actions").
 struct Action {
@@ -47,12 +64,10 @@ struct Action {
     std::string channel;
     PriorityClass priority = 0;
     std::string template_name;
-    double value = 1;   // of one success
-    double weight = 1;  // the business's lever
-    Condition when;     // eligible only while it holds
-    // A success: an event of goal_event within goal_within of the send; else a failure.
-    std::string goal_event;
-    DurationMs goal_within = 0;
+    double value = 1;         // of one success
+    double weight = 1;        // the business's lever
+    Condition when;           // eligible only while it holds
+    Goal goal;                // required: the action's propensity is learned from it
     DurationMs cooldown = 0;  // not sent again to the same customer within this (0: no limit)
 };
 
@@ -79,6 +94,8 @@ struct Program {
     // `candidates` (every action when the program lists none), not the program's own.
     bool best_action = false;
     std::vector<ActionId> candidates;
+    Goal goal;           // optional: measured for the treated and the control arm
+    double holdout = 0;  // share of customers kept from this program
 };
 
 struct JourneyModel {
@@ -90,6 +107,7 @@ struct JourneyModel {
     ConditionModel conditions;      // segments and the event windows conditions count in
     std::vector<Action> actions;    // the catalogue, in file order
     Explore explore = Explore::thompson;
+    Experiment experiment;
 
     std::optional<StageId> stage_id(std::string_view name) const {
         for (size_t i = 0; i < stages.size(); ++i)

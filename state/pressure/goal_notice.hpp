@@ -1,9 +1,11 @@
-// What the coordinator tells a customer once the send of a next best action is durable: which
-// action, under which decision, when, so that the customer opens the action's goal window.
+// What the coordinator tells a customer once a decision with a goal is durable, so that the
+// customer opens its goal windows: the action's, when a next best action was sent, and the
+// program's, when the program has a goal and the request was sent (the treated arm) or held out
+// when it would have been sent (the control arm).
 //
-// Kept in the store's notices table from the commit of the send until the commit of the
-// customer's record that opens the window (the same transaction erases it), so after a crash
-// at any point the window is either open or still announced, and the coordinator announces
+// Kept in the store's notices table from the commit of the decision until the commit of the
+// customer's record that opens the windows (the same transaction erases it), so after a crash
+// at any point the windows are either open or still announced, and the coordinator announces
 // what it finds there again at start. Plain data.
 #pragma once
 
@@ -17,8 +19,10 @@ namespace journeyd {
 struct GoalNotice {
     std::string decision_id;
     std::string customer;
-    ActionId action = 0;
-    TimeMs sent_at = 0;
+    ActionId action = kNoAction;  // the action sent; kNoAction: none (or held out)
+    TimeMs sent_at = 0;           // or when it would have been sent
+    ProgramId program = 0;
+    bool control = false;  // held out: only the program's window opens, in the control arm
 };
 
 }  // namespace journeyd

@@ -169,7 +169,7 @@ void PressureLedger::arbitrate(CustomerLedger& customer, TimeMs now, std::vector
         if (it == winner) continue;
         // A "best" program loses with its best ranked action, whose class contended.
         if (!it->candidates.empty()) it->action = it->candidates.front().action;
-        out.push_back(decide(*it, Outcome::suppress, "arbitration", lost_to, now));
+        record(decide(*it, Outcome::suppress, "arbitration", lost_to, now), holdout_for(*it), out);
     }
     evaluate(Held{std::move(*winner), false}, now, out);
 }
@@ -185,8 +185,9 @@ void PressureLedger::evaluate(Held held, TimeMs now, std::vector<Decision>& out)
                                   model_.channel_of(held.request.program, held.request.action))
         held.rate_reserved = false;
     if (refused) {
-        out.push_back(decide(held.request, Outcome::suppress, std::move(refused->first),
-                             std::move(refused->second), now));
+        record(decide(held.request, Outcome::suppress, std::move(refused->first),
+                      std::move(refused->second), now),
+               holdout_for(held.request), out);
     } else {
         apply_rules(std::move(held), now, out);
     }
@@ -235,13 +236,15 @@ void PressureLedger::apply_rules(Held held, TimeMs now, std::vector<Decision>& o
     const ContactRequest& request = held.request;
     const std::string& channel = model_.channel_of(request.program, request.action);
     const bool exempt = policy_.exempt[model_.priority_of(request.program, request.action)];
+    const Holdout holdout = holdout_for(request);
+    const bool held_out = holdout != Holdout::none;
     CustomerLedger& customer = customers_[request.customer];
     const ContactPreferences& preferences = customer.preferences;
 
     const auto& refused = preferences.refused_channels;
     if (std::find(refused.begin(), refused.end(), channel) != refused.end()) {
-        out.push_back(
-            decide(request, Outcome::suppress, "consent", "no consent for " + channel, now));
+        record(decide(request, Outcome::suppress, "consent", "no consent for " + channel, now),
+               holdout, out);
         return;
     }
     if (!exempt && policy_.quiet_hours) {
@@ -253,38 +256,64 @@ void PressureLedger::apply_rules(Held held, TimeMs now, std::vector<Decision>& o
                                     (preferences.time_zone.empty() ? "UTC" : preferences.time_zone),
                                 now);
             d.until = *until;
-            out.push_back(std::move(d));
-            defer(customer, *until, std::move(held));
+            record(std::move(d), holdout, out);
+            if (!held_out) defer(customer, *until, std::move(held));
             return;
         }
     }
     forget_old_sends(customer, now);
     if (!exempt) {
         if (auto cap = exceeded_cap(customer, channel, now)) {
-            out.push_back(decide(request, Outcome::suppress, "cap", std::move(*cap), now));
+            record(decide(request, Outcome::suppress, "cap", std::move(*cap), now), holdout, out);
             return;
         }
     }
     auto rate = rates_.find(channel);
     if (rate != rates_.end() && !held.rate_reserved) {
+        // A held-out request asks for no slot: it only learns whether it would have waited.
         RateBudget& budget = rate->second;
-        ++budget.asked;
         const double slot = std::max(budget.theoretical_arrival, static_cast<double>(now));
-        budget.theoretical_arrival = slot + budget.interval_ms;
+        if (!held_out) {
+            ++budget.asked;
+            budget.theoretical_arrival = slot + budget.interval_ms;
+        }
         if (slot - now > kRateBurstMs) {
             const TimeMs until = static_cast<TimeMs>(std::ceil(slot - kRateBurstMs));
             Decision d =
                 decide(request, Outcome::defer, "rate",
                        channel + " budget " + rate_text(1000.0 / budget.interval_ms) + "/s", now);
             d.until = until;
-            out.push_back(std::move(d));
+            record(std::move(d), holdout, out);
+            if (held_out) return;
             held.rate_reserved = true;
             defer(customer, until, std::move(held));
             return;
         }
     }
-    customer.sends.push_back({request.program, now, !exempt, request.action});
-    out.push_back(decide(request, Outcome::send, "ok", exempt ? "exempt class" : "", now));
+    if (!held_out) customer.sends.push_back({request.program, now, !exempt, request.action});
+    record(decide(request, Outcome::send, "ok", exempt ? "exempt class" : "", now), holdout, out);
+}
+
+Holdout PressureLedger::holdout_for(const ContactRequest& request) const {
+    const ActionId action = request.action != kNoAction  ? request.action
+                            : request.candidates.empty() ? kNoAction
+                                                         : request.candidates.front().action;
+    if (policy_.exempt[model_.priority_of(request.program, action)]) return Holdout::none;
+    return holdout_of(model_, request.program, request.customer);
+}
+
+void PressureLedger::record(Decision d, Holdout holdout, std::vector<Decision>& out) {
+    if (holdout != Holdout::none) {
+        d.would_have = d.outcome;
+        d.detail = std::string(holdout == Holdout::global ? "global holdout" : "program holdout") +
+                   ", would have: " + std::string(to_string(d.outcome)) +
+                   (d.reason == "ok" ? "" : " " + d.reason) +
+                   (d.detail.empty() ? "" : " (" + d.detail + ")");
+        d.outcome = Outcome::suppress;
+        d.reason = "holdout";
+        d.until = 0;
+    }
+    out.push_back(std::move(d));
 }
 
 Decision PressureLedger::decide(const ContactRequest& request, Outcome outcome, std::string reason,

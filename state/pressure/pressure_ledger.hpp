@@ -28,6 +28,12 @@
 // class. When every candidate is skipped, the request is suppressed with the best one's reason.
 // A deferred request chooses again when it is evaluated again; one that reserved a rate slot and
 // now chooses an action on another channel asks that channel's budget for a slot.
+// Control groups (state/decisioning/holdout.hpp): a request of a customer held out of its program
+// (`[experiment] global_holdout` or the program's `holdout`; never for an exempt class) is
+// decided in full, as if it were not, and then recorded as suppress "holdout" with the outcome
+// it would have had in `would_have`. It leaves nothing behind: no send counted against caps or
+// cooldowns, no rate slot taken, no deferral; an arbitration it wins is won all the same, so the
+// programs it beat lose as they would have.
 // Requests the journey already dropped (ContactRequest::dropped_reason, e.g. "left_stage")
 // are recorded as suppress with that reason and no rule applied.
 //
@@ -41,6 +47,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "state/decisioning/holdout.hpp"
 #include "state/journey/journey_model.hpp"
 #include "state/pressure/contact_request.hpp"
 #include "state/pressure/pressure_policy.hpp"
@@ -74,6 +81,8 @@ struct Decision {
     ActionId action = kNoAction;           // the action sent (or refused), for "best" programs
     std::vector<RankedAction> candidates;  // as ranked for the request
     std::vector<SkippedAction> skipped;    // ranked above the chosen one, refused by the rules
+    // Reason "holdout": what the rules decided for the request, which was not carried out.
+    std::optional<Outcome> would_have;
 };
 
 struct Contact {
@@ -158,6 +167,10 @@ class PressureLedger {
                                            TimeMs now) const;
     Decision decide(const ContactRequest& request, Outcome outcome, std::string reason,
                     std::string detail, TimeMs now) const;
+    // Whether the request's customer is kept from its program (under the chosen action's class).
+    Holdout holdout_for(const ContactRequest& request) const;
+    // Appends `d`, as the holdout records it when the customer is held out.
+    static void record(Decision d, Holdout holdout, std::vector<Decision>& out);
     std::optional<std::string> exceeded_cap(const CustomerLedger& customer,
                                             const std::string& channel, TimeMs now) const;
     void forget_old_sends(CustomerLedger& customer, TimeMs now) const;

@@ -230,11 +230,11 @@ void LmdbStore::commit(const std::vector<StoreRecord>& batch) {
         std::unordered_map<std::string_view, size_t> last_record = last_records(batch);
         for (size_t i = 0; i < batch.size(); ++i) {
             const StoreRecord& record = batch[i];
-            if (record.record.empty()) continue;
+            count_moves(record, stage_deltas);
+            if (record.record.empty()) continue;  // the coordinator's counts, or a barrier
             if (last_record[record.customer] == i) write_record(txn, record);
             if (record.applied_event)
                 remember_applied(txn, *record.applied_event, record.customer, record.applied_at);
-            count_moves(record, stage_deltas);
         }
         add_to_stage_counts(txn, stage_deltas);
         for (const StoreRecord& record : batch)

@@ -140,7 +140,8 @@ struct StoreStats {
 
 // Stores keep customers per stage and per segment as one table of counters: a stage under its
 // name, a segment under kSegmentCount + its name (a NUL first, which no stage name has), an
-// action's outcome under kActionCount + "sent:" | "success:" | "failure:" + its name.
+// action's outcome under kActionCount + "sent:" | "success:" | "failure:" + its name; a
+// program's decisions and goal windows under kProgramCount (state/decisioning/program_counts.hpp).
 inline const std::string kSegmentCount{"\0segment:", 9};
 inline const std::string kActionCount{"\0action:", 8};
 
@@ -181,7 +182,8 @@ inline void add_counts(const std::map<std::string, int64_t>& counters, StoreStat
             if (outcome == "sent") counts.sent += count;
             if (outcome == "success") counts.successes += count;
             if (outcome == "failure") counts.failures += count;
-        } else {
+        } else if (key.empty() || key.front() != '\0') {
+            // Other keys that start with a NUL are other counters (program_counts.hpp).
             stats.customers_in_stage[key] += count;
         }
     }

@@ -25,7 +25,10 @@ void StoreOverlay::apply_slice(const std::vector<StoreRecord>& batch, const Plan
                                size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
         const StoreRecord& record = batch[i];
-        if (record.record.empty()) continue;
+        if (record.record.empty()) {
+            count_moves(record, stage_deltas_);  // the coordinator's counts of its decisions
+            continue;
+        }
         ++records_;
         if (plan.last_record.at(record.customer) == i) {
             auto [it, inserted] = customers_.try_emplace(record.customer);

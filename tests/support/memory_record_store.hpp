@@ -24,6 +24,7 @@ class MemoryRecordStore final : public RecordStore {
     void commit(const std::vector<StoreRecord>& batch) override {
         std::lock_guard<std::mutex> lock(mutex_);
         for (const StoreRecord& r : batch) {
+            count_moves(r, in_stage_);
             if (r.record.empty()) continue;
             records_[r.customer] = r.record;
             auto old = due_of_.find(r.customer);
@@ -41,7 +42,6 @@ class MemoryRecordStore final : public RecordStore {
                 applied_[{r.customer, *r.applied_event}] = r.applied_at;
                 applied_by_time_.insert({r.applied_at, {r.customer, *r.applied_event}});
             }
-            count_moves(r, in_stage_);
         }
         for (const StoreRecord& r : batch)
             for (const TableWrite& w : r.writes) {
