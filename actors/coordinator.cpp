@@ -152,9 +152,15 @@ std::optional<GoalNotice> notice_of(const Decision& d, const JourneyModel& model
 // The program's counter of this decision (program_counts.hpp).
 std::string decision_counter(const Decision& d, const JourneyModel& model) {
     const std::string& program = model.programs[d.program].name;
-    if (d.outcome == Outcome::suppress)
-        return program_decision_key("suppressed", d.reason, program);
-    return program_decision_key(to_string(d.outcome), {}, program);
+    switch (d.outcome) {
+        case Outcome::send:
+            return program_decision_key("sent", {}, program);
+        case Outcome::defer:
+            return program_decision_key("deferred", {}, program);
+        case Outcome::suppress:
+            break;
+    }
+    return program_decision_key("suppressed", d.reason, program);
 }
 
 // Decisions, their customers' histories, the outbox entries of their sends, the notices of

@@ -128,6 +128,12 @@ when     = [ { stage = ["dormant"] } ]
 goal     = { event = "view", within = "7d" }
 cooldown = "30d"
 
+# Control groups: 2% of customers hear from no program that is not exempt, so that every
+# program's goal is measured against customers it would have contacted (GET /programs).
+[experiment]
+global_holdout = 0.02
+salt           = "2026-12"
+
 # Listed in arbitration order: on a tie of class, the program listed first wins.
 [[program]]
 name     = "welcome"
@@ -135,6 +141,7 @@ on_enter = "new"
 channel  = "email"
 priority = "lifecycle"
 template = "welcome-1"
+goal     = { event = "search", within = "3d" }     # did it bring them to browse?
 
 [[program]]
 name     = "first_listing_nudge"
@@ -143,6 +150,8 @@ delay    = "1d"                 # dropped if they left exploring meanwhile
 channel  = "push"
 priority = "promotional"
 template = "first-listing-1"
+goal     = { event = "ad_placed", within = "7d" }
+holdout  = 0.10
 
 [[program]]
 name     = "seller_tips"
@@ -150,6 +159,7 @@ on_enter = "active"
 channel  = "email"
 priority = "lifecycle"
 template = "seller-tips-1"
+goal     = { event = "sale", within = "14d" }
 
 [[program]]
 name     = "loyalty_thanks"
@@ -157,6 +167,7 @@ on_enter = "loyal"
 channel  = "in_app"
 priority = "lifecycle"
 template = "loyalty-thanks-1"
+goal     = { event = "ad_placed", within = "30d" }
 
 [[program]]
 name     = "winback"
@@ -164,6 +175,8 @@ on_enter = "dormant"
 channel  = "email"
 priority = "promotional"
 template = "winback-1"
+goal     = { event = "app_open", within = "7d" }
+holdout  = 0.10                 # its own control group, besides the global one
 
 [[program]]
 name     = "password_reset"
@@ -190,6 +203,7 @@ on_segment_enter = "engaged_browsers"
 channel          = "in_app"
 priority         = "promotional"
 template         = "browsing-tips-1"
+goal             = { event = "favorite", within = "2d" }
 
 [pressure]
 hierarchy          = ["service", "transactional", "lifecycle", "promotional"]  # highest first

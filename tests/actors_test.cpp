@@ -436,16 +436,19 @@ TEST_CASE(
     CHECK(test::poll_until([&] { return f.stage("zoe") == "dormant"; }));
     f.send("zoe", "view");
     CHECK(f.stage("zoe") == "exploring");
-    // Every request has its explained decision: the third e-mail of the week and the
-    // second push of the day are capped.
-    const Names expected{"welcome send:ok",      "first_listing_nudge send:ok",
-                         "seller_tips send:ok",  "loyalty_thanks send:ok",
-                         "winback suppress:cap", "first_listing_nudge suppress:cap"};
+    // Every request has its explained decision: the second push of the day is capped. Zoe is
+    // in winback's control group (salt "2026-12"): its request is decided in full, and would
+    // have been capped as the third e-mail of the week.
+    const Names expected{"welcome send:ok",          "first_listing_nudge send:ok",
+                         "seller_tips send:ok",      "loyalty_thanks send:ok",
+                         "winback suppress:holdout", "first_listing_nudge suppress:cap"};
     CHECK(test::poll_until([&] { return f.decision_trail("zoe") == expected; }));
+    for (const Decision& d : f.decisions("zoe"))
+        if (d.reason == "holdout") CHECK(d.would_have == Outcome::suppress);
     CHECK(f.sent_programs("zoe") ==
           Names{"welcome", "first_listing_nudge", "seller_tips", "loyalty_thanks"});
     for (const Decision& d : f.decisions("zoe"))
-        if (d.reason == "cap") CHECK_FALSE(d.detail.empty());
+        if (d.reason == "cap" || d.reason == "holdout") CHECK_FALSE(d.detail.empty());
 }
 
 TEST_CASE("a burst of decisions larger than a publish slice is committed and sent, each once") {

@@ -98,6 +98,8 @@ goal = { event = "view", within = "1h" }
 name = "tips"
 on_event = "view"
 action = "best"
+goal = { event = "view", within = "1h" }
+holdout = 0.3
 
 [pressure]
 hierarchy = ["service", "lifecycle", "promotional"]
@@ -238,9 +240,10 @@ void settle(Stream& s, size_t frame_index, const json& response) {
 }
 
 // events_seen of every customer; 0 for one the daemon does not know (404).
-std::vector<uint64_t> events_seen(const DaemonProcess& daemon) {
+// Each customer's view (GET /customers/{id}); null for one never seen.
+std::vector<json> customer_views(const DaemonProcess& daemon) {
     httplib::Client admin = daemon.admin();
-    std::vector<uint64_t> seen(kCustomers, 0);
+    std::vector<json> views(kCustomers);
     for (int c = 0; c < kCustomers; ++c) {
         const std::string path = "/customers/c" + std::to_string(c);
         auto answer = admin.Get(path.c_str());
@@ -248,8 +251,16 @@ std::vector<uint64_t> events_seen(const DaemonProcess& daemon) {
         if (answer->status == 404) continue;
         INFO(path << " -> " << answer->status << " " << answer->body);
         REQUIRE(answer->status == 200);
-        seen[c] = json::parse(answer->body).at("events_seen").get<uint64_t>();
+        views[c] = json::parse(answer->body);
     }
+    return views;
+}
+
+std::vector<uint64_t> events_seen(const DaemonProcess& daemon) {
+    std::vector<uint64_t> seen(kCustomers, 0);
+    const std::vector<json> views = customer_views(daemon);
+    for (int c = 0; c < kCustomers; ++c)
+        if (!views[c].is_null()) seen[c] = views[c].at("events_seen").get<uint64_t>();
     return seen;
 }
 
@@ -518,6 +529,35 @@ void check_goal_windows(DaemonProcess& daemon) {
                                                counts["open"].get<int64_t>());
     CHECK(counts["failures"] == 0);  // windows of an hour
     std::cout << "crash test goal windows: " << counts.dump() << std::endl;
+
+    // The program's arms: a window for every tip sent, and for every one held out (nothing
+    // refuses an in-app tip, so each held-out request would have been sent); each decision
+    // counted once.
+    auto program = [&] {
+        auto answer = daemon.admin().Get("/programs");
+        REQUIRE(answer);
+        REQUIRE(answer->status == 200);
+        for (const json& p : json::parse(answer->body))
+            if (p.at("program") == "tips") return p;
+        return json();
+    };
+    auto opened = [](const json& arm) {
+        return arm.at("n").get<int64_t>() + arm.at("open").get<int64_t>();
+    };
+    const bool arms_settled = test::poll_until(
+        [&] {
+            const json p = program();
+            return opened(p["goal"]["treated"]) == p["sent"].get<int64_t>() &&
+                   opened(p["goal"]["control"]) == p["suppressed"].value("holdout", int64_t{0});
+        },
+        std::chrono::seconds(30));
+    const json tips = program();
+    INFO(tips.dump());
+    CHECK(arms_settled);
+    CHECK(tips["sent"].get<size_t>() == delivered_tips());
+    CHECK(tips["requests"].get<int64_t>() ==
+          tips["sent"].get<int64_t>() + tips["suppressed"].value("holdout", int64_t{0}));
+    std::cout << "crash test program goal: " << tips.dump() << std::endl;
 }
 
 // Once the daemon has drained, in the file sink: one browse per view applied, one welcome and
@@ -526,6 +566,15 @@ void check_goal_windows(DaemonProcess& daemon) {
 // a kill tore in half are skipped: their sends were not confirmed and came again whole.
 void check_deliveries(DaemonProcess& daemon) {
     const std::vector<uint64_t> views = events_seen(daemon);
+    std::vector<bool> held_out(kCustomers, false);  // of "tips": no tip delivered
+    const std::vector<json> customers = customer_views(daemon);
+    for (int c = 0; c < kCustomers; ++c) {
+        if (customers[c].is_null()) continue;
+        const json& holdout = customers[c].at("holdout");
+        const json& programs = holdout.at("programs");
+        held_out[c] = holdout.at("global").get<bool>() ||
+                      std::find(programs.begin(), programs.end(), "tips") != programs.end();
+    }
     check_goal_windows(daemon);
     REQUIRE(daemon.stop() == 0);
     std::ifstream file(daemon.directory() + "/deliveries.ndjson");
@@ -548,8 +597,10 @@ void check_deliveries(DaemonProcess& daemon) {
     for (int c = 0; c < kCustomers; ++c) {
         const std::string customer = "c" + std::to_string(c);
         const uint64_t once = views[c] > 0 ? 1 : 0;  // a short round reaches few customers
-        const std::map<std::string, uint64_t> expected = {
-            {"welcome", once}, {"nudge", once}, {"browse", views[c]}, {"tips", views[c]}};
+        const std::map<std::string, uint64_t> expected = {{"welcome", once},
+                                                          {"nudge", once},
+                                                          {"browse", views[c]},
+                                                          {"tips", held_out[c] ? 0 : views[c]}};
         for (const auto& [program, count] : expected)
             if (sends[customer][program] != count)
                 found.found.push_back(customer + " got " +

@@ -349,6 +349,99 @@ action = "best"
     CHECK(for_max.find("cooldown") != std::string::npos);
 }
 
+TEST_CASE(
+    "daemon: program goals: both arms counted exactly for scripted conversions, across a crash") {
+    DaemonProcess daemon(test_config(R"(
+[experiment]
+global_holdout = 0.2
+salt = "itest"
+
+[[program]]
+name = "tips"
+on_event = "favorite"
+channel = "push"
+priority = "promotional"
+template = "tips-1"
+goal = { event = "sale", within = "4s" }
+holdout = 0.3
+)"));
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    auto tips = [&] {
+        for (const json& p : get_json(daemon, "/programs"))
+            if (p["program"] == "tips") return p;
+        return json();
+    };
+    constexpr int kCustomers = 40;
+    for (int i = 0; i < kCustomers; ++i)
+        CHECK(send_one(client, event("f" + std::to_string(i), "u" + std::to_string(i),
+                                     "favorite"))["accepted"] == 1);
+    // Every request decided and its window open, in one arm or the other.
+    REQUIRE(poll_until([&] {
+        const json goal = tips()["goal"];
+        return goal["treated"]["open"].get<int>() + goal["control"]["open"].get<int>() ==
+               kCustomers;
+    }));
+
+    // Which arm each customer is in, by the assignment its view shows; a third convert.
+    int treated = 0, control = 0, treated_converted = 0, control_converted = 0;
+    for (int i = 0; i < kCustomers; ++i) {
+        const std::string id = "u" + std::to_string(i);
+        const json view = get_json(daemon, "/customers/" + id);
+        const json& programs = view["holdout"]["programs"];
+        const bool held = view["holdout"]["global"].get<bool>() ||
+                          std::find(programs.begin(), programs.end(), "tips") != programs.end();
+        json tip;
+        for (const json& d : get_json(daemon, "/customers/" + id + "/decisions"))
+            if (d["program"] == "tips") tip = d;
+        CHECK(tip["outcome"] == (held ? "suppress" : "send"));
+        if (held) {
+            CHECK(tip["reason"] == "holdout");
+            CHECK(tip["would_have"] == "send");
+        }
+        REQUIRE(view["goal_windows"].size() == 1);
+        CHECK(view["goal_windows"][0]["arm"] == (held ? "control" : "treated"));
+        const bool converts = i % 3 == 0;
+        (held ? control : treated) += 1;
+        if (converts) (held ? control_converted : treated_converted) += 1;
+        if (converts) CHECK(send_one(client, event("s" + id, id, "sale"))["accepted"] == 1);
+    }
+    REQUIRE(treated > 0);
+    REQUIRE(control > 0);
+
+    // A crash: open windows survive it, a converted one does not convert again, and the
+    // windows still open close at their end by their timers.
+    daemon.kill_hard();
+    daemon.restart();
+    IngestClient again = IngestClient::connect(daemon.ingest(), 10s);
+    for (int i = 0; i < kCustomers; i += 3) {
+        const std::string id = "u" + std::to_string(i);
+        CHECK(send_one(again, event("s" + id, id, "sale"))["duplicates"] == 1);
+        CHECK(send_one(again, event("t" + id, id, "sale"))["accepted"] == 1);
+    }
+    REQUIRE(poll_until([&] {
+        const json goal = tips()["goal"];
+        return goal["treated"]["open"] == 0 && goal["control"]["open"] == 0;
+    }));
+    const json program = tips();
+    CHECK(program["goal"]["treated"]["n"] == treated);
+    CHECK(program["goal"]["treated"]["converted"] == treated_converted);
+    CHECK(program["goal"]["control"]["n"] == control);
+    CHECK(program["goal"]["control"]["converted"] == control_converted);
+    CHECK(program["sent"] == treated);
+    CHECK(program["suppressed"]["holdout"] == control);
+    CHECK(program["requests"] == kCustomers);
+    CHECK(program["holdout"].get<double>() == Approx(1 - 0.8 * 0.7));
+    CHECK(program["uplift"]["absolute"].get<double>() ==
+          Approx(double(treated_converted) / treated - double(control_converted) / control));
+
+    const auto [status, listed] =
+        test::run_command(std::string(JOURNEYCTL_BINARY) + " --timeout 10 --admin " +
+                          daemon.admin_address() + " programs");
+    CHECK(status == 0);
+    CHECK(listed.find("tips") != std::string::npos);
+    CHECK(listed.find("holdout:" + std::to_string(control)) != std::string::npos);
+}
+
 TEST_CASE("daemon: duplicates, invalid events in a batch, and pipelining") {
     DaemonProcess daemon(test_config());
     IngestClient client = IngestClient::connect(daemon.ingest(), 10s);

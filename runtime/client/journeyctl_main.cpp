@@ -382,6 +382,54 @@ int run_actions(const GlobalOptions& global, const std::string& customer, bool a
     return status;
 }
 
+// `journeyctl programs`: each program's decisions, goal conversion per arm and uplift.
+int run_programs(const GlobalOptions& global, bool as_json) {
+    const json list = admin_list(global, "/programs");
+    if (as_json) return print_list(list, true, "", {});
+    auto rate = [](const json& arm) {
+        const int64_t n = arm.value("n", int64_t{0});
+        const int64_t converted = arm.value("converted", int64_t{0});
+        return std::to_string(converted) + "/" + std::to_string(n) +
+               (n > 0 ? " " + fixed(100.0 * double(converted) / double(n), 1) + "%" : "");
+    };
+    json rows = json::array();
+    for (const json& p : list) {
+        std::string suppressed;
+        const json by_reason = p.value("suppressed", json::object());
+        for (auto it = by_reason.begin(); it != by_reason.end(); ++it)
+            suppressed += (suppressed.empty() ? "" : " ") + it.key() + ":" + it.value().dump();
+        json row = {{"program", p.value("program", "")},
+                    {"requests", p.value("requests", 0)},
+                    {"sent", p.value("sent", 0)},
+                    {"deferred", p.value("deferred", 0)},
+                    {"suppressed", suppressed},
+                    {"holdout", fixed(100.0 * p.value("holdout", 0.0), 1) + "%"},
+                    {"goal", ""},
+                    {"treated", ""},
+                    {"control", ""},
+                    {"uplift", ""}};
+        const json goal = p.value("goal", json());
+        if (goal.is_object()) {
+            row["goal"] = goal.value("event", "");
+            row["treated"] = rate(goal.value("treated", json::object()));
+            row["control"] = rate(goal.value("control", json::object()));
+        }
+        const json uplift = p.value("uplift", json());
+        if (uplift.is_object()) {
+            const json interval = uplift.value("ci95", json::array({0.0, 0.0}));
+            row["uplift"] = fixed(100.0 * uplift.value("absolute", 0.0), 1) + " pts [" +
+                            fixed(100.0 * interval[0].get<double>(), 1) + ", " +
+                            fixed(100.0 * interval[1].get<double>(), 1) + "]";
+        }
+        rows.push_back(std::move(row));
+    }
+    const int status = print_list(rows, false, "no programs configured",
+                                  {"program", "requests", "sent", "deferred", "suppressed",
+                                   "holdout", "goal", "treated", "control", "uplift"});
+    warn_if_partial(list, as_json);
+    return status;
+}
+
 // Each id, or every dead letter with `all`; exits kRejected when one was not a dead letter.
 int run_redeliver(const GlobalOptions& global, std::vector<std::string> ids, bool all) {
     if (all)
@@ -499,6 +547,11 @@ int run(int argc, char** argv) {
     bool segments_as_json = false;
     segments->add_flag("--json", segments_as_json, "print the JSON list instead of a table");
 
+    CLI::App* programs = app.add_subcommand(
+        "programs", "list the programs: decisions, goal conversion per arm, uplift");
+    bool programs_as_json = false;
+    programs->add_flag("--json", programs_as_json, "print the JSON list instead of a table");
+
     CLI::App* actions = app.add_subcommand(
         "actions", "list the next best actions and their outcomes, or rank them for a customer");
     std::string actions_customer;
@@ -529,6 +582,7 @@ int run(int argc, char** argv) {
         if (*redeliver) return run_redeliver(global, redeliver_ids, redeliver_all);
         if (*segments) return run_segments(global, segments_as_json);
         if (*actions) return run_actions(global, actions_customer, actions_as_json);
+        if (*programs) return run_programs(global, programs_as_json);
         if (*stats) return run_stats(global);
         if (*cluster) return run_cluster(global);
         return run_check_config(config_path);

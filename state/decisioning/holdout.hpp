@@ -71,7 +71,8 @@ inline double held_out_share(const JourneyModel& model, const PressurePolicy& po
                              ProgramId program) {
     const Program& p = model.programs[program];
     if (!p.best_action && policy.exempt[p.priority]) return 0;
-    return 1 - (1 - model.experiment.global_holdout) * (1 - p.holdout);
+    const double global = model.experiment.global_holdout;
+    return global + p.holdout - global * p.holdout;
 }
 
 }  // namespace journeyd
