@@ -114,6 +114,8 @@ goal = { event = "ad_placed", within = "1h" }
 name = "tips"
 on_event = "view"
 action = "best"
+goal = { event = "ad_placed", within = "1h" }
+holdout = 0.3
 
 [pressure]
 hierarchy = ["service", "lifecycle", "promotional"]
@@ -325,15 +327,41 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
         }
         return true;
     }));
-    // Next best actions: every view sent a tip (3 a customer), counted over the whole cluster
-    // from any node as on the single node, once each goal window has opened; and a node ranks
-    // for its customers by every member's outcomes, as /actions sums them.
+    // Next best actions: every view of a customer outside the tips' control group sent a tip,
+    // counted over the whole cluster from any node as on the single node, once each goal window
+    // has opened; and a node ranks for its customers by every member's outcomes, as /actions
+    // sums them. The control group is the same on every node: so are the program's counts.
     auto tips_sent = [&](const DaemonProcess& node) {
         return get_json(node, "/actions")[0]["sent"].get<int64_t>();
     };
-    REQUIRE(poll_until([&] { return tips_sent(single) == 3 * kCustomers; }));
-    for (const auto& node : cluster.nodes)
-        CHECK(poll_until([&] { return tips_sent(*node) == 3 * kCustomers; }));
+    auto tips_program = [&](const DaemonProcess& node) {
+        json counts;
+        for (const json& p : get_json(node, "/programs"))
+            if (p["program"] == "tips") counts = p;
+        const json& goal = counts["goal"];
+        auto opened = [](const json& arm) {
+            return arm["n"].get<int64_t>() + arm["open"].get<int64_t>();
+        };
+        return json{{"requests", counts["requests"]},
+                    {"sent", counts["sent"]},
+                    {"suppressed", counts["suppressed"]},
+                    {"treated", opened(goal["treated"])},
+                    {"control", opened(goal["control"])}};
+    };
+    REQUIRE(poll_until([&] {
+        const json tips = tips_program(single);
+        return tips["requests"] == 3 * kCustomers && tips["treated"] == tips["sent"] &&
+               tips["control"] == tips["suppressed"].value("holdout", 0) &&
+               tips_sent(single) == tips["sent"];
+    }));
+    const json single_tips = tips_program(single);
+    INFO(single_tips.dump());
+    CHECK(single_tips["sent"].get<int64_t>() > 0);
+    CHECK(single_tips["control"].get<int64_t>() > 0);
+    for (const auto& node : cluster.nodes) {
+        CHECK(poll_until([&] { return tips_sent(*node) == single_tips["sent"]; }));
+        CHECK(poll_until([&] { return tips_program(*node) == single_tips; }));
+    }
     for (int k = 0; k < kNodes; ++k) {
         int own = 0;
         while (ownership.owner_of(customer(own)) != static_cast<size_t>(k)) ++own;

@@ -67,6 +67,7 @@ on_enter = "new"
 channel = "email"
 priority = "lifecycle"
 template = "welcome-1"
+goal = { event = "search", within = "7d" }
 
 [[program]]
 name = "seller_tips"
@@ -205,6 +206,12 @@ TEST_CASE("console: the page looks a customer up with the token from the fragmen
     // Drawn from /segments, and the customer's own.
     CHECK(contains(dom, R"(data-label="sellers" data-value="1")"));
     CHECK(contains(dom, R"(id="customer-segments">sellers</span>)"));
+    CHECK(contains(dom, R"(<section class="wide" id="programs">)"));
+    // Welcome was sent (its window still open: ann's search came in the same frame, before
+    // it); seller_tips was capped.
+    CHECK(contains(dom, "<td>welcome</td><td>1</td><td>1</td><td>0</td><td>–</td>"));
+    CHECK(contains(dom, "<td>seller_tips</td><td>1</td><td>0</td><td>0</td><td>cap 1</td>"));
+    CHECK(contains(dom, R"(id="customer-holdout">none</span>)"));
     CHECK(contains(dom, R"(<section id="token-form" hidden="">)"));
     // A single node: /cluster answered, and its section stays hidden.
     CHECK(contains(dom, R"(<section class="wide" id="cluster" hidden="">)"));

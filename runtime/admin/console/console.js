@@ -138,6 +138,28 @@ function showActions(actions) {
            share(a.propensity.ci95[1]) + ")"])));
 }
 
+// Each program's decisions and, for a goal, both arms' conversion and the uplift between them.
+function showPrograms(programs) {
+  $("programs").hidden = programs.length === 0;
+  const share = p => (100 * p).toFixed(1) + "%";
+  const points = p => (p >= 0 ? "+" : "") + (100 * p).toFixed(1);
+  const arm = a => number(a.converted) + " / " + number(a.n) +
+      (a.n > 0 ? " (" + share(a.converted / a.n) + ")" : "") +
+      (a.open > 0 ? ", " + number(a.open) + " open" : "");
+  $("program-rows").replaceChildren(...programs.map(p => {
+    const suppressed = Object.entries(p.suppressed).map(([reason, n]) => reason + " " + number(n));
+    const lift = p.uplift;
+    const r = row([p.program, number(p.requests), number(p.sent), number(p.deferred),
+                   suppressed.join(", ") || "–", share(p.holdout), p.goal ? p.goal.event : "–",
+                   p.goal ? arm(p.goal.treated) : "–", p.goal ? arm(p.goal.control) : "–",
+                   lift ? points(lift.absolute) + " pts (" + points(lift.ci95[0]) + " to " +
+                              points(lift.ci95[1]) + ")" : "–"]);
+    if (lift && (lift.ci95[0] > 0 || lift.ci95[1] < 0))
+      r.lastChild.className = lift.ci95[0] > 0 ? "lift-up" : "lift-down";
+    return r;
+  }));
+}
+
 // This node's view of the members; the section stays hidden on a single node.
 function showCluster(cluster) {
   $("cluster").hidden = !cluster.clustered;
@@ -154,6 +176,9 @@ function showCustomer(customer, decisions, actions) {
   $("customer-events").textContent = number(customer.events_seen);
   $("customer-segments").textContent = (customer.segments || []).join(", ") || "none";
   $("customer-owner").textContent = customer.owner ? " · owned by " + customer.owner : "";
+  const holdout = customer.holdout || {global: false, programs: []};
+  $("customer-holdout").textContent =
+      [...(holdout.global ? ["global"] : []), ...holdout.programs].join(", ") || "none";
   $("customer-profile").textContent = JSON.stringify(customer.profile, null, 2);
   const none = columns => { const r = row(["none"], ["muted"]); r.firstChild.colSpan = columns; return r; };
   $("customer-timers").replaceChildren(...(customer.timers.length
@@ -192,12 +217,13 @@ async function lookup(id) {
 
 async function refresh() {
   try {
-    const [stats, cluster, segments, actions] = await Promise.all(
-        [api("/stats"), api("/cluster"), api("/segments"), api("/actions")]);
+    const [stats, cluster, segments, actions, programs] = await Promise.all(
+        [api("/stats"), api("/cluster"), api("/segments"), api("/actions"), api("/programs")]);
     showStats(stats);
     showCluster(cluster);
     showSegments(segments);
     showActions(actions);
+    showPrograms(programs);
     $("status").textContent = "updated " + new Date().toLocaleTimeString();
     if (shownCustomer && !$("customer").hidden) lookup(shownCustomer);
   } catch (error) {
