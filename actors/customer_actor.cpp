@@ -7,6 +7,7 @@
 #include "actors/messages.hpp"
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/pressure_codec.hpp"
+#include "state/journey/flow_counters.hpp"
 #include "state/journey/program_requests.hpp"
 #include "state/stable_hash.hpp"
 
@@ -78,6 +79,7 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
     for (const SegmentChange& change : scratch_effects().segment_changes)
         record.segment_moves.emplace_back(model.conditions.segments[change.segment].name,
                                           change.entered);
+    add_flow_counters(model, scratch_effects(), r.context->now(), record.counter_changes);
     for (const auto& [action, outcome] : scratch_effects().outcomes) {
         record.counter_changes.emplace_back(action_counter_key(model.actions[action].name, outcome),
                                             1);

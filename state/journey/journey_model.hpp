@@ -40,6 +40,15 @@ struct TimerRule {
     StageId to = 0;
 };
 
+// `[[journey.driver]]`: track which event types customers do while in `from` (an episode,
+// closed by leaving the stage or by `window` passing) and whether the episode ended by moving to
+// `to` (docs/configuration.md, "Drivers of advancement").
+struct DriverRule {
+    StageId from = 0;
+    StageId to = 0;
+    DurationMs window = 0;
+};
+
 // `[[action]]`: a candidate message of the next-best-action catalogue
 // (docs/configuration.md, "Next best actions").
 struct Action {
@@ -90,6 +99,20 @@ struct JourneyModel {
     ConditionModel conditions;      // segments and the event windows conditions count in
     std::vector<Action> actions;    // the catalogue, in file order
     Explore explore = Explore::thompson;
+    std::vector<DriverRule> drivers;  // in file order
+
+    // "from>to@window_ms": how a driver is named in store counters and timer records, so a
+    // changed window starts counting afresh and a removed driver is recognised.
+    std::string driver_name(size_t driver) const {
+        const DriverRule& rule = drivers[driver];
+        return stages[rule.from] + ">" + stages[rule.to] + "@" + std::to_string(rule.window);
+    }
+
+    std::optional<uint16_t> driver_id(std::string_view name) const {
+        for (size_t i = 0; i < drivers.size(); ++i)
+            if (driver_name(i) == name) return static_cast<uint16_t>(i);
+        return std::nullopt;
+    }
 
     std::optional<StageId> stage_id(std::string_view name) const {
         for (size_t i = 0; i < stages.size(); ++i)

@@ -181,7 +181,9 @@ inline void add_counts(const std::map<std::string, int64_t>& counters, StoreStat
             if (outcome == "sent") counts.sent += count;
             if (outcome == "success") counts.successes += count;
             if (outcome == "failure") counts.failures += count;
-        } else {
+        } else if (key.empty() || key[0] != '\0') {
+            // Other NUL-prefixed counters (journey flow, drivers: flow_counters.hpp) are read
+            // from `counters` by whoever knows them.
             stats.customers_in_stage[key] += count;
         }
     }
