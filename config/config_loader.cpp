@@ -501,6 +501,7 @@ class ConfigReader {
         driver.from = *from_id;
         driver.to = *to_id;
         driver.window = window->value;
+        driver.name = driver_name_of(from->value, to->value, driver.window);
         if (config_.journey.drivers.size() >= 0xfffe) {
             add_error(section.table.source().begin, "too many [[journey.driver]] (at most 65534)");
             return;

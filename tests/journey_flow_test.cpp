@@ -249,7 +249,7 @@ TEST_CASE("an episode tracks 64 event types and counts the rest as other", "[dri
     f.send("a", "view", kStart);
     for (int t = 0; t < 70; ++t) f.send("a", "type" + std::to_string(t), kStart + 1 + t);
     const DriverEpisode& episode = f.customers["a"].journey.episodes.at(0);
-    CHECK(episode.types.size() == DriverEpisode::kMaxTypes);
+    CHECK(episode.seen.size() == DriverEpisode::kMaxTypes);
     CHECK(episode.other);
     f.send("a", "purchase", kStart + 100);
     const std::vector<DriverRow> rows = driver_rows(f.engine.model(), 0, f.stored());

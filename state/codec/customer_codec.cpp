@@ -33,7 +33,7 @@ uint16_t index_of_timer(const JourneyModel& model, TimerKind kind, const std::st
     throw DecodeError("the configuration has no timer or program \"" + name + "\"");
 }
 
-std::string timer_rule_name(const JourneyModel& model, const PendingTimer& timer) {
+std::string_view timer_rule_name(const JourneyModel& model, const PendingTimer& timer) {
     switch (timer.kind) {
         case TimerKind::driver_window:
             return model.driver_name(timer.rule);
@@ -44,7 +44,7 @@ std::string timer_rule_name(const JourneyModel& model, const PendingTimer& timer
         case TimerKind::segments:
             break;
     }
-    return std::string(kSegmentsTimer);
+    return kSegmentsTimer;
 }
 
 // Windows are stored by the event type they count, not by index: a type the configuration no
@@ -122,7 +122,8 @@ void pack_episodes(msgpack::packer<msgpack::sbuffer>& pk, const JourneyModel& mo
         pk.pack(model.driver_name(episode.driver));
         pk.pack(episode.opened_at);
         pk.pack(episode.other);
-        pk.pack(episode.types);
+        pk.pack_array(static_cast<uint32_t>(episode.seen.size()));
+        episode.for_each_type([&](std::string_view type) { pk.pack(type); });
     }
 }
 

@@ -76,31 +76,43 @@ struct GoalWindow {
 
 // An open episode of a [[journey.driver]]: a stay in the driver's `from` stage, with the event
 // types done during it (its exposures). Types are told apart by fingerprint, so an event costs a
-// hash and a scan of at most kMaxTypes integers; the names are kept beside them, once per type
-// and episode, for the record and for the counters the episode adds to when it closes.
+// hash and a scan of at most kMaxTypes integers; each name is kept once per episode, in one
+// string (a NUL after each), for the record and for the counters the episode adds to when it
+// closes: two allocations an episode, not one a type.
 struct DriverEpisode {
     static constexpr size_t kMaxTypes = 64;  // more distinct types count as `other`
 
-    uint16_t driver = 0;         // index into JourneyModel::drivers
-    TimeMs opened_at = 0;        // processing time; its window timer is due at opened_at + window
-    bool other = false;          // a type beyond the first kMaxTypes was seen
+    uint16_t driver = 0;   // index into JourneyModel::drivers
+    bool other = false;    // a type beyond the first kMaxTypes (or one holding a NUL) was seen
+    TimeMs opened_at = 0;  // processing time; its window timer is due at opened_at + window
     std::vector<uint64_t> seen;  // stable_hash of each type, in the order first seen
-    std::vector<std::string> types;  // their names, parallel to seen
+    std::string names;           // their names in the same order, each followed by a NUL
 
     // Adds an exposure to `type` (fingerprint `fingerprint`) unless it is known already.
     void note(std::string_view type, uint64_t fingerprint) {
         if (std::find(seen.begin(), seen.end(), fingerprint) != seen.end()) return;
-        if (seen.size() >= kMaxTypes) {
+        if (seen.size() >= kMaxTypes || type.find('\0') != std::string_view::npos) {
             other = true;
             return;
         }
+        if (seen.empty()) seen.reserve(4);  // most episodes see a few types
         seen.push_back(fingerprint);
-        types.emplace_back(type);
+        names.append(type).push_back('\0');
+    }
+
+    // Calls f(std::string_view) for each type, in the order first seen.
+    template <class F>
+    void for_each_type(F f) const {
+        for (size_t at = 0; at < names.size();) {
+            const size_t end = names.find('\0', at);
+            f(std::string_view(names).substr(at, end - at));
+            at = end + 1;
+        }
     }
 
     bool operator==(const DriverEpisode& o) const {
         return driver == o.driver && opened_at == o.opened_at && other == o.other &&
-               types == o.types;
+               names == o.names;
     }
 };
 

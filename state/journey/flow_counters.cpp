@@ -50,7 +50,7 @@ void add_flow_counters(const JourneyModel& model, const Effects& effects, TimeMs
                 move_key(kStayCount, from, std::to_string(stay_bucket(change.stayed))), 1);
     }
     for (const ClosedEpisode& closed : effects.closed_episodes) {
-        const std::string driver = model.driver_name(closed.episode.driver);
+        const std::string& driver = model.driver_name(closed.episode.driver);
         const int64_t advanced = closed.advanced ? 1 : 0;
         changes.emplace_back(driver_key(driver, 'N'), 1);
         if (advanced) changes.emplace_back(driver_key(driver, 'A'), 1);
@@ -58,7 +58,7 @@ void add_flow_counters(const JourneyModel& model, const Effects& effects, TimeMs
             changes.emplace_back(driver_key(driver, 'n', type), 1);
             if (advanced) changes.emplace_back(driver_key(driver, 'a', type), 1);
         };
-        for (const std::string& type : closed.episode.types) exposed(type);
+        closed.episode.for_each_type(exposed);
         if (closed.episode.other) exposed("other");
     }
 }

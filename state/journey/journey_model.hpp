@@ -47,7 +47,16 @@ struct DriverRule {
     StageId from = 0;
     StageId to = 0;
     DurationMs window = 0;
+    std::string name;  // driver_name_of(its stages, window), made once: records use it per event
 };
+
+// "from>to@window_ms": how a driver is named in store counters and timer records, so a changed
+// window starts counting afresh and a removed driver is recognised.
+inline std::string driver_name_of(std::string_view from, std::string_view to, DurationMs window) {
+    std::string name(from);
+    name.append(">").append(to).append("@").append(std::to_string(window));
+    return name;
+}
 
 // `[[action]]`: a candidate message of the next-best-action catalogue
 // (docs/configuration.md, "Next best actions").
@@ -101,16 +110,11 @@ struct JourneyModel {
     Explore explore = Explore::thompson;
     std::vector<DriverRule> drivers;  // in file order
 
-    // "from>to@window_ms": how a driver is named in store counters and timer records, so a
-    // changed window starts counting afresh and a removed driver is recognised.
-    std::string driver_name(size_t driver) const {
-        const DriverRule& rule = drivers[driver];
-        return stages[rule.from] + ">" + stages[rule.to] + "@" + std::to_string(rule.window);
-    }
+    const std::string& driver_name(size_t driver) const { return drivers[driver].name; }
 
     std::optional<uint16_t> driver_id(std::string_view name) const {
         for (size_t i = 0; i < drivers.size(); ++i)
-            if (driver_name(i) == name) return static_cast<uint16_t>(i);
+            if (drivers[i].name == name) return static_cast<uint16_t>(i);
         return std::nullopt;
     }
 
