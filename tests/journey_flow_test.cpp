@@ -19,35 +19,13 @@ namespace {
 constexpr TimeMs kHour = 3'600'000;
 constexpr TimeMs kStart = 1'700'000'000'000;  // 2023-11-14T22:13:20Z
 
-// A journey whose every move is scripted: browsing, buying, and lapsing after 30 days.
-const std::string kFlowJourney = R"(
-[journey]
-stages = ["new", "exploring", "active", "dormant"]
-initial_stage = "new"
-
-[[journey.transition]]
-from = ["new", "dormant"]
-on = ["search", "view"]
-to = "exploring"
-
-[[journey.transition]]
-from = ["new", "exploring"]
-on = "purchase"
-to = "active"
-
-[[journey.timer]]
-name = "lapse"
-in = ["exploring", "active"]
-after = "30d"
-to = "dormant"
-
+// The marketplace journey of the engine tests (browsing, placing ads, lapsing after 30 days)
+// with one driver pair.
+const std::string kFlowJourney = std::string(test::kTestJourney) + R"(
 [[journey.driver]]
 from = "exploring"
 to = "active"
 window = "7d"
-
-[pressure]
-hierarchy = ["lifecycle"]
 )";
 
 // Customers driven by hand; every record's counter changes are summed as the store sums them,
@@ -117,12 +95,12 @@ TEST_CASE("flow counts every scripted move exactly, timer-driven ones too", "[fl
     Flow f;
     f.send("a", "signup", kStart);                      // created in new
     f.send("a", "search", kStart + kHour);              // new -> exploring
-    f.send("a", "purchase", kStart + 3 * kHour);        // exploring -> active (stayed 2h)
+    f.send("a", "ad_placed", kStart + 3 * kHour);       // exploring -> active (stayed 2h)
     f.fire("a", kStart + 3 * kHour + 31 * 24 * kHour);  // lapse: active -> dormant
     f.send("a", "view", kStart + 40 * 24 * kHour);      // dormant -> exploring
     f.send("b", "view", kStart);                        // created in new, at once exploring
-    f.send("c", "purchase", kStart);                    // created in new, at once active
-    f.send("c", "purchase", kStart + kHour);            // no move
+    f.send("c", "ad_placed", kStart);                   // created in new, at once active
+    f.send("c", "ad_placed", kStart + kHour);           // no move
 
     const JourneyFlow flow = journey_flow(f.engine.model(), f.stored());
     CHECK_FALSE(flow.since);
@@ -155,9 +133,9 @@ TEST_CASE("flow since an instant counts the moves of its UTC day and later", "[f
     Flow f;
     constexpr TimeMs kDay = kDayMs;
     const TimeMs day0 = kStart / kDay * kDay;
-    f.send("a", "search", day0 + kHour);           // day 0: created, new -> exploring
-    f.send("b", "search", day0 + 2 * kDay + 1);    // day 2
-    f.send("a", "purchase", day0 + 2 * kDay + 5);  // day 2
+    f.send("a", "search", day0 + kHour);            // day 0: created, new -> exploring
+    f.send("b", "search", day0 + 2 * kDay + 1);     // day 2
+    f.send("a", "ad_placed", day0 + 2 * kDay + 5);  // day 2
     const JourneyFlow since = journey_flow(f.engine.model(), f.stored(), day0 + kDay + 7);
     REQUIRE(since.since);
     CHECK(*since.since == day0 + kDay);  // rounded down to its UTC midnight
@@ -222,7 +200,7 @@ TEST_CASE("a planted driver is recovered from 2,000 episodes", "[drivers]") {
         if (uniform(random) < 0.5) f.send(id, "search", now + 2);  // no effect on advancing
         f.send(id, "view", now + 3);                               // everyone views
         if (uniform(random) < (favorite ? 0.6 : 0.2))
-            f.send(id, "purchase", now + 4);  // advanced: exploring -> active
+            f.send(id, "ad_placed", now + 4);  // advanced: exploring -> active
         else
             f.fire(id, now + 7 * 24 * kHour + 10);  // the window passes without activity
         REQUIRE(f.customers[id].journey.episodes.empty());
@@ -240,7 +218,7 @@ TEST_CASE("a planted driver is recovered from 2,000 episodes", "[drivers]") {
                        << "]");
         if (row.event == "search") CHECK((row.odds.lo < 1 && row.odds.hi > 1));
         if (row.event == "view") CHECK(row.unexposed.episodes == 0);  // every episode saw one
-        CHECK(row.event != "purchase");  // the event that closes an episode is not an exposure
+        CHECK(row.event != "ad_placed");  // the event that closes an episode is not an exposure
     }
 }
 
@@ -251,7 +229,7 @@ TEST_CASE("an episode tracks 64 event types and counts the rest as other", "[dri
     const DriverEpisode& episode = f.customers["a"].journey.episodes.at(0);
     CHECK(episode.seen.size() == DriverEpisode::kMaxTypes);
     CHECK(episode.other);
-    f.send("a", "purchase", kStart + 100);
+    f.send("a", "ad_placed", kStart + 100);
     const std::vector<DriverRow> rows = driver_rows(f.engine.model(), 0, f.stored());
     CHECK(rows.size() == 65);
     CHECK(std::any_of(rows.begin(), rows.end(), [](const DriverRow& r) {
@@ -263,15 +241,18 @@ TEST_CASE("an idle customer's episode closes when its window passes", "[drivers]
     Flow f;
     f.send("a", "view", kStart);
     f.send("a", "favorite", kStart + 1);
-    REQUIRE(f.engine.next_due(f.customers["a"]) == kStart + 7 * 24 * kHour);
+    const auto& timers = f.customers["a"].journey.timers;
+    REQUIRE(std::any_of(timers.begin(), timers.end(), [](const PendingTimer& t) {
+        return t.kind == TimerKind::driver_window && t.due == kStart + 7 * 24 * kHour;
+    }));
     f.fire("a", kStart + 7 * 24 * kHour);
     CHECK(f.customers["a"].journey.episodes.empty());
     REQUIRE(f.effects.closed_episodes.size() == 1);
     CHECK_FALSE(f.effects.closed_episodes[0].advanced);
     CHECK(f.counters[kDriverCount + "exploring>active@604800000" + std::string(1, '\0') + "N"] ==
           1);
-    // Still exploring: a purchase now moves the customer but closes no episode.
-    f.send("a", "purchase", kStart + 8 * 24 * kHour);
+    // Still exploring: an ad now moves the customer but closes no episode.
+    f.send("a", "ad_placed", kStart + 8 * 24 * kHour);
     CHECK(f.effects.closed_episodes.empty());
     // Lapsing out of exploring into dormant closes an open episode unadvanced.
     f.send("b", "view", kStart);
