@@ -300,3 +300,17 @@ TEST_CASE("open episodes round-trip through the codec, and older records still d
     CHECK(std::none_of(changed->journey.timers.begin(), changed->journey.timers.end(),
                        [](const PendingTimer& t) { return t.kind == TimerKind::driver_window; }));
 }
+
+TEST_CASE("flow ignores counter keys it cannot read", "[flow]") {
+    Flow f;
+    f.send("a", "search", kStart);
+    std::map<std::string, int64_t> counters = f.stored();
+    const std::string nul(1, '\0');
+    counters[kStayCount + "exploring" + nul + "x"] = 5;
+    counters[kStayCount + "exploring"] = 5;
+    counters[kFlowDayCount + "day" + nul + "new" + nul + "exploring"] = 5;
+    counters[kFlowDayCount + "19999999999999999999" + nul + "new" + nul + "exploring"] = 5;
+    const JourneyFlow flow = journey_flow(f.engine.model(), counters, kStart);
+    CHECK(f.moves(flow, "new", "exploring") == 1);
+    CHECK_FALSE(f.stage(flow, "exploring").median_time_in_stage_ms);
+}

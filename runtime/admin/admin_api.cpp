@@ -1,7 +1,6 @@
 #include "runtime/admin/admin_api.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <msgpack.hpp>
@@ -13,6 +12,7 @@
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/event_codec.hpp"
 #include "state/codec/msgpack_json.hpp"
+#include "state/decimal.hpp"
 #include "state/journey/flow_counters.hpp"
 
 namespace journeyd {
@@ -58,15 +58,6 @@ std::string url_decode(std::string_view text) {
         out += text[i];
     }
     return out;
-}
-
-// A whole decimal number of ms (a query parameter), or nullopt.
-std::optional<TimeMs> parse_ms(std::string_view text) {
-    TimeMs value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size() || text.empty())
-        return std::nullopt;
-    return value;
 }
 
 // The decoded parameters of a request target's query: "/x?a=1&b=%2F" -> {a: "1", b: "/"}.
@@ -296,7 +287,7 @@ AdminResponse AdminApi::segments() const {
 AdminResponse AdminApi::journey(const std::map<std::string, std::string>& params) const {
     std::optional<TimeMs> since;
     if (auto it = params.find("since"); it != params.end()) {
-        since = parse_ms(it->second);
+        since = parse_decimal<TimeMs>(it->second);
         if (!since) throw HttpError{400, "since must be ms since the Unix epoch"};
     }
     const ClusterCounters counters = backend_->cluster_counters();

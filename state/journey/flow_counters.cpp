@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "state/decimal.hpp"
 #include "state/journey/stay_sketch.hpp"
 
 namespace journeyd {
@@ -91,11 +92,13 @@ JourneyFlow journey_flow(const JourneyModel& model, const std::map<std::string, 
             const std::string_view rest = std::string_view(key).substr(kFlowDayCount.size());
             const size_t nul = rest.find('\0');
             if (nul == std::string_view::npos) continue;
-            if (std::stoll(std::string(rest.substr(0, nul))) < *first_day) continue;
+            const auto day = parse_decimal<int64_t>(rest.substr(0, nul));
+            if (!day || *day < *first_day) continue;
             move = split_move(rest.substr(nul + 1));
         } else if (starts_with(key, kStayCount)) {
             if (auto bucket = split_move(std::string_view(key).substr(kStayCount.size())))
-                stays[bucket->first][std::stoi(bucket->second)] += count;
+                if (auto index = parse_decimal<int>(bucket->second))
+                    stays[bucket->first][*index] += count;
         } else if (!key.empty() && key[0] != '\0' && index.count(key) > 0) {
             stage(key).customers += count;
         }
