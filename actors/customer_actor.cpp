@@ -8,6 +8,7 @@
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/pressure_codec.hpp"
 #include "state/decisioning/program_counts.hpp"
+#include "state/journey/flow_counters.hpp"
 #include "state/journey/program_requests.hpp"
 #include "state/stable_hash.hpp"
 
@@ -90,6 +91,7 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
             action_counter_key(model.actions[goal.id].name, goal.outcome), 1);
         if (r.context->action_totals) r.context->action_totals->add(goal.id, goal.outcome);
     }
+    add_flow_counters(model, scratch_effects(), r.context->now(), record.counter_changes);
     if (from_event) {
         // The record's own window of recent ids knows the event; the store's applied ids need
         // only what that window forgets, committed with the record that forgot it, so no id

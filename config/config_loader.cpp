@@ -36,9 +36,10 @@ const std::vector<TableKeys>& known_config_keys() {
         {"[delivery]", {"sink"}},
         {"[store]", {"sync", "applied_ids_retention", "max_size"}},
         {"[runtime]", {"idle_after", "realtime_coordinator"}},
-        {"[journey]", {"stages", "initial_stage", "transition", "timer"}},
+        {"[journey]", {"stages", "initial_stage", "transition", "timer", "driver"}},
         {"[[journey.transition]]", {"from", "on", "count", "within", "to"}},
         {"[[journey.timer]]", {"name", "in", "after", "to"}},
+        {"[[journey.driver]]", {"from", "to", "window"}},
         {"[[program]]",
          {"name", "on_enter", "on_event", "on_segment_enter", "on_segment_exit", "delay", "channel",
           "priority", "template", "when", "action", "actions", "goal", "holdout"}},
@@ -477,6 +478,43 @@ class ConfigReader {
         std::map<std::string, int> timer_lines;
         for (const Section& timer : array_of_tables(*journey, "timer", "[[journey.timer]]"))
             read_timer(timer, timer_lines);
+        std::map<std::string, int> driver_lines;
+        for (const Section& driver : array_of_tables(*journey, "driver", "[[journey.driver]]"))
+            read_driver(driver, driver_lines);
+    }
+
+    // A pair is declared once per window: the same from, to and window twice would count every
+    // episode twice under one name.
+    void read_driver(const Section& section, std::map<std::string, int>& driver_lines) {
+        check_known_keys(section);
+        DriverRule driver;
+        const auto from = required_string(section, "from");
+        const auto to = required_string(section, "to");
+        const auto window = duration_value(section, "window", Presence::required);
+        std::optional<StageId> from_id, to_id;
+        if (from) from_id = resolve_stage(*from);
+        if (to) to_id = resolve_stage(*to);
+        if (from_id && to_id && *from_id == *to_id)
+            add_error(to->where, subject("to", section) +
+                                     " must differ from \"from\": an episode "
+                                     "ends by leaving the stage");
+        if (window && window->value <= 0)
+            add_error(window->where, subject("window", section) + " must be more than 0");
+        if (!from_id || !to_id || !window || window->value <= 0 || *from_id == *to_id) return;
+        driver.from = *from_id;
+        driver.to = *to_id;
+        driver.window = window->value;
+        driver.name = driver_name_of(from->value, to->value, driver.window);
+        if (config_.journey.drivers.size() >= 0xfffe) {
+            add_error(section.table.source().begin, "too many [[journey.driver]] (at most 65534)");
+            return;
+        }
+        config_.journey.drivers.push_back(driver);
+        if (!note_unique(driver_lines,
+                         {config_.journey.driver_name(config_.journey.drivers.size() - 1),
+                          section.table.source().begin},
+                         "[[journey.driver]] from, to and window"))
+            config_.journey.drivers.pop_back();
     }
 
     void read_stages(const Section& journey) {

@@ -58,6 +58,23 @@ in    = ["exploring", "active", "loyal"]
 after = "30d"
 to    = "dormant"
 
+# Drivers of advancement (GET /journey/drivers): which events customers do in `from` before
+# moving on to `to` within `window`, and which they do in stays that do not.
+[[journey.driver]]              # registered to browsing: within a day
+from   = "new"
+to     = "exploring"
+window = "1d"
+
+[[journey.driver]]              # browsing to the first ad or message: within a week
+from   = "exploring"
+to     = "active"
+window = "7d"
+
+[[journey.driver]]              # active to regular: the 30d of the transition's own count
+from   = "active"
+to     = "loyal"
+window = "30d"
+
 # Segments: evaluated after every event and timer; counted durably (GET /segments).
 [[segment]]
 name = "engaged_browsers"

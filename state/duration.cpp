@@ -1,6 +1,8 @@
 #include "state/duration.hpp"
 
+#include <iterator>
 #include <limits>
+#include <string>
 
 namespace journeyd {
 namespace {
@@ -29,6 +31,13 @@ std::optional<DurationMs> parse_duration(std::string_view text) {
         return value * unit.ms;
     }
     return std::nullopt;
+}
+
+std::string format_duration(DurationMs ms) {
+    for (auto unit = std::rbegin(kUnits); unit != std::rend(kUnits); ++unit)
+        if (ms != 0 && ms % unit->ms == 0)
+            return std::to_string(ms / unit->ms) + std::string(unit->suffix);
+    return std::to_string(ms) + "ms";
 }
 
 }  // namespace journeyd

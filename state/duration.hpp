@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace journeyd {
@@ -17,5 +18,7 @@ using TimeMs = int64_t;      // instant: ms since the Unix epoch
 using DurationMs = int64_t;  // span in ms
 
 std::optional<DurationMs> parse_duration(std::string_view text);
+// The shortest text parse_duration reads back as `ms` (its largest whole unit): "7d", "90m".
+std::string format_duration(DurationMs ms);
 
 }  // namespace journeyd

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "state/journey/flow_counters.hpp"
+#include "state/journey/stay_sketch.hpp"
 #include "tests/support/memory_admin_backend.hpp"
 
 using namespace journeyd;
@@ -281,4 +283,78 @@ when = [ { not_segment = "engaged" } ]
     CHECK(answer.headers == partial_header);
     CHECK(json::parse(answer.body).at(0)["partial"] == json::array({"node-b", "node-c"}));
     CHECK(f.call("POST", "/actions").status == 405);
+}
+
+TEST_CASE("admin api: /journey and /journey/drivers read the cluster's flow counters") {
+    ApiFixture f;
+    const std::string nul(1, '\0');
+    const std::string pair = kDriverCount + "exploring>active@604800000" + nul;
+    constexpr TimeMs kDay = kDayMs;
+    f.backend->counters.summed = {{"exploring", 2},
+                                  {"active", 1},
+                                  {kFlowCount + nul + "new", 3},  // three created
+                                  {kFlowCount + "new" + nul + "exploring", 3},
+                                  {kFlowCount + "exploring" + nul + "active", 1},
+                                  {kFlowDayCount + "100" + nul + "new" + nul + "exploring", 2},
+                                  {kFlowDayCount + "101" + nul + "exploring" + nul + "active", 1},
+                                  {kStayCount + "exploring" + nul + "70", 1},
+                                  {pair + "N", 40},
+                                  {pair + "A", 10},
+                                  {pair + "nfavorite", 20},
+                                  {pair + "afavorite", 8},
+                                  {pair + "nsearch", 10},
+                                  {pair + "asearch", 2}};
+    AdminResponse answer = f.call("GET", "/journey");
+    REQUIRE(answer.status == 200);
+    json flow = json::parse(answer.body);
+    CHECK(flow["since"].is_null());
+    CHECK(flow["stages"][0] == json::parse(R"({"name": "new", "customers": 0, "entered": 3,
+        "left": 3, "median_time_in_stage_ms": null})"));
+    CHECK(flow["stages"][1]["customers"] == 2);
+    CHECK(flow["stages"][1]["entered"] == 3);
+    CHECK(flow["stages"][1]["left"] == 1);
+    CHECK(flow["stages"][1]["median_time_in_stage_ms"] == std::llround(stay_bucket_value(70)));
+    CHECK(flow["transitions"] == json::parse(R"([{"from": "new", "to": "exploring", "count": 3},
+        {"from": "exploring", "to": "active", "count": 1}])"));
+    CHECK(flow["drivers"][1] == json::parse(R"({"from": "exploring", "to": "active",
+        "window": "7d"})"));
+
+    // Since an instant of day 101: its midnight, and only that day's moves.
+    answer = f.call("GET", "/journey?since=" + std::to_string(101 * kDay + 5));
+    flow = json::parse(answer.body);
+    CHECK(flow["since"] == 101 * kDay);
+    CHECK(flow["transitions"] == json::parse(R"([{"from": "exploring", "to": "active",
+        "count": 1}])"));
+    CHECK(f.call("GET", "/journey?since=yesterday").status == 400);
+
+    answer = f.call("GET", "/journey/drivers?from=exploring&to=active&window=7d");
+    REQUIRE(answer.status == 200);
+    json drivers = json::parse(answer.body);
+    REQUIRE(drivers.size() == 2);
+    CHECK(drivers[0]["event"] == "favorite");
+    CHECK(drivers[0]["exposed"] == json::parse(R"({"episodes": 20, "advanced": 8})"));
+    CHECK(drivers[0]["unexposed"] == json::parse(R"({"episodes": 20, "advanced": 2})"));
+    // (8·18) / (12·2) = 6, Woolf: exp(ln 6 ∓ 1.96·sqrt(1/8 + 1/12 + 1/2 + 1/18)).
+    CHECK(drivers[0]["odds_ratio"] == Approx(6.0));
+    CHECK(drivers[0]["ci95"][0] == Approx(1.0819).margin(0.001));
+    CHECK(drivers[0]["ci95"][1] == Approx(33.274).margin(0.01));
+    CHECK(drivers[1]["event"] == "search");
+    // The window may be left out when one pair has this from and to.
+    CHECK(json::parse(f.call("GET", "/journey/drivers?from=exploring&to=active").body) == drivers);
+
+    CHECK(f.call("GET", "/journey/drivers").status == 400);
+    CHECK(f.call("GET", "/journey/drivers?from=exploring").status == 400);
+    CHECK(f.call("GET", "/journey/drivers?from=exploring&to=active&window=soon").status == 400);
+    CHECK(f.call("GET", "/journey/drivers?from=exploring&to=active&window=8d").status == 404);
+    CHECK(f.call("GET", "/journey/drivers?from=limbo&to=active").status == 404);
+    CHECK(f.call("GET", "/journey/drivers?from=loyal&to=new").status == 404);
+    CHECK(f.call("POST", "/journey").status == 405);
+
+    f.backend->counters.partial = {"node-b"};
+    answer = f.call("GET", "/journey");
+    CHECK(json::parse(answer.body)["partial"] == json::array({"node-b"}));
+    CHECK(answer.headers ==
+          std::vector<std::pair<std::string, std::string>>{{"X-Journeyd-Partial", "node-b"}});
+    answer = f.call("GET", "/journey/drivers?from=exploring&to=active");
+    CHECK(json::parse(answer.body)[0]["partial"] == json::array({"node-b"}));
 }

@@ -64,6 +64,11 @@ count = 2
 within = "30d"
 to = "loyal"
 
+[[journey.driver]]
+from = "exploring"
+to = "active"
+window = "1h"
+
 [[program]]
 name = "welcome"
 on_enter = "new"
@@ -317,6 +322,22 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
         own_high_scores += segment_metric(*node, "high_score");
     }
     CHECK(own_high_scores == kHighScores);
+    // Journey flow and drivers: every member's flow counters summed, as the single node counts.
+    const json single_journey = get_json(single, "/journey");
+    CHECK(single_journey["transitions"] ==
+          json::parse(R"([{"from": "active", "to": "loyal", "count": 90},
+                          {"from": "exploring", "to": "active", "count": 90},
+                          {"from": "new", "to": "exploring", "count": 90}])"));
+    const std::string drivers_path = "/journey/drivers?from=exploring&to=active";
+    const json single_drivers = get_json(single, drivers_path);
+    REQUIRE(single_drivers.size() == 1);  // every episode saw a view and advanced
+    CHECK(single_drivers[0]["event"] == "view");
+    CHECK(single_drivers[0]["exposed"] == json::parse(R"({"episodes": 90, "advanced": 90})"));
+    CHECK(single_drivers[0]["odds_ratio"] == Approx(181.0));  // (90.5 · 0.5) / (0.5 · 0.5)
+    for (const auto& node : cluster.nodes) {
+        CHECK(get_json(*node, "/journey") == single_journey);
+        CHECK(get_json(*node, drivers_path) == single_drivers);
+    }
     // Every member learns the others' counters as they are after the last commit.
     const int64_t committed = now_ms();
     REQUIRE(poll_until([&] {
@@ -471,6 +492,12 @@ TEST_CASE("cluster: three nodes decide as one node would, and survive one of the
                                 {"members", kHighScores - c_high_scores},
                                 {"partial", missing_c}}}),
                   std::string("node-c")));
+        const auto partial_journey = cluster.nodes[0]->admin().Get("/journey");
+        REQUIRE(partial_journey);
+        CHECK(json::parse(partial_journey->body)["partial"] == missing_c);
+        CHECK(partial_journey->get_header_value("X-Journeyd-Partial") == "node-c");
+        CHECK(get_json(*cluster.nodes[0], "/journey")["transitions"][0]["count"] ==
+              90 - static_cast<int64_t>(owned_by_c.size()));
         CHECK(journeyctl_cluster(*cluster.nodes[0]) == 1);
         const auto [segments_status, segments_table] =
             test::run_command(std::string(JOURNEYCTL_BINARY) + " --admin " +

@@ -5,12 +5,12 @@
 #include "state/decisioning/condition.hpp"
 
 #include <catch2/catch.hpp>
-#include <msgpack.hpp>
 #include <string>
 
 #include "config/config.hpp"
 #include "state/codec/customer_codec.hpp"
 #include "state/journey/journey_engine.hpp"
+#include "tests/support/older_record.hpp"
 
 using namespace journeyd;
 
@@ -267,16 +267,7 @@ when = [ { event = "view", min = 2, within = "7d" } ]
     CHECK(*decoded == c.state);
 
     // A record of the format before conditions: its first 13 fields.
-    msgpack::object_handle handle = msgpack::unpack(record.data() + 1, record.size() - 1);
-    const msgpack::object_array& fields = handle.get().via.array;
-    REQUIRE(fields.size == 16);
-    msgpack::sbuffer old;
-    const char version = static_cast<char>(kCustomerRecordVersion);
-    old.write(&version, 1);
-    msgpack::packer<msgpack::sbuffer> pk(old);
-    pk.pack_array(13);
-    for (uint32_t i = 0; i < 13; ++i) pk.pack(fields.ptr[i]);
-    auto older = decode_customer(std::string(old.data(), old.size()), c.model, error);
+    auto older = decode_customer(test::with_first_fields(record, 13), c.model, error);
     INFO(error);
     REQUIRE(older);
     CHECK(older->journey.condition_hits.empty());

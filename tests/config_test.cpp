@@ -104,6 +104,10 @@ TEST_CASE("the embedded default journey loads without errors", "[config][default
     CHECK(journey.timers[0].after == 30 * 86'400'000LL);
     CHECK(journey.timers[0].to == dormant);
 
+    REQUIRE(journey.drivers.size() == 3);
+    CHECK((journey.drivers[1].from == exploring && journey.drivers[1].to == active &&
+           journey.drivers[1].window == 7 * 86'400'000LL));
+
     const PressurePolicy& pressure = config.pressure;
     CHECK(pressure.hierarchy ==
           std::vector<std::string>{"service", "transactional", "lifecycle", "promotional"});
@@ -832,6 +836,64 @@ to    = "active"
 )"));
     CHECK(error.line == 10);
     CHECK_THAT(error.message, Contains(R"("after" in [[journey.timer]] must be more than 0)"));
+}
+
+TEST_CASE("a driver names two different known stages and a positive window", "[config][errors]") {
+    const ConfigResult result = load_with_base(R"([[journey.driver]]
+from   = "new"
+to     = "active"
+window = "7d"
+[[journey.driver]]
+from   = "new"
+to     = "new"
+window = "0s"
+[[journey.driver]]
+from   = "new"
+to     = "gone"
+window = "soon"
+[[journey.driver]]
+from   = "new"
+to     = "active"
+window = "7d"
+[[journey.driver]]
+from   = "new"
+to     = "active"
+window = "1d"
+slack  = true
+[[journey.driver]]
+from   = "new"
+)");
+    INFO(describe(result.errors));
+    const std::pair<int, const char*> expected[] = {
+        {13, R"("to" in [[journey.driver]] must differ from "from")"},
+        {14, R"("window" in [[journey.driver]] must be more than 0)"},
+        {17, R"(unknown stage "gone")"},
+        {18, R"(invalid duration "soon" for "window" in [[journey.driver]])"},
+        {19, R"(duplicate [[journey.driver]] from, to and window "new>active@604800000")"},
+        {27, R"(unknown key "slack" in [[journey.driver]])"},
+        {28, R"(missing required key "to")"},
+        {28, R"(missing required key "window")"},
+    };
+    REQUIRE(result.errors.size() == std::size(expected));
+    for (size_t i = 0; i < result.errors.size(); ++i) {
+        CHECK(result.errors[i].line == expected[i].first);
+        CHECK_THAT(result.errors[i].message, Contains(expected[i].second));
+    }
+    // The valid ones, in file order.
+    const ConfigResult valid = load_with_base(R"([[journey.driver]]
+from   = "new"
+to     = "active"
+window = "7d"
+[[journey.driver]]
+from   = "active"
+to     = "new"
+window = "36h"
+)");
+    require_valid(valid);
+    const std::vector<DriverRule>& drivers = valid.config->journey.drivers;
+    REQUIRE(drivers.size() == 2);
+    CHECK((drivers[0].from == 0 && drivers[0].to == 1 && drivers[0].window == 7 * 86'400'000LL));
+    CHECK(valid.config->journey.driver_name(1) == "active>new@129600000");
 }
 
 TEST_CASE("names, channels, templates and event types must not be empty", "[config][errors]") {

@@ -61,6 +61,16 @@ in = ["exploring", "active", "loyal"]
 after = "30d"
 to = "dormant"
 
+[[journey.driver]]
+from = "exploring"
+to = "active"
+window = "7d"
+
+[[journey.driver]]
+from = "active"
+to = "loyal"
+window = "30d"
+
 [[program]]
 name = "welcome"
 on_enter = "new"
@@ -133,7 +143,7 @@ struct Browser {
                                     "' --headless --no-sandbox --disable-gpu --no-first-run "
                                     "--disable-background-networking --user-data-dir='" +
                                     profile +
-                                    "' --window-size=1280,1250 --virtual-time-budget=6000 " +
+                                    "' --window-size=1280,2150 --virtual-time-budget=6000 " +
                                     action + " '" + url + "' 2>>'" + profile + "/stderr.log'";
         FILE* pipe = ::popen(command.c_str(), "r");
         REQUIRE(pipe);
@@ -167,21 +177,40 @@ TEST_CASE("console: the page looks a customer up with the token from the fragmen
     DaemonProcess daemon(kConfig);
     IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
     std::vector<json> events;
+    // Event times a few days apart, so the journey view has stays to show.
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    constexpr int64_t kDay = 86'400'000;
     for (const char* type : {"signup", "search", "ad_placed", "sale", "ad_placed"})
         events.push_back({{"id", std::string("ann-") + type + std::to_string(events.size())},
                           {"customer", "ann"},
-                          {"type", type}});
+                          {"type", type},
+                          {"ts", now - static_cast<int64_t>(10 - 2 * events.size()) * kDay}});
     events.push_back({{"id", "ann-profile"},
                       {"customer", "ann"},
                       {"type", "profile"},
                       {"attrs", {{"tz", "Europe/Amsterdam"}, {"name", "<b>Ann</b>"}}}});
     client.send_frame(encode_batch(events));
     REQUIRE(client.read_response()["accepted"] == events.size());
+    // bob browses, favorites a listing and places an ad: a driver to show; cy only browses.
+    std::vector<json> others;
+    for (const char* type : {"signup", "view", "favorite", "ad_placed"})
+        others.push_back({{"id", std::string("bob-") + type},
+                          {"customer", "bob"},
+                          {"type", type},
+                          {"ts", now - static_cast<int64_t>(4 - others.size()) * kDay / 2}});
+    others.push_back({{"id", "cy-view"}, {"customer", "cy"}, {"type", "view"}});
+    client.send_frame(encode_batch(others));
+    REQUIRE(client.read_response()["accepted"] == others.size());
     const httplib::Headers auth{{"Authorization", std::string("Bearer ") + kToken}};
-    REQUIRE(poll_until([&] {
-        auto decisions = daemon.admin().Get("/customers/ann/decisions", auth);
-        return decisions && decisions->status == 200 && json::parse(decisions->body).size() == 4;
-    }));
+    auto decided = [&](const std::string& customer, size_t count) {
+        auto decisions = daemon.admin().Get("/customers/" + customer + "/decisions", auth);
+        return decisions && decisions->status == 200 &&
+               json::parse(decisions->body).size() == count;
+    };
+    // bob: welcome sent, seller_tips suppressed by the cap; cy: welcome.
+    REQUIRE(poll_until([&] { return decided("ann", 4) && decided("bob", 2) && decided("cy", 1); }));
 
     const std::string base = "http://" + daemon.admin_address() + "/";
     const std::string dom = browser.run("--dump-dom", base + "#token=" + kToken + "&customer=ann");
@@ -202,17 +231,29 @@ TEST_CASE("console: the page looks a customer up with the token from the fragmen
     CHECK(contains(dom, "&lt;b&gt;Ann&lt;/b&gt;"));  // profile text stays text
     // Drawn from /stats.
     CHECK(contains(dom, R"(data-label="loyal" data-value="1")"));
-    CHECK(contains(dom, R"(data-label="suppress" data-value="1")"));
+    CHECK(contains(dom, R"(data-label="suppress" data-value="2")"));
     // Drawn from /segments, and the customer's own.
-    CHECK(contains(dom, R"(data-label="sellers" data-value="1")"));
+    CHECK(contains(dom, R"(data-label="sellers" data-value="2")"));
     CHECK(contains(dom, R"(id="customer-segments">sellers</span>)"));
     CHECK(contains(dom, R"(<section class="wide" id="programs">)"));
-    // Welcome was sent (its window still open: ann's search came in the same frame, before
-    // it); seller_tips was capped.
-    CHECK(contains(dom, "<td>welcome</td><td>1</td><td>1</td><td>0</td><td>–</td>"));
-    CHECK(contains(dom, "<td>seller_tips</td><td>1</td><td>0</td><td>0</td><td>cap 1</td>"));
+    // Welcome was sent to all three (their windows still open: each one's search or view came
+    // in the same frame, before the send); seller_tips was capped.
+    CHECK(contains(dom, "<td>welcome</td><td>3</td><td>3</td><td>0</td><td>–</td>"));
+    CHECK(contains(dom, "<td>0 / 0, 3 open</td>"));
+    CHECK(contains(dom, "<td>seller_tips</td><td>2</td><td>0</td><td>0</td><td>cap 2</td>"));
     CHECK(contains(dom, R"(id="customer-holdout">none</span>)"));
     CHECK(contains(dom, R"(<section id="token-form" hidden="">)"));
+    // The journey view, from /journey: stages with their customers, transitions as arcs.
+    CHECK(contains(dom, R"(data-stage="loyal" data-customers="1")"));
+    CHECK(contains(dom, R"(data-stage="exploring" data-customers="1")"));
+    CHECK(contains(dom, R"(data-from="new" data-to="exploring" data-count="3")"));
+    CHECK(contains(dom, R"(data-from="active" data-to="loyal" data-count="1")"));
+    // The drivers of each declared pair, from /journey/drivers.
+    CHECK(contains(dom, R"(<section class="wide" id="drivers">)"));
+    CHECK(contains(dom, "exploring → active within 7d"));
+    CHECK(contains(dom, "<td>favorite</td><td>1 / 1</td><td>1 / 1</td>"));
+    CHECK(contains(dom, "active → loyal within 30d"));
+    CHECK(contains(dom, "<td>sale</td><td>1 / 1</td>"));
     // A single node: /cluster answered, and its section stays hidden.
     CHECK(contains(dom, R"(<section class="wide" id="cluster" hidden="">)"));
 

@@ -5,6 +5,7 @@
 // the caps holding across the crashes. The seed is printed; JOURNEYD_CRASH_SEED=<seed>
 // repeats the plan (batches, kill delays), though not the exact kill point, which depends on
 // the daemon's speed.
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -560,6 +561,29 @@ void check_goal_windows(DaemonProcess& daemon) {
     std::cout << "crash test program goal: " << tips.dump() << std::endl;
 }
 
+// The journey flow matches the customers' actual histories: each customer that saw an event
+// was created in new and moved to exploring by its first view, exactly once however often the
+// daemon died; and in every stage, entries less exits are the customers there.
+void check_flow(DaemonProcess& daemon, const std::vector<uint64_t>& views) {
+    const int64_t reached =
+        std::count_if(views.begin(), views.end(), [](uint64_t v) { return v > 0; });
+    auto answer = daemon.admin().Get("/journey");
+    REQUIRE(answer);
+    REQUIRE(answer->status == 200);
+    const json flow = json::parse(answer->body);
+    INFO(flow.dump());
+    CHECK(flow["transitions"] ==
+          json::array({{{"from", "new"}, {"to", "exploring"}, {"count", reached}}}));
+    const json& stages = flow["stages"];
+    CHECK((stages[0]["name"] == "new" && stages[0]["entered"] == reached &&
+           stages[0]["left"] == reached && stages[0]["customers"] == 0));
+    CHECK((stages[1]["name"] == "exploring" && stages[1]["entered"] == reached &&
+           stages[1]["left"] == 0 && stages[1]["customers"] == reached));
+    for (const json& stage : stages)
+        CHECK(stage["entered"].get<int64_t>() - stage["left"].get<int64_t>() == stage["customers"]);
+    std::cout << "crash test flow: " << reached << " customers created and moved once" << std::endl;
+}
+
 // Once the daemon has drained, in the file sink: one browse per view applied, one welcome and
 // one nudge per customer that saw any, and no decision_id twice. A request or an unconfirmed send
 // that a crash lost shows as too few; a send offered again, or a cap forgotten, as too many. Lines
@@ -576,6 +600,7 @@ void check_deliveries(DaemonProcess& daemon) {
                       std::find(programs.begin(), programs.end(), "tips") != programs.end();
     }
     check_goal_windows(daemon);
+    check_flow(daemon, views);
     REQUIRE(daemon.stop() == 0);
     std::ifstream file(daemon.directory() + "/deliveries.ndjson");
     REQUIRE(file);

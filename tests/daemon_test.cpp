@@ -242,6 +242,72 @@ template = "gone-1"
     CHECK(poll_until([&] { return get_json(daemon, "/segments")[0]["members"] == 0; }));
 }
 
+TEST_CASE("daemon: journey flow and drivers through the admin port, kept across a crash") {
+    DaemonProcess daemon(test_config(R"(
+[[journey.driver]]
+from = "exploring"
+to = "active"
+window = "1s"
+)"));
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    // ann advances after a favorite; bob searches and idles: the 1s window closes his episode,
+    // the 2s lapse moves everyone to dormant; cal is active at once.
+    for (const json& e : {event("a1", "ann", "view"), event("a2", "ann", "favorite"),
+                          event("a3", "ann", "ad_placed"), event("b1", "bob", "view"),
+                          event("b2", "bob", "search"), event("c1", "cal", "ad_placed")})
+        CHECK(send_one(client, e)["accepted"] == 1);
+    auto transitions = [&](const json& flow) {
+        std::map<std::string, int64_t> counts;
+        for (const json& t : flow["transitions"])
+            counts[t["from"].get<std::string>() + ">" + t["to"].get<std::string>()] = t["count"];
+        return counts;
+    };
+    const json early = get_json(daemon, "/journey");
+    CHECK(transitions(early)["new>exploring"] == 2);
+    CHECK(transitions(early)["exploring>active"] == 1);
+    CHECK(transitions(early)["new>active"] == 1);
+
+    auto drivers = [&] {
+        return get_json(daemon, "/journey/drivers?from=exploring&to=active&window=1s");
+    };
+    REQUIRE(poll_until([&] { return drivers().size() == 2; }));
+    const json ranked = drivers();
+    CHECK(ranked[0]["event"] == "favorite");
+    CHECK(ranked[0]["exposed"] == json::parse(R"({"episodes": 1, "advanced": 1})"));
+    CHECK(ranked[0]["unexposed"] == json::parse(R"({"episodes": 1, "advanced": 0})"));
+    CHECK(ranked[1]["event"] == "search");
+    get_json(daemon, "/journey/drivers?from=exploring&to=loyal", 404);
+
+    // The lapse is a timer-driven move, counted like any other.
+    auto dormant = [&](const json& flow) { return flow["stages"][4]["customers"]; };
+    REQUIRE(poll_until([&] { return dormant(get_json(daemon, "/journey")) == 3; }));
+    const json flow = get_json(daemon, "/journey");
+    CHECK(transitions(flow)["exploring>dormant"] == 1);
+    CHECK(transitions(flow)["active>dormant"] == 2);
+    for (const json& stage : flow["stages"])
+        CHECK(stage["entered"].get<int64_t>() - stage["left"].get<int64_t>() == stage["customers"]);
+    CHECK(flow["stages"][1]["median_time_in_stage_ms"].is_number());
+
+    const std::string ctl =
+        std::string(JOURNEYCTL_BINARY) + " --timeout 10 --admin " + daemon.admin_address();
+    const auto [journey_status, journey_table] = test::run_command(ctl + " journey");
+    CHECK(journey_status == 0);
+    CHECK(journey_table.find("dormant") != std::string::npos);
+    const auto [drivers_status, drivers_table] =
+        test::run_command(ctl + " drivers exploring active");
+    CHECK(drivers_status == 0);
+    CHECK(drivers_table.find("favorite") != std::string::npos);
+    CHECK(test::run_command(ctl + " drivers exploring loyal").first != 0);
+
+    // Counted once across a crash: the counters are committed with the records that moved.
+    daemon.kill_hard();
+    daemon.restart();
+    const json after = get_json(daemon, "/journey");
+    CHECK(after["stages"] == flow["stages"]);
+    CHECK(after["transitions"] == flow["transitions"]);
+    CHECK(drivers() == ranked);
+}
+
 TEST_CASE("daemon: next best actions: chosen under pressure, outcomes counted across a crash") {
     DaemonProcess daemon(test_config(R"(
 [decisioning]

@@ -1,6 +1,7 @@
 #include "runtime/admin/admin_api.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
@@ -11,9 +12,11 @@
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/event_codec.hpp"
 #include "state/codec/msgpack_json.hpp"
+#include "state/decimal.hpp"
 #include "state/decisioning/holdout.hpp"
 #include "state/decisioning/program_counts.hpp"
 #include "state/decisioning/uplift.hpp"
+#include "state/journey/flow_counters.hpp"
 
 namespace journeyd {
 namespace {
@@ -60,6 +63,23 @@ std::string url_decode(std::string_view text) {
     return out;
 }
 
+// The decoded parameters of a request target's query: "/x?a=1&b=%2F" -> {a: "1", b: "/"}.
+std::map<std::string, std::string> query_params(std::string_view target) {
+    std::map<std::string, std::string> params;
+    const size_t question = target.find('?');
+    if (question == std::string_view::npos) return params;
+    std::string_view query = target.substr(question + 1);
+    while (!query.empty()) {
+        const std::string_view pair = query.substr(0, query.find('&'));
+        query.remove_prefix(std::min(query.size(), pair.size() + 1));
+        const size_t equals = pair.find('=');
+        if (pair.empty()) continue;
+        params[url_decode(pair.substr(0, equals))] =
+            equals == std::string_view::npos ? "" : url_decode(pair.substr(equals + 1));
+    }
+    return params;
+}
+
 // The decoded segments of a request target's path: "/customers/a%2Fb" -> {"customers", "a/b"}.
 std::vector<std::string> path_segments(std::string_view target) {
     target = target.substr(0, target.find('?'));
@@ -90,9 +110,13 @@ int64_t count_of(const std::map<std::string, int64_t>& counts, const std::string
 // When some are missing, every entry names them, and so does the header X-Journeyd-Partial,
 // so that neither a client reading one entry nor one reading only the status takes a part for
 // the whole.
+// An object (GET /journey) names them once, beside its lists.
 AdminResponse cluster_list(ordered_json list, const std::vector<std::string>& partial) {
     if (partial.empty()) return json_response(200, list);
-    for (ordered_json& entry : list) entry["partial"] = partial;
+    if (list.is_object())
+        list["partial"] = partial;
+    else
+        for (ordered_json& entry : list) entry["partial"] = partial;
     AdminResponse response = json_response(200, list);
     std::string names;
     for (const std::string& name : partial) names += (names.empty() ? "" : ",") + name;
@@ -247,6 +271,14 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
         require_method(request, "GET");
         return programs();
     }
+    if (path.size() == 1 && path[0] == "journey") {
+        require_method(request, "GET");
+        return journey(query_params(request.target));
+    }
+    if (path.size() == 2 && path[0] == "journey" && path[1] == "drivers") {
+        require_method(request, "GET");
+        return drivers(query_params(request.target));
+    }
     if (path.size() >= 2 && path.size() <= 3 && path[0] == "customers")
         return customer(path, request);
     if (path.size() >= 2 && path[0] == "deliveries" && path[1] == "dead")
@@ -265,6 +297,88 @@ AdminResponse AdminApi::segments() const {
     for (const SegmentRule& segment : setup_.engine->model().conditions.segments)
         list.push_back({{"name", segment.name},
                         {"members", count_of(summed.customers_in_segment, segment.name)}});
+    return cluster_list(std::move(list), counters.partial);
+}
+
+// GET /journey[?since=MS]: stages with their customers, entries, exits and median stay, and the
+// transitions between them, from the flow counters (state/journey/flow_counters.hpp); in a
+// cluster, summed over the members. `since` counts from the start of its UTC day, named in
+// the answer. The declared drivers are listed for the console, which asks for each one's table.
+AdminResponse AdminApi::journey(const std::map<std::string, std::string>& params) const {
+    std::optional<TimeMs> since;
+    if (auto it = params.find("since"); it != params.end()) {
+        since = parse_decimal<TimeMs>(it->second);
+        if (!since) throw HttpError{400, "since must be ms since the Unix epoch"};
+    }
+    const ClusterCounters counters = backend_->cluster_counters();
+    const JourneyModel& model = setup_.engine->model();
+    const JourneyFlow flow = journey_flow(model, counters.summed, since);
+    ordered_json stages = ordered_json::array();
+    for (const StageFlow& stage : flow.stages) {
+        ordered_json median = nullptr;
+        if (stage.median_time_in_stage_ms) median = std::llround(*stage.median_time_in_stage_ms);
+        stages.push_back({{"name", stage.name},
+                          {"customers", stage.customers},
+                          {"entered", stage.entered},
+                          {"left", stage.left},
+                          {"median_time_in_stage_ms", median}});
+    }
+    ordered_json transitions = ordered_json::array();
+    for (const FlowTransition& t : flow.transitions)
+        transitions.push_back({{"from", t.from}, {"to", t.to}, {"count", t.count}});
+    ordered_json drivers = ordered_json::array();
+    for (const DriverRule& driver : model.drivers)
+        drivers.push_back({{"from", model.stages[driver.from]},
+                           {"to", model.stages[driver.to]},
+                           {"window", format_duration(driver.window)}});
+    ordered_json body = {{"stages", std::move(stages)}, {"transitions", std::move(transitions)}};
+    body["since"] = flow.since ? ordered_json(*flow.since) : ordered_json(nullptr);
+    body["drivers"] = std::move(drivers);
+    return cluster_list(std::move(body), counters.partial);
+}
+
+// GET /journey/drivers?from=X&to=Y[&window=D]: the event types of the pair's closed episodes
+// ranked by the lower bound of their odds ratio. `window` may be left out when one declared
+// pair has that from and to.
+AdminResponse AdminApi::drivers(const std::map<std::string, std::string>& params) const {
+    const JourneyModel& model = setup_.engine->model();
+    auto param = [&](const char* name) -> std::optional<std::string> {
+        auto it = params.find(name);
+        if (it == params.end()) return std::nullopt;
+        return it->second;
+    };
+    const auto from = param("from"), to = param("to"), window_text = param("window");
+    if (!from || !to) throw HttpError{400, "name the pair: ?from=STAGE&to=STAGE[&window=7d]"};
+    for (const std::string* stage : {&*from, &*to})
+        if (!model.stage_id(*stage)) throw HttpError{404, "no stage \"" + *stage + "\""};
+    std::optional<DurationMs> window;
+    if (window_text) {
+        window = parse_duration(*window_text);
+        if (!window) throw HttpError{400, "window must be a duration such as 7d, 12h or 30m"};
+    }
+    std::vector<size_t> matches;
+    for (size_t d = 0; d < model.drivers.size(); ++d) {
+        const DriverRule& rule = model.drivers[d];
+        if (model.stages[rule.from] == *from && model.stages[rule.to] == *to &&
+            (!window || rule.window == *window))
+            matches.push_back(d);
+    }
+    if (matches.empty())
+        throw HttpError{404, "no [[journey.driver]] declares from = \"" + *from + "\", to = \"" +
+                                 *to + "\"" +
+                                 (window ? ", window = \"" + *window_text + "\"" : "")};
+    if (matches.size() > 1)
+        throw HttpError{400, "several [[journey.driver]] pairs have this from and to: add window"};
+    const ClusterCounters counters = backend_->cluster_counters();
+    ordered_json list = ordered_json::array();
+    for (const DriverRow& row : driver_rows(model, matches.front(), counters.summed))
+        list.push_back(
+            {{"event", row.event},
+             {"exposed", {{"episodes", row.exposed.episodes}, {"advanced", row.exposed.advanced}}},
+             {"unexposed",
+              {{"episodes", row.unexposed.episodes}, {"advanced", row.unexposed.advanced}}},
+             {"odds_ratio", row.odds.ratio},
+             {"ci95", {row.odds.lo, row.odds.hi}}});
     return cluster_list(std::move(list), counters.partial);
 }
 

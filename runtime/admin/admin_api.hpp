@@ -136,6 +136,8 @@ class AdminApi {
     AdminResponse segments() const;
     AdminResponse actions() const;
     AdminResponse programs() const;
+    AdminResponse journey(const std::map<std::string, std::string>& params) const;
+    AdminResponse drivers(const std::map<std::string, std::string>& params) const;
     AdminResponse customer_actions(const CustomerState& customer) const;
     AdminResponse dead_letters(const std::vector<std::string>& path,
                                const AdminRequest& request) const;

@@ -317,11 +317,14 @@ int run_dead(const GlobalOptions& global, bool as_json) {
                       {"at", "decision_id", "customer", "program", "channel", "status", "error"});
 }
 
-// The table has no column for it: a partial sum must not pass for the whole cluster's.
+// The table has no column for it: a partial sum must not pass for the whole cluster's. A list
+// names the missing members in each entry, an object (GET /journey) once.
 void warn_if_partial(const json& list, bool as_json) {
-    if (as_json || list.empty() || !list[0].contains("partial")) return;
+    if (as_json || list.empty()) return;
+    const json& holder = list.is_object() ? list : list[0];
+    if (!holder.contains("partial")) return;
     std::string missing;
-    for (const json& name : list[0]["partial"])
+    for (const json& name : holder["partial"])
         missing += (missing.empty() ? "" : ", ") + name.get<std::string>();
     std::cerr << "partial: not counted are the customers of " << missing
               << ", which did not answer\n";
@@ -426,6 +429,55 @@ int run_programs(const GlobalOptions& global, bool as_json) {
     const int status = print_list(rows, false, "no programs configured",
                                   {"program", "requests", "sent", "deferred", "suppressed",
                                    "holdout", "goal", "treated", "control", "uplift"});
+    warn_if_partial(list, as_json);
+    return status;
+}
+
+// `journeyctl journey [--since MS]`: the stages with their flow, then the transitions.
+int run_journey(const GlobalOptions& global, std::optional<int64_t> since, bool as_json) {
+    const std::string path = since ? "/journey?since=" + std::to_string(*since) : "/journey";
+    const json flow = admin_get(global, path);
+    if (!flow.is_object() || !flow.contains("stages") || !flow.contains("transitions"))
+        throw CommandError(kFailure, "GET " + path + " on " + global.admin +
+                                         " answered with something other than a journey");
+    if (as_json) {
+        std::cout << flow.dump(2) << "\n";
+        return kSuccess;
+    }
+    if (flow.value("since", json()).is_number_integer())
+        std::cout << "moves since " << format_utc_ms(flow["since"].get<int64_t>()) << "\n";
+    print_table(flow["stages"],
+                {"name", "customers", "entered", "left", "median_time_in_stage_ms"});
+    std::cout << "\n";
+    print_list(flow["transitions"], false, "no transitions yet", {"from", "to", "count"});
+    warn_if_partial(flow, as_json);
+    return kSuccess;
+}
+
+// `journeyctl drivers FROM TO [--window D]`: the pair's event types, strongest driver first.
+int run_drivers(const GlobalOptions& global, const std::string& from, const std::string& to,
+                const std::string& window, bool as_json) {
+    std::string path =
+        "/journey/drivers?from=" + encode_path_segment(from) + "&to=" + encode_path_segment(to);
+    if (!window.empty()) path += "&window=" + encode_path_segment(window);
+    const json list = admin_list(global, path);
+    if (as_json) return print_list(list, true, "", {});
+    json rows = json::array();
+    auto cells = [](const json& c) {
+        return std::to_string(c.value("advanced", 0)) + "/" +
+               std::to_string(c.value("episodes", 0));
+    };
+    for (const json& d : list) {
+        const json interval = d.value("ci95", json::array({0.0, 0.0}));
+        rows.push_back({{"event", d.value("event", "")},
+                        {"exposed", cells(d.value("exposed", json::object()))},
+                        {"unexposed", cells(d.value("unexposed", json::object()))},
+                        {"odds_ratio", fixed(d.value("odds_ratio", 0.0), 2)},
+                        {"ci95", fixed(interval[0].get<double>(), 2) + "-" +
+                                     fixed(interval[1].get<double>(), 2)}});
+    }
+    const int status = print_list(rows, false, "no closed episodes yet",
+                                  {"event", "exposed", "unexposed", "odds_ratio", "ci95"});
     warn_if_partial(list, as_json);
     return status;
 }
@@ -559,6 +611,24 @@ int run(int argc, char** argv) {
     actions->add_option("CUSTOMER", actions_customer, "rank the catalogue for this customer now");
     actions->add_flag("--json", actions_as_json, "print the JSON list instead of a table");
 
+    CLI::App* journey = app.add_subcommand(
+        "journey", "list the stages with entries, exits and time in stage, and the transitions");
+    std::optional<int64_t> journey_since;
+    bool journey_as_json = false;
+    journey->add_option("--since", journey_since,
+                        "count moves from the UTC day of this instant (ms since the epoch)");
+    journey->add_flag("--json", journey_as_json, "print the JSON object instead of tables");
+
+    CLI::App* drivers = app.add_subcommand(
+        "drivers", "rank the events that precede advancing from one stage to another");
+    std::string drivers_from, drivers_to, drivers_window;
+    bool drivers_as_json = false;
+    drivers->add_option("FROM", drivers_from, "the stage episodes are stays in")->required();
+    drivers->add_option("TO", drivers_to, "the stage an episode advances to")->required();
+    drivers->add_option("--window", drivers_window,
+                        "the pair's window (needed when FROM and TO are declared twice)");
+    drivers->add_flag("--json", drivers_as_json, "print the JSON list instead of a table");
+
     CLI::App* stats = app.add_subcommand("stats", "print the daemon's statistics");
     CLI::App* cluster = app.add_subcommand(
         "cluster", "list the cluster's members as this node sees them (exit 1: one is not up)");
@@ -583,6 +653,9 @@ int run(int argc, char** argv) {
         if (*segments) return run_segments(global, segments_as_json);
         if (*actions) return run_actions(global, actions_customer, actions_as_json);
         if (*programs) return run_programs(global, programs_as_json);
+        if (*journey) return run_journey(global, journey_since, journey_as_json);
+        if (*drivers)
+            return run_drivers(global, drivers_from, drivers_to, drivers_window, drivers_as_json);
         if (*stats) return run_stats(global);
         if (*cluster) return run_cluster(global);
         return run_check_config(config_path);

@@ -3,16 +3,26 @@
 #include "state/codec/msgpack_json.hpp"
 #include "state/codec/msgpack_read.hpp"
 #include "state/journey/journey_engine.hpp"
+#include "state/stable_hash.hpp"
 
 namespace journeyd {
 namespace {
 
 // Records written before the condition language have three fields fewer (no condition_hits,
 // no segments, no goal windows); some written while it was being built two or one fewer.
-constexpr uint32_t kFields = 16;
+// Records written before drivers have no episodes (16 fields).
+constexpr uint32_t kFields = 17;
+constexpr uint32_t kOldestFields = 13;
+
+// A driver the configuration no longer declares: its timer and episode are dropped.
+constexpr uint16_t kNoDriver = 0xffff;
 
 uint16_t index_of_timer(const JourneyModel& model, TimerKind kind, const std::string& name) {
     if (kind == TimerKind::segments) return 0;
+    if (kind == TimerKind::driver_window) {
+        if (auto id = model.driver_id(name)) return *id;
+        return kNoDriver;
+    }
     if (kind == TimerKind::inactivity) {
         for (size_t i = 0; i < model.timers.size(); ++i)
             if (model.timers[i].name == name) return static_cast<uint16_t>(i);
@@ -25,6 +35,8 @@ uint16_t index_of_timer(const JourneyModel& model, TimerKind kind, const std::st
 
 std::string_view timer_rule_name(const JourneyModel& model, const PendingTimer& timer) {
     switch (timer.kind) {
+        case TimerKind::driver_window:
+            return model.driver_name(timer.rule);
         case TimerKind::inactivity:
             return model.timers[timer.rule].name;
         case TimerKind::program_delay:
@@ -88,6 +100,40 @@ void read_goal_windows(const msgpack::object& o, const JourneyModel& model, Jour
     }
 }
 
+// By driver name (from, to and window): the episode of a driver the configuration no longer
+// declares is dropped, as is one that no longer starts in the customer's stage.
+void read_episodes(const msgpack::object& o, const JourneyModel& model, JourneyState& j) {
+    const auto& episodes = as_array(o, "episodes");
+    for (uint32_t i = 0; i < episodes.size; ++i) {
+        const msgpack::object* e = fields_of(episodes.ptr[i], 4, "episode");
+        const auto driver = model.driver_id(as_string(e[0], "episode driver"));
+        DriverEpisode episode;
+        episode.opened_at = as_int(e[1], "episode opened_at");
+        episode.other = expect(e[2], msgpack::type::BOOLEAN, "episode other").via.boolean;
+        const auto& types = as_array(e[3], "episode types");
+        for (uint32_t t = 0; t < types.size; ++t) {
+            const std::string type = as_string(types.ptr[t], "episode type");
+            episode.note(type, stable_hash(type));
+        }
+        if (!driver || model.drivers[*driver].from != j.stage) continue;
+        episode.driver = *driver;
+        j.episodes.push_back(std::move(episode));
+    }
+}
+
+void pack_episodes(msgpack::packer<msgpack::sbuffer>& pk, const JourneyModel& model,
+                   const JourneyState& j) {
+    pk.pack_array(static_cast<uint32_t>(j.episodes.size()));
+    for (const DriverEpisode& episode : j.episodes) {
+        pk.pack_array(4);
+        pk.pack(model.driver_name(episode.driver));
+        pk.pack(episode.opened_at);
+        pk.pack(episode.other);
+        pk.pack_array(static_cast<uint32_t>(episode.seen.size()));
+        episode.for_each_type([&](std::string_view type) { pk.pack(type); });
+    }
+}
+
 void pack_condition_hits(msgpack::packer<msgpack::sbuffer>& pk, const ConditionModel& model,
                          const JourneyState& j) {
     uint32_t windows = 0;
@@ -108,7 +154,7 @@ void pack_condition_hits(msgpack::packer<msgpack::sbuffer>& pk, const ConditionM
 
 CustomerState read_customer(const msgpack::object& root, const JourneyModel& model) {
     uint32_t size = 0;
-    const msgpack::object* f = fields_between(root, kFields - 3, kFields, "record", size);
+    const msgpack::object* f = fields_between(root, kOldestFields, kFields, "record", size);
     CustomerState c;
     c.id = as_string(f[0], "id");
     std::string error;
@@ -139,11 +185,12 @@ CustomerState read_customer(const msgpack::object& root, const JourneyModel& mod
         timer.seq = static_cast<uint32_t>(as_int(tf.ptr[0], "timer seq"));
         timer.kind = static_cast<TimerKind>(as_int(tf.ptr[1], "timer kind"));
         if (timer.kind != TimerKind::inactivity && timer.kind != TimerKind::program_delay &&
-            timer.kind != TimerKind::segments)
+            timer.kind != TimerKind::segments && timer.kind != TimerKind::driver_window)
             throw DecodeError("bad timer kind");
         timer.rule = index_of_timer(model, timer.kind, as_string(tf.ptr[2], "timer name"));
         timer.due = as_int(tf.ptr[3], "timer due");
         timer.cause = as_string(tf.ptr[4], "timer cause");
+        if (timer.kind == TimerKind::driver_window && timer.rule == kNoDriver) continue;
         j.timers.push_back(std::move(timer));
     }
     j.next_timer_seq = static_cast<uint32_t>(as_int(f[10], "next_timer_seq"));
@@ -157,6 +204,17 @@ CustomerState read_customer(const msgpack::object& root, const JourneyModel& mod
     if (size > 13) read_condition_hits(f[13], model.conditions, j);
     if (size > 14) read_segments(f[14], model.conditions, j);
     if (size > 15) read_goal_windows(f[15], model, j);
+    if (size > 16) read_episodes(f[16], model, j);
+    // A driver window timer whose episode was dropped has nothing to close.
+    j.timers.erase(std::remove_if(j.timers.begin(), j.timers.end(),
+                                  [&](const PendingTimer& t) {
+                                      return t.kind == TimerKind::driver_window &&
+                                             std::none_of(j.episodes.begin(), j.episodes.end(),
+                                                          [&](const DriverEpisode& e) {
+                                                              return e.driver == t.rule;
+                                                          });
+                                  }),
+                   j.timers.end());
     return c;
 }
 
@@ -207,6 +265,7 @@ std::string encode_customer(const CustomerState& c, const JourneyModel& model) {
         pk.pack(w.closes_at);
         pk.pack(static_cast<uint8_t>(w.of));
     }
+    pack_episodes(pk, model, j);
     return std::string(buffer.data(), buffer.size());
 }
 

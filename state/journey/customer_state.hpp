@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,7 @@ enum class TimerKind : uint8_t {
     inactivity = 0,     // a [[journey.timer]] rule; `rule` indexes JourneyModel::timers
     program_delay = 1,  // a program's `delay`; `rule` indexes JourneyModel::programs
     segments = 2,       // the next instant a segment's answer can flip by time alone; rule 0
+    driver_window = 3,  // the end of a driver's open episode; `rule` indexes JourneyModel::drivers
 };
 
 struct PendingTimer {
@@ -76,6 +78,48 @@ struct GoalWindow {
     }
 };
 
+// An open episode of a [[journey.driver]]: a stay in the driver's `from` stage, with the event
+// types done during it (its exposures). Types are told apart by fingerprint, so an event costs a
+// hash and a scan of at most kMaxTypes integers; each name is kept once per episode, in one
+// string (a NUL after each), for the record and for the counters the episode adds to when it
+// closes: two allocations an episode, not one a type.
+struct DriverEpisode {
+    static constexpr size_t kMaxTypes = 64;  // more distinct types count as `other`
+
+    uint16_t driver = 0;   // index into JourneyModel::drivers
+    bool other = false;    // a type beyond the first kMaxTypes (or one holding a NUL) was seen
+    TimeMs opened_at = 0;  // processing time; its window timer is due at opened_at + window
+    std::vector<uint64_t> seen;  // stable_hash of each type, in the order first seen
+    std::string names;           // their names in the same order, each followed by a NUL
+
+    // Adds an exposure to `type` (fingerprint `fingerprint`) unless it is known already.
+    void note(std::string_view type, uint64_t fingerprint) {
+        if (std::find(seen.begin(), seen.end(), fingerprint) != seen.end()) return;
+        if (seen.size() >= kMaxTypes || type.find('\0') != std::string_view::npos) {
+            other = true;
+            return;
+        }
+        if (seen.empty()) seen.reserve(4);  // most episodes see a few types
+        seen.push_back(fingerprint);
+        names.append(type).push_back('\0');
+    }
+
+    // Calls f(std::string_view) for each type, in the order first seen.
+    template <class F>
+    void for_each_type(F f) const {
+        for (size_t at = 0; at < names.size();) {
+            const size_t end = names.find('\0', at);
+            f(std::string_view(names).substr(at, end - at));
+            at = end + 1;
+        }
+    }
+
+    bool operator==(const DriverEpisode& o) const {
+        return driver == o.driver && opened_at == o.opened_at && other == o.other &&
+               names == o.names;
+    }
+};
+
 // The ids of the last events applied, as fingerprints, in a ring. It answers "was this id
 // already applied?" for retries, which arrive soon after the original; the durable store
 // keeps the longer history.
@@ -114,6 +158,8 @@ struct JourneyState {
     uint32_t next_timer_seq = 0;
     RecentEventIds recent_ids;
     std::vector<GoalWindow> goal_windows;  // in the order they opened
+    // The open episodes of the drivers whose `from` is the current stage (none elsewhere).
+    std::vector<DriverEpisode> episodes;
 
     bool operator==(const JourneyState& o) const {
         return created == o.created && stage == o.stage && stage_since == o.stage_since &&
@@ -121,7 +167,7 @@ struct JourneyState {
                last_event_at == o.last_event_at && window_hits == o.window_hits &&
                condition_hits == o.condition_hits && segments == o.segments && timers == o.timers &&
                next_timer_seq == o.next_timer_seq && recent_ids == o.recent_ids &&
-               goal_windows == o.goal_windows;
+               goal_windows == o.goal_windows && episodes == o.episodes;
     }
 };
 

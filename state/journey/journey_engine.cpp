@@ -28,6 +28,7 @@ void Effects::clear() {
     requests.clear();
     drops.clear();
     segment_changes.clear();
+    closed_episodes.clear();
     outcomes.clear();
     timers_fired = 0;
     forgotten_event.reset();
@@ -37,7 +38,10 @@ JourneyEngine::JourneyEngine(JourneyModel model)
     : model_(std::move(model)),
       on_enter_(model_.stages.size()),
       timers_in_(model_.stages.size()),
-      segment_programs_(model_.conditions.segments.size()) {
+      segment_programs_(model_.conditions.segments.size()),
+      drivers_from_(model_.stages.size()) {
+    for (size_t d = 0; d < model_.drivers.size(); ++d)
+        drivers_from_[model_.drivers[d].from].push_back(static_cast<uint16_t>(d));
     for (size_t r = 0; r < model_.transitions.size(); ++r)
         for (const std::string& type : model_.transitions[r].on)
             by_event_type_[type].transitions.push_back(static_cast<uint16_t>(r));
@@ -75,9 +79,12 @@ void JourneyEngine::apply(CustomerState& customer, const Event& event, TimeMs no
     }
     out.forgotten_event = journey.recent_ids.remember(fingerprint);
     const std::string cause = event_cause(event);
+    // The event that opens or closes an episode is not one of its exposures (see the contract).
+    bool moved = false;
     if (!journey.created) {
         enter_stage(customer, model_.initial_stage, event.ts, cause, now, out);
         journey.created = true;
+        moved = true;
     }
 
     ++journey.events_seen;
@@ -100,8 +107,13 @@ void JourneyEngine::apply(CustomerState& customer, const Event& event, TimeMs no
             if (rule.counts() && !window_complete(journey, r, event.ts)) continue;
             leave_stage(customer, rule.to, now, out);
             enter_stage(customer, rule.to, event.ts, cause, now, out);
+            moved = true;
             break;
         }
+    }
+    if (!moved && !journey.episodes.empty()) {
+        const uint64_t type = stable_hash(event.type);
+        for (DriverEpisode& episode : journey.episodes) episode.note(event.type, type);
     }
     arm_inactivity(journey, now, /*restart_running=*/true, out);
 
@@ -133,6 +145,11 @@ void JourneyEngine::fire_due(CustomerState& customer, TimeMs now, Effects& out) 
         }
         if (timer.kind == TimerKind::segments) {
             cause = timer_cause(kSegmentsTimer, timer.due);
+            continue;
+        }
+        if (timer.kind == TimerKind::driver_window) {
+            cause = timer_cause(timer_name(timer), timer.due);
+            close_episode(journey, timer.rule, journey.stage, out);
             continue;
         }
         const TimerRule& rule = model_.timers[timer.rule];
@@ -204,6 +221,7 @@ std::optional<TimeMs> JourneyEngine::next_due(const CustomerState& customer) con
 std::string JourneyEngine::timer_name(const PendingTimer& timer) const {
     if (timer.kind == TimerKind::program_delay) return "delay:" + model_.programs[timer.rule].name;
     if (timer.kind == TimerKind::segments) return std::string(kSegmentsTimer);
+    if (timer.kind == TimerKind::driver_window) return "driver:" + model_.driver_name(timer.rule);
     return model_.timers[timer.rule].name;
 }
 
@@ -246,8 +264,9 @@ void JourneyEngine::leave_stage(CustomerState& customer, StageId to, TimeMs now,
     auto& timers = journey.timers;
     auto stays = [&](const PendingTimer& timer) {
         if (timer.kind == TimerKind::inactivity) return contains(model_.timers[timer.rule].in, to);
-        if (timer.kind == TimerKind::segments) return true;  // evaluated again after the move
-        return !model_.programs[timer.rule].on_enter;        // other delays do not depend on stage
+        if (timer.kind == TimerKind::segments) return true;        // evaluated again after the move
+        if (timer.kind == TimerKind::driver_window) return false;  // its episode closes below
+        return !model_.programs[timer.rule].on_enter;  // other delays do not depend on stage
     };
     auto gone = std::stable_partition(timers.begin(), timers.end(), stays);
     for (auto it = gone; it != timers.end(); ++it) {
@@ -256,14 +275,40 @@ void JourneyEngine::leave_stage(CustomerState& customer, StageId to, TimeMs now,
             out.drops.push_back({it->rule, std::move(it->cause), kReasonLeftStage, now});
     }
     timers.erase(gone, timers.end());
+    while (!journey.episodes.empty())
+        close_episode(journey, journey.episodes.back().driver, to, out);
+}
+
+void JourneyEngine::open_episodes(JourneyState& journey, TimeMs now, Effects& out) const {
+    for (uint16_t d : drivers_from_[journey.stage]) {
+        DriverEpisode episode;
+        episode.driver = d;
+        episode.opened_at = now;
+        journey.episodes.push_back(std::move(episode));
+        arm(journey, TimerKind::driver_window, d, now + model_.drivers[d].window, {}, out);
+    }
+}
+
+// `to`: the stage the customer moves to, or the current one when the window passed.
+void JourneyEngine::close_episode(JourneyState& journey, uint16_t driver, StageId to,
+                                  Effects& out) const {
+    auto& episodes = journey.episodes;
+    auto open = std::find_if(episodes.begin(), episodes.end(),
+                             [&](const DriverEpisode& e) { return e.driver == driver; });
+    if (open == episodes.end()) return;
+    const bool advanced = to != journey.stage && to == model_.drivers[driver].to;
+    out.closed_episodes.push_back({std::move(*open), advanced});
+    episodes.erase(open);
 }
 
 void JourneyEngine::enter_stage(CustomerState& customer, StageId to, TimeMs at,
                                 const std::string& cause, TimeMs now, Effects& out) const {
     JourneyState& journey = customer.journey;
-    out.stage_changes.push_back({journey.created, journey.stage, to, at});
+    out.stage_changes.push_back({journey.created, journey.stage, to, at,
+                                 std::max<DurationMs>(0, at - journey.stage_since)});
     journey.stage = to;
     journey.stage_since = at;
+    open_episodes(journey, now, out);
     for (ProgramId p : on_enter_[to]) request_program(customer, p, cause, now, out);
 }
 

@@ -29,6 +29,11 @@
 //   customer, a program's goal for its treated or control arm; each once per decision. An event
 //   of the goal's type with `ts` inside an open window closes it as a success; fire_due() closes
 //   windows that reached their end as failures.
+// - Drivers ([[journey.driver]]): entering a driver's `from` stage opens an episode and arms a
+//   timer (TimerKind::driver_window) at now + window; every event applied while it is open
+//   adds its type to the episode, except the event that opens or closes it (it is the move's
+//   cause, not a behaviour before it). Leaving the stage closes the episode (advanced when to
+//   the driver's `to`), the timer closes it unadvanced; either way it is in closed_episodes.
 //
 // The engine holds no per-customer data; one instance serves every customer of a process.
 // Thread-safety: immutable once built; customer actors on every scheduler thread, the gateway,
@@ -56,6 +61,16 @@ struct StageChange {
     StageId from = 0;
     StageId to = 0;
     TimeMs at = 0;
+    // With had_stage: how long the customer was in `from`, at minus when it entered (event
+    // times, so 0 when events came out of order).
+    DurationMs stayed = 0;
+};
+
+// A driver's episode that closed: by leaving its stage (advanced when to its `to`) or by its
+// window passing (not advanced).
+struct ClosedEpisode {
+    DriverEpisode episode;
+    bool advanced = false;
 };
 
 // A program asking the pressure coordinator to send. `cause` names what triggered it
@@ -104,6 +119,7 @@ struct Effects {
     std::vector<ProgramRequest> requests;
     std::vector<ProgramDrop> drops;
     std::vector<SegmentChange> segment_changes;
+    std::vector<ClosedEpisode> closed_episodes;
     uint32_t timers_fired = 0;
     // The event id (fingerprint) the applied event pushed out of the customer's window of
     // recent ids: from now on only the store's applied ids know it (see record_of).
@@ -155,6 +171,8 @@ class JourneyEngine {
     void enter_stage(CustomerState& customer, StageId to, TimeMs at, const std::string& cause,
                      TimeMs now, Effects& out) const;
     void leave_stage(CustomerState& customer, StageId to, TimeMs now, Effects& out) const;
+    void open_episodes(JourneyState& journey, TimeMs now, Effects& out) const;
+    void close_episode(JourneyState& journey, uint16_t driver, StageId to, Effects& out) const;
     void arm(JourneyState& journey, TimerKind kind, uint16_t rule, TimeMs due, std::string cause,
              Effects& out) const;
     void request_program(CustomerState& customer, ProgramId program, const std::string& cause,
@@ -171,9 +189,10 @@ class JourneyEngine {
 
     const JourneyModel model_;
     std::unordered_map<std::string, EventTypeRules> by_event_type_;
-    std::vector<std::vector<ProgramId>> on_enter_;   // per stage
-    std::vector<std::vector<uint16_t>> timers_in_;   // per stage: timer rules active there
-    std::vector<SegmentPrograms> segment_programs_;  // per segment
+    std::vector<std::vector<ProgramId>> on_enter_;     // per stage
+    std::vector<std::vector<uint16_t>> timers_in_;     // per stage: timer rules active there
+    std::vector<SegmentPrograms> segment_programs_;    // per segment
+    std::vector<std::vector<uint16_t>> drivers_from_;  // per stage: drivers whose `from` it is
 };
 
 }  // namespace journeyd

@@ -56,6 +56,23 @@ struct Experiment {
     double global_holdout = 0;  // share of customers kept from every non-exempt program
     std::string salt;           // a new salt assigns everyone afresh
 };
+// `[[journey.driver]]`: track which event types customers do while in `from` (an episode,
+// closed by leaving the stage or by `window` passing) and whether the episode ended by moving to
+// `to` (docs/configuration.md, "Drivers of advancement").
+struct DriverRule {
+    StageId from = 0;
+    StageId to = 0;
+    DurationMs window = 0;
+    std::string name;  // driver_name_of(its stages, window), made once: records use it per event
+};
+
+// "from>to@window_ms": how a driver is named in store counters and timer records, so a changed
+// window starts counting afresh and a removed driver is recognised.
+inline std::string driver_name_of(std::string_view from, std::string_view to, DurationMs window) {
+    std::string name(from);
+    name.append(">").append(to).append("@").append(std::to_string(window));
+    return name;
+}
 
 // `[[action]]`: a candidate message of the next-best-action catalogue
 // (docs/configuration.md, "Next best actions").
@@ -108,6 +125,15 @@ struct JourneyModel {
     std::vector<Action> actions;    // the catalogue, in file order
     Explore explore = Explore::thompson;
     Experiment experiment;
+    std::vector<DriverRule> drivers;  // in file order
+
+    const std::string& driver_name(size_t driver) const { return drivers[driver].name; }
+
+    std::optional<uint16_t> driver_id(std::string_view name) const {
+        for (size_t i = 0; i < drivers.size(); ++i)
+            if (drivers[i].name == name) return static_cast<uint16_t>(i);
+        return std::nullopt;
+    }
 
     std::optional<StageId> stage_id(std::string_view name) const {
         for (size_t i = 0; i < stages.size(); ++i)

@@ -182,8 +182,9 @@ inline void add_counts(const std::map<std::string, int64_t>& counters, StoreStat
             if (outcome == "sent") counts.sent += count;
             if (outcome == "success") counts.successes += count;
             if (outcome == "failure") counts.failures += count;
-        } else if (key.empty() || key.front() != '\0') {
-            // Other keys that start with a NUL are other counters (program_counts.hpp).
+        } else if (key.empty() || key[0] != '\0') {
+            // Other NUL-prefixed counters (programs: program_counts.hpp; journey flow and
+            // drivers: flow_counters.hpp) are read from `counters` by whoever knows them.
             stats.customers_in_stage[key] += count;
         }
     }

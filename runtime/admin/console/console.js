@@ -127,6 +127,92 @@ function showSegments(segments) {
            (name, i) => STAGE_COLORS[i % STAGE_COLORS.length]);
 }
 
+// The stages as boxes in the journey's order with their customers, and every transition as an
+// arc whose width grows with its count: forward moves above the boxes, moves back below.
+function drawJourney(svg, flow) {
+  const stages = flow.stages, width = svg.clientWidth || 900;
+  const slot = width / Math.max(1, stages.length), boxWidth = Math.min(150, slot - 24);
+  const center = i => Math.round(slot * i + slot / 2);
+  const index = new Map(stages.map((s, i) => [s.name, i]));
+  const arcs = flow.transitions.filter(t => index.has(t.from) && index.has(t.to))
+      .map(t => ({...t, span: index.get(t.to) - index.get(t.from)}));
+  const lift = span => 28 + 26 * Math.abs(span);  // longer jumps arc higher, over shorter ones
+  const room = arcs => Math.max(16, ...arcs.map(a => 0.75 * lift(a.span) + 24));
+  const boxTop = room(arcs.filter(a => a.span > 0)), boxHeight = 64;
+  const height = boxTop + boxHeight + room(arcs.filter(a => a.span < 0));
+  const largest = Math.max(1, ...arcs.map(t => t.count));
+  svg.replaceChildren();
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("height", height);
+  for (const t of arcs) {
+    const from = index.get(t.from), to = index.get(t.to), forward = t.span > 0;
+    // Leave and arrive on different sides of the box centres so the two directions never overlap.
+    const x1 = center(from) + (forward ? 12 : -12), x2 = center(to) + (forward ? -12 : 12);
+    const y = forward ? boxTop : boxTop + boxHeight, bend = (forward ? -1 : 1) * lift(t.span);
+    const stroke = 1.5 + 12 * t.count / largest, kind = "flow-arrow" + (forward ? "" : " back");
+    svg.append(svgEl("path", {d: `M ${x1} ${y} C ${x1} ${y + bend}, ${x2} ${y + bend}, ${x2} ${y}`,
+                              class: kind, "stroke-width": stroke.toFixed(1), "data-from": t.from,
+                              "data-to": t.to, "data-count": t.count}));
+    const tip = forward ? -9 : 9;
+    svg.append(svgEl("path", {d: `M ${x2 - 6} ${y + tip} L ${x2} ${y} L ${x2 + 6} ${y + tip}`,
+                              class: kind, "stroke-width": 2}));
+    // The label just outside the arc's apex (0.75 of the bend for this curve).
+    const apex = y + 0.75 * bend + (forward ? -(stroke / 2 + 4) : stroke / 2 + 12);
+    svg.append(svgEl("text", {x: (x1 + x2) / 2, y: apex.toFixed(1), "text-anchor": "middle",
+                              class: "count"}, number(t.count)));
+  }
+  stages.forEach((s, i) => {
+    svg.append(svgEl("rect", {x: center(i) - boxWidth / 2, y: boxTop, width: boxWidth,
+                              height: boxHeight, rx: 8, class: "flow-stage", "data-stage": s.name,
+                              "data-customers": s.customers}));
+    svg.append(svgEl("text", {x: center(i), y: boxTop + 20, "text-anchor": "middle",
+                              class: "flow-name"}, s.name));
+    svg.append(svgEl("text", {x: center(i), y: boxTop + 38, "text-anchor": "middle"},
+                     number(s.customers) + " now"));
+    const median = s.median_time_in_stage_ms === null ? "" :
+        " · median stay " + duration(s.median_time_in_stage_ms);
+    svg.append(svgEl("text", {x: center(i), y: boxTop + 55, "text-anchor": "middle",
+                              class: "count"}, number(s.entered) + " in" + median));
+  });
+}
+
+function duration(ms) {
+  const units = [[86400000, "d"], [3600000, "h"], [60000, "m"], [1000, "s"]];
+  for (const [size, unit] of units) if (ms >= size) return number(ms / size) + unit;
+  return Math.round(ms) + "ms";
+}
+
+function showJourney(flow) {
+  drawJourney($("journey-chart"), flow);
+  $("journey-note").textContent = "Moves counted since the store was created; arc width by " +
+      "count; medians of the time in stage within 10%" + (flow.partial ?
+      "; not counted: the customers of " + flow.partial.join(", ") : "");
+}
+
+// Each declared pair's event types, ranked by the lower bound of the odds ratio of advancing.
+function showDrivers(pairs, tables) {
+  $("drivers").hidden = pairs.length === 0;
+  const cells = c => number(c.advanced) + " / " + number(c.episodes);
+  $("driver-tables").replaceChildren(...pairs.map((pair, i) => {
+    const block = el("div", undefined, "driver");
+    block.append(el("h3", `${pair.from} → ${pair.to} within ${pair.window}`));
+    const table = el("table");
+    const head = el("tr");
+    for (const name of ["event", "exposed advanced", "unexposed advanced", "odds ratio (95%)"])
+      head.append(el("th", name));
+    table.append(el("thead"), el("tbody"));
+    table.tHead.append(head);
+    const rows = tables[i].slice(0, 8).map(d => row(
+        [d.event, cells(d.exposed), cells(d.unexposed),
+         number(d.odds_ratio) + " (" + number(d.ci95[0]) + "–" + number(d.ci95[1]) + ")"],
+        ["", "", "", d.ci95[0] > 1 ? "driver-up" : d.ci95[1] < 1 ? "error" : ""]));
+    if (rows.length === 0) rows.push(row(["no closed episodes yet"], ["muted"]));
+    table.tBodies[0].append(...rows);
+    block.append(table);
+    return block;
+  }));
+}
+
 // The catalogue with its learned propensities; hidden when the journey has no actions.
 function showActions(actions) {
   $("actions").hidden = actions.length === 0;
@@ -217,13 +303,18 @@ async function lookup(id) {
 
 async function refresh() {
   try {
-    const [stats, cluster, segments, actions, programs] = await Promise.all(
-        [api("/stats"), api("/cluster"), api("/segments"), api("/actions"), api("/programs")]);
+    const [stats, cluster, segments, actions, programs, flow] = await Promise.all(
+        [api("/stats"), api("/cluster"), api("/segments"), api("/actions"), api("/programs"),
+         api("/journey")]);
+    const drivers = await Promise.all(flow.drivers.map(d => api(
+        "/journey/drivers?" + new URLSearchParams({from: d.from, to: d.to, window: d.window}))));
     showStats(stats);
     showCluster(cluster);
     showSegments(segments);
     showActions(actions);
     showPrograms(programs);
+    showJourney(flow);
+    showDrivers(flow.drivers, drivers);
     $("status").textContent = "updated " + new Date().toLocaleTimeString();
     if (shownCustomer && !$("customer").hidden) lookup(shownCustomer);
   } catch (error) {
