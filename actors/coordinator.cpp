@@ -139,11 +139,14 @@ void commit_then_offer(Self self, const StatePtr& s, StoreRecord decisions,
 }
 
 // The goal windows a decision opens, if any: the action's and the program's when sent (the
-// treated arm), the program's alone when held out and it would have been sent (the control arm).
+// treated arm); when held out and it would have been sent (the control arm), the action's alone
+// if the action's holdout kept it, else the program's.
 std::optional<GoalNotice> notice_of(const Decision& d, const JourneyModel& model) {
     const bool program_goal = model.programs[d.program].goal.set();
     if (d.outcome == Outcome::send && (d.action != kNoAction || program_goal))
         return GoalNotice{d.decision_id, d.customer, d.action, d.at, d.program, false};
+    if (d.would_have == Outcome::send && d.held_out == Holdout::action)
+        return GoalNotice{d.decision_id, d.customer, d.action, d.at, d.program, true};
     if (d.would_have == Outcome::send && program_goal)
         return GoalNotice{d.decision_id, d.customer, kNoAction, d.at, d.program, true};
     return std::nullopt;

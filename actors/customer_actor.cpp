@@ -81,15 +81,18 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
         record.segment_moves.emplace_back(model.conditions.segments[change.segment].name,
                                           change.entered);
     for (const Effects::GoalOutcome& goal : scratch_effects().outcomes) {
-        if (goal.of != GoalOf::action) {
+        if (!of_action(goal.of)) {
             const Arm arm = goal.of == GoalOf::program_treated ? Arm::treated : Arm::control;
             record.counter_changes.emplace_back(
                 program_goal_key(arm, goal.outcome, model.programs[goal.id].name), 1);
             continue;
         }
+        const bool control = goal.of == GoalOf::action_control;
         record.counter_changes.emplace_back(
-            action_counter_key(model.actions[goal.id].name, goal.outcome), 1);
-        if (r.context->action_totals) r.context->action_totals->add(goal.id, goal.outcome);
+            action_counter_key(model.actions[goal.id].name, goal.outcome, control), 1);
+        // A propensity is learned from the sends alone.
+        if (r.context->action_totals && !control)
+            r.context->action_totals->add(goal.id, goal.outcome);
     }
     add_flow_counters(model, scratch_effects(), r.context->now(), record.counter_changes);
     if (from_event) {

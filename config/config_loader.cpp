@@ -46,8 +46,8 @@ const std::vector<TableKeys>& known_config_keys() {
         {"[[program]].goal", {"event", "within"}},
         {"[[segment]]", {"name", "when"}},
         {"[[action]]",
-         {"name", "channel", "priority", "template", "value", "weight", "when", "goal",
-          "cooldown"}},
+         {"name", "channel", "priority", "template", "value", "weight", "when", "goal", "cooldown",
+          "holdout"}},
         {"[[action]].goal", {"event", "within"}},
         {"[decisioning]", {"explore"}},
         {"[experiment]", {"global_holdout", "salt"}},
@@ -840,6 +840,7 @@ class ConfigReader {
             action.when = read_condition(section, Presence::optional);
             if (auto cooldown = duration_value(section, "cooldown"))
                 action.cooldown = cooldown->value;
+            if (auto holdout = share(section, "holdout")) action.holdout = *holdout;
             if (section.table.get("goal"))
                 action.goal = read_goal(section, "[[action]]");
             else

@@ -131,6 +131,7 @@ priority = "promotional"
 template = "feature-listing-1"
 value    = 8
 weight   = 0.5
+holdout  = 0.10                 # its control group: does featuring sell?
 when     = [ { segment = "sellers_without_sale" } ]
 goal     = { event = "listing_featured", within = "7d" }
 cooldown = "14d"

@@ -251,7 +251,13 @@ when = [ { not_segment = "engaged" } ]
         {"new", 9},
         {action_counter_key("sell_first_item", ActionOutcome::sent), 10},
         {action_counter_key("sell_first_item", ActionOutcome::success), 3},
-        {action_counter_key("sell_first_item", ActionOutcome::failure), 5}};
+        {action_counter_key("sell_first_item", ActionOutcome::failure), 5},
+        {action_counter_key("feature_your_listing", ActionOutcome::sent), 70},
+        {action_counter_key("feature_your_listing", ActionOutcome::success), 56},
+        {action_counter_key("feature_your_listing", ActionOutcome::failure), 14},
+        {action_counter_key("feature_your_listing", ActionOutcome::sent, true), 81},
+        {action_counter_key("feature_your_listing", ActionOutcome::success, true), 48},
+        {action_counter_key("feature_your_listing", ActionOutcome::failure, true), 32}};
     AdminResponse answer = f.call("GET", "/segments");
     CHECK(answer.status == 200);
     CHECK(answer.headers.empty());
@@ -269,6 +275,17 @@ when = [ { not_segment = "engaged" } ]
     CHECK(sell["propensity"]["ci95"][0] == Approx(0.1370).margin(0.001));
     CHECK(sell["propensity"]["ci95"][1] == Approx(0.7007).margin(0.001));
     CHECK(json::parse(answer.body).at(1)["sent"] == 0);
+    CHECK_FALSE(sell.contains("control"));  // no holdout of its own
+    // The default journey holds 10% out of feature_your_listing: its control group's windows
+    // (the control_ counters) against its sends, as Newcombe's example (a), 56/70 vs 48/80.
+    const json featured = json::parse(answer.body).at(3);
+    CHECK(featured["action"] == "feature_your_listing");
+    CHECK(featured["holdout"] == 0.1);
+    CHECK(featured["control"] == json::parse(R"({"n": 80, "converted": 48, "open": 1})"));
+    CHECK(featured["uplift"]["absolute"].get<double>() == Approx(0.2));
+    CHECK(featured["uplift"]["ci95"][0].get<double>() == Approx(0.0524).margin(0.00005));
+    CHECK(featured["uplift"]["ci95"][1].get<double>() == Approx(0.3339).margin(0.00005));
+    CHECK(featured["propensity"]["mean"] == Approx(57.0 / 72.0));  // from its sends alone
 
     f.backend->counters.partial = {"node-b", "node-c"};
     const std::vector<std::pair<std::string, std::string>> partial_header = {

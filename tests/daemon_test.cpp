@@ -430,6 +430,19 @@ priority = "promotional"
 template = "tips-1"
 goal = { event = "sale", within = "4s" }
 holdout = 0.3
+
+[[action]]
+name = "boost"
+channel = "in_app"
+priority = "promotional"
+template = "boost-1"
+goal = { event = "sale", within = "4s" }
+holdout = 0.5
+
+[[program]]
+name = "nba"
+on_event = "favorite"
+action = "best"
 )"));
     IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
     auto tips = [&] {
@@ -437,6 +450,7 @@ holdout = 0.3
             if (p["program"] == "tips") return p;
         return json();
     };
+    auto boost = [&] { return get_json(daemon, "/actions")[0]; };
     constexpr int kCustomers = 40;
     for (int i = 0; i < kCustomers; ++i)
         CHECK(send_one(client, event("f" + std::to_string(i), "u" + std::to_string(i),
@@ -447,9 +461,20 @@ holdout = 0.3
         return goal["treated"]["open"].get<int>() + goal["control"]["open"].get<int>() ==
                kCustomers;
     }));
+    // The best action "boost" has its own control group: its windows, besides the program's,
+    // for every customer outside the global holdout (which holds nba out as a whole).
+    int global = 0;
+    for (int i = 0; i < kCustomers; ++i)
+        global +=
+            get_json(daemon, "/customers/u" + std::to_string(i))["holdout"]["global"].get<bool>();
+    REQUIRE(poll_until([&] {
+        const json b = boost();
+        return b["open"].get<int>() + b["control"]["open"].get<int>() == kCustomers - global;
+    }));
 
     // Which arm each customer is in, by the assignment its view shows; a third convert.
     int treated = 0, control = 0, treated_converted = 0, control_converted = 0;
+    int boosted = 0, boost_held = 0, boosted_converted = 0, boost_held_converted = 0;
     for (int i = 0; i < kCustomers; ++i) {
         const std::string id = "u" + std::to_string(i);
         const json view = get_json(daemon, "/customers/" + id);
@@ -464,15 +489,30 @@ holdout = 0.3
             CHECK(tip["reason"] == "holdout");
             CHECK(tip["would_have"] == "send");
         }
-        REQUIRE(view["goal_windows"].size() == 1);
-        CHECK(view["goal_windows"][0]["arm"] == (held ? "control" : "treated"));
         const bool converts = i % 3 == 0;
+        json tips_window, boost_window;
+        for (const json& w : view["goal_windows"])
+            (w.contains("program") ? tips_window : boost_window) = w;
+        CHECK(tips_window["arm"] == (held ? "control" : "treated"));
+        const json& actions_held = view["holdout"]["actions"];
+        const bool held_from_boost =
+            std::find(actions_held.begin(), actions_held.end(), "boost") != actions_held.end();
+        if (view["holdout"]["global"].get<bool>()) {
+            CHECK(boost_window.is_null());
+        } else {
+            CHECK(boost_window["action"] == "boost");
+            CHECK(boost_window["arm"] == (held_from_boost ? "control" : "treated"));
+            (held_from_boost ? boost_held : boosted) += 1;
+            if (converts) (held_from_boost ? boost_held_converted : boosted_converted) += 1;
+        }
         (held ? control : treated) += 1;
         if (converts) (held ? control_converted : treated_converted) += 1;
         if (converts) CHECK(send_one(client, event("s" + id, id, "sale"))["accepted"] == 1);
     }
     REQUIRE(treated > 0);
     REQUIRE(control > 0);
+    REQUIRE(boosted > 0);
+    REQUIRE(boost_held > 0);
 
     // A crash: open windows survive it, a converted one does not convert again, and the
     // windows still open close at their end by their timers.
@@ -486,8 +526,15 @@ holdout = 0.3
     }
     REQUIRE(poll_until([&] {
         const json goal = tips()["goal"];
-        return goal["treated"]["open"] == 0 && goal["control"]["open"] == 0;
+        const json b = boost();
+        return goal["treated"]["open"] == 0 && goal["control"]["open"] == 0 && b["open"] == 0 &&
+               b["control"]["open"] == 0;
     }));
+    const json b = boost();
+    CHECK(b["sent"] == boosted);
+    CHECK(b["successes"] == boosted_converted);
+    CHECK(b["control"]["n"] == boost_held);
+    CHECK(b["control"]["converted"] == boost_held_converted);
     const json program = tips();
     CHECK(program["goal"]["treated"]["n"] == treated);
     CHECK(program["goal"]["treated"]["converted"] == treated_converted);

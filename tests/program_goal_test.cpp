@@ -275,3 +275,81 @@ TEST_CASE("uplift: Newcombe's hybrid score interval against a hand computation")
     // Wilson's interval by hand: 0 of 10 is [0, 3.84 / 13.84].
     CHECK(wilson_interval(0, 10).second == Approx(0.27753).margin(1e-4));
 }
+
+TEST_CASE("holdout: an action's control group: decided in full, its own window, not learned from") {
+    const Config config = test::config_from(std::string(kConfig) + R"(
+[[action]]
+name     = "feature"
+channel  = "push"
+priority = "promotional"
+template = "feature-1"
+goal     = { event = "buy", within = "1d" }
+holdout  = 0.5
+
+[[program]]
+name     = "nba"
+on_event = "open"
+action   = "best"
+)");
+    const JourneyModel& model = config.journey;
+    const ProgramId nba = *model.program_id("nba");
+    // A customer in the action's control group and in no other; and one in none.
+    auto find = [&](bool held) {
+        for (int i = 0;; ++i) {
+            const std::string id = "a" + std::to_string(i);
+            if (holdout_of(model, nba, id) == Holdout::none &&
+                in_action_holdout(model, 0, id) == held)
+                return id;
+        }
+    };
+    const std::string held = find(true), treated = find(false);
+    int in_group = 0;
+    for (int i = 0; i < 10'000; ++i)
+        in_group += in_action_holdout(model, 0, "x" + std::to_string(i));
+    CHECK(std::abs(in_group / 10'000.0 - 0.5) <= 0.02);
+
+    PressureLedger ledger(config.pressure, model);
+    std::vector<Decision> out;
+    auto best = [&](const std::string& customer, const std::string& id) {
+        ContactRequest r = request(customer, nba, id, kNoon);
+        r.candidates = {RankedAction{0, 0.5, 2.5}};
+        return r;
+    };
+    ledger.submit(best(held, "h1"), kNoon, out);
+    ledger.submit(best(treated, "t1"), kNoon, out);
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].reason == "holdout");
+    CHECK(out[0].would_have == Outcome::send);
+    CHECK(out[0].held_out == Holdout::action);
+    CHECK(out[0].action == 0);
+    CHECK(out[0].detail.rfind("action holdout", 0) == 0);
+    CHECK(ledger.contacts(held).empty());
+    CHECK(out[1].outcome == Outcome::send);
+
+    // The held-out customer's window is the action's control window, and only that.
+    const JourneyEngine engine(model);
+    CustomerState c;
+    c.id = held;
+    Effects effects;
+    engine.apply(c, Event{"e1", held, "open", kNoon, nullptr}, kNoon, effects);
+    REQUIRE(engine.open_goal_windows(c, GoalNotice{"h1", held, 0, kNoon, nba, true}, effects));
+    using Outcomes = std::vector<Effects::GoalOutcome>;
+    CHECK(effects.outcomes == Outcomes{{GoalOf::action_control, 0, ActionOutcome::sent}});
+    std::string error;
+    auto decoded = decode_customer(encode_customer(c, model), model, error);
+    INFO(error);
+    REQUIRE(decoded);
+    CHECK(*decoded == c);
+    engine.apply(c, Event{"e2", held, "buy", kNoon + kHour, nullptr}, kNoon + kHour, effects);
+    CHECK(effects.outcomes == Outcomes{{GoalOf::action_control, 0, ActionOutcome::success}});
+
+    // Its counters are the action's control counters, apart from what propensities learn from.
+    StoreStats stats;
+    add_counts({{action_counter_key("feature", ActionOutcome::sent, true), 3},
+                {action_counter_key("feature", ActionOutcome::success, true), 1},
+                {action_counter_key("feature", ActionOutcome::sent), 5}},
+               stats);
+    CHECK(stats.actions.at("feature").sent == 5);
+    CHECK(stats.action_controls.at("feature").sent == 3);
+    CHECK(stats.action_controls.at("feature").successes == 1);
+}

@@ -149,20 +149,25 @@ json customer_json(const CustomerState& c, const std::vector<Contact>& contacts,
     }
     json goals = json::array();
     for (const GoalWindow& w : c.journey.goal_windows) {
-        const bool of_action = w.of == GoalOf::action;
+        const bool action = of_action(w.of);
         json window = {
-            {of_action ? "action" : "program",
-             of_action ? model.actions[w.id].name : model.programs[w.id].name},
-            {"goal", of_action ? model.actions[w.id].goal.event : model.programs[w.id].goal.event},
+            {action ? "action" : "program",
+             action ? model.actions[w.id].name : model.programs[w.id].name},
+            {"goal", action ? model.actions[w.id].goal.event : model.programs[w.id].goal.event},
             {"sent_at", w.sent_at},
-            {"closes_at", w.closes_at}};
-        if (!of_action) window["arm"] = w.of == GoalOf::program_treated ? "treated" : "control";
+            {"closes_at", w.closes_at},
+            {"arm",
+             w.of == GoalOf::action || w.of == GoalOf::program_treated ? "treated" : "control"}};
         goals.push_back(std::move(window));
     }
     json held_out_of = json::array();
     for (size_t p = 0; p < model.programs.size(); ++p)
         if (in_program_holdout(model, static_cast<ProgramId>(p), c.id))
             held_out_of.push_back(model.programs[p].name);
+    json held_out_of_actions = json::array();
+    for (size_t a = 0; a < model.actions.size(); ++a)
+        if (in_action_holdout(model, static_cast<ActionId>(a), c.id))
+            held_out_of_actions.push_back(model.actions[a].name);
     return {{"id", c.id},
             {"stage", model.stages[c.journey.stage]},
             {"stage_since", c.journey.stage_since},
@@ -172,8 +177,27 @@ json customer_json(const CustomerState& c, const std::vector<Contact>& contacts,
             {"timers", std::move(timers)},
             {"goal_windows", std::move(goals)},
             {"holdout",
-             {{"global", in_global_holdout(model, c.id)}, {"programs", std::move(held_out_of)}}},
+             {{"global", in_global_holdout(model, c.id)},
+              {"programs", std::move(held_out_of)},
+              {"actions", std::move(held_out_of_actions)}}},
             {"contacts", std::move(sent)}};
+}
+
+// An arm of a control group: its closed goal windows (`n`), those converted, those still open.
+ordered_json arm_json(const ActionCounts& arm) {
+    return {
+        {"n", arm.successes + arm.failures}, {"converted", arm.successes}, {"open", arm.open()}};
+}
+
+// The treated arm's conversion against the control arm's (state/decisioning/uplift.hpp); null
+// while either has no closed window.
+ordered_json uplift_json(const ActionCounts& treated, const ActionCounts& control) {
+    const auto lift = uplift(treated.successes + treated.failures, treated.successes,
+                             control.successes + control.failures, control.successes);
+    if (!lift) return nullptr;
+    return {{"absolute", lift->absolute},
+            {"relative", lift->relative ? ordered_json(*lift->relative) : ordered_json()},
+            {"ci95", {lift->ci95.first, lift->ci95.second}}};
 }
 
 json decision_json(const Decision& d, const JourneyModel& model, const PressurePolicy& policy) {
@@ -403,6 +427,13 @@ AdminResponse AdminApi::actions() const {
              {"failures", counts.failures},
              {"open", counts.open()},
              {"propensity", {{"mean", propensity_mean(counts)}, {"ci95", {low, high}}}}});
+        if (action.holdout <= 0) continue;
+        auto control = summed.action_controls.find(action.name);
+        const ActionCounts held =
+            control == summed.action_controls.end() ? ActionCounts{} : control->second;
+        list.back()["holdout"] = action.holdout;
+        list.back()["control"] = arm_json(held);
+        list.back()["uplift"] = uplift_json(counts, held);
     }
     return cluster_list(std::move(list), counters.partial);
 }
@@ -434,24 +465,11 @@ AdminResponse AdminApi::programs() const {
             list.push_back(std::move(entry));
             continue;
         }
-        auto arm = [](const ActionCounts& a) {
-            return ordered_json{
-                {"n", a.successes + a.failures}, {"converted", a.successes}, {"open", a.open()}};
-        };
         entry["goal"] = {{"event", program.goal.event},
                          {"within", program.goal.within},
-                         {"treated", arm(counts.treated)},
-                         {"control", arm(counts.control)}};
-        const auto lift =
-            uplift(counts.treated.successes + counts.treated.failures, counts.treated.successes,
-                   counts.control.successes + counts.control.failures, counts.control.successes);
-        if (lift)
-            entry["uplift"] = {
-                {"absolute", lift->absolute},
-                {"relative", lift->relative ? ordered_json(*lift->relative) : ordered_json()},
-                {"ci95", {lift->ci95.first, lift->ci95.second}}};
-        else
-            entry["uplift"] = nullptr;
+                         {"treated", arm_json(counts.treated)},
+                         {"control", arm_json(counts.control)}};
+        entry["uplift"] = uplift_json(counts.treated, counts.control);
         list.push_back(std::move(entry));
     }
     return cluster_list(std::move(list), counters.partial);

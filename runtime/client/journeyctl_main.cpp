@@ -343,6 +343,23 @@ std::string fixed(double number, int decimals) {
     return text;
 }
 
+// An arm of a control group as "converted/n rate%".
+std::string arm_rate(const json& arm) {
+    const int64_t n = arm.value("n", int64_t{0});
+    const int64_t converted = arm.value("converted", int64_t{0});
+    return std::to_string(converted) + "/" + std::to_string(n) +
+           (n > 0 ? " " + fixed(100.0 * double(converted) / double(n), 1) + "%" : "");
+}
+
+// An uplift in percentage points with its interval; "" for null.
+std::string uplift_text(const json& uplift) {
+    if (!uplift.is_object()) return "";
+    const json interval = uplift.value("ci95", json::array({0.0, 0.0}));
+    return fixed(100.0 * uplift.value("absolute", 0.0), 1) + " pts [" +
+           fixed(100.0 * interval[0].get<double>(), 1) + ", " +
+           fixed(100.0 * interval[1].get<double>(), 1) + "]";
+}
+
 // `journeyctl actions`: the catalogue with its outcomes; `journeyctl actions CUSTOMER`: the
 // catalogue ranked for that customer now.
 int run_actions(const GlobalOptions& global, const std::string& customer, bool as_json) {
@@ -376,11 +393,13 @@ int run_actions(const GlobalOptions& global, const std::string& customer, bool a
                         {"open", a.value("open", 0)},
                         {"propensity", fixed(propensity.value("mean", 0.0), 3)},
                         {"ci95", fixed(interval[0].get<double>(), 3) + "-" +
-                                     fixed(interval[1].get<double>(), 3)}});
+                                     fixed(interval[1].get<double>(), 3)},
+                        {"control", a.contains("control") ? arm_rate(a["control"]) : ""},
+                        {"uplift", uplift_text(a.value("uplift", json()))}});
     }
-    const int status =
-        print_list(rows, false, "no actions configured",
-                   {"action", "sent", "successes", "failures", "open", "propensity", "ci95"});
+    const int status = print_list(rows, false, "no actions configured",
+                                  {"action", "sent", "successes", "failures", "open", "propensity",
+                                   "ci95", "control", "uplift"});
     warn_if_partial(list, as_json);
     return status;
 }
@@ -389,12 +408,6 @@ int run_actions(const GlobalOptions& global, const std::string& customer, bool a
 int run_programs(const GlobalOptions& global, bool as_json) {
     const json list = admin_list(global, "/programs");
     if (as_json) return print_list(list, true, "", {});
-    auto rate = [](const json& arm) {
-        const int64_t n = arm.value("n", int64_t{0});
-        const int64_t converted = arm.value("converted", int64_t{0});
-        return std::to_string(converted) + "/" + std::to_string(n) +
-               (n > 0 ? " " + fixed(100.0 * double(converted) / double(n), 1) + "%" : "");
-    };
     json rows = json::array();
     for (const json& p : list) {
         std::string suppressed;
@@ -414,16 +427,10 @@ int run_programs(const GlobalOptions& global, bool as_json) {
         const json goal = p.value("goal", json());
         if (goal.is_object()) {
             row["goal"] = goal.value("event", "");
-            row["treated"] = rate(goal.value("treated", json::object()));
-            row["control"] = rate(goal.value("control", json::object()));
+            row["treated"] = arm_rate(goal.value("treated", json::object()));
+            row["control"] = arm_rate(goal.value("control", json::object()));
         }
-        const json uplift = p.value("uplift", json());
-        if (uplift.is_object()) {
-            const json interval = uplift.value("ci95", json::array({0.0, 0.0}));
-            row["uplift"] = fixed(100.0 * uplift.value("absolute", 0.0), 1) + " pts [" +
-                            fixed(100.0 * interval[0].get<double>(), 1) + ", " +
-                            fixed(100.0 * interval[1].get<double>(), 1) + "]";
-        }
+        row["uplift"] = uplift_text(p.value("uplift", json()));
         rows.push_back(std::move(row));
     }
     const int status = print_list(rows, false, "no programs configured",

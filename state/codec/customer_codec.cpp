@@ -87,10 +87,11 @@ void read_goal_windows(const msgpack::object& o, const JourneyModel& model, Jour
         uint32_t size = 0;
         const msgpack::object* w = fields_between(windows.ptr[i], 4, 5, "goal window", size);
         const int64_t of = size > 4 ? as_int(w[4], "goal window of") : 0;
-        if (of < 0 || of > static_cast<int64_t>(GoalOf::program_control))
+        if (of < 0 || of > static_cast<int64_t>(GoalOf::action_control))
             throw DecodeError("bad field goal window of");
         const std::string name = as_string(w[0], "goal window name");
-        const auto id = of == 0 ? model.action_id(name) : model.program_id(name);
+        const auto id =
+            of_action(static_cast<GoalOf>(of)) ? model.action_id(name) : model.program_id(name);
         const uint64_t decision =
             expect(w[1], msgpack::type::POSITIVE_INTEGER, "goal window decision").via.u64;
         const TimeMs sent_at = as_int(w[2], "goal window sent_at");
@@ -259,7 +260,7 @@ std::string encode_customer(const CustomerState& c, const JourneyModel& model) {
     pk.pack_array(static_cast<uint32_t>(j.goal_windows.size()));
     for (const GoalWindow& w : j.goal_windows) {
         pk.pack_array(5);
-        pk.pack(w.of == GoalOf::action ? model.actions[w.id].name : model.programs[w.id].name);
+        pk.pack(of_action(w.of) ? model.actions[w.id].name : model.programs[w.id].name);
         pk.pack(w.decision);
         pk.pack(w.sent_at);
         pk.pack(w.closes_at);

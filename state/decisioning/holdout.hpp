@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "state/journey/journey_model.hpp"
@@ -42,7 +43,7 @@ inline bool in_share(uint32_t bucket, double share) {
     return bucket < share * kHoldoutBuckets;
 }
 
-enum class Holdout : uint8_t { none, global, program };
+enum class Holdout : uint8_t { none, global, program, action };
 
 inline bool in_global_holdout(const JourneyModel& model, std::string_view customer) {
     const Experiment& experiment = model.experiment;
@@ -55,6 +56,17 @@ inline bool in_program_holdout(const JourneyModel& model, ProgramId program,
     const Program& p = model.programs[program];
     return p.holdout > 0 &&
            in_share(holdout_bucket(model.experiment.salt, customer, p.name), p.holdout);
+}
+
+// An action's own holdout: assigned apart from any program's (the action's name is hashed
+// behind a NUL, which no program name starts with).
+inline bool in_action_holdout(const JourneyModel& model, ActionId action,
+                              std::string_view customer) {
+    const Action& a = model.actions[action];
+    if (a.holdout <= 0) return false;
+    std::string key(1, '\0');
+    key += a.name;
+    return in_share(holdout_bucket(model.experiment.salt, customer, key), a.holdout);
 }
 
 // Why the customer is kept from the program, if it is (the global holdout first).

@@ -60,9 +60,18 @@ auto hits_of(Hits& hits, uint16_t rule) {
     return std::make_pair(first, last);
 }
 
-// Whose goal a window measures: an action sent (next best actions), or a program's, for the
-// customers it was sent to (treated) or held out from when it would have been sent (control).
-enum class GoalOf : uint8_t { action = 0, program_treated = 1, program_control = 2 };
+// Whose goal a window measures: an action's or a program's, for the customers it was sent to
+// (action, program_treated) or held out from when it would have been sent (the controls).
+enum class GoalOf : uint8_t {
+    action = 0,
+    program_treated = 1,
+    program_control = 2,
+    action_control = 3
+};
+
+inline bool of_action(GoalOf of) {
+    return of == GoalOf::action || of == GoalOf::action_control;
+}
 
 // A decision waiting for its goal event: a success if one comes by closes_at, a failure then.
 struct GoalWindow {

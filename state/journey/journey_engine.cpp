@@ -185,6 +185,10 @@ bool JourneyEngine::open_goal_windows(CustomerState& customer, const GoalNotice&
         windows.push_back(window);
         out.outcomes.push_back({of, id, ActionOutcome::sent});
     };
+    if (notice.control && notice.action != kNoAction) {
+        open(GoalOf::action_control, notice.action);
+        return !out.outcomes.empty();
+    }
     if (notice.action != kNoAction) open(GoalOf::action, notice.action);
     if (model_.programs[notice.program].goal.set())
         open(notice.control ? GoalOf::program_control : GoalOf::program_treated, notice.program);
@@ -192,8 +196,7 @@ bool JourneyEngine::open_goal_windows(CustomerState& customer, const GoalNotice&
 }
 
 const Goal& JourneyEngine::goal_of(const GoalWindow& window) const {
-    return window.of == GoalOf::action ? model_.actions[window.id].goal
-                                       : model_.programs[window.id].goal;
+    return of_action(window.of) ? model_.actions[window.id].goal : model_.programs[window.id].goal;
 }
 
 // Every open window with this goal closes as a success: each counts for its own action or

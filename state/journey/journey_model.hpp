@@ -85,6 +85,7 @@ struct Action {
     double weight = 1;        // the business's lever
     Condition when;           // eligible only while it holds
     Goal goal;                // required: the action's propensity is learned from it
+    double holdout = 0;       // share of customers it is never sent to: its control group
     DurationMs cooldown = 0;  // not sent again to the same customer within this (0: no limit)
 };
 

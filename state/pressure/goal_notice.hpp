@@ -22,7 +22,9 @@ struct GoalNotice {
     ActionId action = kNoAction;  // the action sent; kNoAction: none (or held out)
     TimeMs sent_at = 0;           // or when it would have been sent
     ProgramId program = 0;
-    bool control = false;  // held out: only the program's window opens, in the control arm
+    // Held out when it would have been sent: with an action, the customer was held out of that
+    // action and only its control window opens; without, the program's control window.
+    bool control = false;
 };
 
 }  // namespace journeyd

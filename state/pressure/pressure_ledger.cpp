@@ -299,18 +299,23 @@ Holdout PressureLedger::holdout_for(const ContactRequest& request) const {
                             : request.candidates.empty() ? kNoAction
                                                          : request.candidates.front().action;
     if (policy_.exempt[model_.priority_of(request.program, action)]) return Holdout::none;
-    return holdout_of(model_, request.program, request.customer);
+    const Holdout of_program = holdout_of(model_, request.program, request.customer);
+    if (of_program != Holdout::none || action == kNoAction) return of_program;
+    return in_action_holdout(model_, action, request.customer) ? Holdout::action : Holdout::none;
 }
 
 void PressureLedger::record(Decision d, Holdout holdout, std::vector<Decision>& out) {
     if (holdout != Holdout::none) {
         d.would_have = d.outcome;
-        d.detail = std::string(holdout == Holdout::global ? "global holdout" : "program holdout") +
+        static constexpr const char* kWhich[] = {"", "global holdout", "program holdout",
+                                                 "action holdout"};
+        d.detail = std::string(kWhich[static_cast<size_t>(holdout)]) +
                    ", would have: " + std::string(to_string(d.outcome)) +
                    (d.reason == "ok" ? "" : " " + d.reason) +
                    (d.detail.empty() ? "" : " (" + d.detail + ")");
         d.outcome = Outcome::suppress;
         d.reason = "holdout";
+        d.held_out = holdout;
         d.until = 0;
     }
     out.push_back(std::move(d));

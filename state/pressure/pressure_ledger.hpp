@@ -29,7 +29,8 @@
 // A deferred request chooses again when it is evaluated again; one that reserved a rate slot and
 // now chooses an action on another channel asks that channel's budget for a slot.
 // Control groups (state/decisioning/holdout.hpp): a request of a customer held out of its program
-// (`[experiment] global_holdout` or the program's `holdout`; never for an exempt class) is
+// (`[experiment] global_holdout` or the program's `holdout`) or of the action chosen for it (the
+// action's `holdout`; never for an exempt class) is
 // decided in full, as if it were not, and then recorded as suppress "holdout" with the outcome
 // it would have had in `would_have`. It leaves nothing behind: no send counted against caps or
 // cooldowns, no rate slot taken, no deferral; an arbitration it wins is won all the same, so the
@@ -81,8 +82,10 @@ struct Decision {
     ActionId action = kNoAction;           // the action sent (or refused), for "best" programs
     std::vector<RankedAction> candidates;  // as ranked for the request
     std::vector<SkippedAction> skipped;    // ranked above the chosen one, refused by the rules
-    // Reason "holdout": what the rules decided for the request, which was not carried out.
+    // Reason "holdout": what the rules decided for the request, which was not carried out, and
+    // whose holdout kept it (not stored: only the goal notice made at publishing needs it).
     std::optional<Outcome> would_have;
+    Holdout held_out = Holdout::none;
 };
 
 struct Contact {

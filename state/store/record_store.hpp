@@ -132,7 +132,8 @@ struct StoreStats {
     uint64_t dead_letters = 0;      // sends parked after a permanent failure
     std::map<std::string, int64_t> customers_in_stage;
     std::map<std::string, int64_t> customers_in_segment;
-    std::map<std::string, ActionCounts> actions;  // by action name
+    std::map<std::string, ActionCounts> actions;          // by action name
+    std::map<std::string, ActionCounts> action_controls;  // their control groups' windows
     // Every counter as stored (the three above are read from it): what a cluster member
     // sends the others, who sum them.
     std::map<std::string, int64_t> counters;
@@ -140,14 +141,19 @@ struct StoreStats {
 
 // Stores keep customers per stage and per segment as one table of counters: a stage under its
 // name, a segment under kSegmentCount + its name (a NUL first, which no stage name has), an
-// action's outcome under kActionCount + "sent:" | "success:" | "failure:" + its name; a
-// program's decisions and goal windows under kProgramCount (state/decisioning/program_counts.hpp).
+// action's outcome under kActionCount + ["control_"] "sent:" | "success:" | "failure:" + its name;
+// a program's decisions and goal windows under kProgramCount
+// (state/decisioning/program_counts.hpp).
 inline const std::string kSegmentCount{"\0segment:", 9};
 inline const std::string kActionCount{"\0action:", 8};
 
-inline std::string action_counter_key(std::string_view action, ActionOutcome outcome) {
+// `control`: the goal windows of the action's control group (held out, would have been sent),
+// under "control_sent:" and so on.
+inline std::string action_counter_key(std::string_view action, ActionOutcome outcome,
+                                      bool control = false) {
     static constexpr std::string_view kNames[] = {"sent:", "success:", "failure:"};
     std::string key = kActionCount;
+    if (control) key += "control_";
     key += kNames[static_cast<size_t>(outcome)];
     key += action;
     return key;
@@ -176,9 +182,13 @@ inline void add_counts(const std::map<std::string, int64_t>& counters, StoreStat
         } else if (starts(key, kActionCount)) {
             const size_t colon = key.find(':', kActionCount.size());
             if (colon == std::string::npos) continue;
-            const std::string_view outcome =
+            std::string_view outcome =
                 std::string_view(key).substr(kActionCount.size(), colon - kActionCount.size());
-            ActionCounts& counts = stats.actions[key.substr(colon + 1)];
+            constexpr std::string_view kControl = "control_";
+            const bool control = outcome.substr(0, kControl.size()) == kControl;
+            if (control) outcome.remove_prefix(kControl.size());
+            ActionCounts& counts =
+                (control ? stats.action_controls : stats.actions)[key.substr(colon + 1)];
             if (outcome == "sent") counts.sent += count;
             if (outcome == "success") counts.successes += count;
             if (outcome == "failure") counts.failures += count;

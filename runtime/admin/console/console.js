@@ -216,32 +216,41 @@ function showDrivers(pairs, tables) {
 // The catalogue with its learned propensities; hidden when the journey has no actions.
 function showActions(actions) {
   $("actions").hidden = actions.length === 0;
-  const share = p => (100 * p).toFixed(1) + "%";
-  $("action-rows").replaceChildren(...actions.map(a => row(
-      [a.action, a.channel, number(a.value * a.weight), number(a.sent), number(a.successes),
-       number(a.failures), number(a.open),
-       share(a.propensity.mean) + " (" + share(a.propensity.ci95[0]) + "–" +
-           share(a.propensity.ci95[1]) + ")"])));
+  $("action-rows").replaceChildren(...actions.map(a => {
+    const r = row([a.action, a.channel, number(a.value * a.weight), number(a.sent),
+                   number(a.successes), number(a.failures), number(a.open),
+                   share(a.propensity.mean) + " (" + share(a.propensity.ci95[0]) + "–" +
+                       share(a.propensity.ci95[1]) + ")",
+                   a.control ? arm(a.control) : "–", uplift(a.uplift)]);
+    markUplift(r, a.uplift);
+    return r;
+  }));
+}
+
+// Shared by the actions' and the programs' control groups.
+const share = p => (100 * p).toFixed(1) + "%";
+const points = p => (p >= 0 ? "+" : "") + (100 * p).toFixed(1);
+const arm = a => number(a.converted) + " / " + number(a.n) +
+    (a.n > 0 ? " (" + share(a.converted / a.n) + ")" : "") +
+    (a.open > 0 ? ", " + number(a.open) + " open" : "");
+const uplift = lift => lift ? points(lift.absolute) + " pts (" + points(lift.ci95[0]) + " to " +
+    points(lift.ci95[1]) + ")" : "–";
+// An interval clear of 0 is coloured by its sign.
+function markUplift(r, lift) {
+  if (lift && (lift.ci95[0] > 0 || lift.ci95[1] < 0))
+    r.lastChild.className = lift.ci95[0] > 0 ? "lift-up" : "lift-down";
 }
 
 // Each program's decisions and, for a goal, both arms' conversion and the uplift between them.
 function showPrograms(programs) {
   $("programs").hidden = programs.length === 0;
-  const share = p => (100 * p).toFixed(1) + "%";
-  const points = p => (p >= 0 ? "+" : "") + (100 * p).toFixed(1);
-  const arm = a => number(a.converted) + " / " + number(a.n) +
-      (a.n > 0 ? " (" + share(a.converted / a.n) + ")" : "") +
-      (a.open > 0 ? ", " + number(a.open) + " open" : "");
   $("program-rows").replaceChildren(...programs.map(p => {
     const suppressed = Object.entries(p.suppressed).map(([reason, n]) => reason + " " + number(n));
-    const lift = p.uplift;
     const r = row([p.program, number(p.requests), number(p.sent), number(p.deferred),
                    suppressed.join(", ") || "–", share(p.holdout), p.goal ? p.goal.event : "–",
                    p.goal ? arm(p.goal.treated) : "–", p.goal ? arm(p.goal.control) : "–",
-                   lift ? points(lift.absolute) + " pts (" + points(lift.ci95[0]) + " to " +
-                              points(lift.ci95[1]) + ")" : "–"]);
-    if (lift && (lift.ci95[0] > 0 || lift.ci95[1] < 0))
-      r.lastChild.className = lift.ci95[0] > 0 ? "lift-up" : "lift-down";
+                   uplift(p.uplift)]);
+    markUplift(r, p.uplift);
     return r;
   }));
 }
@@ -264,7 +273,8 @@ function showCustomer(customer, decisions, actions) {
   $("customer-owner").textContent = customer.owner ? " · owned by " + customer.owner : "";
   const holdout = customer.holdout || {global: false, programs: []};
   $("customer-holdout").textContent =
-      [...(holdout.global ? ["global"] : []), ...holdout.programs].join(", ") || "none";
+      [...(holdout.global ? ["global"] : []), ...holdout.programs,
+       ...(holdout.actions || []).map(a => "action " + a)].join(", ") || "none";
   $("customer-profile").textContent = JSON.stringify(customer.profile, null, 2);
   const none = columns => { const r = row(["none"], ["muted"]); r.firstChild.colSpan = columns; return r; };
   $("customer-timers").replaceChildren(...(customer.timers.length
