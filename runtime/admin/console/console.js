@@ -229,12 +229,12 @@ function showActions(actions) {
 
 // Shared by the actions' and the programs' control groups.
 const share = p => (100 * p).toFixed(1) + "%";
-const points = p => (p >= 0 ? "+" : "") + (100 * p).toFixed(1);
+const signedPoints = p => (p >= 0 ? "+" : "") + (100 * p).toFixed(1);
 const arm = a => number(a.converted) + " / " + number(a.n) +
     (a.n > 0 ? " (" + share(a.converted / a.n) + ")" : "") +
     (a.open > 0 ? ", " + number(a.open) + " open" : "");
-const uplift = lift => lift ? points(lift.absolute) + " pts (" + points(lift.ci95[0]) + " to " +
-    points(lift.ci95[1]) + ")" : "–";
+const uplift = lift => lift ? signedPoints(lift.absolute) + " pts (" + signedPoints(lift.ci95[0]) +
+    " to " + signedPoints(lift.ci95[1]) + ")" : "–";
 // An interval clear of 0 is coloured by its sign.
 function markUplift(r, lift) {
   if (lift && (lift.ci95[0] > 0 || lift.ci95[1] < 0))
