@@ -39,6 +39,8 @@ std::optional<std::pair<std::string, std::string>> split_move(std::string_view r
 
 void add_flow_counters(const JourneyModel& model, const Effects& effects, TimeMs now,
                        std::vector<std::pair<std::string, int64_t>>& changes) {
+    // Most events move no one and close no episode: nothing to format for them.
+    if (effects.stage_changes.empty() && effects.closed_episodes.empty()) return;
     const std::string day = std::to_string(now / kDayMs);
     for (const StageChange& change : effects.stage_changes) {
         static const std::string kCreated;  // a creation moves from no stage
