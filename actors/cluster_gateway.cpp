@@ -10,6 +10,7 @@
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/event_codec.hpp"
 #include "state/codec/pressure_codec.hpp"
+#include "state/journey/identity.hpp"
 
 namespace journeyd {
 namespace {
@@ -117,9 +118,10 @@ class Gateway {
         return relay<CustomerLookup>(
             setup_.shards.shard_for(id),
             [this](CustomerLookup& found) {
-                return caf::make_message(found.found, found.found
-                                                          ? encode_customer(found.state, model())
-                                                          : std::string());
+                return caf::make_message(
+                    found.found,
+                    found.found ? encode_customer(found.state, model()) : std::string(),
+                    encode_alias_list(found.aliases));
             },
             lookup_atom::value, id);
     }

@@ -6,6 +6,7 @@
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/event_codec.hpp"
 #include "state/codec/pressure_codec.hpp"
+#include "state/journey/identity.hpp"
 
 namespace journeyd {
 namespace {
@@ -243,17 +244,20 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
         },
         [peer](lookup_atom, const std::string& id) {
             return peer->forward<CustomerLookup>(
-                "customer " + id, 1, caf::detail::type_list<bool, std::string>{},
-                [peer, id](bool found, const std::string& bytes) -> caf::expected<CustomerLookup> {
+                "customer " + id, 1, caf::detail::type_list<bool, std::string, std::string>{},
+                [peer, id](bool found, const std::string& bytes,
+                           const std::string& aliases) -> caf::expected<CustomerLookup> {
                     CustomerLookup lookup;
                     if (!found) return lookup;
                     std::string error;
                     auto state = decode_customer(bytes, peer->model(), error);
-                    if (!state)
+                    auto listed = decode_alias_list(aliases, error);
+                    if (!state || !listed)
                         return caf::make_error(caf::sec::runtime_error,
                                                "customer " + id + " unreadable: " + error);
                     lookup.found = true;
                     lookup.state = std::move(*state);
+                    lookup.aliases = std::move(*listed);
                     return lookup;
                 },
                 lookup_atom::value, id);

@@ -324,6 +324,40 @@ bool held_already(const CoordinatorState& s, const ContactRequest& r, const Deci
            s.ledger.contends(r.customer, r.decision_id);
 }
 
+// An identify's merge: the alias's contacts, decision log and held requests become the
+// canonical customer's, and the merged history is committed in the batch of the customers'
+// records (one durable step). Decisions not yet committed go first, so that a history of the
+// alias written by them cannot land after the merge erased it. A failed commit leaves the
+// merge in memory: caps then count the alias's sends for both ids, never fewer.
+caf::result<EventOutcome> merge(Self self, const StatePtr& s, const std::string& alias,
+                                const std::string& canonical, std::vector<StoreRecord> records) {
+    publish_all(self, s);
+    remember(*s, alias);
+    remember(*s, canonical);
+    const std::vector<ContactRequest> moved = s->ledger.merge(alias, canonical);
+    s->log.merge(alias, canonical);
+    forget(*s, alias);
+    const JourneyModel& model = s->setup.model;
+    if (records.empty()) records.emplace_back();
+    std::vector<TableWrite>& writes = records.front().writes;
+    writes.push_back(
+        {Table::pressure, canonical,
+         encode_history(s->ledger.contacts(canonical), s->log.entries_of(canonical), model)});
+    writes.push_back({Table::pressure, alias, std::nullopt});
+    for (const ContactRequest& request : moved)
+        writes.push_back({Table::requests, request.decision_id, encode_request(request, model)});
+    auto promise = self->make_response_promise<EventOutcome>();
+    self->request(s->setup.store_writer, caf::infinite, commit_atom::value, std::move(records),
+                  EventOutcome::accepted)
+        .then([promise](EventOutcome outcome) mutable { promise.deliver(outcome); },
+              [promise, alias, canonical](caf::error& e) mutable {
+                  spdlog::error("identify not durable alias={} canonical={} error={}", alias,
+                                canonical, caf::to_string(e));
+                  promise.deliver(std::move(e));
+              });
+    return promise;
+}
+
 void recover(Self self, const StatePtr& s) {
     Unfinished unfinished = std::move(s->setup.unfinished);
     spdlog::info("coordinator recovered outbox={} requests={} notices={}", unfinished.outbox.size(),
@@ -387,6 +421,10 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
             schedule_wakeup(self, *s);
         },
         [self, s](publish_atom, bool backlog) { publish_slice(self, s, backlog); },
+        [self, s](merge_atom, const std::string& alias, const std::string& canonical,
+                  std::vector<StoreRecord>& records) {
+            return merge(self, s, alias, canonical, std::move(records));
+        },
         [self, s](shards_atom, std::vector<caf::actor>& shards) {
             s->shards.emplace(std::move(shards));
             announce(self, *s, std::exchange(s->unannounced, {}));

@@ -9,6 +9,7 @@
 #include "state/codec/pressure_codec.hpp"
 #include "state/decisioning/program_counts.hpp"
 #include "state/journey/flow_counters.hpp"
+#include "state/journey/identity.hpp"
 #include "state/journey/program_requests.hpp"
 #include "state/stable_hash.hpp"
 
@@ -28,6 +29,9 @@ Effects& scratch_effects() {
 struct Routing {
     std::shared_ptr<const CustomerContext> context;
     std::optional<TimeMs> wakeup_at;  // the earliest wake-up in flight
+    // Handed its state to an identify's merge: its timers wait for the merge's outcome, and
+    // its shard holds its other messages.
+    bool frozen = false;
 };
 
 // A profile event that changes the customer's time zone or consent may change what the
@@ -113,6 +117,20 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
     return record;
 }
 
+// An event sent as an alias may be a retry of one the alias applied before it merged: its
+// alias record keeps its window of ids, and the store's history keeps older ones under its id.
+bool applied_as_alias(const Event& event, const Routing& r) {
+    const uint64_t fingerprint = stable_hash(event.id);
+    if (auto record = r.context->store->read(event.sent_as)) {
+        std::string error;
+        auto alias = decode_alias_record(*record, error);
+        if (alias && std::find(alias->recent_ids.begin(), alias->recent_ids.end(), fingerprint) !=
+                         alias->recent_ids.end())
+            return true;
+    }
+    return r.context->store->was_applied(event.sent_as, fingerprint);
+}
+
 // An id the record's own window forgot may still be in the store's longer history. A
 // customer that never applied anything has nothing there to look up; nor does one whose
 // window has never wrapped: the window remembers every event applied (JourneyEngine::apply)
@@ -121,6 +139,7 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
 // missing from it is new. That spares a store read (an LMDB lookup) per event of the
 // customer's first kCapacity.
 bool applied_before(const CustomerState& customer, const Event& event, const Routing& r) {
+    if (!event.sent_as.empty() && applied_as_alias(event, r)) return true;
     if (!customer.journey.created) return false;
     const RecentEventIds& recent = customer.journey.recent_ids;
     if (recent.ring().size() < RecentEventIds::kCapacity) return false;
@@ -180,12 +199,14 @@ constexpr DurationMs kTimersAfterRestore = 1000;
 
 void restore(caf::stateful_actor<CustomerState>* self, Routing& r) {
     auto stored = stored_customer(*r.context, self->state.id, IfUnknown::create);
-    if (!stored) {
+    if (!stored || !stored->state) {
         // Its shard fails what it still waits for; the next event reads the store again.
-        self->quit(stored.error());
+        self->quit(stored ? caf::make_error(caf::sec::runtime_error,
+                                            self->state.id + " is an alias of " + stored->alias_of)
+                          : stored.error());
         return;
     }
-    self->state = std::move(**stored);
+    self->state = std::move(*stored->state);
     spdlog::debug("customer restored from the store after a failed commit customer={}",
                   self->state.id);
     self->send(r.context->store_writer, restored_atom::value, self->state.id);
@@ -193,25 +214,131 @@ void restore(caf::stateful_actor<CustomerState>* self, Routing& r) {
     schedule_wakeup(self, r, r.context->now() + kTimersAfterRestore);
 }
 
+caf::error identify_error(std::string text) {
+    return caf::make_error(caf::sec::runtime_error, "identify: " + std::move(text));
+}
+
+// The alias records of the ids that follow an alias into its canonical customer, pointed at the
+// canonical id (chains collapse on write); each keeps its own window of ids.
+void repoint_aliases(const std::vector<std::string>& aliases, const std::string& canonical,
+                     const RecordStore& store, std::vector<StoreRecord>& out) {
+    for (const std::string& id : aliases) {
+        AliasRecord alias{canonical, {}};
+        std::string error;
+        if (auto bytes = store.read(id))
+            if (auto old = decode_alias_record(*bytes, error))
+                alias.recent_ids = std::move(old->recent_ids);
+        StoreRecord record;
+        record.customer = id;
+        record.record = encode_alias_record(alias);
+        out.push_back(std::move(record));
+    }
+}
+
+// Merges the alias `in` into this customer and applies the identify event, then commits both
+// records, the alias list and (through the coordinator) the merged contact histories as one
+// batch. Until the coordinator answers, the actor handles nothing else (await), so no record of
+// its own can overtake the merge's; a failed commit puts its state back.
+caf::result<MergeDone> merge_alias(caf::stateful_actor<CustomerState>* self,
+                                   const std::shared_ptr<Routing>& routing, MergeIn& in) {
+    Routing& r = *routing;
+    const JourneyModel& model = r.context->engine->model();
+    CustomerState& me = self->state;
+    std::string error;
+    auto alias = decode_customer(in.record, model, error);
+    if (!alias) return identify_error("the state of " + in.alias + " is unreadable: " + error);
+    std::vector<std::string> aliases = stored_aliases(*r.context->store, me.id);
+    const size_t after = aliases.size() + 1 + in.aliases.size();
+    if (after > r.context->max_aliases)
+        return identify_error(me.id + " would have " + std::to_string(after) +
+                              " aliases, more than [identity] max_aliases = " +
+                              std::to_string(r.context->max_aliases));
+    CustomerState before = me;
+    const std::string stage_before = me.journey.created ? model.stages[me.journey.stage] : "";
+    const MergeEffects merged = merge_customer(me, *alias, model);
+    r.context->engine->apply(me, in.identify, r.context->now(), scratch_effects());
+    log_stage_changes(me, r);
+    auto requests = std::make_shared<std::vector<ContactRequest>>(
+        contact_requests(me, model, scratch_effects(), r.context->action_totals.get()));
+
+    std::vector<StoreRecord> records;
+    StoreRecord canonical = record_of(me, r, *requests, true);
+    canonical.index_lower_bound = false;  // the alias's timers may come earlier, the stage's go
+    const std::string stage_after = me.journey.created ? model.stages[me.journey.stage] : "";
+    canonical.stage_move.reset();
+    if (stage_after != stage_before) canonical.stage_move.emplace(stage_before, stage_after);
+    aliases.push_back(in.alias);
+    aliases.insert(aliases.end(), in.aliases.begin(), in.aliases.end());
+    canonical.writes.push_back({Table::aliases, me.id, encode_alias_list(aliases)});
+    canonical.writes.push_back({Table::aliases, in.alias, std::nullopt});
+    records.push_back(std::move(canonical));
+    StoreRecord gone;
+    gone.customer = in.alias;
+    gone.record = encode_alias_record({me.id, merged.alias_recent_ids});
+    gone.stage_move = merged.alias_move;
+    gone.counter_changes = merged.counter_changes;
+    records.push_back(std::move(gone));
+    repoint_aliases(in.aliases, me.id, *r.context->store, records);
+
+    auto promise = self->make_response_promise<MergeDone>();
+    self->request(r.context->coordinator, caf::infinite, merge_atom::value, in.alias, me.id,
+                  std::move(records))
+        .await(
+            [self, routing, promise, requests, alias_id = in.alias,
+             preferences = merged.preferences_changed](EventOutcome) mutable {
+                Routing& r = *routing;
+                if (preferences)
+                    self->send(r.context->coordinator, preferences_atom::value, self->state.id,
+                               preferences_of(self->state.profile));
+                send_contacts(self, r, *requests);
+                r.wakeup_at.reset();
+                schedule_wakeup(self, r);
+                spdlog::debug("identify merged alias={} customer={}", alias_id, self->state.id);
+                promise.deliver(MergeDone{self->state.id});
+            },
+            [self, promise, before = std::move(before)](caf::error& e) mutable {
+                self->state = std::move(before);
+                promise.deliver(std::move(e));
+            });
+    return promise;
+}
+
 }  // namespace
 
-caf::expected<std::optional<CustomerState>> stored_customer(const CustomerContext& context,
-                                                            const std::string& id,
-                                                            IfUnknown if_unknown) {
+caf::expected<StoredCustomer> stored_customer(const CustomerContext& context, const std::string& id,
+                                              IfUnknown if_unknown) {
+    StoredCustomer stored;
     if (auto record = context.store->read(id)) {
         std::string error;
-        auto restored = decode_customer(*record, context.engine->model(), error);
-        if (!restored) {
-            spdlog::error("stored customer unreadable customer={} error={}", id, error);
-            return caf::make_error(caf::sec::runtime_error,
-                                   "stored state of customer " + id + " is unreadable: " + error);
+        if (is_alias_record(*record)) {
+            if (auto alias = decode_alias_record(*record, error)) {
+                stored.alias_of = std::move(alias->canonical);
+                return stored;
+            }
+        } else if (auto restored = decode_customer(*record, context.engine->model(), error)) {
+            stored.state = std::move(*restored);
+            return stored;
         }
-        return std::optional<CustomerState>(std::move(*restored));
+        spdlog::error("stored customer unreadable customer={} error={}", id, error);
+        return caf::make_error(caf::sec::runtime_error,
+                               "stored state of customer " + id + " is unreadable: " + error);
     }
-    if (if_unknown == IfUnknown::skip) return std::optional<CustomerState>();
-    CustomerState fresh;
-    fresh.id = id;
-    return std::optional<CustomerState>(std::move(fresh));
+    if (if_unknown == IfUnknown::skip) return stored;
+    stored.state.emplace();
+    stored.state->id = id;
+    return stored;
+}
+
+std::vector<std::string> stored_aliases(const RecordStore& store, const std::string& canonical) {
+    auto bytes = store.read(Table::aliases, canonical);
+    if (!bytes) return {};
+    std::string error;
+    auto aliases = decode_alias_list(*bytes, error);
+    if (!aliases) {
+        spdlog::error("alias list unreadable customer={} error={}", canonical, error);
+        return {};
+    }
+    return std::move(*aliases);
 }
 
 TimeMs system_now_ms() {
@@ -246,6 +373,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
         [self, routing](wakeup_atom, TimeMs scheduled_for) {
             Routing& r = *routing;
             if (r.wakeup_at == scheduled_for) r.wakeup_at.reset();
+            if (r.frozen) return;  // thawed, it schedules its wake-up again
             const TimeMs now = r.context->now();
             const std::optional<TimeMs> due = r.context->engine->next_due(self->state);
             r.context->engine->fire_due(self->state, now, scratch_effects());
@@ -269,9 +397,30 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             }
             schedule_wakeup(self, r);
         },
-        [self](lookup_atom) {
-            return CustomerLookup{true, self->state};
+        [self, routing](lookup_atom) {
+            return CustomerLookup{true, self->state,
+                                  stored_aliases(*routing->context->store, self->state.id)};
         },
+        [self, routing](freeze_atom) -> caf::result<std::string> {
+            auto promise = self->make_response_promise<std::string>();
+            self->request(routing->context->store_writer, caf::infinite, commit_atom::value,
+                          store_barrier(self->state.id), EventOutcome::accepted)
+                .await(
+                    [self, routing, promise](EventOutcome) mutable {
+                        routing->frozen = true;
+                        promise.deliver(
+                            encode_customer(self->state, routing->context->engine->model()));
+                    },
+                    [promise](caf::error& e) mutable { promise.deliver(std::move(e)); });
+            return promise;
+        },
+        [self, routing](merged_atom, bool merged) {
+            if (merged) return self->quit();
+            routing->frozen = false;
+            routing->wakeup_at.reset();
+            schedule_wakeup(self, *routing);
+        },
+        [self, routing](merge_atom, MergeIn& in) { return merge_alias(self, routing, in); },
         [self, routing](passivate_atom) {
             // After every request of this actor (one sender's messages keep their order).
             self->send(routing->context->coordinator, passivate_atom::value, self->state.id);

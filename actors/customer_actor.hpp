@@ -11,7 +11,14 @@
 //   (event_atom, Event, Ticket) from its shard: no answer; the store writer sends the
 //                        outcome to the sender (the shard) with the ticket after commit
 //   (wakeup_atom, TimeMs) from itself: fire the timers due by now
-//   (lookup_atom)        -> CustomerLookup with the live state
+//   (lookup_atom)        -> CustomerLookup with the live state and the stored aliases
+//   (freeze_atom)        from its shard, for an identify: -> its encoded state once all it sent
+//                        the store writer is committed; then it takes nothing but
+//                        (merged_atom, bool): true ends it, false thaws it
+//   (merge_atom, MergeIn) -> MergeDone, from its shard: merges the alias into this customer
+//                        (state/journey/identity.hpp), applies the identify event, and commits
+//                        all of it in one batch through the coordinator, which merges the
+//                        contact histories; nothing else is handled until that commit answers
 //   (passivate_atom)     from its shard: ends the actor once everything it sent to the
 //                        store writer is committed (its state is then fully in the store)
 //   (restore_atom)       from the store writer: a commit of its records failed; it reads its
@@ -42,16 +49,28 @@ struct CustomerContext {
     DurationMs idle_after = 0;           // passivate customers idle this long; 0: never
     // The actions' outcome counts the customers rank by and add to (null: no catalogue learns).
     std::shared_ptr<ActionTotals> action_totals;
+    size_t max_aliases = 50;  // [identity] max_aliases
+    // Whether this node owns a customer id (ClusterOwnership); null on a single node.
+    std::function<bool(std::string_view)> owns;
 };
 
 enum class IfUnknown { create, skip };
 
+// What the store holds under an id: a customer's state, or the id's canonical customer when
+// it is an alias (state/journey/identity.hpp), or neither.
+struct StoredCustomer {
+    std::optional<CustomerState> state;  // none for an alias, or an unknown id with skip
+    std::string alias_of;                // set for an alias
+};
+
 // The customer's state to start an actor with, or to restore one to after a failed commit:
-// its stored record, or a new customer's (IfUnknown::create). nullopt for an unknown id with
-// IfUnknown::skip; an error when the stored record cannot be read back.
-caf::expected<std::optional<CustomerState>> stored_customer(const CustomerContext& context,
-                                                            const std::string& id,
-                                                            IfUnknown if_unknown);
+// its stored record, or a new customer's (IfUnknown::create). An error when the stored record
+// cannot be read back.
+caf::expected<StoredCustomer> stored_customer(const CustomerContext& context, const std::string& id,
+                                              IfUnknown if_unknown);
+
+// The aliases of a canonical customer as the store lists them (Table::aliases).
+std::vector<std::string> stored_aliases(const RecordStore& store, const std::string& canonical);
 
 // `initial`: a new customer (only the id set) or one restored from its store record; the
 // actor arms a wake-up for the earliest timer it holds.

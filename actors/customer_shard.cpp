@@ -10,20 +10,39 @@ namespace journeyd {
 
 namespace {
 
-// A request that arrived while its customer was passivating: resumed with the successor
-// actor, or failed when none can be made.
-struct Waiting {
-    std::function<void(const caf::actor&)> resume;
-    std::function<void(const caf::error&)> fail;
-};
+// A message that arrived while its customer was passivating or merging: handled again, in order,
+// once the old actor is gone (so two actors never hold one customer) or the merge is over (it
+// then finds the customer's actor, or its canonical customer).
+using Waiting = std::function<void()>;
 
 struct Entry {
     caf::actor actor;
     TimeMs last_used = 0;
     bool passivating = false;
-    // Requests that arrived while the actor was passivating, replayed in order to its
-    // successor once the old actor is gone (so two actors never hold one customer).
+    bool merging = false;  // its state is on its way to the customer an identify named
     std::vector<Waiting> waiting;
+
+    bool held() const { return passivating || merging; }
+};
+
+// The canonical ids of aliases this shard forwarded to lately, so that an alias's events do
+// not read its alias record each time. Cleared when full: an entry is never wrong, only a hop
+// short when its canonical customer merged on (that customer's shard forwards again).
+class AliasCache {
+  public:
+    static constexpr size_t kCapacity = 16384;
+
+    const std::string* find(const std::string& alias) const {
+        auto it = canonical_.find(alias);
+        return it == canonical_.end() ? nullptr : &it->second;
+    }
+    void remember(const std::string& alias, const std::string& canonical) {
+        if (canonical_.size() >= kCapacity) canonical_.clear();
+        canonical_[alias] = canonical;
+    }
+
+  private:
+    std::unordered_map<std::string, std::string> canonical_;
 };
 
 // A batch of events (one request), answered together once every event's result is in.
@@ -31,6 +50,7 @@ struct Entry {
 // writer, several to a message (committed_atom).
 struct Batch {
     caf::response_promise promise;
+    bool single = false;  // one event asked alone: answered with its EventOutcome
     std::vector<EventResult> results;
     // Per slot: the id of the customer actor its ticket went to, so that the tickets of an
     // actor that ends unexpectedly can be failed; 0 while it waits for a successor actor.
@@ -49,33 +69,45 @@ class Shard {
     Shard(caf::event_based_actor* self, std::shared_ptr<const CustomerContext> context)
         : self_(self), context_(std::move(context)) {}
 
-    // Routes a request for `id` to its actor, activating one if needed; the answer comes
-    // from the actor (delegation) or, while the customer is passivating, later.
+    // The shards of this node, where an alias's messages go to reach its canonical customer.
+    void set_shards(std::vector<caf::actor> shards) { shards_ = ShardRouter(std::move(shards)); }
+
+    // For an alias, the request to make of its canonical customer instead (whose shard answers
+    // it), or why there is none.
+    using ForCanonical = std::function<caf::expected<caf::message>(const std::string& canonical)>;
+
+    // Routes a request for `id` to its actor, activating one if needed; the answer comes from
+    // the actor or, for an alias, from its canonical customer (delegation), later while the
+    // customer is passivating or merging.
     caf::result<caf::message> route(const std::string& id, caf::message request,
-                                    IfUnknown if_unknown) {
-        auto it = registry_.by_id.find(id);
-        if (it != registry_.by_id.end() && it->second.passivating) {
-            auto promise = self_->make_response_promise();
-            it->second.waiting.push_back(
-                {[promise, request](const caf::actor& actor) mutable {
-                     promise.delegate(actor, std::move(request));
-                 },
-                 [promise](const caf::error& error) mutable { promise.deliver(error); }});
-            return promise;
-        }
-        if (it == registry_.by_id.end()) {
-            auto initial = stored_customer(*context_, id, if_unknown);
-            if (!initial) return initial.error();
-            if (!*initial) return caf::make_message(CustomerLookup{});
-            it = activate(std::move(**initial));
-        }
-        it->second.last_used = context_->now();
-        return self_->delegate(it->second.actor, std::move(request));
+                                    IfUnknown if_unknown, ForCanonical for_canonical) {
+        auto promise = self_->make_response_promise();
+        dispatch(id, std::move(request), if_unknown, std::move(for_canonical), promise);
+        return promise;
+    }
+
+    // A merge into in.into (from the alias's shard), resolved like any id. Refused while that
+    // customer is itself being merged: two ids merging into each other would wait for each other.
+    caf::result<caf::message> merge_into(MergeIn& in) {
+        auto live = registry_.by_id.find(in.into);
+        if (live != registry_.by_id.end() && live->second.merging)
+            return identify_error(in.into + " is being merged into another customer; retry");
+        const std::string into = in.into;
+        caf::message message = caf::make_message(merge_atom::value, in);
+        return route(into, message, IfUnknown::create,
+                     [in](const std::string& canonical) mutable -> caf::expected<caf::message> {
+                         if (canonical == in.alias)
+                             return identify_error(in.into + " is an alias of " + in.alias +
+                                                   ": the merge would make a cycle");
+                         in.into = canonical;
+                         return caf::make_message(merge_atom::value, in);
+                     });
     }
 
     // A batch of events: each goes to its customer with a ticket; the batch is answered
-    // with one EventResult per event, in batch order, once all are in.
-    caf::response_promise batch(std::vector<Event>& events) {
+    // with one EventResult per event, in batch order, once all are in. `single`: one event
+    // asked alone, answered with its EventOutcome (or error).
+    caf::response_promise batch(std::vector<Event>& events, bool single = false) {
         auto promise = self_->make_response_promise();
         if (events.empty()) {
             promise.deliver(std::vector<EventResult>());
@@ -84,6 +116,7 @@ class Shard {
         const uint64_t id = next_batch_++;
         Batch& batch = batches_[id];
         batch.promise = promise;
+        batch.single = single;
         batch.results.resize(events.size());
         batch.held_by.assign(events.size(), caf::invalid_actor_id);
         batch.done.assign(events.size(), false);
@@ -112,52 +145,55 @@ class Shard {
     // (customer_actor.cpp), and an index entry may be early (StoreRecord::index_lower_bound):
     // its answer to the call puts the entry right.
     void wake(const std::string& id) {
-        if (const caf::actor* actor = stored_actor(id, "timer cannot fire"))
-            self_->send(*actor, wakeup_atom::value, kSweeperWakeup);
+        auto live = registry_.by_id.find(id);
+        if (live != registry_.by_id.end() && live->second.held()) return;
+        if (live == registry_.by_id.end()) {
+            auto found = find(id, IfUnknown::skip);
+            if (!found) {
+                spdlog::warn("timer cannot fire customer={} error={}", id,
+                             caf::to_string(found.error()));
+                return;
+            }
+            live = found->live;  // an alias has no timers of its own
+            if (live == registry_.by_id.end()) return;
+        }
+        self_->send(live->second.actor, wakeup_atom::value, kSweeperWakeup);
     }
 
     // Unlike a due timer, which the successor finds in its record, a notice held back here
-    // would wait for the next start: one for a passivating customer goes to its successor.
-    void announce(const GoalNotice& notice) {
+    // would wait for the next start: one for a passivating or merging customer goes to its
+    // successor, or to the customer it merged into.
+    void announce(GoalNotice notice) {
         auto live = registry_.by_id.find(notice.customer);
-        if (live != registry_.by_id.end() && live->second.passivating) {
+        if (live != registry_.by_id.end() && live->second.held()) {
             live->second.waiting.push_back(
-                {[self = self_, notice](const caf::actor& actor) {
-                     self->send(actor, notice_atom::value, notice);
-                 },
-                 [notice](const caf::error& error) {
-                     spdlog::warn("action notice not taken customer={} decision_id={} error={}",
-                                  notice.customer, notice.decision_id, caf::to_string(error));
-                 }});
+                [this, notice]() mutable { announce(std::move(notice)); });
             return;
         }
-        if (const caf::actor* actor = stored_actor(notice.customer, "action notice not taken"))
-            self_->send(*actor, notice_atom::value, notice);
-    }
-
-    // The live actor of a stored customer, activated if need be; null when the customer is
-    // not stored, is passivating, or cannot be read (logged with `failure`).
-    const caf::actor* stored_actor(const std::string& id, const char* failure) {
-        auto live = registry_.by_id.find(id);
-        if (live != registry_.by_id.end() && live->second.passivating) return nullptr;
         if (live == registry_.by_id.end()) {
-            auto initial = stored_customer(*context_, id, IfUnknown::skip);
-            if (!initial) {
-                spdlog::warn("{} customer={} error={}", failure, id,
-                             caf::to_string(initial.error()));
-                return nullptr;
+            auto found = find(notice.customer, IfUnknown::skip);
+            if (!found) {
+                spdlog::warn("action notice not taken customer={} decision_id={} error={}",
+                             notice.customer, notice.decision_id, caf::to_string(found.error()));
+                return;
             }
-            if (!*initial) return nullptr;
-            live = activate(std::move(**initial));
+            if (!found->canonical.empty()) {
+                notice.customer = found->canonical;
+                self_->send(shards_.shard_for(notice.customer), notice_atom::value,
+                            std::move(notice));
+                return;
+            }
+            live = found->live;
+            if (live == registry_.by_id.end()) return;
         }
-        return &live->second.actor;
+        self_->send(live->second.actor, notice_atom::value, std::move(notice));
     }
 
     // Asks every customer idle since before `idle_since` to passivate.
     void passivate_idle(TimeMs idle_since) {
         size_t asked = 0;
         for (auto& [id, entry] : registry_.by_id) {
-            if (entry.passivating || entry.last_used >= idle_since) continue;
+            if (entry.held() || entry.last_used >= idle_since) continue;
             entry.passivating = true;
             self_->send(entry.actor, passivate_atom::value);
             ++asked;
@@ -185,18 +221,9 @@ class Shard {
                                                 " ended before its event was committed: " +
                                                 caf::to_string(down.reason)));
         auto waiting = std::move(entry->second.waiting);
-        const std::string customer = std::move(id->second);
         registry_.by_id.erase(entry);
         registry_.id_of.erase(id);
-        if (waiting.empty()) return;
-        auto initial = stored_customer(*context_, customer, IfUnknown::create);
-        if (!initial) {
-            for (Waiting& request : waiting) request.fail(initial.error());
-            return;
-        }
-        auto revived = activate(std::move(**initial));
-        revived->second.last_used = context_->now();
-        for (Waiting& request : waiting) request.resume(revived->second.actor);
+        for (Waiting& again : waiting) again();
     }
 
     void end_all() {
@@ -205,29 +232,173 @@ class Shard {
     }
 
   private:
-    // One event of a batch: routed like route() does, but sent with its ticket rather than
-    // asked, so that its outcome comes back in the store writer's message for the commit.
+    static caf::error identify_error(std::string text) {
+        return caf::make_error(caf::sec::runtime_error, "identify: " + std::move(text));
+    }
+
+    // What the store holds for an id without a live actor here: an activated actor, or the
+    // canonical id of an alias, or neither (an unknown id with IfUnknown::skip).
+    struct Found {
+        std::unordered_map<std::string, Entry>::iterator live;
+        std::string canonical;
+    };
+    caf::expected<Found> find(const std::string& id, IfUnknown if_unknown) {
+        Found found{registry_.by_id.end(), {}};
+        if (const std::string* canonical = alias_cache_.find(id)) {
+            found.canonical = *canonical;
+            return found;
+        }
+        auto stored = stored_customer(*context_, id, if_unknown);
+        if (!stored) return stored.error();
+        if (!stored->alias_of.empty()) {
+            alias_cache_.remember(id, stored->alias_of);
+            found.canonical = std::move(stored->alias_of);
+        } else if (stored->state) {
+            found.live = activate(std::move(*stored->state));
+        }
+        return found;
+    }
+
+    void dispatch(const std::string& id, caf::message request, IfUnknown if_unknown,
+                  const ForCanonical& for_canonical, caf::response_promise promise) {
+        auto it = registry_.by_id.find(id);
+        if (it != registry_.by_id.end() && it->second.held()) {
+            it->second.waiting.push_back(
+                [=]() mutable { dispatch(id, request, if_unknown, for_canonical, promise); });
+            return;
+        }
+        if (it == registry_.by_id.end()) {
+            auto found = find(id, if_unknown);
+            if (!found) {
+                promise.deliver(found.error());
+                return;
+            }
+            if (!found->canonical.empty()) {
+                auto redirected = for_canonical(found->canonical);
+                if (!redirected)
+                    promise.deliver(redirected.error());
+                else
+                    promise.delegate(shards_.shard_for(found->canonical), std::move(*redirected));
+                return;
+            }
+            if (found->live == registry_.by_id.end()) {
+                promise.deliver(CustomerLookup{});
+                return;
+            }
+            it = found->live;
+        }
+        it->second.last_used = context_->now();
+        promise.delegate(it->second.actor, std::move(request));
+    }
+
+    // One event of a batch: sent to its customer with its ticket, so that its outcome comes
+    // back in the store writer's message for the commit; an alias's goes to its canonical
+    // customer, and an identify starts a merge.
     void deliver(Event event, Ticket ticket) {
         // Its commit would go nowhere: a plain message to an ended actor is dropped unanswered.
         if (writer_gone_) return finish(ticket, failed(writer_gone_));
         const std::string id = event.customer;
         auto it = registry_.by_id.find(id);
-        if (it != registry_.by_id.end() && it->second.passivating) {
+        if (it != registry_.by_id.end() && it->second.held()) {
             auto shared = std::make_shared<Event>(std::move(event));
             it->second.waiting.push_back(
-                {[this, shared, ticket](const caf::actor& actor) {
-                     send_ticket(actor, std::move(*shared), ticket);
-                 },
-                 [this, ticket](const caf::error& error) { finish(ticket, failed(error)); }});
+                [this, shared, ticket] { deliver(std::move(*shared), ticket); });
             return;
         }
         if (it == registry_.by_id.end()) {
-            auto initial = stored_customer(*context_, id, IfUnknown::create);
-            if (!initial) return finish(ticket, failed(initial.error()));
-            it = activate(std::move(**initial));
+            auto found = find(id, IfUnknown::create);
+            if (!found) return finish(ticket, failed(found.error()));
+            if (!found->canonical.empty())
+                return forward(std::move(event), ticket, found->canonical);
+            it = found->live;
         }
         it->second.last_used = context_->now();
+        if (event.type == kIdentifyEventType) {
+            std::string into = identify_target(event);
+            // Sent as an alias of the customer it names: one customer already, a plain event.
+            if (into != id) return begin_merge(it, std::move(event), ticket, std::move(into));
+        }
         send_ticket(it->second.actor, std::move(event), ticket);
+    }
+
+    // An alias's event, applied by its canonical customer, through that customer's shard. Its
+    // events go there in the order they came, one request each.
+    void forward(Event event, Ticket ticket, const std::string& canonical) {
+        if (event.sent_as.empty()) event.sent_as = event.customer;
+        event.customer = canonical;
+        std::vector<Event> one;
+        one.push_back(std::move(event));
+        self_
+            ->request(shards_.shard_for(canonical), caf::infinite, event_atom::value,
+                      std::move(one))
+            .then(
+                [this, ticket](std::vector<EventResult>& results) {
+                    if (results.size() == 1) return finish(ticket, std::move(results[0]));
+                    EventResult missing;
+                    missing.error = "no result from the canonical customer";
+                    finish(ticket, std::move(missing));
+                },
+                [this, ticket](caf::error& error) { finish(ticket, failed(error)); });
+    }
+
+    // The customer of `it` (the alias) merges into `into`: its actor commits what it sent and
+    // hands over its state (freeze); the canonical customer's actor merges and commits; then the
+    // alias's actor ends and what waited for it goes to the canonical customer. On failure the
+    // alias's actor goes on, and so does what waited.
+    void begin_merge(std::unordered_map<std::string, Entry>::iterator it, Event event,
+                     Ticket ticket, std::string into) {
+        const std::string id = it->first;
+        if (context_->owns && !context_->owns(into))
+            return finish(
+                ticket, failed(identify_error(id + " and " + into +
+                                              " are owned by different cluster members; a merge "
+                                              "across members is not supported in this version")));
+        it->second.merging = true;
+        const caf::actor actor = it->second.actor;
+        auto held = batches_.find(ticket.batch);
+        if (held != batches_.end()) held->second.held_by[ticket.slot] = actor.id();
+        auto ended = [this, id, actor, ticket](caf::error& error) {
+            end_merge(id, actor, ticket, {}, error);
+        };
+        self_->request(actor, caf::infinite, freeze_atom::value)
+            .then(
+                [this, id, actor, ticket, ended, into, event](std::string& record) mutable {
+                    MergeIn in{id, into, std::move(record), stored_aliases(*context_->store, id),
+                               std::move(event)};
+                    self_
+                        ->request(shards_.shard_for(into), caf::infinite, merge_atom::value,
+                                  std::move(in))
+                        .then(
+                            [this, id, actor, ticket](MergeDone& done) {
+                                end_merge(id, actor, ticket, done.canonical, {});
+                            },
+                            ended);
+                },
+                ended);
+    }
+
+    void end_merge(const std::string& id, const caf::actor& actor, Ticket ticket,
+                   const std::string& canonical, const caf::error& error) {
+        auto it = registry_.by_id.find(id);
+        // Else the actor ended meanwhile; on_down failed its ticket and let the waiting go on.
+        const bool ours = it != registry_.by_id.end() && it->second.actor == actor;
+        if (canonical.empty()) {
+            finish(ticket, failed(error));
+            self_->send(actor, merged_atom::value, false);
+            if (!ours) return;
+            it->second.merging = false;
+            for (Waiting& again : std::exchange(it->second.waiting, {})) again();
+            return;
+        }
+        alias_cache_.remember(id, canonical);
+        finish(ticket, EventResult{});
+        self_->send(actor, merged_atom::value, true);
+        if (!ours) return;
+        std::vector<Waiting> waiting = std::move(it->second.waiting);
+        registry_.id_of.erase(actor.address());
+        registry_.by_id.erase(it);
+        --context_->metrics->customers_live;
+        for (Waiting& again : waiting) again();
     }
 
     void send_ticket(const caf::actor& customer, Event event, Ticket ticket) {
@@ -248,7 +419,14 @@ class Shard {
         batch.held_by[ticket.slot] = caf::invalid_actor_id;
         batch.results[ticket.slot] = std::move(result);
         if (--batch.outstanding > 0) return;
-        batch.promise.deliver(std::move(batch.results));
+        if (!batch.single) {
+            batch.promise.deliver(std::move(batch.results));
+        } else if (!batch.results[0].error.empty()) {
+            batch.promise.deliver(caf::make_error(caf::sec::runtime_error, batch.results[0].error));
+        } else {
+            batch.promise.deliver(batch.results[0].duplicate ? EventOutcome::duplicate
+                                                             : EventOutcome::accepted);
+        }
         batches_.erase(it);
     }
 
@@ -288,7 +466,7 @@ class Shard {
         ++context_->metrics->customers_live;
         registry_.id_of.emplace(actor.address(), id);
         return registry_.by_id
-            .emplace(std::move(id), Entry{std::move(actor), context_->now(), false, {}})
+            .emplace(std::move(id), Entry{std::move(actor), context_->now(), false, false, {}})
             .first;
     }
 
@@ -298,6 +476,8 @@ class Shard {
     std::unordered_map<uint64_t, Batch> batches_;
     uint64_t next_batch_ = 0;
     caf::error writer_gone_;  // set once the store writer ended
+    ShardRouter shards_;      // this node's shards (shards_atom)
+    AliasCache alias_cache_;
 };
 
 }  // namespace
@@ -319,17 +499,26 @@ caf::behavior customer_shard(caf::event_based_actor* self,
     };
     if (idle_after > 0) check_idle_later();
     return {
-        [shard](event_atom atom, Event& event) {
-            const std::string id = event.customer;
-            return shard->route(id, caf::make_message(atom, std::move(event)), IfUnknown::create);
+        [shard](event_atom, Event& event) {
+            std::vector<Event> one;
+            one.push_back(std::move(event));
+            return shard->batch(one, true);
         },
         [shard](event_atom, std::vector<Event>& events) { return shard->batch(events); },
         [shard](committed_atom, CommittedTickets& committed) { shard->committed(committed); },
         [shard](lookup_atom atom, const std::string& id) {
-            return shard->route(id, caf::make_message(atom), IfUnknown::skip);
+            return shard->route(
+                id, caf::make_message(atom), IfUnknown::skip,
+                [atom](const std::string& canonical) -> caf::expected<caf::message> {
+                    return caf::make_message(atom, canonical);
+                });
+        },
+        [shard](merge_atom, MergeIn& in) { return shard->merge_into(in); },
+        [shard](shards_atom, std::vector<caf::actor>& shards) {
+            shard->set_shards(std::move(shards));
         },
         [shard](timer_due_atom, const std::string& id) { shard->wake(id); },
-        [shard](notice_atom, const GoalNotice& notice) { shard->announce(notice); },
+        [shard](notice_atom, GoalNotice& notice) { shard->announce(std::move(notice)); },
         [shard, context, idle_after, check_idle_later](passivate_idle_atom) {
             shard->passivate_idle(context->now() - idle_after);
             check_idle_later();
@@ -341,6 +530,8 @@ ShardRouter::ShardRouter(caf::actor_system& system, std::shared_ptr<const Custom
                          size_t shard_count) {
     for (size_t i = 0; i < std::max<size_t>(1, shard_count); ++i)
         shards_.push_back(system.spawn(customer_shard, context));
+    // Each shard forwards an alias's messages to the shard of its canonical customer.
+    for (const caf::actor& shard : shards_) caf::anon_send(shard, shards_atom::value, shards_);
 }
 
 const caf::actor& ShardRouter::shard_for(std::string_view customer) const {

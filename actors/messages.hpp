@@ -27,8 +27,8 @@
 #include "state/codec/event_codec.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/event.hpp"
-#include "state/pressure/goal_notice.hpp"
 #include "state/pressure/contact_request.hpp"
+#include "state/pressure/goal_notice.hpp"
 #include "state/pressure/pressure_ledger.hpp"
 #include "state/pressure/rate_lease.hpp"
 #include "state/store/record_store.hpp"
@@ -66,6 +66,18 @@ using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 //   (std::string id) -> StoredRecord: admin API -> peer (this node's store is read directly).
 //   Wire: (std::string id) -> (bool found, std::string record): peer -> gateway.
 using record_atom = caf::atom_constant<caf::atom("record")>;
+// An identify event merges its customer (the alias) into the customer it names (docs/
+// architecture.md "Identify"):
+//   (MergeIn) -> MergeDone: the alias's shard -> the named customer's shard, which resolves
+//       that id and delegates to the canonical customer's actor; the actor commits the merge
+//       through the coordinator: (std::string alias, std::string canonical,
+//       std::vector<StoreRecord>) -> EventOutcome, answered once all of it is durable.
+using merge_atom = caf::atom_constant<caf::atom("merge")>;
+// () -> std::string record: shard -> the alias's actor, which takes no message but
+//   (merged_atom) from then on and answers once all it sent the store writer is committed.
+using freeze_atom = caf::atom_constant<caf::atom("freeze")>;
+// (bool merged): shard -> a frozen actor: merged, it ends without writing; else it goes on.
+using merged_atom = caf::atom_constant<caf::atom("merged")>;
 // (TimeMs scheduled_for): the wake-up the receiver scheduled for then is due. Customer actor
 // -> itself, delayed: fire the due timers (and shard -> customer with kSweeperWakeup, below).
 // Coordinator -> itself, delayed: the deferrals and arbitration windows due by now.
@@ -225,10 +237,25 @@ struct CommittedTickets {
     std::string error;
 };
 
-// The answer to (lookup_atom, customer id): the live state, if the customer exists.
+// The answer to (lookup_atom, customer id): the live state, if the customer exists, and its
+// aliases (an alias's id answers its canonical customer).
 struct CustomerLookup {
     bool found = false;
     CustomerState state;
+    std::vector<std::string> aliases;
+};
+
+// An alias's state on its way to the customer it merges into.
+struct MergeIn {
+    std::string alias;
+    std::string into;                  // the id it merges into, as resolved so far
+    std::string record;                // the alias's state (encode_customer)
+    std::vector<std::string> aliases;  // the alias's own aliases, which follow it
+    Event identify;                    // applied to the canonical customer with the merge
+};
+
+struct MergeDone {
+    std::string canonical;
 };
 
 // The answer to (record_atom, customer id): the customer's stored record, if any.
@@ -258,6 +285,9 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::Ticket)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::CommittedTickets)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::StoreRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::CustomerLookup)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::MergeIn)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::MergeDone)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::StoreRecord>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::ContactRequest)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::GoalNotice)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::ContactPreferences)

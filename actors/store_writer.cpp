@@ -344,6 +344,21 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
             waiter.answer = {ticket, outcome};
             arrive(self, *w, limits, std::move(record), std::move(waiter));
         },
+        // Records that must be durable together (an identify's merge): gathered as one, so no
+        // commit holds some of them; answered once, after the commit that holds them all.
+        [self, w, limits](commit_atom, std::vector<StoreRecord>& records, EventOutcome outcome) {
+            Waiters waiters(records.size());
+            if (!waiters.empty()) {
+                waiters.back().promise = requester(self);
+                waiters.back().answer.outcome = outcome;
+            }
+            if (!w->failing.empty()) return answer(waiters, w->failing);
+            for (size_t i = 0; i < records.size(); ++i) {
+                w->gathering.push_back(std::move(records[i]));
+                w->gathering_waiters.push_back(std::move(waiters[i]));
+            }
+            gathered(self, *w, limits);
+        },
         [self, w](flush_atom) {
             w->flush_scheduled = false;
             commit_gathered(self, *w);

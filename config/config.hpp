@@ -72,6 +72,11 @@ struct RuntimeSettings {
     bool realtime_coordinator = true;
 };
 
+// `[identity]`: limits of identify merges (docs/configuration.md).
+struct IdentitySettings {
+    uint64_t max_aliases = 50;  // aliases one customer may have; a merge beyond is refused
+};
+
 // `[cluster]`: the static member list. Empty members: a single
 // node, no middleman port. This node is the member named [node] name.
 struct ClusterMember {
@@ -92,6 +97,7 @@ struct Config {
     ClusterSettings cluster;
     IngestSettings ingest;
     RuntimeSettings runtime;
+    IdentitySettings identity;
     AdminSettings admin;
     DeliverySettings delivery;
     StoreSettings store;

@@ -24,8 +24,8 @@ std::string ConfigError::to_string() const {
 const std::vector<TableKeys>& known_config_keys() {
     static const std::vector<TableKeys> tables = {
         {kTopLevelTable,
-         {"node", "cluster", "admin", "ingest", "delivery", "store", "runtime", "journey",
-          "program", "pressure", "segment", "action", "decisioning", "experiment"}},
+         {"node", "cluster", "admin", "ingest", "delivery", "store", "runtime", "identity",
+          "journey", "program", "pressure", "segment", "action", "decisioning", "experiment"}},
         {"[node]", {"name", "data_dir", "ingest", "admin"}},
         {"[cluster]", {"members", "listen", "connect_timeout", "forward_timeout"}},
         {"[admin]",
@@ -36,6 +36,7 @@ const std::vector<TableKeys>& known_config_keys() {
         {"[delivery]", {"sink"}},
         {"[store]", {"sync", "applied_ids_retention", "max_size"}},
         {"[runtime]", {"idle_after", "realtime_coordinator"}},
+        {"[identity]", {"max_aliases"}},
         {"[journey]", {"stages", "initial_stage", "transition", "timer", "driver"}},
         {"[[journey.transition]]", {"from", "on", "count", "within", "to"}},
         {"[[journey.timer]]", {"name", "in", "after", "to"}},
@@ -210,6 +211,7 @@ class ConfigReader {
         read_ingest(top);
         read_store(top);
         read_runtime(top);
+        read_identity(top);
         read_journey(top);
         read_pressure(top);
         read_segments(top);
@@ -433,6 +435,16 @@ class ConfigReader {
             }
             *target = static_cast<uint64_t>(value->value);
         }
+    }
+
+    // [identity] max_aliases: how many aliases one customer may have (docs/configuration.md).
+    void read_identity(const Section& top) {
+        const std::optional<Section> identity = optional_table(top, "identity", "[identity]");
+        if (!identity) return;
+        check_known_keys(*identity);
+        uint64_t max_aliases = config_.identity.max_aliases;
+        read_limits(*identity, {{"max_aliases", &max_aliases}});
+        config_.identity.max_aliases = max_aliases;
     }
 
     // Extension: [runtime] idle_after = "10m" passivates customers idle that long ("0s": never).

@@ -19,10 +19,10 @@ Answer ActorAdminBackend::ask(const caf::actor& whom, Message&&... message) {
     return std::move(*answer);
 }
 
-std::optional<CustomerState> ActorAdminBackend::customer(const std::string& id) {
+std::optional<CustomerView> ActorAdminBackend::customer(const std::string& id) {
     auto found = ask<CustomerLookup>(setup_.router.customer(id), lookup_atom::value, id);
     if (!found.found) return std::nullopt;
-    return std::move(found.state);
+    return CustomerView{std::move(found.state), std::move(found.aliases)};
 }
 
 std::vector<Contact> ActorAdminBackend::contacts(const std::string& id) {
@@ -40,9 +40,18 @@ std::optional<std::string> ActorAdminBackend::stored_record(const std::string& i
 
 EventOutcome ActorAdminBackend::apply(Event event) {
     const CustomerRouter::Route owner = setup_.router.route(event.customer);
-    if (owner.local) return ask<EventOutcome>(owner.to, event_atom::value, std::move(event));
+    if (owner.local) {
+        try {
+            return ask<EventOutcome>(owner.to, event_atom::value, std::move(event));
+        } catch (const BackendUnavailable& e) {
+            if (refused_event(e.what())) throw EventRefused(e.what());
+            throw;
+        }
+    }
     const auto results =
         ask<std::vector<EventResult>>(owner.to, event_atom::value, std::vector<Event>{event});
+    if (results.size() == 1 && refused_event(results[0].error))
+        throw EventRefused(results[0].error);
     if (results.size() != 1 || !results[0].error.empty())
         throw BackendUnavailable(results.empty() ? "no result from the owner" : results[0].error);
     return results[0].duplicate ? EventOutcome::duplicate : EventOutcome::accepted;

@@ -40,7 +40,7 @@ class ActorAdminBackend : public AdminBackend {
   public:
     explicit ActorAdminBackend(ActorAdminBackendSetup setup) : setup_(std::move(setup)) {}
 
-    std::optional<CustomerState> customer(const std::string& id) override;
+    std::optional<CustomerView> customer(const std::string& id) override;
     std::vector<Contact> contacts(const std::string& id) override;
     std::vector<Decision> decisions(const std::string& id) override;
     std::optional<std::string> stored_record(const std::string& id) override;

@@ -17,6 +17,7 @@
 #include "state/decisioning/program_counts.hpp"
 #include "state/decisioning/uplift.hpp"
 #include "state/journey/flow_counters.hpp"
+#include "state/journey/identity.hpp"
 
 namespace journeyd {
 namespace {
@@ -243,6 +244,8 @@ AdminResponse AdminApi::handle(const AdminRequest& request) const {
         AdminResponse response = json_response(e.status, {{"error", e.message}});
         if (e.status == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
         return response;
+    } catch (const EventRefused& e) {
+        return json_response(409, {{"error", e.what()}});
     } catch (const BackendUnavailable& e) {
         return json_response(503,
                              {{"error", std::string("no answer from the runtime: ") + e.what()}});
@@ -544,9 +547,10 @@ AdminResponse AdminApi::stats() const {
     const ordered_json body = {
         {"node", setup_.node_name},
         {"customers_live", m.customers_live.load()},
-        {"customers_stored", stored.customers},
+        {"customers_stored", stored_customers(stored)},
         {"store",
-         {{"customers", stored.customers},
+         {{"customers", stored_customers(stored)},
+          {"aliases", stored.aliases},
           {"pending_timers", stored.pending_timers},
           {"pending_requests", stored.pending_requests},
           {"outbox", stored.outbox},
@@ -616,7 +620,11 @@ AdminResponse AdminApi::metrics() const {
     single("journeyd_customers_passivated_total", Type::counter,
            "Customer actors ended after being idle; the customer stays in the store.",
            m.passivations.load());
-    single("journeyd_customers_stored", Type::gauge, "Customers in the store.", stored.customers);
+    single("journeyd_customers_stored", Type::gauge, "Customers in the store.",
+           stored_customers(stored));
+    single("journeyd_store_aliases", Type::gauge,
+           "Ids identify made aliases of other customers (alias records in the store).",
+           stored.aliases);
     single("journeyd_store_pending_timers", Type::gauge,
            "Stored customers with a pending timer (the store's timer index).",
            stored.pending_timers);
@@ -719,17 +727,21 @@ AdminResponse AdminApi::customer(const std::vector<std::string>& path,
     if (!part.empty() && part != "decisions" && part != "actions")
         throw HttpError{404, "no such endpoint"};
     require_method(request, "GET");
-    const std::optional<CustomerState> found = backend_->customer(id);
+    const std::optional<CustomerView> found = backend_->customer(id);
     if (!found) throw HttpError{404, "customer \"" + id + "\" not found"};
-    if (part == "actions") return customer_actions(*found);
+    // An alias answers its canonical customer, whose id the state carries.
+    const std::string& canonical = found->state.id;
+    if (part == "actions") return customer_actions(found->state);
     if (part == "decisions") {
         json list = json::array();
-        for (const Decision& d : backend_->decisions(id))
+        for (const Decision& d : backend_->decisions(canonical))
             list.push_back(decision_json(d, setup_.engine->model(), setup_.policy));
         return json_response(200, list);
     }
-    json body = customer_json(*found, backend_->contacts(id), *setup_.engine);
-    if (auto owner = backend_->owner(id)) body["owner"] = *owner;
+    json body = customer_json(found->state, backend_->contacts(canonical), *setup_.engine);
+    body["aliases"] = found->aliases;
+    if (canonical != id) body["requested_as"] = id;
+    if (auto owner = backend_->owner(canonical)) body["owner"] = *owner;
     return json_response(200, body);
 }
 
@@ -739,6 +751,15 @@ AdminResponse AdminApi::stored_customer(const std::string& id) const {
     const std::optional<std::string> record = backend_->stored_record(id);
     if (!record) throw HttpError{404, "customer \"" + id + "\" has no stored record"};
     std::string error;
+    if (is_alias_record(*record)) {
+        const auto alias = decode_alias_record(*record, error);
+        if (!alias) throw HttpError{500, "stored record of " + id + " is unreadable: " + error};
+        return json_response(200, {{"id", id},
+                                   {"alias_of", alias->canonical},
+                                   {"record_bytes", record->size()},
+                                   {"record_format", static_cast<int>(kAliasRecordVersion)},
+                                   {"recent_event_ids", alias->recent_ids.size()}});
+    }
     const auto stored = decode_customer(*record, setup_.engine->model(), error);
     if (!stored) throw HttpError{500, "stored record of " + id + " is unreadable: " + error};
     json out = customer_json(*stored, {}, *setup_.engine);

@@ -27,6 +27,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -61,6 +62,17 @@ struct BackendUnavailable : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// Thrown by a backend when the runtime refused an event it cannot apply (an identify whose
+// merge would make a cycle or exceed max_aliases); answered 409.
+struct EventRefused : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Whether an event's error is the runtime refusing it rather than failing to answer.
+inline bool refused_event(std::string_view error) {
+    return error.substr(0, 10) == "identify: ";
+}
+
 // What /cluster shows: this node's view of every member (actors/cluster_status.hpp).
 struct ClusterView {
     bool clustered = false;  // false: a single node, `members` holds only this one
@@ -77,14 +89,20 @@ struct ClusterCounters {
     std::vector<std::string> partial;  // the members that did not answer, in list order
 };
 
+// A customer as GET /customers/{id} shows it.
+struct CustomerView {
+    CustomerState state;
+    std::vector<std::string> aliases;  // the ids identify made aliases of it, in joining order
+};
+
 // Thread-safety: implementations must allow calls from many threads at once (AdminApi).
 class AdminBackend {
   public:
     virtual ~AdminBackend() = default;
 
-    // The customer's live state (activated from the store if need be); nullopt when the
-    // customer was never seen.
-    virtual std::optional<CustomerState> customer(const std::string& id) = 0;
+    // The customer's live state (activated from the store if need be), and its aliases; for an
+    // alias, its canonical customer's. nullopt when the customer was never seen.
+    virtual std::optional<CustomerView> customer(const std::string& id) = 0;
     virtual std::vector<Contact> contacts(const std::string& id) = 0;
     virtual std::vector<Decision> decisions(const std::string& id) = 0;  // newest first
     // The customer's record as stored, without activating it; nullopt when there is none.

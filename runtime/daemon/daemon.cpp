@@ -14,6 +14,7 @@
 #include "runtime/daemon/own_thread.hpp"
 #include "runtime/daemon/start_line.hpp"
 #include "runtime/tls/tls_context.hpp"
+#include "state/cluster/cluster_ownership.hpp"
 #include "state/store/logged_store.hpp"
 #include "state/thread_name.hpp"
 
@@ -129,6 +130,13 @@ void Daemon::start() {
     context->metrics = metrics_;
     context->store = store_;
     context->idle_after = config_.runtime.idle_after;
+    context->max_aliases = config_.identity.max_aliases;
+    if (!config_.cluster.members.empty()) {
+        std::vector<std::string> members;
+        for (const ClusterMember& member : config_.cluster.members) members.push_back(member.name);
+        context->owns = [ownership = ClusterOwnership(members, config_.node.name)](
+                            std::string_view id) { return ownership.owns(id); };
+    }
     context->action_totals = std::make_shared<ActionTotals>(config_.journey, remote_counters);
     context->action_totals->load(store_->stats().actions);
     const size_t shards = std::max(2u, std::thread::hardware_concurrency()) * 2;

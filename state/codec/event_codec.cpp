@@ -55,6 +55,23 @@ std::string check_reserved_attrs(const nlohmann::json& attrs) {
     return {};
 }
 
+// `identify` names the id its customer is known as (docs/protocol.md "Identify").
+std::string check_identify(const Event& event) {
+    const nlohmann::json* as = nullptr;
+    if (event.attrs.is_object()) {
+        auto found = event.attrs.find("as");
+        if (found != event.attrs.end()) as = &*found;
+    }
+    if (as == nullptr || !as->is_string() || as->get_ref<const std::string&>().empty())
+        return "identify needs attrs.as: the id the customer is known as (a non-empty string)";
+    const std::string& known_as = as->get_ref<const std::string&>();
+    if (known_as.size() > kMaxIdBytes)
+        return "attrs.as must be 1.." + std::to_string(kMaxIdBytes) + " bytes";
+    if (known_as == event.customer)
+        return "identify: attrs.as names the customer itself (" + known_as + ")";
+    return {};
+}
+
 // msgpack floats can be NaN or infinite, JSON numbers cannot: such a value would show as
 // null in the admin API and never compare equal to itself in a profile.
 bool all_numbers_finite(const nlohmann::json& value) {
@@ -90,6 +107,7 @@ std::string read_event(const msgpack::object& o, TimeMs receive_time, Event& eve
         if (event.type == kProfileEventType)
             if (auto e = check_reserved_attrs(event.attrs); !e.empty()) return e;
     }
+    if (event.type == kIdentifyEventType) return check_identify(event);
     return {};
 }
 

@@ -12,6 +12,8 @@ namespace journeyd {
 
 // The event type whose attrs are merged into the customer's profile.
 inline constexpr const char* kProfileEventType = "profile";
+// The event type that makes its customer an alias of attrs.as (docs/protocol.md "Identify").
+inline constexpr const char* kIdentifyEventType = "identify";
 
 struct Event {
     std::string id;
@@ -19,6 +21,15 @@ struct Event {
     std::string type;
     TimeMs ts = 0;
     nlohmann::json attrs;
+    // The id the event was sent as, when that id is an alias of `customer` (set by the shard
+    // that resolved it); empty otherwise. A retry sent as the alias is a duplicate of what was
+    // applied under it before the merge.
+    std::string sent_as{};
 };
+
+// The id an identify event names (checked at decode: a non-empty string).
+inline std::string identify_target(const Event& event) {
+    return event.attrs.value("as", std::string());
+}
 
 }  // namespace journeyd

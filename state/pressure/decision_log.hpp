@@ -3,6 +3,7 @@
 // Not thread-safe: owned by the coordinator actor; the admin port asks the coordinator.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,19 @@ class DecisionLog {
     void restore(const std::string& customer, const std::vector<Decision>& newest_first) {
         auto& entries = by_customer_[customer];
         entries.assign(newest_first.begin(), newest_first.end());
+        if (entries.size() > per_customer_) entries.resize(per_customer_);
+    }
+
+    // An identify merged `alias` into `canonical`: one log, newest first, bounded as ever.
+    void merge(const std::string& alias, const std::string& canonical) {
+        std::vector<Decision>* found = by_customer_.find(alias);
+        if (found == nullptr || alias == canonical) return;
+        std::vector<Decision> from = std::move(*found);
+        by_customer_.erase(alias);
+        auto& entries = by_customer_[canonical];
+        entries.insert(entries.end(), from.begin(), from.end());
+        std::stable_sort(entries.begin(), entries.end(),
+                         [](const Decision& a, const Decision& b) { return a.at > b.at; });
         if (entries.size() > per_customer_) entries.resize(per_customer_);
     }
 

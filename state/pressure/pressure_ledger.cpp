@@ -142,6 +142,45 @@ void PressureLedger::forget(const std::string& customer) {
     customers_.erase(customer);
 }
 
+std::vector<ContactRequest> PressureLedger::merge(const std::string& alias,
+                                                  const std::string& canonical) {
+    std::vector<ContactRequest> moved;
+    CustomerLedger* found = customers_.find(alias);
+    if (found == nullptr || alias == canonical) return moved;
+    CustomerLedger from = std::move(*found);
+    customers_.erase(alias);
+    CustomerLedger& into = customers_[canonical];
+    const auto middle = into.sends.insert(into.sends.end(), from.sends.begin(), from.sends.end());
+    std::inplace_merge(into.sends.begin(), middle, into.sends.end(),
+                       [](const Contact& a, const Contact& b) { return a.at < b.at; });
+    if (!from.contenders.empty()) {
+        // The alias's window closes as the canonical's, unless that one has a window of its own.
+        const bool had_window = !into.contenders.empty();
+        for (ContactRequest& request : from.contenders) {
+            request.customer = canonical;
+            moved.push_back(request);
+            into.contenders.push_back(std::move(request));
+        }
+        for (auto it = arbitration_closes_.begin(); it != arbitration_closes_.end(); ++it) {
+            if (it->second != alias) continue;
+            if (had_window)
+                arbitration_closes_.erase(it);
+            else
+                it->second = canonical;
+            break;
+        }
+    }
+    if (from.deferred > 0) {
+        for (auto& [due, held] : deferred_)
+            if (held.request.customer == alias) {
+                held.request.customer = canonical;
+                moved.push_back(held.request);
+            }
+        into.deferred += from.deferred;
+    }
+    return moved;
+}
+
 void PressureLedger::defer(CustomerLedger& customer, TimeMs until, Held held) {
     ++customer.deferred;
     deferred_.emplace(until, std::move(held));

@@ -132,6 +132,11 @@ class PressureLedger {
     // are durable and restored at their next request, as after a restart.
     void forget(const std::string& customer);
     void restore(const std::string& customer, std::vector<Contact> sends);
+    // An identify merged `alias` into `canonical` (the caller restored both first): the alias's
+    // sends count against the canonical customer's caps and cooldowns, and its requests in an
+    // arbitration window or deferred become the canonical customer's. Returns those requests,
+    // re-addressed, for the caller to store again.
+    std::vector<ContactRequest> merge(const std::string& alias, const std::string& canonical);
 
     size_t held() const { return deferred_.size() + arbitration_closes_.size(); }
 

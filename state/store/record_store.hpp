@@ -41,8 +41,9 @@ enum class Table : uint8_t {
     outbox,        // decision id -> a send the delivery sink has not yet confirmed
     dead_letters,  // decision id -> a send the endpoint refused for good (DeadLetter)
     notices,       // decision id -> an action's send its customer has not yet heard of
+    aliases,       // canonical customer id -> its aliases (state/journey/identity.hpp)
 };
-constexpr size_t kTables = 5;
+constexpr size_t kTables = 6;
 
 struct TableWrite {
     Table table = Table::requests;
@@ -66,7 +67,8 @@ struct StoreRecord {
     std::optional<uint64_t> applied_event;
     TimeMs applied_at = 0;
     // With a record: the stage the customer left ("" when the record creates it) and the one
-    // it is in now, when they differ. The store counts customers per stage from these.
+    // it is in now, when they differ ("" for none: an alias record, state/journey/identity.hpp).
+    // The store counts customers per stage from these.
     std::optional<std::pair<std::string, std::string>> stage_move;
     // With a record: the segments the customer entered (true) or left (false), by name. The
     // store counts customers per segment from these.
@@ -123,7 +125,8 @@ struct DueTimer {
 };
 
 struct StoreStats {
-    uint64_t customers = 0;
+    uint64_t customers = 0;         // entries of the customers table, alias records included
+    int64_t aliases = 0;            // alias records among them
     uint64_t pending_timers = 0;    // customers in the timer index
     uint64_t applied_events = 0;    // event ids remembered for idempotency
     uint64_t bytes = 0;             // space the store uses
@@ -139,6 +142,12 @@ struct StoreStats {
     std::map<std::string, int64_t> counters;
 };
 
+// Customers the store holds, its alias records left out.
+inline uint64_t stored_customers(const StoreStats& stats) {
+    const uint64_t aliases = static_cast<uint64_t>(std::max<int64_t>(0, stats.aliases));
+    return stats.customers - std::min(stats.customers, aliases);
+}
+
 // Stores keep customers per stage and per segment as one table of counters: a stage under its
 // name, a segment under kSegmentCount + its name (a NUL first, which no stage name has), an
 // action's outcome under kActionCount + ["control_"] "sent:" | "success:" | "failure:" + its name;
@@ -146,6 +155,9 @@ struct StoreStats {
 // (state/decisioning/program_counts.hpp).
 inline const std::string kSegmentCount{"\0segment:", 9};
 inline const std::string kActionCount{"\0action:", 8};
+// Alias records (state/journey/identity.hpp) are entries of the customers table too: `customers`
+// counts them, `aliases` says how many of them there are.
+inline const std::string kAliasCount{"\0aliases", 8};
 
 // `control`: the goal windows of the action's control group (held out, would have been sent),
 // under "control_sent:" and so on.
@@ -163,7 +175,7 @@ inline std::string action_counter_key(std::string_view action, ActionOutcome out
 inline void count_moves(const StoreRecord& record, std::map<std::string, int64_t>& deltas) {
     if (record.stage_move) {
         if (!record.stage_move->first.empty()) --deltas[record.stage_move->first];
-        ++deltas[record.stage_move->second];
+        if (!record.stage_move->second.empty()) ++deltas[record.stage_move->second];
     }
     for (const auto& [segment, entered] : record.segment_moves)
         deltas[kSegmentCount + segment] += entered ? 1 : -1;
@@ -177,7 +189,9 @@ inline void add_counts(const std::map<std::string, int64_t>& counters, StoreStat
     };
     for (const auto& [key, count] : counters) {
         stats.counters[key] += count;
-        if (starts(key, kSegmentCount)) {
+        if (key == kAliasCount) {
+            stats.aliases += count;
+        } else if (starts(key, kSegmentCount)) {
             stats.customers_in_segment[key.substr(kSegmentCount.size())] += count;
         } else if (starts(key, kActionCount)) {
             const size_t colon = key.find(':', kActionCount.size());

@@ -24,11 +24,11 @@ class MemoryAdminBackend : public AdminBackend {
 
     bool unavailable = false;
 
-    std::optional<CustomerState> customer(const std::string& id) override {
+    std::optional<CustomerView> customer(const std::string& id) override {
         answer();
         auto it = customers_.find(id);
         if (it == customers_.end()) return std::nullopt;
-        return it->second;
+        return CustomerView{it->second, {}};
     }
 
     std::vector<Contact> contacts(const std::string& id) override {
