@@ -14,6 +14,7 @@
 #include "state/pressure/decision_log.hpp"
 #include "state/pressure/passivated_customers.hpp"
 #include "state/pressure/pending_decisions.hpp"
+#include "state/store/test_kill_point.hpp"
 
 namespace journeyd {
 namespace {
@@ -349,12 +350,16 @@ caf::result<EventOutcome> merge(Self self, const StatePtr& s, const std::string&
     auto promise = self->make_response_promise<EventOutcome>();
     self->request(s->setup.store_writer, caf::infinite, commit_atom::value, std::move(records),
                   EventOutcome::accepted)
-        .then([promise](EventOutcome outcome) mutable { promise.deliver(outcome); },
-              [promise, alias, canonical](caf::error& e) mutable {
-                  spdlog::error("identify not durable alias={} canonical={} error={}", alias,
-                                canonical, caf::to_string(e));
-                  promise.deliver(std::move(e));
-              });
+        .then(
+            [promise](EventOutcome outcome) mutable {
+                kill_point("identify_committed");
+                promise.deliver(outcome);
+            },
+            [promise, alias, canonical](caf::error& e) mutable {
+                spdlog::error("identify not durable alias={} canonical={} error={}", alias,
+                              canonical, caf::to_string(e));
+                promise.deliver(std::move(e));
+            });
     return promise;
 }
 

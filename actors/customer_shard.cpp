@@ -5,6 +5,7 @@
 
 #include "actors/messages.hpp"
 #include "state/stable_hash.hpp"
+#include "state/store/test_kill_point.hpp"
 
 namespace journeyd {
 
@@ -97,7 +98,8 @@ class Shard {
         return route(into, message, IfUnknown::create,
                      [in](const std::string& canonical) mutable -> caf::expected<caf::message> {
                          if (canonical == in.alias)
-                             return identify_error(in.into + " is an alias of " + in.alias +
+                             return identify_error(identify_target(in.identify) +
+                                                   " is already an alias of " + in.alias +
                                                    ": the merge would make a cycle");
                          in.into = canonical;
                          return caf::make_message(merge_atom::value, in);
@@ -363,6 +365,7 @@ class Shard {
         self_->request(actor, caf::infinite, freeze_atom::value)
             .then(
                 [this, id, actor, ticket, ended, into, event](std::string& record) mutable {
+                    kill_point("identify_frozen");
                     MergeIn in{id, into, std::move(record), stored_aliases(*context_->store, id),
                                std::move(event)};
                     self_

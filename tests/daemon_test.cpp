@@ -845,3 +845,165 @@ TEST_CASE("daemon: a send the endpoint refuses for good is parked, listed and se
     std::lock_guard<std::mutex> lock(mutex);
     CHECK(refused == 1);
 }
+
+namespace {
+
+std::string identity_config() {
+    return test_config(R"(
+[[program]]
+name = "nudge"
+on_event = "search"
+channel = "email"
+priority = "promotional"
+template = "nudge-1"
+
+[[pressure.cap]]
+channel = "email"
+max = 2
+per = "1d"
+
+[identity]
+max_aliases = 3
+)");
+}
+
+json identify(const std::string& id, const std::string& customer, const std::string& as) {
+    json e = event(id, customer, "identify");
+    e["attrs"] = {{"as", as}};
+    return e;
+}
+
+json profile(const std::string& id, const std::string& customer, const json& attrs) {
+    json e = event(id, customer, "profile");
+    e["attrs"] = attrs;
+    return e;
+}
+
+// The decisions of a customer, oldest first, as "program:outcome[:reason]".
+std::vector<std::string> decision_trail(const DaemonProcess& daemon, const std::string& id) {
+    std::vector<std::string> trail;
+    for (const json& d : get_json(daemon, "/customers/" + id + "/decisions")) {
+        std::string line = d["program"].get<std::string>() + ":" + d["outcome"].get<std::string>();
+        if (d["outcome"] != "send") line += ":" + d["reason"].get<std::string>();
+        trail.insert(trail.begin(), line);
+    }
+    return trail;
+}
+
+}  // namespace
+
+TEST_CASE("daemon: identify merges an anonymous id into a known customer, exactly once") {
+    DaemonProcess daemon(identity_config());
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    // The device browses anonymously: welcomed (an e-mail), exploring, with a profile.
+    CHECK(send_one(client, profile("p1", "device-42",
+                                   {{"color", "red"}, {"tz", "Europe/Paris"}}))["accepted"] == 1);
+    CHECK(send_one(client, event("v1", "device-42", "view"))["accepted"] == 1);
+    // Ann is known: welcomed too, still new.
+    CHECK(send_one(client, profile("p2", "ann",
+                                   {{"name", "Ann"}, {"tz", "Europe/Lisbon"}}))["accepted"] == 1);
+    REQUIRE(poll_until([&] { return decision_trail(daemon, "ann").size() == 1; }));
+    CHECK(get_json(daemon, "/stats")["stages"] ==
+          json({{"new", 1}, {"exploring", 1}, {"active", 0}, {"loyal", 0}, {"dormant", 0}}));
+
+    CHECK(send_one(client, identify("i1", "device-42", "ann"))["accepted"] == 1);
+    // The device's id answers Ann, with both profiles (Ann's values win) and the device's stage,
+    // since Ann was still new.
+    const json ann = get_json(daemon, "/customers/device-42");
+    CHECK(ann["id"] == "ann");
+    CHECK(ann["requested_as"] == "device-42");
+    CHECK(ann["aliases"] == json::array({"device-42"}));
+    CHECK(ann["profile"] == json({{"name", "Ann"}, {"color", "red"}, {"tz", "Europe/Lisbon"}}));
+    CHECK(ann["stage"] == "exploring");
+    CHECK(ann["events_seen"] == 4);
+    CHECK(get_json(daemon, "/customers/ann")["contacts"].size() == 2);
+    // Counts per stage: the device left its stage, Ann moved from new to it.
+    const json stats = get_json(daemon, "/stats");
+    CHECK(stats["stages"]["new"] == 0);
+    CHECK(stats["stages"]["exploring"] == 1);
+    CHECK(stats["customers_stored"] == 1);
+    CHECK(stats["store"]["aliases"] == 1);
+
+    // Caps count both ids' e-mails: the nudge is the third e-mail of the day.
+    CHECK(send_one(client, event("s1", "ann", "search"))["accepted"] == 1);
+    REQUIRE(poll_until([&] { return decision_trail(daemon, "ann").size() == 3; }));
+    CHECK(decision_trail(daemon, "ann") ==
+          std::vector<std::string>{"welcome:send", "welcome:send", "nudge:suppress:cap"});
+
+    // Retries are duplicates: an event sent as the device before the merge, and the identify.
+    CHECK(send_one(client, event("v1", "device-42", "view"))["duplicates"] == 1);
+    CHECK(send_one(client, identify("i1", "device-42", "ann"))["duplicates"] == 1);
+    // A new event sent as the device is Ann's.
+    CHECK(send_one(client, event("v2", "device-42", "view"))["accepted"] == 1);
+    CHECK(get_json(daemon, "/customers/ann")["events_seen"] == 6);
+
+    // Errors, per event: no `as`, `as` the customer itself, a cycle, and too many aliases.
+    json no_as = event("e1", "tablet", "identify");
+    std::vector<json> bad{no_as, identify("e2", "tablet", "tablet"),
+                          identify("e3", "ann", "device-42")};
+    client.send_frame(encode_batch(bad));
+    const json refused = client.read_response();
+    CHECK(refused["accepted"] == 0);
+    REQUIRE(refused["errors"].size() == 3);
+    CHECK(refused["errors"][0]["error"] ==
+          "identify needs attrs.as: the id the customer is known as (a non-empty string)");
+    CHECK(refused["errors"][1]["error"] == "identify: attrs.as names the customer itself (tablet)");
+    CHECK(refused["errors"][2]["error"] ==
+          "not applied: identify: device-42 is already an alias of ann: the merge would make a "
+          "cycle");
+
+    // A chain: the tablet becomes an alias of the phone, which becomes Ann's; the tablet then
+    // resolves to Ann, and max_aliases = 3 refuses a fourth.
+    CHECK(send_one(client, event("t1", "tablet", "view"))["accepted"] == 1);
+    CHECK(send_one(client, identify("t2", "tablet", "phone"))["accepted"] == 1);
+    CHECK(send_one(client, identify("t3", "phone", "ann"))["accepted"] == 1);
+    CHECK(get_json(daemon, "/customers/tablet")["id"] == "ann");
+    CHECK(get_json(daemon, "/customers/ann")["aliases"] ==
+          json::array({"device-42", "phone", "tablet"}));
+    CHECK(get_json(daemon, "/customers/tablet/record")["alias_of"] == "ann");
+    const json fourth = send_one(client, identify("w1", "watch", "ann"));
+    CHECK(fourth["accepted"] == 0);
+    CHECK(fourth["errors"][0]["error"] ==
+          "not applied: identify: ann would have 4 aliases, more than [identity] max_aliases = 3");
+    CHECK(send_one(client, event("w2", "watch", "view"))["accepted"] == 1);
+    CHECK(get_json(daemon, "/customers/watch")["id"] == "watch");
+
+    // All of it is durable: after kill -9 the aliases still answer Ann, duplicates still are.
+    const json before = get_json(daemon, "/customers/ann");
+    daemon.kill_hard();
+    daemon.restart();
+    IngestClient again = IngestClient::connect(daemon.ingest(), 10s);
+    const json restarted = get_json(daemon, "/customers/tablet");
+    for (const char* field : {"id", "aliases", "profile", "events_seen"})
+        CHECK(restarted[field] == before[field]);
+    CHECK(send_one(again, event("t1", "tablet", "view"))["duplicates"] == 1);
+    CHECK(send_one(again, event("v1", "device-42", "view"))["duplicates"] == 1);
+    const json after = get_json(daemon, "/stats");
+    CHECK(after["customers_stored"] == 2);  // ann and watch
+    CHECK(after["store"]["aliases"] == 3);
+}
+
+TEST_CASE("daemon: events for both ids during a merge are all applied, in order per id") {
+    DaemonProcess daemon(identity_config());
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    CHECK(send_one(client, event("a0", "anon", "view"))["accepted"] == 1);
+    CHECK(send_one(client, event("k0", "known", "view"))["accepted"] == 1);
+    // Frames pipelined around the identify: each sets a counter attribute of its id, so the
+    // profile ends with the last one applied; the merged profile keeps the known id's value
+    // and the anonymous id's attribute applied after the merge lands on the known customer.
+    constexpr int kFrames = 60;
+    for (int i = 0; i < kFrames; ++i) {
+        std::vector<json> batch{profile("a" + std::to_string(i + 1), "anon", {{"anon_seq", i}}),
+                                profile("k" + std::to_string(i + 1), "known", {{"known_seq", i}})};
+        if (i == kFrames / 2) batch.push_back(identify("merge", "anon", "known"));
+        client.send_frame(encode_batch(batch));
+    }
+    int accepted = 0;
+    for (int i = 0; i < kFrames; ++i) accepted += client.read_response()["accepted"].get<int>();
+    CHECK(accepted == 2 * kFrames + 1);
+    const json known = get_json(daemon, "/customers/anon");
+    CHECK(known["id"] == "known");
+    CHECK(known["events_seen"] == 2 * kFrames + 3);
+    CHECK(known["profile"]["anon_seq"] == kFrames - 1);
+    CHECK(known["profile"]["known_seq"] == kFrames - 1);
+}

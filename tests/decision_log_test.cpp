@@ -26,4 +26,24 @@ TEST_CASE("the decision log keeps each customer's newest decisions, newest first
     CHECK(decision_ids(log.newest_first("cy")) == std::vector<std::string>{"c5", "c4", "c3"});
 }
 
+TEST_CASE("a merge joins two customers' decisions, newest first, bounded") {
+    DecisionLog log(4);
+    auto at = [](const std::string& customer, const std::string& id, TimeMs when) {
+        Decision d = decision_of(customer, id);
+        d.at = when;
+        return d;
+    };
+    log.record(at("device", "d1", 10));
+    log.record(at("ann", "a1", 20));
+    log.record(at("device", "d2", 30));
+    log.record(at("ann", "a2", 40));
+    log.record(at("device", "d3", 50));
+    log.merge("device", "ann");
+    CHECK(decision_ids(log.newest_first("ann")) ==
+          std::vector<std::string>{"d3", "a2", "d2", "a1"});
+    CHECK(log.newest_first("device").empty());
+    log.merge("nobody", "ann");  // an alias with no decisions changes nothing
+    CHECK(log.newest_first("ann").size() == 4);
+}
+
 }  // namespace journeyd

@@ -407,3 +407,51 @@ TEST_CASE("ledger property: caps, quiet hours and consent hold; one final outcom
                 }
     }
 }
+
+TEST_CASE("ledger: a merge counts the alias's sends against the canonical customer's caps") {
+    LedgerHarness h;
+    CHECK(outcome_of(h.request(kWelcome, kNoon, "device")) == "send:ok");
+    CHECK(outcome_of(h.request(kPromo, kNoon + kMinute, "ann")) == "send:ok");
+    CHECK(h.ledger.merge("device", "ann").empty());
+    CHECK_FALSE(h.ledger.knows("device"));
+    const std::vector<Contact> both = h.ledger.contacts("ann");
+    REQUIRE(both.size() == 2);
+    CHECK(both[0].at == kNoon);  // by time, the alias's first
+    // Ann alone had room for one more e-mail; with the device's, the cap is reached.
+    CHECK(outcome_of(h.request(kPromo, kNoon + kHour, "ann")) == "suppress:cap");
+}
+
+TEST_CASE("ledger: a merge hands the alias's deferred and contending requests over, once") {
+    LedgerHarness h(R"(
+[pressure]
+hierarchy = ["service", "transactional", "lifecycle", "promotional"]
+arbitration_window = "2s"
+quiet_hours = { start = "22:00", end = "08:00" }
+)");
+    // At 23:00 UTC the device's request waits for quiet hours to end; the phone's contends in
+    // its arbitration window.
+    const TimeMs night = kNoon + 11 * kHour;
+    CHECK(h.request(kWelcome, night, "device").empty());
+    CHECK(h.advance(night + 2'000).size() == 1);  // deferred quiet_hours
+    CHECK(h.request(kPromo, night + 2'500, "phone").empty());
+    std::vector<ContactRequest> moved = h.ledger.merge("device", "ann");
+    REQUIRE(moved.size() == 1);
+    CHECK(moved[0].customer == "ann");
+    moved = h.ledger.merge("phone", "ann");
+    REQUIRE(moved.size() == 1);
+    CHECK(moved[0].customer == "ann");
+    CHECK(h.ledger.holds("ann"));
+    CHECK_FALSE(h.ledger.holds("device"));
+    // The phone's window closes as Ann's: its request is deferred to the morning, then both go.
+    const std::vector<Decision> closed = h.advance(night + 4'500);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].customer == "ann");
+    CHECK(closed[0].reason == "quiet_hours");
+    const std::vector<Decision> morning = h.advance(kNoon + 20 * kHour);
+    REQUIRE(morning.size() == 2);
+    for (const Decision& d : morning) {
+        CHECK(d.customer == "ann");
+        CHECK(d.outcome == Outcome::send);
+    }
+    CHECK_FALSE(h.ledger.holds("ann"));
+}
