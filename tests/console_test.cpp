@@ -201,6 +201,11 @@ TEST_CASE("console: the page looks a customer up with the token from the fragmen
                           {"type", type},
                           {"ts", now - static_cast<int64_t>(4 - others.size()) * kDay / 2}});
     others.push_back({{"id", "cy-view"}, {"customer", "cy"}, {"type", "view"}});
+    // Ann signs in on her phone: its id becomes an alias of hers.
+    others.push_back({{"id", "phone-identify"},
+                      {"customer", "ann-phone"},
+                      {"type", "identify"},
+                      {"attrs", {{"as", "ann"}}}});
     client.send_frame(encode_batch(others));
     REQUIRE(client.read_response()["accepted"] == others.size());
     const httplib::Headers auth{{"Authorization", std::string("Bearer ") + kToken}};
@@ -242,6 +247,7 @@ TEST_CASE("console: the page looks a customer up with the token from the fragmen
     CHECK(contains(dom, "<td>0 / 0, 3 open</td>"));
     CHECK(contains(dom, "<td>seller_tips</td><td>2</td><td>0</td><td>0</td><td>cap 2</td>"));
     CHECK(contains(dom, R"(id="customer-holdout">none</span>)"));
+    CHECK(contains(dom, R"(id="customer-aliases">ann-phone</span>)"));
     CHECK(contains(dom, R"(<section id="token-form" hidden="">)"));
     // The journey view, from /journey: stages with their customers, transitions as arcs.
     CHECK(contains(dom, R"(data-stage="loyal" data-customers="1")"));

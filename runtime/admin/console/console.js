@@ -265,7 +265,9 @@ function showCluster(cluster) {
 }
 
 function showCustomer(customer, decisions, actions) {
-  $("customer-id").textContent = customer.id;
+  $("customer-id").textContent = customer.id +
+      (customer.requested_as ? " (looked up as " + customer.requested_as + ")" : "");
+  $("customer-aliases").textContent = (customer.aliases || []).join(", ") || "no other id";
   $("customer-stage").textContent = customer.stage;
   $("customer-since").textContent = when(customer.stage_since);
   $("customer-events").textContent = number(customer.events_seen);
