@@ -145,6 +145,18 @@ class Gateway {
             atom, id);
     }
 
+    // A merge into a customer of this member, from the alias's member.
+    caf::result<caf::message> merge(const std::string& packed) {
+        std::string error;
+        auto in = decode_merge_in(packed, error);
+        if (!in) return caf::make_error(caf::sec::runtime_error, error);
+        if (auto refused = refusal(in->into)) return refused;
+        const caf::actor& shard = setup_.shards.shard_for(in->into);
+        return relay<MergeDone>(
+            shard, [](MergeDone& done) { return caf::make_message(done.canonical); },
+            merge_atom::value, std::move(*in));
+    }
+
     caf::result<caf::message> record(const std::string& id) {
         if (auto refused = refusal(id)) return refused;
         std::optional<std::string> stored = setup_.store->read(id);
@@ -223,6 +235,7 @@ caf::behavior cluster_gateway(caf::event_based_actor* self, GatewaySetup setup) 
         },
         [gateway](contacts_atom atom, const std::string& id) { return gateway->history(atom, id); },
         [gateway](record_atom, const std::string& id) { return gateway->record(id); },
+        [gateway](merge_atom, const std::string& packed) { return gateway->merge(packed); },
         [gateway](counters_atom) { return gateway->counters(); },
         [gateway](lease_atom, uint64_t member, const std::string& demand) {
             return gateway->lease(member, demand);

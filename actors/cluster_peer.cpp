@@ -124,7 +124,8 @@ class Peer {
                                 Message&&... message) {
         if (!gateway_) {
             status_.refused += count;
-            return caf::make_error(caf::sec::runtime_error, refusal(about));
+            // request_receiver_down: not sent (an identify's merge tells it from no answer).
+            return caf::make_error(caf::sec::request_receiver_down, refusal(about));
         }
         auto promise = self_->make_response_promise<Answer>();
         self_->request(gateway_, setup_.forward_timeout, std::forward<Message>(message)...)
@@ -139,8 +140,9 @@ class Peer {
                 },
                 [this, promise, about, count](caf::error& error) mutable {
                     status_.refused += count;
+                    // request_timeout: sent, outcome unknown (an identify's merge is asked again).
                     promise.deliver(caf::make_error(
-                        caf::sec::runtime_error,
+                        caf::sec::request_timeout,
                         "no answer from cluster member " + status_.name + " about " + about + " (" +
                             describe(self_->system(), error) +
                             "); the outcome there is unknown, sending the event again is safe"));
@@ -264,6 +266,14 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
         },
         [peer](decisions_atom atom, const std::string& id) {
             return peer->history_part(atom, id, &PressureHistory::decisions);
+        },
+        [peer](merge_atom atom, const MergeIn& in) {
+            return peer->forward<MergeDone>(
+                "customer " + in.into, 1, caf::detail::type_list<std::string>{},
+                [](const std::string& canonical) -> caf::expected<MergeDone> {
+                    return MergeDone{canonical};
+                },
+                atom, encode_merge_in(in));
         },
         [peer](contacts_atom atom, const std::string& id) {
             return peer->history_part(atom, id, &PressureHistory::sends);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -330,29 +331,51 @@ bool held_already(const CoordinatorState& s, const ContactRequest& r, const Deci
 // records (one durable step). Decisions not yet committed go first, so that a history of the
 // alias written by them cannot land after the merge erased it. A failed commit leaves the
 // merge in memory: caps then count the alias's sends for both ids, never fewer.
+// `handover`: an alias of another cluster member, whose coordinator handed its history and held
+// requests over (encode_handover); they are the canonical customer's from this commit on, and
+// its held requests are decided here once it is durable. Empty: the alias is this member's.
 caf::result<EventOutcome> merge(Self self, const StatePtr& s, const std::string& alias,
-                                const std::string& canonical, std::vector<StoreRecord> records) {
+                                const std::string& canonical, std::vector<StoreRecord> records,
+                                const std::string& handover) {
+    const JourneyModel& model = s->setup.model;
     publish_all(self, s);
-    remember(*s, alias);
     remember(*s, canonical);
-    const std::vector<ContactRequest> moved = s->ledger.merge(alias, canonical);
+    std::vector<ContactRequest> moved;
+    if (handover.empty()) {
+        remember(*s, alias);
+    } else {
+        std::string error;
+        auto handed = decode_handover(handover, alias, model, error);
+        if (!handed) return caf::make_error(caf::sec::runtime_error, "identify: " + error);
+        s->ledger.restore(alias, std::move(handed->history.sends));
+        s->log.restore(alias, handed->history.decisions);
+        for (ContactRequest& request : handed->held) {
+            request.customer = canonical;
+            moved.push_back(std::move(request));
+        }
+    }
+    std::vector<ContactRequest> held = s->ledger.merge(alias, canonical);
     s->log.merge(alias, canonical);
     forget(*s, alias);
-    const JourneyModel& model = s->setup.model;
     if (records.empty()) records.emplace_back();
     std::vector<TableWrite>& writes = records.front().writes;
     writes.push_back(
         {Table::pressure, canonical,
          encode_history(s->ledger.contacts(canonical), s->log.entries_of(canonical), model)});
-    writes.push_back({Table::pressure, alias, std::nullopt});
-    for (const ContactRequest& request : moved)
-        writes.push_back({Table::requests, request.decision_id, encode_request(request, model)});
+    if (handover.empty()) writes.push_back({Table::pressure, alias, std::nullopt});
+    for (const auto* requests : {&held, &moved})
+        for (const ContactRequest& request : *requests)
+            writes.push_back(
+                {Table::requests, request.decision_id, encode_request(request, model)});
     auto promise = self->make_response_promise<EventOutcome>();
     self->request(s->setup.store_writer, caf::infinite, commit_atom::value, std::move(records),
                   EventOutcome::accepted)
         .then(
-            [promise](EventOutcome outcome) mutable {
+            [self, s, promise, moved](EventOutcome outcome) mutable {
                 kill_point("identify_committed");
+                for (ContactRequest& request : moved) submit(*s, std::move(request));
+                publish_soon(self, *s);
+                schedule_wakeup(self, *s);
                 promise.deliver(outcome);
             },
             [promise, alias, canonical](caf::error& e) mutable {
@@ -361,6 +384,36 @@ caf::result<EventOutcome> merge(Self self, const StatePtr& s, const std::string&
                 promise.deliver(std::move(e));
             });
     return promise;
+}
+
+// The alias's pressure state leaves for another member's coordinator (an identify across
+// members): its decisions so far are committed first, then its history and held requests go
+// with the merge, and nothing of it is decided here any more.
+std::string hand_over(Self self, const StatePtr& s, const std::string& alias) {
+    publish_all(self, s);
+    remember(*s, alias);
+    Handover handover;
+    handover.history.sends = s->ledger.contacts(alias);
+    handover.history.decisions = s->log.entries_of(alias);
+    handover.held = s->ledger.hand_over(alias);
+    forget(*s, alias);
+    return encode_handover(handover, s->setup.model);
+}
+
+// The other member refused the merge: the alias's held requests are decided here again (its
+// history is in the store, read when it is next remembered).
+void take_back(Self self, const StatePtr& s, const std::string& alias,
+               const std::string& handover) {
+    std::string error;
+    auto handed = decode_handover(handover, alias, s->setup.model, error);
+    if (!handed) {
+        spdlog::error("identify handover unreadable alias={} error={}", alias, error);
+        return;
+    }
+    remember(*s, alias);
+    for (ContactRequest& request : handed->held) submit(*s, std::move(request));
+    publish_soon(self, *s);
+    schedule_wakeup(self, *s);
 }
 
 void recover(Self self, const StatePtr& s) {
@@ -392,11 +445,16 @@ Unfinished read_unfinished(const RecordStore& store, const JourneyModel& model) 
         else
             spdlog::error("outbox entry unreadable id={} error={}", id, error);
     }
+    // An alias whose merge into another member's customer is unsettled handed its held
+    // requests over: the merge, resumed at start, settles them.
+    std::set<std::string> handed_over;
+    for (const auto& [alias, intent] : store.read_all(Table::merges)) handed_over.insert(alias);
     for (const auto& [id, bytes] : store.read_all(Table::requests)) {
-        if (auto request = decode_request(bytes, model, error))
-            unfinished.requests.push_back(std::move(*request));
-        else
+        auto request = decode_request(bytes, model, error);
+        if (!request)
             spdlog::error("contact request unreadable id={} error={}", id, error);
+        else if (handed_over.count(request->customer) == 0)
+            unfinished.requests.push_back(std::move(*request));
     }
     for (const auto& [id, bytes] : store.read_all(Table::notices)) {
         if (auto notice = decode_notice(bytes, model, error))
@@ -427,8 +485,12 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
         },
         [self, s](publish_atom, bool backlog) { publish_slice(self, s, backlog); },
         [self, s](merge_atom, const std::string& alias, const std::string& canonical,
-                  std::vector<StoreRecord>& records) {
-            return merge(self, s, alias, canonical, std::move(records));
+                  std::vector<StoreRecord>& records, const std::string& handover) {
+            return merge(self, s, alias, canonical, std::move(records), handover);
+        },
+        [self, s](handover_atom, const std::string& alias) { return hand_over(self, s, alias); },
+        [self, s](handed_atom, const std::string& alias, bool merged, const std::string& handover) {
+            if (!merged) take_back(self, s, alias, handover);
         },
         [self, s](shards_atom, std::vector<caf::actor>& shards) {
             s->shards.emplace(std::move(shards));

@@ -117,20 +117,6 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
     return record;
 }
 
-// An event sent as an alias may be a retry of one the alias applied before it merged: its
-// alias record keeps its window of ids, and the store's history keeps older ones under its id.
-bool applied_as_alias(const Event& event, const Routing& r) {
-    const uint64_t fingerprint = stable_hash(event.id);
-    if (auto record = r.context->store->read(event.sent_as)) {
-        std::string error;
-        auto alias = decode_alias_record(*record, error);
-        if (alias && std::find(alias->recent_ids.begin(), alias->recent_ids.end(), fingerprint) !=
-                         alias->recent_ids.end())
-            return true;
-    }
-    return r.context->store->was_applied(event.sent_as, fingerprint);
-}
-
 // An id the record's own window forgot may still be in the store's longer history. A
 // customer that never applied anything has nothing there to look up; nor does one whose
 // window has never wrapped: the window remembers every event applied (JourneyEngine::apply)
@@ -139,7 +125,6 @@ bool applied_as_alias(const Event& event, const Routing& r) {
 // missing from it is new. That spares a store read (an LMDB lookup) per event of the
 // customer's first kCapacity.
 bool applied_before(const CustomerState& customer, const Event& event, const Routing& r) {
-    if (!event.sent_as.empty() && applied_as_alias(event, r)) return true;
     if (!customer.journey.created) return false;
     const RecentEventIds& recent = customer.journey.recent_ids;
     if (recent.ring().size() < RecentEventIds::kCapacity) return false;
@@ -218,23 +203,6 @@ caf::error identify_error(std::string text) {
     return caf::make_error(caf::sec::runtime_error, "identify: " + std::move(text));
 }
 
-// The alias records of the ids that follow an alias into its canonical customer, pointed at the
-// canonical id (chains collapse on write); each keeps its own window of ids.
-void repoint_aliases(const std::vector<std::string>& aliases, const std::string& canonical,
-                     const RecordStore& store, std::vector<StoreRecord>& out) {
-    for (const std::string& id : aliases) {
-        AliasRecord alias{canonical, {}};
-        std::string error;
-        if (auto bytes = store.read(id))
-            if (auto old = decode_alias_record(*bytes, error))
-                alias.recent_ids = std::move(old->recent_ids);
-        StoreRecord record;
-        record.customer = id;
-        record.record = encode_alias_record(alias);
-        out.push_back(std::move(record));
-    }
-}
-
 // Merges the alias `in` into this customer and applies the identify event, then commits both
 // records, the alias list and (through the coordinator) the merged contact histories as one
 // batch. Until the coordinator answers, the actor handles nothing else (await), so no record of
@@ -244,10 +212,13 @@ caf::result<MergeDone> merge_alias(caf::stateful_actor<CustomerState>* self,
     Routing& r = *routing;
     const JourneyModel& model = r.context->engine->model();
     CustomerState& me = self->state;
+    std::vector<std::string> aliases = stored_aliases(*r.context->store, me.id);
+    // Asked again after its answer was lost (the alias's member resumes it): merged already.
+    if (std::find(aliases.begin(), aliases.end(), in.alias) != aliases.end())
+        return MergeDone{me.id};
     std::string error;
     auto alias = decode_customer(in.record, model, error);
     if (!alias) return identify_error("the state of " + in.alias + " is unreadable: " + error);
-    std::vector<std::string> aliases = stored_aliases(*r.context->store, me.id);
     const size_t after = aliases.size() + 1 + in.aliases.size();
     if (after > r.context->max_aliases)
         return identify_error(me.id + " would have " + std::to_string(after) +
@@ -270,19 +241,23 @@ caf::result<MergeDone> merge_alias(caf::stateful_actor<CustomerState>* self,
     aliases.push_back(in.alias);
     aliases.insert(aliases.end(), in.aliases.begin(), in.aliases.end());
     canonical.writes.push_back({Table::aliases, me.id, encode_alias_list(aliases)});
-    canonical.writes.push_back({Table::aliases, in.alias, std::nullopt});
+    // An alias of another member: its record and list are its member's to settle.
+    const bool alias_here = in.handover.empty();
+    if (alias_here) canonical.writes.push_back({Table::aliases, in.alias, std::nullopt});
     records.push_back(std::move(canonical));
-    StoreRecord gone;
-    gone.customer = in.alias;
-    gone.record = encode_alias_record({me.id, merged.alias_recent_ids});
-    gone.stage_move = merged.alias_move;
-    gone.counter_changes = merged.counter_changes;
-    records.push_back(std::move(gone));
-    repoint_aliases(in.aliases, me.id, *r.context->store, records);
+    if (alias_here) {
+        StoreRecord gone;
+        gone.customer = in.alias;
+        gone.record = encode_alias_record({me.id, merged.alias.recent_ids});
+        gone.stage_move = merged.alias.move;
+        gone.counter_changes = merged.alias.counter_changes;
+        records.push_back(std::move(gone));
+    }
+    repoint_aliases(in.repoint, me.id, *r.context->store, records);
 
     auto promise = self->make_response_promise<MergeDone>();
     self->request(r.context->coordinator, caf::infinite, merge_atom::value, in.alias, me.id,
-                  std::move(records))
+                  std::move(records), in.handover)
         .await(
             [self, routing, promise, requests, alias_id = in.alias,
              preferences = merged.preferences_changed](EventOutcome) mutable {

@@ -50,8 +50,6 @@ struct CustomerContext {
     // The actions' outcome counts the customers rank by and add to (null: no catalogue learns).
     std::shared_ptr<ActionTotals> action_totals;
     size_t max_aliases = 50;  // [identity] max_aliases
-    // Whether this node owns a customer id (ClusterOwnership); null on a single node.
-    std::function<bool(std::string_view)> owns;
 };
 
 enum class IfUnknown { create, skip };

@@ -77,3 +77,5 @@ class CustomerRouter {
 };
 
 }  // namespace journeyd
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::CustomerRouter)

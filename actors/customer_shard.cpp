@@ -1,9 +1,14 @@
 #include "actors/customer_shard.hpp"
 
+#include "actors/customer_router.hpp"
+
 #include <spdlog/spdlog.h>
 #include <unordered_map>
 
 #include "actors/messages.hpp"
+#include "state/codec/customer_codec.hpp"
+#include "state/codec/pressure_codec.hpp"
+#include "state/journey/identity.hpp"
 #include "state/stable_hash.hpp"
 #include "state/store/test_kill_point.hpp"
 
@@ -65,13 +70,19 @@ struct Registry {
     std::unordered_map<caf::actor_addr, std::string> id_of;
 };
 
+// A merge whose outcome on another member is unknown is sent again this often.
+constexpr std::chrono::seconds kMergeRetry{1};
+// The ticket of a merge resumed at start: no client waits for it.
+constexpr Ticket kNoTicket{UINT64_MAX, 0};
+
 class Shard {
   public:
     Shard(caf::event_based_actor* self, std::shared_ptr<const CustomerContext> context)
         : self_(self), context_(std::move(context)) {}
 
-    // The shards of this node, where an alias's messages go to reach its canonical customer.
-    void set_shards(std::vector<caf::actor> shards) { shards_ = ShardRouter(std::move(shards)); }
+    // Where an alias's messages go to reach its canonical customer: this node's shards, or in a
+    // cluster the member that owns it.
+    void set_router(CustomerRouter router) { router_ = std::move(router); }
 
     // For an alias, the request to make of its canonical customer instead (whose shard answers
     // it), or why there is none.
@@ -181,7 +192,15 @@ class Shard {
             }
             if (!found->canonical.empty()) {
                 notice.customer = found->canonical;
-                self_->send(shards_.shard_for(notice.customer), notice_atom::value,
+                // A notice is this node's coordinator's: one for an alias that merged into a
+                // customer of another member opens no window there.
+                if (!router_.is_local(notice.customer)) {
+                    spdlog::warn("action notice not taken customer={} decision_id={} error={}",
+                                 notice.customer, notice.decision_id,
+                                 "its alias merged into a customer of another member");
+                    return;
+                }
+                self_->send(router_.customer(notice.customer), notice_atom::value,
                             std::move(notice));
                 return;
             }
@@ -280,7 +299,7 @@ class Shard {
                 if (!redirected)
                     promise.deliver(redirected.error());
                 else
-                    promise.delegate(shards_.shard_for(found->canonical), std::move(*redirected));
+                    promise.delegate(router_.customer(found->canonical), std::move(*redirected));
                 return;
             }
             if (found->live == registry_.by_id.end()) {
@@ -323,16 +342,25 @@ class Shard {
         send_ticket(it->second.actor, std::move(event), ticket);
     }
 
-    // An alias's event, applied by its canonical customer, through that customer's shard. Its
-    // events go there in the order they came, one request each.
+    // An alias's event, applied by its canonical customer, through that customer's shard (or
+    // member). Its events go there in the order they came, one request each. A retry of an event
+    // the alias applied before it merged is a duplicate here, where the alias's history is: its
+    // record's window, then the store's older ids. An identify naming the canonical customer
+    // has nothing left to merge: a duplicate too.
     void forward(Event event, Ticket ticket, const std::string& canonical) {
-        if (event.sent_as.empty()) event.sent_as = event.customer;
+        const bool merged_already =
+            event.type == kIdentifyEventType && identify_target(event) == canonical;
+        if (merged_already || applied_as_alias(event)) {
+            EventResult duplicate;
+            duplicate.duplicate = true;
+            ++context_->metrics->events_duplicate;
+            return finish(ticket, std::move(duplicate));
+        }
         event.customer = canonical;
         std::vector<Event> one;
         one.push_back(std::move(event));
         self_
-            ->request(shards_.shard_for(canonical), caf::infinite, event_atom::value,
-                      std::move(one))
+            ->request(router_.customer(canonical), caf::infinite, event_atom::value, std::move(one))
             .then(
                 [this, ticket](std::vector<EventResult>& results) {
                     if (results.size() == 1) return finish(ticket, std::move(results[0]));
@@ -343,6 +371,26 @@ class Shard {
                 [this, ticket](caf::error& error) { finish(ticket, failed(error)); });
     }
 
+    bool applied_as_alias(const Event& event) const {
+        const uint64_t fingerprint = stable_hash(event.id);
+        if (auto record = context_->store->read(event.customer)) {
+            std::string error;
+            auto alias = decode_alias_record(*record, error);
+            if (alias && std::find(alias->recent_ids.begin(), alias->recent_ids.end(),
+                                   fingerprint) != alias->recent_ids.end())
+                return true;
+        }
+        return context_->store->was_applied(event.customer, fingerprint);
+    }
+
+    // The ids among `ids` whose records this member holds.
+    std::vector<std::string> owned_here(const std::vector<std::string>& ids) const {
+        std::vector<std::string> here;
+        for (const std::string& id : ids)
+            if (router_.is_local(id)) here.push_back(id);
+        return here;
+    }
+
     // The customer of `it` (the alias) merges into `into`: its actor commits what it sent and
     // hands over its state (freeze); the canonical customer's actor merges and commits; then the
     // alias's actor ends and what waited for it goes to the canonical customer. On failure the
@@ -350,34 +398,165 @@ class Shard {
     void begin_merge(std::unordered_map<std::string, Entry>::iterator it, Event event,
                      Ticket ticket, std::string into) {
         const std::string id = it->first;
-        if (context_->owns && !context_->owns(into))
-            return finish(
-                ticket, failed(identify_error(id + " and " + into +
-                                              " are owned by different cluster members; a merge "
-                                              "across members is not supported in this version")));
         it->second.merging = true;
         const caf::actor actor = it->second.actor;
         auto held = batches_.find(ticket.batch);
         if (held != batches_.end()) held->second.held_by[ticket.slot] = actor.id();
-        auto ended = [this, id, actor, ticket](caf::error& error) {
+        auto failed_merge = [this, id, actor, ticket](caf::error& error) {
             end_merge(id, actor, ticket, {}, error);
         };
         self_->request(actor, caf::infinite, freeze_atom::value)
             .then(
-                [this, id, actor, ticket, ended, into, event](std::string& record) mutable {
+                [this, id, actor, ticket, failed_merge, into, event](std::string& record) mutable {
                     kill_point("identify_frozen");
-                    MergeIn in{id, into, std::move(record), stored_aliases(*context_->store, id),
-                               std::move(event)};
+                    MergeIn in;
+                    in.alias = id;
+                    in.into = into;
+                    in.record = std::move(record);
+                    in.aliases = stored_aliases(*context_->store, id);
+                    in.identify = std::move(event);
+                    if (!router_.is_local(into)) return hand_over(std::move(in), actor, ticket);
+                    in.repoint = owned_here(in.aliases);
                     self_
-                        ->request(shards_.shard_for(into), caf::infinite, merge_atom::value,
+                        ->request(router_.customer(into), caf::infinite, merge_atom::value,
                                   std::move(in))
                         .then(
                             [this, id, actor, ticket](MergeDone& done) {
                                 end_merge(id, actor, ticket, done.canonical, {});
                             },
-                            ended);
+                            failed_merge);
                 },
-                ended);
+                failed_merge);
+    }
+
+    // Across members the merge is committed twice, on the canonical customer's member first;
+    // an intent kept here (Table::merges) makes the two one step: until it is settled the alias
+    // stays frozen, and a daemon that crashed meanwhile resumes it at start (resume_merge).
+    // The alias's coordinator hands its contact history and held requests over first.
+    void hand_over(MergeIn in, const caf::actor& actor, Ticket ticket) {
+        const std::string id = in.alias;
+        auto failed_merge = [this, id, actor, ticket](caf::error& error) {
+            end_merge(id, actor, ticket, {}, error);
+        };
+        self_->request(context_->coordinator, caf::infinite, handover_atom::value, id)
+            .then(
+                [this, in, actor, ticket, failed_merge](std::string& handover) mutable {
+                    in.handover = std::move(handover);
+                    self_
+                        ->request(context_->store_writer, caf::infinite, commit_atom::value,
+                                  table_writes({{Table::merges, in.alias, encode_merge_in(in)}}),
+                                  EventOutcome::accepted)
+                        .then(
+                            [this, in, actor, ticket](EventOutcome) {
+                                kill_point("identify_intent");
+                                send_merge(in, actor, ticket, false);
+                            },
+                            [this, in, actor, ticket](caf::error& error) {
+                                settle(in, actor, ticket, {}, error);
+                            });
+                },
+                failed_merge);
+    }
+
+    // Whether an error of the peer (actors/cluster_peer.cpp) is `code`: request_timeout for a
+    // question sent and not answered, request_receiver_down for one not sent (member not up).
+    static bool peer_error(const caf::error& error, caf::sec code) {
+        return error.category() == caf::atom("system") &&
+               error.code() == static_cast<uint8_t>(code);
+    }
+
+  public:
+    // A merge sent again after an unknown outcome, or resumed at start from its intent.
+    void resume_or_resend(const std::string& alias, const std::string& intent) {
+        auto frozen = registry_.by_id.find(alias);
+        if (frozen == registry_.by_id.end() || !frozen->second.merging) return resume_merge(intent);
+        std::string error;
+        if (auto in = decode_merge_in(intent, error))
+            send_merge(*in, frozen->second.actor, kNoTicket, true);
+    }
+
+  private:
+    // A merge whose intent a crash left: the alias is frozen (no actor until it is settled) and
+    // the merge is sent again; the canonical member answers one it already committed at once.
+    void resume_merge(const std::string& intent) {
+        std::string error;
+        auto in = decode_merge_in(intent, error);
+        if (!in) {
+            spdlog::error("identify intent unreadable error={}", error);
+            return;
+        }
+        spdlog::info("identify resumed alias={} into={}", in->alias, in->into);
+        registry_.by_id[in->alias] = Entry{caf::actor(), context_->now(), false, true, {}};
+        send_merge(std::move(*in), caf::actor(), kNoTicket, true);
+    }
+
+    // Sent until the canonical member answers. Without an answer the outcome there is unknown:
+    // the identify fails (sending it again is safe), the merge is sent again every kMergeRetry
+    // and the alias's events wait. Refused unsent (the member is not up), it is refused for good
+    // only if it was never sent before (`maybe_sent`: after no answer, or resumed at start).
+    void send_merge(const MergeIn& in, const caf::actor& actor, Ticket ticket, bool maybe_sent) {
+        self_->request(router_.customer(in.into), caf::infinite, merge_atom::value, in)
+            .then([this, in, actor,
+                   ticket](MergeDone& done) { settle(in, actor, ticket, done.canonical, {}); },
+                  [this, in, actor, ticket, maybe_sent](caf::error& error) {
+                      const bool unanswered = peer_error(error, caf::sec::request_timeout);
+                      const bool unsent = peer_error(error, caf::sec::request_receiver_down);
+                      if (!unanswered && !(unsent && maybe_sent))
+                          return settle(in, actor, ticket, {}, error);
+                      spdlog::warn(
+                          "identify outcome unknown alias={} into={} error={}; asking again",
+                          in.alias, in.into, describe(self_->system(), error));
+                      finish(ticket, failed(error));
+                      self_->delayed_send(self_, kMergeRetry, merge_atom::value, in.alias,
+                                          encode_merge_in(in));
+                  });
+    }
+
+    // The canonical member answered: merged (`canonical`), its alias record and the end of its
+    // pressure state committed here with the intent's erasure; or refused (`error`): the
+    // intent goes and the coordinator takes the held requests back.
+    void settle(const MergeIn& in, const caf::actor& actor, Ticket ticket,
+                const std::string& canonical, const caf::error& error) {
+        const std::string id = in.alias;
+        const JourneyModel& model = context_->engine->model();
+        std::vector<StoreRecord> records;
+        if (canonical.empty()) {
+            records.push_back(table_writes({{Table::merges, id, std::nullopt}}));
+            self_->send(context_->coordinator, handed_atom::value, id, false, in.handover);
+        } else {
+            std::string problem;
+            auto alias = decode_customer(in.record, model, problem);
+            auto handover = decode_handover(in.handover, id, model, problem);
+            if (!alias || !handover) {
+                spdlog::error("identify cannot settle alias={} error={}", id, problem);
+                return;
+            }
+            const AliasLeave leave = alias_leave(*alias, model);
+            StoreRecord gone;
+            gone.customer = id;
+            gone.record = encode_alias_record({canonical, leave.recent_ids});
+            gone.stage_move = leave.move;
+            gone.counter_changes = leave.counter_changes;
+            gone.writes = {{Table::merges, id, std::nullopt},
+                           {Table::aliases, id, std::nullopt},
+                           {Table::pressure, id, std::nullopt}};
+            for (const ContactRequest& request : handover->held)
+                gone.writes.push_back({Table::requests, request.decision_id, std::nullopt});
+            records.push_back(std::move(gone));
+            repoint_aliases(owned_here(in.aliases), canonical, *context_->store, records);
+            self_->send(context_->coordinator, handed_atom::value, id, true, std::string());
+        }
+        self_
+            ->request(context_->store_writer, caf::infinite, commit_atom::value, std::move(records),
+                      EventOutcome::accepted)
+            .then([this, id, actor, ticket, canonical,
+                   error](EventOutcome) { end_merge(id, actor, ticket, canonical, error); },
+                  [this, id, actor, ticket](caf::error& failure) {
+                      // Unsettled: the intent stays, and the next start resumes the merge.
+                      spdlog::error("identify not settled alias={} error={}", id,
+                                    describe(self_->system(), failure));
+                      finish(ticket, failed(failure));
+                  });
     }
 
     void end_merge(const std::string& id, const caf::actor& actor, Ticket ticket,
@@ -385,22 +564,26 @@ class Shard {
         auto it = registry_.by_id.find(id);
         // Else the actor ended meanwhile; on_down failed its ticket and let the waiting go on.
         const bool ours = it != registry_.by_id.end() && it->second.actor == actor;
-        if (canonical.empty()) {
+        if (!canonical.empty()) {
+            alias_cache_.remember(id, canonical);
+            finish(ticket, EventResult{});
+        } else {
             finish(ticket, failed(error));
-            self_->send(actor, merged_atom::value, false);
-            if (!ours) return;
-            it->second.merging = false;
-            for (Waiting& again : std::exchange(it->second.waiting, {})) again();
-            return;
         }
-        alias_cache_.remember(id, canonical);
-        finish(ticket, EventResult{});
-        self_->send(actor, merged_atom::value, true);
+        if (actor) self_->send(actor, merged_atom::value, !canonical.empty());
         if (!ours) return;
-        std::vector<Waiting> waiting = std::move(it->second.waiting);
-        registry_.id_of.erase(actor.address());
-        registry_.by_id.erase(it);
-        --context_->metrics->customers_live;
+        std::vector<Waiting> waiting = std::exchange(it->second.waiting, {});
+        if (canonical.empty() && actor) {
+            it->second.merging = false;
+        } else {
+            // Merged, or a resumed merge refused: no actor goes on (a refused alias's next
+            // message activates it from its record).
+            if (actor) {
+                registry_.id_of.erase(actor.address());
+                --context_->metrics->customers_live;
+            }
+            registry_.by_id.erase(it);
+        }
         for (Waiting& again : waiting) again();
     }
 
@@ -479,7 +662,7 @@ class Shard {
     std::unordered_map<uint64_t, Batch> batches_;
     uint64_t next_batch_ = 0;
     caf::error writer_gone_;  // set once the store writer ended
-    ShardRouter shards_;      // this node's shards (shards_atom)
+    CustomerRouter router_;   // shards_atom
     AliasCache alias_cache_;
 };
 
@@ -517,9 +700,11 @@ caf::behavior customer_shard(caf::event_based_actor* self,
                 });
         },
         [shard](merge_atom, MergeIn& in) { return shard->merge_into(in); },
-        [shard](shards_atom, std::vector<caf::actor>& shards) {
-            shard->set_shards(std::move(shards));
+        // An intent left by a crash (at start), or a merge sent again.
+        [shard](merge_atom, const std::string& alias, const std::string& intent) {
+            shard->resume_or_resend(alias, intent);
         },
+        [shard](shards_atom, CustomerRouter& router) { shard->set_router(std::move(router)); },
         [shard](timer_due_atom, const std::string& id) { shard->wake(id); },
         [shard](notice_atom, GoalNotice& notice) { shard->announce(std::move(notice)); },
         [shard, context, idle_after, check_idle_later](passivate_idle_atom) {
@@ -534,7 +719,8 @@ ShardRouter::ShardRouter(caf::actor_system& system, std::shared_ptr<const Custom
     for (size_t i = 0; i < std::max<size_t>(1, shard_count); ++i)
         shards_.push_back(system.spawn(customer_shard, context));
     // Each shard forwards an alias's messages to the shard of its canonical customer.
-    for (const caf::actor& shard : shards_) caf::anon_send(shard, shards_atom::value, shards_);
+    const CustomerRouter local{ShardRouter(shards_), caf::actor()};
+    for (const caf::actor& shard : shards_) caf::anon_send(shard, shards_atom::value, local);
 }
 
 const caf::actor& ShardRouter::shard_for(std::string_view customer) const {

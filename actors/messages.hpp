@@ -27,6 +27,7 @@
 #include "state/codec/event_codec.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/event.hpp"
+#include "state/journey/identity.hpp"
 #include "state/pressure/contact_request.hpp"
 #include "state/pressure/goal_notice.hpp"
 #include "state/pressure/pressure_ledger.hpp"
@@ -73,6 +74,18 @@ using record_atom = caf::atom_constant<caf::atom("record")>;
 //       through the coordinator: (std::string alias, std::string canonical,
 //       std::vector<StoreRecord>) -> EventOutcome, answered once all of it is durable.
 using merge_atom = caf::atom_constant<caf::atom("merge")>;
+// Across cluster members (the alias's coordinator hands the alias's pressure state over):
+//   (std::string alias) -> std::string encode_handover: the alias's shard -> its coordinator,
+//       which lets go of the alias's history and held requests;
+//   (MergeIn) -> MergeDone: the alias's shard -> the peer of the canonical id's member; wire:
+//       (std::string encode_merge_in) -> std::string canonical: peer -> gateway -> shard;
+//   (std::string alias, std::string intent): to the alias's shard: send the merge of an
+//       intent (Table::merges) again, or resume it at start.
+using handover_atom = caf::atom_constant<caf::atom("handover")>;
+// (std::string alias, bool merged, std::string handover): the alias's shard -> its coordinator
+//   once the other member answered: merged, it forgets the alias; refused, it takes the held
+//   requests of the handover back.
+using handed_atom = caf::atom_constant<caf::atom("handed")>;
 // () -> std::string record: shard -> the alias's actor, which takes no message but
 //   (merged_atom) from then on and answers once all it sent the store writer is committed.
 using freeze_atom = caf::atom_constant<caf::atom("freeze")>;
@@ -243,15 +256,6 @@ struct CustomerLookup {
     bool found = false;
     CustomerState state;
     std::vector<std::string> aliases;
-};
-
-// An alias's state on its way to the customer it merges into.
-struct MergeIn {
-    std::string alias;
-    std::string into;                  // the id it merges into, as resolved so far
-    std::string record;                // the alias's state (encode_customer)
-    std::vector<std::string> aliases;  // the alias's own aliases, which follow it
-    Event identify;                    // applied to the canonical customer with the merge
 };
 
 struct MergeDone {

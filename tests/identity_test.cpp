@@ -77,9 +77,10 @@ TEST_CASE("identity: the stage is the canonical's unless the canonical is new") 
     REQUIRE(effects.stage_move);
     CHECK(*effects.stage_move == std::make_pair(std::string("new"), std::string("exploring")));
     // The device leaves its stage's count; its record counts as a stored entry in none.
-    CHECK(effects.alias_move == std::make_pair(std::string("exploring"), std::string()));
-    CHECK(effects.counter_changes == std::vector<std::pair<std::string, int64_t>>{
-                                         {kSegmentCount + "explorers", -1}, {kAliasCount, 1}});
+    CHECK(effects.alias.move == std::make_pair(std::string("exploring"), std::string()));
+    CHECK(effects.alias.counter_changes ==
+          std::vector<std::pair<std::string, int64_t>>{{kSegmentCount + "explorers", -1},
+                                                       {kAliasCount, 1}});
     // Its inactivity timer came along (it belongs to the stage), and its delayed nudge.
     std::vector<TimerKind> kinds;
     for (const PendingTimer& timer : ann.journey.timers) kinds.push_back(timer.kind);
@@ -120,10 +121,10 @@ TEST_CASE("identity: applied ids of both, the canonical's own kept in its window
     REQUIRE(window.size() == RecentEventIds::kCapacity);
     // Ann's 40 are the newest; the device's newest 24 fill the rest; its record keeps all 50.
     CHECK(std::vector<uint64_t>(window.end() - 40, window.end()) == own);
-    CHECK(effects.alias_recent_ids.size() == 50);
+    CHECK(effects.alias.recent_ids.size() == 50);
     CHECK(
         std::vector<uint64_t>(window.begin(), window.begin() + 24) ==
-        std::vector<uint64_t>(effects.alias_recent_ids.end() - 24, effects.alias_recent_ids.end()));
+        std::vector<uint64_t>(effects.alias.recent_ids.end() - 24, effects.alias.recent_ids.end()));
     CHECK(ann.journey.events_seen == 90);
     // The window goes on as a ring: the next id pushes out the oldest.
     const auto forgotten = ann.journey.recent_ids.remember(stable_hash("next"));
@@ -145,8 +146,9 @@ TEST_CASE("identity: count windows, goal windows and segments") {
     const size_t hits = ann.journey.window_hits.size() + device.journey.window_hits.size();
     const MergeEffects effects = merge_customer(ann, device, t.config.journey);
     // The device leaves its segment's count.
-    CHECK(effects.counter_changes == std::vector<std::pair<std::string, int64_t>>{
-                                         {kSegmentCount + "explorers", -1}, {kAliasCount, 1}});
+    CHECK(effects.alias.counter_changes ==
+          std::vector<std::pair<std::string, int64_t>>{{kSegmentCount + "explorers", -1},
+                                                       {kAliasCount, 1}});
     CHECK(ann.journey.window_hits.size() == hits);
     CHECK(std::is_sorted(ann.journey.window_hits.begin(), ann.journey.window_hits.end(),
                          by_rule_then_ts));
@@ -167,6 +169,27 @@ TEST_CASE("identity: alias records and alias lists round-trip; a customer record
     CHECK_FALSE(is_alias_record(customer));
     CHECK_FALSE(decode_alias_record(customer, error));
     CHECK_FALSE(decode_alias_record(std::string(1, char(kAliasRecordVersion)) + "\xff", error));
+
+    MergeIn in;
+    in.alias = "device-42";
+    in.into = "ann";
+    in.record = customer;
+    in.aliases = {"tablet", "watch"};
+    in.repoint = {"tablet"};
+    in.identify = Event{"i1", "device-42", "identify", kStart, {{"as", "ann"}}};
+    in.handover = "bytes";
+    const auto back = decode_merge_in(encode_merge_in(in), error);
+    REQUIRE(back);
+    CHECK(back->alias == in.alias);
+    CHECK(back->into == in.into);
+    CHECK(back->record == in.record);
+    CHECK(back->aliases == in.aliases);
+    CHECK(back->repoint == in.repoint);
+    CHECK(back->identify.id == "i1");
+    CHECK(back->identify.ts == kStart);
+    CHECK(back->identify.attrs == in.identify.attrs);
+    CHECK(back->handover == "bytes");
+    CHECK_FALSE(decode_merge_in("\x93", error));
 
     const auto list = decode_alias_list(encode_alias_list({"device-42", "phone"}), error);
     REQUIRE(list);

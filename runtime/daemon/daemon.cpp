@@ -8,13 +8,13 @@
 #include <thread>
 
 #include "actors/coordinator.hpp"
+#include "actors/customer_router.hpp"
 #include "actors/messages.hpp"
 #include "actors/store_writer.hpp"
 #include "actors/timer_sweeper.hpp"
 #include "runtime/daemon/own_thread.hpp"
 #include "runtime/daemon/start_line.hpp"
 #include "runtime/tls/tls_context.hpp"
-#include "state/cluster/cluster_ownership.hpp"
 #include "state/store/logged_store.hpp"
 #include "state/thread_name.hpp"
 
@@ -131,12 +131,6 @@ void Daemon::start() {
     context->store = store_;
     context->idle_after = config_.runtime.idle_after;
     context->max_aliases = config_.identity.max_aliases;
-    if (!config_.cluster.members.empty()) {
-        std::vector<std::string> members;
-        for (const ClusterMember& member : config_.cluster.members) members.push_back(member.name);
-        context->owns = [ownership = ClusterOwnership(members, config_.node.name)](
-                            std::string_view id) { return ownership.owns(id); };
-    }
     context->action_totals = std::make_shared<ActionTotals>(config_.journey, remote_counters);
     context->action_totals->load(store_->stats().actions);
     const size_t shards = std::max(2u, std::thread::hardware_concurrency()) * 2;
@@ -147,6 +141,12 @@ void Daemon::start() {
         std::make_unique<Cluster>(*system_, config_,
                                   ClusterLocal{router_, coordinator_, store_, context->engine,
                                                system_now_ms, remote_counters});
+    // An alias's messages go where its canonical customer is, on this member or another.
+    for (const caf::actor& shard : router_.shards())
+        caf::anon_send(shard, shards_atom::value, cluster_->router());
+    // Merges into another member's customers that a crash left unsettled are sent again.
+    for (auto& [alias, intent] : store_->read_all(Table::merges))
+        caf::anon_send(router_.shard_for(alias), merge_atom::value, alias, intent);
 
     auto ingest_context = std::make_shared<IngestContext>();
     ingest_context->router = cluster_->router();

@@ -243,6 +243,29 @@ std::optional<PressureHistory> decode_history(std::string_view record, const std
         [&](const msgpack::object& root) { return read_history(root, customer, model); }, error);
 }
 
+std::string encode_handover(const Handover& handover, const JourneyModel& model) {
+    std::vector<std::string> held;
+    for (const ContactRequest& request : handover.held)
+        held.push_back(encode_request(request, model));
+    return pack_map(std::make_pair(encode_history(handover.history, model), held));
+}
+
+std::optional<Handover> decode_handover(std::string_view bytes, const std::string& customer,
+                                        const JourneyModel& model, std::string& error) {
+    auto parts = unpack_map<std::pair<std::string, std::vector<std::string>>>(
+        bytes, "pressure handover", error);
+    if (!parts) return std::nullopt;
+    auto history = decode_history(parts->first, customer, model, error);
+    if (!history) return std::nullopt;
+    Handover handover{std::move(*history), {}};
+    for (const std::string& held : parts->second) {
+        auto request = decode_request(held, model, error);
+        if (!request) return std::nullopt;
+        handover.held.push_back(std::move(*request));
+    }
+    return handover;
+}
+
 std::string encode_delivery(const Delivery& d) {
     msgpack::sbuffer buffer = versioned_buffer();
     Packer pk(buffer);

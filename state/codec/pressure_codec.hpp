@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "state/journey/journey_model.hpp"
-#include "state/pressure/goal_notice.hpp"
 #include "state/pressure/contact_request.hpp"
 #include "state/pressure/delivery.hpp"
+#include "state/pressure/goal_notice.hpp"
 #include "state/pressure/pressure_ledger.hpp"
 
 namespace journeyd {
@@ -43,6 +43,17 @@ std::string encode_history(const std::vector<Contact>& sends,
 std::optional<PressureHistory> decode_history(std::string_view record, const std::string& customer,
                                               const JourneyModel& model, std::string& error);
 
+// A customer's pressure state leaving its member's coordinator for another member's, when an
+// identify merges it into a customer owned there (state/journey/identity.hpp): its history and
+// the requests it still held (deferred, or in an arbitration window).
+struct Handover {
+    PressureHistory history;
+    std::vector<ContactRequest> held;
+};
+std::string encode_handover(const Handover& handover, const JourneyModel& model);
+std::optional<Handover> decode_handover(std::string_view bytes, const std::string& customer,
+                                        const JourneyModel& model, std::string& error);
+
 std::string encode_delivery(const Delivery& delivery);
 std::optional<Delivery> decode_delivery(std::string_view record, std::string& error);
 std::string encode_dead_letter(const DeadLetter& dead);
@@ -51,6 +62,6 @@ std::optional<DeadLetter> decode_dead_letter(std::string_view record, std::strin
 // error).
 std::string encode_notice(const GoalNotice& notice, const JourneyModel& model);
 std::optional<GoalNotice> decode_notice(std::string_view record, const JourneyModel& model,
-                                          std::string& error);
+                                        std::string& error);
 
 }  // namespace journeyd

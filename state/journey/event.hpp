@@ -21,10 +21,6 @@ struct Event {
     std::string type;
     TimeMs ts = 0;
     nlohmann::json attrs;
-    // The id the event was sent as, when that id is an alias of `customer` (set by the shard
-    // that resolved it); empty otherwise. A retry sent as the alias is a duplicate of what was
-    // applied under it before the merge.
-    std::string sent_as{};
 };
 
 // The id an identify event names (checked at decode: a non-empty string).

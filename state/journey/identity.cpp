@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "state/codec/event_codec.hpp"
 #include "state/codec/msgpack_read.hpp"
 #include "state/journey/program_requests.hpp"
 #include "state/store/record_store.hpp"
@@ -38,6 +39,21 @@ std::string encode_alias_list(const std::vector<std::string>& aliases) {
 std::optional<std::vector<std::string>> decode_alias_list(std::string_view bytes,
                                                           std::string& error) {
     return unpack_map<std::vector<std::string>>(bytes, "alias list", error);
+}
+
+void repoint_aliases(const std::vector<std::string>& aliases, const std::string& canonical,
+                     const RecordStore& store, std::vector<StoreRecord>& out) {
+    for (const std::string& id : aliases) {
+        AliasRecord alias{canonical, {}};
+        std::string error;
+        if (auto bytes = store.read(id))
+            if (auto old = decode_alias_record(*bytes, error))
+                alias.recent_ids = std::move(old->recent_ids);
+        StoreRecord record;
+        record.customer = id;
+        record.record = encode_alias_record(alias);
+        out.push_back(std::move(record));
+    }
 }
 
 std::vector<uint64_t> oldest_first(const RecentEventIds& ids) {
@@ -119,8 +135,8 @@ MergeEffects merge_customer(CustomerState& canonical, const CustomerState& alias
 
     // The canonical's own ids stay (the newest), the alias's fill the window; its record keeps
     // them all.
-    effects.alias_recent_ids = oldest_first(from.recent_ids);
-    std::vector<uint64_t> window = effects.alias_recent_ids;
+    effects.alias = alias_leave(alias, model);
+    std::vector<uint64_t> window = effects.alias.recent_ids;
     const std::vector<uint64_t> own = oldest_first(into.recent_ids);
     window.insert(window.end(), own.begin(), own.end());
     if (window.size() > RecentEventIds::kCapacity)
@@ -129,12 +145,47 @@ MergeEffects merge_customer(CustomerState& canonical, const CustomerState& alias
 
     const std::string stage_after = into.created ? model.stages[into.stage] : std::string();
     if (stage_after != stage_before) effects.stage_move.emplace(stage_before, stage_after);
-    effects.alias_move = {from.created ? model.stages[from.stage] : std::string(), std::string()};
-    for (uint16_t segment : from.segments)
-        effects.counter_changes.emplace_back(
-            kSegmentCount + model.conditions.segments[segment].name, -1);
-    effects.counter_changes.emplace_back(kAliasCount, 1);
     return effects;
+}
+
+AliasLeave alias_leave(const CustomerState& alias, const JourneyModel& model) {
+    const JourneyState& j = alias.journey;
+    AliasLeave leave;
+    leave.move = {j.created ? model.stages[j.stage] : std::string(), std::string()};
+    for (uint16_t segment : j.segments)
+        leave.counter_changes.emplace_back(kSegmentCount + model.conditions.segments[segment].name,
+                                           -1);
+    leave.counter_changes.emplace_back(kAliasCount, 1);
+    leave.recent_ids = oldest_first(j.recent_ids);
+    return leave;
+}
+
+std::string encode_merge_in(const MergeIn& in) {
+    return pack_map(std::make_tuple(in.alias, in.into, in.record, in.aliases, in.repoint,
+                                    pack_events({in.identify}), in.handover));
+}
+
+std::optional<MergeIn> decode_merge_in(std::string_view bytes, std::string& error) {
+    using Fields = std::tuple<std::string, std::string, std::string, std::vector<std::string>,
+                              std::vector<std::string>, std::string, std::string>;
+    auto fields = unpack_map<Fields>(bytes, "merge", error);
+    if (!fields) return std::nullopt;
+    // The identify was validated where it arrived.
+    DecodedRequest identify = decode_request_body(std::get<5>(*fields), 0);
+    if (identify.events.size() != 1) {
+        error = "merge unreadable: its identify event: " +
+                (identify.frame_error.empty() ? std::string("missing") : identify.frame_error);
+        return std::nullopt;
+    }
+    MergeIn in;
+    in.alias = std::move(std::get<0>(*fields));
+    in.into = std::move(std::get<1>(*fields));
+    in.record = std::move(std::get<2>(*fields));
+    in.aliases = std::move(std::get<3>(*fields));
+    in.repoint = std::move(std::get<4>(*fields));
+    in.identify = std::move(identify.events[0]);
+    in.handover = std::move(std::get<6>(*fields));
+    return in;
 }
 
 }  // namespace journeyd

@@ -181,6 +181,30 @@ std::vector<ContactRequest> PressureLedger::merge(const std::string& alias,
     return moved;
 }
 
+std::vector<ContactRequest> PressureLedger::hand_over(const std::string& customer) {
+    std::vector<ContactRequest> held;
+    CustomerLedger* found = customers_.find(customer);
+    if (found == nullptr) return held;
+    held = std::move(found->contenders);
+    if (!held.empty())
+        for (auto it = arbitration_closes_.begin(); it != arbitration_closes_.end(); ++it)
+            if (it->second == customer) {
+                arbitration_closes_.erase(it);
+                break;
+            }
+    if (found->deferred > 0)
+        for (auto it = deferred_.begin(); it != deferred_.end();) {
+            if (it->second.request.customer != customer) {
+                ++it;
+                continue;
+            }
+            held.push_back(std::move(it->second.request));
+            it = deferred_.erase(it);
+        }
+    customers_.erase(customer);
+    return held;
+}
+
 void PressureLedger::defer(CustomerLedger& customer, TimeMs until, Held held) {
     ++customer.deferred;
     deferred_.emplace(until, std::move(held));

@@ -137,6 +137,10 @@ class PressureLedger {
     // arbitration window or deferred become the canonical customer's. Returns those requests,
     // re-addressed, for the caller to store again.
     std::vector<ContactRequest> merge(const std::string& alias, const std::string& canonical);
+    // An identify merges the customer into one of another cluster member: its requests in an
+    // arbitration window or deferred leave this ledger undecided, with the customer, and are
+    // returned (for the other member, or to be submitted again if the merge fails).
+    std::vector<ContactRequest> hand_over(const std::string& customer);
 
     size_t held() const { return deferred_.size() + arbitration_closes_.size(); }
 

@@ -42,8 +42,9 @@ enum class Table : uint8_t {
     dead_letters,  // decision id -> a send the endpoint refused for good (DeadLetter)
     notices,       // decision id -> an action's send its customer has not yet heard of
     aliases,       // canonical customer id -> its aliases (state/journey/identity.hpp)
+    merges,        // alias id -> a merge into another member's customer, until it is settled
 };
-constexpr size_t kTables = 6;
+constexpr size_t kTables = 7;
 
 struct TableWrite {
     Table table = Table::requests;
