@@ -152,6 +152,12 @@ cooldown = "30d"
 global_holdout = 0.02
 salt           = "2026-12"
 
+# A visitor browses anonymously, then signs in: an `identify` event ({"as": "ann"}) merges the
+# device's id into the customer (profile, stage, contacts, event ids); a shared device cannot
+# merge more than this many ids into one customer.
+[identity]
+max_aliases = 50
+
 # Listed in arbitration order: on a tie of class, the program listed first wins.
 [[program]]
 name     = "welcome"

@@ -30,4 +30,5 @@ bench(timers --journeyd ${JOURNEYD} --n 2000 --after 4s --spread 2s --json)
 bench(restart --journeyd ./${JOURNEYD_NAME} --n 2000)
 # Passivation while populating, then some stored customers live again: RSS and store size.
 bench(restart --journeyd ${JOURNEYD} --n 2000 --idle-after 1s --live 200 --json)
+bench(identify --journeyd ${JOURNEYD} --n 2000 --json)
 bench(cluster --journeyd ${JOURNEYD} --seconds 1 --nodes 1,2 --customers 1000 --json)

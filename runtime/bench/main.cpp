@@ -161,6 +161,15 @@ int main(int argc, char** argv) {
     output_flags(restart);
     modes[restart] = run_restart;
 
+    CLI::App* identify = app.add_subcommand(
+        "identify", "merges/s of identify events, and the cost per event of resolving an alias");
+    n_option(identify, "pairs of ids merged");
+    load_flags(identify);
+    batch_flag(identify);
+    daemon_flags(identify);
+    output_flags(identify);
+    modes[identify] = run_identify;
+
     CLI::App* cluster = app.add_subcommand(
         "cluster",
         "N journeyd nodes as one cluster on loopback: events/s, ack latency, forwarding");

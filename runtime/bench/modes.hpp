@@ -24,6 +24,9 @@
 //          workload over the same connections spread over the nodes, so most events are
 //          forwarded to their owner; events/s, ack latency, the share forwarded, CPU, RSS,
 //          and the same with clients that send each event to its owner's node.
+// identify N known and N anonymous customers; merges/s of identify events merging each
+//          anonymous id into a known customer, and the CPU per event of events sent under an
+//          alias against events sent under the canonical id.
 // decisioning  as limit, the same frames under the marketplace journey without segments and
 //          actions, with `segments` generated segments, and with `actions` generated actions
 //          chosen on every view: the cost per event of each; then decisions/s of next best
@@ -78,6 +81,7 @@ Report run_ingest(const BenchOptions& options);
 Report run_actors(const BenchOptions& options);
 Report run_timers(const BenchOptions& options);
 Report run_restart(const BenchOptions& options);
+Report run_identify(const BenchOptions& options);
 Report run_cluster(const BenchOptions& options);
 Report run_soak(const BenchOptions& options);
 Report run_decisioning(const BenchOptions& options);
