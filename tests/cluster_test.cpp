@@ -614,27 +614,38 @@ TEST_CASE("cluster: a member with another list is not used, an unreachable one b
     CHECK(std::chrono::steady_clock::now() - started < 2s);
 }
 
+namespace {
+
+// The first id PREFIX0, PREFIX1, ... that `member` owns.
+std::string owned_by(size_t member, const std::string& prefix) {
+    const ClusterOwnership ownership(kNames, "node-a");
+    int i = 0;
+    while (ownership.owner_of(prefix + std::to_string(i)) != member) ++i;
+    return prefix + std::to_string(i);
+}
+
+// One event, on a connection of its own to `node`; its answer.
+json send_to(const DaemonProcess& node, const json& event) {
+    IngestClient client = IngestClient::connect(node.ingest(), 10s);
+    client.send_frame(encode_event(event));
+    return client.read_response();
+}
+
+json identify_event(const std::string& id, const std::string& who, const std::string& as) {
+    return {{"id", id}, {"customer", who}, {"type", "identify"}, {"attrs", {{"as", as}}}};
+}
+
+}  // namespace
+
 TEST_CASE("cluster: identify merges an alias of one member into a customer of another",
           "[cluster][integration]") {
     TestCluster cluster;
     REQUIRE(poll_until([&] { return cluster.all_up(); }));
-    const ClusterOwnership ownership(kNames, "node-a");
     // The alias is node-a's, the customer it names node-b's, and the identify enters at node-c.
-    auto owned_by = [&](size_t member, const std::string& prefix) {
-        int i = 0;
-        while (ownership.owner_of(prefix + std::to_string(i)) != member) ++i;
-        return prefix + std::to_string(i);
-    };
     const std::string device = owned_by(0, "device-");
     const std::string ann = owned_by(1, "ann-");
-    auto send = [&](int node, const json& event) {
-        IngestClient client = IngestClient::connect(cluster.nodes[node]->ingest(), 10s);
-        client.send_frame(encode_event(event));
-        return client.read_response();
-    };
-    auto identify = [](const std::string& id, const std::string& who, const std::string& as) {
-        return json{{"id", id}, {"customer", who}, {"type", "identify"}, {"attrs", {{"as", as}}}};
-    };
+    auto send = [&](int node, const json& event) { return send_to(*cluster.nodes[node], event); };
+    const auto identify = identify_event;
     // The device searched (welcomed, exploring); Ann is new (welcomed).
     CHECK(send(2, {{"id", "d1"}, {"customer", device}, {"type", "search"}})["accepted"] == 1);
     CHECK(send(2, {{"id", "a1"},
@@ -721,23 +732,12 @@ void identify_across_a_crash(const char* point, int dies) {
     TestCluster cluster;
     ::unsetenv("JOURNEYD_TEST_KILL_POINT");
     REQUIRE(poll_until([&] { return cluster.all_up(); }));
-    const ClusterOwnership ownership(kNames, "node-a");
-    auto owned_by = [&](size_t member, const std::string& prefix) {
-        int i = 0;
-        while (ownership.owner_of(prefix + std::to_string(i)) != member) ++i;
-        return prefix + std::to_string(i);
-    };
     const std::string device = owned_by(0, "device-");
     const std::string ann = owned_by(1, "ann-");
-    auto send = [&](int node, const json& event) {
-        IngestClient client = IngestClient::connect(cluster.nodes[node]->ingest(), 10s);
-        client.send_frame(encode_event(event));
-        return client.read_response();
-    };
+    auto send = [&](int node, const json& event) { return send_to(*cluster.nodes[node], event); };
     CHECK(send(2, {{"id", "d1"}, {"customer", device}, {"type", "search"}})["accepted"] == 1);
     CHECK(send(2, {{"id", "a1"}, {"customer", ann}, {"type", "search"}})["accepted"] == 1);
-    const json identify = {
-        {"id", "i1"}, {"customer", device}, {"type", "identify"}, {"attrs", {{"as", ann}}}};
+    const json identify = identify_event("i1", device, ann);
     try {
         send(0, identify);
     } catch (const std::exception&) {

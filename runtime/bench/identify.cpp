@@ -59,7 +59,9 @@ Report run_identify(const BenchOptions& o) {
     };
     measured(report, "known ids", o, daemon, o.n, each(prefix + "k1-", 0));
     measured(report, "merges", o, daemon, o.n, [&](size_t c) {
-        return std::make_unique<IdentifyEach>(c, o.connections, o.n, o.batch, prefix + "i-");
+        return std::make_unique<EachCustomerOnce>(
+            c, o.connections, o.n, o.batch, [](size_t) { return std::string("identify"); },
+            prefix + "i-", o.n, true);
     });
     measured(report, "aliases", o, daemon, o.n, each(prefix + "a1-", o.n));
     measured(report, "known ids again", o, daemon, o.n, each(prefix + "k2-", 0));

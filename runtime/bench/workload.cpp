@@ -144,14 +144,15 @@ bool MarketplaceMix::next(Frame& frame) {
 
 EachCustomerOnce::EachCustomerOnce(size_t first, size_t stride, size_t count, size_t batch,
                                    std::function<std::string(size_t)> type_of,
-                                   std::string id_prefix, size_t offset)
+                                   std::string id_prefix, size_t offset, bool named)
     : next_(first),
       stride_(stride),
       count_(count),
       batch_(batch),
       type_of_(std::move(type_of)),
       id_prefix_(std::move(id_prefix)),
-      offset_(offset) {}
+      offset_(offset),
+      named_(named) {}
 
 bool EachCustomerOnce::next(Frame& frame) {
     if (next_ >= count_) return false;
@@ -160,31 +161,10 @@ bool EachCustomerOnce::next(Frame& frame) {
     Packer packer(buffer);
     packer.pack_array(static_cast<uint32_t>(events));
     const int64_t ts = now_ms();
-    for (size_t i = 0; i < events; ++i, next_ += stride_)
-        pack_event_fields(packer, id_prefix_ + std::to_string(next_), customer_id(next_ + offset_),
-                          type_of_(next_), ts, false);
-    take_frame(buffer, static_cast<uint32_t>(events), frame);
-    return true;
-}
-
-IdentifyEach::IdentifyEach(size_t first, size_t stride, size_t count, size_t batch,
-                           std::string id_prefix)
-    : next_(first),
-      stride_(stride),
-      count_(count),
-      batch_(batch),
-      id_prefix_(std::move(id_prefix)) {}
-
-bool IdentifyEach::next(Frame& frame) {
-    if (next_ >= count_) return false;
-    const size_t events = std::min(batch_, (count_ - next_ + stride_ - 1) / stride_);
-    msgpack::sbuffer buffer;
-    Packer packer(buffer);
-    packer.pack_array(static_cast<uint32_t>(events));
-    const int64_t ts = now_ms();
     for (size_t i = 0; i < events; ++i, next_ += stride_) {
-        pack_event_fields(packer, id_prefix_ + std::to_string(next_), customer_id(count_ + next_),
-                          "identify", ts, true);
+        pack_event_fields(packer, id_prefix_ + std::to_string(next_), customer_id(next_ + offset_),
+                          type_of_(next_), ts, named_);
+        if (!named_) continue;
         pack_text(packer, "attrs");
         packer.pack_map(1);
         pack_text(packer, "as");

@@ -14,8 +14,7 @@
 //
 // EachCustomerOnce activates a population for `actors`, `timers` and `restart`: customers
 // first, first + stride, ... below `count` get one event each, of the type `type_of(i)`
-// names, in batches; a connection c of C takes first = c, stride = C. IdentifyEach merges one
-// range of customers into another (`identify`).
+// names, in batches; a connection c of C takes first = c, stride = C.
 #pragma once
 
 #include <functional>
@@ -66,12 +65,13 @@ class MarketplaceMix final : public FrameSource {
 };
 
 // `offset`: the events go to customers first + offset, ...: the same sequence of indexes for
-// another range of ids.
+// another range of ids. `named`: each event also has attrs {"as": the id of customer i} for
+// its index i (`identify` merges customer offset + i into customer i).
 class EachCustomerOnce final : public FrameSource {
   public:
     EachCustomerOnce(size_t first, size_t stride, size_t count, size_t batch,
                      std::function<std::string(size_t)> type_of, std::string id_prefix,
-                     size_t offset = 0);
+                     size_t offset = 0, bool named = false);
     bool next(Frame& frame) override;
 
   private:
@@ -82,21 +82,7 @@ class EachCustomerOnce final : public FrameSource {
     std::function<std::string(size_t)> type_of_;
     std::string id_prefix_;
     size_t offset_;
-};
-
-// For `identify`: customer count + i is identified as customer i, for i = first, first +
-// stride, ... below `count`, in batches.
-class IdentifyEach final : public FrameSource {
-  public:
-    IdentifyEach(size_t first, size_t stride, size_t count, size_t batch, std::string id_prefix);
-    bool next(Frame& frame) override;
-
-  private:
-    size_t next_;
-    size_t stride_;
-    size_t count_;
-    size_t batch_;
-    std::string id_prefix_;
+    bool named_;
 };
 
 }  // namespace journeyd::bench
