@@ -336,7 +336,8 @@ class Shard {
         it->second.last_used = context_->now();
         if (event.type == kIdentifyEventType) {
             std::string into = identify_target(event);
-            // Sent as an alias of the customer it names: one customer already, a plain event.
+            // Naming its own customer it is refused at decode, or answered where the alias is
+            // (forward): never a merge of a customer into itself.
             if (into != id) return begin_merge(it, std::move(event), ticket, std::move(into));
         }
         send_ticket(it->second.actor, std::move(event), ticket);
