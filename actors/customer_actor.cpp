@@ -127,7 +127,7 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
 bool applied_before(const CustomerState& customer, const Event& event, const Routing& r) {
     if (!customer.journey.created) return false;
     const RecentEventIds& recent = customer.journey.recent_ids;
-    if (recent.ring().size() < RecentEventIds::kCapacity) return false;
+    if (!RecentEventIds::wrapped(recent.ring().size())) return false;
     const uint64_t fingerprint = stable_hash(event.id);
     return !recent.contains(fingerprint) && r.context->store->was_applied(customer.id, fingerprint);
 }

@@ -374,12 +374,13 @@ class Shard {
 
     bool applied_as_alias(const Event& event) const {
         const uint64_t fingerprint = stable_hash(event.id);
-        if (auto record = context_->store->read(event.customer)) {
-            std::string error;
-            auto alias = decode_alias_record(*record, error);
-            if (alias && std::find(alias->recent_ids.begin(), alias->recent_ids.end(),
-                                   fingerprint) != alias->recent_ids.end())
-                return true;
+        std::string error;
+        const auto record = context_->store->read(event.customer);
+        if (const auto alias = record ? decode_alias_record(*record, error) : std::nullopt) {
+            const std::vector<uint64_t>& ids = alias->recent_ids;
+            if (std::find(ids.begin(), ids.end(), fingerprint) != ids.end()) return true;
+            // As for a customer (customer_actor.cpp): nothing older in the store to look up.
+            if (!RecentEventIds::wrapped(ids.size())) return false;
         }
         return context_->store->was_applied(event.customer, fingerprint);
     }

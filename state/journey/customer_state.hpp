@@ -136,6 +136,11 @@ class RecentEventIds {
   public:
     static constexpr size_t kCapacity = 64;
 
+    // Whether the store's history of applied ids may hold ids a window of `size` no longer
+    // has: only once it has wrapped, since it holds every id applied until then and the store
+    // gets only what a full window pushes out.
+    static bool wrapped(size_t size) { return size >= kCapacity; }
+
     bool contains(uint64_t fingerprint) const;
     // Returns the fingerprint it pushed out of a full window, if any.
     std::optional<uint64_t> remember(uint64_t fingerprint);
