@@ -111,6 +111,75 @@ TEST_CASE("an own-thread actor takes every message in order on its named thread"
     self->send(taker, stop_atom::value);
 }
 
+namespace {
+
+// The thread's voluntary context switches: each sleep, a look while lingering included.
+long sleeps_of_thread(const std::string& name) {
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string line;
+        if (!std::getline(comm, line) || line != name) continue;
+        std::ifstream status(task.path() / "status");
+        while (std::getline(status, line))
+            if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stol(line.substr(24));
+    }
+    return -1;
+}
+
+}  // namespace
+
+TEST_CASE("a lingering own-thread actor takes what comes while it looks, then sleeps") {
+    caf::actor_system_config config;
+    caf::actor_system system{config};
+    auto notes = std::make_shared<Notes>();
+    caf::actor taker = spawn_on_own_thread(
+        system, {"lingering-taker", OwnThread::Wakeups::as_any_thread, Linger{50us, 4}}, note_taker,
+        notes);
+
+    // Paced around the lingering: a message finds the thread looking, asleep after looking in
+    // vain, or busy, and senders race its marking the mailbox blocked.
+    constexpr int kEach = 2'000;
+    std::vector<std::thread> threads;
+    for (int sender = 0; sender < 2; ++sender)
+        threads.emplace_back([&, sender] {
+            for (int i = 0; i < kEach; ++i) {
+                caf::anon_send(taker, note_atom::value, sender, i);
+                if (i % 7 == sender)
+                    std::this_thread::sleep_for(std::chrono::microseconds(i % 400));
+            }
+        });
+    for (auto& thread : threads) thread.join();
+    caf::scoped_actor self{system};
+    REQUIRE(test::poll_until([&] {
+        int count = 0;
+        self->request(taker, 10s, count_atom::value)
+            .receive([&](int n) { count = n; }, [](caf::error&) {});
+        return count == 2 * kEach;
+    }));
+    {
+        std::lock_guard<std::mutex> lock(notes->mutex);
+        std::vector<int> next(2, 0);
+        for (const auto& [sender, sequence] : notes->values) {
+            REQUIRE(sequence == next[sender]);
+            ++next[sender];
+        }
+    }
+
+    // Idle, it sleeps: no more looks (a look is a voluntary switch every 50 us).
+    std::this_thread::sleep_for(50ms);
+    const long before = sleeps_of_thread("lingering-taker");
+    REQUIRE(before >= 0);
+    std::this_thread::sleep_for(200ms);
+    CHECK(sleeps_of_thread("lingering-taker") - before <= 1);
+    // And a message wakes it.
+    self->send(taker, note_atom::value, 9, 0);
+    REQUIRE(test::poll_until([&] {
+        std::lock_guard<std::mutex> lock(notes->mutex);
+        return notes->values.size() == 2 * kEach + 1;
+    }));
+    self->send(taker, stop_atom::value);
+}
+
 TEST_CASE("an own-thread actor answers requests and runs its timers") {
     caf::actor_system_config config;
     caf::actor_system system{config};

@@ -22,6 +22,11 @@ namespace journeyd {
 namespace {
 
 constexpr auto kDrainTimeout = std::chrono::seconds(30);
+// The store writer gathers records for up to 2 ms anyway: a record that waits 250 us for it to
+// look costs nothing. The coordinator's looks are closer, since a request's decision is
+// measured from its sending (docs/performance.md).
+constexpr Linger kWriterLinger{std::chrono::microseconds(250), 8};
+constexpr Linger kCoordinatorLinger{std::chrono::microseconds(100), 10};
 
 void drain_and_wait(caf::scoped_actor& self, const caf::actor& actor) {
     if (!actor) return;
@@ -88,9 +93,10 @@ void Daemon::start() {
         spdlog::warn(
             "[store] sync = false: commits are not fsync'd; a crash of the machine can "
             "lose events that were acknowledged");
-    store_writer_ =
-        spawn_on_own_thread(*system_, {"store-writer"}, store_writer, store_, GroupCommit{},
-                            AppliedIdRetention{config_.store.applied_ids_retention, system_now_ms});
+    store_writer_ = spawn_on_own_thread(
+        *system_, {"store-writer", OwnThread::Wakeups::as_any_thread, kWriterLinger}, store_writer,
+        store_, GroupCommit{},
+        AppliedIdRetention{config_.store.applied_ids_retention, system_now_ms});
     SinkOptions sink_options;
     sink_options.on_delivered = forget_delivered(store_writer_);
     sink_options.on_dead_letter = park_dead_letter(store_writer_);
@@ -114,8 +120,10 @@ void Daemon::start() {
     // prompt wake-ups: on busy cores a request waited for the coordinator to be scheduled.
     coordinator_ = spawn_on_own_thread(
         *system_,
-        {"coordinator", config_.runtime.realtime_coordinator ? OwnThread::Wakeups::prompt_realtime
-                                                             : OwnThread::Wakeups::prompt},
+        {"coordinator",
+         config_.runtime.realtime_coordinator ? OwnThread::Wakeups::prompt_realtime
+                                              : OwnThread::Wakeups::prompt,
+         kCoordinatorLinger},
         coordinator, std::move(coordination));
     // Made before the customers' context, which hands it to them, and filled by the cluster's
     // peers.

@@ -44,6 +44,20 @@ void ask_for_prompt_wakeups(const OwnThread& thread) {
                      : "");
 }
 
+enum class Lingered { not_at_all, message_came, nothing_came };
+
+// After resume() found the mailbox empty and marked it blocked (senders post): unmarks it, so
+// senders only push, and looks every linger.every, up to linger.times. Not at all when there is
+// no lingering or a sender came before the unmark (it posted).
+Lingered linger(OwnThreadActor* actor, const Linger& linger) {
+    if (linger.times <= 0 || !actor->mailbox().try_unblock()) return Lingered::not_at_all;
+    for (int look = 0; look < linger.times; ++look) {
+        std::this_thread::sleep_for(linger.every);
+        if (!actor->mailbox().empty()) return Lingered::message_came;
+    }
+    return Lingered::nothing_came;
+}
+
 // The actor holds one reference for as long as it is runnable (taken at launch and by the
 // enqueue that woke it), as CAF's own scheduler does; it is given back when the actor sleeps
 // or ends. After the last release the actor may be gone: only `wakeup` and `system` remain.
@@ -54,11 +68,20 @@ void run_actor(OwnThreadActor* actor, std::shared_ptr<ThreadWakeup> wakeup, OwnT
     caf::scoped_execution_unit unit{system};
     for (bool running = true; running;) {
         wakeup->wait();
+        bool idle = false;  // lingered and nothing came: an empty mailbox now means sleep
         for (bool runnable = true; runnable;) {
             switch (actor->resume(&unit, std::numeric_limits<size_t>::max())) {
                 case caf::resumable::resume_later:
                     break;
                 case caf::resumable::awaiting_message:
+                    if (!idle) {
+                        const Lingered lingered = linger(actor, thread.linger);
+                        if (lingered != Lingered::not_at_all) {
+                            // resume() takes what came, or marks the mailbox blocked again.
+                            idle = lingered == Lingered::nothing_came;
+                            break;
+                        }
+                    }
                     runnable = false;
                     caf::intrusive_ptr_release(actor->ctrl());
                     break;
