@@ -178,20 +178,49 @@ std::unique_ptr<LoggedStore> open_logged(const std::string& directory,
     return store;
 }
 
+std::string encoded(const std::vector<StoreRecord>& batch) {
+    std::string bytes;
+    encode_batch(batch, bytes);
+    return bytes;
+}
+
 }  // namespace
 
 TEST_CASE("a batch survives the log's encoding field by field") {
     Workload work;
     for (int i = 0; i < 50; ++i) {
         const std::vector<StoreRecord> batch = work.batch();
-        const std::vector<StoreRecord> decoded = decode_batch(encode_batch(batch));
-        CHECK(encode_batch(decoded) == encode_batch(batch));
+        const std::vector<StoreRecord> decoded = decode_batch(encoded(batch));
+        CHECK(encoded(decoded) == encoded(batch));
         REQUIRE(decoded.size() == batch.size());
         CHECK(decoded.back().customer == batch.back().customer);
         CHECK(decoded.back().next_due == batch.back().next_due);
         CHECK(decoded.back().stage_move == batch.back().stage_move);
     }
-    CHECK_THROWS(decode_batch(encode_batch(work.batch()).substr(3)));
+    CHECK_THROWS(decode_batch(encoded(work.batch()).substr(3)));
+}
+
+TEST_CASE("the log keeps a customer's state once a batch, and every record's counts") {
+    std::vector<StoreRecord> batch(4);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i].customer = i == 2 ? "b" : "a";
+        batch[i].record = "state " + std::to_string(i);
+        batch[i].applied_event = 100 + i;
+    }
+    batch[0].stage_move.emplace("", "new");
+    const std::vector<StoreRecord> decoded = decode_batch(encoded(batch));
+    REQUIRE(decoded.size() == 4);
+    for (size_t i : {0, 1}) {
+        CHECK(decoded[i].superseded);
+        CHECK(decoded[i].record.empty());
+        CHECK(decoded[i].applied_event == batch[i].applied_event);
+    }
+    CHECK(decoded[0].stage_move == batch[0].stage_move);
+    for (size_t i : {2, 3}) {
+        CHECK_FALSE(decoded[i].superseded);
+        CHECK(decoded[i].record == batch[i].record);
+    }
+    CHECK(encoded(batch).size() < encoded({batch[2], batch[3]}).size() + 2 * 40);
 }
 
 TEST_CASE("LoggedStore reads like LmdbStore committing the same batches one by one") {

@@ -233,7 +233,7 @@ void LmdbStore::commit(const std::vector<StoreRecord>& batch) {
         for (size_t i = 0; i < batch.size(); ++i) {
             const StoreRecord& record = batch[i];
             count_moves(record, stage_deltas);
-            if (record.record.empty()) continue;  // the coordinator's counts, or a barrier
+            if (!has_state(record)) continue;  // the coordinator's counts, or a barrier
             if (last_record[record.customer] == i) write_record(txn, record);
             if (record.applied_event)
                 remember_applied(txn, *record.applied_event, record.customer, record.applied_at);

@@ -87,7 +87,8 @@ void LoggedStore::commit(const std::vector<StoreRecord>& batch) {
     }
     uint64_t sequence = 0;
     try {
-        sequence = log_->append(encode_batch(batch));
+        encode_batch(batch, encoded_);
+        sequence = log_->append(encoded_);
         log_->sync();
     } catch (const std::exception& e) {
         std::unique_lock<std::shared_mutex> lock(state_mutex_);

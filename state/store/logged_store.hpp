@@ -133,6 +133,7 @@ class LoggedStore final : public RecordStore {
     std::unique_ptr<WriteAheadLog> log_;
 
     std::mutex commit_mutex_;  // held by a commit; a freeze waits for it
+    std::string encoded_;      // the batch being logged, under commit_mutex_
     mutable std::shared_mutex state_mutex_;
     std::unique_ptr<StoreOverlay> active_;
     std::unique_ptr<StoreOverlay> frozen_;  // being checkpointed; no longer changes

@@ -80,7 +80,17 @@ struct StoreRecord {
     // Applied after the record (if any), in order; a batch applies its records' writes in the
     // order the records came.
     std::vector<TableWrite> writes;
+    // Only in a batch read back from the write-ahead log: the record was left out of the log
+    // since a later record of the same customer in the batch holds the state that counts
+    // (store_record_codec.hpp). Applied as a record that is not its customer's last.
+    bool superseded = false;
 };
+
+// A record that writes a customer's state (a superseded one did, before it was logged); not a
+// barrier nor the coordinator's counts.
+inline bool has_state(const StoreRecord& record) {
+    return !record.record.empty() || record.superseded;
+}
 
 // A record that writes nothing: answered in order behind the commits before it.
 inline StoreRecord store_barrier(std::string customer) {
@@ -116,7 +126,7 @@ inline std::unordered_map<std::string_view, size_t> last_records(
     const std::vector<StoreRecord>& batch) {
     std::unordered_map<std::string_view, size_t> last;
     for (size_t i = 0; i < batch.size(); ++i)
-        if (!batch[i].record.empty()) last[batch[i].customer] = i;
+        if (!batch[i].record.empty()) last[batch[i].customer] = i;  // never a superseded one
     return last;
 }
 

@@ -16,7 +16,7 @@ StoreOverlay::Plan StoreOverlay::plan(const std::vector<StoreRecord>& batch) {
     // As LmdbStore::commit: a customer's last record in the batch is its state.
     plan.last_record = last_records(batch);
     for (const StoreRecord& record : batch)
-        if (!record.record.empty() && record.stage_move && record.stage_move->first.empty())
+        if (has_state(record) && record.stage_move && record.stage_move->first.empty())
             plan.created.insert(record.customer);
     return plan;
 }
@@ -25,7 +25,7 @@ void StoreOverlay::apply_slice(const std::vector<StoreRecord>& batch, const Plan
                                size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
         const StoreRecord& record = batch[i];
-        if (record.record.empty()) {
+        if (!has_state(record)) {
             count_moves(record, stage_deltas_);  // the coordinator's counts of its decisions
             continue;
         }

@@ -1,19 +1,22 @@
 #include "state/store/store_record_codec.hpp"
 
 #include <stdexcept>
+#include <unordered_map>
 
 namespace journeyd {
 
 namespace {
 
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;
+constexpr uint8_t kVersionWithoutSuperseded = 1;
 enum Flags : uint8_t {
     kNextDue = 1,
     kLowerBound = 2,
     kApplied = 4,
     kStageMove = 8,
     kSegmentMoves = 16,
-    kCounterChanges = 32
+    kCounterChanges = 32,
+    kSuperseded = 64
 };
 
 void put(std::string& out, uint64_t value, size_t bytes) {
@@ -58,7 +61,7 @@ class Reader {
 
 }  // namespace
 
-std::string encode_batch(const std::vector<StoreRecord>& batch) {
+void encode_batch(const std::vector<StoreRecord>& batch, std::string& out) {
     // Sized first: a group commit of thousands of records would otherwise be copied at every
     // doubling of the string.
     size_t size = 5;
@@ -70,14 +73,17 @@ std::string encode_batch(const std::vector<StoreRecord>& batch) {
         for (const TableWrite& w : r.writes)
             size += 2 + 8 + w.key.size() + (w.value ? w.value->size() : 0);
     }
-    std::string out;
+    out.clear();
     out.reserve(size);
     out.push_back(static_cast<char>(kVersion));
     put(out, batch.size(), 4);
-    for (const StoreRecord& r : batch) {
+    const std::unordered_map<std::string_view, size_t> last = last_records(batch);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const StoreRecord& r = batch[i];
+        const bool superseded = r.superseded || (!r.record.empty() && last.at(r.customer) != i);
         put_string(out, r.customer);
-        put_string(out, r.record);
-        const uint8_t flags = (r.next_due ? kNextDue : 0) |
+        put_string(out, superseded ? std::string_view() : std::string_view(r.record));
+        const uint8_t flags = (superseded ? kSuperseded : 0) | (r.next_due ? kNextDue : 0) |
                               (r.index_lower_bound ? kLowerBound : 0) |
                               (r.applied_event ? kApplied : 0) | (r.stage_move ? kStageMove : 0) |
                               (r.segment_moves.empty() ? 0 : kSegmentMoves) |
@@ -112,18 +118,19 @@ std::string encode_batch(const std::vector<StoreRecord>& batch) {
             if (w.value) put_string(out, *w.value);
         }
     }
-    return out;
 }
 
 std::vector<StoreRecord> decode_batch(std::string_view bytes) {
     Reader in(bytes);
-    if (in.number(1) != kVersion)
+    const uint64_t version = in.number(1);
+    if (version != kVersion && version != kVersionWithoutSuperseded)
         throw std::runtime_error("write-ahead log record: unknown batch version");
     std::vector<StoreRecord> batch(in.count());
     for (StoreRecord& r : batch) {
         r.customer = in.string();
         r.record = in.string();
         const auto flags = static_cast<uint8_t>(in.number(1));
+        r.superseded = (flags & kSuperseded) != 0;
         if (flags & kNextDue) r.next_due = static_cast<TimeMs>(in.number(8));
         r.index_lower_bound = (flags & kLowerBound) != 0;
         if (flags & kApplied) r.applied_event = in.number(8);
