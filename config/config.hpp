@@ -152,6 +152,9 @@ const std::vector<TableKeys>& known_config_keys();
 
 ConfigResult load_config_text(std::string_view toml_text, const std::string& source_name);
 ConfigResult load_config_file(const std::string& path);
+// The file's text as load_config_file reads it; nullopt, with `error` saying why, when it
+// cannot be read.
+std::optional<std::string> read_config_file(const std::string& path, ConfigError& error);
 
 // The classifieds marketplace journey (docs/configuration.md), as TOML text compiled into the
 // binary.

@@ -1465,12 +1465,11 @@ ConfigResult load_config_text(std::string_view toml_text, const std::string& sou
     return reader.read(root);
 }
 
-ConfigResult load_config_file(const std::string& path) {
-    const auto unreadable = [&path](int error_number) {
-        ConfigResult result;
-        result.errors.push_back(ConfigError{
-            path, 0, 0, "cannot read file: " + std::string(std::strerror(error_number))});
-        return result;
+std::optional<std::string> read_config_file(const std::string& path, ConfigError& error) {
+    const auto unreadable = [&](int error_number) {
+        error = ConfigError{path, 0, 0,
+                            "cannot read file: " + std::string(std::strerror(error_number))};
+        return std::nullopt;
     };
     // stdio rather than ifstream: it reports why a read failed (e.g. EISDIR for a directory).
     const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
@@ -1482,7 +1481,14 @@ ConfigResult load_config_file(const std::string& path) {
     while ((read_bytes = std::fread(buffer, 1, sizeof buffer, file.get())) > 0)
         text.append(buffer, read_bytes);
     if (std::ferror(file.get())) return unreadable(errno);
-    return load_config_text(text, path);
+    return text;
+}
+
+ConfigResult load_config_file(const std::string& path) {
+    ConfigError error;
+    const std::optional<std::string> text = read_config_file(path, error);
+    if (!text) return ConfigResult{std::nullopt, {error}};
+    return load_config_text(*text, path);
 }
 
 }  // namespace journeyd

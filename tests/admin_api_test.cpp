@@ -1,10 +1,12 @@
 // The admin API's HTTP semantics, without a socket or actors (MemoryAdminBackend).
 #include "runtime/admin/admin_api.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "config/config_version.hpp"
 #include "state/journey/flow_counters.hpp"
 #include "state/journey/stay_sketch.hpp"
 #include "tests/support/memory_admin_backend.hpp"
@@ -19,8 +21,8 @@ constexpr TimeMs kNow = 1'700'000'000'000;
 struct ApiFixture {
     // `extra`: TOML appended to the default configuration.
     explicit ApiFixture(std::string token = "t0k", const std::string& extra = "") {
-        ConfigResult loaded =
-            load_config_text(std::string(default_config_text()) + extra, "t.toml");
+        const std::string text = std::string(default_config_text()) + extra;
+        ConfigResult loaded = load_config_text(text, "t.toml");
         REQUIRE(loaded.config);
         auto engine = std::make_shared<const JourneyEngine>(loaded.config->journey);
         auto memory = std::make_unique<test::MemoryAdminBackend>(engine, kNow);
@@ -32,6 +34,8 @@ struct ApiFixture {
         setup.engine = engine;
         setup.policy = loaded.config->pressure;
         setup.now = [] { return kNow; };
+        setup.running_config =
+            RunningConfig{"t.toml", text, config_version(text), kNow - 60'000, *loaded.config};
         api = std::make_unique<AdminApi>(std::move(setup), std::move(memory));
     }
 
@@ -374,4 +378,106 @@ TEST_CASE("admin api: /journey and /journey/drivers read the cluster's flow coun
           std::vector<std::pair<std::string, std::string>>{{"X-Journeyd-Partial", "node-b"}});
     answer = f.call("GET", "/journey/drivers?from=exploring&to=active");
     CHECK(json::parse(answer.body)[0]["partial"] == json::array({"node-b"}));
+}
+
+TEST_CASE("admin api: /health and GET /config name the configuration in force") {
+    ApiFixture f;
+    const std::string text(default_config_text());
+    CHECK(json::parse(f.call("GET", "/health", "", "").body)["version"] == config_version(text));
+    CHECK(f.call("GET", "/config", "", "").status == 401);
+    const AdminResponse shown = f.call("GET", "/config");
+    CHECK(shown.status == 200);
+    CHECK(json::parse(shown.body) == json{{"version", config_version(text)},
+                                          {"loaded_at", kNow - 60'000},
+                                          {"source", "t.toml"},
+                                          {"text", text}});
+    CHECK(f.call("PUT", "/config").status == 405);
+}
+
+TEST_CASE("admin api: POST /config?dry_run=true checks a text against the stored stage counts") {
+    ApiFixture f;
+    f.backend->counters.summed = {{"dormant", 7}, {"loyal", 0}};
+    // "loyal" removed, and "dormant" no longer left by ad_placed; the default names "loyal"
+    // in a transition, a timer, a driver and a program, which go too.
+    std::string text(default_config_text());
+    auto cut = [&](const std::string& from, const std::string& to) {
+        const size_t at = text.find(from);
+        REQUIRE(at != std::string::npos);
+        text.replace(at, from.size(), to);
+    };
+    cut(R"(stages        = ["new", "exploring", "active", "loyal", "dormant"])",
+        R"(stages        = ["new", "exploring", "active", "dormant"])");
+    cut("[[journey.transition]]\nfrom = [\"dormant\"]\non   = [\"ad_placed\"]\nto   = \"active\"\n",
+        "");
+    cut("to     = \"loyal\"", "to     = \"active\"");
+    cut(R"(in    = ["exploring", "active", "loyal"])", R"(in    = ["exploring", "active"])");
+    cut("from   = \"active\"\nto     = \"loyal\"", "from   = \"active\"\nto     = \"dormant\"");
+    cut("on_enter = \"loyal\"", "on_enter = \"active\"");
+    cut("template = \"welcome-1\"", "template = \"welcome-2\"");
+
+    const AdminResponse checked = f.call("POST", "/config?dry_run=true", text);
+    INFO(checked.body);
+    CHECK(checked.status == 200);
+    const json body = json::parse(checked.body);
+    CHECK(body["applied"] == false);
+    CHECK(body["version"] == config_version(text));
+    CHECK(body["errors"] == json::array());
+    CHECK(body["changes"]["stages_removed"] == json{"loyal"});
+    CHECK(body["changes"]["programs_changed"] == json{"loyalty_thanks", "welcome"});
+    CHECK(body["changes"]["segments_changed"] == json::array());
+    CHECK(body["customers_affected"] == json{{"active", 0}, {"dormant", 7}, {"loyal", 0}});
+    // The answer's keys in the documented order.
+    CHECK(checked.body.find(R"({"applied":false,"version":)") == 0);
+
+    // A node setting, and a removed stage that holds customers: errors, still a 200.
+    f.backend->counters.summed = {{"loyal", 3}};
+    const AdminResponse refused =
+        f.call("POST", "/config?dry_run=true",
+               "[node]\nname = \"other\"\n" + text.substr(text.find("\n[admin]")));
+    INFO(refused.body);
+    CHECK(refused.status == 200);
+    std::vector<std::string> messages;
+    const json refusals = json::parse(refused.body)["errors"];
+    for (const json& e : refusals) messages.push_back(e["message"]);
+    REQUIRE(messages.size() == 2);  // the other [node] keys are written as their defaults
+    CHECK(messages[0] == "node.name cannot change without a restart");
+    CHECK(messages[1].find("stage \"loyal\" is removed but holds 3 customer(s)") == 0);
+
+    // Loader errors with their lines.
+    cut("initial_stage = \"new\"", "initial_stage = \"nwe\"");
+    const int line = 1 + static_cast<int>(std::count(
+                             text.begin(), text.begin() + text.find("initial_stage"), '\n'));
+    const json broken = json::parse(f.call("POST", "/config?dry_run=true", text).body);
+    REQUIRE(broken["errors"].size() == 1);
+    CHECK(broken["errors"][0]["line"] == line);
+    CHECK(broken["errors"][0]["message"].get<std::string>().find("\"nwe\"") != std::string::npos);
+}
+
+TEST_CASE("admin api: POST /config without dry_run is not built: 501, nothing applied") {
+    ApiFixture f;
+    const std::string text(default_config_text());
+    const AdminResponse answer = f.call("POST", "/config", text);
+    CHECK(answer.status == 501);
+    const json body = json::parse(answer.body);
+    CHECK(body["applied"] == false);
+    REQUIRE(body["errors"].size() == 1);
+    CHECK(body["errors"][0]["line"] == 0);
+    CHECK(body["errors"][0]["message"] ==
+          "applying a change without a restart is not built yet; the check passed: restart "
+          "journeyd with this file to apply it");
+    CHECK(body["error"] == body["errors"][0]["message"]);
+    // Still the configuration in force.
+    CHECK(json::parse(f.call("GET", "/config").body)["version"] == config_version(text));
+    CHECK(json::parse(f.call("POST", "/config?dry_run=false", "[journey\n").body)["error"] ==
+          "applying a change without a restart is not built yet; the check found 1 error(s)");
+}
+
+TEST_CASE("admin api: POST /config refuses what it cannot read, and needs the token") {
+    ApiFixture f;
+    CHECK(f.call("POST", "/config?dry_run=true", "").status == 400);
+    CHECK(json::parse(f.call("POST", "/config?dry_run=yes", "x = 1").body)["error"] ==
+          "dry_run must be true or false");
+    CHECK(f.call("POST", "/config?dry_run=true", "x = 1", "").status == 401);
+    f.backend->unavailable = true;  // the stage counts cannot be read
+    CHECK(f.call("POST", "/config?dry_run=true", std::string(default_config_text())).status == 503);
 }

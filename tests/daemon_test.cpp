@@ -1007,3 +1007,85 @@ TEST_CASE("daemon: events for both ids during a merge are all applied, in order 
     CHECK(known["profile"]["anon_seq"] == kFrames - 1);
     CHECK(known["profile"]["known_seq"] == kFrames - 1);
 }
+
+TEST_CASE("daemon: GET /config, and a change checked over HTTP and with journeyctl") {
+    const std::string config = test_config();
+    DaemonProcess daemon(config);
+    const json running = get_json(daemon, "/config");
+    CHECK(running["text"] == config);
+    const std::string version = running["version"];
+    const std::string source = running["source"];
+    CHECK(version.size() == 12);
+    CHECK(source == daemon.directory() + "/journeyd.toml");
+    CHECK(get_json(daemon, "/health")["version"] == version);
+    CHECK(daemon.log().find("configuration source=" + source + " version=" + version) !=
+          std::string::npos);
+    CHECK(daemon.log().find(" config_version=" + version) != std::string::npos);
+
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    CHECK(send_one(client, event("e1", "ann", "search"))["accepted"] == 1);
+    CHECK(poll_until([&] { return get_json(daemon, "/stats")["stages"]["exploring"] == 1; }));
+
+    // "exploring" removed while ann is in it, and everything that names it.
+    std::string without = config;
+    for (const auto& [from, to] :
+         {std::pair<std::string, std::string>{
+              R"(stages = ["new", "exploring", "active", "loyal", "dormant"])",
+              R"(stages = ["new", "active", "loyal", "dormant"])"},
+          {R"(to = "exploring")", R"(to = "active")"},
+          {R"(from = ["new", "exploring", "dormant"])", R"(from = ["new", "dormant"])"},
+          {R"(in = ["exploring", "active", "loyal"])", R"(in = ["active", "loyal"])"}}) {
+        const size_t at = without.find(from);
+        REQUIRE(at != std::string::npos);
+        without.replace(at, from.size(), to);
+    }
+    auto checked = daemon.admin().Post("/config?dry_run=true", without, "application/toml");
+    REQUIRE(checked);
+    INFO(checked->body);
+    CHECK(checked->status == 200);
+    const json answer = json::parse(checked->body);
+    CHECK(answer["applied"] == false);
+    REQUIRE(answer["errors"].size() == 1);
+    CHECK(answer["errors"][0]["message"].get<std::string>().find(
+              "stage \"exploring\" is removed but holds 1 customer(s)") == 0);
+    CHECK(answer["changes"]["stages_removed"] == json{"exploring"});
+    CHECK(answer["customers_affected"]["exploring"] == 1);
+
+    const std::string journeyctl =
+        std::string(JOURNEYCTL_BINARY) + " --timeout 10 --admin " + daemon.admin_address();
+    const std::string refused_file = daemon.directory() + "/without_exploring.toml";
+    std::ofstream(refused_file) << without;
+    const auto [refused_status, refused] =
+        test::run_command(journeyctl + " reload " + refused_file + " --dry-run");
+    INFO(refused);
+    CHECK(refused_status == 1);
+    CHECK(refused.find("version " + answer["version"].get<std::string>() + ": 1 error(s)\n") == 0);
+    CHECK(refused.find("line 9: stage \"exploring\" is removed") != std::string::npos);
+    CHECK(refused.find("  stages removed: exploring\n") != std::string::npos);
+    // "new" and "dormant" are affected too: their transition to "exploring" now goes elsewhere.
+    CHECK(refused.find("customers affected:\n  dormant: 0\n  exploring: 1\n  new: 0\n") !=
+          std::string::npos);
+
+    const std::string added_file = daemon.directory() + "/with_thanks.toml";
+    std::ofstream(added_file) << test_config(R"(
+[[program]]
+name = "thanks"
+on_enter = "loyal"
+channel = "email"
+priority = "lifecycle"
+template = "thanks-1"
+)");
+    const auto [added_status, added] =
+        test::run_command(journeyctl + " reload " + added_file + " --dry-run");
+    INFO(added);
+    CHECK(added_status == 0);
+    CHECK(added.find(": ok\n") != std::string::npos);
+    CHECK(added.find("  programs added: thanks\n") != std::string::npos);
+    // Without --dry-run: the daemon cannot apply it yet, and says so.
+    const auto [apply_status, applied] = test::run_command(journeyctl + " reload " + added_file);
+    INFO(applied);
+    CHECK(apply_status == 1);
+    CHECK(applied.find("applying a change without a restart is not built yet") !=
+          std::string::npos);
+    CHECK(get_json(daemon, "/config")["version"] == version);
+}

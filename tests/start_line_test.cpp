@@ -22,6 +22,7 @@ StartLine example(const std::string& ingest_host, const std::string& admin_host)
     line.stages = 3;
     line.programs = 2;
     line.shards = 8;
+    line.config_version = "0123456789ab";
     return line;
 }
 
@@ -31,7 +32,7 @@ TEST_CASE("start line: the text journeyd logs") {
     CHECK(format_start_line(example("127.0.0.1", "localhost")) ==
           "journeyd started node=n1 ingest=127.0.0.1:40123 admin=localhost:40124 "
           "data_dir=/var/lib/journeyd stored_customers=7 sink=file:deliveries.ndjson stages=3 "
-          "programs=2 shards=8");
+          "programs=2 shards=8 config_version=0123456789ab");
     // Bare, "::1:40123" could be host ::1 port 40123 or host ::1:4 and no port.
     CHECK(format_start_line(example("::1", "fe80::1"))
               .find(" ingest=[::1]:40123 admin=[fe80::1]:40124 ") != std::string::npos);

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "config/config_change.hpp"
 #include "runtime/admin/console_page.hpp"
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/event_codec.hpp"
@@ -232,6 +233,29 @@ json decision_json(const Decision& d, const JourneyModel& model, const PressureP
     return out;
 }
 
+// What errors in a posted configuration name as their source (not part of the answer).
+constexpr const char* kPostedConfig = "<posted>";
+
+// The answer of POST /config (docs/protocol.md): nothing is applied in this version.
+ordered_json config_check_json(const ConfigCheck& check) {
+    ordered_json errors = ordered_json::array();
+    for (const ConfigError& e : check.errors)
+        errors.push_back({{"line", e.line}, {"message", e.message}});
+    const ConfigChanges& c = check.changes;
+    return {{"applied", false},
+            {"version", check.version},
+            {"errors", std::move(errors)},
+            {"changes",
+             {{"stages_added", c.stages_added},
+              {"stages_removed", c.stages_removed},
+              {"programs_added", c.programs_added},
+              {"programs_removed", c.programs_removed},
+              {"programs_changed", c.programs_changed},
+              {"segments_changed", c.segments_changed},
+              {"actions_changed", c.actions_changed}}},
+            {"customers_affected", check.customers_affected}};
+}
+
 }  // namespace
 
 AdminApi::AdminApi(AdminApiSetup setup, std::unique_ptr<AdminBackend> backend)
@@ -266,7 +290,9 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
         // Alive either way: reads are answered while the store refuses commits (events are
         // then answered with its error).
         const std::string refused = backend_->store_write_error();
-        ordered_json body = {{"status", "ok"}, {"node", setup_.node_name}};
+        ordered_json body = {{"status", "ok"},
+                             {"node", setup_.node_name},
+                             {"version", setup_.running_config.version}};
         body["store"] = refused.empty() ? "ok" : "full";
         if (!refused.empty()) body["store_error"] = refused;
         return json_response(200, body);
@@ -277,6 +303,11 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
     if (path.size() == 1 && path[0] == "stats") {
         require_method(request, "GET");
         return stats();
+    }
+    if (path.size() == 1 && path[0] == "config") {
+        if (request.method == "POST") return check_config(request);
+        if (request.method != "GET") throw HttpError{405, "use GET or POST here"};
+        return running_config();
     }
     if (path.size() == 1 && path[0] == "metrics") {
         require_method(request, "GET");
@@ -569,6 +600,45 @@ AdminResponse AdminApi::stats() const {
         {"limit_hits", std::move(limit_hits)},
         {"stages", std::move(stages)}};
     return json_response(200, body);
+}
+
+// GET /config: the configuration in force, as it was loaded.
+AdminResponse AdminApi::running_config() const {
+    const RunningConfig& running = setup_.running_config;
+    return json_response(200, ordered_json{{"version", running.version},
+                                           {"loaded_at", running.loaded_at},
+                                           {"source", running.source},
+                                           {"text", running.text}});
+}
+
+// POST /config[?dry_run=true] with TOML text as the body: the check of config_change.hpp
+// against the customers the cluster counts per stage. 200 for a dry run, errors or not; 501
+// without one, since a change cannot be applied live yet: nothing changes either way.
+AdminResponse AdminApi::check_config(const AdminRequest& request) const {
+    const std::map<std::string, std::string> params = query_params(request.target);
+    bool dry_run = false;
+    if (auto it = params.find("dry_run"); it != params.end()) {
+        if (it->second != "true" && it->second != "false")
+            throw HttpError{400, "dry_run must be true or false"};
+        dry_run = it->second == "true";
+    }
+    if (request.body.empty())
+        throw HttpError{400, "the body must be the configuration's TOML text"};
+    const ClusterCounters counters = backend_->cluster_counters();
+    StoreStats summed;
+    add_counts(counters.summed, summed);
+    ConfigCheck check =
+        check_config_change(setup_.running_config.config, request.body, kPostedConfig,
+                            {summed.customers_in_stage, counters.partial});
+    if (dry_run) return json_response(200, config_check_json(check));
+    const std::string refused =
+        "applying a change without a restart is not built yet; " +
+        (check.ok() ? std::string("the check passed: restart journeyd with this file to apply it")
+                    : "the check found " + std::to_string(check.errors.size()) + " error(s)");
+    check.errors.push_back(ConfigError{kPostedConfig, 0, 0, refused});
+    ordered_json body = config_check_json(check);
+    body["error"] = refused;
+    return json_response(501, body);
 }
 
 AdminResponse AdminApi::metrics() const {

@@ -8,7 +8,9 @@
 // {"error": "..."}: 400 bad JSON or invalid event (the ingest port's validation), 401 token
 // missing or wrong (compared in constant time; `/health` and the console page `/` stay
 // open, the page holds no data), 404 unknown path or customer, 405 known path and wrong
-// method, 500 a stored record that cannot be read, 503 the runtime did not answer in time.
+// method, 500 a stored record that cannot be read, 501 POST /config without dry_run (applying
+// a change live is not built: the answer is the check's, with "error" beside it), 503 the
+// runtime did not answer in time.
 // Customer ids are taken from the raw request target and URL-decoded segment by segment,
 // so an id holding "/" works when written as %2F.
 //
@@ -35,6 +37,7 @@
 #include "actors/coordinator.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "config/config_version.hpp"
 #include "runtime/delivery/delivery_sink.hpp"
 #include "state/decisioning/action_totals.hpp"
 #include "state/journey/journey_engine.hpp"
@@ -135,6 +138,8 @@ struct AdminApiSetup {
     std::function<TimeMs()> now;  // receive time of events posted without "ts"
     // The propensities /customers/{id}/actions ranks by (null: every action at its prior).
     std::shared_ptr<const ActionTotals> action_totals;
+    // What GET /config shows and POST /config compares a new text with.
+    RunningConfig running_config;
 };
 
 class AdminApi {
@@ -149,6 +154,8 @@ class AdminApi {
   private:
     AdminResponse route(const AdminRequest& request) const;
     AdminResponse stats() const;
+    AdminResponse running_config() const;
+    AdminResponse check_config(const AdminRequest& request) const;
     AdminResponse metrics() const;
     AdminResponse cluster() const;
     AdminResponse segments() const;

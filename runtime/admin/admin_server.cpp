@@ -428,6 +428,7 @@ AdminServer::AdminServer(AdminContext context)
     api.policy = context.policy;
     api.now = context.now;
     api.action_totals = context.action_totals;
+    api.running_config = std::move(context.running_config);
     api_ = std::make_unique<AdminApi>(std::move(api),
                                       std::make_unique<ActorAdminBackend>(std::move(backend)));
 

@@ -55,6 +55,7 @@ struct AdminContext {
     std::shared_ptr<asio::ssl::context> tls;
     DurationMs forward_timeout = 10'000;  // [cluster]: what a member takes to answer
     std::shared_ptr<const ActionTotals> action_totals;
+    RunningConfig running_config;
 };
 
 class AdminServer {

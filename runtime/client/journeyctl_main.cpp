@@ -1,7 +1,8 @@
 // journeyctl: the operator's and integrator's CLI of docs/protocol.md. `send` turns JSON lines into
 // msgpack frames for the ingest port; `show`, `decisions`, `stats` and `cluster` read the
 // admin port, over HTTP or, given `--admin https://HOST:PORT`, HTTPS trusting `--tls-ca`;
-// `check-config` validates a configuration file without starting anything.
+// `check-config` validates a configuration file without starting anything; `reload` checks
+// one against the running daemon (POST /config).
 // cpp-httplib's client is compiled into Debian's libcpp-httplib with OpenSSL, and the
 // cpp_httplib CMake target defines CPPHTTPLIB_OPENSSL_SUPPORT to match, so its SSLClient is
 // there to use.
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -37,7 +39,8 @@ constexpr const char* kExitCodesHelp =
     "Exit codes:\n"
     "  0  success; for send: every event accepted (duplicates included)\n"
     "  1  send: some events rejected or lines not JSON objects; show/decisions: customer not\n"
-    "     found; check-config: the file has errors; cluster: a member is not up\n"
+    "     found; check-config: the file has errors; cluster: a member is not up; reload: the\n"
+    "     check found errors, or the change was not applied\n"
     "  2  usage error, connection or protocol error, or unauthorized (check --token)";
 
 struct GlobalOptions {
@@ -133,11 +136,14 @@ std::unique_ptr<httplib::ClientImpl> admin_client(const GlobalOptions& options) 
     return client;
 }
 
-// `method` (GET, or POST without a body) on `path` of the admin port, answered `expected`
-// with JSON. A 404 means "not found" (exit 1) only for paths that name something that may not
-// exist; for the others it is the wrong server (exit 2).
+// `method` (GET, or POST with `request_body`) on `path` of the admin port, answered with one of the
+// `expected` statuses and JSON. A 404 means "not found" (exit 1) only for paths that name
+// something that may not exist; for the others it is the wrong server (exit 2).
 json admin_call(const GlobalOptions& options, const std::string& method, const std::string& path,
-                int expected, const std::optional<std::string>& not_found_message) {
+                std::initializer_list<int> expected,
+                const std::optional<std::string>& not_found_message,
+                const std::string& request_body = "",
+                const std::string& content_type = "application/json") {
     const std::unique_ptr<httplib::ClientImpl> client = admin_client(options);
     client->set_connection_timeout(options.timeout());
     client->set_read_timeout(options.timeout());
@@ -145,7 +151,7 @@ json admin_call(const GlobalOptions& options, const std::string& method, const s
     if (!options.token.empty()) client->set_bearer_token_auth(options.token);
 
     const httplib::Result result =
-        method == "POST" ? client->Post(path, "", "application/json") : client->Get(path);
+        method == "POST" ? client->Post(path, request_body, content_type) : client->Get(path);
     if (!result) {
         // A port that speaks TLS closes a plain request unanswered: the likely mistake then.
         const std::string hint = result.error() == httplib::Error::Read &&
@@ -159,7 +165,7 @@ json admin_call(const GlobalOptions& options, const std::string& method, const s
     if (result->status == 404 && not_found_message) {
         throw CommandError(kRejected, *not_found_message);
     }
-    if (result->status != expected) {
+    if (std::find(expected.begin(), expected.end(), result->status) == expected.end()) {
         throw CommandError(kFailure, method + " " + path + " on " + options.admin + " answered " +
                                          std::to_string(result->status) + ": " + result->body);
     }
@@ -173,7 +179,7 @@ json admin_call(const GlobalOptions& options, const std::string& method, const s
 
 json admin_get(const GlobalOptions& options, const std::string& path,
                const std::optional<std::string>& not_found_message = std::nullopt) {
-    return admin_call(options, "GET", path, 200, not_found_message);
+    return admin_call(options, "GET", path, {200}, not_found_message);
 }
 
 int run_send(const GlobalOptions& global, const std::string& path, const SendOptions& options,
@@ -501,7 +507,7 @@ int run_redeliver(const GlobalOptions& global, std::vector<std::string> ids, boo
     for (const std::string& id : ids) {
         try {
             admin_call(global, "POST", "/deliveries/dead/" + encode_path_segment(id) + "/retry",
-                       202, "no dead letter " + id);
+                       {202}, "no dead letter " + id);
             std::cout << "re-queued " << id << "\n";
         } catch (const CommandError& e) {
             if (e.exit_code() != kRejected) throw;
@@ -543,6 +549,62 @@ int run_check_config(const std::string& path) {
               << journey.transitions.size() << " transitions, " << journey.programs.size()
               << " programs)\n";
     return kSuccess;
+}
+
+// The names of a list of the check's "changes" as "a, b", or "" when there are none.
+std::string joined_names(const json& names) {
+    std::string text;
+    if (!names.is_array()) return text;
+    for (const json& name : names)
+        if (name.is_string()) text += (text.empty() ? "" : ", ") + name.get<std::string>();
+    return text;
+}
+
+// POST /config's answer, readably: its errors, then what would change, then the customers in
+// the stages it removes or redefines.
+void print_config_check(const json& check) {
+    const json errors = check.value("errors", json::array());
+    std::cout << "version " << check.value("version", "?") << ": "
+              << (errors.empty() ? "ok" : std::to_string(errors.size()) + " error(s)") << "\n";
+    for (const json& error : errors) {
+        const int line = error.value("line", 0);
+        std::cout << (line > 0 ? "line " + std::to_string(line) + ": " : "")
+                  << error.value("message", "") << "\n";
+    }
+    const json all_changes = check.value("changes", json::object());
+    std::string changes;
+    for (const std::string kind :
+         {"stages_added", "stages_removed", "programs_added", "programs_removed",
+          "programs_changed", "segments_changed", "actions_changed"}) {
+        const std::string listed = joined_names(all_changes.value(kind, json::array()));
+        if (listed.empty()) continue;
+        std::string label = kind;
+        std::replace(label.begin(), label.end(), '_', ' ');
+        changes += "  " + label + ": " + listed + "\n";
+    }
+    std::cout << (changes.empty() ? "no changes to stages, programs, segments or actions\n"
+                                  : "changes:\n" + changes);
+    const json affected = check.value("customers_affected", json::object());
+    if (affected.empty()) return;
+    std::cout << "customers affected:\n";
+    for (const auto& [stage, customers] : affected.items())
+        std::cout << "  " << stage << ": " << customers.dump() << "\n";
+}
+
+// `journeyctl reload FILE [--dry-run]`: POSTs the file to /config. Exits 0 only for a check
+// without errors (--dry-run) or a change applied; the daemon cannot apply one yet (501).
+int run_reload(const GlobalOptions& global, const std::string& path, bool dry_run) {
+    ConfigError unreadable;
+    const std::optional<std::string> text = read_config_file(path, unreadable);
+    if (!text) throw CommandError(kFailure, unreadable.to_string());
+    const json check = admin_call(global, "POST", dry_run ? "/config?dry_run=true" : "/config",
+                                  {200, 501}, std::nullopt, *text, "application/toml");
+    if (!check.is_object())
+        throw CommandError(kFailure, "POST /config on " + global.admin +
+                                         " answered with something other than a check");
+    print_config_check(check);
+    const bool clean = check.value("errors", json::array()).empty();
+    return clean && (dry_run || check.value("applied", false)) ? kSuccess : kRejected;
 }
 
 int run(int argc, char** argv) {
@@ -644,6 +706,14 @@ int run(int argc, char** argv) {
     std::string config_path;
     check_config->add_option("FILE", config_path, "TOML configuration file")->required();
 
+    CLI::App* reload = app.add_subcommand(
+        "reload",
+        "check a configuration file against the running daemon (applying it is not built yet)");
+    std::string reload_path;
+    bool reload_dry_run = false;
+    reload->add_option("FILE", reload_path, "TOML configuration file")->required();
+    reload->add_flag("--dry-run", reload_dry_run, "check and report, change nothing");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -665,6 +735,7 @@ int run(int argc, char** argv) {
             return run_drivers(global, drivers_from, drivers_to, drivers_window, drivers_as_json);
         if (*stats) return run_stats(global);
         if (*cluster) return run_cluster(global);
+        if (*reload) return run_reload(global, reload_path, reload_dry_run);
         return run_check_config(config_path);
     } catch (const CommandError& e) {
         std::cerr << e.what() << "\n";

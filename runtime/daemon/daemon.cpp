@@ -45,7 +45,8 @@ class NameCafThreads : public caf::thread_hook {
 
 }  // namespace
 
-Daemon::Daemon(Config config) : config_(std::move(config)) {
+Daemon::Daemon(Config config, RunningConfig running)
+    : config_(std::move(config)), running_(std::move(running)) {
     try {
         start();
     } catch (...) {
@@ -181,7 +182,7 @@ void Daemon::start() {
         config_.node.name, config_.admin.token, system_.get(), cluster_->router(), coordinator_,
         cluster_view, metrics_, store_, sink_, context->engine, config_.pressure, system_now_ms,
         config_.admin.max_body, config_.admin.max_connections, config_.admin.read_timeout,
-        admin_tls, config_.cluster.forward_timeout, context->action_totals});
+        admin_tls, config_.cluster.forward_timeout, context->action_totals, running_});
     const auto [admin_host, admin_port] = *parse_address(config_.node.admin);
     admin_port_ = admin_->start(admin_host, admin_port);
     // The start line stays as the programs reading it expect (start_line.hpp); TLS is said
@@ -199,6 +200,7 @@ void Daemon::start() {
     started.stages = config_.journey.stages.size();
     started.programs = config_.journey.programs.size();
     started.shards = shards;
+    started.config_version = running_.version;
     spdlog::info("{}", format_start_line(started));
 }
 

@@ -18,6 +18,7 @@
 #include "actors/customer_shard.hpp"
 #include "actors/metrics.hpp"
 #include "config/config.hpp"
+#include "config/config_version.hpp"
 #include "runtime/admin/admin_server.hpp"
 #include "runtime/cluster/cluster.hpp"
 #include "runtime/delivery/delivery_sink.hpp"
@@ -28,7 +29,9 @@ namespace journeyd {
 
 class Daemon {
   public:
-    explicit Daemon(Config config);
+    // `running`: the configuration as loaded, which GET /config shows; `config` is it with the
+    // command-line overrides applied.
+    Daemon(Config config, RunningConfig running);
     ~Daemon();
 
     // Blocks until SIGTERM/SIGINT, which must already be blocked in every thread
@@ -44,6 +47,7 @@ class Daemon {
     void stop();
 
     Config config_;
+    RunningConfig running_;
     caf::actor_system_config caf_config_;
     std::unique_ptr<caf::actor_system> system_;
     std::shared_ptr<Metrics> metrics_;

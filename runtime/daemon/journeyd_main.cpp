@@ -4,7 +4,9 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "actors/customer_actor.hpp"
 #include "config/config.hpp"
+#include "config/config_version.hpp"
 #include "runtime/daemon/daemon.hpp"
 #include "runtime/daemon/json_log_format.hpp"
 
@@ -34,13 +36,23 @@ int main(int argc, char** argv) {
 
     spdlog::set_level(spdlog::level::from_str(log_level));
     if (log_format == "json") use_json_log_format();
+    RunningConfig running;
+    running.source = config_path.empty() ? "<default>" : config_path;
+    ConfigError unreadable;
+    std::optional<std::string> text = config_path.empty()
+                                          ? std::string(default_config_text())
+                                          : read_config_file(config_path, unreadable);
     ConfigResult loaded =
-        config_path.empty() ? load_default_config() : load_config_file(config_path);
+        text ? load_config_text(*text, running.source) : ConfigResult{std::nullopt, {unreadable}};
     if (!loaded.config) {
         for (const ConfigError& error : loaded.errors) spdlog::error("{}", error.to_string());
         spdlog::error("journeyd not started: {} configuration error(s)", loaded.errors.size());
         return 2;
     }
+    running.text = std::move(*text);
+    running.version = config_version(running.text);
+    running.loaded_at = system_now_ms();
+    running.config = *loaded.config;
     Config config = std::move(*loaded.config);
     if (!data_dir.empty()) config.node.data_dir = data_dir;
     if (!ingest.empty()) config.node.ingest = ingest;
@@ -61,11 +73,11 @@ int main(int argc, char** argv) {
             "ingest {} is reachable from other machines and has no authentication: set "
             "[ingest] token, or let only trusted event sources reach it",
             config.node.ingest);
-    spdlog::info("configuration source={}", config_path.empty() ? "<default>" : config_path);
+    spdlog::info("configuration source={} version={}", running.source, running.version);
 
     Daemon::block_shutdown_signals();
     try {
-        Daemon daemon(std::move(config));
+        Daemon daemon(std::move(config), std::move(running));
         return daemon.run();
     } catch (const std::exception& e) {
         spdlog::error("journeyd not started: {}", e.what());

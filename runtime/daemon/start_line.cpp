@@ -56,7 +56,7 @@ std::string format_start_line(const StartLine& line) {
            " admin=" + host_port(line.admin_host, line.admin_port) + " data_dir=" + line.data_dir +
            " stored_customers=" + std::to_string(line.stored_customers) + " sink=" + line.sink +
            " stages=" + std::to_string(line.stages) + " programs=" + std::to_string(line.programs) +
-           " shards=" + std::to_string(line.shards);
+           " shards=" + std::to_string(line.shards) + " config_version=" + line.config_version;
 }
 
 std::optional<BoundPorts> bound_ports_in_log(std::string_view log) {

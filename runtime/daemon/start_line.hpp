@@ -5,9 +5,10 @@
 // journey-bench) learns from bound_ports_in_log which ports it got; the writer and the reader
 // live here together so that they cannot drift apart. The line reads
 //   journeyd started node=NAME ingest=HOST:PORT admin=HOST:PORT data_dir=DIR
-//   stored_customers=N sink=SPEC stages=N programs=N shards=N
+//   stored_customers=N sink=SPEC stages=N programs=N shards=N config_version=VERSION
 // (one line), with an IPv6 host bracketed: "ingest=[::1]:40123". Its fields read the same in a
-// text and in a --log-format json log.
+// text and in a --log-format json log. New fields go at the end, after those the readers look
+// for (the ports, up to data_dir=).
 #pragma once
 
 #include <cstddef>
@@ -30,6 +31,7 @@ struct StartLine {
     size_t stages = 0;
     size_t programs = 0;
     size_t shards = 0;
+    std::string config_version;  // config/config_version.hpp
 };
 
 std::string format_start_line(const StartLine& line);

@@ -1,7 +1,7 @@
 // libFuzzer harness: sequences of admin HTTP requests handled by AdminApi (the admin port's
-// routing, token check, JSON bodies and event validation) over an in-memory backend that
-// runs the real journey engine of the embedded default journey, so posted events create
-// customers that later requests of the same input read back.
+// routing, token check, JSON bodies, event validation and configuration checks) over an
+// in-memory backend that runs the real journey engine of the embedded default journey, so
+// posted events create customers that later requests of the same input read back.
 //
 // Input: requests separated by NUL bytes; each is "METHOD TARGET\nAUTHORIZATION\nBODY"
 // (the seeds in corpus/admin_api/ show it). The API's token is "t0k".
@@ -13,6 +13,7 @@
 #include <set>
 
 #include "config/config.hpp"
+#include "config/config_version.hpp"
 #include "fuzz_check.hpp"
 #include "runtime/admin/admin_api.hpp"
 #include "tests/support/memory_admin_backend.hpp"
@@ -44,7 +45,7 @@ AdminRequest parse_request(std::string_view text) {
 }
 
 void check_response(const AdminResponse& response) {
-    static const std::set<int> documented = {200, 202, 400, 401, 404, 405, 503};
+    static const std::set<int> documented = {200, 202, 400, 401, 404, 405, 501, 503};
     FUZZ_CHECK(documented.count(response.status) == 1);
     FUZZ_CHECK(!response.content_type.empty());
     if (response.content_type != "application/json") return;
@@ -64,6 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     setup.engine = engine;
     setup.policy = config().pressure;
     setup.now = [] { return kNow; };
+    const std::string text(default_config_text());
+    setup.running_config = RunningConfig{"<default>", text, config_version(text), kNow, config()};
     const AdminApi api(std::move(setup), std::make_unique<test::MemoryAdminBackend>(engine, kNow));
 
     std::string_view input(reinterpret_cast<const char*>(data), size);

@@ -1,0 +1,34 @@
+// Which configuration journeyd runs under: its version, and the text, source and load time that
+// GET /config shows.
+//
+// Contract: config_version(text) is the first 12 hex digits of the SHA-256 of the TOML text,
+// byte for byte as loaded: a stable, short name for one exact text, the same on every machine
+// and at every start. A comment or a blank line changes it, as it changes what an operator
+// reviewed. 12 hex digits are 48 bits: versions of one deployment do not collide by chance.
+//
+// Thread-safety: plain values and a pure function.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "config/config.hpp"
+#include "state/duration.hpp"
+
+namespace journeyd {
+
+inline constexpr size_t kConfigVersionLength = 12;
+
+std::string config_version(std::string_view toml_text);
+
+// The configuration in force: what journeyd was started with, before its command-line
+// overrides (--data-dir, --ingest, --admin), which a checked change keeps as they are.
+struct RunningConfig {
+    std::string source;  // the file's path, or "<default>" for the embedded journey
+    std::string text;    // the TOML text as loaded
+    std::string version;
+    TimeMs loaded_at = 0;
+    Config config;  // `text` loaded
+};
+
+}  // namespace journeyd
