@@ -23,8 +23,10 @@ std::string config_version(std::string_view toml_text);
 
 // The configuration in force: what journeyd was started with, before its command-line
 // overrides (--data-dir, --ingest, --admin), which a checked change keeps as they are.
+inline constexpr std::string_view kEmbeddedConfigSource = "<default>";
+
 struct RunningConfig {
-    std::string source;  // the file's path, or "<default>" for the embedded journey
+    std::string source;  // the file's path, or kEmbeddedConfigSource
     std::string text;    // the TOML text as loaded
     std::string version;
     TimeMs loaded_at = 0;

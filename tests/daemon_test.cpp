@@ -1089,3 +1089,34 @@ template = "thanks-1"
           std::string::npos);
     CHECK(get_json(daemon, "/config")["version"] == version);
 }
+
+TEST_CASE("daemon: SIGHUP checks the configuration file again, logs the result and keeps running") {
+    const std::string config = test_config();
+    DaemonProcess daemon(config);
+    const std::string version = get_json(daemon, "/health")["version"];
+    const std::string path = daemon.directory() + "/journeyd.toml";
+    auto logged = [&](const std::string& text) {
+        return poll_until([&] { return daemon.log().find(text) != std::string::npos; });
+    };
+
+    std::ofstream(path) << test_config(R"(
+[[program]]
+name = "thanks"
+on_enter = "loyal"
+channel = "email"
+priority = "lifecycle"
+template = "thanks-1"
+)");
+    daemon.hang_up();
+    CHECK(logged("configuration reload not applied source=" + path));
+    CHECK(logged("programs_added=thanks"));
+    CHECK(logged("applying a change without a restart is not built yet"));
+    CHECK(get_json(daemon, "/health")["version"] == version);
+
+    std::ofstream(path) << config << "\n[journey\n";
+    daemon.hang_up();
+    CHECK(logged(path + ":"));
+    CHECK(logged("configuration reload not applied source=" + path + " version="));
+    CHECK(get_json(daemon, "/health")["status"] == "ok");
+    CHECK(daemon.stop() == 0);
+}

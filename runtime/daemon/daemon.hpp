@@ -35,9 +35,10 @@ class Daemon {
     ~Daemon();
 
     // Blocks until SIGTERM/SIGINT, which must already be blocked in every thread
-    // (block_shutdown_signals, before any thread starts) so they reach this one.
+    // (block_handled_signals, before any thread starts) so they reach this one, as SIGHUP
+    // does: it has the configuration file checked again, and the daemon runs on.
     int run();
-    static void block_shutdown_signals();
+    static void block_handled_signals();
 
     uint16_t ingest_port() const { return ingest_port_; }
     uint16_t admin_port() const { return admin_port_; }
@@ -45,6 +46,7 @@ class Daemon {
   private:
     void start();
     void stop();
+    void check_configuration_again() const;
 
     Config config_;
     RunningConfig running_;

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(log_level));
     if (log_format == "json") use_json_log_format();
     RunningConfig running;
-    running.source = config_path.empty() ? "<default>" : config_path;
+    running.source = config_path.empty() ? std::string(kEmbeddedConfigSource) : config_path;
     ConfigError unreadable;
     std::optional<std::string> text = config_path.empty()
                                           ? std::string(default_config_text())
@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
             config.node.ingest);
     spdlog::info("configuration source={} version={}", running.source, running.version);
 
-    Daemon::block_shutdown_signals();
+    Daemon::block_handled_signals();
     try {
         Daemon daemon(std::move(config), std::move(running));
         return daemon.run();

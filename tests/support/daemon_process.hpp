@@ -82,6 +82,9 @@ class DaemonProcess {
         return true;
     }
 
+    // SIGHUP: what an operator (or systemd's ExecReload) sends to have the file read again.
+    void hang_up() { ::kill(pid_, SIGHUP); }
+
     // SIGSTOP / SIGCONT: a process that hangs but keeps its sockets open.
     void pause() { ::kill(pid_, SIGSTOP); }
     void resume() { ::kill(pid_, SIGCONT); }
