@@ -394,6 +394,24 @@ TEST_CASE("admin api: /health and GET /config name the configuration in force") 
     CHECK(f.call("PUT", "/config").status == 405);
 }
 
+TEST_CASE("admin api: GET /config/{version} answers the running version, 404 for one not kept") {
+    ApiFixture f;
+    const std::string text(default_config_text());
+    const std::string version = config_version(text);
+    CHECK(f.call("GET", "/config/" + version, "", "").status == 401);
+    const AdminResponse shown = f.call("GET", "/config/" + version);
+    CHECK(shown.status == 200);
+    CHECK(json::parse(shown.body) == json{{"version", version}, {"text", text}});
+    // Without an archive (and for a name that is no version) nothing else is found.
+    for (const std::string& other : {std::string("0123456789ab"), std::string("..%2Fsecret")}) {
+        const AdminResponse missing = f.call("GET", "/config/" + other);
+        CHECK(missing.status == 404);
+        CHECK(json::parse(missing.body)["error"].get<std::string>().find("is kept here") !=
+              std::string::npos);
+    }
+    CHECK(f.call("POST", "/config/" + version, text).status == 405);
+}
+
 TEST_CASE("admin api: POST /config?dry_run=true checks a text against the stored stage counts") {
     ApiFixture f;
     f.backend->counters.summed = {{"dormant", 7}, {"loyal", 0}};

@@ -1120,3 +1120,25 @@ template = "thanks-1"
     CHECK(get_json(daemon, "/health")["status"] == "ok");
     CHECK(daemon.stop() == 0);
 }
+
+TEST_CASE("daemon: the text of every version it ran under is kept, across restarts") {
+    const std::string first = test_config();
+    DaemonProcess daemon(first);
+    const std::string first_version = get_json(daemon, "/health")["version"];
+    daemon.stop();
+    const std::string second = test_config(R"(
+[[program]]
+name = "thanks"
+on_enter = "loyal"
+channel = "email"
+priority = "lifecycle"
+template = "thanks-1"
+)");
+    std::ofstream(daemon.directory() + "/journeyd.toml") << second;
+    daemon.restart();
+    const std::string second_version = get_json(daemon, "/health")["version"];
+    CHECK(second_version != first_version);
+    CHECK(get_json(daemon, "/config/" + first_version)["text"] == first);
+    CHECK(get_json(daemon, "/config/" + second_version)["text"] == second);
+    get_json(daemon, "/config/0123456789ab", 404);
+}

@@ -309,6 +309,10 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
         if (request.method != "GET") throw HttpError{405, "use GET or POST here"};
         return running_config();
     }
+    if (path.size() == 2 && path[0] == "config") {
+        require_method(request, "GET");
+        return config_of_version(path[1]);
+    }
     if (path.size() == 1 && path[0] == "metrics") {
         require_method(request, "GET");
         return metrics();
@@ -609,6 +613,19 @@ AdminResponse AdminApi::running_config() const {
                                            {"loaded_at", running.loaded_at},
                                            {"source", running.source},
                                            {"text", running.text}});
+}
+
+// GET /config/{version}: the text of a configuration journeyd ran under, kept in its data
+// directory (config_archive.hpp), to explain a decision made under it.
+AdminResponse AdminApi::config_of_version(const std::string& version) const {
+    const RunningConfig& running = setup_.running_config;
+    std::optional<std::string> text;
+    if (version == running.version)
+        text = running.text;
+    else if (setup_.config_archive)
+        text = setup_.config_archive->text_of(version);
+    if (!text) throw HttpError{404, "no configuration of version " + version + " is kept here"};
+    return json_response(200, ordered_json{{"version", version}, {"text", *text}});
 }
 
 // POST /config[?dry_run=true] with TOML text as the body: the check of config_change.hpp

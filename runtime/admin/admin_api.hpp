@@ -37,6 +37,7 @@
 #include "actors/coordinator.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "config/config_archive.hpp"
 #include "config/config_version.hpp"
 #include "runtime/delivery/delivery_sink.hpp"
 #include "state/decisioning/action_totals.hpp"
@@ -140,6 +141,8 @@ struct AdminApiSetup {
     std::shared_ptr<const ActionTotals> action_totals;
     // What GET /config shows and POST /config compares a new text with.
     RunningConfig running_config;
+    // The texts of earlier versions, for GET /config/{version} (null: only the running one).
+    std::shared_ptr<const ConfigArchive> config_archive;
 };
 
 class AdminApi {
@@ -155,6 +158,7 @@ class AdminApi {
     AdminResponse route(const AdminRequest& request) const;
     AdminResponse stats() const;
     AdminResponse running_config() const;
+    AdminResponse config_of_version(const std::string& version) const;
     AdminResponse check_config(const AdminRequest& request) const;
     AdminResponse metrics() const;
     AdminResponse cluster() const;

@@ -429,6 +429,7 @@ AdminServer::AdminServer(AdminContext context)
     api.now = context.now;
     api.action_totals = context.action_totals;
     api.running_config = std::move(context.running_config);
+    api.config_archive = std::move(context.config_archive);
     api_ = std::make_unique<AdminApi>(std::move(api),
                                       std::make_unique<ActorAdminBackend>(std::move(backend)));
 

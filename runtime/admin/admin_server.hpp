@@ -56,6 +56,7 @@ struct AdminContext {
     DurationMs forward_timeout = 10'000;  // [cluster]: what a member takes to answer
     std::shared_ptr<const ActionTotals> action_totals;
     RunningConfig running_config;
+    std::shared_ptr<const ConfigArchive> config_archive;
 };
 
 class AdminServer {

@@ -107,6 +107,10 @@ void Daemon::start() {
     spdlog::info("store opened ms={}", std::chrono::duration_cast<std::chrono::milliseconds>(
                                            std::chrono::steady_clock::now() - opening)
                                            .count());
+    // Every version that decides something stays explainable (GET /config/{version}).
+    auto config_archive = std::make_shared<const ConfigArchive>(config_.node.data_dir);
+    if (std::string error = config_archive->keep(running_.version, running_.text); !error.empty())
+        throw std::runtime_error("configuration archive: " + error);
     if (!config_.store.sync)
         spdlog::warn(
             "[store] sync = false: commits are not fsync'd; a crash of the machine can "
@@ -195,11 +199,26 @@ void Daemon::start() {
         return ClusterView{clustered, cluster->fingerprint(), cluster->members(), std::move(rates),
                            lease_until};
     };
-    admin_ = std::make_unique<AdminServer>(AdminContext{
-        config_.node.name, config_.admin.token, system_.get(), cluster_->router(), coordinator_,
-        cluster_view, metrics_, store_, sink_, context->engine, config_.pressure, system_now_ms,
-        config_.admin.max_body, config_.admin.max_connections, config_.admin.read_timeout,
-        admin_tls, config_.cluster.forward_timeout, context->action_totals, running_});
+    admin_ = std::make_unique<AdminServer>(AdminContext{config_.node.name,
+                                                        config_.admin.token,
+                                                        system_.get(),
+                                                        cluster_->router(),
+                                                        coordinator_,
+                                                        cluster_view,
+                                                        metrics_,
+                                                        store_,
+                                                        sink_,
+                                                        context->engine,
+                                                        config_.pressure,
+                                                        system_now_ms,
+                                                        config_.admin.max_body,
+                                                        config_.admin.max_connections,
+                                                        config_.admin.read_timeout,
+                                                        admin_tls,
+                                                        config_.cluster.forward_timeout,
+                                                        context->action_totals,
+                                                        running_,
+                                                        config_archive});
     const auto [admin_host, admin_port] = *parse_address(config_.node.admin);
     admin_port_ = admin_->start(admin_host, admin_port);
     // The start line stays as the programs reading it expect (start_line.hpp); TLS is said
