@@ -1008,6 +1008,16 @@ TEST_CASE("daemon: events for both ids during a merge are all applied, in order 
     CHECK(known["profile"]["known_seq"] == kFrames - 1);
 }
 
+// A program the configuration changes below add.
+constexpr const char* kThanksProgram = R"(
+[[program]]
+name = "thanks"
+on_enter = "loyal"
+channel = "email"
+priority = "lifecycle"
+template = "thanks-1"
+)";
+
 TEST_CASE("daemon: GET /config, and a change checked over HTTP and with journeyctl") {
     const std::string config = test_config();
     DaemonProcess daemon(config);
@@ -1067,14 +1077,7 @@ TEST_CASE("daemon: GET /config, and a change checked over HTTP and with journeyc
           std::string::npos);
 
     const std::string added_file = daemon.directory() + "/with_thanks.toml";
-    std::ofstream(added_file) << test_config(R"(
-[[program]]
-name = "thanks"
-on_enter = "loyal"
-channel = "email"
-priority = "lifecycle"
-template = "thanks-1"
-)");
+    std::ofstream(added_file) << test_config(kThanksProgram);
     const auto [added_status, added] =
         test::run_command(journeyctl + " reload " + added_file + " --dry-run");
     INFO(added);
@@ -1099,14 +1102,7 @@ TEST_CASE("daemon: SIGHUP checks the configuration file again, logs the result a
         return poll_until([&] { return daemon.log().find(text) != std::string::npos; });
     };
 
-    std::ofstream(path) << test_config(R"(
-[[program]]
-name = "thanks"
-on_enter = "loyal"
-channel = "email"
-priority = "lifecycle"
-template = "thanks-1"
-)");
+    std::ofstream(path) << test_config(kThanksProgram);
     daemon.hang_up();
     CHECK(logged("configuration reload not applied source=" + path));
     CHECK(logged("programs_added=thanks"));
@@ -1126,14 +1122,7 @@ TEST_CASE("daemon: the text of every version it ran under is kept, across restar
     DaemonProcess daemon(first);
     const std::string first_version = get_json(daemon, "/health")["version"];
     daemon.stop();
-    const std::string second = test_config(R"(
-[[program]]
-name = "thanks"
-on_enter = "loyal"
-channel = "email"
-priority = "lifecycle"
-template = "thanks-1"
-)");
+    const std::string second = test_config(kThanksProgram);
     std::ofstream(daemon.directory() + "/journeyd.toml") << second;
     daemon.restart();
     const std::string second_version = get_json(daemon, "/health")["version"];
