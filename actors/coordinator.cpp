@@ -61,7 +61,8 @@ Delivery delivery_of(const Decision& d, const CoordinatorSetup& setup) {
             model.template_of(d.program, d.action),
             setup.policy.hierarchy[model.priority_of(d.program, d.action)],
             d.at,
-            model.action_name(d.action)};
+            model.action_name(d.action),
+            d.config_version};
 }
 
 void announce(Self self, CoordinatorState& s, std::vector<GoalNotice> notices) {
@@ -289,6 +290,7 @@ void queue_decided(CoordinatorState& s) {
             s.undecided.erase(waiting);
         }
     }
+    for (Decision& d : s.decided) d.config_version = s.setup.config_version;
     s.pending.add(s.decided);
 }
 

@@ -54,9 +54,9 @@
 
 #include "actors/metrics.hpp"
 #include "state/journey/journey_model.hpp"
-#include "state/pressure/goal_notice.hpp"
 #include "state/pressure/contact_request.hpp"
 #include "state/pressure/delivery.hpp"
+#include "state/pressure/goal_notice.hpp"
 #include "state/pressure/pressure_ledger.hpp"
 #include "state/pressure/pressure_policy.hpp"
 #include "state/store/record_store.hpp"
@@ -90,6 +90,7 @@ struct CoordinatorSetup {
     caf::actor store_writer;                   // every write goes through it
     Unfinished unfinished;
     size_t decisions_per_customer = 32;
+    std::string config_version;  // stamped on every decision (RELOAD.md)
     std::chrono::milliseconds retry_every{100};
 };
 

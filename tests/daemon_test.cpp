@@ -1035,6 +1035,14 @@ TEST_CASE("daemon: GET /config, and a change checked over HTTP and with journeyc
     IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
     CHECK(send_one(client, event("e1", "ann", "search"))["accepted"] == 1);
     CHECK(poll_until([&] { return get_json(daemon, "/stats")["stages"]["exploring"] == 1; }));
+    // Her welcome is decided, and delivered, under the version in force.
+    REQUIRE(poll_until([&] { return get_json(daemon, "/customers/ann/decisions").size() == 1; }));
+    CHECK(get_json(daemon, "/customers/ann/decisions")[0]["config_version"] == version);
+    REQUIRE(poll_until([&] {
+        std::ifstream file(daemon.directory() + "/deliveries.ndjson");
+        std::string line;
+        return std::getline(file, line) && json::parse(line)["config_version"] == version;
+    }));
 
     // "exploring" removed while ann is in it, and everything that names it.
     std::string without = config;

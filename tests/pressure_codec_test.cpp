@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/older_record.hpp"
 #include "tests/support/test_models.hpp"
 
 using namespace journeyd;
@@ -144,6 +145,33 @@ TEST_CASE("an outbox delivery round-trips through the codec") {
     auto back = decode_delivery(encode_delivery(original), error);
     REQUIRE(back.has_value());
     CHECK(to_json(*back) == to_json(original));
+}
+
+TEST_CASE("decisions and deliveries keep their configuration version; older ones read as none") {
+    const Config config = test::config_from(test::kTestJourney);
+    const JourneyModel& model = config.journey;
+    PressureHistory history;
+    history.decisions = {decision(model, "welcome", Outcome::send, "ok", kStart)};
+    history.decisions[0].config_version = "0123456789ab";
+    std::string error;
+    auto back = decode_history(encode_history(history, model), "ann", model, error);
+    REQUIRE(back.has_value());
+    REQUIRE(back->decisions.size() == 1);
+    CHECK(back->decisions[0].config_version == "0123456789ab");
+
+    Delivery delivery{"00ff00ff00ff00ff", "ann",       "welcome", "email",
+                      "welcome-1",        "lifecycle", kStart};
+    delivery.config_version = "0123456789ab";
+    const std::string bytes = encode_delivery(delivery);
+    auto kept = decode_delivery(bytes, error);
+    REQUIRE(kept.has_value());
+    CHECK(kept->config_version == "0123456789ab");
+    CHECK(to_json(*kept)["config_version"] == "0123456789ab");
+    // An outbox entry of an older journeyd: eight fields, no version.
+    auto older = decode_delivery(test::with_first_fields(bytes, 8), error);
+    REQUIRE(older.has_value());
+    CHECK(older->config_version.empty());
+    CHECK_FALSE(to_json(*older).contains("config_version"));
 }
 
 TEST_CASE("a dead letter round-trips through the codec; an outbox record is not one") {

@@ -214,6 +214,7 @@ json decision_json(const Decision& d, const JourneyModel& model, const PressureP
     if (d.outcome == Outcome::defer) out["until"] = d.until;
     if (d.would_have) out["would_have"] = std::string(to_string(*d.would_have));
     if (d.action != kNoAction) out["action"] = model.action_name(d.action);
+    if (!d.config_version.empty()) out["config_version"] = d.config_version;
     if (!d.candidates.empty()) {
         json candidates = json::array();
         for (const RankedAction& c : d.candidates) {

@@ -134,6 +134,7 @@ void Daemon::start() {
     coordination.offer = [sink = sink_](Delivery d) { return sink->offer(std::move(d)); };
     coordination.now = system_now_ms;
     coordination.metrics = metrics_;
+    coordination.config_version = running_.version;
     coordination.store = store_;
     coordination.store_writer = store_writer_;
     coordination.unfinished = read_unfinished(*store_, config_.journey);

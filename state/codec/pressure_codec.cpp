@@ -95,7 +95,7 @@ Outcome as_outcome(const msgpack::object& o) {
 }
 
 void pack_decision(Packer& pk, const Decision& d, const JourneyModel& model) {
-    pk.pack_array(12);
+    pk.pack_array(13);
     pk.pack(d.decision_id);
     pk.pack(model.programs[d.program].name);
     pk.pack(static_cast<uint8_t>(d.outcome));
@@ -116,12 +116,13 @@ void pack_decision(Packer& pk, const Decision& d, const JourneyModel& model) {
         pk.pack(static_cast<uint8_t>(*d.would_have));
     else
         pk.pack_nil();
+    pk.pack(d.config_version);
 }
 
 std::optional<Decision> read_decision(const msgpack::object& o, const std::string& customer,
                                       const JourneyModel& model) {
     uint32_t size = 0;
-    const msgpack::object* f = fields_between(o, 8, 12, "decision", size);
+    const msgpack::object* f = fields_between(o, 8, 13, "decision", size);
     auto program = model.program_id(as_string(f[1], "decision program"));
     if (!program) return std::nullopt;
     const Outcome outcome = as_outcome(f[2]);
@@ -131,6 +132,7 @@ std::optional<Decision> read_decision(const msgpack::object& o, const std::strin
     d.program = *program;
     d.outcome = outcome;
     if (size > 11 && f[11].type != msgpack::type::NIL) d.would_have = as_outcome(f[11]);
+    if (size > 12) d.config_version = as_string(f[12], "config_version");
     d.reason = as_string(f[3], "reason");
     d.detail = as_string(f[4], "detail");
     d.until = as_int(f[5], "until");
@@ -172,7 +174,7 @@ PressureHistory read_history(const msgpack::object& root, const std::string& cus
 }
 
 void pack_delivery(Packer& pk, const Delivery& d) {
-    pk.pack_array(8);
+    pk.pack_array(9);
     pk.pack(d.decision_id);
     pk.pack(d.customer);
     pk.pack(d.program);
@@ -181,11 +183,12 @@ void pack_delivery(Packer& pk, const Delivery& d) {
     pk.pack(d.priority);
     pk.pack(d.decided_at);
     pk.pack(d.action);
+    pk.pack(d.config_version);
 }
 
 Delivery read_delivery(const msgpack::object& root) {
     uint32_t size = 0;
-    const msgpack::object* f = fields_between(root, 7, 8, "delivery", size);
+    const msgpack::object* f = fields_between(root, 7, 9, "delivery", size);
     Delivery d;
     d.decision_id = as_string(f[0], "decision_id");
     d.customer = as_string(f[1], "customer");
@@ -195,6 +198,7 @@ Delivery read_delivery(const msgpack::object& root) {
     d.priority = as_string(f[5], "priority");
     d.decided_at = as_int(f[6], "decided_at");
     if (size > 7) d.action = as_string(f[7], "action");
+    if (size > 8) d.config_version = as_string(f[8], "config_version");
     return d;
 }
 

@@ -17,7 +17,8 @@ struct Delivery {
     std::string template_name;
     std::string priority;
     TimeMs decided_at = 0;
-    std::string action{};  // the next best action sent, for a program with action = "best"
+    std::string action{};          // the next best action sent, for a program with action = "best"
+    std::string config_version{};  // of the decision; "" for one stored before versions
 };
 
 inline nlohmann::json to_json(const Delivery& d) {
@@ -26,6 +27,7 @@ inline nlohmann::json to_json(const Delivery& d) {
                            {"template", d.template_name},  {"priority", d.priority},
                            {"decided_at", d.decided_at}};
     if (!d.action.empty()) json["action"] = d.action;
+    if (!d.config_version.empty()) json["config_version"] = d.config_version;
     return json;
 }
 

@@ -86,6 +86,9 @@ struct Decision {
     // whose holdout kept it (not stored: only the goal notice made at publishing needs it).
     std::optional<Outcome> would_have;
     Holdout held_out = Holdout::none;
+    // The version of the configuration it was decided under (config_version.hpp); "" for a
+    // decision stored before versions, or made by a ledger outside the daemon.
+    std::string config_version;
 };
 
 struct Contact {
