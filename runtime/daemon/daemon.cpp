@@ -297,7 +297,13 @@ int Daemon::run() {
         int received = 0;
         sigwait(&signals, &received);
         if (received == SIGHUP) {
-            check_configuration_again();
+            // A signal never ends the daemon by accident: whatever the check meets is logged.
+            try {
+                check_configuration_again();
+            } catch (const std::exception& e) {
+                spdlog::error("configuration reload not checked source={} error={}",
+                              running_.source, e.what());
+            }
             continue;
         }
         spdlog::info("journeyd stopping signal={}", strsignal(received));
