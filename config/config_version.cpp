@@ -16,4 +16,9 @@ std::string config_version(std::string_view toml_text) {
     return version;
 }
 
+std::optional<std::string> read_config_source(const std::string& source, ConfigError& error) {
+    if (source == kEmbeddedConfigSource) return std::string(default_config_text());
+    return read_config_file(source, error);
+}
+
 }  // namespace journeyd

@@ -6,9 +6,10 @@
 // and at every start. A comment or a blank line changes it, as it changes what an operator
 // reviewed. 12 hex digits are 48 bits: versions of one deployment do not collide by chance.
 //
-// Thread-safety: plain values and a pure function.
+// Thread-safety: plain values and functions; read_config_source reads a file.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,10 @@ std::string config_version(std::string_view toml_text);
 // The configuration in force: what journeyd was started with, before its command-line
 // overrides (--data-dir, --ingest, --admin), which a checked change keeps as they are.
 inline constexpr std::string_view kEmbeddedConfigSource = "<default>";
+
+// The text of a source as RunningConfig names it: the embedded journey for
+// kEmbeddedConfigSource, else the file's (nullopt, with `error` saying why, when unreadable).
+std::optional<std::string> read_config_source(const std::string& source, ConfigError& error);
 
 struct RunningConfig {
     std::string source;  // the file's path, or kEmbeddedConfigSource

@@ -318,9 +318,7 @@ int Daemon::run() {
 void Daemon::check_configuration_again() const {
     ConfigCheck check;
     ConfigError unreadable;
-    const std::optional<std::string> text = running_.source == kEmbeddedConfigSource
-                                                ? std::string(default_config_text())
-                                                : read_config_file(running_.source, unreadable);
+    const std::optional<std::string> text = read_config_source(running_.source, unreadable);
     if (text)
         check = check_config_change(running_.config, *text, running_.source,
                                     StageCounts{store_->stats().customers_in_stage, {}});

@@ -39,9 +39,7 @@ int main(int argc, char** argv) {
     RunningConfig running;
     running.source = config_path.empty() ? std::string(kEmbeddedConfigSource) : config_path;
     ConfigError unreadable;
-    std::optional<std::string> text = config_path.empty()
-                                          ? std::string(default_config_text())
-                                          : read_config_file(config_path, unreadable);
+    std::optional<std::string> text = read_config_source(running.source, unreadable);
     ConfigResult loaded =
         text ? load_config_text(*text, running.source) : ConfigResult{std::nullopt, {unreadable}};
     if (!loaded.config) {
