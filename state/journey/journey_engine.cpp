@@ -47,6 +47,7 @@ JourneyEngine::JourneyEngine(JourneyModel model)
             by_event_type_[type].transitions.push_back(static_cast<uint16_t>(r));
     for (size_t p = 0; p < model_.programs.size(); ++p) {
         const Program& program = model_.programs[p];
+        if (program.retired) continue;
         const auto id = static_cast<ProgramId>(p);
         if (program.on_enter)
             on_enter_[*program.on_enter].push_back(id);
@@ -330,6 +331,12 @@ void JourneyEngine::arm_inactivity(JourneyState& journey, TimeMs now, bool resta
             out.timer_changes.push_back({true, TimerKind::inactivity, t, due});
         }
     }
+}
+
+void JourneyEngine::arm_missing_inactivity(CustomerState& customer, TimeMs since,
+                                           Effects& out) const {
+    if (customer.journey.created)
+        arm_inactivity(customer.journey, since, /*restart_running=*/false, out);
 }
 
 void JourneyEngine::arm(JourneyState& journey, TimerKind kind, uint16_t rule, TimeMs due,

@@ -132,6 +132,8 @@ struct Effects {
 
 inline constexpr std::string_view kReasonLeftStage = "left_stage";
 inline constexpr std::string_view kReasonNotEligible = "not_eligible";
+// A program waiting out its delay when a configuration change removed it (customer_upgrade.hpp).
+inline constexpr std::string_view kReasonProgramRemoved = "program_removed";
 // The name of the timer that re-evaluates segments (TimerKind::segments), in records and views.
 inline constexpr std::string_view kSegmentsTimer = "segments";
 
@@ -145,6 +147,11 @@ class JourneyEngine {
     // Opens the goal windows the notice announces; false (and no effects) when they are open
     // already.
     bool open_goal_windows(CustomerState& customer, const GoalNotice& notice, Effects& out) const;
+
+    // Arms the inactivity timers of the customer's stage that it lacks, as if armed at `since`:
+    // after a configuration change (customer_upgrade.hpp) a changed timer runs from the
+    // customer's last event under its new definition.
+    void arm_missing_inactivity(CustomerState& customer, TimeMs since, Effects& out) const;
 
     // When the earliest pending timer is due; nullopt when none is pending.
     std::optional<TimeMs> next_due(const CustomerState& customer) const;

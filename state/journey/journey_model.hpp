@@ -87,6 +87,9 @@ struct Action {
     Goal goal;                // required: the action's propensity is learned from it
     double holdout = 0;       // share of customers it is never sent to: its control group
     DurationMs cooldown = 0;  // not sent again to the same customer within this (0: no limit)
+    // Removed by a configuration change while the daemon ran (model_alignment.hpp): a candidate
+    // of no program, kept so that the contacts and decisions that chose it still name it.
+    bool retired = false;
 };
 
 // `[decisioning] explore`: how a propensity is read from an action's outcome counts.
@@ -114,6 +117,9 @@ struct Program {
     std::vector<ActionId> candidates;
     Goal goal;           // optional: measured for the treated and the control arm
     double holdout = 0;  // share of customers kept from this program
+    // Removed by a configuration change while the daemon ran (model_alignment.hpp): kept only
+    // so that the contacts and decisions made under it still name it; never requested.
+    bool retired = false;
 };
 
 struct JourneyModel {
