@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "state/codec/msgpack_read.hpp"
+#include "state/codec/rhythm_codec.hpp"
 #include "state/pressure/quiet_hours.hpp"
 
 using namespace journeyd;
@@ -281,4 +283,93 @@ TEST_CASE("best_local_hour: the heaviest, the earliest on a tie", "[engagement_h
     tie[9] = 2;
     CHECK(best_local_hour(tie) == 9);
     CHECK(best_local_hour(HourWeights{}) == 0);
+}
+
+TEST_CASE("engagement hours codec: round trip", "[engagement_hours]") {
+    TimeZones zones;
+    const date::time_zone* amsterdam = zones.find("Europe/Amsterdam");
+    EngagementHours customer;
+    PopulationHours population;
+    for (int i = 0; i < 40; ++i) {
+        const TimeMs at = utc(2026_y / 6 / 1, hours(i % 24)) + i * kDay / 3;
+        customer.record(at, amsterdam, kHalfLife);
+        population.record(at, amsterdam, kHalfLife);
+    }
+    std::string error;
+    const auto customer_back = decode_engagement_hours(encode_engagement_hours(customer), error);
+    REQUIRE(customer_back);
+    CHECK(customer_back->buckets() == customer.buckets());
+    CHECK(customer_back->decayed_at() == customer.decayed_at());
+    const auto population_back =
+        decode_population_hours(encode_population_hours(population), error);
+    REQUIRE(population_back);
+    CHECK(population_back->stored_weights() == population.stored_weights());
+    CHECK(population_back->decayed_at() == population.decayed_at());
+    // An empty histogram too.
+    REQUIRE(decode_engagement_hours(encode_engagement_hours(EngagementHours{}), error));
+    CHECK(error.empty());
+}
+
+TEST_CASE("engagement hours codec: damaged bytes fail with a message", "[engagement_hours]") {
+    const auto record = [](auto pack_body) {
+        msgpack::sbuffer buffer;
+        const char version = static_cast<char>(kRhythmRecordVersion);
+        buffer.write(&version, 1);
+        msgpack::packer<msgpack::sbuffer> pk(buffer);
+        pack_body(pk);
+        return std::string(buffer.data(), buffer.size());
+    };
+    const auto hours_of = [&](auto bucket) {
+        return record([bucket](auto& pk) {
+            pk.pack_array(2);
+            pk.pack(int64_t{1'780'000'000'000});
+            pk.pack_array(kHoursPerDay);
+            for (int hour = 0; hour < kHoursPerDay; ++hour) {
+                if (hour == 7)
+                    pk.pack(bucket);
+                else
+                    pk.pack(0);
+            }
+        });
+    };
+    std::string error;
+    const auto engagement_fails = [&error](const std::string& bytes) {
+        error.clear();
+        return !decode_engagement_hours(bytes, error) && !error.empty();
+    };
+    const auto population_fails = [&error](const std::string& bytes) {
+        error.clear();
+        return !decode_population_hours(bytes, error) && !error.empty();
+    };
+    CHECK(engagement_fails(""));
+    CHECK(engagement_fails(std::string(1, '\x7f') + "garbage"));
+    CHECK(error == "unknown engagement hours record version");
+    const std::string good = encode_engagement_hours(EngagementHours{});
+    CHECK(engagement_fails(good.substr(0, good.size() - 3)));
+    CHECK(engagement_fails(hours_of(70'000)));
+    CHECK(error == "bad field engagement bucket");
+    CHECK(engagement_fails(hours_of(-1)));
+    CHECK(engagement_fails(hours_of(1.5)));
+    CHECK(engagement_fails(hours_of(std::string("x"))));
+    CHECK_FALSE(engagement_fails(hours_of(65'535)));
+    CHECK(engagement_fails(record([](auto& pk) {
+        pk.pack_array(2);
+        pk.pack(0);
+        pk.pack_array(23);
+        for (int hour = 0; hour < 23; ++hour) pk.pack(0);
+    })));
+    CHECK(error == "hours has the wrong number of fields");
+    CHECK(engagement_fails(record([](auto& pk) { pk.pack(std::string("not an array")); })));
+    // An array header claiming four billion entries, with none behind it.
+    CHECK(engagement_fails(std::string(1, static_cast<char>(kRhythmRecordVersion)) +
+                           std::string("\x92\x00\xdd\xff\xff\xff\xff", 7)));
+    CHECK(error == "array size overflow");
+
+    CHECK_FALSE(population_fails(hours_of(2.5)));
+    CHECK_FALSE(population_fails(hours_of(3)));  // a whole number packed as an integer
+    CHECK(population_fails(hours_of(-2.5)));
+    CHECK(error == "bad field population weight");
+    CHECK(population_fails(hours_of(std::nan(""))));
+    CHECK(population_fails(hours_of(std::numeric_limits<double>::infinity())));
+    CHECK(population_fails(hours_of(std::string("x"))));
 }
