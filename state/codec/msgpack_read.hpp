@@ -61,16 +61,21 @@ inline const msgpack::object* fields_of(const msgpack::object& o, uint32_t size,
     return fields_between(o, size, size, what, read);
 }
 
-// `read(const msgpack::object&)` builds the value from the record's msgpack body.
+// `read(const msgpack::object&)` builds the value from the record's msgpack body. A record of
+// known shape passes `limits` so that a corrupt length fails as such, not as an allocation.
 template <class Read>
 auto decode_versioned(std::string_view record, uint8_t version, const char* what, Read read,
-                      std::string& error) -> std::optional<decltype(read(msgpack::object()))> {
+                      std::string& error,
+                      const msgpack::unpack_limit& limits = msgpack::unpack_limit())
+    -> std::optional<decltype(read(msgpack::object()))> {
     if (record.empty() || static_cast<uint8_t>(record[0]) != version) {
         error = std::string("unknown ") + what + " version";
         return std::nullopt;
     }
     try {
-        msgpack::object_handle handle = msgpack::unpack(record.data() + 1, record.size() - 1);
+        size_t offset = 0;
+        msgpack::object_handle handle =
+            msgpack::unpack(record.data() + 1, record.size() - 1, offset, nullptr, nullptr, limits);
         return read(handle.get());
     } catch (const std::exception& e) {  // DecodeError, or msgpack's own parse errors
         error = e.what();
