@@ -174,6 +174,7 @@ class Peer {
     }
 
     const JourneyModel& model() const { return setup_.engine->model(); }
+    const std::shared_ptr<const JourneyEngine>& engine() const { return setup_.engine; }
 
     // Decisions or contacts of a customer: the member sends them as a history holding only
     // that part. One that does not read back is an error, not an empty list.
@@ -260,6 +261,7 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
                     lookup.found = true;
                     lookup.state = std::move(*state);
                     lookup.aliases = std::move(*listed);
+                    lookup.under = peer->engine();
                     return lookup;
                 },
                 lookup_atom::value, id);

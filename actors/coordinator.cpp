@@ -574,6 +574,17 @@ caf::behavior coordinator(caf::event_based_actor* self, CoordinatorSetup setup) 
             for (const auto& [channel, per_second] : rates) s->ledger.set_rate(channel, per_second);
         },
         [s](demand_atom) { return s->ledger.take_rate_demand(); },
+        [self, s](config_atom, CoordinatorRules& rules) {
+            // Decided under the old rules, so their deliveries are made from them (template,
+            // channel, class), as their config_version says.
+            publish_all(self, s);
+            s->ledger.reconfigure(rules.policy, rules.model);
+            s->setup.policy = std::move(rules.policy);
+            s->setup.model = std::move(rules.model);
+            s->setup.config_version = std::move(rules.config_version);
+            spdlog::info("coordinator follows configuration version={}", s->setup.config_version);
+            return true;
+        },
         [self, s](drain_atom) {
             s->ledger.close_arbitration(s->setup.now(), s->decided);
             queue_decided(*s);

@@ -42,6 +42,8 @@
 //   (rate_atom, ChannelRates)               this node's rate budgets from now on
 //   (demand_atom)                           -> ChannelRates, slot requests per channel
 //                                              since the last time asked
+//   (config_atom, CoordinatorRules)         -> bool: a configuration change; decisions from
+//                                              now on follow its rules and carry its version
 //   (shards_atom, std::vector<caf::actor>)  where notices go from now on (notice_atom,
 //                                       actors/customer_shard.hpp); until then they wait
 //   (drain_atom)  decides open arbitration, commits, offers, then ends; what the sink

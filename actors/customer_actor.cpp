@@ -8,6 +8,7 @@
 #include "state/codec/customer_codec.hpp"
 #include "state/codec/pressure_codec.hpp"
 #include "state/decisioning/program_counts.hpp"
+#include "state/journey/customer_upgrade.hpp"
 #include "state/journey/flow_counters.hpp"
 #include "state/journey/identity.hpp"
 #include "state/journey/program_requests.hpp"
@@ -28,6 +29,9 @@ Effects& scratch_effects() {
 // keeps.
 struct Routing {
     std::shared_ptr<const CustomerContext> context;
+    std::shared_ptr<const LiveConfig> live;  // the configuration the state is held under
+    // A change the state could not be carried to (logged once); it stays under `live`.
+    uint64_t refused_generation = 0;
     std::optional<TimeMs> wakeup_at;  // the earliest wake-up in flight
     // Handed its state to an identify's merge: its timers wait for the merge's outcome, and
     // its shard holds its other messages.
@@ -58,7 +62,7 @@ void send_contacts(caf::stateful_actor<CustomerState>* self, const Routing& r,
 }
 
 void log_stage_changes(const CustomerState& c, const Routing& r) {
-    const JourneyModel& model = r.context->engine->model();
+    const JourneyModel& model = r.live->engine->model();
     for (const StageChange& change : scratch_effects().stage_changes)
         spdlog::debug("stage customer={} from={} to={}", c.id,
                       change.had_stage ? model.stages[change.from] : "-", model.stages[change.to]);
@@ -69,7 +73,7 @@ void log_stage_changes(const CustomerState& c, const Routing& r) {
 // and the contact requests the change made, so they are durable with it.
 StoreRecord record_of(const CustomerState& customer, const Routing& r,
                       const std::vector<ContactRequest>& requests, bool from_event = false) {
-    const JourneyEngine& engine = *r.context->engine;
+    const JourneyEngine& engine = *r.live->engine;
     const JourneyModel& model = engine.model();
     StoreRecord record;
     record.customer = customer.id;
@@ -95,8 +99,7 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
         record.counter_changes.emplace_back(
             action_counter_key(model.actions[goal.id].name, goal.outcome, control), 1);
         // A propensity is learned from the sends alone.
-        if (r.context->action_totals && !control)
-            r.context->action_totals->add(goal.id, goal.outcome);
+        if (r.live->action_totals && !control) r.live->action_totals->add(goal.id, goal.outcome);
     }
     add_flow_counters(model, scratch_effects(), r.context->now(), record.counter_changes);
     if (from_event) {
@@ -137,7 +140,7 @@ bool applied_before(const CustomerState& customer, const Event& event, const Rou
 // in memory for 30 days. Later timers fire through the sweeper and the store's timer index.
 // A wake-up is not sent before `not_before`.
 void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r, TimeMs not_before = 0) {
-    auto due = r.context->engine->next_due(self->state);
+    auto due = r.live->engine->next_due(self->state);
     if (!due) return;
     if (r.wakeup_at && *r.wakeup_at <= *due) return;  // an earlier one will come and re-check
     const DurationMs horizon = r.context->idle_after;
@@ -147,18 +150,52 @@ void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r, TimeM
     self->delayed_send(self, std::chrono::milliseconds(wait), wakeup_atom::value, *due);
 }
 
+// Every handler starts here: after a configuration change the state is carried to the new one
+// (customer_upgrade.hpp) before anything is applied, and what that changed (dropped delayed
+// programs, re-armed timers) is committed and its drops sent on as suppress decisions.
+void follow_config_change(caf::stateful_actor<CustomerState>* self, Routing& r) {
+    const LiveConfigs& configs = *r.context->configs;
+    const uint64_t generation = configs.generation();
+    if (generation == r.live->generation || generation == r.refused_generation) return;
+    std::shared_ptr<const LiveConfig> next = configs.current();
+    Effects& out = scratch_effects();
+    const size_t timers_before = self->state.journey.timers.size();
+    std::string error;
+    if (!upgrade_customer(self->state, *r.live->engine, *next->engine, r.context->now(), out,
+                          error)) {
+        // A checked change never removes a stage that holds customers; one that raced the
+        // check keeps this customer under the configuration it knows.
+        r.refused_generation = next->generation;
+        spdlog::error(
+            "customer kept under configuration customer={} version={} refused={} error={}",
+            self->state.id, r.live->running.version, next->running.version, error);
+        return;
+    }
+    r.live = std::move(next);
+    if (out.drops.empty() && out.timer_changes.empty() &&
+        timers_before == self->state.journey.timers.size())
+        return;
+    std::vector<ContactRequest> requests =
+        contact_requests(self->state, r.live->engine->model(), out, r.live->action_totals.get());
+    self->send(r.context->store_writer, commit_atom::value, record_of(self->state, r, requests),
+               EventOutcome::accepted);
+    send_contacts(self, r, requests);
+    schedule_wakeup(self, r);
+}
+
 // Applies an event and hands its record to `commit` (StoreRecord, EventOutcome), whose
 // result it returns: a delegation for a single event's request, nothing for a ticket. The
 // record is committed before the contact requests it holds are sent (see send_contacts).
 template <class Commit>
 auto apply_event(caf::stateful_actor<CustomerState>* self, Routing& r, const Event& event,
                  Commit commit) {
+    follow_config_change(self, r);
     std::optional<ContactPreferences> preferences_before;
     if (event.type == kProfileEventType) preferences_before = preferences_of(self->state.profile);
     if (applied_before(self->state, event, r))
         scratch_effects().outcome = ApplyOutcome::duplicate;
     else
-        r.context->engine->apply(self->state, event, r.context->now(), scratch_effects());
+        r.live->engine->apply(self->state, event, r.context->now(), scratch_effects());
     if (!scratch_effects().changed_state()) {
         ++r.context->metrics->events_duplicate;
         spdlog::debug("duplicate customer={} event={}", self->state.id, event.id);
@@ -168,7 +205,7 @@ auto apply_event(caf::stateful_actor<CustomerState>* self, Routing& r, const Eve
     log_stage_changes(self->state, r);
     send_preferences_if_changed(self, r, preferences_before);
     std::vector<ContactRequest> requests = contact_requests(
-        self->state, r.context->engine->model(), scratch_effects(), r.context->action_totals.get());
+        self->state, r.live->engine->model(), scratch_effects(), r.live->action_totals.get());
     auto committed = commit(record_of(self->state, r, requests, true), EventOutcome::accepted);
     send_contacts(self, r, requests);
     schedule_wakeup(self, r);
@@ -192,6 +229,7 @@ void restore(caf::stateful_actor<CustomerState>* self, Routing& r) {
         return;
     }
     self->state = std::move(*stored->state);
+    r.live = std::move(stored->under);
     spdlog::debug("customer restored from the store after a failed commit customer={}",
                   self->state.id);
     self->send(r.context->store_writer, restored_atom::value, self->state.id);
@@ -210,7 +248,8 @@ caf::error identify_error(std::string text) {
 caf::result<MergeDone> merge_alias(caf::stateful_actor<CustomerState>* self,
                                    const std::shared_ptr<Routing>& routing, MergeIn& in) {
     Routing& r = *routing;
-    const JourneyModel& model = r.context->engine->model();
+    follow_config_change(self, r);
+    const JourneyModel& model = r.live->engine->model();
     CustomerState& me = self->state;
     std::vector<std::string> aliases = stored_aliases(*r.context->store, me.id);
     // Asked again after its answer was lost (the alias's member resumes it): merged already.
@@ -227,10 +266,10 @@ caf::result<MergeDone> merge_alias(caf::stateful_actor<CustomerState>* self,
     CustomerState before = me;
     const std::string stage_before = me.journey.created ? model.stages[me.journey.stage] : "";
     const MergeEffects merged = merge_customer(me, *alias, model);
-    r.context->engine->apply(me, in.identify, r.context->now(), scratch_effects());
+    r.live->engine->apply(me, in.identify, r.context->now(), scratch_effects());
     log_stage_changes(me, r);
     auto requests = std::make_shared<std::vector<ContactRequest>>(
-        contact_requests(me, model, scratch_effects(), r.context->action_totals.get()));
+        contact_requests(me, model, scratch_effects(), r.live->action_totals.get()));
 
     std::vector<StoreRecord> records;
     StoreRecord canonical = record_of(me, r, *requests, true);
@@ -283,6 +322,7 @@ caf::result<MergeDone> merge_alias(caf::stateful_actor<CustomerState>* self,
 caf::expected<StoredCustomer> stored_customer(const CustomerContext& context, const std::string& id,
                                               IfUnknown if_unknown) {
     StoredCustomer stored;
+    std::shared_ptr<const LiveConfig> under = context.configs->current();
     if (auto record = context.store->read(id)) {
         std::string error;
         if (is_alias_record(*record)) {
@@ -290,8 +330,9 @@ caf::expected<StoredCustomer> stored_customer(const CustomerContext& context, co
                 stored.alias_of = std::move(alias->canonical);
                 return stored;
             }
-        } else if (auto restored = decode_customer(*record, context.engine->model(), error)) {
+        } else if (auto restored = decode_customer(*record, under->engine->model(), error)) {
             stored.state = std::move(*restored);
+            stored.under = std::move(under);
             return stored;
         }
         spdlog::error("stored customer unreadable customer={} error={}", id, error);
@@ -301,6 +342,7 @@ caf::expected<StoredCustomer> stored_customer(const CustomerContext& context, co
     if (if_unknown == IfUnknown::skip) return stored;
     stored.state.emplace();
     stored.state->id = id;
+    stored.under = std::move(under);
     return stored;
 }
 
@@ -323,11 +365,12 @@ TimeMs system_now_ms() {
 }
 
 caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
-                             std::shared_ptr<const CustomerContext> context,
-                             CustomerState initial) {
+                             std::shared_ptr<const CustomerContext> context, CustomerState initial,
+                             std::shared_ptr<const LiveConfig> under) {
     self->state = std::move(initial);
     auto routing = std::make_shared<Routing>();
     routing->context = std::move(context);
+    routing->live = std::move(under);
     schedule_wakeup(self, *routing);
     return {
         [self, routing](event_atom, const Event& event) -> caf::delegated<caf::message> {
@@ -349,9 +392,10 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             Routing& r = *routing;
             if (r.wakeup_at == scheduled_for) r.wakeup_at.reset();
             if (r.frozen) return;  // thawed, it schedules its wake-up again
+            follow_config_change(self, r);
             const TimeMs now = r.context->now();
-            const std::optional<TimeMs> due = r.context->engine->next_due(self->state);
-            r.context->engine->fire_due(self->state, now, scratch_effects());
+            const std::optional<TimeMs> due = r.live->engine->next_due(self->state);
+            r.live->engine->fire_due(self->state, now, scratch_effects());
             // The sweeper calls when the index says a timer is due; if none is, the entry was
             // a lower bound and the record's commit puts it right.
             const bool index_stale =
@@ -364,8 +408,8 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                         std::chrono::milliseconds(now - *due));
                 log_stage_changes(self->state, r);
                 std::vector<ContactRequest> requests =
-                    contact_requests(self->state, r.context->engine->model(), scratch_effects(),
-                                     r.context->action_totals.get());
+                    contact_requests(self->state, r.live->engine->model(), scratch_effects(),
+                                     r.live->action_totals.get());
                 self->send(r.context->store_writer, commit_atom::value,
                            record_of(self->state, r, requests), EventOutcome::accepted);
                 send_contacts(self, r, requests);
@@ -373,8 +417,10 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             schedule_wakeup(self, r);
         },
         [self, routing](lookup_atom) {
+            follow_config_change(self, *routing);
             return CustomerLookup{true, self->state,
-                                  stored_aliases(*routing->context->store, self->state.id)};
+                                  stored_aliases(*routing->context->store, self->state.id),
+                                  routing->live->engine};
         },
         [self, routing](freeze_atom) -> caf::result<std::string> {
             auto promise = self->make_response_promise<std::string>();
@@ -384,7 +430,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                     [self, routing, promise](EventOutcome) mutable {
                         routing->frozen = true;
                         promise.deliver(
-                            encode_customer(self->state, routing->context->engine->model()));
+                            encode_customer(self->state, routing->live->engine->model()));
                     },
                     [promise](caf::error& e) mutable { promise.deliver(std::move(e)); });
             return promise;
@@ -411,8 +457,9 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
         // either both or neither, and a notice sent again finds the windows open.
         [self, routing](notice_atom, const GoalNotice& notice) {
             Routing& r = *routing;
+            follow_config_change(self, r);
             const bool opened =
-                r.context->engine->open_goal_windows(self->state, notice, scratch_effects());
+                r.live->engine->open_goal_windows(self->state, notice, scratch_effects());
             StoreRecord record = record_of(self->state, r, {});
             record.writes.push_back({Table::notices, notice.decision_id, std::nullopt});
             self->send(r.context->store_writer, commit_atom::value, std::move(record),

@@ -4,14 +4,17 @@
 // effects: the new state, as a store record, to the store writer (which acknowledges the
 // event once committed); program requests and left_stage drops to the coordinator. It
 // keeps at most one wake-up in flight, for its earliest pending timer, so that re-arming
-// an inactivity timer on every event does not pile up delayed messages.
+// an inactivity timer on every event does not pile up delayed messages. Every message is
+// handled under the configuration in force when it starts (config/live_config.hpp): after a
+// change, the state is first carried to the new one and what that changed is committed.
 //
 // Messages:
 //   (event_atom, Event)  -> EventOutcome, answered by the store writer after commit
 //   (event_atom, Event, Ticket) from its shard: no answer; the store writer sends the
 //                        outcome to the sender (the shard) with the ticket after commit
 //   (wakeup_atom, TimeMs) from itself: fire the timers due by now
-//   (lookup_atom)        -> CustomerLookup with the live state and the stored aliases
+//   (lookup_atom)        -> CustomerLookup with the live state, the engine it is held under
+//                        and the stored aliases
 //   (freeze_atom)        from its shard, for an identify: -> its encoded state once all it sent
 //                        the store writer is committed; then it takes nothing but
 //                        (merged_atom, bool): true ends it, false thaws it
@@ -31,7 +34,7 @@
 #include <memory>
 
 #include "actors/metrics.hpp"
-#include "state/decisioning/action_totals.hpp"
+#include "config/live_config.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/journey_engine.hpp"
 #include "state/store/record_store.hpp"
@@ -40,16 +43,16 @@ namespace journeyd {
 
 // What every customer actor of a process shares.
 struct CustomerContext {
-    std::shared_ptr<const JourneyEngine> engine;
+    // The configuration in force, with the journey engine and the actions' outcome counts
+    // (null counts: no catalogue learns). Each actor follows a change at its next message.
+    std::shared_ptr<LiveConfigs> configs;
     caf::actor store_writer;
     caf::actor coordinator;
     std::function<TimeMs()> now;  // wall clock in ms; tests may substitute their own
     std::shared_ptr<Metrics> metrics;
     std::shared_ptr<RecordStore> store;  // read when a stored customer is activated
     DurationMs idle_after = 0;           // passivate customers idle this long; 0: never
-    // The actions' outcome counts the customers rank by and add to (null: no catalogue learns).
-    std::shared_ptr<ActionTotals> action_totals;
-    size_t max_aliases = 50;  // [identity] max_aliases
+    size_t max_aliases = 50;             // [identity] max_aliases
 };
 
 enum class IfUnknown { create, skip };
@@ -57,8 +60,9 @@ enum class IfUnknown { create, skip };
 // What the store holds under an id: a customer's state, or the id's canonical customer when
 // it is an alias (state/journey/identity.hpp), or neither.
 struct StoredCustomer {
-    std::optional<CustomerState> state;  // none for an alias, or an unknown id with skip
-    std::string alias_of;                // set for an alias
+    std::optional<CustomerState> state;       // none for an alias, or an unknown id with skip
+    std::string alias_of;                     // set for an alias
+    std::shared_ptr<const LiveConfig> under;  // the configuration `state` was read under
 };
 
 // The customer's state to start an actor with, or to restore one to after a failed commit:
@@ -70,10 +74,11 @@ caf::expected<StoredCustomer> stored_customer(const CustomerContext& context, co
 // The aliases of a canonical customer as the store lists them (Table::aliases).
 std::vector<std::string> stored_aliases(const RecordStore& store, const std::string& canonical);
 
-// `initial`: a new customer (only the id set) or one restored from its store record; the
-// actor arms a wake-up for the earliest timer it holds.
+// `initial`: a new customer (only the id set) or one restored from its store record, under
+// the configuration `under`; the actor arms a wake-up for the earliest timer it holds.
 caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
-                             std::shared_ptr<const CustomerContext> context, CustomerState initial);
+                             std::shared_ptr<const CustomerContext> context, CustomerState initial,
+                             std::shared_ptr<const LiveConfig> under);
 
 // The wall clock in ms since the Unix epoch.
 TimeMs system_now_ms();

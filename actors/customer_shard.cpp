@@ -275,7 +275,7 @@ class Shard {
             alias_cache_.remember(id, stored->alias_of);
             found.canonical = std::move(stored->alias_of);
         } else if (stored->state) {
-            found.live = activate(std::move(*stored->state));
+            found.live = activate(std::move(*stored->state), std::move(stored->under));
         }
         return found;
     }
@@ -520,7 +520,8 @@ class Shard {
     void settle(const MergeIn& in, const caf::actor& actor, Ticket ticket,
                 const std::string& canonical, const caf::error& error) {
         const std::string id = in.alias;
-        const JourneyModel& model = context_->engine->model();
+        const std::shared_ptr<const LiveConfig> config = context_->configs->current();
+        const JourneyModel& model = config->engine->model();
         std::vector<StoreRecord> records;
         if (canonical.empty()) {
             records.push_back(table_writes({{Table::merges, id, std::nullopt}}));
@@ -647,9 +648,10 @@ class Shard {
         return result;
     }
 
-    std::unordered_map<std::string, Entry>::iterator activate(CustomerState initial) {
+    std::unordered_map<std::string, Entry>::iterator activate(
+        CustomerState initial, std::shared_ptr<const LiveConfig> under) {
         std::string id = initial.id;
-        auto actor = self_->spawn(customer_actor, context_, std::move(initial));
+        auto actor = self_->spawn(customer_actor, context_, std::move(initial), std::move(under));
         self_->monitor(actor);
         ++context_->metrics->customers_live;
         registry_.id_of.emplace(actor.address(), id);

@@ -28,6 +28,7 @@
 #include "state/journey/customer_state.hpp"
 #include "state/journey/event.hpp"
 #include "state/journey/identity.hpp"
+#include "state/journey/journey_engine.hpp"
 #include "state/pressure/contact_request.hpp"
 #include "state/pressure/goal_notice.hpp"
 #include "state/pressure/pressure_ledger.hpp"
@@ -214,6 +215,19 @@ using demand_atom = caf::atom_constant<caf::atom("demand")>;
 // (ChannelRates): rate borrower -> coordinator: this node's rate budgets from now on.
 using rate_atom = caf::atom_constant<caf::atom("rate")>;
 
+// ---- Configuration changes (config/live_config.hpp)
+
+// (CoordinatorRules) -> bool: daemon -> coordinator, before the customers see the change: the
+// rules and version decisions follow from now on. Answered once taken, so a request made under
+// the new configuration never reaches a coordinator that does not know it.
+using config_atom = caf::atom_constant<caf::atom("config")>;
+
+struct CoordinatorRules {
+    PressurePolicy policy;
+    JourneyModel model;  // aligned to the running one (model_alignment.hpp)
+    std::string config_version;
+};
+
 // ---- Shutdown
 
 // Finish what came before it, then end; an ordinary message, so it is handled after
@@ -256,6 +270,8 @@ struct CustomerLookup {
     bool found = false;
     CustomerState state;
     std::vector<std::string> aliases;
+    // The engine `state` is held under: its ids index that model (null when not found).
+    std::shared_ptr<const JourneyEngine> under;
 };
 
 struct MergeDone {
@@ -289,6 +305,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::Ticket)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::CommittedTickets)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::StoreRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::CustomerLookup)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::CoordinatorRules)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::MergeIn)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(journeyd::MergeDone)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<journeyd::StoreRecord>)

@@ -67,12 +67,31 @@ std::string ConfigArchive::keep(const std::string& version, std::string_view tex
     const std::string path = path_of(version);
     std::error_code ec;
     if (std::filesystem::exists(path, ec)) return "";
+    return replace_durably(path, text);
+}
+
+std::string ConfigArchive::replace_durably(const std::string& path, std::string_view text) const {
+    std::error_code ec;
     std::filesystem::create_directories(directory_, ec);
     if (ec) return "cannot create " + directory_ + ": " + ec.message();
     const std::string temporary = path + ".tmp";
     if (std::string error = write_synced(temporary, text); !error.empty()) return error;
     if (::rename(temporary.c_str(), path.c_str()) != 0) return failed("cannot rename", temporary);
     return sync_directory(directory_);
+}
+
+std::string ConfigArchive::set_in_force(const ConfigInForce& in_force) const {
+    if (!is_version(in_force.version) || !is_version(in_force.over))
+        return "not configuration versions: " + in_force.version + " over " + in_force.over;
+    return replace_durably(directory_ + "/in_force", in_force.version + " " + in_force.over + "\n");
+}
+
+std::optional<ConfigInForce> ConfigArchive::in_force() const {
+    std::ifstream in(directory_ + "/in_force");
+    ConfigInForce read;
+    if (!(in >> read.version >> read.over)) return std::nullopt;
+    if (!is_version(read.version) || !is_version(read.over)) return std::nullopt;
+    return read;
 }
 
 std::optional<std::string> ConfigArchive::text_of(std::string_view version) const {

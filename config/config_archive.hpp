@@ -8,7 +8,8 @@
 // request cannot name another path. The files are small (a configuration's text) and never
 // removed by journeyd; an operator may delete old ones.
 //
-// Thread-safety: keep() once at start, before the admin port serves; text_of() from any thread.
+// Thread-safety: text_of() and in_force() from any thread; keep() and set_in_force() from one
+// thread at a time (at start, and as the daemon applies changes one after another).
 #pragma once
 
 #include <optional>
@@ -16,6 +17,14 @@
 #include <string_view>
 
 namespace journeyd {
+
+// A change applied while journeyd ran, in force until the configuration it was applied over
+// changes: `version` replaced `over`, the version of the text journeyd was started with (its
+// file, or the embedded journey).
+struct ConfigInForce {
+    std::string version;
+    std::string over;
+};
 
 class ConfigArchive {
   public:
@@ -25,10 +34,18 @@ class ConfigArchive {
     std::string keep(const std::string& version, std::string_view text) const;
     std::optional<std::string> text_of(std::string_view version) const;
 
+    // The change in force, written as keep() writes (whole or not at all) to
+    // `<data_dir>/configs/in_force`; "" when written, else why not. Both versions must be
+    // versions. in_force() is nullopt when none was written or the file is damaged.
+    std::string set_in_force(const ConfigInForce& in_force) const;
+    std::optional<ConfigInForce> in_force() const;
+
     static bool is_version(std::string_view text);
 
   private:
     std::string path_of(std::string_view version) const;
+    // Writes a temporary file, fsyncs it, renames it to `path` and fsyncs the directory.
+    std::string replace_durably(const std::string& path, std::string_view text) const;
 
     std::string directory_;
 };

@@ -52,6 +52,7 @@ struct ConfigCheck {
     std::vector<ConfigError> errors;
     ConfigChanges changes;
     std::map<std::string, int64_t> customers_affected;  // stage -> customers in it
+    bool applied = false;  // set by whoever applies it (the daemon), never by the check
 
     bool ok() const { return errors.empty(); }
 };

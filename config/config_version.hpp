@@ -25,6 +25,9 @@ std::string config_version(std::string_view toml_text);
 // The configuration in force: what journeyd was started with, before its command-line
 // overrides (--data-dir, --ingest, --admin), which a checked change keeps as they are.
 inline constexpr std::string_view kEmbeddedConfigSource = "<default>";
+// The source of a configuration posted to the admin port (POST /config, journeyctl reload):
+// what its errors and GET /config name.
+inline constexpr std::string_view kPostedConfigSource = "<posted>";
 
 // The text of a source as RunningConfig names it: the embedded journey for
 // kEmbeddedConfigSource, else the file's (nullopt, with `error` saying why, when unreadable).

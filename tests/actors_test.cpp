@@ -119,7 +119,8 @@ struct ActorFixture {
         cfg.set("logger.verbosity", caf::atom("quiet"));
         system = std::make_unique<caf::actor_system>(cfg);
         auto context = std::make_shared<CustomerContext>();
-        context->engine = std::make_shared<JourneyEngine>(config.journey);
+        configs = starting_configs({}, std::make_shared<JourneyEngine>(config.journey), nullptr);
+        context->configs = configs;
         writer =
             system->spawn(store_writer, faulty, GroupCommit{},
                           AppliedIdRetention{config.store.applied_ids_retention, midday_clock});
@@ -161,6 +162,23 @@ struct ActorFixture {
             (*self)->wait_for(last);
         }
         self.reset();
+    }
+
+    // As the daemon applies a checked change: the coordinator first, then the customers.
+    void change_config(const std::string& toml) {
+        RunningConfig running;
+        running.config = test::config_from(toml);
+        running.version = "v" + std::to_string(configs->generation() + 1);
+        const auto next = following_config(*configs->current(), running, nullptr);
+        bool taken = false;
+        (*self)
+            ->request(
+                coordinator, kRequestTimeout, config_atom::value,
+                CoordinatorRules{running.config.pressure, next->engine->model(), running.version})
+            .receive([&](bool) { taken = true; },
+                     [&](caf::error& err) { FAIL("not taken: " << caf::to_string(err)); });
+        REQUIRE(taken);
+        configs->publish(next);
     }
 
     EventOutcome send(const std::string& customer, const std::string& type,
@@ -268,6 +286,7 @@ struct ActorFixture {
     caf::actor coordinator;
     caf::actor writer;
     caf::actor sweeper;
+    std::shared_ptr<LiveConfigs> configs;
     ShardRouter router;
     std::unique_ptr<caf::scoped_actor> self;
     int next_id = 0;
@@ -382,6 +401,46 @@ TEST_CASE("a delayed program of a stage the customer left is dropped with left_s
     auto timers = f.lookup("eve").state.journey.timers;
     REQUIRE(timers.size() == 1);
     CHECK(timers[0].kind == TimerKind::inactivity);
+}
+
+TEST_CASE("a configuration change reaches a customer at its next message, before it is applied") {
+    const std::string before = with_short_durations(test::kTestJourney, "5s", "10s");
+    ActorFixture f(before);
+    f.send("eve", "search");
+    REQUIRE(f.stage("eve") == "exploring");
+    const TimeMs last_event = f.lookup("eve").state.journey.last_event_at;
+    // "nudge", waiting out its delay for eve, is removed; "lapse" waits longer.
+    std::string after = before;
+    const std::string nudge =
+        "[[program]]\nname = \"nudge\"\non_enter = \"exploring\"\ndelay = \"5s\"\n"
+        "channel = \"push\"\npriority = \"promotional\"\ntemplate = \"nudge-1\"\n";
+    REQUIRE(after.find(nudge) != std::string::npos);
+    after.erase(after.find(nudge), nudge.size());
+    const std::string lapse = "after = \"10s\"";
+    after.replace(after.find(lapse), lapse.size(), "after = \"20s\"");
+    f.change_config(after);
+
+    const CustomerLookup seen = f.lookup("eve");  // a lookup is a message too
+    const JourneyModel& now = seen.under->model();
+    CHECK(seen.under == f.configs->current()->engine);
+    REQUIRE(seen.state.journey.timers.size() == 1);
+    CHECK(seen.state.journey.timers[0].kind == TimerKind::inactivity);
+    CHECK(seen.state.journey.timers[0].due == last_event + 20'000);
+    REQUIRE(test::poll_until([&] {
+        for (const Decision& d : f.decisions("eve"))
+            if (d.reason == "program_removed")
+                return d.outcome == Outcome::suppress && now.programs[d.program].name == "nudge" &&
+                       d.config_version == "v2";
+        return false;
+    }));
+    // Its events are applied under the new journey from now on.
+    f.send("eve", "ad_placed");
+    CHECK(f.stage("eve") == "active");
+    // Stored under it too: read back by name, the timer is the re-armed one.
+    std::string error;
+    auto stored = decode_customer(f.store->read("eve").value_or(""), now, error);
+    REQUIRE(stored);
+    CHECK(stored->journey.timers.size() == 1);
 }
 
 TEST_CASE("many customers across shards are all applied and stored") {

@@ -20,7 +20,8 @@ constexpr TimeMs kNow = 1'700'000'000'000;
 
 struct ApiFixture {
     // `extra`: TOML appended to the default configuration.
-    explicit ApiFixture(std::string token = "t0k", const std::string& extra = "") {
+    explicit ApiFixture(std::string token = "t0k", const std::string& extra = "",
+                        std::function<ConfigCheck(const std::string&)> apply = nullptr) {
         const std::string text = std::string(default_config_text()) + extra;
         ConfigResult loaded = load_config_text(text, "t.toml");
         REQUIRE(loaded.config);
@@ -31,11 +32,11 @@ struct ApiFixture {
         setup.node_name = "unit";
         setup.token = std::move(token);
         setup.metrics = metrics;
-        setup.engine = engine;
-        setup.policy = loaded.config->pressure;
+        setup.configs = starting_configs(
+            RunningConfig{"t.toml", text, config_version(text), kNow - 60'000, *loaded.config},
+            engine, nullptr);
         setup.now = [] { return kNow; };
-        setup.running_config =
-            RunningConfig{"t.toml", text, config_version(text), kNow - 60'000, *loaded.config};
+        setup.apply_config = std::move(apply);
         api = std::make_unique<AdminApi>(std::move(setup), std::move(memory));
     }
 
@@ -471,7 +472,8 @@ TEST_CASE("admin api: POST /config?dry_run=true checks a text against the stored
     CHECK(broken["errors"][0]["message"].get<std::string>().find("\"nwe\"") != std::string::npos);
 }
 
-TEST_CASE("admin api: POST /config without dry_run is not built: 501, nothing applied") {
+TEST_CASE(
+    "admin api: POST /config where no change can be applied (a cluster): 501, nothing applied") {
     ApiFixture f;
     const std::string text(default_config_text());
     const AdminResponse answer = f.call("POST", "/config", text);
@@ -481,13 +483,38 @@ TEST_CASE("admin api: POST /config without dry_run is not built: 501, nothing ap
     REQUIRE(body["errors"].size() == 1);
     CHECK(body["errors"][0]["line"] == 0);
     CHECK(body["errors"][0]["message"] ==
-          "applying a change without a restart is not built yet; the check passed: restart "
-          "journeyd with this file to apply it");
+          "a cluster cannot apply a change without a restart yet; the check passed: restart "
+          "every member with this file");
     CHECK(body["error"] == body["errors"][0]["message"]);
     // Still the configuration in force.
     CHECK(json::parse(f.call("GET", "/config").body)["version"] == config_version(text));
     CHECK(json::parse(f.call("POST", "/config?dry_run=false", "[journey\n").body)["error"] ==
-          "applying a change without a restart is not built yet; the check found 1 error(s)");
+          "a cluster cannot apply a change without a restart yet; the check found 1 error(s)");
+}
+
+TEST_CASE("admin api: POST /config hands the text to be applied: 200 applied, 422 refused") {
+    std::vector<std::string> posted;
+    ApiFixture f("t0k", "", [&](const std::string& text) {
+        ConfigCheck check;
+        check.version = config_version(text);
+        if (text.find("broken") != std::string::npos)
+            check.errors.push_back({"<posted>", 3, 1, "broken"});
+        check.applied = check.ok();
+        posted.push_back(text);
+        return check;
+    });
+    const AdminResponse applied = f.call("POST", "/config", "good");
+    CHECK(applied.status == 200);
+    CHECK(json::parse(applied.body)["applied"] == true);
+    CHECK(json::parse(applied.body)["version"] == config_version("good"));
+    const AdminResponse refused = f.call("POST", "/config?dry_run=false", "broken");
+    CHECK(refused.status == 422);
+    const json body = json::parse(refused.body);
+    CHECK(body["applied"] == false);
+    CHECK(body["errors"][0]["line"] == 3);
+    // A dry run is only checked, never handed on.
+    CHECK(f.call("POST", "/config?dry_run=true", "good").status == 200);
+    CHECK(posted == std::vector<std::string>{"good", "broken"});
 }
 
 TEST_CASE("admin api: POST /config refuses what it cannot read, and needs the token") {

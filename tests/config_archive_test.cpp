@@ -45,3 +45,22 @@ TEST_CASE("a data directory that cannot be written is an error, not a crash") {
     CHECK_FALSE(error.empty());
     CHECK(error.find("/proc/self/no-such-directory/configs") != std::string::npos);
 }
+
+TEST_CASE("the change in force is recorded over the version it replaced, and read back") {
+    test::TempDir dir("archive");
+    const ConfigArchive archive(dir.path());
+    CHECK_FALSE(archive.in_force());
+    const std::string started = config_version("a"), posted = config_version("b");
+    CHECK(archive.set_in_force({posted, started}).empty());
+    auto read = ConfigArchive(dir.path()).in_force();
+    REQUIRE(read);
+    CHECK(read->version == posted);
+    CHECK(read->over == started);
+    CHECK(archive.set_in_force({started, started}).empty());  // replaced whole
+    CHECK(archive.in_force()->version == started);
+    CHECK_FALSE(std::filesystem::exists(dir.sub("configs/in_force.tmp")));
+    CHECK_FALSE(archive.set_in_force({"../x", started}).empty());
+    // A damaged file reads as none: journeyd starts with its file.
+    std::ofstream(dir.sub("configs/in_force")) << "not a version";
+    CHECK_FALSE(archive.in_force());
+}

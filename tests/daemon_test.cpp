@@ -5,13 +5,16 @@
 #include <httplib.h>
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "config/config_version.hpp"
 #include "runtime/client/ingest_client.hpp"
 #include "state/codec/msgpack_json.hpp"
 #include "tests/support/command.hpp"
@@ -1092,19 +1095,111 @@ TEST_CASE("daemon: GET /config, and a change checked over HTTP and with journeyc
     CHECK(added_status == 0);
     CHECK(added.find(": ok\n") != std::string::npos);
     CHECK(added.find("  programs added: thanks\n") != std::string::npos);
-    // Without --dry-run: the daemon cannot apply it yet, and says so.
+    // Without --dry-run it is applied: "thanks" greets whoever reaches "loyal" from now on.
     const auto [apply_status, applied] = test::run_command(journeyctl + " reload " + added_file);
     INFO(applied);
-    CHECK(apply_status == 1);
-    CHECK(applied.find("applying a change without a restart is not built yet") !=
-          std::string::npos);
-    CHECK(get_json(daemon, "/config")["version"] == version);
+    CHECK(apply_status == 0);
+    CHECK(applied.find("applied: in force from now on\n") != std::string::npos);
+    const std::string thanks_version = config_version(test_config(kThanksProgram));
+    const json now_running = get_json(daemon, "/config");
+    CHECK(now_running["version"] == thanks_version);
+    CHECK(now_running["source"] == "<posted>");
+    CHECK(now_running["text"] == test_config(kThanksProgram));
+    CHECK(get_json(daemon, "/health")["version"] == thanks_version);
+    CHECK(daemon.log().find("configuration reload applied source=<posted> version=" +
+                            thanks_version + " previous=" + version) != std::string::npos);
+    // ann, in the journey since before the change, reaches "loyal" under the new one.
+    int n = 0;
+    for (const char* type : {"ad_placed", "sale", "sale", "sale"})
+        CHECK(send_one(client, event("c" + std::to_string(++n), "ann", type))["accepted"] == 1);
+    // (Idle for the 2 s of "lapse" meanwhile, she may have been won back first.)
+    REQUIRE(poll_until(
+        [&] { return get_json(daemon, "/customers/ann/decisions")[0]["program"] == "thanks"; }));
+    CHECK(get_json(daemon, "/customers/ann/decisions")[0]["config_version"] == thanks_version);
+    // Applying the text in force again changes nothing and says so.
+    const auto [again_status, again] = test::run_command(journeyctl + " reload " + added_file);
+    CHECK(again_status == 0);
+    CHECK(daemon.log().find("configuration reload unchanged source=<posted> version=" +
+                            thanks_version) != std::string::npos);
 }
 
-TEST_CASE("daemon: SIGHUP checks the configuration file again, logs the result and keeps running") {
+// Every delivery's template, by the version it was decided under: a change whose template
+// differs shows which one decided it.
+std::map<std::string, std::set<std::string>> templates_by_version(const DaemonProcess& daemon) {
+    std::map<std::string, std::set<std::string>> seen;
+    std::ifstream file(daemon.directory() + "/deliveries.ndjson");
+    for (std::string line; std::getline(file, line);) {
+        const json delivery = json::parse(line);
+        seen[delivery["config_version"]].insert(delivery["template"].get<std::string>());
+    }
+    return seen;
+}
+
+TEST_CASE("daemon: a change applied under load; in force after kill -9, until the file changes") {
+    const std::string first = test_config();
+    DaemonProcess daemon(first);
+    const std::string first_version = config_version(first);
+    std::string second = first;
+    second.replace(second.find("welcome-1"), 9, "welcome-2");
+    const std::string second_version = config_version(second);
+
+    // New customers keep arriving while the change is applied: each one's welcome is decided
+    // wholly under one version, whose template it carries.
+    std::atomic<bool> sending{true};
+    std::atomic<int> acknowledged{0}, sent{0};
+    std::thread source([&] {
+        IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+        for (int i = 0; sending || i < 20; ++i) {
+            ++sent;
+            const json answer =
+                send_one(client, event("w" + std::to_string(i), "new" + std::to_string(i), "view"));
+            acknowledged += answer["accepted"].get<int>();
+        }
+    });
+    REQUIRE(poll_until([&] { return sent > 20; }));
+    auto posted = daemon.admin().Post("/config", second, "application/toml");
+    REQUIRE(posted);
+    INFO(posted->body);
+    CHECK(posted->status == 200);
+    CHECK(json::parse(posted->body)["applied"] == true);
+    const int sent_before = sent;
+    REQUIRE(poll_until([&] { return sent > sent_before + 20; }));
+    sending = false;
+    source.join();
+    CHECK(acknowledged == sent);
+    // One welcome per customer.
+    REQUIRE(poll_until([&] {
+        std::ifstream file(daemon.directory() + "/deliveries.ndjson");
+        int lines = 0;
+        for (std::string line; std::getline(file, line);) ++lines;
+        return lines == sent;
+    }));
+    const auto seen = templates_by_version(daemon);
+    CHECK(seen.at(first_version) == std::set<std::string>{"welcome-1"});
+    CHECK(seen.at(second_version) == std::set<std::string>{"welcome-2"});
+    CHECK(seen.size() == 2);
+
+    // Acknowledged, so in force after a crash, though the file still holds the first text.
+    daemon.kill_hard();
+    daemon.restart();
+    CHECK(get_json(daemon, "/health")["version"] == second_version);
+    CHECK(get_json(daemon, "/config")["text"] == second);
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    CHECK(send_one(client, event("x1", "zoe", "view"))["accepted"] == 1);
+    REQUIRE(poll_until([&] { return get_json(daemon, "/customers/zoe/decisions").size() == 1; }));
+    CHECK(get_json(daemon, "/customers/zoe/decisions")[0]["config_version"] == second_version);
+
+    // An edited file is the operator's newer word: it wins at the next start.
+    daemon.stop();
+    const std::string third = test_config(kThanksProgram);
+    std::ofstream(daemon.directory() + "/journeyd.toml") << third;
+    daemon.restart();
+    CHECK(get_json(daemon, "/health")["version"] == config_version(third));
+}
+
+TEST_CASE("daemon: SIGHUP applies the configuration file again, logs the result, runs on") {
     const std::string config = test_config();
     DaemonProcess daemon(config);
-    const std::string version = get_json(daemon, "/health")["version"];
     const std::string path = daemon.directory() + "/journeyd.toml";
     auto logged = [&](const std::string& text) {
         return poll_until([&] { return daemon.log().find(text) != std::string::npos; });
@@ -1112,16 +1207,18 @@ TEST_CASE("daemon: SIGHUP checks the configuration file again, logs the result a
 
     std::ofstream(path) << test_config(kThanksProgram);
     daemon.hang_up();
-    CHECK(logged("configuration reload not applied source=" + path));
+    const std::string version = config_version(test_config(kThanksProgram));
+    CHECK(logged("configuration reload applied source=" + path + " version=" + version));
     CHECK(logged("programs_added=thanks"));
-    CHECK(logged("applying a change without a restart is not built yet"));
     CHECK(get_json(daemon, "/health")["version"] == version);
+    CHECK(get_json(daemon, "/config")["source"] == path);
 
     std::ofstream(path) << config << "\n[journey\n";
     daemon.hang_up();
     CHECK(logged(path + ":"));
     CHECK(logged("configuration reload not applied source=" + path + " version="));
     CHECK(get_json(daemon, "/health")["status"] == "ok");
+    CHECK(get_json(daemon, "/health")["version"] == version);
     CHECK(daemon.stop() == 0);
 }
 

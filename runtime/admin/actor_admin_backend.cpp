@@ -22,7 +22,7 @@ Answer ActorAdminBackend::ask(const caf::actor& whom, Message&&... message) {
 std::optional<CustomerView> ActorAdminBackend::customer(const std::string& id) {
     auto found = ask<CustomerLookup>(setup_.router.customer(id), lookup_atom::value, id);
     if (!found.found) return std::nullopt;
-    return CustomerView{std::move(found.state), std::move(found.aliases)};
+    return CustomerView{std::move(found.state), std::move(found.aliases), std::move(found.under)};
 }
 
 std::vector<Contact> ActorAdminBackend::contacts(const std::string& id) {

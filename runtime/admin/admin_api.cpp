@@ -234,16 +234,13 @@ json decision_json(const Decision& d, const JourneyModel& model, const PressureP
     return out;
 }
 
-// What errors in a posted configuration name as their source (not part of the answer).
-constexpr const char* kPostedConfig = "<posted>";
-
-// The answer of POST /config (docs/protocol.md): nothing is applied in this version.
+// The answer of POST /config (docs/protocol.md).
 ordered_json config_check_json(const ConfigCheck& check) {
     ordered_json errors = ordered_json::array();
     for (const ConfigError& e : check.errors)
         errors.push_back({{"line", e.line}, {"message", e.message}});
     const ConfigChanges& c = check.changes;
-    return {{"applied", false},
+    return {{"applied", check.applied},
             {"version", check.version},
             {"errors", std::move(errors)},
             {"changes",
@@ -293,7 +290,7 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
         const std::string refused = backend_->store_write_error();
         ordered_json body = {{"status", "ok"},
                              {"node", setup_.node_name},
-                             {"version", setup_.running_config.version}};
+                             {"version", setup_.configs->current()->running.version}};
         body["store"] = refused.empty() ? "ok" : "full";
         if (!refused.empty()) body["store_error"] = refused;
         return json_response(200, body);
@@ -353,11 +350,12 @@ AdminResponse AdminApi::route(const AdminRequest& request) const {
 // they are evaluated; exact across restarts as the counts per stage are. In a cluster, summed
 // over the members.
 AdminResponse AdminApi::segments() const {
+    const auto config = setup_.configs->current();
     const ClusterCounters counters = backend_->cluster_counters();
     StoreStats summed;
     add_counts(counters.summed, summed);
     ordered_json list = ordered_json::array();
-    for (const SegmentRule& segment : setup_.engine->model().conditions.segments)
+    for (const SegmentRule& segment : config->engine->model().conditions.segments)
         list.push_back({{"name", segment.name},
                         {"members", count_of(summed.customers_in_segment, segment.name)}});
     return cluster_list(std::move(list), counters.partial);
@@ -368,13 +366,14 @@ AdminResponse AdminApi::segments() const {
 // cluster, summed over the members. `since` counts from the start of its UTC day, named in
 // the answer. The declared drivers are listed for the console, which asks for each one's table.
 AdminResponse AdminApi::journey(const std::map<std::string, std::string>& params) const {
+    const auto config = setup_.configs->current();
     std::optional<TimeMs> since;
     if (auto it = params.find("since"); it != params.end()) {
         since = parse_decimal<TimeMs>(it->second);
         if (!since) throw HttpError{400, "since must be ms since the Unix epoch"};
     }
     const ClusterCounters counters = backend_->cluster_counters();
-    const JourneyModel& model = setup_.engine->model();
+    const JourneyModel& model = config->engine->model();
     const JourneyFlow flow = journey_flow(model, counters.summed, since);
     ordered_json stages = ordered_json::array();
     for (const StageFlow& stage : flow.stages) {
@@ -404,7 +403,8 @@ AdminResponse AdminApi::journey(const std::map<std::string, std::string>& params
 // ranked by the lower bound of their odds ratio. `window` may be left out when one declared
 // pair has that from and to.
 AdminResponse AdminApi::drivers(const std::map<std::string, std::string>& params) const {
-    const JourneyModel& model = setup_.engine->model();
+    const auto config = setup_.configs->current();
+    const JourneyModel& model = config->engine->model();
     auto param = [&](const char* name) -> std::optional<std::string> {
         auto it = params.find(name);
         if (it == params.end()) return std::nullopt;
@@ -448,11 +448,12 @@ AdminResponse AdminApi::drivers(const std::map<std::string, std::string>& params
 // GET /actions: the catalogue with its outcome counts as the store keeps them (exact across
 // restarts and crashes) and the propensity they give; in a cluster, summed over the members.
 AdminResponse AdminApi::actions() const {
+    const auto config = setup_.configs->current();
     const ClusterCounters counters = backend_->cluster_counters();
     StoreStats summed;
     add_counts(counters.summed, summed);
     ordered_json list = ordered_json::array();
-    for (const Action& action : setup_.engine->model().actions) {
+    for (const Action& action : config->engine->model().actions) {
         auto found = summed.actions.find(action.name);
         const ActionCounts counts = found == summed.actions.end() ? ActionCounts{} : found->second;
         const auto [low, high] = propensity_interval(counts);
@@ -481,9 +482,10 @@ AdminResponse AdminApi::actions() const {
 // treated and control arms and the uplift between them; exact across restarts and crashes (store
 // counters), in a cluster summed over the members.
 AdminResponse AdminApi::programs() const {
+    const auto config = setup_.configs->current();
     const ClusterCounters counters = backend_->cluster_counters();
     const std::map<std::string, ProgramCounts> counted = program_counts(counters.summed);
-    const JourneyModel& model = setup_.engine->model();
+    const JourneyModel& model = config->engine->model();
     ordered_json list = ordered_json::array();
     for (size_t p = 0; p < model.programs.size(); ++p) {
         const Program& program = model.programs[p];
@@ -491,13 +493,13 @@ AdminResponse AdminApi::programs() const {
         const ProgramCounts counts = found == counted.end() ? ProgramCounts{} : found->second;
         ordered_json suppressed = ordered_json::object();
         for (const auto& [reason, n] : counts.suppressed) suppressed[reason] = n;
-        ordered_json entry = {
-            {"program", program.name},
-            {"requests", counts.requests()},
-            {"sent", counts.sent},
-            {"deferred", counts.deferred},
-            {"suppressed", std::move(suppressed)},
-            {"holdout", held_out_share(model, setup_.policy, static_cast<ProgramId>(p))}};
+        ordered_json entry = {{"program", program.name},
+                              {"requests", counts.requests()},
+                              {"sent", counts.sent},
+                              {"deferred", counts.deferred},
+                              {"suppressed", std::move(suppressed)},
+                              {"holdout", held_out_share(model, config->running.config.pressure,
+                                                         static_cast<ProgramId>(p))}};
         if (!program.goal.set()) {
             entry["goal"] = nullptr;
             entry["uplift"] = nullptr;
@@ -516,14 +518,16 @@ AdminResponse AdminApi::programs() const {
 
 // GET /customers/{id}/actions: the catalogue ranked for the customer now, by the propensities'
 // means (a decision draws its own), with why each action that may not be sent now may not.
-AdminResponse AdminApi::customer_actions(const CustomerState& customer) const {
-    const JourneyModel& model = setup_.engine->model();
+AdminResponse AdminApi::customer_actions(const CustomerState& customer,
+                                         const JourneyModel& model) const {
+    const auto config = setup_.configs->current();
     std::vector<std::pair<ActionId, TimeMs>> sent;
     for (const Contact& contact : backend_->contacts(customer.id))
         if (contact.action != kNoAction) sent.emplace_back(contact.action, contact.at);
-    const std::vector<ActionCounts> totals = setup_.action_totals
-                                                 ? setup_.action_totals->snapshot()
-                                                 : std::vector<ActionCounts>(model.actions.size());
+    // Counted under the configuration in force, whose action ids extend the model's.
+    std::vector<ActionCounts> totals =
+        config->action_totals ? config->action_totals->snapshot() : std::vector<ActionCounts>();
+    totals.resize(model.actions.size());
     ordered_json list = ordered_json::array();
     for (const ActionStanding& a : rank_catalogue(customer, model, totals, sent, setup_.now())) {
         const Action& action = model.actions[a.action];
@@ -569,13 +573,14 @@ AdminResponse AdminApi::dead_letters(const std::vector<std::string>& path,
 }
 
 AdminResponse AdminApi::stats() const {
+    const auto config = setup_.configs->current();
     const CoordinatorStats decided = backend_->decision_stats();
     const StoreStats stored = backend_->store_stats();
     const Metrics& m = *setup_.metrics;
     // Keys in the order of the journey and of the outcomes, not sorted: the console draws
     // them in the order they come.
     ordered_json stages = ordered_json::object();
-    for (const std::string& stage : setup_.engine->model().stages)
+    for (const std::string& stage : config->engine->model().stages)
         stages[stage] = count_of(stored.customers_in_stage, stage);
     ordered_json limit_hits = ordered_json::object();
     for (size_t i = 0; i < kLimitNames.size(); ++i)
@@ -609,7 +614,8 @@ AdminResponse AdminApi::stats() const {
 
 // GET /config: the configuration in force, as it was loaded.
 AdminResponse AdminApi::running_config() const {
-    const RunningConfig& running = setup_.running_config;
+    const auto config = setup_.configs->current();
+    const RunningConfig& running = config->running;
     return json_response(200, ordered_json{{"version", running.version},
                                            {"loaded_at", running.loaded_at},
                                            {"source", running.source},
@@ -619,7 +625,8 @@ AdminResponse AdminApi::running_config() const {
 // GET /config/{version}: the text of a configuration journeyd ran under, kept in its data
 // directory (config_archive.hpp), to explain a decision made under it.
 AdminResponse AdminApi::config_of_version(const std::string& version) const {
-    const RunningConfig& running = setup_.running_config;
+    const auto config = setup_.configs->current();
+    const RunningConfig& running = config->running;
     std::optional<std::string> text;
     if (version == running.version)
         text = running.text;
@@ -630,8 +637,9 @@ AdminResponse AdminApi::config_of_version(const std::string& version) const {
 }
 
 // POST /config[?dry_run=true] with TOML text as the body: the check of config_change.hpp
-// against the customers the cluster counts per stage. 200 for a dry run, errors or not; 501
-// without one, since a change cannot be applied live yet: nothing changes either way.
+// against the customers the cluster counts per stage; without dry_run, applied when it passes
+// (200), else 422 with the errors. Where a change cannot be applied (a cluster), 501 and
+// nothing changes.
 AdminResponse AdminApi::check_config(const AdminRequest& request) const {
     const std::map<std::string, std::string> params = query_params(request.target);
     bool dry_run = false;
@@ -642,24 +650,29 @@ AdminResponse AdminApi::check_config(const AdminRequest& request) const {
     }
     if (request.body.empty())
         throw HttpError{400, "the body must be the configuration's TOML text"};
+    if (!dry_run && setup_.apply_config) {
+        const ConfigCheck applied = setup_.apply_config(request.body);
+        return json_response(applied.applied ? 200 : 422, config_check_json(applied));
+    }
     const ClusterCounters counters = backend_->cluster_counters();
     StoreStats summed;
     add_counts(counters.summed, summed);
-    ConfigCheck check =
-        check_config_change(setup_.running_config.config, request.body, kPostedConfig,
-                            {summed.customers_in_stage, counters.partial});
+    ConfigCheck check = check_config_change(setup_.configs->current()->running.config, request.body,
+                                            std::string(kPostedConfigSource),
+                                            {summed.customers_in_stage, counters.partial});
     if (dry_run) return json_response(200, config_check_json(check));
     const std::string refused =
-        "applying a change without a restart is not built yet; " +
-        (check.ok() ? std::string("the check passed: restart journeyd with this file to apply it")
+        "a cluster cannot apply a change without a restart yet; " +
+        (check.ok() ? std::string("the check passed: restart every member with this file")
                     : "the check found " + std::to_string(check.errors.size()) + " error(s)");
-    check.errors.push_back(ConfigError{kPostedConfig, 0, 0, refused});
+    check.errors.push_back(ConfigError{std::string(kPostedConfigSource), 0, 0, refused});
     ordered_json body = config_check_json(check);
     body["error"] = refused;
     return json_response(501, body);
 }
 
 AdminResponse AdminApi::metrics() const {
+    const auto config = setup_.configs->current();
     using Type = ExpositionWriter::Type;
     const CoordinatorStats decided = backend_->decision_stats();
     const StoreStats stored = backend_->store_stats();
@@ -732,10 +745,10 @@ AdminResponse AdminApi::metrics() const {
     out.sample(decided.defer, {{"outcome", "defer"}});
     out.sample(decided.suppress, {{"outcome", "suppress"}});
     out.family("journeyd_customers_in_stage", Type::gauge, "Stored customers by journey stage.");
-    for (const std::string& stage : setup_.engine->model().stages)
+    for (const std::string& stage : config->engine->model().stages)
         out.sample(count_of(stored.customers_in_stage, stage), {{"stage", stage}});
     out.family("journeyd_segment_members", Type::gauge, "Stored customers by segment.");
-    for (const SegmentRule& segment : setup_.engine->model().conditions.segments)
+    for (const SegmentRule& segment : config->engine->model().conditions.segments)
         out.sample(count_of(stored.customers_in_segment, segment.name),
                    {{"segment", segment.name}});
     single("journeyd_delivery_outbox", Type::gauge,
@@ -817,16 +830,19 @@ AdminResponse AdminApi::customer(const std::vector<std::string>& path,
     require_method(request, "GET");
     const std::optional<CustomerView> found = backend_->customer(id);
     if (!found) throw HttpError{404, "customer \"" + id + "\" not found"};
+    const auto config = setup_.configs->current();
+    const JourneyEngine& engine = found->under ? *found->under : *config->engine;
     // An alias answers its canonical customer, whose id the state carries.
     const std::string& canonical = found->state.id;
-    if (part == "actions") return customer_actions(found->state);
+    if (part == "actions") return customer_actions(found->state, engine.model());
     if (part == "decisions") {
         json list = json::array();
         for (const Decision& d : backend_->decisions(canonical))
-            list.push_back(decision_json(d, setup_.engine->model(), setup_.policy));
+            list.push_back(
+                decision_json(d, config->engine->model(), config->running.config.pressure));
         return json_response(200, list);
     }
-    json body = customer_json(found->state, backend_->contacts(canonical), *setup_.engine);
+    json body = customer_json(found->state, backend_->contacts(canonical), engine);
     body["aliases"] = found->aliases;
     if (canonical != id) body["requested_as"] = id;
     if (auto owner = backend_->owner(canonical)) body["owner"] = *owner;
@@ -836,6 +852,7 @@ AdminResponse AdminApi::customer(const std::vector<std::string>& path,
 // What the store holds for the customer, decoded, without activating it: what a restart
 // would bring back.
 AdminResponse AdminApi::stored_customer(const std::string& id) const {
+    const auto config = setup_.configs->current();
     const std::optional<std::string> record = backend_->stored_record(id);
     if (!record) throw HttpError{404, "customer \"" + id + "\" has no stored record"};
     std::string error;
@@ -848,9 +865,9 @@ AdminResponse AdminApi::stored_customer(const std::string& id) const {
                                    {"record_format", static_cast<int>(kAliasRecordVersion)},
                                    {"recent_event_ids", alias->recent_ids.size()}});
     }
-    const auto stored = decode_customer(*record, setup_.engine->model(), error);
+    const auto stored = decode_customer(*record, config->engine->model(), error);
     if (!stored) throw HttpError{500, "stored record of " + id + " is unreadable: " + error};
-    json out = customer_json(*stored, {}, *setup_.engine);
+    json out = customer_json(*stored, {}, *config->engine);
     out.erase("contacts");  // the coordinator's, not part of the customer's record
     out["record_bytes"] = record->size();
     out["record_format"] = static_cast<int>(static_cast<uint8_t>((*record)[0]));

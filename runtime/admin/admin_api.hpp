@@ -38,9 +38,10 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "config/config_archive.hpp"
+#include "config/config_change.hpp"
 #include "config/config_version.hpp"
+#include "config/live_config.hpp"
 #include "runtime/delivery/delivery_sink.hpp"
-#include "state/decisioning/action_totals.hpp"
 #include "state/journey/journey_engine.hpp"
 #include "state/pressure/pressure_policy.hpp"
 #include "state/store/record_store.hpp"
@@ -97,6 +98,8 @@ struct ClusterCounters {
 struct CustomerView {
     CustomerState state;
     std::vector<std::string> aliases;  // the ids identify made aliases of it, in joining order
+    // The engine `state` is held under (its ids index that model); null: the one in force.
+    std::shared_ptr<const JourneyEngine> under;
 };
 
 // Thread-safety: implementations must allow calls from many threads at once (AdminApi).
@@ -134,13 +137,14 @@ struct AdminApiSetup {
     std::string node_name;
     std::string token;  // empty: no authorization required
     std::shared_ptr<Metrics> metrics;
-    std::shared_ptr<const JourneyEngine> engine;
-    PressurePolicy policy;
+    // The configuration in force (its journey, pressure policy, and the propensities
+    // /customers/{id}/actions ranks by): what GET /config shows and POST /config compares a new
+    // text with. Read once per request, so one answer is made under one version.
+    std::shared_ptr<const LiveConfigs> configs;
     std::function<TimeMs()> now;  // receive time of events posted without "ts"
-    // The propensities /customers/{id}/actions ranks by (null: every action at its prior).
-    std::shared_ptr<const ActionTotals> action_totals;
-    // What GET /config shows and POST /config compares a new text with.
-    RunningConfig running_config;
+    // Checks and applies a posted text (POST /config without dry_run); null where a change
+    // cannot be applied (a cluster, until its members can agree on one): answered 501.
+    std::function<ConfigCheck(const std::string& text)> apply_config;
     // The texts of earlier versions, for GET /config/{version} (null: only the running one).
     std::shared_ptr<const ConfigArchive> config_archive;
 };
@@ -167,7 +171,7 @@ class AdminApi {
     AdminResponse programs() const;
     AdminResponse journey(const std::map<std::string, std::string>& params) const;
     AdminResponse drivers(const std::map<std::string, std::string>& params) const;
-    AdminResponse customer_actions(const CustomerState& customer) const;
+    AdminResponse customer_actions(const CustomerState& customer, const JourneyModel& model) const;
     AdminResponse dead_letters(const std::vector<std::string>& path,
                                const AdminRequest& request) const;
     AdminResponse customer(const std::vector<std::string>& path, const AdminRequest& request) const;

@@ -424,11 +424,9 @@ AdminServer::AdminServer(AdminContext context)
     api.node_name = context.node_name;
     api.token = context.token;
     api.metrics = context.metrics;
-    api.engine = context.engine;
-    api.policy = context.policy;
+    api.configs = std::move(context.configs);
+    api.apply_config = std::move(context.apply_config);
     api.now = context.now;
-    api.action_totals = context.action_totals;
-    api.running_config = std::move(context.running_config);
     api.config_archive = std::move(context.config_archive);
     api_ = std::make_unique<AdminApi>(std::move(api),
                                       std::make_unique<ActorAdminBackend>(std::move(backend)));

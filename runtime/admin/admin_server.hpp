@@ -45,8 +45,8 @@ struct AdminContext {
     std::shared_ptr<Metrics> metrics;
     std::shared_ptr<RecordStore> store;
     std::shared_ptr<DeliverySink> sink;
-    std::shared_ptr<const JourneyEngine> engine;
-    PressurePolicy policy;
+    std::shared_ptr<const LiveConfigs> configs;
+    std::function<ConfigCheck(const std::string& text)> apply_config;  // null: answered 501
     std::function<TimeMs()> now;
     uint64_t max_body = 1u << 20;     // bytes in a request body; a longer one is answered 413
     uint64_t max_connections = 1024;  // connections open at once; one more is answered 503
@@ -54,8 +54,6 @@ struct AdminContext {
     // Set: HTTPS only (runtime/tls/tls_context.hpp). Null: plain HTTP.
     std::shared_ptr<asio::ssl::context> tls;
     DurationMs forward_timeout = 10'000;  // [cluster]: what a member takes to answer
-    std::shared_ptr<const ActionTotals> action_totals;
-    RunningConfig running_config;
     std::shared_ptr<const ConfigArchive> config_archive;
 };
 

@@ -2,7 +2,7 @@
 // msgpack frames for the ingest port; `show`, `decisions`, `stats` and `cluster` read the
 // admin port, over HTTP or, given `--admin https://HOST:PORT`, HTTPS trusting `--tls-ca`;
 // `check-config` validates a configuration file without starting anything; `reload` checks
-// one against the running daemon (POST /config).
+// one against the running daemon and applies it (POST /config).
 // cpp-httplib's client is compiled into Debian's libcpp-httplib with OpenSSL, and the
 // cpp_httplib CMake target defines CPPHTTPLIB_OPENSSL_SUPPORT to match, so its SSLClient is
 // there to use.
@@ -592,17 +592,21 @@ void print_config_check(const json& check) {
 }
 
 // `journeyctl reload FILE [--dry-run]`: POSTs the file to /config. Exits 0 only for a check
-// without errors (--dry-run) or a change applied; the daemon cannot apply one yet (501).
+// without errors (--dry-run) or a change applied; a refused one (422), or a cluster's (501,
+// which cannot apply one yet), exits 1.
 int run_reload(const GlobalOptions& global, const std::string& path, bool dry_run) {
     ConfigError unreadable;
     const std::optional<std::string> text = read_config_file(path, unreadable);
     if (!text) throw CommandError(kFailure, unreadable.to_string());
     const json check = admin_call(global, "POST", dry_run ? "/config?dry_run=true" : "/config",
-                                  {200, 501}, std::nullopt, *text, "application/toml");
+                                  {200, 422, 501}, std::nullopt, *text, "application/toml");
     if (!check.is_object())
         throw CommandError(kFailure, "POST /config on " + global.admin +
                                          " answered with something other than a check");
     print_config_check(check);
+    if (!dry_run)
+        std::cout << (check.value("applied", false) ? "applied: in force from now on\n"
+                                                    : "not applied: nothing changed\n");
     const bool clean = check.value("errors", json::array()).empty();
     return clean && (dry_run || check.value("applied", false)) ? kSuccess : kRejected;
 }
@@ -707,8 +711,7 @@ int run(int argc, char** argv) {
     check_config->add_option("FILE", config_path, "TOML configuration file")->required();
 
     CLI::App* reload = app.add_subcommand(
-        "reload",
-        "check a configuration file against the running daemon (applying it is not built yet)");
+        "reload", "check a configuration file against the running daemon and apply it");
     std::string reload_path;
     bool reload_dry_run = false;
     reload->add_option("FILE", reload_path, "TOML configuration file")->required();

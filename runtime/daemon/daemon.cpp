@@ -63,7 +63,10 @@ class NameCafThreads : public caf::thread_hook {
 }  // namespace
 
 Daemon::Daemon(Config config, RunningConfig running)
-    : config_(std::move(config)), running_(std::move(running)) {
+    : config_(std::move(config)),
+      running_(std::move(running)),
+      file_source_(running_.source),
+      file_version_(running_.version) {
     try {
         start();
     } catch (...) {
@@ -108,9 +111,10 @@ void Daemon::start() {
                                            std::chrono::steady_clock::now() - opening)
                                            .count());
     // Every version that decides something stays explainable (GET /config/{version}).
-    auto config_archive = std::make_shared<const ConfigArchive>(config_.node.data_dir);
-    if (std::string error = config_archive->keep(running_.version, running_.text); !error.empty())
+    config_archive_ = std::make_shared<const ConfigArchive>(config_.node.data_dir);
+    if (std::string error = config_archive_->keep(running_.version, running_.text); !error.empty())
         throw std::runtime_error("configuration archive: " + error);
+    take_configuration_in_force(*config_archive_);
     if (!config_.store.sync)
         spdlog::warn(
             "[store] sync = false: commits are not fsync'd; a crash of the machine can "
@@ -148,11 +152,14 @@ void Daemon::start() {
         coordinator, std::move(coordination));
     // Made before the customers' context, which hands it to them, and filled by the cluster's
     // peers.
-    std::shared_ptr<RemoteCounters> remote_counters;
     if (!config_.cluster.members.empty())
-        remote_counters = std::make_shared<RemoteCounters>(config_.cluster.members.size());
+        remote_counters_ = std::make_shared<RemoteCounters>(config_.cluster.members.size());
+    auto action_totals = std::make_shared<ActionTotals>(config_.journey, remote_counters_);
+    action_totals->load(store_->stats().actions);
+    const auto engine = std::make_shared<const JourneyEngine>(config_.journey);
+    configs_ = starting_configs(running_, engine, std::move(action_totals));
     auto context = std::make_shared<CustomerContext>();
-    context->engine = std::make_shared<JourneyEngine>(config_.journey);
+    context->configs = configs_;
     context->store_writer = store_writer_;
     context->coordinator = coordinator_;
     context->now = system_now_ms;
@@ -160,16 +167,13 @@ void Daemon::start() {
     context->store = store_;
     context->idle_after = config_.runtime.idle_after;
     context->max_aliases = config_.identity.max_aliases;
-    context->action_totals = std::make_shared<ActionTotals>(config_.journey, remote_counters);
-    context->action_totals->load(store_->stats().actions);
     const size_t shards = std::max(2u, std::thread::hardware_concurrency()) * 2;
     router_ = ShardRouter(*system_, context, shards);
     caf::anon_send(coordinator_, shards_atom::value, router_.shards());
     sweeper_ = system_->spawn(timer_sweeper, SweeperSetup{store_, router_, system_now_ms});
-    cluster_ =
-        std::make_unique<Cluster>(*system_, config_,
-                                  ClusterLocal{router_, coordinator_, store_, context->engine,
-                                               system_now_ms, remote_counters});
+    cluster_ = std::make_unique<Cluster>(
+        *system_, config_,
+        ClusterLocal{router_, coordinator_, store_, engine, system_now_ms, remote_counters_});
     // An alias's messages go where its canonical customer is, on this member or another.
     for (const caf::actor& shard : router_.shards())
         caf::anon_send(shard, shards_atom::value, cluster_->router());
@@ -200,26 +204,30 @@ void Daemon::start() {
         return ClusterView{clustered, cluster->fingerprint(), cluster->members(), std::move(rates),
                            lease_until};
     };
-    admin_ = std::make_unique<AdminServer>(AdminContext{config_.node.name,
-                                                        config_.admin.token,
-                                                        system_.get(),
-                                                        cluster_->router(),
-                                                        coordinator_,
-                                                        cluster_view,
-                                                        metrics_,
-                                                        store_,
-                                                        sink_,
-                                                        context->engine,
-                                                        config_.pressure,
-                                                        system_now_ms,
-                                                        config_.admin.max_body,
-                                                        config_.admin.max_connections,
-                                                        config_.admin.read_timeout,
-                                                        admin_tls,
-                                                        config_.cluster.forward_timeout,
-                                                        context->action_totals,
-                                                        running_,
-                                                        config_archive});
+    AdminContext admin;
+    admin.node_name = config_.node.name;
+    admin.token = config_.admin.token;
+    admin.system = system_.get();
+    admin.router = cluster_->router();
+    admin.coordinator = coordinator_;
+    admin.cluster = cluster_view;
+    admin.metrics = metrics_;
+    admin.store = store_;
+    admin.sink = sink_;
+    admin.configs = configs_;
+    // A cluster applies a change on every member or none: not built, so it is refused there.
+    if (config_.cluster.members.empty())
+        admin.apply_config = [this](const std::string& text) {
+            return apply_configuration(text, std::string(kPostedConfigSource));
+        };
+    admin.now = system_now_ms;
+    admin.max_body = config_.admin.max_body;
+    admin.max_connections = config_.admin.max_connections;
+    admin.read_timeout = config_.admin.read_timeout;
+    admin.tls = admin_tls;
+    admin.forward_timeout = config_.cluster.forward_timeout;
+    admin.config_archive = config_archive_;
+    admin_ = std::make_unique<AdminServer>(std::move(admin));
     const auto [admin_host, admin_port] = *parse_address(config_.node.admin);
     admin_port_ = admin_->start(admin_host, admin_port);
     // The start line stays as the programs reading it expect (start_line.hpp); TLS is said
@@ -297,12 +305,12 @@ int Daemon::run() {
         int received = 0;
         sigwait(&signals, &received);
         if (received == SIGHUP) {
-            // A signal never ends the daemon by accident: whatever the check meets is logged.
+            // A signal never ends the daemon by accident: whatever the reload meets is logged.
             try {
-                check_configuration_again();
+                apply_configuration_file_again();
             } catch (const std::exception& e) {
-                spdlog::error("configuration reload not checked source={} error={}",
-                              running_.source, e.what());
+                spdlog::error("configuration reload not applied source={} error={}", file_source_,
+                              e.what());
             }
             continue;
         }
@@ -312,28 +320,110 @@ int Daemon::run() {
     }
 }
 
-// SIGHUP: the file journeyd started with, read and checked as POST /config?dry_run=true checks
-// a posted one, against this member's customers. Applying a change while running is not built,
-// so nothing changes; the result is logged for the operator who sent the signal.
-void Daemon::check_configuration_again() const {
-    ConfigCheck check;
-    ConfigError unreadable;
-    const std::optional<std::string> text = read_config_source(running_.source, unreadable);
-    if (text)
-        check = check_config_change(running_.config, *text, running_.source,
-                                    StageCounts{store_->stats().customers_in_stage, {}});
-    else
-        check.errors.push_back(unreadable);
-    for (const ConfigError& error : check.errors) spdlog::warn("{}", error.to_string());
+void Daemon::take_configuration_in_force(const ConfigArchive& archive) {
+    const std::optional<ConfigInForce> in_force = archive.in_force();
+    if (!in_force || in_force->over != running_.version || in_force->version == running_.version)
+        return;
+    const std::optional<std::string> text = archive.text_of(in_force->version);
+    ConfigResult loaded;
+    if (text) loaded = load_config_text(*text, std::string(kPostedConfigSource));
+    if (!loaded.config) {
+        spdlog::error(
+            "configuration in force unreadable version={} over={}: starting with {} instead",
+            in_force->version, in_force->over, running_.source);
+        return;
+    }
+    // A checked change leaves the node's settings as they are: only its journey is taken.
+    config_.journey = loaded.config->journey;
+    config_.pressure = loaded.config->pressure;
+    running_.source = std::string(kPostedConfigSource);
+    running_.text = *text;
+    running_.version = in_force->version;
+    running_.config = std::move(*loaded.config);
+    spdlog::info("configuration in force version={} applied over={}", running_.version,
+                 in_force->over);
+}
+
+ConfigCheck Daemon::apply_configuration(const std::string& text, const std::string& source,
+                                        bool from_file) {
+    std::lock_guard<std::mutex> lock(reload_mutex_);
+    const std::shared_ptr<const LiveConfig> live = configs_->current();
+    ConfigCheck check = check_config_change(live->running.config, text, source,
+                                            StageCounts{store_->stats().customers_in_stage, {}});
     const ConfigChanges& c = check.changes;
-    spdlog::warn(
-        "configuration reload not applied source={} version={} errors={} stages_added={} "
+    auto refuse = [&](std::string why) {
+        if (!why.empty()) check.errors.push_back(ConfigError{source, 0, 0, std::move(why)});
+        for (const ConfigError& error : check.errors) spdlog::warn("{}", error.to_string());
+        spdlog::warn("configuration reload not applied source={} version={} errors={}", source,
+                     check.version, check.errors.size());
+        return check;
+    };
+    if (!check.ok()) return refuse("");
+    check.applied = true;
+    if (check.version == live->running.version) {
+        spdlog::info("configuration reload unchanged source={} version={}", source, check.version);
+        return check;
+    }
+    ConfigResult loaded = load_config_text(text, source);
+    const std::shared_ptr<const LiveConfig> next = following_config(
+        *live, RunningConfig{source, text, check.version, system_now_ms(), *loaded.config},
+        remote_counters_);
+    // Durable before anything decides under it, so its decisions stay explainable and it is in
+    // force after a crash once acknowledged.
+    const std::string over = from_file ? check.version : file_version_;
+    const ConfigInForce previous{live->running.version, file_version_};
+    if (std::string error = config_archive_->keep(check.version, text); !error.empty())
+        return refuse(error);
+    if (std::string error = config_archive_->set_in_force({check.version, over}); !error.empty())
+        return refuse(error);
+    // The coordinator first: a request made under the new configuration may name a program or
+    // action only it has.
+    caf::scoped_actor self{*system_};
+    bool taken = false;
+    self->request(coordinator_, kDrainTimeout, config_atom::value,
+                  CoordinatorRules{
+                      node_share(next->running.config.pressure, config_.cluster.members.size()),
+                      next->engine->model(), check.version})
+        .receive([&](bool) { taken = true; },
+                 [&](caf::error& error) {
+                     spdlog::error("coordinator did not take the configuration error={}",
+                                   to_string(error));
+                 });
+    if (!taken) {
+        config_archive_->set_in_force(previous);
+        check.applied = false;
+        return refuse("the coordinator did not take the configuration");
+    }
+    configs_->publish(next);
+    if (from_file) file_version_ = check.version;
+    spdlog::info(
+        "configuration reload applied source={} version={} previous={} stages_added={} "
         "stages_removed={} programs_added={} programs_removed={} programs_changed={} "
-        "segments_changed={} actions_changed={}: applying a change without a restart is not "
-        "built yet; restart journeyd to apply it",
-        running_.source, check.version, check.errors.size(), joined(c.stages_added),
+        "segments_changed={} actions_changed={}",
+        source, check.version, live->running.version, joined(c.stages_added),
         joined(c.stages_removed), joined(c.programs_added), joined(c.programs_removed),
         joined(c.programs_changed), joined(c.segments_changed), joined(c.actions_changed));
+    return check;
+}
+
+// SIGHUP: the file journeyd started with, read again and applied as POST /config applies a
+// posted one; the outcome is logged for the operator who sent the signal.
+void Daemon::apply_configuration_file_again() {
+    ConfigError unreadable;
+    const std::optional<std::string> text = read_config_source(file_source_, unreadable);
+    if (!text) {
+        spdlog::warn("configuration reload not applied source={} error={}", file_source_,
+                     unreadable.to_string());
+        return;
+    }
+    if (!config_.cluster.members.empty()) {
+        spdlog::warn(
+            "configuration reload not applied source={}: a cluster cannot apply a change "
+            "without a restart yet",
+            file_source_);
+        return;
+    }
+    apply_configuration(*text, file_source_, true);
 }
 
 }  // namespace journeyd

@@ -14,11 +14,15 @@
 
 #include <caf/all.hpp>
 #include <memory>
+#include <mutex>
 
 #include "actors/customer_shard.hpp"
 #include "actors/metrics.hpp"
 #include "config/config.hpp"
+#include "config/config_archive.hpp"
+#include "config/config_change.hpp"
 #include "config/config_version.hpp"
+#include "config/live_config.hpp"
 #include "runtime/admin/admin_server.hpp"
 #include "runtime/cluster/cluster.hpp"
 #include "runtime/delivery/delivery_sink.hpp"
@@ -36,20 +40,36 @@ class Daemon {
 
     // Blocks until SIGTERM/SIGINT, which must already be blocked in every thread
     // (block_handled_signals, before any thread starts) so they reach this one, as SIGHUP
-    // does: it has the configuration file checked again, and the daemon runs on.
+    // does: it has the configuration file read again and applied, and the daemon runs on.
     int run();
     static void block_handled_signals();
 
     uint16_t ingest_port() const { return ingest_port_; }
     uint16_t admin_port() const { return admin_port_; }
 
+    // Checks `text` against this node's customers and, when it passes, applies it: kept in
+    // the data directory, in force from now on and after a restart (docs/operations.md,
+    // "Changing the configuration"). `from_file`: the text is the file journeyd was started
+    // with, read again (SIGHUP). Thread-safe; changes are applied one at a time.
+    ConfigCheck apply_configuration(const std::string& text, const std::string& source,
+                                    bool from_file = false);
+
   private:
     void start();
     void stop();
-    void check_configuration_again() const;
+    // A change applied while the last process ran stays in force when this one starts from
+    // the same text it was applied over.
+    void take_configuration_in_force(const ConfigArchive& archive);
+    void apply_configuration_file_again();
 
     Config config_;
-    RunningConfig running_;
+    RunningConfig running_;     // as started; configs_ holds the one in force
+    std::string file_source_;   // what SIGHUP reads again
+    std::string file_version_;  // the version of its text when last read
+    std::shared_ptr<LiveConfigs> configs_;
+    std::shared_ptr<const ConfigArchive> config_archive_;
+    std::shared_ptr<RemoteCounters> remote_counters_;
+    std::mutex reload_mutex_;
     caf::actor_system_config caf_config_;
     std::unique_ptr<caf::actor_system> system_;
     std::shared_ptr<Metrics> metrics_;

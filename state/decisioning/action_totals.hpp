@@ -13,6 +13,7 @@
 // thread, admin threads).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <vector>
@@ -44,6 +45,15 @@ class ActionTotals {
             add(static_cast<ActionId>(a), ActionOutcome::success, found->second.successes);
             add(static_cast<ActionId>(a), ActionOutcome::failure, found->second.failures);
         }
+    }
+
+    // A configuration change: the counts of `previous`, made under the running model, which
+    // this one's is aligned to (model_alignment.hpp: an action keeps its index). Counts the
+    // customers still add to `previous` after this are not carried: a propensity is an
+    // estimate, and the store's counters, read at the next start, stay exact.
+    void carry_over(const ActionTotals& previous) {
+        for (size_t i = 0; i < std::min(size_, previous.size_) * 3; ++i)
+            counts_[i] = previous.counts_[i].load(std::memory_order_relaxed);
     }
 
     size_t size() const { return size_; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 namespace journeyd {
 namespace {
@@ -40,11 +41,28 @@ std::string_view to_string(Outcome outcome) {
 
 PressureLedger::PressureLedger(PressurePolicy policy, JourneyModel model)
     : policy_(std::move(policy)), model_(std::move(model)) {
+    take_rules({});
+}
+
+void PressureLedger::reconfigure(PressurePolicy policy, JourneyModel model) {
+    policy_ = std::move(policy);
+    model_ = std::move(model);
+    take_rules(std::exchange(rates_, {}));
+}
+
+void PressureLedger::take_rules(const std::unordered_map<std::string, RateBudget>& kept) {
+    longest_cap_ = 0;
     for (const CapRule& cap : policy_.caps) longest_cap_ = std::max(longest_cap_, cap.per);
     for (const Action& action : model_.actions)
         longest_cap_ = std::max(longest_cap_, action.cooldown);
-    for (const auto& [channel, per_second] : policy_.rate)
-        rates_[channel] = RateBudget{1000.0 / per_second, 0};
+    for (const auto& [channel, per_second] : policy_.rate) {
+        RateBudget budget{1000.0 / per_second, 0};
+        if (auto before = kept.find(channel); before != kept.end()) {
+            budget.theoretical_arrival = before->second.theoretical_arrival;
+            budget.asked = before->second.asked;
+        }
+        rates_[channel] = budget;
+    }
 }
 
 void PressureLedger::set_rate(const std::string& channel, double per_second) {

@@ -147,6 +147,12 @@ class PressureLedger {
 
     size_t held() const { return deferred_.size() + arbitration_closes_.size(); }
 
+    // A configuration change (config/live_config.hpp): decisions from now on follow `policy`
+    // and `model`, whose ids are aligned to the running model's (model_alignment.hpp), so what
+    // the ledger holds keeps its meaning. A rate budget the change keeps keeps its place in
+    // time (no new burst); caps and cooldowns count the sends already made.
+    void reconfigure(PressurePolicy policy, JourneyModel model);
+
     // A channel's rate budget from now on (in a cluster, this node's share: rate_lease.hpp);
     // ignored for a channel without a budget. Slots already reserved stay as they are.
     void set_rate(const std::string& channel, double per_second);
@@ -190,6 +196,8 @@ class PressureLedger {
                                             const std::string& channel, TimeMs now) const;
     void forget_old_sends(CustomerLedger& customer, TimeMs now) const;
     void defer(CustomerLedger& customer, TimeMs until, Held held);
+    // longest_cap_ and rates_ from policy_ and model_; budgets in `kept` keep their place.
+    void take_rules(const std::unordered_map<std::string, RateBudget>& kept);
 
     PressurePolicy policy_;
     JourneyModel model_;

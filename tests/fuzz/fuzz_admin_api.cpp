@@ -62,11 +62,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     setup.node_name = "fuzz";
     setup.token = "t0k";
     setup.metrics = std::make_shared<Metrics>();
-    setup.engine = engine;
-    setup.policy = config().pressure;
     setup.now = [] { return kNow; };
     const std::string text(default_config_text());
-    setup.running_config = RunningConfig{"<default>", text, config_version(text), kNow, config()};
+    setup.configs = starting_configs(
+        RunningConfig{"<default>", text, config_version(text), kNow, config()}, engine, nullptr);
     const AdminApi api(std::move(setup), std::make_unique<test::MemoryAdminBackend>(engine, kNow));
 
     std::string_view input(reinterpret_cast<const char*>(data), size);

@@ -28,7 +28,7 @@ class MemoryAdminBackend : public AdminBackend {
         answer();
         auto it = customers_.find(id);
         if (it == customers_.end()) return std::nullopt;
-        return CustomerView{it->second, {}};
+        return CustomerView{it->second, {}, nullptr};
     }
 
     std::vector<Contact> contacts(const std::string& id) override {
