@@ -352,6 +352,7 @@ ConfigCheck Daemon::apply_configuration(const std::string& text, const std::stri
                                             StageCounts{store_->stats().customers_in_stage, {}});
     const ConfigChanges& c = check.changes;
     auto refuse = [&](std::string why) {
+        check.applied = false;
         if (!why.empty()) check.errors.push_back(ConfigError{source, 0, 0, std::move(why)});
         for (const ConfigError& error : check.errors) spdlog::warn("{}", error.to_string());
         spdlog::warn("configuration reload not applied source={} version={} errors={}", source,
@@ -391,7 +392,6 @@ ConfigCheck Daemon::apply_configuration(const std::string& text, const std::stri
                  });
     if (!taken) {
         config_archive_->set_in_force(previous);
-        check.applied = false;
         return refuse("the coordinator did not take the configuration");
     }
     configs_->publish(next);
