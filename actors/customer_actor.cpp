@@ -150,6 +150,23 @@ void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r, TimeM
     self->delayed_send(self, std::chrono::milliseconds(wait), wakeup_atom::value, *due);
 }
 
+// Commits what carrying the state to another configuration changed (scratch_effects()): its
+// drops go to the coordinator as suppress decisions, and a customer moved out of a migrated stage
+// moves in the store's counts per stage.
+void commit_carried(caf::stateful_actor<CustomerState>* self, Routing& r,
+                    const std::string& migrated_from) {
+    const JourneyModel& model = r.live->engine->model();
+    std::vector<ContactRequest> requests =
+        contact_requests(self->state, model, scratch_effects(), r.live->action_totals.get());
+    StoreRecord record = record_of(self->state, r, requests);
+    if (!migrated_from.empty())
+        record.stage_move.emplace(migrated_from, model.stages[self->state.journey.stage]);
+    self->send(r.context->store_writer, commit_atom::value, std::move(record),
+               EventOutcome::accepted);
+    send_contacts(self, r, requests);
+    schedule_wakeup(self, r);
+}
+
 // Every handler starts here: after a configuration change the state is carried to the new one
 // (customer_upgrade.hpp) before anything is applied, and what that changed (dropped delayed
 // programs, re-armed timers) is committed and its drops sent on as suppress decisions.
@@ -160,27 +177,29 @@ void follow_config_change(caf::stateful_actor<CustomerState>* self, Routing& r) 
     std::shared_ptr<const LiveConfig> next = configs.current();
     Effects& out = scratch_effects();
     const size_t timers_before = self->state.journey.timers.size();
-    std::string error;
-    if (!upgrade_customer(self->state, *r.live->engine, *next->engine, r.context->now(), out,
-                          error)) {
+    const CustomerUpgrade upgrade =
+        upgrade_customer(self->state, *r.live->engine, *next->engine, r.context->now(), out);
+    if (!upgrade.carried) {
         // A checked change never removes a stage that holds customers; one that raced the
         // check keeps this customer under the configuration it knows.
         r.refused_generation = next->generation;
         spdlog::error(
             "customer kept under configuration customer={} version={} refused={} error={}",
-            self->state.id, r.live->running.version, next->running.version, error);
+            self->state.id, r.live->running.version, next->running.version, upgrade.error);
         return;
     }
     r.live = std::move(next);
-    if (out.drops.empty() && out.timer_changes.empty() &&
+    if (out.drops.empty() && out.timer_changes.empty() && upgrade.migrated_from.empty() &&
         timers_before == self->state.journey.timers.size())
         return;
-    std::vector<ContactRequest> requests =
-        contact_requests(self->state, r.live->engine->model(), out, r.live->action_totals.get());
-    self->send(r.context->store_writer, commit_atom::value, record_of(self->state, r, requests),
-               EventOutcome::accepted);
-    send_contacts(self, r, requests);
-    schedule_wakeup(self, r);
+    commit_carried(self, r, upgrade.migrated_from);
+}
+
+// A customer read from the store under a configuration other than the one that wrote it.
+void settle_read(caf::stateful_actor<CustomerState>* self, Routing& r, const ReadNotes& notes) {
+    if (!self->state.journey.created) return;
+    if (settle_stored(self->state, *r.live->engine, notes, r.context->now(), scratch_effects()))
+        commit_carried(self, r, notes.migrated_from);
 }
 
 // Applies an event and hands its record to `commit` (StoreRecord, EventOutcome), whose
@@ -230,6 +249,7 @@ void restore(caf::stateful_actor<CustomerState>* self, Routing& r) {
     }
     self->state = std::move(*stored->state);
     r.live = std::move(stored->under);
+    settle_read(self, r, stored->notes);
     spdlog::debug("customer restored from the store after a failed commit customer={}",
                   self->state.id);
     self->send(r.context->store_writer, restored_atom::value, self->state.id);
@@ -330,7 +350,8 @@ caf::expected<StoredCustomer> stored_customer(const CustomerContext& context, co
                 stored.alias_of = std::move(alias->canonical);
                 return stored;
             }
-        } else if (auto restored = decode_customer(*record, under->engine->model(), error)) {
+        } else if (auto restored =
+                       decode_customer(*record, under->engine->model(), error, &stored.notes)) {
             stored.state = std::move(*restored);
             stored.under = std::move(under);
             return stored;
@@ -365,12 +386,13 @@ TimeMs system_now_ms() {
 }
 
 caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
-                             std::shared_ptr<const CustomerContext> context, CustomerState initial,
-                             std::shared_ptr<const LiveConfig> under) {
-    self->state = std::move(initial);
+                             std::shared_ptr<const CustomerContext> context,
+                             StoredCustomer initial) {
+    self->state = std::move(*initial.state);
     auto routing = std::make_shared<Routing>();
     routing->context = std::move(context);
-    routing->live = std::move(under);
+    routing->live = std::move(initial.under);
+    settle_read(self, *routing, initial.notes);
     schedule_wakeup(self, *routing);
     return {
         [self, routing](event_atom, const Event& event) -> caf::delegated<caf::message> {
@@ -423,6 +445,9 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                                   routing->live->engine};
         },
         [self, routing](freeze_atom) -> caf::result<std::string> {
+            // Its state is handed over encoded: under the configuration in force, and with what
+            // carrying it there changed committed before the barrier below.
+            follow_config_change(self, *routing);
             auto promise = self->make_response_promise<std::string>();
             self->request(routing->context->store_writer, caf::infinite, commit_atom::value,
                           store_barrier(self->state.id), EventOutcome::accepted)

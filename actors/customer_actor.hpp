@@ -35,6 +35,7 @@
 
 #include "actors/metrics.hpp"
 #include "config/live_config.hpp"
+#include "state/codec/customer_codec.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/journey_engine.hpp"
 #include "state/store/record_store.hpp"
@@ -63,6 +64,7 @@ struct StoredCustomer {
     std::optional<CustomerState> state;       // none for an alias, or an unknown id with skip
     std::string alias_of;                     // set for an alias
     std::shared_ptr<const LiveConfig> under;  // the configuration `state` was read under
+    ReadNotes notes;  // what reading it under `under` changed, for the actor to settle
 };
 
 // The customer's state to start an actor with, or to restore one to after a failed commit:
@@ -74,11 +76,12 @@ caf::expected<StoredCustomer> stored_customer(const CustomerContext& context, co
 // The aliases of a canonical customer as the store lists them (Table::aliases).
 std::vector<std::string> stored_aliases(const RecordStore& store, const std::string& canonical);
 
-// `initial`: a new customer (only the id set) or one restored from its store record, under
-// the configuration `under`; the actor arms a wake-up for the earliest timer it holds.
+// `initial` (its state set): a new customer (only the id set) or one read from its store
+// record; the actor settles what reading it under another configuration changed, and arms a
+// wake-up for the earliest timer it holds.
 caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
-                             std::shared_ptr<const CustomerContext> context, CustomerState initial,
-                             std::shared_ptr<const LiveConfig> under);
+                             std::shared_ptr<const CustomerContext> context,
+                             StoredCustomer initial);
 
 // The wall clock in ms since the Unix epoch.
 TimeMs system_now_ms();

@@ -275,7 +275,7 @@ class Shard {
             alias_cache_.remember(id, stored->alias_of);
             found.canonical = std::move(stored->alias_of);
         } else if (stored->state) {
-            found.live = activate(std::move(*stored->state), std::move(stored->under));
+            found.live = activate(std::move(*stored));
         }
         return found;
     }
@@ -648,10 +648,9 @@ class Shard {
         return result;
     }
 
-    std::unordered_map<std::string, Entry>::iterator activate(
-        CustomerState initial, std::shared_ptr<const LiveConfig> under) {
-        std::string id = initial.id;
-        auto actor = self_->spawn(customer_actor, context_, std::move(initial), std::move(under));
+    std::unordered_map<std::string, Entry>::iterator activate(StoredCustomer initial) {
+        std::string id = initial.state->id;
+        auto actor = self_->spawn(customer_actor, context_, std::move(initial));
         self_->monitor(actor);
         ++context_->metrics->customers_live;
         registry_.id_of.emplace(actor.address(), id);

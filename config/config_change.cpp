@@ -283,14 +283,25 @@ ConfigCheck check_config_change(const Config& running, std::string_view proposed
                                   all_of(compare(before.segments, after.segments)),
                                   all_of(compare(before.actions, after.actions))};
 
+    // Every stage the store counts customers in is one of the new text's or migrated by it:
+    // else their records could not be read under it.
+    const JourneyModel& journey = proposed.journey;
     for (const std::string& stage : stages.removed) {
         const int64_t customers = customers_in(counts, stage);
         check.customers_affected[stage] = customers;
-        if (customers > 0)
+        if (customers > 0 && !journey.stage_or_migrated(stage))
             refuse(line_of(root, "journey.stages"),
                    "stage \"" + stage + "\" is removed but holds " + std::to_string(customers) +
-                       " customer(s); moving them elsewhere ([journey.migrate]) is not built "
-                       "yet: keep the stage until it is empty");
+                       " customer(s): name the stage they move to in [journey.migrate] (" + stage +
+                       " = \"STAGE\"), or keep the stage until it is empty");
+    }
+    for (const auto& [stage, customers] : counts.customers_in_stage) {
+        if (customers <= 0 || journey.stage_or_migrated(stage) || before.stages.count(stage))
+            continue;
+        refuse(line_of(root, "journey.migrate"),
+               "stage \"" + stage + "\", migrated by the configuration in force, still holds " +
+                   std::to_string(customers) +
+                   " customer(s) not yet moved: keep it in [journey.migrate]");
     }
     for (const std::string& stage : stages.changed)
         check.customers_affected[stage] = customers_in(counts, stage);

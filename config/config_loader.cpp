@@ -37,7 +37,7 @@ const std::vector<TableKeys>& known_config_keys() {
         {"[store]", {"sync", "applied_ids_retention", "max_size"}},
         {"[runtime]", {"idle_after", "realtime_coordinator"}},
         {"[identity]", {"max_aliases"}},
-        {"[journey]", {"stages", "initial_stage", "transition", "timer", "driver"}},
+        {"[journey]", {"stages", "initial_stage", "transition", "timer", "driver", "migrate"}},
         {"[[journey.transition]]", {"from", "on", "count", "within", "to"}},
         {"[[journey.timer]]", {"name", "in", "after", "to"}},
         {"[[journey.driver]]", {"from", "to", "window"}},
@@ -493,6 +493,31 @@ class ConfigReader {
         std::map<std::string, int> driver_lines;
         for (const Section& driver : array_of_tables(*journey, "driver", "[[journey.driver]]"))
             read_driver(driver, driver_lines);
+        read_migrations(*journey);
+    }
+
+    // REMOVED = "STAGE": only a stage this text no longer has can be moved, and only into one it
+    // has (a chain would leave customers in a stage that is gone).
+    void read_migrations(const Section& journey) {
+        const auto migrate = optional_table(journey, "migrate", "[journey.migrate]");
+        if (!migrate || !stages_known_) return;
+        for (auto&& [key, node] : migrate->table) {
+            const std::string removed(key.str());
+            if (config_.journey.stage_id(removed)) {
+                add_error(key.source().begin,
+                          "[journey.migrate] " + quote(removed) +
+                              " is a stage of this journey: only removed stages are migrated");
+                continue;
+            }
+            const auto* target = node.as_string();
+            if (!target) {
+                add_error(node.source().begin,
+                          "[journey.migrate] " + quote(removed) + " must be the name of a stage");
+                continue;
+            }
+            const Located<std::string> to{target->get(), node.source().begin};
+            if (auto id = resolve_stage(to)) config_.journey.migrations.emplace_back(removed, *id);
+        }
     }
 
     // A pair is declared once per window: the same from, to and window twice would count every

@@ -827,6 +827,32 @@ in_app = 0.5
     CHECK_THAT(result.errors[2].message, Contains("positive number"));
 }
 
+TEST_CASE("a migration moves a removed stage into a stage of the file", "[config][errors]") {
+    const ConfigResult result = load_with_base(R"([journey.migrate]
+browsing = "new"
+active = "new"
+lost = "nowhere"
+odd = 3
+)");
+    INFO(describe(result.errors));
+    REQUIRE(result.errors.size() == 3);
+    CHECK(result.errors[0].line == 9);
+    CHECK(result.errors[0].message ==
+          R"([journey.migrate] "active" is a stage of this journey: only removed stages are )"
+          "migrated");
+    CHECK(result.errors[1].line == 10);
+    CHECK_THAT(result.errors[1].message, Contains(R"(unknown stage "nowhere")"));
+    CHECK(result.errors[2].line == 11);
+    CHECK(result.errors[2].message == R"([journey.migrate] "odd" must be the name of a stage)");
+    const ConfigResult good = load_with_base("[journey.migrate]\nbrowsing = \"active\"\n");
+    REQUIRE(good.config);
+    const JourneyModel& model = good.config->journey;
+    REQUIRE(model.migrations.size() == 1);
+    CHECK(model.stage_or_migrated("browsing") == model.stage_id("active"));
+    CHECK(model.stage_or_migrated("active") == model.stage_id("active"));
+    CHECK_FALSE(model.stage_or_migrated("lost"));
+}
+
 TEST_CASE("a timer needs a positive delay and a known target", "[config][errors]") {
     const ConfigError error = single_error(load_with_base(R"([[journey.timer]]
 name  = "t"

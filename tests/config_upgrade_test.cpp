@@ -127,7 +127,6 @@ TEST_CASE("a customer carried to a new configuration keeps its state by name", "
     CustomerState c = explorer(before);
     REQUIRE(timer_names(c, before) == std::vector<std::string>{"delay:a@48", "lapse@720"});
     Effects out;
-    std::string error;
 
     SECTION("a stage inserted before its own, a program added: nothing moves") {
         const JourneyEngine after(align_ids(model_of(R"(
@@ -141,7 +140,7 @@ to = "exploring"
 hierarchy = ["lifecycle", "promotional"]
 )" + kLapse30 + program("b") + program("a", "delay = \"2d\"\n")),
                                             before.model()));
-        REQUIRE(upgrade_customer(c, before, after, kStart + kHour, out, error));
+        REQUIRE(upgrade_customer(c, before, after, kStart + kHour, out).carried);
         CHECK(after.model().stages[c.journey.stage] == "exploring");
         CHECK(timer_names(c, after) == std::vector<std::string>{"delay:a@48", "lapse@720"});
         CHECK(out.drops.empty());
@@ -149,7 +148,7 @@ hierarchy = ["lifecycle", "promotional"]
     SECTION("a delayed program removed: dropped with program_removed") {
         const JourneyEngine after(
             align_ids(model_of(kStages + kLapse30 + program("b")), before.model()));
-        REQUIRE(upgrade_customer(c, before, after, kStart + kHour, out, error));
+        REQUIRE(upgrade_customer(c, before, after, kStart + kHour, out).carried);
         CHECK(timer_names(c, after) == std::vector<std::string>{"lapse@720"});
         REQUIRE(out.drops.size() == 1);
         CHECK(after.model().programs[out.drops[0].program].name == "a");
@@ -162,7 +161,7 @@ hierarchy = ["lifecycle", "promotional"]
                      "\n[[program]]\nname = \"a\"\non_enter = \"exploring\"\ndelay = \"5d\"\n"
                      "channel = \"push\"\npriority = \"promotional\"\ntemplate = \"a-2\"\n"),
             before.model()));
-        REQUIRE(upgrade_customer(c, before, after, kStart + kHour, out, error));
+        REQUIRE(upgrade_customer(c, before, after, kStart + kHour, out).carried);
         CHECK(timer_names(c, after) == std::vector<std::string>{"delay:a@48", "lapse@720"});
         after.fire_due(c, kStart + 2 * kDay, out);
         REQUIRE(out.requests.size() == 1);
@@ -174,13 +173,13 @@ hierarchy = ["lifecycle", "promotional"]
             "to = \"dormant\"\n";
         const JourneyEngine after(align_ids(
             model_of(kStages + lapse7 + program("a", "delay = \"2d\"\n")), before.model()));
-        REQUIRE(upgrade_customer(c, before, after, kStart + kDay, out, error));
+        REQUIRE(upgrade_customer(c, before, after, kStart + kDay, out).carried);
         CHECK(timer_names(c, after) == std::vector<std::string>{"delay:a@48", "lapse@168"});
     }
     SECTION("an inactivity timer removed: cancelled") {
         const JourneyEngine after(
             align_ids(model_of(kStages + program("a", "delay = \"2d\"\n")), before.model()));
-        REQUIRE(upgrade_customer(c, before, after, kStart + kHour, out, error));
+        REQUIRE(upgrade_customer(c, before, after, kStart + kHour, out).carried);
         CHECK(timer_names(c, after) == std::vector<std::string>{"delay:a@48"});
     }
     SECTION("its stage removed: not carried, left as it was") {
@@ -196,8 +195,102 @@ hierarchy = ["lifecycle", "promotional"]
 )"),
                                             before.model()));
         const CustomerState kept = c;
-        CHECK_FALSE(upgrade_customer(c, before, after, kStart + kHour, out, error));
-        CHECK(error.find("exploring") != std::string::npos);
+        const CustomerUpgrade upgrade = upgrade_customer(c, before, after, kStart + kHour, out);
+        CHECK_FALSE(upgrade.carried);
+        CHECK(upgrade.error.find("exploring") != std::string::npos);
         CHECK(c == kept);
+    }
+    SECTION("its stage removed and migrated: moved, without on_enter, timers of the new stage") {
+        const std::string migrated = R"(
+[journey]
+stages = ["new", "active", "dormant"]
+initial_stage = "new"
+[journey.migrate]
+exploring = "active"
+[[journey.transition]]
+on = "search"
+to = "active"
+[[journey.timer]]
+name = "idle"
+in = ["active"]
+after = "3d"
+to = "dormant"
+[pressure]
+hierarchy = ["lifecycle", "promotional"]
+)";
+        const JourneyEngine after(align_ids(
+            model_of(migrated +
+                     "\n[[program]]\nname = \"a\"\non_enter = \"active\"\ndelay = \"2d\"\n"
+                     "channel = \"email\"\npriority = \"lifecycle\"\ntemplate = \"a-1\"\n"
+                     "\n[[program]]\nname = \"hello\"\non_enter = \"active\"\n"
+                     "channel = \"push\"\npriority = \"promotional\"\ntemplate = \"h\"\n"),
+            before.model()));
+        const CustomerUpgrade upgrade = upgrade_customer(c, before, after, kStart + kHour, out);
+        REQUIRE(upgrade.carried);
+        CHECK(upgrade.migrated_from == "exploring");
+        CHECK(after.model().stages[c.journey.stage] == "active");
+        // "lapse" is gone, "idle" runs from her last event; "hello" is not requested.
+        CHECK(timer_names(c, after) == std::vector<std::string>{"delay:a@48", "idle@72"});
+        CHECK(out.requests.empty());
+        CHECK(out.stage_changes.empty());
+    }
+}
+
+TEST_CASE("a customer read back under a configuration that changed since is settled by name",
+          "[config_upgrade]") {
+    const JourneyEngine before(model_of(kStages + kLapse30 + program("a", "delay = \"2d\"\n")));
+    CustomerState c = explorer(before);
+    const std::string record = encode_customer(c, before.model());
+    Effects out;
+    std::string error;
+    ReadNotes notes;
+
+    SECTION("its stage migrated, its timer and program gone: moved, timers of the new stage") {
+        const JourneyEngine after(model_of(R"(
+[journey]
+stages = ["new", "active"]
+initial_stage = "new"
+[journey.migrate]
+exploring = "active"
+[[journey.timer]]
+name = "idle"
+in = ["active"]
+after = "3d"
+to = "new"
+[pressure]
+hierarchy = ["lifecycle", "promotional"]
+)"));
+        notes.migrated_from = "stale";
+        auto read = decode_customer(record, after.model(), error, &notes);
+        REQUIRE(read);
+        CHECK(notes.migrated_from == "exploring");
+        CHECK(notes.timers_dropped == 2);
+        CHECK(after.model().stages[read->journey.stage] == "active");
+        CHECK(settle_stored(*read, after, notes, kStart + kHour, out));
+        CHECK(timer_names(*read, after) == std::vector<std::string>{"idle@72"});
+        CHECK(out.drops.empty());  // "a" is unknown here: nothing can be decided of it
+        // A stage of the model reads as itself, and says so.
+        REQUIRE(
+            decode_customer(encode_customer(*read, after.model()), after.model(), error, &notes));
+        CHECK(notes.migrated_from.empty());
+        CHECK(notes.timers_dropped == 0);
+    }
+    SECTION("its delayed program retired by a change: dropped with program_removed") {
+        const JourneyEngine after(
+            align_ids(model_of(kStages + kLapse30 + program("b")), before.model()));
+        auto read = decode_customer(record, after.model(), error, &notes);
+        REQUIRE(read);
+        CHECK(notes.timers_dropped == 0);
+        CHECK(settle_stored(*read, after, notes, kStart + kHour, out));
+        CHECK(timer_names(*read, after) == std::vector<std::string>{"lapse@720"});
+        REQUIRE(out.drops.size() == 1);
+        CHECK(after.model().programs[out.drops[0].program].name == "a");
+        CHECK(out.drops[0].reason == kReasonProgramRemoved);
+    }
+    SECTION("nothing changed: nothing to settle") {
+        auto read = decode_customer(record, before.model(), error, &notes);
+        REQUIRE(read);
+        CHECK_FALSE(settle_stored(*read, before, notes, kStart + kHour, out));
+        CHECK(*read == c);
     }
 }

@@ -1021,6 +1021,25 @@ priority = "lifecycle"
 template = "thanks-1"
 )";
 
+using Edits = std::vector<std::pair<std::string, std::string>>;
+
+// "exploring" removed from test_config(), and everything that names it.
+const Edits kWithoutExploring = {
+    {R"(stages = ["new", "exploring", "active", "loyal", "dormant"])",
+     R"(stages = ["new", "active", "loyal", "dormant"])"},
+    {R"(to = "exploring")", R"(to = "active")"},
+    {R"(from = ["new", "exploring", "dormant"])", R"(from = ["new", "dormant"])"},
+    {R"(in = ["exploring", "active", "loyal"])", R"(in = ["active", "loyal"])"}};
+
+std::string edited(std::string text, const Edits& edits) {
+    for (const auto& [from, to] : edits) {
+        const size_t at = text.find(from);
+        REQUIRE(at != std::string::npos);
+        text.replace(at, from.size(), to);
+    }
+    return text;
+}
+
 TEST_CASE("daemon: GET /config, and a change checked over HTTP and with journeyctl") {
     const std::string config = test_config();
     DaemonProcess daemon(config);
@@ -1048,18 +1067,7 @@ TEST_CASE("daemon: GET /config, and a change checked over HTTP and with journeyc
     }));
 
     // "exploring" removed while ann is in it, and everything that names it.
-    std::string without = config;
-    for (const auto& [from, to] :
-         {std::pair<std::string, std::string>{
-              R"(stages = ["new", "exploring", "active", "loyal", "dormant"])",
-              R"(stages = ["new", "active", "loyal", "dormant"])"},
-          {R"(to = "exploring")", R"(to = "active")"},
-          {R"(from = ["new", "exploring", "dormant"])", R"(from = ["new", "dormant"])"},
-          {R"(in = ["exploring", "active", "loyal"])", R"(in = ["active", "loyal"])"}}) {
-        const size_t at = without.find(from);
-        REQUIRE(at != std::string::npos);
-        without.replace(at, from.size(), to);
-    }
+    const std::string without = edited(config, kWithoutExploring);
     auto checked = daemon.admin().Post("/config?dry_run=true", without, "application/toml");
     REQUIRE(checked);
     INFO(checked->body);
@@ -1195,6 +1203,55 @@ TEST_CASE("daemon: a change applied under load; in force after kill -9, until th
     std::ofstream(daemon.directory() + "/journeyd.toml") << third;
     daemon.restart();
     CHECK(get_json(daemon, "/health")["version"] == config_version(third));
+}
+
+TEST_CASE("daemon: a removed stage's customers move where [journey.migrate] says, counted") {
+    // A lapse too long to happen during the test.
+    const std::string config = edited(test_config(), {{R"(after = "2s")", R"(after = "1h")"}});
+    DaemonProcess daemon(config);
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    CHECK(send_one(client, event("a1", "ann", "search"))["accepted"] == 1);
+    CHECK(send_one(client, event("b1", "bob", "search"))["accepted"] == 1);
+    REQUIRE(poll_until([&] { return get_json(daemon, "/stats")["stages"]["exploring"] == 2; }));
+    daemon.stop();  // bob and ann are only in the store now
+    daemon.restart();
+
+    const std::string migrated =
+        edited(config, kWithoutExploring) + "\n[journey.migrate]\nexploring = \"active\"\n";
+    auto posted = daemon.admin().Post("/config", migrated, "application/toml");
+    REQUIRE(posted);
+    INFO(posted->body);
+    CHECK(posted->status == 200);
+    CHECK(json::parse(posted->body)["customers_affected"]["exploring"] == 2);
+    // Counted in their new stage at once, though neither has been read since.
+    json stages = get_json(daemon, "/stats")["stages"];
+    CHECK(stages["active"] == 2);
+    CHECK_FALSE(stages.contains("exploring"));
+    CHECK(daemon.metric(R"(journeyd_customers_in_stage{stage="active"})") == 2);
+    // Read, each is moved; the counts stay exact.
+    CHECK(get_json(daemon, "/customers/ann")["stage"] == "active");
+    IngestClient after_restart = IngestClient::connect(daemon.ingest(), 10s);
+    CHECK(send_one(after_restart, event("b2", "bob", "view"))["accepted"] == 1);
+    CHECK(get_json(daemon, "/customers/bob")["stage"] == "active");
+    REQUIRE(poll_until([&] {
+        return get_json(daemon, "/customers/bob/record")["stage"] == "active" &&
+               get_json(daemon, "/customers/ann/record")["stage"] == "active";
+    }));
+    CHECK(get_json(daemon, "/stats")["stages"]["active"] == 2);
+    // Moved, not arrived: no on_enter program of "active" (it has none to send here either),
+    // and their welcome stays their only decision.
+    CHECK(get_json(daemon, "/customers/ann/decisions").size() == 1);
+
+    // Once no record names "exploring", the mapping may go.
+    const std::string settled = edited(config, kWithoutExploring);
+    auto dropped = daemon.admin().Post("/config", settled, "application/toml");
+    REQUIRE(dropped);
+    INFO(dropped->body);
+    CHECK(dropped->status == 200);
+    daemon.stop();
+    daemon.restart();
+    CHECK(get_json(daemon, "/stats")["stages"]["active"] == 2);
+    CHECK(get_json(daemon, "/customers/bob")["stage"] == "active");
 }
 
 TEST_CASE("daemon: SIGHUP applies the configuration file again, logs the result, runs on") {

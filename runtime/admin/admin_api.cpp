@@ -108,6 +108,16 @@ int64_t count_of(const std::map<std::string, int64_t>& counts, const std::string
     return it == counts.end() ? 0 : it->second;
 }
 
+// The customers in a stage: those the store counts there, and those whose records still name a
+// stage [journey.migrate] moves into it (each moves in the counts when it is next read).
+int64_t customers_in_stage(const std::map<std::string, int64_t>& counts, const JourneyModel& model,
+                           StageId stage) {
+    int64_t customers = count_of(counts, model.stages[stage]);
+    for (const auto& [removed, to] : model.migrations)
+        if (to == stage) customers += count_of(counts, removed);
+    return customers;
+}
+
 // A list of counts summed over the cluster (`partial`: the members missing from the sums).
 // When some are missing, every entry names them, and so does the header X-Journeyd-Partial,
 // so that neither a client reading one entry nor one reading only the status takes a part for
@@ -580,8 +590,9 @@ AdminResponse AdminApi::stats() const {
     // Keys in the order of the journey and of the outcomes, not sorted: the console draws
     // them in the order they come.
     ordered_json stages = ordered_json::object();
-    for (const std::string& stage : config->engine->model().stages)
-        stages[stage] = count_of(stored.customers_in_stage, stage);
+    const JourneyModel& model = config->engine->model();
+    for (StageId stage = 0; stage < model.stages.size(); ++stage)
+        stages[model.stages[stage]] = customers_in_stage(stored.customers_in_stage, model, stage);
     ordered_json limit_hits = ordered_json::object();
     for (size_t i = 0; i < kLimitNames.size(); ++i)
         limit_hits[std::string(kLimitNames[i])] = m.limit_hits.count(static_cast<Limit>(i));
@@ -745,8 +756,10 @@ AdminResponse AdminApi::metrics() const {
     out.sample(decided.defer, {{"outcome", "defer"}});
     out.sample(decided.suppress, {{"outcome", "suppress"}});
     out.family("journeyd_customers_in_stage", Type::gauge, "Stored customers by journey stage.");
-    for (const std::string& stage : config->engine->model().stages)
-        out.sample(count_of(stored.customers_in_stage, stage), {{"stage", stage}});
+    const JourneyModel& model = config->engine->model();
+    for (StageId stage = 0; stage < model.stages.size(); ++stage)
+        out.sample(customers_in_stage(stored.customers_in_stage, model, stage),
+                   {{"stage", model.stages[stage]}});
     out.family("journeyd_segment_members", Type::gauge, "Stored customers by segment.");
     for (const SegmentRule& segment : config->engine->model().conditions.segments)
         out.sample(count_of(stored.customers_in_segment, segment.name),

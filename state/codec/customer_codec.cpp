@@ -14,23 +14,17 @@ namespace {
 constexpr uint32_t kFields = 17;
 constexpr uint32_t kOldestFields = 13;
 
-// A driver the configuration no longer declares: its timer and episode are dropped.
-constexpr uint16_t kNoDriver = 0xffff;
-
-uint16_t index_of_timer(const JourneyModel& model, TimerKind kind, const std::string& name) {
+// nullopt when the model has no such driver, inactivity rule or program.
+std::optional<uint16_t> index_of_timer(const JourneyModel& model, TimerKind kind,
+                                       const std::string& name) {
     if (kind == TimerKind::segments) return 0;
-    if (kind == TimerKind::driver_window) {
-        if (auto id = model.driver_id(name)) return *id;
-        return kNoDriver;
-    }
+    if (kind == TimerKind::driver_window) return model.driver_id(name);
     if (kind == TimerKind::inactivity) {
         for (size_t i = 0; i < model.timers.size(); ++i)
             if (model.timers[i].name == name) return static_cast<uint16_t>(i);
-    } else {
-        for (size_t i = 0; i < model.programs.size(); ++i)
-            if (model.programs[i].name == name) return static_cast<uint16_t>(i);
+        return std::nullopt;
     }
-    throw DecodeError("the configuration has no timer or program \"" + name + "\"");
+    return model.program_id(name);
 }
 
 std::string_view timer_rule_name(const JourneyModel& model, const PendingTimer& timer) {
@@ -153,7 +147,9 @@ void pack_condition_hits(msgpack::packer<msgpack::sbuffer>& pk, const ConditionM
     }
 }
 
-CustomerState read_customer(const msgpack::object& root, const JourneyModel& model) {
+CustomerState read_customer(const msgpack::object& root, const JourneyModel& model,
+                            ReadNotes* notes) {
+    if (notes) *notes = ReadNotes{};
     uint32_t size = 0;
     const msgpack::object* f = fields_between(root, kOldestFields, kFields, "record", size);
     CustomerState c;
@@ -165,9 +161,10 @@ CustomerState read_customer(const msgpack::object& root, const JourneyModel& mod
     JourneyState& j = c.journey;
     j.created = expect(f[2], msgpack::type::BOOLEAN, "created").via.boolean;
     const std::string stage = as_string(f[3], "stage");
-    auto stage_id = model.stage_id(stage);
+    auto stage_id = model.stage_or_migrated(stage);
     if (!stage_id) throw DecodeError("the configuration has no stage \"" + stage + "\"");
     j.stage = *stage_id;
+    if (notes && model.stages[*stage_id] != stage) notes->migrated_from = stage;
     j.stage_since = as_int(f[4], "stage_since");
     j.events_seen = static_cast<uint64_t>(as_int(f[5], "events_seen"));
     j.last_event_ts = as_int(f[6], "last_event_ts");
@@ -188,10 +185,16 @@ CustomerState read_customer(const msgpack::object& root, const JourneyModel& mod
         if (timer.kind != TimerKind::inactivity && timer.kind != TimerKind::program_delay &&
             timer.kind != TimerKind::segments && timer.kind != TimerKind::driver_window)
             throw DecodeError("bad timer kind");
-        timer.rule = index_of_timer(model, timer.kind, as_string(tf.ptr[2], "timer name"));
+        const auto rule = index_of_timer(model, timer.kind, as_string(tf.ptr[2], "timer name"));
         timer.due = as_int(tf.ptr[3], "timer due");
         timer.cause = as_string(tf.ptr[4], "timer cause");
-        if (timer.kind == TimerKind::driver_window && timer.rule == kNoDriver) continue;
+        if (!rule) {
+            // A driver's window simply ends with its driver; the others are the caller's to
+            // settle (the stage's timers are armed again, a program's delay is dropped).
+            if (timer.kind != TimerKind::driver_window && notes) ++notes->timers_dropped;
+            continue;
+        }
+        timer.rule = *rule;
         j.timers.push_back(std::move(timer));
     }
     j.next_timer_seq = static_cast<uint32_t>(as_int(f[10], "next_timer_seq"));
@@ -271,10 +274,10 @@ std::string encode_customer(const CustomerState& c, const JourneyModel& model) {
 }
 
 std::optional<CustomerState> decode_customer(std::string_view record, const JourneyModel& model,
-                                             std::string& error) {
+                                             std::string& error, ReadNotes* notes) {
     return decode_versioned(
         record, kCustomerRecordVersion, "customer record",
-        [&model](const msgpack::object& root) { return read_customer(root, model); }, error);
+        [&](const msgpack::object& root) { return read_customer(root, model, notes); }, error);
 }
 
 }  // namespace journeyd

@@ -25,9 +25,10 @@ bool timer_unchanged(const PendingTimer& timer, const JourneyModel& from, const 
 
 }  // namespace
 
-bool upgrade_customer(CustomerState& customer, const JourneyEngine& from, const JourneyEngine& to,
-                      TimeMs now, Effects& out, std::string& error) {
+CustomerUpgrade upgrade_customer(CustomerState& customer, const JourneyEngine& from,
+                                 const JourneyEngine& to, TimeMs now, Effects& out) {
     out.clear();
+    CustomerUpgrade result;
     const JourneyModel& before = from.model();
     const JourneyModel& after = to.model();
     CustomerState carried = customer;
@@ -48,12 +49,37 @@ bool upgrade_customer(CustomerState& customer, const JourneyEngine& from, const 
         if (program) drops.push_back({*program, std::move(it->cause), kReasonProgramRemoved, now});
     }
     timers.erase(cancelled, timers.end());
-    auto upgraded = decode_customer(encode_customer(carried, before), after, error);
-    if (!upgraded) return false;
+    ReadNotes notes;
+    auto upgraded = decode_customer(encode_customer(carried, before), after, result.error, &notes);
+    if (!upgraded) return result;
+    result.migrated_from = std::move(notes.migrated_from);
     customer = std::move(*upgraded);
     to.arm_missing_inactivity(customer, customer.journey.last_event_at, out);
     out.drops = std::move(drops);
-    return true;
+    result.carried = true;
+    return result;
+}
+
+bool settle_stored(CustomerState& customer, const JourneyEngine& engine, const ReadNotes& notes,
+                   TimeMs now, Effects& out) {
+    out.clear();
+    const JourneyModel& model = engine.model();
+    auto& timers = customer.journey.timers;
+    const StageId stage = customer.journey.stage;
+    const bool restage = !notes.migrated_from.empty() || notes.timers_dropped > 0;
+    const size_t before = timers.size();
+    auto kept = std::stable_partition(timers.begin(), timers.end(), [&](const PendingTimer& t) {
+        if (t.kind == TimerKind::program_delay) return !model.programs[t.rule].retired;
+        if (t.kind == TimerKind::inactivity && restage)
+            return in_stage_list(model.timers[t.rule].in, stage);
+        return true;
+    });
+    for (auto it = kept; it != timers.end(); ++it)
+        if (it->kind == TimerKind::program_delay)
+            out.drops.push_back({it->rule, std::move(it->cause), kReasonProgramRemoved, now});
+    timers.erase(kept, timers.end());
+    if (restage) engine.arm_missing_inactivity(customer, customer.journey.last_event_at, out);
+    return restage || timers.size() != before;
 }
 
 }  // namespace journeyd

@@ -133,8 +133,19 @@ struct JourneyModel {
     Explore explore = Explore::thompson;
     Experiment experiment;
     std::vector<DriverRule> drivers;  // in file order
+    // [journey.migrate]: stages a change removed, and the stage their customers are in now. A
+    // stored record naming one reads as in its stage (customer_codec.hpp).
+    std::vector<std::pair<std::string, StageId>> migrations;
 
     const std::string& driver_name(size_t driver) const { return drivers[driver].name; }
+
+    // The stage of that name, or the one [journey.migrate] moves its customers to.
+    std::optional<StageId> stage_or_migrated(std::string_view name) const {
+        if (auto stage = stage_id(name)) return stage;
+        for (const auto& [removed, to] : migrations)
+            if (removed == name) return to;
+        return std::nullopt;
+    }
 
     std::optional<uint16_t> driver_id(std::string_view name) const {
         for (size_t i = 0; i < drivers.size(); ++i)
