@@ -118,10 +118,11 @@ class Gateway {
         return relay<CustomerLookup>(
             setup_.shards.shard_for(id),
             [this](CustomerLookup& found) {
-                return caf::make_message(
-                    found.found,
-                    found.found ? encode_customer(found.state, model()) : std::string(),
-                    encode_alias_list(found.aliases));
+                return caf::make_message(found.found,
+                                         found.found
+                                             ? encode_customer(found.state, found.under->model())
+                                             : std::string(),
+                                         encode_alias_list(found.aliases));
             },
             lookup_atom::value, id);
     }
@@ -140,7 +141,7 @@ class Gateway {
                     history.decisions = std::move(list);
                 else
                     history.sends = std::move(list);
-                return caf::make_message(encode_history(history, model()));
+                return caf::make_message(encode_history(history, engine()->model()));
             },
             atom, id);
     }
@@ -175,6 +176,14 @@ class Gateway {
         return encode_rates(setup_.lender->lend(member, *asked, setup_.now()));
     }
 
+    template <class Atom>
+    caf::result<caf::message> configure(Atom atom, const std::string& argument) {
+        if (!setup_.config_applier)
+            return caf::make_error(caf::sec::runtime_error,
+                                   "this member cannot take configuration changes");
+        return self_->delegate(setup_.config_applier, atom, argument);
+    }
+
     caf::result<caf::unit_t> drain() {
         draining_ = true;
         if (in_flight_ == 0) return caf::unit;
@@ -195,7 +204,9 @@ class Gateway {
         answered();
     }
 
-    const JourneyModel& model() const { return setup_.engine->model(); }
+    std::shared_ptr<const JourneyEngine> engine() const {
+        return setup_.configs->current()->engine;
+    }
 
     void answered() {
         if (--in_flight_ > 0) return;
@@ -239,6 +250,15 @@ caf::behavior cluster_gateway(caf::event_based_actor* self, GatewaySetup setup) 
         [gateway](counters_atom) { return gateway->counters(); },
         [gateway](lease_atom, uint64_t member, const std::string& demand) {
             return gateway->lease(member, demand);
+        },
+        [gateway](config_prepare_atom atom, const std::string& text) {
+            return gateway->configure(atom, text);
+        },
+        [gateway](config_commit_atom atom, const std::string& version) {
+            return gateway->configure(atom, version);
+        },
+        [gateway](config_abort_atom atom, const std::string& version) {
+            return gateway->configure(atom, version);
         },
         [gateway](drain_atom) { return gateway->drain(); },
     };

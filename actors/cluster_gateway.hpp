@@ -21,6 +21,8 @@
 //   (counters_atom) -> std::string encode_counters bytes: this node's store counters
 //   (lease_atom, uint64_t member, std::string encode_rates demand)
 //       -> std::string encode_rates lease (the lender only, state/pressure/rate_lease.hpp)
+//   (config_prepare_atom | config_commit_atom | config_abort_atom, std::string)
+//       -> std::string: delegated to the configuration applier (actors/messages.hpp)
 //   (drain_atom) -> caf::unit_t once every request taken is answered; later ones are refused
 #pragma once
 
@@ -31,8 +33,8 @@
 #include <optional>
 
 #include "actors/customer_shard.hpp"
+#include "config/live_config.hpp"
 #include "state/cluster/cluster_ownership.hpp"
-#include "state/journey/journey_engine.hpp"
 #include "state/pressure/rate_lease.hpp"
 #include "state/store/record_store.hpp"
 
@@ -43,7 +45,8 @@ struct GatewaySetup {
     ShardRouter shards;
     caf::actor coordinator;
     std::shared_ptr<const RecordStore> store;
-    std::shared_ptr<const JourneyEngine> engine;
+    std::shared_ptr<const LiveConfigs> configs;  // the configuration in force
+    caf::actor config_applier;  // takes the steps of a cluster-wide configuration change
     std::function<TimeMs()> now;
     std::chrono::milliseconds timeout{10'000};  // for the local actors' answers
     std::optional<RateLender> lender;           // on the first member only

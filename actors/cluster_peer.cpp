@@ -173,8 +173,18 @@ class Peer {
             event_atom::value, pack_events(events));
     }
 
-    const JourneyModel& model() const { return setup_.engine->model(); }
-    const std::shared_ptr<const JourneyEngine>& engine() const { return setup_.engine; }
+    std::shared_ptr<const JourneyEngine> engine() const {
+        return setup_.configs->current()->engine;
+    }
+
+    // A step of a cluster-wide configuration change: "" once done there, else why not.
+    template <class Atom>
+    caf::result<std::string> configure(Atom atom, const std::string& argument) {
+        return forward<std::string>(
+            "a configuration change", 0, caf::detail::type_list<std::string>{},
+            [](const std::string& answer) -> caf::expected<std::string> { return answer; }, atom,
+            argument);
+    }
 
     // Decisions or contacts of a customer: the member sends them as a history holding only
     // that part. One that does not read back is an error, not an empty list.
@@ -184,7 +194,7 @@ class Peer {
             "customer " + id, 1, caf::detail::type_list<std::string>{},
             [this, id, part](const std::string& bytes) -> caf::expected<Part> {
                 std::string error;
-                auto history = decode_history(bytes, id, model(), error);
+                auto history = decode_history(bytes, id, engine()->model(), error);
                 if (!history)
                     return caf::make_error(caf::sec::runtime_error, "history from " + status_.name +
                                                                         " unreadable: " + error);
@@ -253,7 +263,8 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
                     CustomerLookup lookup;
                     if (!found) return lookup;
                     std::string error;
-                    auto state = decode_customer(bytes, peer->model(), error);
+                    const auto engine = peer->engine();
+                    auto state = decode_customer(bytes, engine->model(), error);
                     auto listed = decode_alias_list(aliases, error);
                     if (!state || !listed)
                         return caf::make_error(caf::sec::runtime_error,
@@ -261,7 +272,7 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
                     lookup.found = true;
                     lookup.state = std::move(*state);
                     lookup.aliases = std::move(*listed);
-                    lookup.under = peer->engine();
+                    lookup.under = engine;
                     return lookup;
                 },
                 lookup_atom::value, id);
@@ -292,6 +303,15 @@ caf::behavior cluster_peer(caf::event_based_actor* self, PeerSetup setup) {
                     return StoredRecord{found ? std::optional<std::string>(bytes) : std::nullopt};
                 },
                 atom, id);
+        },
+        [peer](config_prepare_atom atom, const std::string& text) {
+            return peer->configure(atom, text);
+        },
+        [peer](config_commit_atom atom, const std::string& version) {
+            return peer->configure(atom, version);
+        },
+        [peer](config_abort_atom atom, const std::string& version) {
+            return peer->configure(atom, version);
         },
     };
 }

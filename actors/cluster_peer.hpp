@@ -32,8 +32,8 @@
 
 #include "actors/cluster_status.hpp"
 #include "config/config.hpp"
+#include "config/live_config.hpp"
 #include "state/cluster/remote_counters.hpp"
-#include "state/journey/journey_engine.hpp"
 
 namespace journeyd {
 
@@ -42,7 +42,7 @@ struct PeerSetup {
     size_t index = 0;  // of the member in the list, and in ClusterStatus
     std::string self_name;
     uint64_t fingerprint = 0;
-    std::shared_ptr<const JourneyEngine> engine;  // reads forwarded customers back
+    std::shared_ptr<const LiveConfigs> configs;  // reads forwarded customers back
     std::function<void(const caf::actor& peer, const ClusterMember& member)> connect;
     std::shared_ptr<ClusterStatus> status;            // holds the member's first entry at `index`
     std::shared_ptr<RemoteCounters> remote_counters;  // the member's reports go to `index`

@@ -222,6 +222,19 @@ using rate_atom = caf::atom_constant<caf::atom("rate")>;
 // the new configuration never reaches a coordinator that does not know it.
 using config_atom = caf::atom_constant<caf::atom("config")>;
 
+// A change posted to one cluster member is applied on every member or none
+// (docs/cluster.md), in two steps over the peers and gateways, each answered with "" for done or
+// why not:
+//   (config_prepare_atom, std::string text) -> std::string: checked against the member's own
+//       customers and compiled, not applied
+//   (config_commit_atom, std::string version) -> std::string: the prepared change applied
+//   (config_abort_atom, std::string version) -> std::string: the prepared change dropped
+// The gateway hands them to the member's configuration applier (runtime/daemon), a thread of
+// its own since applying writes files and waits for the coordinator.
+using config_prepare_atom = caf::atom_constant<caf::atom("cfgprepare")>;
+using config_commit_atom = caf::atom_constant<caf::atom("cfgcommit")>;
+using config_abort_atom = caf::atom_constant<caf::atom("cfgabort")>;
+
 struct CoordinatorRules {
     PressurePolicy policy;
     JourneyModel model;  // aligned to the running one (model_alignment.hpp)

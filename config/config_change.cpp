@@ -254,7 +254,8 @@ std::vector<std::string_view> restart_setting_keys() {
 }
 
 ConfigCheck check_config_change(const Config& running, std::string_view proposed_text,
-                                const std::string& source_name, const StageCounts& counts) {
+                                const std::string& source_name, const StageCounts& counts,
+                                RestartSettingsCheck restart_settings_check) {
     ConfigCheck check;
     check.version = config_version(proposed_text);
     ConfigResult loaded = load_config_text(proposed_text, source_name);
@@ -268,7 +269,8 @@ ConfigCheck check_config_change(const Config& running, std::string_view proposed
     };
 
     for (const RestartSetting& setting : restart_settings())
-        if (setting.value(running) != setting.value(proposed))
+        if (restart_settings_check == RestartSettingsCheck::compared &&
+            setting.value(running) != setting.value(proposed))
             refuse(line_of(root, setting.key),
                    std::string(setting.key) + " cannot change without a restart");
 

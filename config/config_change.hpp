@@ -64,8 +64,15 @@ struct StageCounts {
     std::vector<std::string> uncounted_members;
 };
 
+// `check`: whether the settings that need a restart are compared. Another cluster
+// member asked to take a change posted to one member (docs/cluster.md) compares none: the text
+// carries the posting member's [node], and each member keeps its own settings, taking only the
+// journey of the text.
+enum class RestartSettingsCheck { compared, skipped };
+
 ConfigCheck check_config_change(const Config& running, std::string_view proposed_text,
-                                const std::string& source_name, const StageCounts& counts);
+                                const std::string& source_name, const StageCounts& counts,
+                                RestartSettingsCheck check = RestartSettingsCheck::compared);
 
 // The TOML keys of the settings that need a restart ("node.data_dir", ...), in the order they
 // are checked.

@@ -20,8 +20,9 @@ constexpr TimeMs kNow = 1'700'000'000'000;
 
 struct ApiFixture {
     // `extra`: TOML appended to the default configuration.
-    explicit ApiFixture(std::string token = "t0k", const std::string& extra = "",
-                        std::function<ConfigCheck(const std::string&)> apply = nullptr) {
+    explicit ApiFixture(
+        std::string token = "t0k", const std::string& extra = "",
+        std::function<ConfigCheck(const std::string&, const StageCounts&)> apply = nullptr) {
         const std::string text = std::string(default_config_text()) + extra;
         ConfigResult loaded = load_config_text(text, "t.toml");
         REQUIRE(loaded.config);
@@ -483,18 +484,18 @@ TEST_CASE(
     REQUIRE(body["errors"].size() == 1);
     CHECK(body["errors"][0]["line"] == 0);
     CHECK(body["errors"][0]["message"] ==
-          "a cluster cannot apply a change without a restart yet; the check passed: restart "
-          "every member with this file");
+          "this process cannot apply a change without a restart; the check passed: restart it "
+          "with this file");
     CHECK(body["error"] == body["errors"][0]["message"]);
     // Still the configuration in force.
     CHECK(json::parse(f.call("GET", "/config").body)["version"] == config_version(text));
     CHECK(json::parse(f.call("POST", "/config?dry_run=false", "[journey\n").body)["error"] ==
-          "a cluster cannot apply a change without a restart yet; the check found 1 error(s)");
+          "this process cannot apply a change without a restart; the check found 1 error(s)");
 }
 
 TEST_CASE("admin api: POST /config hands the text to be applied: 200 applied, 422 refused") {
     std::vector<std::string> posted;
-    ApiFixture f("t0k", "", [&](const std::string& text) {
+    ApiFixture f("t0k", "", [&](const std::string& text, const StageCounts&) {
         ConfigCheck check;
         check.version = config_version(text);
         if (text.find("broken") != std::string::npos)

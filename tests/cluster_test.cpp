@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config_version.hpp"
 #include "runtime/client/ingest_client.hpp"
 #include "state/cluster/cluster_ownership.hpp"
 #include "tests/support/command.hpp"
@@ -775,4 +776,53 @@ TEST_CASE("cluster: an identify whose alias's member dies after its intent compl
 TEST_CASE("cluster: an identify whose canonical member dies after committing completes",
           "[cluster][integration]") {
     identify_across_a_crash("identify_committed:1", 1);
+}
+
+TEST_CASE("cluster: a configuration change posted to one member applies on every member or none",
+          "[cluster][integration]") {
+    TestCluster cluster;
+    REQUIRE(poll_until([&] { return cluster.all_up(); }));
+    const DaemonProcess& a = *cluster.nodes[0];
+    const std::string first = get_json(a, "/config")["text"];
+    // Posted to node-a, so with node-a's [node]: the others keep their own.
+    std::string second = first;
+    second.replace(second.find("welcome-1"), 9, "welcome-2");
+    auto posted = a.admin().Post("/config", second, "application/toml");
+    REQUIRE(posted);
+    INFO(posted->body);
+    CHECK(posted->status == 200);
+    CHECK(json::parse(posted->body)["applied"] == true);
+    const std::string version = config_version(second);
+    for (const auto& node : cluster.nodes) CHECK(get_json(*node, "/health")["version"] == version);
+    CHECK(get_json(*cluster.nodes[1], "/health")["node"] == "node-b");
+    // A new customer of each member is welcomed with the new template, there.
+    for (size_t k = 0; k < cluster.nodes.size(); ++k) {
+        const std::string id = owned_by(k, "fresh");
+        CHECK(send_to(a, {{"id", "f-" + id}, {"customer", id}, {"type", "view"}})["accepted"] == 1);
+        REQUIRE(poll_until([&] {
+            std::ifstream file(cluster.nodes[k]->directory() + "/deliveries.ndjson");
+            for (std::string line; std::getline(file, line);) {
+                const json d = json::parse(line);
+                if (d["customer"] == id && d["program"] == "welcome")
+                    return d["template"] == "welcome-2" && d["config_version"] == version;
+            }
+            return false;
+        }));
+    }
+
+    // node-c down: the next change is refused, naming it, and changes nothing anywhere.
+    cluster.nodes[2]->stop();
+    std::string third = second;
+    third.replace(third.find("welcome-2"), 9, "welcome-3");
+    auto refused = a.admin().Post("/config", third, "application/toml");
+    REQUIRE(refused);
+    INFO(refused->body);
+    CHECK(refused->status == 422);
+    const json answer = json::parse(refused->body);
+    CHECK(answer["applied"] == false);
+    CHECK(answer.dump().find("node-c") != std::string::npos);
+    for (int k = 0; k < 2; ++k) CHECK(get_json(*cluster.nodes[k], "/health")["version"] == version);
+    // Committed before it stopped, node-c comes back under the change.
+    cluster.nodes[2]->restart();
+    CHECK(get_json(*cluster.nodes[2], "/health")["version"] == version);
 }

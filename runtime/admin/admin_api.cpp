@@ -648,8 +648,8 @@ AdminResponse AdminApi::config_of_version(const std::string& version) const {
 }
 
 // POST /config[?dry_run=true] with TOML text as the body: the check of config_change.hpp
-// against the customers the cluster counts per stage; without dry_run, applied when it passes
-// (200), else 422 with the errors. Where a change cannot be applied (a cluster), 501 and
+// against the customers the cluster counts per stage; without dry_run, applied (on every member)
+// when it passes (200), else 422 with the errors. Where no change can be applied, 501 and
 // nothing changes.
 AdminResponse AdminApi::check_config(const AdminRequest& request) const {
     const std::map<std::string, std::string> params = query_params(request.target);
@@ -661,20 +661,20 @@ AdminResponse AdminApi::check_config(const AdminRequest& request) const {
     }
     if (request.body.empty())
         throw HttpError{400, "the body must be the configuration's TOML text"};
-    if (!dry_run && setup_.apply_config) {
-        const ConfigCheck applied = setup_.apply_config(request.body);
-        return json_response(applied.applied ? 200 : 422, config_check_json(applied));
-    }
     const ClusterCounters counters = backend_->cluster_counters();
     StoreStats summed;
     add_counts(counters.summed, summed);
+    const StageCounts counts{summed.customers_in_stage, counters.partial};
+    if (!dry_run && setup_.apply_config) {
+        const ConfigCheck applied = setup_.apply_config(request.body, counts);
+        return json_response(applied.applied ? 200 : 422, config_check_json(applied));
+    }
     ConfigCheck check = check_config_change(setup_.configs->current()->running.config, request.body,
-                                            std::string(kPostedConfigSource),
-                                            {summed.customers_in_stage, counters.partial});
+                                            std::string(kPostedConfigSource), counts);
     if (dry_run) return json_response(200, config_check_json(check));
     const std::string refused =
-        "a cluster cannot apply a change without a restart yet; " +
-        (check.ok() ? std::string("the check passed: restart every member with this file")
+        "this process cannot apply a change without a restart; " +
+        (check.ok() ? std::string("the check passed: restart it with this file")
                     : "the check found " + std::to_string(check.errors.size()) + " error(s)");
     check.errors.push_back(ConfigError{std::string(kPostedConfigSource), 0, 0, refused});
     ordered_json body = config_check_json(check);

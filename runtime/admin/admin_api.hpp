@@ -142,9 +142,10 @@ struct AdminApiSetup {
     // text with. Read once per request, so one answer is made under one version.
     std::shared_ptr<const LiveConfigs> configs;
     std::function<TimeMs()> now;  // receive time of events posted without "ts"
-    // Checks and applies a posted text (POST /config without dry_run); null where a change
-    // cannot be applied (a cluster, until its members can agree on one): answered 501.
-    std::function<ConfigCheck(const std::string& text)> apply_config;
+    // Checks a posted text against the customers counted per stage (summed over the cluster)
+    // and applies it (POST /config without dry_run); null where no change can be applied:
+    // answered 501.
+    std::function<ConfigCheck(const std::string& text, const StageCounts& counts)> apply_config;
     // The texts of earlier versions, for GET /config/{version} (null: only the running one).
     std::shared_ptr<const ConfigArchive> config_archive;
 };

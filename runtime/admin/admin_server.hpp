@@ -46,7 +46,8 @@ struct AdminContext {
     std::shared_ptr<RecordStore> store;
     std::shared_ptr<DeliverySink> sink;
     std::shared_ptr<const LiveConfigs> configs;
-    std::function<ConfigCheck(const std::string& text)> apply_config;  // null: answered 501
+    std::function<ConfigCheck(const std::string& text, const StageCounts& counts)>
+        apply_config;  // null: answered 501
     std::function<TimeMs()> now;
     uint64_t max_body = 1u << 20;     // bytes in a request body; a longer one is answered 413
     uint64_t max_connections = 1024;  // connections open at once; one more is answered 503

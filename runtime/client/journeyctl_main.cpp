@@ -592,8 +592,7 @@ void print_config_check(const json& check) {
 }
 
 // `journeyctl reload FILE [--dry-run]`: POSTs the file to /config. Exits 0 only for a check
-// without errors (--dry-run) or a change applied; a refused one (422), or a cluster's (501,
-// which cannot apply one yet), exits 1.
+// without errors (--dry-run) or a change applied; a refused one (422) exits 1.
 int run_reload(const GlobalOptions& global, const std::string& path, bool dry_run) {
     ConfigError unreadable;
     const std::optional<std::string> text = read_config_file(path, unreadable);

@@ -50,7 +50,8 @@ Cluster::Cluster(caf::actor_system& system, const Config& config, ClusterLocal l
     gateway.shards = local.shards;
     gateway.coordinator = local.coordinator;
     gateway.store = local.store;
-    gateway.engine = local.engine;
+    gateway.configs = local.configs;
+    gateway.config_applier = local.config_applier;
     gateway.now = local.now;
     gateway.timeout = std::chrono::milliseconds(settings.forward_timeout);
     const bool lends = ownership_.self() == 0 && !config.pressure.rate.empty();
@@ -84,7 +85,7 @@ Cluster::Cluster(caf::actor_system& system, const Config& config, ClusterLocal l
         peer.index = i;
         peer.self_name = config.node.name;
         peer.fingerprint = ownership_.fingerprint();
-        peer.engine = local.engine;
+        peer.configs = local.configs;
         peer.connect = [connector = connector_.get()](const caf::actor& who,
                                                       const ClusterMember& member) {
             connector->connect(who, member);

@@ -22,8 +22,8 @@
 #include "actors/cluster_status.hpp"
 #include "actors/customer_router.hpp"
 #include "config/config.hpp"
+#include "config/live_config.hpp"
 #include "runtime/cluster/cluster_connector.hpp"
-#include "state/journey/journey_engine.hpp"
 #include "state/store/record_store.hpp"
 
 namespace journeyd {
@@ -32,7 +32,8 @@ struct ClusterLocal {
     ShardRouter shards;
     caf::actor coordinator;
     std::shared_ptr<const RecordStore> store;
-    std::shared_ptr<const JourneyEngine> engine;
+    std::shared_ptr<const LiveConfigs> configs;
+    caf::actor config_applier;  // takes the steps of a change posted to another member
     std::function<TimeMs()> now;
     // Where the peers report the other members' counters; null on a single node.
     std::shared_ptr<RemoteCounters> remote_counters;

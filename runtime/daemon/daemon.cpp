@@ -171,9 +171,26 @@ void Daemon::start() {
     router_ = ShardRouter(*system_, context, shards);
     caf::anon_send(coordinator_, shards_atom::value, router_.shards());
     sweeper_ = system_->spawn(timer_sweeper, SweeperSetup{store_, router_, system_now_ms});
-    cluster_ = std::make_unique<Cluster>(
-        *system_, config_,
-        ClusterLocal{router_, coordinator_, store_, engine, system_now_ms, remote_counters_});
+    // The steps of a change posted to another member, on a thread of their own: applying
+    // writes files and waits for the coordinator.
+    config_applier_ = system_->spawn<caf::detached>([this]() -> caf::behavior {
+        return {
+            [this](config_prepare_atom, const std::string& text) {
+                return prepare_configuration(text);
+            },
+            [this](config_commit_atom, const std::string& version) {
+                return commit_prepared(version);
+            },
+            [this](config_abort_atom, const std::string& version) {
+                abort_prepared(version);
+                return std::string();
+            },
+        };
+    });
+    cluster_ =
+        std::make_unique<Cluster>(*system_, config_,
+                                  ClusterLocal{router_, coordinator_, store_, configs_,
+                                               config_applier_, system_now_ms, remote_counters_});
     // An alias's messages go where its canonical customer is, on this member or another.
     for (const caf::actor& shard : router_.shards())
         caf::anon_send(shard, shards_atom::value, cluster_->router());
@@ -215,11 +232,9 @@ void Daemon::start() {
     admin.store = store_;
     admin.sink = sink_;
     admin.configs = configs_;
-    // A cluster applies a change on every member or none: not built, so it is refused there.
-    if (config_.cluster.members.empty())
-        admin.apply_config = [this](const std::string& text) {
-            return apply_configuration(text, std::string(kPostedConfigSource));
-        };
+    admin.apply_config = [this](const std::string& text, const StageCounts& counts) {
+        return apply_configuration(text, std::string(kPostedConfigSource), counts);
+    };
     admin.now = system_now_ms;
     admin.max_body = config_.admin.max_body;
     admin.max_connections = config_.admin.max_connections;
@@ -267,6 +282,7 @@ void Daemon::stop() {
         if (admin_) admin_->stop();
         if (cluster_) cluster_->stop();
         if (sweeper_) caf::anon_send_exit(sweeper_, caf::exit_reason::user_shutdown);
+        if (config_applier_) caf::anon_send_exit(config_applier_, caf::exit_reason::user_shutdown);
         for (const caf::actor& shard : router_.shards())
             caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
         // The coordinator commits and offers its last decisions; the sink delivers them and
@@ -280,7 +296,7 @@ void Daemon::stop() {
     admin_.reset();
     cluster_.reset();
     router_ = ShardRouter();
-    coordinator_ = store_writer_ = sweeper_ = nullptr;
+    coordinator_ = store_writer_ = sweeper_ = config_applier_ = nullptr;
     std::optional<SinkStats> delivered;
     if (sink_) {
         sink_->close();
@@ -333,23 +349,92 @@ void Daemon::take_configuration_in_force(const ConfigArchive& archive) {
             in_force->version, in_force->over, running_.source);
         return;
     }
-    // A checked change leaves the node's settings as they are: only its journey is taken.
-    config_.journey = loaded.config->journey;
-    config_.pressure = loaded.config->pressure;
+    // A change leaves the node's settings as they are (the text may carry another member's):
+    // only its journey and pressure are taken.
+    for (Config* config : {&config_, &running_.config}) {
+        config->journey = loaded.config->journey;
+        config->pressure = loaded.config->pressure;
+    }
     running_.source = std::string(kPostedConfigSource);
     running_.text = *text;
     running_.version = in_force->version;
-    running_.config = std::move(*loaded.config);
     spdlog::info("configuration in force version={} applied over={}", running_.version,
                  in_force->over);
 }
 
+std::shared_ptr<const LiveConfig> Daemon::compile(const LiveConfig& live, const std::string& text,
+                                                  const std::string& source,
+                                                  const std::string& version) const {
+    ConfigResult loaded = load_config_text(text, source);
+    // A text posted to another member carries that member's node settings: each member keeps
+    // its own (the posting member's are the text's, checked unchanged).
+    Config config = live.running.config;
+    config.journey = std::move(loaded.config->journey);
+    config.pressure = std::move(loaded.config->pressure);
+    return following_config(
+        live, RunningConfig{source, text, version, system_now_ms(), std::move(config)},
+        remote_counters_);
+}
+
+std::string Daemon::put_in_force(const LiveConfig& live, std::shared_ptr<const LiveConfig> next,
+                                 bool from_file) {
+    const std::string& version = next->running.version;
+    const ConfigInForce previous{live.running.version, file_version_};
+    // Durable before anything decides under it, so it is in force after a crash once answered.
+    if (std::string error =
+            config_archive_->set_in_force({version, from_file ? version : file_version_});
+        !error.empty())
+        return error;
+    // The coordinator first: a request made under the new configuration may name a program or
+    // action only it has.
+    caf::scoped_actor self{*system_};
+    std::string refused;
+    self->request(coordinator_, kDrainTimeout, config_atom::value,
+                  CoordinatorRules{
+                      node_share(next->running.config.pressure, config_.cluster.members.size()),
+                      next->engine->model(), version})
+        .receive([](bool) {},
+                 [&](caf::error& error) {
+                     refused =
+                         "the coordinator did not take the configuration: " + to_string(error);
+                 });
+    if (!refused.empty()) {
+        config_archive_->set_in_force(previous);
+        return refused;
+    }
+    configs_->publish(std::move(next));
+    if (from_file) file_version_ = version;
+    return "";
+}
+
+template <class Atom>
+std::vector<std::pair<std::string, std::string>> Daemon::ask_members(
+    const std::vector<std::pair<std::string, caf::actor>>& members, Atom atom,
+    const std::string& argument) {
+    std::vector<std::pair<std::string, std::string>> answers;
+    if (members.empty()) return answers;
+    caf::scoped_actor self{*system_};
+    const auto deadline =
+        std::chrono::milliseconds(config_.cluster.forward_timeout) + std::chrono::seconds(1);
+    // All asked before any answer is awaited: the wait is the slowest member's.
+    using Asked = decltype(self->request(members[0].second, deadline, atom, argument));
+    std::vector<Asked> asked;
+    for (const auto& member : members)
+        asked.push_back(self->request(member.second, deadline, atom, argument));
+    for (size_t i = 0; i < asked.size(); ++i)
+        asked[i].receive(
+            [&](std::string& answer) { answers.emplace_back(members[i].first, std::move(answer)); },
+            [&](caf::error& error) {
+                answers.emplace_back(members[i].first, describe(*system_, error));
+            });
+    return answers;
+}
+
 ConfigCheck Daemon::apply_configuration(const std::string& text, const std::string& source,
-                                        bool from_file) {
+                                        const StageCounts& counts, bool from_file) {
     std::lock_guard<std::mutex> lock(reload_mutex_);
     const std::shared_ptr<const LiveConfig> live = configs_->current();
-    ConfigCheck check = check_config_change(live->running.config, text, source,
-                                            StageCounts{store_->stats().customers_in_stage, {}});
+    ConfigCheck check = check_config_change(live->running.config, text, source, counts);
     const ConfigChanges& c = check.changes;
     auto refuse = [&](std::string why) {
         check.applied = false;
@@ -365,45 +450,100 @@ ConfigCheck Daemon::apply_configuration(const std::string& text, const std::stri
         spdlog::info("configuration reload unchanged source={} version={}", source, check.version);
         return check;
     }
-    ConfigResult loaded = load_config_text(text, source);
-    const std::shared_ptr<const LiveConfig> next = following_config(
-        *live, RunningConfig{source, text, check.version, system_now_ms(), *loaded.config},
-        remote_counters_);
-    // Durable before anything decides under it, so its decisions stay explainable and it is in
-    // force after a crash once acknowledged.
-    const std::string over = from_file ? check.version : file_version_;
-    const ConfigInForce previous{live->running.version, file_version_};
+    std::shared_ptr<const LiveConfig> next = compile(*live, text, source, check.version);
+    // Its decisions stay explainable (GET /config/{version}).
     if (std::string error = config_archive_->keep(check.version, text); !error.empty())
         return refuse(error);
-    if (std::string error = config_archive_->set_in_force({check.version, over}); !error.empty())
-        return refuse(error);
-    // The coordinator first: a request made under the new configuration may name a program or
-    // action only it has.
-    caf::scoped_actor self{*system_};
-    bool taken = false;
-    self->request(coordinator_, kDrainTimeout, config_atom::value,
-                  CoordinatorRules{
-                      node_share(next->running.config.pressure, config_.cluster.members.size()),
-                      next->engine->model(), check.version})
-        .receive([&](bool) { taken = true; },
-                 [&](caf::error& error) {
-                     spdlog::error("coordinator did not take the configuration error={}",
-                                   to_string(error));
-                 });
-    if (!taken) {
-        config_archive_->set_in_force(previous);
-        return refuse("the coordinator did not take the configuration");
+    // In a cluster every other member prepares it first: one that cannot, or does not answer,
+    // makes it fail everywhere (docs/cluster.md).
+    const auto members = cluster_->router().peers();
+    std::vector<std::pair<std::string, caf::actor>> prepared;
+    std::vector<std::string> refusals;
+    for (auto& [member, answer] : ask_members(members, config_prepare_atom::value, text)) {
+        if (answer.empty()) {
+            for (const auto& m : members)
+                if (m.first == member) prepared.push_back(m);
+        } else {
+            refusals.push_back("cluster member " + member + " cannot take the change: " + answer);
+        }
     }
-    configs_->publish(next);
-    if (from_file) file_version_ = check.version;
+    auto abort_prepared_members = [&] {
+        for (auto& [member, answer] :
+             ask_members(prepared, config_abort_atom::value, check.version))
+            if (!answer.empty())
+                spdlog::warn("configuration change not dropped member={} version={} error={}",
+                             member, check.version, answer);
+    };
+    if (!refusals.empty()) {
+        abort_prepared_members();
+        for (std::string& refusal : refusals)
+            check.errors.push_back(ConfigError{source, 0, 0, std::move(refusal)});
+        return refuse("");
+    }
+    if (std::string error = put_in_force(*live, next, from_file); !error.empty()) {
+        abort_prepared_members();
+        return refuse(error);
+    }
+    // Prepared everywhere and in force here: a member that fails to commit now (it went down
+    // in between) is named, and takes the change when it is posted again.
+    for (auto& [member, answer] : ask_members(members, config_commit_atom::value, check.version)) {
+        if (answer.empty()) continue;
+        spdlog::error("configuration change not committed member={} version={} error={}", member,
+                      check.version, answer);
+        check.errors.push_back(ConfigError{
+            source, 0, 0,
+            "cluster member " + member + " prepared the change but did not commit it: " + answer +
+                "; post the configuration again once it is up"});
+    }
     spdlog::info(
-        "configuration reload applied source={} version={} previous={} stages_added={} "
-        "stages_removed={} programs_added={} programs_removed={} programs_changed={} "
-        "segments_changed={} actions_changed={}",
-        source, check.version, live->running.version, joined(c.stages_added),
+        "configuration reload applied source={} version={} previous={} members={} "
+        "stages_added={} stages_removed={} programs_added={} programs_removed={} "
+        "programs_changed={} segments_changed={} actions_changed={}",
+        source, check.version, live->running.version, members.size() + 1, joined(c.stages_added),
         joined(c.stages_removed), joined(c.programs_added), joined(c.programs_removed),
         joined(c.programs_changed), joined(c.segments_changed), joined(c.actions_changed));
     return check;
+}
+
+std::string Daemon::prepare_configuration(const std::string& text) {
+    std::lock_guard<std::mutex> lock(reload_mutex_);
+    const std::shared_ptr<const LiveConfig> live = configs_->current();
+    const std::string source(kPostedConfigSource);
+    const ConfigCheck check = check_config_change(
+        live->running.config, text, source, StageCounts{store_->stats().customers_in_stage, {}},
+        RestartSettingsCheck::skipped);
+    prepared_.reset();
+    if (!check.ok()) {
+        std::string why;
+        for (const ConfigError& error : check.errors)
+            why += (why.empty() ? "" : "; ") + error.to_string();
+        return why;
+    }
+    if (check.version == live->running.version) return "";  // in force here already
+    if (std::string error = config_archive_->keep(check.version, text); !error.empty())
+        return error;
+    prepared_ = compile(*live, text, source, check.version);
+    spdlog::info("configuration change prepared version={}", check.version);
+    return "";
+}
+
+std::string Daemon::commit_prepared(const std::string& version) {
+    std::lock_guard<std::mutex> lock(reload_mutex_);
+    const std::shared_ptr<const LiveConfig> live = configs_->current();
+    if (live->running.version == version) return "";
+    if (!prepared_ || prepared_->running.version != version ||
+        prepared_->generation != live->generation + 1)
+        return "no change to version " + version + " is prepared here";
+    std::shared_ptr<const LiveConfig> next = std::move(prepared_);
+    if (std::string error = put_in_force(*live, next, false); !error.empty()) return error;
+    spdlog::info("configuration reload applied source=<cluster> version={} previous={}", version,
+                 live->running.version);
+    return "";
+}
+
+void Daemon::abort_prepared(const std::string& version) {
+    std::lock_guard<std::mutex> lock(reload_mutex_);
+    if (prepared_ && prepared_->running.version == version) prepared_.reset();
 }
 
 // SIGHUP: the file journeyd started with, read again and applied as POST /config applies a
@@ -416,14 +556,17 @@ void Daemon::apply_configuration_file_again() {
                      unreadable.to_string());
         return;
     }
+    // A cluster's change is posted to one member, which counts every member's customers and
+    // applies it on all of them (journeyctl reload).
     if (!config_.cluster.members.empty()) {
         spdlog::warn(
-            "configuration reload not applied source={}: a cluster cannot apply a change "
-            "without a restart yet",
+            "configuration reload not applied source={}: in a cluster, post the file to one "
+            "member (journeyctl reload), which applies it on every member",
             file_source_);
         return;
     }
-    apply_configuration(*text, file_source_, true);
+    apply_configuration(*text, file_source_, StageCounts{store_->stats().customers_in_stage, {}},
+                        true);
 }
 
 }  // namespace journeyd

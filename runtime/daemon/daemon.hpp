@@ -47,12 +47,13 @@ class Daemon {
     uint16_t ingest_port() const { return ingest_port_; }
     uint16_t admin_port() const { return admin_port_; }
 
-    // Checks `text` against this node's customers and, when it passes, applies it: kept in
-    // the data directory, in force from now on and after a restart (docs/operations.md,
+    // Checks `text` against the customers `counts` counts (every member's, in a cluster) and,
+    // when it passes, applies it here and, in a cluster, on every other member or on none: kept
+    // in the data directory, in force from now on and after a restart (docs/operations.md,
     // "Changing the configuration"). `from_file`: the text is the file journeyd was started
     // with, read again (SIGHUP). Thread-safe; changes are applied one at a time.
     ConfigCheck apply_configuration(const std::string& text, const std::string& source,
-                                    bool from_file = false);
+                                    const StageCounts& counts, bool from_file = false);
 
   private:
     void start();
@@ -61,6 +62,24 @@ class Daemon {
     // the same text it was applied over.
     void take_configuration_in_force(const ConfigArchive& archive);
     void apply_configuration_file_again();
+    // What a checked text compiles to here: its journey and pressure with this member's own
+    // node settings.
+    std::shared_ptr<const LiveConfig> compile(const LiveConfig& live, const std::string& text,
+                                              const std::string& source,
+                                              const std::string& version) const;
+    // Records `next` as in force, has the coordinator take it, publishes it; "" or why not
+    // (then nothing changed). The caller holds reload_mutex_.
+    std::string put_in_force(const LiveConfig& live, std::shared_ptr<const LiveConfig> next,
+                             bool from_file);
+    // The other members' answers to one step of a cluster-wide change, by member name.
+    template <class Atom>
+    std::vector<std::pair<std::string, std::string>> ask_members(
+        const std::vector<std::pair<std::string, caf::actor>>& members, Atom atom,
+        const std::string& argument);
+    // The steps another member asks of this one (actors/messages.hpp, config_prepare_atom).
+    std::string prepare_configuration(const std::string& text);
+    std::string commit_prepared(const std::string& version);
+    void abort_prepared(const std::string& version);
 
     Config config_;
     RunningConfig running_;     // as started; configs_ holds the one in force
@@ -70,6 +89,8 @@ class Daemon {
     std::shared_ptr<const ConfigArchive> config_archive_;
     std::shared_ptr<RemoteCounters> remote_counters_;
     std::mutex reload_mutex_;
+    std::shared_ptr<const LiveConfig> prepared_;  // a change another member asked to prepare
+    caf::actor config_applier_;
     caf::actor_system_config caf_config_;
     std::unique_ptr<caf::actor_system> system_;
     std::shared_ptr<Metrics> metrics_;
