@@ -24,7 +24,8 @@
 // [delivery], [store], [runtime] and [identity]. Each is read once when journeyd starts (the
 // ports, their TLS and limits, the store, the sink, the threads, the customers' shared
 // context), and nothing takes a new value while it runs. What may change is the journey:
-// [journey], [[program]], [[segment]], [[action]], [decisioning], [experiment], [pressure].
+// [journey], [[program]], [[segment]], [[action]], [decisioning], [experiment], [rhythm],
+// [pressure].
 #pragma once
 
 #include <cstdint>

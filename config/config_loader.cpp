@@ -25,7 +25,8 @@ const std::vector<TableKeys>& known_config_keys() {
     static const std::vector<TableKeys> tables = {
         {kTopLevelTable,
          {"node", "cluster", "admin", "ingest", "delivery", "store", "runtime", "identity",
-          "journey", "program", "pressure", "segment", "action", "decisioning", "experiment"}},
+          "journey", "program", "pressure", "segment", "action", "decisioning", "experiment",
+          "rhythm"}},
         {"[node]", {"name", "data_dir", "ingest", "admin"}},
         {"[cluster]", {"members", "listen", "connect_timeout", "forward_timeout"}},
         {"[admin]",
@@ -52,6 +53,7 @@ const std::vector<TableKeys>& known_config_keys() {
         {"[[action]].goal", {"event", "within"}},
         {"[decisioning]", {"explore"}},
         {"[experiment]", {"global_holdout", "salt"}},
+        {"[rhythm]", {"engagement", "half_life"}},
         {"[pressure]", {"hierarchy", "exempt", "arbitration_window", "quiet_hours", "cap", "rate"}},
         {"[pressure].quiet_hours", {"start", "end"}},
         {"[[pressure.cap]]", {"channel", "max", "per"}},
@@ -217,6 +219,7 @@ class ConfigReader {
         read_segments(top);
         read_decisioning(top);
         read_experiment(top);
+        read_rhythm(top);
         read_actions(top);
         read_programs(top);
         check_admin_exposure(root);
@@ -901,6 +904,24 @@ class ConfigReader {
             read.within = within->value;
         }
         return read;
+    }
+
+    void read_rhythm(const Section& top) {
+        const std::optional<Section> rhythm = optional_table(top, "rhythm", "[rhythm]");
+        if (!rhythm) return;
+        check_known_keys(*rhythm);
+        if (const auto types = string_list(*rhythm, "engagement", Presence::optional)) {
+            std::map<std::string, int> first_lines;
+            for (const Located<std::string>& type : *types)
+                if (note_unique(first_lines, type, "engagement event type"))
+                    config_.journey.rhythm.engagement.push_back(type.value);
+        }
+        if (const auto half_life = duration_value(*rhythm, "half_life")) {
+            if (half_life->value <= 0)
+                add_error(half_life->where, subject("half_life", *rhythm) + " must be more than 0");
+            else
+                config_.journey.rhythm.half_life = half_life->value;
+        }
     }
 
     void read_experiment(const Section& top) {

@@ -152,6 +152,12 @@ cooldown = "30d"
 global_holdout = 0.02
 salt           = "2026-12"
 
+# Each customer's own day: the hours they open the app and browse, in their profile's tz,
+# recent weeks counting most (GET /customers/{id} shows them as "rhythm").
+[rhythm]
+engagement = ["app_open", "search", "view"]
+half_life  = "14d"
+
 # A visitor browses anonymously, then signs in: an `identify` event ({"as": "ann"}) merges the
 # device's id into the customer (profile, stage, contacts, event ids); a shared device cannot
 # merge more than this many ids into one customer.

@@ -778,6 +778,28 @@ TEST_CASE("cluster: an identify whose canonical member dies after committing com
     identify_across_a_crash("identify_committed:1", 1);
 }
 
+namespace {
+
+std::string with_template(std::string text, const std::string& from, const std::string& to) {
+    const size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+}
+
+// POST /config with `text` to `node`: the status and whether it was applied; the answer in
+// `answer`, when given.
+std::pair<int, bool> post_config(const DaemonProcess& node, const std::string& text,
+                                 json* answer = nullptr) {
+    auto posted = node.admin().Post("/config", text, "application/toml");
+    REQUIRE(posted);
+    INFO(posted->body);
+    const json body = json::parse(posted->body);
+    if (answer) *answer = body;
+    return {posted->status, body["applied"].get<bool>()};
+}
+
+}  // namespace
+
 TEST_CASE("cluster: a configuration change posted to one member applies on every member or none",
           "[cluster][integration]") {
     TestCluster cluster;
@@ -785,13 +807,8 @@ TEST_CASE("cluster: a configuration change posted to one member applies on every
     const DaemonProcess& a = *cluster.nodes[0];
     const std::string first = get_json(a, "/config")["text"];
     // Posted to node-a, so with node-a's [node]: the others keep their own.
-    std::string second = first;
-    second.replace(second.find("welcome-1"), 9, "welcome-2");
-    auto posted = a.admin().Post("/config", second, "application/toml");
-    REQUIRE(posted);
-    INFO(posted->body);
-    CHECK(posted->status == 200);
-    CHECK(json::parse(posted->body)["applied"] == true);
+    const std::string second = with_template(first, "welcome-1", "welcome-2");
+    CHECK(post_config(a, second) == std::pair<int, bool>{200, true});
     const std::string version = config_version(second);
     for (const auto& node : cluster.nodes) CHECK(get_json(*node, "/health")["version"] == version);
     CHECK(get_json(*cluster.nodes[1], "/health")["node"] == "node-b");
@@ -812,14 +829,9 @@ TEST_CASE("cluster: a configuration change posted to one member applies on every
 
     // node-c down: the next change is refused, naming it, and changes nothing anywhere.
     cluster.nodes[2]->stop();
-    std::string third = second;
-    third.replace(third.find("welcome-2"), 9, "welcome-3");
-    auto refused = a.admin().Post("/config", third, "application/toml");
-    REQUIRE(refused);
-    INFO(refused->body);
-    CHECK(refused->status == 422);
-    const json answer = json::parse(refused->body);
-    CHECK(answer["applied"] == false);
+    json answer;
+    CHECK(post_config(a, with_template(second, "welcome-2", "welcome-3"), &answer) ==
+          std::pair<int, bool>{422, false});
     CHECK(answer.dump().find("node-c") != std::string::npos);
     for (int k = 0; k < 2; ++k) CHECK(get_json(*cluster.nodes[k], "/health")["version"] == version);
     // Committed before it stopped, node-c comes back under the change.

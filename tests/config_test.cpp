@@ -853,6 +853,22 @@ odd = 3
     CHECK_FALSE(model.stage_or_migrated("lost"));
 }
 
+TEST_CASE("[rhythm] names the engagement events and their half-life", "[config]") {
+    const ConfigResult good =
+        load_with_base("[rhythm]\nengagement = [\"app_open\", \"view\"]\nhalf_life = \"7d\"\n");
+    REQUIRE(good.config);
+    CHECK(good.config->journey.rhythm.engagement == std::vector<std::string>{"app_open", "view"});
+    CHECK(good.config->journey.rhythm.half_life == 7 * 86'400'000LL);
+    CHECK(load_with_base("").config->journey.rhythm.half_life == 14 * 86'400'000LL);
+    const ConfigResult bad = load_with_base(
+        "[rhythm]\nengagement = [\"view\", \"view\"]\nhalf_life = \"0s\"\nwhen = 1\n");
+    INFO(describe(bad.errors));
+    REQUIRE(bad.errors.size() == 3);
+    CHECK_THAT(bad.errors[0].message, Contains("duplicate engagement event type \"view\""));
+    CHECK_THAT(bad.errors[1].message, Contains("\"half_life\" in [rhythm] must be more than 0"));
+    CHECK_THAT(bad.errors[2].message, Contains("unknown key \"when\" in [rhythm]"));
+}
+
 TEST_CASE("a timer needs a positive delay and a known target", "[config][errors]") {
     const ConfigError error = single_error(load_with_base(R"([[journey.timer]]
 name  = "t"

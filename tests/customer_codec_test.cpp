@@ -82,3 +82,36 @@ TEST_CASE("decoding names what the configuration lacks, and rejects damaged reco
         CHECK_FALSE(decode_customer(record.substr(0, cut), config.journey, error));
     CHECK_FALSE(decode_customer(std::string("\x01\x93\x01\x02\x03", 5), config.journey, error));
 }
+
+TEST_CASE("engagement hours are kept by the local hour of each event, and round-trip") {
+    const Config config = test::config_from(std::string(test::kTestJourney) +
+                                            "\n[rhythm]\nengagement = [\"search\", \"sale\"]\n");
+    JourneyEngine engine(config.journey);
+    const CustomerState original = busy_customer(engine);
+    // In New York (UTC-5 in November and December): the search at 17:13, the sale at 20:46.
+    const HourWeights weights =
+        original.journey.hours.weights(kStart + 2'000'000'001, config.journey.rhythm.half_life);
+    CHECK(weights[20] == Approx(1).epsilon(0.01));
+    CHECK(weights[17] > 0.2);  // 23 days, 1.65 half-lives, ago
+    CHECK(weights[17] < 0.35);
+    double elsewhere = 0;
+    for (int h = 0; h < kHoursPerDay; ++h)
+        if (h != 20 && h != 17) elsewhere += weights[h];
+    CHECK(elsewhere == 0);
+
+    std::string error;
+    auto decoded =
+        decode_customer(encode_customer(original, config.journey), config.journey, error);
+    INFO(error);
+    REQUIRE(decoded);
+    CHECK(decoded->journey.hours == original.journey.hours);
+    const Config without = test::config_from(test::kTestJourney);
+    const CustomerState quiet = busy_customer(JourneyEngine(without.journey));
+    CHECK(quiet.journey.hours == EngagementHours());
+    // Kept, they cost some 40 bytes of the record (small buckets pack in a byte); never kept,
+    // one.
+    const size_t kept = encode_customer(original, config.journey).size();
+    const size_t none = encode_customer(quiet, without.journey).size();
+    CHECK(kept > none + 30);
+    CHECK(kept < none + 50);
+}

@@ -1254,6 +1254,43 @@ TEST_CASE("daemon: a removed stage's customers move where [journey.migrate] says
     CHECK(get_json(daemon, "/customers/bob")["stage"] == "active");
 }
 
+TEST_CASE("daemon: a customer's engagement hours, in their own time zone, on the admin port") {
+    DaemonProcess daemon(test_config("\n[rhythm]\nengagement = [\"view\", \"search\"]\n"));
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    // Tokyo has no daylight saving time: 10:00 UTC is always 19:00 there.
+    constexpr int64_t kDay = 86'400'000;
+    const int64_t today = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count() /
+                          kDay * kDay;
+    json profile = event("p1", "rita", "profile");
+    profile["attrs"] = {{"tz", "Asia/Tokyo"}};
+    profile["ts"] = today - 5 * kDay;
+    CHECK(send_one(client, profile)["accepted"] == 1);
+    for (int day = 4; day >= 1; --day) {
+        json view = event("v" + std::to_string(day), "rita", day % 2 ? "view" : "search");
+        view["ts"] = today - day * kDay + 10 * 3'600'000;
+        CHECK(send_one(client, view)["accepted"] == 1);
+    }
+    json other = event("v9", "rita", "sale");  // not an engagement type
+    other["ts"] = today - kDay + 2 * 3'600'000;
+    CHECK(send_one(client, other)["accepted"] == 1);
+    const json rhythm = get_json(daemon, "/customers/rita")["rhythm"];
+    INFO(rhythm.dump());
+    CHECK(rhythm["best_hour"] == 19);
+    CHECK(rhythm["hours"].size() == 24);
+    CHECK(rhythm["hours"][19].get<double>() > 3.5);
+    CHECK(rhythm["events"] == rhythm["hours"][19]);
+    // Kept in the record: the same after a restart.
+    daemon.stop();
+    daemon.restart();
+    CHECK(get_json(daemon, "/customers/rita")["rhythm"]["best_hour"] == 19);
+    // A customer with too little history has no best hour of their own.
+    IngestClient again = IngestClient::connect(daemon.ingest(), 10s);
+    CHECK(send_one(again, event("n1", "ned", "view"))["accepted"] == 1);
+    CHECK(get_json(daemon, "/customers/ned")["rhythm"]["best_hour"].is_null());
+}
+
 TEST_CASE("daemon: SIGHUP applies the configuration file again, logs the result, runs on") {
     const std::string config = test_config();
     DaemonProcess daemon(config);

@@ -143,8 +143,24 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
     return difference == 0;
 }
 
+// When in their own day the customer engages, as of `now`: the 24 local hours in events (decayed
+// by [rhythm] half_life) and the heaviest; best_hour is null below kOwnRhythmMinEvents, where
+// their own history is too thin to go by.
+json rhythm_json(const EngagementHours& hours, const Rhythm& rhythm, TimeMs now) {
+    const HourWeights weights = hours.weights(now, rhythm.half_life);
+    json by_hour = json::array();
+    double events = 0;
+    for (double w : weights) {
+        by_hour.push_back(std::round(w * 100) / 100);
+        events += w;
+    }
+    return {{"best_hour", events >= kOwnRhythmMinEvents ? json(best_local_hour(weights)) : json()},
+            {"events", std::round(events * 100) / 100},
+            {"hours", std::move(by_hour)}};
+}
+
 json customer_json(const CustomerState& c, const std::vector<Contact>& contacts,
-                   const JourneyEngine& engine) {
+                   const JourneyEngine& engine, TimeMs now) {
     const JourneyModel& model = engine.model();
     json timers = json::array();
     for (const PendingTimer& t : c.journey.timers)
@@ -180,19 +196,22 @@ json customer_json(const CustomerState& c, const std::vector<Contact>& contacts,
     for (size_t a = 0; a < model.actions.size(); ++a)
         if (in_action_holdout(model, static_cast<ActionId>(a), c.id))
             held_out_of_actions.push_back(model.actions[a].name);
-    return {{"id", c.id},
-            {"stage", model.stages[c.journey.stage]},
-            {"stage_since", c.journey.stage_since},
-            {"profile", c.profile.attrs()},
-            {"events_seen", c.journey.events_seen},
-            {"segments", std::move(segments)},
-            {"timers", std::move(timers)},
-            {"goal_windows", std::move(goals)},
-            {"holdout",
-             {{"global", in_global_holdout(model, c.id)},
-              {"programs", std::move(held_out_of)},
-              {"actions", std::move(held_out_of_actions)}}},
-            {"contacts", std::move(sent)}};
+    json out = {{"id", c.id},
+                {"stage", model.stages[c.journey.stage]},
+                {"stage_since", c.journey.stage_since},
+                {"profile", c.profile.attrs()},
+                {"events_seen", c.journey.events_seen},
+                {"segments", std::move(segments)},
+                {"timers", std::move(timers)},
+                {"goal_windows", std::move(goals)},
+                {"holdout",
+                 {{"global", in_global_holdout(model, c.id)},
+                  {"programs", std::move(held_out_of)},
+                  {"actions", std::move(held_out_of_actions)}}},
+                {"contacts", std::move(sent)}};
+    if (!model.rhythm.engagement.empty())
+        out["rhythm"] = rhythm_json(c.journey.hours, model.rhythm, now);
+    return out;
 }
 
 // An arm of a control group: its closed goal windows (`n`), those converted, those still open.
@@ -855,7 +874,7 @@ AdminResponse AdminApi::customer(const std::vector<std::string>& path,
                 decision_json(d, config->engine->model(), config->running.config.pressure));
         return json_response(200, list);
     }
-    json body = customer_json(found->state, backend_->contacts(canonical), engine);
+    json body = customer_json(found->state, backend_->contacts(canonical), engine, setup_.now());
     body["aliases"] = found->aliases;
     if (canonical != id) body["requested_as"] = id;
     if (auto owner = backend_->owner(canonical)) body["owner"] = *owner;
@@ -880,7 +899,7 @@ AdminResponse AdminApi::stored_customer(const std::string& id) const {
     }
     const auto stored = decode_customer(*record, config->engine->model(), error);
     if (!stored) throw HttpError{500, "stored record of " + id + " is unreadable: " + error};
-    json out = customer_json(*stored, {}, *config->engine);
+    json out = customer_json(*stored, {}, *config->engine, setup_.now());
     out.erase("contacts");  // the coordinator's, not part of the customer's record
     out["record_bytes"] = record->size();
     out["record_format"] = static_cast<int>(static_cast<uint8_t>((*record)[0]));

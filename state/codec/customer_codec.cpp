@@ -10,8 +10,9 @@ namespace {
 
 // Records written before the condition language have three fields fewer (no condition_hits,
 // no segments, no goal windows); some written while it was being built two or one fewer.
-// Records written before drivers have no episodes (16 fields).
-constexpr uint32_t kFields = 17;
+// Records written before drivers have no episodes (16 fields), before send time no engagement
+// hours (17).
+constexpr uint32_t kFields = 18;
 constexpr uint32_t kOldestFields = 13;
 
 // nullopt when the model has no such driver, inactivity rule or program.
@@ -147,6 +148,33 @@ void pack_condition_hits(msgpack::packer<msgpack::sbuffer>& pk, const ConditionM
     }
 }
 
+// A customer who never engaged costs one byte: nil. Else [decayed_at, [24 bucket units]].
+void pack_hours(msgpack::packer<msgpack::sbuffer>& pk, const EngagementHours& hours) {
+    if (hours == EngagementHours()) {
+        pk.pack_nil();
+        return;
+    }
+    pk.pack_array(2);
+    pk.pack(hours.decayed_at());
+    pk.pack_array(kHoursPerDay);
+    for (uint16_t bucket : hours.buckets()) pk.pack(bucket);
+}
+
+EngagementHours read_hours(const msgpack::object& o) {
+    if (o.type == msgpack::type::NIL) return {};
+    const msgpack::object* f = fields_of(o, 2, "hours");
+    const auto& buckets = as_array(f[1], "hours buckets");
+    if (buckets.size != kHoursPerDay) throw DecodeError("hours: 24 buckets expected");
+    EngagementHours::Buckets read{};
+    for (int h = 0; h < kHoursPerDay; ++h) {
+        const uint64_t units =
+            expect(buckets.ptr[h], msgpack::type::POSITIVE_INTEGER, "hours bucket").via.u64;
+        if (units > 0xffff) throw DecodeError("hours: a bucket above 65535");
+        read[h] = static_cast<uint16_t>(units);
+    }
+    return EngagementHours(read, as_int(f[0], "hours decayed_at"));
+}
+
 CustomerState read_customer(const msgpack::object& root, const JourneyModel& model,
                             ReadNotes* notes) {
     if (notes) *notes = ReadNotes{};
@@ -209,6 +237,7 @@ CustomerState read_customer(const msgpack::object& root, const JourneyModel& mod
     if (size > 14) read_segments(f[14], model.conditions, j);
     if (size > 15) read_goal_windows(f[15], model, j);
     if (size > 16) read_episodes(f[16], model, j);
+    if (size > 17) j.hours = read_hours(f[17]);
     // A driver window timer whose episode was dropped has nothing to close.
     j.timers.erase(std::remove_if(j.timers.begin(), j.timers.end(),
                                   [&](const PendingTimer& t) {
@@ -270,6 +299,7 @@ std::string encode_customer(const CustomerState& c, const JourneyModel& model) {
         pk.pack(static_cast<uint8_t>(w.of));
     }
     pack_episodes(pk, model, j);
+    pack_hours(pk, j.hours);
     return std::string(buffer.data(), buffer.size());
 }
 

@@ -17,6 +17,7 @@
 #include "state/duration.hpp"
 #include "state/journey/journey_model.hpp"
 #include "state/journey/profile.hpp"
+#include "state/rhythm/engagement_hours.hpp"
 
 namespace journeyd {
 
@@ -174,6 +175,8 @@ struct JourneyState {
     std::vector<GoalWindow> goal_windows;  // in the order they opened
     // The open episodes of the drivers whose `from` is the current stage (none elsewhere).
     std::vector<DriverEpisode> episodes;
+    // When in their own day they engage ([rhythm] engagement events, in their profile's tz).
+    EngagementHours hours;
 
     bool operator==(const JourneyState& o) const {
         return created == o.created && stage == o.stage && stage_since == o.stage_since &&
@@ -181,7 +184,7 @@ struct JourneyState {
                last_event_at == o.last_event_at && window_hits == o.window_hits &&
                condition_hits == o.condition_hits && segments == o.segments && timers == o.timers &&
                next_timer_seq == o.next_timer_seq && recent_ids == o.recent_ids &&
-               goal_windows == o.goal_windows && episodes == o.episodes;
+               goal_windows == o.goal_windows && episodes == o.episodes && hours == o.hours;
     }
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "state/pressure/quiet_hours.hpp"
 #include "state/stable_hash.hpp"
 
 namespace journeyd {
@@ -92,6 +93,12 @@ void JourneyEngine::apply(CustomerState& customer, const Event& event, TimeMs no
     journey.last_event_ts = std::max(journey.last_event_ts, event.ts);
     journey.last_event_at = now;
     if (event.type == kProfileEventType) customer.profile.merge(event.attrs);
+    if (model_.rhythm.counts(event.type)) {
+        // One cache a thread: the engine is shared by every scheduler thread.
+        thread_local TimeZones zones;
+        journey.hours.record(event.ts, zones.find_or_utc(customer.profile.time_zone()),
+                             model_.rhythm.half_life);
+    }
 
     auto rules = by_event_type_.find(event.type);
     if (rules != by_event_type_.end())

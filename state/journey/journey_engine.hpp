@@ -29,6 +29,8 @@
 //   customer, a program's goal for its treated or control arm; each once per decision. An event
 //   of the goal's type with `ts` inside an open window closes it as a success; fire_due() closes
 //   windows that reached their end as failures.
+// - An event of a [rhythm] engagement type adds to the customer's engagement hours, at the
+//   local hour of its `ts` in the profile's `tz` (after the event's own profile change).
 // - Drivers ([[journey.driver]]): entering a driver's `from` stage opens an episode and arms a
 //   timer (TimerKind::driver_window) at now + window; every event applied while it is open
 //   adds its type to the episode, except the event that opens or closes it (it is the move's

@@ -3,6 +3,8 @@
 // JourneyEngine; it never changes while the daemon runs, so every customer shares one.
 #pragma once
 
+#include <algorithm>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -122,6 +124,17 @@ struct Program {
     bool retired = false;
 };
 
+// [rhythm]: the events that show when a customer is reachable, and how fast they fade
+// (state/rhythm/engagement_hours.hpp). No engagement types: no customer's hours are kept.
+struct Rhythm {
+    std::vector<std::string> engagement;
+    DurationMs half_life = 14 * 86'400'000LL;
+
+    bool counts(const std::string& type) const {
+        return std::find(engagement.begin(), engagement.end(), type) != engagement.end();
+    }
+};
+
 struct JourneyModel {
     std::vector<std::string> stages;
     StageId initial_stage = 0;
@@ -133,6 +146,7 @@ struct JourneyModel {
     Explore explore = Explore::thompson;
     Experiment experiment;
     std::vector<DriverRule> drivers;  // in file order
+    Rhythm rhythm;
     // [journey.migrate]: stages a change removed, and the stage their customers are in now. A
     // stored record naming one reads as in its stage (customer_codec.hpp).
     std::vector<std::pair<std::string, StageId>> migrations;

@@ -72,6 +72,10 @@ class EngagementHours {
     const Buckets& buckets() const { return buckets_; }
     TimeMs decayed_at() const { return decayed_at_; }
 
+    bool operator==(const EngagementHours& o) const {
+        return buckets_ == o.buckets_ && decayed_at_ == o.decayed_at_;
+    }
+
   private:
     void add(int hour, int64_t units, DurationMs half_life);
 
