@@ -117,6 +117,9 @@ goal = { event = "ad_placed", within = "7d" }
 name = "nba"
 on_event = "sale"
 action = "best"
+
+[rhythm]
+engagement = ["signup", "search", "ad_placed", "sale"]
 )";
 
 std::string find_chromium() {
@@ -248,6 +251,10 @@ TEST_CASE("console: the page looks a customer up with the token from the fragmen
     CHECK(contains(dom, "<td>seller_tips</td><td>2</td><td>0</td><td>0</td><td>cap 2</td>"));
     CHECK(contains(dom, R"(id="customer-holdout">none</span>)"));
     CHECK(contains(dom, R"(id="customer-aliases">ann-phone</span>)"));
+    // Her rhythm: five engagement events at one hour of the day, over ten days.
+    CHECK(contains(dom, R"(<div id="customer-rhythm-block">)"));
+    CHECK(contains(dom, R"(class="rhythm-bar best")"));
+    CHECK(contains(dom, "engagement events, decayed · local time in Europe/Amsterdam"));
     CHECK(contains(dom, R"(<section id="token-form" hidden="">)"));
     // The journey view, from /journey: stages with their customers, transitions as arcs.
     CHECK(contains(dom, R"(data-stage="loyal" data-customers="1")"));

@@ -284,6 +284,7 @@ function showCustomer(customer, decisions, actions) {
   $("customer-contacts").replaceChildren(...(customer.contacts.length
       ? customer.contacts.map(c => row([c.program, c.action || "", c.channel, when(c.at)]))
       : [none(4)]));
+  showRhythm(customer);
   $("customer-action-block").hidden = actions.length === 0;
   $("customer-actions").replaceChildren(...actions.map(a => row(
       [a.action, a.eligible ? "yes" : "no: " + a.reason, (100 * a.propensity).toFixed(1) + "%",
@@ -294,6 +295,31 @@ function showCustomer(customer, decisions, actions) {
            (d.skipped || []).map(k => " · skipped " + k.action + ": " + k.reason).join("")],
       ["", "", "", "", "", "outcome-" + d.outcome])) : [none(8)]));
   $("customer").hidden = false;
+}
+
+// The customer's engagement by local hour as 24 bars, the best hour marked; only with [rhythm].
+function showRhythm(customer) {
+  const rhythm = customer.rhythm;
+  $("customer-rhythm-block").hidden = !rhythm;
+  if (!rhythm) return;
+  const tz = (customer.profile && customer.profile.tz) || "UTC";
+  $("customer-rhythm-summary").textContent =
+      (rhythm.best_hour === null
+           ? "too little history for a best hour of their own"
+           : "best hour " + String(rhythm.best_hour).padStart(2, "0") + ":00") +
+      " · " + number(rhythm.events) + " engagement events, decayed · local time in " + tz;
+  const peak = Math.max(...rhythm.hours, 1e-9);
+  const bars = [];
+  rhythm.hours.forEach((weight, hour) => {
+    const height = weight > 0 ? Math.max(2, 70 * weight / peak) : 0;
+    bars.push(svgEl("rect", {x: hour * 20 + 2, y: 76 - height, width: 16, height: height,
+                             class: "rhythm-bar" + (hour === rhythm.best_hour ? " best" : "")},
+                    undefined));
+    bars[bars.length - 1].append(svgEl("title", {}, hour + ":00 · " + number(weight)));
+    if (hour % 3 === 0) bars.push(svgEl("text", {x: hour * 20 + 10, y: 92, "text-anchor": "middle",
+                                                 class: "count"}, String(hour)));
+  });
+  $("customer-rhythm").replaceChildren(...bars);
 }
 
 async function lookup(id) {
