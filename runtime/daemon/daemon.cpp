@@ -416,7 +416,8 @@ std::vector<std::pair<std::string, std::string>> Daemon::ask_members(
     caf::scoped_actor self{*system_};
     const auto deadline =
         std::chrono::milliseconds(config_.cluster.forward_timeout) + std::chrono::seconds(1);
-    // All asked before any answer is awaited: the wait is the slowest member's.
+    // All asked before any answer is awaited: the wait is the slowest member's. The answers
+    // come in the order of `members`.
     using Asked = decltype(self->request(members[0].second, deadline, atom, argument));
     std::vector<Asked> asked;
     for (const auto& member : members)
@@ -459,13 +460,13 @@ ConfigCheck Daemon::apply_configuration(const std::string& text, const std::stri
     const auto members = cluster_->router().peers();
     std::vector<std::pair<std::string, caf::actor>> prepared;
     std::vector<std::string> refusals;
-    for (auto& [member, answer] : ask_members(members, config_prepare_atom::value, text)) {
-        if (answer.empty()) {
-            for (const auto& m : members)
-                if (m.first == member) prepared.push_back(m);
-        } else {
+    const auto answers = ask_members(members, config_prepare_atom::value, text);
+    for (size_t i = 0; i < answers.size(); ++i) {
+        const auto& [member, answer] = answers[i];
+        if (answer.empty())
+            prepared.push_back(members[i]);
+        else
             refusals.push_back("cluster member " + member + " cannot take the change: " + answer);
-        }
     }
     auto abort_prepared_members = [&] {
         for (auto& [member, answer] :

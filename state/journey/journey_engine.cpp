@@ -62,6 +62,7 @@ JourneyEngine::JourneyEngine(JourneyModel model)
     for (size_t w = 0; w < model_.conditions.windows.size(); ++w)
         by_event_type_[model_.conditions.windows[w].type].condition_windows.push_back(
             static_cast<uint16_t>(w));
+    for (const std::string& type : model_.rhythm.engagement) by_event_type_[type].engagement = true;
     for (const Action& action : model_.actions) by_event_type_[action.goal.event].goal = true;
     for (const Program& program : model_.programs)
         if (program.goal.set()) by_event_type_[program.goal.event].goal = true;
@@ -93,14 +94,14 @@ void JourneyEngine::apply(CustomerState& customer, const Event& event, TimeMs no
     journey.last_event_ts = std::max(journey.last_event_ts, event.ts);
     journey.last_event_at = now;
     if (event.type == kProfileEventType) customer.profile.merge(event.attrs);
-    if (model_.rhythm.counts(event.type)) {
+
+    auto rules = by_event_type_.find(event.type);
+    if (rules != by_event_type_.end() && rules->second.engagement) {
         // One cache a thread: the engine is shared by every scheduler thread.
         thread_local TimeZones zones;
         journey.hours.record(event.ts, zones.find_or_utc(customer.profile.time_zone()),
                              model_.rhythm.half_life);
     }
-
-    auto rules = by_event_type_.find(event.type);
     if (rules != by_event_type_.end())
         record_condition_event(model_.conditions, journey, rules->second.condition_windows,
                                event.ts);

@@ -169,6 +169,7 @@ class JourneyEngine {
         std::vector<ProgramId> on_event;
         std::vector<uint16_t> condition_windows;  // event windows of conditions counting it
         bool goal = false;                        // some action's goal event
+        bool engagement = false;                  // a [rhythm] engagement type
     };
     struct SegmentPrograms {
         std::vector<ProgramId> on_enter;

@@ -1,9 +1,8 @@
 // The journey as the engine sees it: stages, transitions, inactivity timers and programs,
 // already validated and resolved to indices. Built by the config loader (config/), read by
-// JourneyEngine; it never changes while the daemon runs, so every customer shares one.
+// JourneyEngine; it never changes once built, so every customer shares one (a configuration
+// change builds another, config/live_config.hpp).
 #pragma once
-
-#include <algorithm>
 
 #include <cstdint>
 #include <optional>
@@ -129,10 +128,6 @@ struct Program {
 struct Rhythm {
     std::vector<std::string> engagement;
     DurationMs half_life = 14 * 86'400'000LL;
-
-    bool counts(const std::string& type) const {
-        return std::find(engagement.begin(), engagement.end(), type) != engagement.end();
-    }
 };
 
 struct JourneyModel {
