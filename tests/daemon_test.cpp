@@ -1279,7 +1279,10 @@ TEST_CASE("daemon: a customer's engagement hours, in their own time zone, on the
     INFO(rhythm.dump());
     CHECK(rhythm["best_hour"] == 19);
     CHECK(rhythm["hours"].size() == 24);
-    CHECK(rhythm["hours"][19].get<double>() > 3.5);
+    // Four events 1-4 days old, decayed to the moment of the read: from 3.61 right after
+    // midnight UTC to 3.44 right before the next (14 days' half-life).
+    CHECK(rhythm["hours"][19].get<double>() > 3.4);
+    CHECK(rhythm["hours"][19].get<double>() < 3.65);
     CHECK(rhythm["events"] == rhythm["hours"][19]);
     // Kept in the record: the same after a restart.
     daemon.stop();
