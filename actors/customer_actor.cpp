@@ -1,5 +1,7 @@
 #include "actors/customer_actor.hpp"
 
+#include <cstdlib>
+
 #include <spdlog/spdlog.h>
 
 #include <optional>
@@ -150,14 +152,19 @@ void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r, TimeM
     self->delayed_send(self, std::chrono::milliseconds(wait), wakeup_atom::value, *due);
 }
 
+// What the effects just applied to `customer` ask of the coordinator (program_requests.hpp).
+std::vector<ContactRequest> requests_of(const CustomerState& customer, const Routing& r) {
+    return contact_requests(customer, r.live->engine->model(), scratch_effects(),
+                            r.live->action_totals.get(), r.context->population.get());
+}
+
 // Commits what carrying the state to another configuration changed (scratch_effects()): its
 // drops go to the coordinator as suppress decisions, and a customer moved out of a migrated stage
 // moves in the store's counts per stage.
 void commit_carried(caf::stateful_actor<CustomerState>* self, Routing& r,
                     const std::string& migrated_from) {
     const JourneyModel& model = r.live->engine->model();
-    std::vector<ContactRequest> requests =
-        contact_requests(self->state, model, scratch_effects(), r.live->action_totals.get());
+    std::vector<ContactRequest> requests = requests_of(self->state, r);
     StoreRecord record = record_of(self->state, r, requests);
     if (!migrated_from.empty())
         record.stage_move.emplace(migrated_from, model.stages[self->state.journey.stage]);
@@ -223,8 +230,10 @@ auto apply_event(caf::stateful_actor<CustomerState>* self, Routing& r, const Eve
     ++r.context->metrics->events_accepted;
     log_stage_changes(self->state, r);
     send_preferences_if_changed(self, r, preferences_before);
-    std::vector<ContactRequest> requests = contact_requests(
-        self->state, r.live->engine->model(), scratch_effects(), r.live->action_totals.get());
+    if (scratch_effects().engaged_hour >= 0 && r.context->population)
+        r.context->population->record(event.ts, scratch_effects().engaged_hour,
+                                      r.live->engine->model().rhythm.half_life);
+    std::vector<ContactRequest> requests = requests_of(self->state, r);
     auto committed = commit(record_of(self->state, r, requests, true), EventOutcome::accepted);
     send_contacts(self, r, requests);
     schedule_wakeup(self, r);
@@ -288,8 +297,7 @@ caf::result<MergeDone> merge_alias(caf::stateful_actor<CustomerState>* self,
     const MergeEffects merged = merge_customer(me, *alias, model);
     r.live->engine->apply(me, in.identify, r.context->now(), scratch_effects());
     log_stage_changes(me, r);
-    auto requests = std::make_shared<std::vector<ContactRequest>>(
-        contact_requests(me, model, scratch_effects(), r.live->action_totals.get()));
+    auto requests = std::make_shared<std::vector<ContactRequest>>(requests_of(me, r));
 
     std::vector<StoreRecord> records;
     StoreRecord canonical = record_of(me, r, *requests, true);
@@ -380,9 +388,16 @@ std::vector<std::string> stored_aliases(const RecordStore& store, const std::str
 }
 
 TimeMs system_now_ms() {
+    // A test's hook, like kill_point: JOURNEYD_TEST_CLOCK_SKEW_MS=<n> sets the daemon's clock n
+    // ms ahead, so that a test of send times can stand seconds before a local hour starts.
+    static const TimeMs skew = [] {
+        const char* value = std::getenv("JOURNEYD_TEST_CLOCK_SKEW_MS");
+        return value ? std::strtoll(value, nullptr, 10) : 0;
+    }();
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
-        .count();
+               .count() +
+           skew;
 }
 
 caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
@@ -429,9 +444,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                     r.context->metrics->timer_lateness.observe(
                         std::chrono::milliseconds(now - *due));
                 log_stage_changes(self->state, r);
-                std::vector<ContactRequest> requests =
-                    contact_requests(self->state, r.live->engine->model(), scratch_effects(),
-                                     r.live->action_totals.get());
+                std::vector<ContactRequest> requests = requests_of(self->state, r);
                 self->send(r.context->store_writer, commit_atom::value,
                            record_of(self->state, r, requests), EventOutcome::accepted);
                 send_contacts(self, r, requests);

@@ -38,6 +38,7 @@
 #include "state/codec/customer_codec.hpp"
 #include "state/journey/customer_state.hpp"
 #include "state/journey/journey_engine.hpp"
+#include "state/rhythm/population_rhythm.hpp"
 #include "state/store/record_store.hpp"
 
 namespace journeyd {
@@ -54,6 +55,8 @@ struct CustomerContext {
     std::shared_ptr<RecordStore> store;  // read when a stored customer is activated
     DurationMs idle_after = 0;           // passivate customers idle this long; 0: never
     size_t max_aliases = 50;             // [identity] max_aliases
+    // Every customer's engagement together: the send-time prior (null: none is kept).
+    std::shared_ptr<PopulationRhythm> population;
 };
 
 enum class IfUnknown { create, skip };
@@ -83,7 +86,7 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
                              std::shared_ptr<const CustomerContext> context,
                              StoredCustomer initial);
 
-// The wall clock in ms since the Unix epoch.
+// The wall clock in ms since the Unix epoch (JOURNEYD_TEST_CLOCK_SKEW_MS moves it, for tests).
 TimeMs system_now_ms();
 
 }  // namespace journeyd

@@ -125,6 +125,7 @@ using passivate_idle_atom = caf::atom_constant<caf::atom("pass_idle")>;
 //       (the shard) in the committed_atom message of the commit that holds the record.
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 // (): store writer -> itself, max_delay after a batch's first record: commit what was gathered.
+// (): population keeper -> itself, every few seconds: store the population's hours if changed.
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 // What was handed over is committed (or failed).
 //   (std::string error, "" if none): the committer's thread -> store writer: the batch it
@@ -246,7 +247,8 @@ struct CoordinatorRules {
 // Finish what came before it, then end; an ordinary message, so it is handled after
 // everything sent before it.
 //   () -> caf::unit_t: Cluster -> gateway, answered once every request taken is answered.
-//   (): daemon -> coordinator, then store writer. (The timer sweeper has nothing to finish:
+//   (): daemon -> population keeper (stores the hours once more), coordinator, then store
+//       writer. (The timer sweeper has nothing to finish:
 //       the daemon ends it with an exit message; the ingest port is no actor and drains on
 //       its own, runtime/ingest/ingest_server.hpp.)
 using drain_atom = caf::atom_constant<caf::atom("drain")>;

@@ -161,7 +161,9 @@ json program_definition(const Program& p, const Names& names) {
             {"best_action", p.best_action},
             {"candidates", std::move(candidates)},
             {"goal", goal_definition(p.goal)},
-            {"holdout", p.holdout}};
+            {"holdout", p.holdout},
+            {"send_at", p.send_at_best_hour ? "best_hour" : "now"},
+            {"send_within", p.send_within}};
 }
 
 json action_definition(const Action& a, const Names& names) {

@@ -44,7 +44,8 @@ const std::vector<TableKeys>& known_config_keys() {
         {"[[journey.driver]]", {"from", "to", "window"}},
         {"[[program]]",
          {"name", "on_enter", "on_event", "on_segment_enter", "on_segment_exit", "delay", "channel",
-          "priority", "template", "when", "action", "actions", "goal", "holdout"}},
+          "priority", "template", "when", "action", "actions", "goal", "holdout", "send_at",
+          "send_within"}},
         {"[[program]].goal", {"event", "within"}},
         {"[[segment]]", {"name", "when"}},
         {"[[action]]",
@@ -764,6 +765,8 @@ class ConfigReader {
             read_program(section, first_lines);
     }
 
+    static constexpr DurationMs kLongestSendWithin = 7 * 86'400'000LL;
+
     void read_program(const Section& section, std::map<std::string, int>& first_lines) {
         check_known_keys(section);
         Program program;
@@ -800,7 +803,35 @@ class ConfigReader {
         program.when = read_condition(section, Presence::optional);
         if (section.table.get("goal")) program.goal = read_goal(section, "[[program]]");
         if (auto holdout = share(section, "holdout")) program.holdout = *holdout;
+        read_send_time(section, program);
         config_.journey.programs.push_back(std::move(program));
+    }
+
+    // send_at and send_within. The window bounds the hours best_hour weighs (one zone lookup
+    // each) and how long a request waits in the coordinator.
+    void read_send_time(const Section& section, Program& program) {
+        const auto send_at = optional_string(section, "send_at");
+        if (send_at && send_at->value != "now" && send_at->value != "best_hour")
+            add_error(send_at->where,
+                      "send_at of [[program]] must be \"now\" or \"best_hour\", "
+                      "not " +
+                          quote(send_at->value));
+        program.send_at_best_hour = send_at && send_at->value == "best_hour";
+        if (auto within = duration_value(section, "send_within")) {
+            if (!program.send_at_best_hour)
+                add_error(within->where,
+                          "send_within of [[program]] needs send_at = \"best_hour\"");
+            else if (within->value <= 0 || within->value > kLongestSendWithin)
+                add_error(within->where,
+                          "send_within of [[program]] must be more than 0 and at "
+                          "most 7d");
+            else
+                program.send_within = within->value;
+        }
+        if (program.send_at_best_hour && config_.journey.rhythm.engagement.empty())
+            add_error(send_at->where,
+                      "send_at = \"best_hour\" needs [rhythm] engagement: without "
+                      "engagement events no customer has a best hour");
     }
 
     // channel, priority and template: what a program or an action sends.

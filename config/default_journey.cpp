@@ -153,7 +153,9 @@ global_holdout = 0.02
 salt           = "2026-12"
 
 # Each customer's own day: the hours they open the app and browse, in their profile's tz,
-# recent weeks counting most (GET /customers/{id} shows them as "rhythm").
+# recent weeks counting most (GET /customers/{id} shows them as "rhythm"). A program with
+# send_at = "best_hour" waits for that hour (winback below); a customer with fewer than 3
+# events' worth is sent by all customers' hours together.
 [rhythm]
 engagement = ["app_open", "search", "view"]
 half_life  = "14d"
@@ -207,6 +209,8 @@ priority = "promotional"
 template = "winback-1"
 goal     = { event = "app_open", within = "7d" }
 holdout  = 0.10                 # its own control group, besides the global one
+send_at     = "best_hour"       # at the hour they used to be around, if it comes within
+send_within = "24h"             # a day (never in quiet hours); else at once
 
 [[program]]
 name     = "password_reset"

@@ -183,7 +183,9 @@ struct ActorFixture {
 
     EventOutcome send(const std::string& customer, const std::string& type,
                       const std::string& id = "", nlohmann::json attrs = nullptr) {
-        Event e{id.empty() ? "ev" + std::to_string(++next_id) : id, customer, type, system_now_ms(),
+        // Stamped by the actors' clock, as a source's clock agrees with the daemon's: an
+        // engagement hour hours away from the clock would defer a best_hour program.
+        Event e{id.empty() ? "ev" + std::to_string(++next_id) : id, customer, type, midday_clock(),
                 std::move(attrs)};
         EventOutcome outcome{};
         bool answered = false;
@@ -197,7 +199,7 @@ struct ActorFixture {
 
     Event event(const std::string& customer, const std::string& id = "") {
         return Event{id.empty() ? "ev" + std::to_string(++next_id) : id, customer, "view",
-                     system_now_ms(), nullptr};
+                     midday_clock(), nullptr};
     }
 
     // As the ingest relay sends a frame: one batch request per shard. The results come in the

@@ -869,6 +869,37 @@ TEST_CASE("[rhythm] names the engagement events and their half-life", "[config]"
     CHECK_THAT(bad.errors[2].message, Contains("unknown key \"when\" in [rhythm]"));
 }
 
+TEST_CASE("a program's send time: now, or the best hour within send_within", "[config]") {
+    const std::string rhythm = "[rhythm]\nengagement = [\"view\"]\n";
+    auto program = [](const std::string& send_time) {
+        return "[[program]]\nname = \"digest\"\non_event = \"digest\"\nchannel = \"email\"\n"
+               "priority = \"lifecycle\"\ntemplate = \"d\"\n" +
+               send_time;
+    };
+    const ConfigResult good =
+        load_with_base(rhythm + program("send_at = \"best_hour\"\nsend_within = \"6h\"\n"));
+    INFO(describe(good.errors));
+    REQUIRE(good.config);
+    const Program& digest = good.config->journey.programs.back();
+    CHECK(digest.send_at_best_hour);
+    CHECK(digest.send_within == 6 * 3'600'000LL);
+    const ConfigResult plain = load_with_base(rhythm + program("send_at = \"now\"\n"));
+    REQUIRE(plain.config);
+    CHECK_FALSE(plain.config->journey.programs.back().send_at_best_hour);
+    CHECK(plain.config->journey.programs.back().send_within == 24 * 3'600'000LL);
+
+    CHECK_THAT(single_error(load_with_base(rhythm + program("send_at = \"dawn\"\n"))).message,
+               Contains("send_at of [[program]] must be \"now\" or \"best_hour\", not \"dawn\""));
+    CHECK_THAT(single_error(load_with_base(rhythm + program("send_within = \"2h\"\n"))).message,
+               Contains("send_within of [[program]] needs send_at = \"best_hour\""));
+    CHECK_THAT(single_error(load_with_base(rhythm + program("send_at = \"best_hour\"\n"
+                                                            "send_within = \"8d\"\n")))
+                   .message,
+               Contains("must be more than 0 and at most 7d"));
+    CHECK_THAT(single_error(load_with_base(program("send_at = \"best_hour\"\n"))).message,
+               Contains("send_at = \"best_hour\" needs [rhythm] engagement"));
+}
+
 TEST_CASE("a timer needs a positive delay and a known target", "[config][errors]") {
     const ConfigError error = single_error(load_with_base(R"([[journey.timer]]
 name  = "t"

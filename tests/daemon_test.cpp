@@ -1294,6 +1294,72 @@ TEST_CASE("daemon: a customer's engagement hours, in their own time zone, on the
     CHECK(get_json(daemon, "/customers/ned")["rhythm"]["best_hour"].is_null());
 }
 
+// JOURNEYD_TEST_CLOCK_SKEW_MS for the daemons started while it lives (they inherit it).
+struct ClockSkew {
+    explicit ClockSkew(int64_t ms) {
+        ::setenv("JOURNEYD_TEST_CLOCK_SKEW_MS", std::to_string(ms).c_str(), 1);
+    }
+    ~ClockSkew() { ::unsetenv("JOURNEYD_TEST_CLOCK_SKEW_MS"); }
+};
+
+TEST_CASE("daemon: a best-hour send waits for the customer's hour, survives kill -9, sent once") {
+    constexpr int64_t kHour = 3'600'000;
+    constexpr int64_t kDay = 24 * kHour;
+    const int64_t real_now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    // The daemon's clock stands 8 s before the next full hour, the hour the customer engages in.
+    const int64_t hour_starts = (real_now / kHour + 1) * kHour;
+    const ClockSkew skew(hour_starts - 8'000 - real_now);
+    DaemonProcess daemon(test_config(R"(
+[rhythm]
+engagement = ["view"]
+
+[[program]]
+name = "digest"
+on_event = "digest"
+channel = "email"
+priority = "lifecycle"
+template = "digest-1"
+send_at = "best_hour"
+)"));
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    for (int day = 1; day <= 4; ++day) {
+        json view = event("v" + std::to_string(day), "rita", "view");
+        view["ts"] = hour_starts - day * kDay + 60'000;
+        CHECK(send_one(client, view)["accepted"] == 1);
+    }
+    CHECK(send_one(client, event("d1", "rita", "digest"))["accepted"] == 1);
+    auto digest_decisions = [&] {
+        json found = json::array();
+        for (const json& d : get_json(daemon, "/customers/rita/decisions"))
+            if (d["program"] == "digest") found.push_back(d);
+        return found;
+    };
+    REQUIRE(poll_until([&] { return !digest_decisions().empty(); }));
+    const json deferred = digest_decisions()[0];
+    INFO(deferred.dump());
+    CHECK(deferred["outcome"] == "defer");
+    CHECK(deferred["reason"] == "best_hour");
+    CHECK(deferred["until"] == hour_starts);
+    daemon.kill_hard();
+    daemon.restart();
+    auto digests_sent = [&] {
+        int sent = 0;
+        std::ifstream file(daemon.directory() + "/deliveries.ndjson");
+        for (std::string line; std::getline(file, line);)
+            if (json::parse(line)["program"] == "digest") ++sent;
+        return sent;
+    };
+    CHECK(poll_until([&] { return digests_sent() == 1; }, 20s));
+    std::this_thread::sleep_for(1s);
+    CHECK(digests_sent() == 1);
+    const json decisions = digest_decisions();
+    INFO(decisions.dump());
+    REQUIRE(decisions[0]["outcome"] == "send");  // newest first
+    CHECK(decisions[0]["at"].get<int64_t>() >= hour_starts);
+}
+
 TEST_CASE("daemon: SIGHUP applies the configuration file again, logs the result, runs on") {
     const std::string config = test_config();
     DaemonProcess daemon(config);

@@ -1,4 +1,5 @@
 #include "state/rhythm/engagement_hours.hpp"
+#include "state/rhythm/population_rhythm.hpp"
 
 #include <date/tz.h>
 #include <catch2/catch.hpp>
@@ -175,6 +176,47 @@ TEST_CASE("engagement hours: too little history of one's own uses the population
     const TimeMs later = t0 + kHalfLife;
     CHECK(rhythm_weights(customer, population, later, kHalfLife) ==
           population.weights(later, kHalfLife));
+}
+
+TEST_CASE("population rhythm: shared hours, recorded by hour, taken for storing when changed",
+          "[engagement_hours]") {
+    TimeZones zones;
+    const date::time_zone* amsterdam = zones.find("Europe/Amsterdam");
+    const TimeMs t0 = utc(2026_y / 6 / 1, 17h);  // 19:00 in Amsterdam
+    PopulationRhythm population;
+    CHECK_FALSE(population.take_changed().has_value());
+    EngagementHours customer;
+    const int hour = customer.record(t0, amsterdam, kHalfLife);
+    CHECK(hour == 19);
+    population.record(t0, hour, kHalfLife);
+    // By hour it is the same as recording in the customer's zone.
+    PopulationHours direct;
+    direct.record(t0, amsterdam, kHalfLife);
+    const auto changed = population.take_changed();
+    REQUIRE(changed.has_value());
+    CHECK(changed->stored_weights() == direct.stored_weights());
+    CHECK_FALSE(population.take_changed().has_value());
+    // One event of their own is too little: the customer is sent by the population's hours.
+    CHECK(population.weights_for(EngagementHours{}, t0, kHalfLife) ==
+          direct.weights(t0, kHalfLife));
+}
+
+TEST_CASE("send hours: scaled to the heaviest, fixed for good", "[engagement_hours]") {
+    HourWeights weights{};
+    CHECK(send_hours_of(weights) == SendHours{});  // no engagement: nothing to prefer
+    weights[19] = 0.5;
+    weights[7] = 0.25;
+    weights[3] = 1e-9;
+    const SendHours hours = send_hours_of(weights);
+    CHECK(hours[19] == 65535);
+    CHECK(hours[7] == 32768);
+    CHECK(hours[3] == 0);
+    CHECK(best_local_hour(weights_of(hours)) == 19);
+    // Scaling keeps the order, so the same hour wins.
+    TimeZones zones;
+    const TimeMs t0 = utc(2026_y / 6 / 1, 6h);
+    CHECK(best_hour(weights_of(hours), zones.find_or_utc(""), t0, kDay, std::nullopt) ==
+          best_hour(weights, zones.find_or_utc(""), t0, kDay, std::nullopt));
 }
 
 TEST_CASE("best_hour: the heaviest hour starting within the window; now if it is this one",

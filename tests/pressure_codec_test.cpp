@@ -81,6 +81,39 @@ TEST_CASE("a contact request round-trips through the codec, preferences included
     CHECK(back->dropped_reason.empty());
     CHECK(back->preferences.time_zone == "Europe/Amsterdam");
     CHECK(back->preferences.refused_channels == std::vector<std::string>{"sms", "push"});
+    CHECK_FALSE(back->send_hours.has_value());
+}
+
+TEST_CASE("a best_hour request keeps its send hours exactly; bad hours fail to decode") {
+    const Config config = test::config_from(test::kTestJourney);
+    ContactRequest original = deferred_request(config.journey);
+    HourWeights weights{};
+    for (int hour = 0; hour < kHoursPerDay; ++hour) weights[hour] = hour * 0.37;
+    original.send_hours = send_hours_of(weights);
+    std::string error;
+    auto back = decode_request(encode_request(original, config.journey), config.journey, error);
+    INFO(error);
+    REQUIRE(back.has_value());
+    CHECK(back->send_hours == original.send_hours);
+    CHECK((*back->send_hours)[23] == 65535);
+
+    // A request of 9 fields, as stored before send times, reads as one without.
+    const std::string nine = encode_request(deferred_request(config.journey), config.journey);
+    std::string shorter = nine;
+    REQUIRE(shorter[1] == '\x9a');  // fixarray of 10
+    shorter[1] = '\x99';
+    shorter.pop_back();  // the nil of send_hours
+    auto old = decode_request(shorter, config.journey, error);
+    INFO(error);
+    REQUIRE(old.has_value());
+    CHECK_FALSE(old->send_hours.has_value());
+
+    std::string damaged = encode_request(original, config.journey);
+    const size_t head = damaged.rfind(std::string("\xdc\x00\x18", 3));  // array16 of 24
+    REQUIRE(head != std::string::npos);
+    damaged[head + 2] = '\x17';  // of 23
+    CHECK_FALSE(decode_request(damaged, config.journey, error));
+    CHECK(error.find("send_hours") != std::string::npos);
 }
 
 TEST_CASE("a history reads back by program name; programs the configuration lost are skipped") {

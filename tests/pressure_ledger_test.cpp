@@ -25,6 +25,9 @@ std::string pressure_toml(const std::string& pressure) {
 stages = ["new"]
 initial_stage = "new"
 
+[rhythm]
+engagement = ["browse"]
+
 [[program]]
 name = "welcome"
 on_enter = "new"
@@ -59,6 +62,15 @@ on_event = "browse"
 channel = "push"
 priority = "promotional"
 template = "p2"
+
+[[program]]
+name = "digest"
+on_event = "digest"
+channel = "email"
+priority = "promotional"
+template = "dg"
+send_at = "best_hour"
+send_within = "24h"
 )" + pressure;
 }
 
@@ -80,7 +92,15 @@ max = 3
 per = "7d"
 )";
 
-enum TestProgram : ProgramId { kWelcome, kPromo, kReset, kPing, kPromo2 };
+enum TestProgram : ProgramId { kWelcome, kPromo, kReset, kPing, kPromo2, kDigest };
+
+// Send hours whose heaviest is `best` (local), the next `second`, the rest nothing.
+SendHours hours_favouring(int best, int second = -1) {
+    HourWeights weights{};
+    weights[best] = 10;
+    if (second >= 0) weights[second] = 5;
+    return send_hours_of(weights);
+}
 
 struct LedgerHarness {
     explicit LedgerHarness(const std::string& pressure = kDefaultPressure)
@@ -91,15 +111,29 @@ struct LedgerHarness {
     std::vector<Decision> request(ProgramId program, TimeMs now,
                                   const std::string& customer = "c") {
         std::vector<Decision> out;
-        ledger.submit(ContactRequest{"d" + std::to_string(++next),
-                                     customer,
-                                     program,
-                                     "event:" + std::to_string(next),
-                                     now,
-                                     {},
-                                     preferences[customer]},
-                      now, out);
+        ledger.submit(made(program, now, customer), now, out);
         return out;
+    }
+
+    // A digest request made at `at` with `hours`, submitted at `now` (later: as after a restart).
+    std::vector<Decision> digest(const SendHours& hours, TimeMs at, TimeMs now,
+                                 const std::string& id = "dg") {
+        ContactRequest request = made(kDigest, at, "c");
+        request.decision_id = id;
+        request.send_hours = hours;
+        std::vector<Decision> out;
+        ledger.submit(std::move(request), now, out);
+        return out;
+    }
+
+    ContactRequest made(ProgramId program, TimeMs at, const std::string& customer) {
+        return ContactRequest{"d" + std::to_string(++next),
+                              customer,
+                              program,
+                              "event:" + std::to_string(next),
+                              at,
+                              {},
+                              preferences[customer]};
     }
 
     // As a profile event does: for the requests to come and those held.
@@ -172,6 +206,72 @@ TEST_CASE("ledger: quiet hours defer to their end in the customer's zone, then r
     CHECK(outcome_of(released) == "send:ok");
     CHECK(released[0].decision_id == deferred[0].decision_id);
     CHECK(h.ledger.held() == 0);
+}
+
+TEST_CASE("ledger: a best_hour request waits for the customer's best local hour, then is sent") {
+    LedgerHarness h;
+    h.set_preferences("c", {"Europe/Amsterdam", {}});
+    // 12:00 UTC is 14:00 in Amsterdam (CEST); their best hour, 19:00, starts at 17:00 UTC.
+    const auto deferred = h.digest(hours_favouring(19, 15), kNoon, kNoon);
+    CHECK(outcome_of(deferred) == "defer:best_hour");
+    CHECK(deferred[0].until == kNoon + 5 * kHour);
+    CHECK(deferred[0].detail == "19:00 Europe/Amsterdam");
+    CHECK(h.ledger.next_wakeup() == kNoon + 5 * kHour);
+    CHECK(h.advance(kNoon + 5 * kHour - 1).empty());
+    CHECK(outcome_of(h.advance(kNoon + 5 * kHour)) == "send:ok");
+    CHECK(h.ledger.held() == 0);
+}
+
+TEST_CASE("ledger: the best hour is chosen from the request alone, the same after a restart") {
+    LedgerHarness h;
+    h.set_preferences("c", {"Europe/Amsterdam", {}});
+    CHECK(h.digest(hours_favouring(19), kNoon, kNoon)[0].until == kNoon + 5 * kHour);
+    // A restart two hours later submits the stored request again: the same hour, not the best
+    // one counted from the restart.
+    LedgerHarness after;
+    after.set_preferences("c", {"Europe/Amsterdam", {}});
+    const auto again = after.digest(hours_favouring(19), kNoon, kNoon + 2 * kHour);
+    CHECK(outcome_of(again) == "defer:best_hour");
+    CHECK(again[0].until == kNoon + 5 * kHour);
+    // A restart after that hour began sends it at once, never a day later.
+    LedgerHarness late;
+    late.set_preferences("c", {"Europe/Amsterdam", {}});
+    CHECK(outcome_of(late.digest(hours_favouring(19), kNoon, kNoon + 6 * kHour)) == "send:ok");
+}
+
+TEST_CASE("ledger: a best hour in quiet hours or outside send_within is never chosen") {
+    LedgerHarness h;
+    // In UTC: 23:00 is quiet (22:00-08:00); 20:00, the next best, is chosen.
+    CHECK(h.digest(hours_favouring(23, 20), kNoon, kNoon, "a")[0].until == kNoon + 8 * kHour);
+    // The current hour is the best: sent now.
+    CHECK(outcome_of(h.digest(hours_favouring(12, 20), kNoon, kNoon, "b")) == "send:ok");
+    // 11:00 tomorrow is 23 hours away, within the 24h window; 10:00 the day after is not.
+    CHECK(h.digest(hours_favouring(11), kNoon + kMinute, kNoon + kMinute, "c")[0].until ==
+          kNoon + 23 * kHour);
+}
+
+TEST_CASE("ledger: with no hour allowed in the window, a best_hour request is decided now") {
+    std::string pressure = kDefaultPressure;
+    pressure.replace(pressure.find("\"08:00\""), 7, "\"21:59\"");  // quiet 22:00-21:59
+    LedgerHarness h(pressure);
+    // No hour of the next day starts outside quiet hours: the usual rules decide at once, and
+    // quiet hours defer it to their end.
+    const auto decided = h.digest(hours_favouring(3), kNoon, kNoon);
+    CHECK(outcome_of(decided) == "defer:quiet_hours");
+    CHECK(decided[0].until == kNoon + 9 * kHour + 59 * kMinute);
+    CHECK(outcome_of(h.advance(kNoon + 9 * kHour + 59 * kMinute)) == "send:ok");
+}
+
+TEST_CASE("ledger: a best_hour request is capped and consented as any other when its hour comes") {
+    LedgerHarness h;
+    CHECK(outcome_of(h.digest(hours_favouring(18), kNoon, kNoon)) == "defer:best_hour");
+    h.request(kWelcome, kNoon + kHour);
+    h.request(kPromo, kNoon + 2 * kHour);  // the second e-mail of the week
+    CHECK(outcome_of(h.advance(kNoon + 6 * kHour)) == "suppress:cap");
+    LedgerHarness refused;
+    CHECK(outcome_of(refused.digest(hours_favouring(18), kNoon, kNoon)) == "defer:best_hour");
+    refused.set_preferences("c", {"", {"email"}});
+    CHECK(outcome_of(refused.advance(kNoon + 6 * kHour)) == "suppress:consent");
 }
 
 TEST_CASE("ledger: a deferred request can still be capped when it comes back") {
@@ -352,11 +452,16 @@ TEST_CASE("ledger property: caps, quiet hours and consent hold; one final outcom
             const std::string customer = "c" + std::to_string(random() % customers);
             stream.push_back({t, ContactRequest{"s" + std::to_string(i),
                                                 customer,
-                                                static_cast<ProgramId>(random() % 5),
+                                                static_cast<ProgramId>(random() % 6),
                                                 "x",
                                                 t,
                                                 {},
                                                 preferences[customer]}});
+            if (stream.back().second.program == kDigest) {
+                SendHours hours{};
+                for (uint16_t& hour : hours) hour = random() % 3 ? 0 : random() % 65536;
+                stream.back().second.send_hours = hours;
+            }
         }
         // As the coordinator does: every wake-up at its own time, before the next request.
         std::vector<Decision> decisions;

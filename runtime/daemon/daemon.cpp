@@ -10,6 +10,7 @@
 #include "actors/coordinator.hpp"
 #include "actors/customer_router.hpp"
 #include "actors/messages.hpp"
+#include "actors/population_keeper.hpp"
 #include "actors/store_writer.hpp"
 #include "actors/timer_sweeper.hpp"
 #include "config/config_change.hpp"
@@ -167,6 +168,9 @@ void Daemon::start() {
     context->store = store_;
     context->idle_after = config_.runtime.idle_after;
     context->max_aliases = config_.identity.max_aliases;
+    context->population = std::make_shared<PopulationRhythm>(stored_population(*store_));
+    population_keeper_ = system_->spawn(population_keeper,
+                                        PopulationKeeperSetup{context->population, store_writer_});
     const size_t shards = std::max(2u, std::thread::hardware_concurrency()) * 2;
     router_ = ShardRouter(*system_, context, shards);
     caf::anon_send(coordinator_, shards_atom::value, router_.shards());
@@ -285,6 +289,7 @@ void Daemon::stop() {
         if (config_applier_) caf::anon_send_exit(config_applier_, caf::exit_reason::user_shutdown);
         for (const caf::actor& shard : router_.shards())
             caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+        drain_and_wait(self, population_keeper_);
         // The coordinator commits and offers its last decisions; the sink delivers them and
         // confirms to the store writer, which is drained last so the confirmations are kept.
         drain_and_wait(self, coordinator_);
@@ -296,7 +301,7 @@ void Daemon::stop() {
     admin_.reset();
     cluster_.reset();
     router_ = ShardRouter();
-    coordinator_ = store_writer_ = sweeper_ = config_applier_ = nullptr;
+    coordinator_ = store_writer_ = sweeper_ = config_applier_ = population_keeper_ = nullptr;
     std::optional<SinkStats> delivered;
     if (sink_) {
         sink_->close();

@@ -99,6 +99,7 @@ class Daemon {
     caf::actor store_writer_;
     caf::actor coordinator_;
     caf::actor sweeper_;
+    caf::actor population_keeper_;  // stores the send-time prior (actors/population_keeper.hpp)
     ShardRouter router_;
     std::unique_ptr<Cluster> cluster_;
     std::unique_ptr<AdminServer> admin_;

@@ -57,7 +57,7 @@ ActionId action_named(const JourneyModel& model, const std::string& name) {
 }
 
 void pack_request(Packer& pk, const ContactRequest& r, const JourneyModel& model) {
-    pk.pack_array(9);
+    pk.pack_array(10);
     pk.pack(r.decision_id);
     pk.pack(r.customer);
     pk.pack(model.programs[r.program].name);
@@ -67,11 +67,28 @@ void pack_request(Packer& pk, const ContactRequest& r, const JourneyModel& model
     pk.pack(r.preferences.time_zone);
     pk.pack(r.preferences.refused_channels);
     pack_candidates(pk, r.candidates, model);
+    if (r.send_hours)
+        pk.pack(*r.send_hours);
+    else
+        pk.pack_nil();
+}
+
+std::optional<SendHours> read_send_hours(const msgpack::object& o) {
+    if (o.type == msgpack::type::NIL) return std::nullopt;
+    const auto& list = as_array(o, "send_hours");
+    if (list.size != kHoursPerDay) throw DecodeError("bad field send_hours");
+    SendHours hours{};
+    for (uint32_t i = 0; i < list.size; ++i) {
+        const int64_t weight = as_int(list.ptr[i], "send_hours");
+        if (weight < 0 || weight > 65535) throw DecodeError("bad field send_hours");
+        hours[i] = static_cast<uint16_t>(weight);
+    }
+    return hours;
 }
 
 ContactRequest read_request(const msgpack::object& root, const JourneyModel& model) {
     uint32_t size = 0;
-    const msgpack::object* f = fields_between(root, 8, 9, "request", size);
+    const msgpack::object* f = fields_between(root, 8, 10, "request", size);
     ContactRequest r;
     r.decision_id = as_string(f[0], "decision_id");
     r.customer = as_string(f[1], "customer");
@@ -84,6 +101,7 @@ ContactRequest read_request(const msgpack::object& root, const JourneyModel& mod
     for (uint32_t i = 0; i < refused.size; ++i)
         r.preferences.refused_channels.push_back(as_string(refused.ptr[i], "refused channel"));
     if (size > 8) r.candidates = read_candidates(f[8], model);
+    if (size > 9) r.send_hours = read_send_hours(f[9]);
     return r;
 }
 

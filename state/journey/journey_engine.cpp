@@ -33,6 +33,7 @@ void Effects::clear() {
     outcomes.clear();
     timers_fired = 0;
     forgotten_event.reset();
+    engaged_hour = -1;
 }
 
 JourneyEngine::JourneyEngine(JourneyModel model)
@@ -99,8 +100,8 @@ void JourneyEngine::apply(CustomerState& customer, const Event& event, TimeMs no
     if (rules != by_event_type_.end() && rules->second.engagement) {
         // One cache a thread: the engine is shared by every scheduler thread.
         thread_local TimeZones zones;
-        journey.hours.record(event.ts, zones.find_or_utc(customer.profile.time_zone()),
-                             model_.rhythm.half_life);
+        out.engaged_hour = journey.hours.record(
+            event.ts, zones.find_or_utc(customer.profile.time_zone()), model_.rhythm.half_life);
     }
     if (rules != by_event_type_.end())
         record_condition_event(model_.conditions, journey, rules->second.condition_windows,

@@ -126,6 +126,8 @@ struct Effects {
     // The event id (fingerprint) the applied event pushed out of the customer's window of
     // recent ids: from now on only the store's applied ids know it (see record_of).
     std::optional<uint64_t> forgotten_event;
+    // The local hour (0..23) the event was recorded in as engagement ([rhythm]); -1: it was not.
+    int engaged_hour = -1;
 
     // After apply: whether the event was applied (not a duplicate).
     bool changed_state() const { return outcome == ApplyOutcome::applied; }

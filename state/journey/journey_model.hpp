@@ -118,6 +118,10 @@ struct Program {
     std::vector<ActionId> candidates;
     Goal goal;           // optional: measured for the treated and the control arm
     double holdout = 0;  // share of customers kept from this program
+    // `send_at = "best_hour"`: the coordinator waits for the customer's best local hour if it
+    // starts within `send_within` of the request (state/rhythm/engagement_hours.hpp).
+    bool send_at_best_hour = false;
+    DurationMs send_within = 24 * 3'600'000LL;
     // Removed by a configuration change while the daemon ran (model_alignment.hpp): kept only
     // so that the contacts and decisions made under it still name it; never requested.
     bool retired = false;

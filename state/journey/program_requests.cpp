@@ -25,12 +25,19 @@ ContactPreferences preferences_of(const Profile& profile) {
 
 std::vector<ContactRequest> contact_requests(const CustomerState& customer,
                                              const JourneyModel& model, const Effects& effects,
-                                             const ActionTotals* totals) {
+                                             const ActionTotals* totals,
+                                             const PopulationRhythm* population) {
     std::vector<ContactRequest> requests;
     std::vector<ActionCounts> counts;  // read once, for the first program that ranks
     for (const ProgramRequest& r : effects.requests) {
         const Program& program = model.programs[r.program];
         requests.push_back(contact_request(customer, model, r.program, r.cause, r.at, {}));
+        if (program.send_at_best_hour) {
+            const DurationMs half_life = model.rhythm.half_life;
+            requests.back().send_hours = send_hours_of(
+                population ? population->weights_for(customer.journey.hours, r.at, half_life)
+                           : customer.journey.hours.weights(r.at, half_life));
+        }
         if (!program.best_action) continue;
         if (counts.empty())
             counts = totals ? totals->snapshot() : std::vector<ActionCounts>(model.actions.size());

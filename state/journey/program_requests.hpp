@@ -10,6 +10,7 @@
 #include "state/journey/customer_state.hpp"
 #include "state/journey/journey_engine.hpp"
 #include "state/pressure/contact_request.hpp"
+#include "state/rhythm/population_rhythm.hpp"
 
 namespace journeyd {
 
@@ -20,9 +21,12 @@ inline constexpr std::string_view kReasonNoAction = "no_action";
 
 // Requests first, then drops (the coordinator records those as suppressed). A program with
 // action = "best" gets its eligible actions ranked with `totals` (none: every action at its
-// prior); with none eligible it is dropped, reason kReasonNoAction.
+// prior); with none eligible it is dropped, reason kReasonNoAction. A program with send_at =
+// "best_hour" gets the hours to send by: the customer's own, or `population`'s when theirs are
+// too few (no `population`: their own, however few).
 std::vector<ContactRequest> contact_requests(const CustomerState& customer,
                                              const JourneyModel& model, const Effects& effects,
-                                             const ActionTotals* totals = nullptr);
+                                             const ActionTotals* totals = nullptr,
+                                             const PopulationRhythm* population = nullptr);
 
 }  // namespace journeyd

@@ -9,12 +9,14 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "state/decisioning/action_ranking.hpp"
 #include "state/duration.hpp"
 #include "state/journey/journey_model.hpp"
+#include "state/rhythm/engagement_hours.hpp"
 #include "state/stable_hash.hpp"
 
 namespace journeyd {
@@ -56,6 +58,9 @@ struct ContactRequest {
     // (kNoAction until then, and for other programs).
     std::vector<RankedAction> candidates{};
     ActionId action = kNoAction;
+    // A program with send_at = "best_hour": the hours to choose its send time by, as of `at`
+    // (engagement_hours.hpp). Stored with the request, so a restart chooses the same hour.
+    std::optional<SendHours> send_hours{};
 };
 
 inline std::string make_decision_id(const std::string& customer, const std::string& program,

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <utility>
 
+#include <date/tz.h>
+
 namespace journeyd {
 namespace {
 
@@ -23,6 +25,14 @@ std::string rate_text(double per_second) {
     char text[32];
     std::snprintf(text, sizeof text, "%.*f", per_second < 10 ? 1 : 0, per_second);
     return text;
+}
+
+// "19:00": the local time of `at` in `zone`, for the best_hour detail.
+std::string local_clock_text(TimeMs at, const date::time_zone* zone) {
+    const auto local =
+        zone->to_local(date::sys_time<std::chrono::milliseconds>{std::chrono::milliseconds(at)});
+    const auto minutes = date::floor<std::chrono::minutes>(local - date::floor<date::days>(local));
+    return clock_text(static_cast<int>(minutes.count()));
 }
 
 }  // namespace
@@ -328,8 +338,18 @@ void PressureLedger::apply_rules(Held held, TimeMs now, std::vector<Decision>& o
                holdout, out);
         return;
     }
+    const date::time_zone* zone = zones_.find_or_utc(preferences.time_zone);
+    if (auto until = best_hour_after(request, exempt, zone); until && *until > now) {
+        Decision d = decide(request, Outcome::defer, "best_hour",
+                            local_clock_text(*until, zone) + " " +
+                                (preferences.time_zone.empty() ? "UTC" : preferences.time_zone),
+                            now);
+        d.until = *until;
+        record(std::move(d), holdout, out);
+        if (!held_out) defer(customer, *until, std::move(held));
+        return;
+    }
     if (!exempt && policy_.quiet_hours) {
-        const date::time_zone* zone = zones_.find_or_utc(preferences.time_zone);
         if (auto until = quiet_until(*policy_.quiet_hours, zone, now)) {
             Decision d = decide(request, Outcome::defer, "quiet_hours",
                                 clock_text(policy_.quiet_hours->start_minute) + "-" +
@@ -373,6 +393,14 @@ void PressureLedger::apply_rules(Held held, TimeMs now, std::vector<Decision>& o
     }
     if (!held_out) customer.sends.push_back({request.program, now, !exempt, request.action});
     record(decide(request, Outcome::send, "ok", exempt ? "exempt class" : "", now), holdout, out);
+}
+
+std::optional<TimeMs> PressureLedger::best_hour_after(const ContactRequest& request, bool exempt,
+                                                      const date::time_zone* zone) const {
+    const Program& program = model_.programs[request.program];
+    if (!program.send_at_best_hour || !request.send_hours) return std::nullopt;
+    return best_hour(weights_of(*request.send_hours), zone, request.at, program.send_within,
+                     exempt ? std::nullopt : policy_.quiet_hours);
 }
 
 Holdout PressureLedger::holdout_for(const ContactRequest& request) const {

@@ -10,17 +10,23 @@
 //    listed first; the others are suppressed "arbitration". A window of 0 decides at once.
 // 2. Consent: a channel the customer refused (profile consent[channel] = false) is
 //    suppressed "consent", exempt classes included.
-// 3. Quiet hours (not for exempt classes): deferred "quiet_hours" until the window ends in
+// 3. Send time (programs with send_at = "best_hour"): deferred "best_hour" until the start of
+//    the customer's best local hour within send_within of the request, chosen from the hours
+//    the request carries (ContactRequest::send_hours) and never inside quiet hours (exempt
+//    classes: no quiet hours). It is chosen from the request alone, so every evaluation of it,
+//    before and after a restart, finds the same hour: once that hour has come, or when the
+//    request's own hour is the best or no hour is allowed, the request goes on to rule 4.
+// 4. Quiet hours (not for exempt classes): deferred "quiet_hours" until the window ends in
 //    the customer's time zone, then evaluated again from rule 2, so it can still be capped.
-// 4. Caps (not for exempt classes): exact rolling windows over the customer's sends, per
+// 5. Caps (not for exempt classes): exact rolling windows over the customer's sends, per
 //    channel and for "*"; over a cap: suppress "cap". Exempt sends are shown among the
 //    contacts but do not count against caps: a password reset must not use up the
 //    marketing budget.
-// 5. Rate budgets: per channel for all customers together, a GCRA token bucket of `rate`
+// 6. Rate budgets: per channel for all customers together, a GCRA token bucket of `rate`
 //    sends per second with one second of burst. Excess is deferred "rate" to the slot
 //    the request reserves, so deferred requests leave in order, one slot each, and never
 //    wake up together to fight over one token. A reserved slot is honoured when it comes.
-// 6. Send.
+// 7. Send.
 // A request with candidate actions (a program with action = "best") first chooses the best
 // ranked action whose channel the customer consents to, that is not in its cooldown for the
 // customer and whose channel is under its caps (exempt classes: not capped); the skipped ones
@@ -188,6 +194,10 @@ class PressureLedger {
                                            TimeMs now) const;
     Decision decide(const ContactRequest& request, Outcome outcome, std::string reason,
                     std::string detail, TimeMs now) const;
+    // For a program with send_at = "best_hour": when its best hour starts (request.at itself
+    // when that is the best), or nullopt when the rule does not apply or no hour is allowed.
+    std::optional<TimeMs> best_hour_after(const ContactRequest& request, bool exempt,
+                                          const date::time_zone* zone) const;
     // Whether the request's customer is kept from its program (under the chosen action's class).
     Holdout holdout_for(const ContactRequest& request) const;
     // Appends `d`, as the holdout records it when the customer is held out.

@@ -36,15 +36,16 @@ date::local_time<std::chrono::hours> local_hour(TimeMs at, const date::time_zone
 
 }  // namespace
 
-void EngagementHours::record(TimeMs at, const date::time_zone* zone, DurationMs half_life) {
+int EngagementHours::record(TimeMs at, const date::time_zone* zone, DurationMs half_life) {
     if (half_lives(decayed_at_, at, half_life) >= 1.0 / kDecayStepsPerHalfLife) {
         const double factor = decay(decayed_at_, at, half_life);
         for (uint16_t& bucket : buckets_)
             bucket = static_cast<uint16_t>(std::lround(bucket * factor));
         decayed_at_ = at;
     }
-    add(hour_of_day(local_hour(at, zone)),
-        std::llround(kEngagementScale * decay(at, decayed_at_, half_life)), half_life);
+    const int hour = hour_of_day(local_hour(at, zone));
+    add(hour, std::llround(kEngagementScale * decay(at, decayed_at_, half_life)), half_life);
+    return hour;
 }
 
 void EngagementHours::add(int hour, int64_t units, DurationMs half_life) {
@@ -76,12 +77,16 @@ double EngagementHours::total(TimeMs now, DurationMs half_life) const {
 }
 
 void PopulationHours::record(TimeMs at, const date::time_zone* zone, DurationMs half_life) {
+    record_hour(at, hour_of_day(local_hour(at, zone)), half_life);
+}
+
+void PopulationHours::record_hour(TimeMs at, int hour, DurationMs half_life) {
     if (at > decayed_at_) {
         const double factor = decay(decayed_at_, at, half_life);
         for (double& weight : weights_) weight *= factor;
         decayed_at_ = at;
     }
-    weights_[hour_of_day(local_hour(at, zone))] += decay(at, decayed_at_, half_life);
+    weights_[hour] += decay(at, decayed_at_, half_life);
 }
 
 HourWeights PopulationHours::weights(TimeMs now, DurationMs half_life) const {
@@ -96,6 +101,21 @@ HourWeights rhythm_weights(const EngagementHours& customer, const PopulationHour
     if (customer.total(now, half_life) >= kOwnRhythmMinEvents)
         return customer.weights(now, half_life);
     return population.weights(now, half_life);
+}
+
+SendHours send_hours_of(const HourWeights& weights) {
+    const double heaviest = *std::max_element(weights.begin(), weights.end());
+    SendHours hours{};
+    if (!(heaviest > 0)) return hours;
+    for (int hour = 0; hour < kHoursPerDay; ++hour)
+        hours[hour] = static_cast<uint16_t>(std::lround(weights[hour] / heaviest * kBucketMax));
+    return hours;
+}
+
+HourWeights weights_of(const SendHours& hours) {
+    HourWeights weights{};
+    for (int hour = 0; hour < kHoursPerDay; ++hour) weights[hour] = hours[hour];
+    return weights;
 }
 
 std::optional<TimeMs> best_hour(const HourWeights& weights, const date::time_zone* zone, TimeMs now,

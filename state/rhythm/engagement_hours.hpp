@@ -65,7 +65,8 @@ class EngagementHours {
     EngagementHours(const Buckets& buckets, TimeMs decayed_at)
         : buckets_(buckets), decayed_at_(decayed_at) {}
 
-    void record(TimeMs at, const date::time_zone* zone, DurationMs half_life);
+    // Returns the local hour it recorded the event in.
+    int record(TimeMs at, const date::time_zone* zone, DurationMs half_life);
     HourWeights weights(TimeMs now, DurationMs half_life) const;
     double total(TimeMs now, DurationMs half_life) const;
 
@@ -94,6 +95,8 @@ class PopulationHours {
         : weights_(weights), decayed_at_(decayed_at) {}
 
     void record(TimeMs at, const date::time_zone* zone, DurationMs half_life);
+    // An event at `at` whose local hour, in its customer's zone, is `hour` (0..23).
+    void record_hour(TimeMs at, int hour, DurationMs half_life);
     HourWeights weights(TimeMs now, DurationMs half_life) const;
 
     // As of decayed_at().
@@ -109,6 +112,14 @@ class PopulationHours {
 // kOwnRhythmMinEvents.
 HourWeights rhythm_weights(const EngagementHours& customer, const PopulationHours& population,
                            TimeMs now, DurationMs half_life);
+
+// The hours a request of a `send_at = "best_hour"` program is sent by: rhythm_weights as of the
+// request, scaled so that the heaviest hour is 65535 (all 0: no engagement anywhere). Fixed
+// when the request is made and stored with it, so that the hour chosen from them is the same
+// however often, and after however many restarts, the request is evaluated. 48 bytes.
+using SendHours = std::array<uint16_t, kHoursPerDay>;
+SendHours send_hours_of(const HourWeights& weights);
+HourWeights weights_of(const SendHours& hours);
 
 // The instant to send at (`now`, or the start of a later local hour), or nullopt when quiet
 // hours allow no candidate within the window (the caller then decides now). No `quiet`: quiet

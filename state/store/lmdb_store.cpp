@@ -197,6 +197,7 @@ void LmdbStore::open_environment(const std::string& directory, const LmdbOptions
     tables_[static_cast<size_t>(Table::notices)] = open_database(txn.get(), "notices");
     tables_[static_cast<size_t>(Table::aliases)] = open_database(txn.get(), "aliases");
     tables_[static_cast<size_t>(Table::merges)] = open_database(txn.get(), "merges");
+    tables_[static_cast<size_t>(Table::rhythm)] = open_database(txn.get(), "rhythm");
     check_format(txn.get(), meta_);
     txn.commit();
 }

@@ -43,8 +43,9 @@ enum class Table : uint8_t {
     notices,       // decision id -> an action's send its customer has not yet heard of
     aliases,       // canonical customer id -> its aliases (state/journey/identity.hpp)
     merges,        // alias id -> a merge into another member's customer, until it is settled
+    rhythm,        // "population" -> all customers' engagement hours (population_rhythm.hpp)
 };
-constexpr size_t kTables = 7;
+constexpr size_t kTables = 8;
 
 struct TableWrite {
     Table table = Table::requests;
