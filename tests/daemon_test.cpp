@@ -1360,6 +1360,50 @@ send_at = "best_hour"
     CHECK(decisions[0]["at"].get<int64_t>() >= hour_starts);
 }
 
+TEST_CASE("daemon: a customer with too little history is sent at the population's hour") {
+    constexpr int64_t kHour = 3'600'000;
+    constexpr int64_t kDay = 24 * kHour;
+    const int64_t real_now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    // Six hours from the daemon's clock is the hour everyone engages in.
+    const int64_t busy_hour = (real_now / kHour + 6) * kHour;
+    DaemonProcess daemon(test_config(R"(
+[rhythm]
+engagement = ["view"]
+
+[[program]]
+name = "digest"
+on_event = "digest"
+channel = "email"
+priority = "lifecycle"
+template = "digest-1"
+send_at = "best_hour"
+)"));
+    {
+        IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+        for (int c = 0; c < 20; ++c) {
+            json view = event("v" + std::to_string(c), "c" + std::to_string(c), "view");
+            view["ts"] = busy_hour - kDay + c * 60'000;
+            CHECK(send_one(client, view)["accepted"] == 1);
+        }
+    }
+    // Kept across a restart: stored at shutdown.
+    daemon.stop();
+    daemon.restart();
+    IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
+    CHECK(send_one(client, event("d1", "ned", "digest"))["accepted"] == 1);
+    json found;
+    REQUIRE(poll_until([&] {
+        found = get_json(daemon, "/customers/ned/decisions");
+        return !found.empty();
+    }));
+    INFO(found.dump());
+    CHECK(found[0]["reason"] == "best_hour");
+    CHECK(found[0]["until"] == busy_hour);
+    CHECK(get_json(daemon, "/customers/ned")["rhythm"]["best_hour"].is_null());
+}
+
 TEST_CASE("daemon: SIGHUP applies the configuration file again, logs the result, runs on") {
     const std::string config = test_config();
     DaemonProcess daemon(config);
