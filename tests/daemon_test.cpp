@@ -1308,9 +1308,9 @@ TEST_CASE("daemon: a best-hour send waits for the customer's hour, survives kill
     const int64_t real_now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
-    // The daemon's clock stands 8 s before the next full hour, the hour the customer engages in.
+    // The daemon's clock stands 12 s before the next full hour, the hour the customer engages in.
     const int64_t hour_starts = (real_now / kHour + 1) * kHour;
-    const ClockSkew skew(hour_starts - 8'000 - real_now);
+    const ClockSkew skew(hour_starts - 12'000 - real_now);
     DaemonProcess daemon(test_config(R"(
 [rhythm]
 engagement = ["view"]
