@@ -3,8 +3,13 @@
 namespace journeyd {
 
 void Profile::merge(const nlohmann::json& attrs) {
-    if (!attrs.is_object()) return;
+    if (!attrs.is_object() || attrs.empty()) return;
     attrs_.merge_patch(attrs);
+}
+
+const nlohmann::json& Profile::attrs() const {
+    static const nlohmann::json kNone = nlohmann::json::object();
+    return attrs_.is_null() ? kNone : attrs_;
 }
 
 std::string Profile::time_zone() const {

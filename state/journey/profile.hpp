@@ -20,15 +20,18 @@ class Profile {
   public:
     void merge(const nlohmann::json& attrs);
 
-    const nlohmann::json& attrs() const { return attrs_; }
+    // Always an object (an empty one before the first attribute).
+    const nlohmann::json& attrs() const;
     std::string time_zone() const;
     bool consents_to(std::string_view channel) const;
     std::vector<std::string> refused_channels() const;  // consent[channel] == false
 
-    bool operator==(const Profile& other) const { return attrs_ == other.attrs_; }
+    bool operator==(const Profile& other) const { return attrs() == other.attrs(); }
 
   private:
-    nlohmann::json attrs_ = nlohmann::json::object();
+    // null until the first attribute: most customers never get one, and an empty object
+    // allocates its map (48 bytes a customer).
+    nlohmann::json attrs_;
 };
 
 }  // namespace journeyd
