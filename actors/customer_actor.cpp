@@ -27,23 +27,10 @@ Effects& scratch_effects() {
     return effects;
 }
 
-// What an actor needs besides its CustomerState, kept apart so the state stays what the store
-// keeps.
-struct Routing {
-    std::shared_ptr<const CustomerContext> context;
-    std::shared_ptr<const LiveConfig> live;  // the configuration the state is held under
-    // A change the state could not be carried to (logged once); it stays under `live`.
-    uint64_t refused_generation = 0;
-    std::optional<TimeMs> wakeup_at;  // the earliest wake-up in flight
-    // Handed its state to an identify's merge: its timers wait for the merge's outcome, and
-    // its shard holds its other messages.
-    bool frozen = false;
-};
-
 // A profile event that changes the customer's time zone or consent may change what the
 // coordinator holds for requests it is still deferring. Most profile events change neither,
 // and each message woke the coordinator for nothing.
-void send_preferences_if_changed(caf::stateful_actor<CustomerState>* self, const Routing& r,
+void send_preferences_if_changed(CustomerSelf self, const CustomerRouting& r,
                                  const std::optional<ContactPreferences>& before) {
     if (!before) return;
     ContactPreferences now = preferences_of(self->state.profile);
@@ -54,7 +41,7 @@ void send_preferences_if_changed(caf::stateful_actor<CustomerState>* self, const
 // Called only once the record holding the requests was sent to the store writer: the
 // coordinator's commit of their decisions then joins the same batch or a later one, never
 // an earlier one that would erase a request before it is written.
-void send_contacts(caf::stateful_actor<CustomerState>* self, const Routing& r,
+void send_contacts(CustomerSelf self, const CustomerRouting& r,
                    std::vector<ContactRequest>& requests) {
     const auto sent = std::chrono::steady_clock::now();
     for (ContactRequest& request : requests) {
@@ -63,7 +50,7 @@ void send_contacts(caf::stateful_actor<CustomerState>* self, const Routing& r,
     }
 }
 
-void log_stage_changes(const CustomerState& c, const Routing& r) {
+void log_stage_changes(const CustomerState& c, const CustomerRouting& r) {
     const JourneyModel& model = r.live->engine->model();
     for (const StageChange& change : scratch_effects().stage_changes)
         spdlog::debug("stage customer={} from={} to={}", c.id,
@@ -73,7 +60,7 @@ void log_stage_changes(const CustomerState& c, const Routing& r) {
 // The customer's new state; `from_event` when an event produced it (else a timer). The
 // net stage move of the effects goes along, for the store's count of customers per stage,
 // and the contact requests the change made, so they are durable with it.
-StoreRecord record_of(const CustomerState& customer, const Routing& r,
+StoreRecord record_of(const CustomerState& customer, const CustomerRouting& r,
                       const std::vector<ContactRequest>& requests, bool from_event = false) {
     const JourneyEngine& engine = *r.live->engine;
     const JourneyModel& model = engine.model();
@@ -129,7 +116,7 @@ StoreRecord record_of(const CustomerState& customer, const Routing& r,
 // while it holds fewer than kCapacity ids it holds all the store could know of, and an id
 // missing from it is new. That spares a store read (an LMDB lookup) per event of the
 // customer's first kCapacity.
-bool applied_before(const CustomerState& customer, const Event& event, const Routing& r) {
+bool applied_before(const CustomerState& customer, const Event& event, const CustomerRouting& r) {
     if (!customer.journey.created) return false;
     const RecentEventIds& recent = customer.journey.recent_ids;
     if (!RecentEventIds::wrapped(recent.ring().size())) return false;
@@ -141,7 +128,7 @@ bool applied_before(const CustomerState& customer, const Event& event, const Rou
 // delayed message alive until it is due, so a 30-day timer would keep a passivated customer
 // in memory for 30 days. Later timers fire through the sweeper and the store's timer index.
 // A wake-up is not sent before `not_before`.
-void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r, TimeMs not_before = 0) {
+void schedule_wakeup(CustomerSelf self, CustomerRouting& r, TimeMs not_before = 0) {
     auto due = r.live->engine->next_due(self->state);
     if (!due) return;
     if (r.wakeup_at && *r.wakeup_at <= *due) return;  // an earlier one will come and re-check
@@ -153,7 +140,7 @@ void schedule_wakeup(caf::stateful_actor<CustomerState>* self, Routing& r, TimeM
 }
 
 // What the effects just applied to `customer` ask of the coordinator (program_requests.hpp).
-std::vector<ContactRequest> requests_of(const CustomerState& customer, const Routing& r) {
+std::vector<ContactRequest> requests_of(const CustomerState& customer, const CustomerRouting& r) {
     return contact_requests(customer, r.live->engine->model(), scratch_effects(),
                             r.live->action_totals.get(), r.context->population.get());
 }
@@ -161,8 +148,7 @@ std::vector<ContactRequest> requests_of(const CustomerState& customer, const Rou
 // Commits what carrying the state to another configuration changed (scratch_effects()): its
 // drops go to the coordinator as suppress decisions, and a customer moved out of a migrated stage
 // moves in the store's counts per stage.
-void commit_carried(caf::stateful_actor<CustomerState>* self, Routing& r,
-                    const std::string& migrated_from) {
+void commit_carried(CustomerSelf self, CustomerRouting& r, const std::string& migrated_from) {
     const JourneyModel& model = r.live->engine->model();
     std::vector<ContactRequest> requests = requests_of(self->state, r);
     StoreRecord record = record_of(self->state, r, requests);
@@ -177,7 +163,7 @@ void commit_carried(caf::stateful_actor<CustomerState>* self, Routing& r,
 // Every handler starts here: after a configuration change the state is carried to the new one
 // (customer_upgrade.hpp) before anything is applied, and what that changed (dropped delayed
 // programs, re-armed timers) is committed and its drops sent on as suppress decisions.
-void follow_config_change(caf::stateful_actor<CustomerState>* self, Routing& r) {
+void follow_config_change(CustomerSelf self, CustomerRouting& r) {
     const LiveConfigs& configs = *r.context->configs;
     const uint64_t generation = configs.generation();
     if (generation == r.live->generation || generation == r.refused_generation) return;
@@ -203,19 +189,22 @@ void follow_config_change(caf::stateful_actor<CustomerState>* self, Routing& r) 
 }
 
 // A customer read from the store under a configuration other than the one that wrote it.
-void settle_read(caf::stateful_actor<CustomerState>* self, Routing& r, const ReadNotes& notes) {
+void settle_read(CustomerSelf self, CustomerRouting& r, const ReadNotes& notes) {
     if (!self->state.journey.created) return;
     if (settle_stored(self->state, *r.live->engine, notes, r.context->now(), scratch_effects()))
         commit_carried(self, r, notes.migrated_from);
 }
 
-// Applies an event and hands its record to `commit` (StoreRecord, EventOutcome), whose
-// result it returns: a delegation for a single event's request, nothing for a ticket. The
-// record is committed before the contact requests it holds are sent (see send_contacts).
-template <class Commit>
-auto apply_event(caf::stateful_actor<CustomerState>* self, Routing& r, const Event& event,
-                 Commit commit) {
+// Applies an event of its shard's batch and sends its record to the store writer with the
+// ticket: the outcome goes to `reply_to` (the shard) after the commit. The record is sent
+// before the contact requests it holds (see send_contacts).
+void apply_event(CustomerSelf self, CustomerRouting& r, const Event& event, Ticket ticket,
+                 caf::actor reply_to) {
     follow_config_change(self, r);
+    auto commit = [&](StoreRecord record, EventOutcome outcome) {
+        self->send(r.context->store_writer, commit_atom::value, std::move(record), outcome, ticket,
+                   std::move(reply_to));
+    };
     std::optional<ContactPreferences> preferences_before;
     if (event.type == kProfileEventType) preferences_before = preferences_of(self->state.profile);
     if (applied_before(self->state, event, r))
@@ -234,10 +223,9 @@ auto apply_event(caf::stateful_actor<CustomerState>* self, Routing& r, const Eve
         r.context->population->record(event.ts, scratch_effects().engaged_hour,
                                       r.live->engine->model().rhythm.half_life);
     std::vector<ContactRequest> requests = requests_of(self->state, r);
-    auto committed = commit(record_of(self->state, r, requests, true), EventOutcome::accepted);
+    commit(record_of(self->state, r, requests, true), EventOutcome::accepted);
     send_contacts(self, r, requests);
     schedule_wakeup(self, r);
-    return committed;
 }
 
 // A commit of this customer's records failed (the store refuses commits): the state held
@@ -247,7 +235,7 @@ auto apply_event(caf::stateful_actor<CustomerState>* self, Routing& r, const Eve
 // stored state holds fire again, but not at once: a full store is not asked again and again.
 constexpr DurationMs kTimersAfterRestore = 1000;
 
-void restore(caf::stateful_actor<CustomerState>* self, Routing& r) {
+void restore(CustomerSelf self, CustomerRouting& r) {
     auto stored = stored_customer(*r.context, self->state.id, IfUnknown::create);
     if (!stored || !stored->state) {
         // Its shard fails what it still waits for; the next event reads the store again.
@@ -256,7 +244,7 @@ void restore(caf::stateful_actor<CustomerState>* self, Routing& r) {
                           : stored.error());
         return;
     }
-    self->state = std::move(*stored->state);
+    static_cast<CustomerState&>(self->state) = std::move(*stored->state);
     r.live = std::move(stored->under);
     settle_read(self, r, stored->notes);
     spdlog::debug("customer restored from the store after a failed commit customer={}",
@@ -274,9 +262,8 @@ caf::error identify_error(std::string text) {
 // records, the alias list and (through the coordinator) the merged contact histories as one
 // batch. Until the coordinator answers, the actor handles nothing else (await), so no record of
 // its own can overtake the merge's; a failed commit puts its state back.
-caf::result<MergeDone> merge_alias(caf::stateful_actor<CustomerState>* self,
-                                   const std::shared_ptr<Routing>& routing, MergeIn& in) {
-    Routing& r = *routing;
+caf::result<MergeDone> merge_alias(CustomerSelf self, MergeIn& in) {
+    CustomerRouting& r = self->state.routing;
     follow_config_change(self, r);
     const JourneyModel& model = r.live->engine->model();
     CustomerState& me = self->state;
@@ -326,9 +313,9 @@ caf::result<MergeDone> merge_alias(caf::stateful_actor<CustomerState>* self,
     self->request(r.context->coordinator, caf::infinite, merge_atom::value, in.alias, me.id,
                   std::move(records), in.handover)
         .await(
-            [self, routing, promise, requests, alias_id = in.alias,
+            [self, promise, requests, alias_id = in.alias,
              preferences = merged.preferences_changed](EventOutcome) mutable {
-                Routing& r = *routing;
+                CustomerRouting& r = self->state.routing;
                 if (preferences)
                     self->send(r.context->coordinator, preferences_atom::value, self->state.id,
                                preferences_of(self->state.profile));
@@ -339,7 +326,7 @@ caf::result<MergeDone> merge_alias(caf::stateful_actor<CustomerState>* self,
                 promise.deliver(MergeDone{self->state.id});
             },
             [self, promise, before = std::move(before)](caf::error& e) mutable {
-                self->state = std::move(before);
+                static_cast<CustomerState&>(self->state) = std::move(before);
                 promise.deliver(std::move(e));
             });
     return promise;
@@ -400,33 +387,21 @@ TimeMs system_now_ms() {
            skew;
 }
 
-caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
-                             std::shared_ptr<const CustomerContext> context,
+caf::behavior customer_actor(CustomerSelf self, std::shared_ptr<const CustomerContext> context,
                              StoredCustomer initial) {
-    self->state = std::move(*initial.state);
-    auto routing = std::make_shared<Routing>();
-    routing->context = std::move(context);
-    routing->live = std::move(initial.under);
-    settle_read(self, *routing, initial.notes);
-    schedule_wakeup(self, *routing);
+    static_cast<CustomerState&>(self->state) = std::move(*initial.state);
+    self->state.routing.context = std::move(context);
+    self->state.routing.live = std::move(initial.under);
+    settle_read(self, self->state.routing, initial.notes);
+    schedule_wakeup(self, self->state.routing);
     return {
-        [self, routing](event_atom, const Event& event) -> caf::delegated<caf::message> {
-            return apply_event(self, *routing, event, [&](StoreRecord record, EventOutcome o) {
-                return self->delegate(routing->context->store_writer, commit_atom::value,
-                                      std::move(record), o, self->address());
-            });
-        },
         // The shard that sent the ticket gets the outcome, from the store writer, after commit.
-        [self, routing](event_atom, const Event& event, Ticket ticket) {
-            auto reply_to = caf::actor_cast<caf::actor>(self->current_sender());
-            apply_event(self, *routing, event, [&](StoreRecord record, EventOutcome o) {
-                self->send(routing->context->store_writer, commit_atom::value, std::move(record), o,
-                           ticket, std::move(reply_to));
-                return true;
-            });
+        [self](event_atom, const Event& event, Ticket ticket) {
+            apply_event(self, self->state.routing, event, ticket,
+                        caf::actor_cast<caf::actor>(self->current_sender()));
         },
-        [self, routing](wakeup_atom, TimeMs scheduled_for) {
-            Routing& r = *routing;
+        [self](wakeup_atom, TimeMs scheduled_for) {
+            CustomerRouting& r = self->state.routing;
             if (r.wakeup_at == scheduled_for) r.wakeup_at.reset();
             if (r.frozen) return;  // thawed, it schedules its wake-up again
             follow_config_change(self, r);
@@ -451,50 +426,52 @@ caf::behavior customer_actor(caf::stateful_actor<CustomerState>* self,
             }
             schedule_wakeup(self, r);
         },
-        [self, routing](lookup_atom) {
-            follow_config_change(self, *routing);
-            return CustomerLookup{true, self->state,
-                                  stored_aliases(*routing->context->store, self->state.id),
-                                  routing->live->engine};
+        [self](lookup_atom) {
+            follow_config_change(self, self->state.routing);
+            return CustomerLookup{
+                true, self->state,
+                stored_aliases(*self->state.routing.context->store, self->state.id),
+                self->state.routing.live->engine};
         },
-        [self, routing](freeze_atom) -> caf::result<std::string> {
+        [self](freeze_atom) -> caf::result<std::string> {
             // Its state is handed over encoded: under the configuration in force, and with what
             // carrying it there changed committed before the barrier below.
-            follow_config_change(self, *routing);
+            follow_config_change(self, self->state.routing);
             auto promise = self->make_response_promise<std::string>();
-            self->request(routing->context->store_writer, caf::infinite, commit_atom::value,
-                          store_barrier(self->state.id), EventOutcome::accepted)
+            self->request(self->state.routing.context->store_writer, caf::infinite,
+                          commit_atom::value, store_barrier(self->state.id), EventOutcome::accepted)
                 .await(
-                    [self, routing, promise](EventOutcome) mutable {
-                        routing->frozen = true;
-                        promise.deliver(
-                            encode_customer(self->state, routing->live->engine->model()));
+                    [self, promise](EventOutcome) mutable {
+                        self->state.routing.frozen = true;
+                        promise.deliver(encode_customer(self->state,
+                                                        self->state.routing.live->engine->model()));
                     },
                     [promise](caf::error& e) mutable { promise.deliver(std::move(e)); });
             return promise;
         },
-        [self, routing](merged_atom, bool merged) {
+        [self](merged_atom, bool merged) {
             if (merged) return self->quit();
-            routing->frozen = false;
-            routing->wakeup_at.reset();
-            schedule_wakeup(self, *routing);
+            self->state.routing.frozen = false;
+            self->state.routing.wakeup_at.reset();
+            schedule_wakeup(self, self->state.routing);
         },
-        [self, routing](merge_atom, MergeIn& in) { return merge_alias(self, routing, in); },
-        [self, routing](passivate_atom) {
+        [self](merge_atom, MergeIn& in) { return merge_alias(self, in); },
+        [self](passivate_atom) {
             // After every request of this actor (one sender's messages keep their order).
-            self->send(routing->context->coordinator, passivate_atom::value, self->state.id);
+            self->send(self->state.routing.context->coordinator, passivate_atom::value,
+                       self->state.id);
             // A refused barrier (the store refuses commits) ends it all the same: what it
             // committed is in the store, what it did not is not acknowledged.
-            self->request(routing->context->store_writer, caf::infinite, commit_atom::value,
-                          store_barrier(self->state.id), EventOutcome::accepted)
+            self->request(self->state.routing.context->store_writer, caf::infinite,
+                          commit_atom::value, store_barrier(self->state.id), EventOutcome::accepted)
                 .then([self](EventOutcome) { self->quit(); },
                       [self](caf::error&) { self->quit(); });
         },
-        [self, routing](restore_atom) { restore(self, *routing); },
+        [self](restore_atom) { restore(self, self->state.routing); },
         // The goal windows open in the same commit that erases the notice: a crash leaves
         // either both or neither, and a notice sent again finds the windows open.
-        [self, routing](notice_atom, const GoalNotice& notice) {
-            Routing& r = *routing;
+        [self](notice_atom, const GoalNotice& notice) {
+            CustomerRouting& r = self->state.routing;
             follow_config_change(self, r);
             const bool opened =
                 r.live->engine->open_goal_windows(self->state, notice, scratch_effects());

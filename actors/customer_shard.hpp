@@ -2,15 +2,15 @@
 //
 // Each shard owns the customers whose id hashes to it (ShardRouter::shard_for). It finds a
 // customer's actor, or activates one: from the customer's stored record when the store has
-// one (after a restart), else, for an event, as a new customer. Every single request for
-// that id is delegated to the actor, so the answer comes straight from the customer (or,
-// for events, from the store writer after commit); events of a batch go as tickets, below.
+// one (after a restart), else, for an event, as a new customer. Requests for that id are
+// delegated to the actor, so the answer comes straight from the customer; events go as
+// tickets, below, a single one as a batch of one.
 // A stored record that cannot be read back under the current configuration is an error
 // answer, never a silently fresh customer.
 // Several shards keep one registry from being the bottleneck of every event.
 //
 // Messages:
-//   (event_atom, Event)             -> EventOutcome (delegated to the customer)
+//   (event_atom, Event)             -> EventOutcome (sent on as a batch of one)
 //   (event_atom, std::vector<Event>) -> std::vector<EventResult>, in batch order: a frame's
 //                                      events of this shard, answered once all are committed
 //                                      (or failed). Each event goes to its customer with a

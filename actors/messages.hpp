@@ -7,9 +7,8 @@
 //              for all of its tickets in that commit; the shard answers a batch once all of
 //              its tickets are in. No request per event: CAF 0.17 keeps pending responses in a
 //              flat map with linear lookup and erase, which thousands in flight make costly.
-// Event path, single events (admin API, tests): (event_atom, Event) --> shard --delegate-->
-//              customer --delegate (commit_atom, StoreRecord, EventOutcome)--> store writer,
-//              which answers the request only once the record is committed.
+// Event path, single events (admin API, tests): (event_atom, Event) --> shard, which sends it
+//              on as a batch of one and answers with its EventOutcome.
 // Contact path: customer --(preferences_atom, ...) on profile changes, then
 //              (contact_atom, ContactRequest)--> coordinator --offer--> delivery sink.
 //
@@ -117,9 +116,6 @@ using passivate_idle_atom = caf::atom_constant<caf::atom("pass_idle")>;
 //       (sent for fired timers; requested before passivating), coordinator (decisions; a
 //       barrier at drain) and the delivery sinks (anonymous sends: delivered ids, dead
 //       letters) -> store writer.
-//   (StoreRecord, EventOutcome, caf::actor_addr customer_actor) -> EventOutcome: a customer
-//       actor's record of a single event, delegated so that the event's sender gets the
-//       answer; it names the customer actor, which is to restore itself if the commit fails.
 //   (StoreRecord, EventOutcome, Ticket, caf::actor reply_to): customer actor -> store writer,
 //       for an event of a shard's batch: no answer of its own; the outcome goes to reply_to
 //       (the shard) in the committed_atom message of the commit that holds the record.

@@ -331,15 +331,6 @@ caf::behavior store_writer(caf::event_based_actor* self, std::shared_ptr<RecordS
             Waiter waiter = own_record(record, outcome);
             arrive(self, *w, limits, std::move(record), std::move(waiter));
         },
-        // A single event's record, delegated: the requester waits for the answer.
-        [self, w, limits](commit_atom, StoreRecord& record, EventOutcome outcome,
-                          caf::actor_addr& customer_actor) {
-            Waiter waiter;
-            waiter.customer_actor = std::move(customer_actor);
-            waiter.promise = requester(self);
-            waiter.answer.outcome = outcome;
-            arrive(self, *w, limits, std::move(record), std::move(waiter));
-        },
         [self, w, limits](commit_atom, StoreRecord& record, EventOutcome outcome, Ticket ticket,
                           caf::actor& reply_to) {
             Waiter waiter;

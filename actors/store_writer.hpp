@@ -1,13 +1,13 @@
 // The store writer: the one actor that writes to the RecordStore.
 //
-// Customer actors delegate (commit_atom, StoreRecord, EventOutcome) to it; it gathers
-// records from many customers into one batch (group commit: up to `max_batch` records or
-// `max_delay` after the first, whichever comes first), commits the batch, and only then
-// answers each request with its EventOutcome. The answer goes to whoever asked the
-// customer (the delegation keeps the original requester), so "acknowledged" means
-// "committed". A record with an empty body writes nothing but is answered in the same
-// order, behind the batch it joined. When the writer ends, it commits what it gathered;
-// (drain_atom) ends it after everything sent to it before.
+// Customer actors send it (commit_atom, StoreRecord, EventOutcome, Ticket, reply-to) for the
+// events of their shards' batches and (commit_atom, StoreRecord, EventOutcome) for the rest;
+// it gathers records from many customers into one batch (group commit: up to `max_batch`
+// records or `max_delay` after the first, whichever comes first), commits the batch, and only
+// then answers each record with its EventOutcome, so "acknowledged" means "committed". A record
+// with an empty body writes nothing but is answered in the same order, behind the batch it joined.
+// When the writer ends, it commits what it gathered; (drain_atom) ends it after everything sent to
+// it before.
 //
 // A record sent with a Ticket and a reply-to actor (an event of a shard's batch, through
 // its customer) gets no answer of its own: after the commit that holds it, each reply-to
