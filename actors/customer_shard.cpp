@@ -68,8 +68,10 @@ struct Batch {
 struct Registry {
     std::unordered_map<std::string, Entry> by_id;
     // By the actor's id, not its address: a plain integer hashes without a cached hash and
-    // holds no weak reference to the ended actor's memory (16 bytes less a customer).
-    std::unordered_map<caf::actor_id, std::string> id_of;
+    // holds no weak reference to the ended actor's memory. The customer id is by_id's key
+    // (an element of an unordered_map stays where it is when the map grows), not a third
+    // copy of it.
+    std::unordered_map<caf::actor_id, const std::string*> id_of;
 };
 
 // A merge whose outcome on another member is unknown is sent again this often.
@@ -229,20 +231,21 @@ class Shard {
         auto id = registry_.id_of.find(down.source.id());
         if (id == registry_.id_of.end()) return;
         --context_->metrics->customers_live;
-        auto entry = registry_.by_id.find(id->second);
+        const std::string& customer = *id->second;
+        auto entry = registry_.by_id.find(customer);
         const bool passivated = entry->second.passivating;
         if (passivated) ++context_->metrics->passivations;
         if (!passivated)
-            spdlog::warn("customer actor ended customer={} reason={}", id->second,
+            spdlog::warn("customer actor ended customer={} reason={}", customer,
                          caf::to_string(down.reason));
         // A passivated actor ended normally only after the store writer committed all it was
         // sent, so its tickets' outcomes are on their way. Otherwise some may never come.
         if (!passivated || down.reason)
-            fail_tickets_of(down.source.id(),
-                            caf::make_error(caf::sec::runtime_error,
-                                            "customer " + id->second +
-                                                " ended before its event was committed: " +
-                                                caf::to_string(down.reason)));
+            fail_tickets_of(
+                down.source.id(),
+                caf::make_error(caf::sec::runtime_error,
+                                "customer " + customer + " ended before its event was committed: " +
+                                    caf::to_string(down.reason)));
         auto waiting = std::move(entry->second.waiting);
         registry_.by_id.erase(entry);
         registry_.id_of.erase(id);
@@ -655,10 +658,13 @@ class Shard {
         auto actor = self_->spawn(customer_actor, context_, std::move(initial));
         self_->monitor(actor);
         ++context_->metrics->customers_live;
-        registry_.id_of.emplace(actor.id(), id);
-        return registry_.by_id
-            .emplace(std::move(id), Entry{std::move(actor), context_->now(), false, false, {}})
-            .first;
+        const caf::actor_id actor_id = actor.id();
+        auto entry =
+            registry_.by_id
+                .emplace(std::move(id), Entry{std::move(actor), context_->now(), false, false, {}})
+                .first;
+        registry_.id_of.emplace(actor_id, &entry->first);
+        return entry;
     }
 
     caf::event_based_actor* self_;
