@@ -79,8 +79,8 @@ caf::expected<StoredCustomer> stored_customer(const CustomerContext& context, co
 std::vector<std::string> stored_aliases(const RecordStore& store, const std::string& canonical);
 
 // What a customer actor needs besides its CustomerState: held in the actor's state, beside the
-// customer's, so that its handlers capture nothing but the actor (a pointer each, not a shared
-// pointer: 160 bytes less a customer, and no allocation of its own).
+// customer's, so that its handlers capture nothing but the actor (8 bytes each, not 24) and
+// it needs no allocation of its own (docs/performance.md, "A live customer's memory").
 struct CustomerRouting {
     std::shared_ptr<const CustomerContext> context;
     std::shared_ptr<const LiveConfig> live;  // the configuration the state is held under
