@@ -1294,6 +1294,8 @@ TEST_CASE("daemon: a customer's engagement hours, in their own time zone, on the
     CHECK(get_json(daemon, "/customers/ned")["rhythm"]["best_hour"].is_null());
 }
 
+namespace {
+
 // JOURNEYD_TEST_CLOCK_SKEW_MS for the daemons started while it lives (they inherit it).
 struct ClockSkew {
     explicit ClockSkew(int64_t ms) {
@@ -1302,16 +1304,18 @@ struct ClockSkew {
     ~ClockSkew() { ::unsetenv("JOURNEYD_TEST_CLOCK_SKEW_MS"); }
 };
 
-TEST_CASE("daemon: a best-hour send waits for the customer's hour, survives kill -9, sent once") {
-    constexpr int64_t kHour = 3'600'000;
-    constexpr int64_t kDay = 24 * kHour;
-    const int64_t real_now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
-    // The daemon's clock stands 12 s before the next full hour, the hour the customer engages in.
-    const int64_t hour_starts = (real_now / kHour + 1) * kHour;
-    const ClockSkew skew(hour_starts - 12'000 - real_now);
-    DaemonProcess daemon(test_config(R"(
+constexpr int64_t kHourMs = 3'600'000;
+constexpr int64_t kDayMs = 24 * kHourMs;
+
+int64_t wall_clock_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Views are engagement; a "digest" event asks for an e-mail at the customer's best hour.
+std::string best_hour_config() {
+    return test_config(R"(
 [rhythm]
 engagement = ["view"]
 
@@ -1322,11 +1326,21 @@ channel = "email"
 priority = "lifecycle"
 template = "digest-1"
 send_at = "best_hour"
-)"));
+)");
+}
+
+}  // namespace
+
+TEST_CASE("daemon: a best-hour send waits for the customer's hour, survives kill -9, sent once") {
+    const int64_t real_now = wall_clock_ms();
+    // The daemon's clock stands 12 s before the next full hour, the hour the customer engages in.
+    const int64_t hour_starts = (real_now / kHourMs + 1) * kHourMs;
+    const ClockSkew skew(hour_starts - 12'000 - real_now);
+    DaemonProcess daemon(best_hour_config());
     IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
     for (int day = 1; day <= 4; ++day) {
         json view = event("v" + std::to_string(day), "rita", "view");
-        view["ts"] = hour_starts - day * kDay + 60'000;
+        view["ts"] = hour_starts - day * kDayMs + 60'000;
         CHECK(send_one(client, view)["accepted"] == 1);
     }
     CHECK(send_one(client, event("d1", "rita", "digest"))["accepted"] == 1);
@@ -1361,30 +1375,14 @@ send_at = "best_hour"
 }
 
 TEST_CASE("daemon: a customer with too little history is sent at the population's hour") {
-    constexpr int64_t kHour = 3'600'000;
-    constexpr int64_t kDay = 24 * kHour;
-    const int64_t real_now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
     // Six hours from the daemon's clock is the hour everyone engages in.
-    const int64_t busy_hour = (real_now / kHour + 6) * kHour;
-    DaemonProcess daemon(test_config(R"(
-[rhythm]
-engagement = ["view"]
-
-[[program]]
-name = "digest"
-on_event = "digest"
-channel = "email"
-priority = "lifecycle"
-template = "digest-1"
-send_at = "best_hour"
-)"));
+    const int64_t busy_hour = (wall_clock_ms() / kHourMs + 6) * kHourMs;
+    DaemonProcess daemon(best_hour_config());
     {
         IngestClient client = IngestClient::connect(daemon.ingest(), 10s);
         for (int c = 0; c < 20; ++c) {
             json view = event("v" + std::to_string(c), "c" + std::to_string(c), "view");
-            view["ts"] = busy_hour - kDay + c * 60'000;
+            view["ts"] = busy_hour - kDayMs + c * 60'000;
             CHECK(send_one(client, view)["accepted"] == 1);
         }
     }

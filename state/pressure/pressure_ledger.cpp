@@ -339,27 +339,19 @@ void PressureLedger::apply_rules(Held held, TimeMs now, std::vector<Decision>& o
         return;
     }
     const date::time_zone* zone = zones_.find_or_utc(preferences.time_zone);
+    const std::string zone_name = preferences.time_zone.empty() ? "UTC" : preferences.time_zone;
     if (auto until = best_hour_after(request, exempt, zone); until && *until > now) {
-        Decision d = decide(request, Outcome::defer, "best_hour",
-                            local_clock_text(*until, zone) + " " +
-                                (preferences.time_zone.empty() ? "UTC" : preferences.time_zone),
-                            now);
-        d.until = *until;
-        record(std::move(d), holdout, out);
-        if (!held_out) defer(customer, *until, std::move(held));
-        return;
+        const std::string detail = local_clock_text(*until, zone) + " " + zone_name;
+        return defer_decided(customer, std::move(held), "best_hour", detail, *until, now, holdout,
+                             out);
     }
     if (!exempt && policy_.quiet_hours) {
         if (auto until = quiet_until(*policy_.quiet_hours, zone, now)) {
-            Decision d = decide(request, Outcome::defer, "quiet_hours",
-                                clock_text(policy_.quiet_hours->start_minute) + "-" +
-                                    clock_text(policy_.quiet_hours->end_minute) + " " +
-                                    (preferences.time_zone.empty() ? "UTC" : preferences.time_zone),
-                                now);
-            d.until = *until;
-            record(std::move(d), holdout, out);
-            if (!held_out) defer(customer, *until, std::move(held));
-            return;
+            const std::string detail = clock_text(policy_.quiet_hours->start_minute) + "-" +
+                                       clock_text(policy_.quiet_hours->end_minute) + " " +
+                                       zone_name;
+            return defer_decided(customer, std::move(held), "quiet_hours", detail, *until, now,
+                                 holdout, out);
         }
     }
     forget_old_sends(customer, now);
@@ -393,6 +385,15 @@ void PressureLedger::apply_rules(Held held, TimeMs now, std::vector<Decision>& o
     }
     if (!held_out) customer.sends.push_back({request.program, now, !exempt, request.action});
     record(decide(request, Outcome::send, "ok", exempt ? "exempt class" : "", now), holdout, out);
+}
+
+void PressureLedger::defer_decided(CustomerLedger& customer, Held held, std::string reason,
+                                   std::string detail, TimeMs until, TimeMs now, Holdout holdout,
+                                   std::vector<Decision>& out) {
+    Decision d = decide(held.request, Outcome::defer, std::move(reason), std::move(detail), now);
+    d.until = until;
+    record(std::move(d), holdout, out);
+    if (holdout == Holdout::none) defer(customer, until, std::move(held));
 }
 
 std::optional<TimeMs> PressureLedger::best_hour_after(const ContactRequest& request, bool exempt,

@@ -206,6 +206,10 @@ class PressureLedger {
                                             const std::string& channel, TimeMs now) const;
     void forget_old_sends(CustomerLedger& customer, TimeMs now) const;
     void defer(CustomerLedger& customer, TimeMs until, Held held);
+    // Records a defer decision until `until` and holds the request until then, unless the
+    // customer is held out (then the decision records what would have been, and nothing waits).
+    void defer_decided(CustomerLedger& customer, Held held, std::string reason, std::string detail,
+                       TimeMs until, TimeMs now, Holdout holdout, std::vector<Decision>& out);
     // longest_cap_ and rates_ from policy_ and model_; budgets in `kept` keep their place.
     void take_rules(const std::unordered_map<std::string, RateBudget>& kept);
 
