@@ -338,18 +338,26 @@ void PressureLedger::apply_rules(Held held, TimeMs now, std::vector<Decision>& o
                holdout, out);
         return;
     }
-    const date::time_zone* zone = zones_.find_or_utc(preferences.time_zone);
-    const std::string zone_name = preferences.time_zone.empty() ? "UTC" : preferences.time_zone;
-    if (auto until = best_hour_after(request, exempt, zone); until && *until > now) {
-        const std::string detail = local_clock_text(*until, zone) + " " + zone_name;
+    // The zone is looked up only for a rule that reads it, and its name spelt out only for a
+    // deferral's detail: not for every request that is sent.
+    const bool timed = model_.programs[request.program].send_at_best_hour && request.send_hours;
+    const bool quiet = !exempt && policy_.quiet_hours;
+    const date::time_zone* zone =
+        timed || quiet ? zones_.find_or_utc(preferences.time_zone) : nullptr;
+    auto zone_name = [&] {
+        return preferences.time_zone.empty() ? std::string("UTC") : preferences.time_zone;
+    };
+    if (auto until = timed ? best_hour_after(request, exempt, zone) : std::nullopt;
+        until && *until > now) {
+        const std::string detail = local_clock_text(*until, zone) + " " + zone_name();
         return defer_decided(customer, std::move(held), "best_hour", detail, *until, now, holdout,
                              out);
     }
-    if (!exempt && policy_.quiet_hours) {
+    if (quiet) {
         if (auto until = quiet_until(*policy_.quiet_hours, zone, now)) {
             const std::string detail = clock_text(policy_.quiet_hours->start_minute) + "-" +
                                        clock_text(policy_.quiet_hours->end_minute) + " " +
-                                       zone_name;
+                                       zone_name();
             return defer_decided(customer, std::move(held), "quiet_hours", detail, *until, now,
                                  holdout, out);
         }
@@ -399,7 +407,6 @@ void PressureLedger::defer_decided(CustomerLedger& customer, Held held, std::str
 std::optional<TimeMs> PressureLedger::best_hour_after(const ContactRequest& request, bool exempt,
                                                       const date::time_zone* zone) const {
     const Program& program = model_.programs[request.program];
-    if (!program.send_at_best_hour || !request.send_hours) return std::nullopt;
     return best_hour(weights_of(*request.send_hours), zone, request.at, program.send_within,
                      exempt ? std::nullopt : policy_.quiet_hours);
 }

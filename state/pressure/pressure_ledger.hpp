@@ -194,8 +194,8 @@ class PressureLedger {
                                            TimeMs now) const;
     Decision decide(const ContactRequest& request, Outcome outcome, std::string reason,
                     std::string detail, TimeMs now) const;
-    // For a program with send_at = "best_hour": when its best hour starts (request.at itself
-    // when that is the best), or nullopt when the rule does not apply or no hour is allowed.
+    // For a request of a send_at = "best_hour" program carrying its hours: when its best hour
+    // starts (request.at itself when that is the best), or nullopt when no hour is allowed.
     std::optional<TimeMs> best_hour_after(const ContactRequest& request, bool exempt,
                                           const date::time_zone* zone) const;
     // Whether the request's customer is kept from its program (under the chosen action's class).
